@@ -1,0 +1,55 @@
+/**
+ * Encode throughput of the reference backend on a synthetic TopK dictionary, and request
+ * parsing cost (JSON vs .npy). The WASM and WebGPU backends add their rows here as they land.
+ * Run: npx -y deno@2.9.6 task bench
+ */
+
+import { matrix } from "../domain/matrix.ts";
+import { encodeNpy, decodeNpy } from "../domain/npy.ts";
+import { referenceBackend } from "../domain/reference_backend.ts";
+import { encodeRows } from "../domain/sae.ts";
+import type { SaeWeights } from "../domain/dictionary.ts";
+
+const D_IN = 512;
+const D_SAE = 4096;
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 0.1;
+  }
+  return out;
+}
+
+const weights: SaeWeights = {
+  dIn: D_IN,
+  dSae: D_SAE,
+  wEnc: matrix(D_IN, D_SAE, random(D_IN * D_SAE, 1)),
+  wDec: matrix(D_SAE, D_IN, random(D_SAE * D_IN, 2)),
+  bDec: new Float32Array(D_IN),
+  preBias: null,
+  activation: { kind: "topk", bEnc: new Float32Array(D_SAE), k: 32 },
+  normalization: "none",
+  wSkip: null,
+};
+const backend = referenceBackend();
+const prepared = await backend.prepare(weights);
+
+for (const rows of [1, 16]) {
+  const x = matrix(rows, D_IN, random(rows * D_IN, 3 + rows));
+  Deno.bench(`reference encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`, { group: `encode-${rows}` }, async () => {
+    await encodeRows(backend, prepared, x);
+  });
+}
+
+const x64 = random(64 * D_IN, 9);
+const json = JSON.stringify({ activations: Array.from({ length: 64 }, (_, r) => Array.from(x64.subarray(r * D_IN, (r + 1) * D_IN))) });
+const npy = encodeNpy(x64, [64, D_IN]);
+Deno.bench("parse 64 rows as JSON", { group: "parse", baseline: true }, () => {
+  JSON.parse(json);
+});
+Deno.bench("parse 64 rows as .npy", { group: "parse" }, () => {
+  decodeNpy(npy);
+});

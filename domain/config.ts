@@ -1,0 +1,63 @@
+/**
+ * Service configuration from environment variables (api.md "Process"), parsed and checked in
+ * one place. Pure: takes the environment as a record.
+ * @module
+ */
+
+import { SaeError } from "./errors.ts";
+
+/** Backend choices accepted by $SAESERVE_BACKEND. */
+export type BackendChoice = "auto" | "webgpu" | "wasm" | "reference";
+
+/** Everything main.ts needs to start the service. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly store: string;
+  readonly backend: BackendChoice;
+  readonly memoryBudget: number;
+  readonly maxBodyBytes: number;
+}
+
+/** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
+export function parseBytes(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?)?\s*$/i.exec(text);
+  if (!m) throw new SaeError("invalid", `not a byte size: ${JSON.stringify(text)}`);
+  const unit = (m[2] ?? "").toLowerCase().replace(/b$/, "");
+  const scale: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    t: 1e12,
+    ki: 2 ** 10,
+    mi: 2 ** 20,
+    gi: 2 ** 30,
+    ti: 2 ** 40,
+  };
+  return Math.floor(Number(m[1]) * scale[unit]);
+}
+
+/** Read the configuration from `env`, with the documented defaults. */
+export function readConfig(env: Record<string, string | undefined>, options?: { totalMemory?: number }): Config {
+  const port = Number(env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SaeError("invalid", `PORT ${env.PORT} is not a port`);
+  const backend = (env.SAESERVE_BACKEND ?? "auto") as BackendChoice;
+  if (!["auto", "webgpu", "wasm", "reference"].includes(backend)) {
+    throw new SaeError("invalid", `SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not ${backend}`);
+  }
+  const maxBodyMb = Number(env.SAESERVE_MAX_BODY_MB ?? 64);
+  if (!(maxBodyMb > 0)) throw new SaeError("invalid", "SAESERVE_MAX_BODY_MB must be a positive number");
+  // Default budget: half the machine's memory, or 4 GiB when that is unknown.
+  const memoryBudget = env.SAESERVE_MEMORY_BUDGET
+    ? parseBytes(env.SAESERVE_MEMORY_BUDGET)
+    : Math.floor((options?.totalMemory ?? 8 * 2 ** 30) / 2);
+  return {
+    port,
+    host: env.HOST ?? "0.0.0.0",
+    store: env.SAESERVE_STORE ?? "file://./dictionaries",
+    backend,
+    memoryBudget,
+    maxBodyBytes: Math.floor(maxBodyMb * 2 ** 20),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Checkpoint families: detect a folder's family from its file names, describe it cheaply, and
+ * load it into canonical weights.
+ * @module
+ */
+
+import type { SaeWeights } from "../dictionary.ts";
+import type { Folder } from "./folder.ts";
+import { describeGemmaScope, GEMMA_SCOPE_FILE, loadGemmaScope } from "./gemma_scope.ts";
+import type { DictionaryDescription, FormatName } from "./loaded.ts";
+import { describeSaeLens, loadSaeLens, SAELENS_FILES } from "./saelens.ts";
+import { describeSparsify, loadSparsify, SPARSIFY_FILES } from "./sparsify.ts";
+
+export type { Folder } from "./folder.ts";
+export type { Architecture, DictionaryDescription, FormatName } from "./loaded.ts";
+
+/** The family whose files `names` holds, or null if none does. */
+export function detectFormat(names: Iterable<string>): FormatName | null {
+  const set = new Set(names);
+  if (SAELENS_FILES.every((f) => set.has(f))) return "saelens";
+  if (SPARSIFY_FILES.every((f) => set.has(f))) return "sparsify";
+  if (set.has(GEMMA_SCOPE_FILE)) return "gemma_scope";
+  return null;
+}
+
+/** Describe a folder of a known family without reading its weights. */
+export function describeFolder(format: FormatName, folder: Folder): Promise<DictionaryDescription> {
+  switch (format) {
+    case "saelens":
+      return describeSaeLens(folder);
+    case "gemma_scope":
+      return describeGemmaScope(folder);
+    case "sparsify":
+      return describeSparsify(folder);
+  }
+}
+
+/** Load a folder of a known family into canonical f32 weights. */
+export function loadFolder(format: FormatName, folder: Folder): Promise<SaeWeights> {
+  switch (format) {
+    case "saelens":
+      return loadSaeLens(folder);
+    case "gemma_scope":
+      return loadGemmaScope(folder);
+    case "sparsify":
+      return loadSparsify(folder);
+  }
+}

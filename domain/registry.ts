@@ -1,0 +1,292 @@
+/**
+ * The dictionary registry: discovers dictionary folders in the store, loads each once
+ * (concurrent first requests share one load), prepares it on the backend, keeps loaded ones
+ * under a byte budget with LRU eviction, and never evicts a dictionary a request holds.
+ * @module
+ */
+
+import type { Backend, Prepared } from "./backend.ts";
+import type { ByteSource } from "./byte_source.ts";
+import { weightBytes } from "./dictionary.ts";
+import { checkDictionaryId } from "./dictionary_id.ts";
+import { FormatError, SaeError } from "./errors.ts";
+import { readJsonObject } from "./formats/folder.ts";
+import { describeFolder, type DictionaryDescription, detectFormat, type Folder, type FormatName, loadFolder } from "./formats/mod.ts";
+import { hashingSource } from "./hashing_source.ts";
+import { Counter, Histogram, type MetricsRegistry } from "./prometheus.ts";
+import type { Store } from "./store/mod.ts";
+
+/** The optional saeserve.json beside a dictionary's files. */
+export const SIDECAR = "saeserve.json";
+
+/** One dictionary as listed. */
+export interface DictionarySummary {
+  readonly id: string;
+  readonly format: FormatName;
+  readonly loaded: boolean;
+  /** Present when the folder could be described; `error` otherwise. */
+  readonly description?: DictionaryDescription;
+  readonly error?: string;
+  /** Contents of saeserve.json, when present. */
+  readonly sidecar?: Record<string, unknown>;
+}
+
+/** A loaded dictionary held by one request; call `release` when done. */
+export interface Lease {
+  readonly id: string;
+  readonly description: DictionaryDescription;
+  readonly prepared: Prepared;
+  release(): void;
+}
+
+/** Registry settings. */
+export interface RegistryOptions {
+  readonly backend: Backend;
+  /** Bytes of loaded weights (plus backend copies) to keep; LRU beyond that. */
+  readonly memoryBudget: number;
+  readonly metrics?: MetricsRegistry;
+}
+
+interface Entry {
+  readonly id: string;
+  readonly description: DictionaryDescription;
+  readonly prepared: Prepared;
+  readonly bytes: number;
+  users: number;
+  lastUsed: number;
+}
+
+/** Group store entries into folders that hold a known family's files. */
+function folders(entries: { path: string; size: number }[]): Map<string, Map<string, number>> {
+  const byFolder = new Map<string, Map<string, number>>();
+  for (const e of entries) {
+    const slash = e.path.lastIndexOf("/");
+    if (slash <= 0) continue; // files at the root belong to no dictionary
+    const dir = e.path.slice(0, slash);
+    let files = byFolder.get(dir);
+    if (!files) byFolder.set(dir, files = new Map());
+    files.set(e.path.slice(slash + 1), e.size);
+  }
+  return byFolder;
+}
+
+/** Loads, caches and lends dictionaries from one store. */
+export class Registry {
+  readonly #store: Store;
+  readonly #options: RegistryOptions;
+  readonly #loaded = new Map<string, Entry>();
+  readonly #loading = new Map<string, Promise<Entry>>();
+  #clock = 0;
+  readonly #loads: Counter;
+  readonly #evictions: Counter;
+  readonly #loadSeconds: Histogram;
+
+  /** A registry over `store`. */
+  constructor(store: Store, options: RegistryOptions) {
+    this.#store = store;
+    this.#options = options;
+    const m = options.metrics;
+    this.#loads = new Counter("saeserve_dictionary_loads_total", "Dictionary loads by result.");
+    this.#evictions = new Counter("saeserve_dictionary_evictions_total", "Dictionaries evicted by the LRU.");
+    this.#loadSeconds = new Histogram(
+      "saeserve_dictionary_load_seconds",
+      "Time to fetch, parse and prepare a dictionary.",
+      [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    );
+    m?.add(this.#loads);
+    m?.add(this.#evictions);
+    m?.add(this.#loadSeconds);
+  }
+
+  /** The store behind this registry. */
+  get store(): Store {
+    return this.#store;
+  }
+
+  /** Bytes held by loaded dictionaries. */
+  get bytesLoaded(): number {
+    let n = 0;
+    for (const e of this.#loaded.values()) n += e.bytes;
+    return n;
+  }
+
+  /** Number of loaded dictionaries. */
+  get loadedCount(): number {
+    return this.#loaded.size;
+  }
+
+  /** Whether `id` is loaded now. */
+  isLoaded(id: string): boolean {
+    return this.#loaded.has(id);
+  }
+
+  /** Every dictionary folder in the store, described (a folder that fails carries `error`). */
+  async list(): Promise<DictionarySummary[]> {
+    const groups = folders(await this.#store.list(""));
+    const out: DictionarySummary[] = [];
+    for (const [id, files] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+      const format = detectFormat(files.keys());
+      if (!format) continue;
+      out.push(await this.#summarize(id, format, files));
+    }
+    return out;
+  }
+
+  /** One dictionary, described; throws "not_found" when no known family's files are there. */
+  async describe(id: string): Promise<DictionarySummary> {
+    const { format, files } = await this.#locate(id);
+    const summary = await this.#summarize(id, format, files);
+    if (summary.error) throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${summary.error}`);
+    return summary;
+  }
+
+  async #summarize(id: string, format: FormatName, files: Map<string, number>): Promise<DictionarySummary> {
+    const loaded = this.#loaded.get(id);
+    const folder = this.#folder(id, files);
+    let sidecar: Record<string, unknown> | undefined;
+    try {
+      if (files.has(SIDECAR)) sidecar = await readJsonObject(folder, SIDECAR);
+      const description = loaded?.description ?? await describeFolder(format, folder);
+      return { id, format, loaded: !!loaded, description, sidecar };
+    } catch (e) {
+      if (e instanceof SaeError && e.kind === "unavailable") throw e;
+      return { id, format, loaded: !!loaded, error: (e as Error).message, sidecar };
+    }
+  }
+
+  async #locate(id: string): Promise<{ format: FormatName; files: Map<string, number> }> {
+    checkDictionaryId(id);
+    const files = new Map<string, number>();
+    for (const e of await this.#store.list(id + "/")) {
+      const rest = e.path.slice(id.length + 1);
+      if (!rest.includes("/")) files.set(rest, e.size);
+    }
+    const format = detectFormat(files.keys());
+    if (!format) throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
+    return { format, files };
+  }
+
+  #folder(id: string, files: Map<string, number>, hashed?: Map<string, ReturnType<typeof hashingSource>>): Folder {
+    return {
+      files,
+      open: async (name: string): Promise<ByteSource> => {
+        if (!files.has(name)) throw new SaeError("not_found", `${id}/${name} is missing`);
+        const source = await this.#store.open(`${id}/${name}`);
+        if (!hashed) return source;
+        const h = hashingSource(source);
+        hashed.set(name, h);
+        return h.source;
+      },
+    };
+  }
+
+  /** Borrow a loaded dictionary, loading it first if needed. */
+  async acquire(id: string): Promise<Lease> {
+    checkDictionaryId(id);
+    let entry = this.#loaded.get(id);
+    if (!entry) {
+      let pending = this.#loading.get(id);
+      if (!pending) {
+        pending = this.#load(id).finally(() => this.#loading.delete(id));
+        this.#loading.set(id, pending);
+      }
+      entry = await pending;
+    }
+    entry.users++;
+    entry.lastUsed = ++this.#clock;
+    let released = false;
+    const e = entry;
+    return {
+      id,
+      description: e.description,
+      prepared: e.prepared,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.users--;
+        this.#evict();
+      },
+    };
+  }
+
+  async #load(id: string): Promise<Entry> {
+    const started = performance.now();
+    try {
+      const { format, files } = await this.#locate(id);
+      const description = await describeFolder(format, this.#folder(id, files));
+      if (description.weightBytes > this.#options.memoryBudget) {
+        throw new SaeError(
+          "unavailable",
+          `dictionary ${id} needs ${description.weightBytes} bytes, over the memory budget of ${this.#options.memoryBudget}`,
+        );
+      }
+      const expected = await this.#expectedHashes(id, files);
+      const hashed = new Map<string, ReturnType<typeof hashingSource>>();
+      const weights = await loadFolder(format, this.#folder(id, files, expected.size ? hashed : undefined));
+      for (const [name, h] of hashed) {
+        const want = expected.get(name);
+        if (!want) continue;
+        const got = await h.finish();
+        if (got !== want) {
+          throw new SaeError("integrity", `${id}/${name}: sha256 ${got} does not match saeserve.json (${want})`);
+        }
+      }
+      const prepared = await this.#options.backend.prepare(weights);
+      const entry: Entry = {
+        id,
+        description,
+        prepared,
+        bytes: weightBytes(weights) + prepared.extraBytes,
+        users: 0,
+        lastUsed: ++this.#clock,
+      };
+      this.#loaded.set(id, entry);
+      this.#loads.inc({ result: "ok" });
+      this.#loadSeconds.observe((performance.now() - started) / 1000);
+      this.#evict(id);
+      return entry;
+    } catch (e) {
+      this.#loads.inc({ result: e instanceof SaeError ? e.kind : "error" });
+      // A broken file in the store is the server's problem, never a client's bad request.
+      if (e instanceof FormatError) {
+        throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  async #expectedHashes(id: string, files: Map<string, number>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!files.has(SIDECAR)) return out;
+    const sidecar = await readJsonObject(this.#folder(id, files), SIDECAR);
+    const hashes = sidecar.sha256;
+    if (hashes && typeof hashes === "object") {
+      for (const [name, hex] of Object.entries(hashes)) {
+        if (typeof hex === "string") out.set(name, hex.toLowerCase());
+      }
+    }
+    return out;
+  }
+
+  /** Evict idle dictionaries, least recently used first, until under budget. `keep` is spared. */
+  #evict(keep?: string): void {
+    let total = this.bytesLoaded;
+    if (total <= this.#options.memoryBudget) return;
+    const idle = [...this.#loaded.values()]
+      .filter((e) => e.users === 0 && e.id !== keep)
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of idle) {
+      if (total <= this.#options.memoryBudget) break;
+      this.#loaded.delete(e.id);
+      this.#options.backend.release(e.prepared);
+      total -= e.bytes;
+      this.#evictions.inc();
+    }
+  }
+
+  /** Drop every loaded dictionary (used at shutdown). */
+  close(): void {
+    for (const e of this.#loaded.values()) this.#options.backend.release(e.prepared);
+    this.#loaded.clear();
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Request bodies: size-bounded reading, JSON or .npy by Content-Type, option parsing from the
+ * body or the query string, and fast checked conversion of numeric matrices.
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { z } from "zod";
+import { SaeError } from "../domain/errors.ts";
+import { type Matrix, matrix } from "../domain/matrix.ts";
+import { decodeNpy } from "../domain/npy.ts";
+
+/** The two forms a request can take. */
+export type RequestForm = "json" | "npy";
+
+/** Media type of .npy bodies. */
+export const NPY_TYPE = "application/x-npy";
+
+/** The form of the request from its Content-Type; anything else is a 415. */
+export function requestForm(c: Context): RequestForm {
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type === "application/json" || type.endsWith("+json")) return "json";
+  if (type === NPY_TYPE || type === "application/octet-stream+npy") return "npy";
+  throw new SaeError(
+    "unsupported_media",
+    `Content-Type ${JSON.stringify(type || "(none)")} is not supported; send application/json or ${NPY_TYPE}`,
+  );
+}
+
+/** Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). */
+export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = () => new SaeError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
+  const declared = Number(c.req.header("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Parse a JSON object body (400 when it is not one). */
+export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new SaeError("malformed", `body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new SaeError("malformed", "body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A JSON rows x columns array of numbers as a matrix. Wrong structure is a 400; ragged rows,
+ * no rows, and non-finite numbers (1e999 parses to Infinity) are a 422.
+ */
+export function jsonMatrix(value: unknown, what: string): Matrix {
+  if (!Array.isArray(value)) throw new SaeError("malformed", `${what} must be an array of rows`);
+  if (value.length === 0) throw new SaeError("invalid", `${what} has no rows`);
+  const first = value[0];
+  if (!Array.isArray(first)) throw new SaeError("malformed", `${what}[0] must be an array of numbers`);
+  const cols = first.length;
+  if (cols === 0) throw new SaeError("invalid", `${what} rows are empty`);
+  const m = matrix(value.length, cols);
+  for (let r = 0; r < value.length; r++) {
+    const row = value[r];
+    if (!Array.isArray(row)) throw new SaeError("malformed", `${what}[${r}] must be an array of numbers`);
+    if (row.length !== cols) {
+      throw new SaeError("invalid", `${what} is ragged: row ${r} has ${row.length} values, row 0 has ${cols}`);
+    }
+    for (let c = 0; c < cols; c++) {
+      const v = row[c];
+      if (typeof v !== "number") throw new SaeError("malformed", `${what}[${r}][${c}] is not a number`);
+      if (!Number.isFinite(v)) throw new SaeError("invalid", `${what}[${r}][${c}] is not finite`);
+      m.data[r * cols + c] = v;
+    }
+  }
+  return checkFinite(m, what);
+}
+
+/** 422 unless every value is finite (f32 overflow of a huge JSON number included). */
+export function checkFinite(m: Matrix, what: string): Matrix {
+  for (let i = 0; i < m.data.length; i++) {
+    if (!Number.isFinite(m.data[i])) {
+      const r = Math.floor(i / m.cols);
+      throw new SaeError("invalid", `${what}[${r}][${i - r * m.cols}] is NaN or infinite`);
+    }
+  }
+  return m;
+}
+
+/** An .npy body [rows, cols] (or one 1-D row) as a checked matrix. */
+export function npyMatrix(bytes: Uint8Array, what: string): Matrix {
+  const tensor = decodeNpy(bytes, { maxBytes: bytes.byteLength });
+  const shape = tensor.shape.length === 1 ? [1, tensor.shape[0]] : tensor.shape;
+  if (shape.length !== 2) {
+    throw new SaeError("invalid", `${what} must be a 2-D array [rows, columns], got shape (${tensor.shape})`);
+  }
+  if (shape[0] === 0 || shape[1] === 0) throw new SaeError("invalid", `${what} is empty: shape (${tensor.shape})`);
+  return checkFinite(matrix(shape[0], shape[1], tensor.data), what);
+}
+
+/**
+ * Validate `value` with a zod schema. Structural problems (wrong types, unknown keys) are a
+ * 400; well-formed values outside the allowed set or range (unknown mode, top < 1) are a 422.
+ */
+export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue.path.length ? issue.path.join(".") : "(root)";
+  const semantic = ["invalid_value", "too_small", "too_big", "not_multiple_of"].includes(issue.code);
+  throw new SaeError(semantic ? "invalid" : "malformed", `${where} ${path}: ${issue.message}`);
+}
+
+/**
+ * Options carried in the query string next to an .npy body: scalars as plain values, lists as
+ * comma lists, structured values as URL-encoded JSON (`jsonKeys`).
+ */
+export function queryOptions(c: Context, options: { jsonKeys?: string[]; listKeys?: string[] }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const url = new URL(c.req.url);
+  for (const [key, raw] of url.searchParams) {
+    if (options.jsonKeys?.includes(key)) {
+      try {
+        out[key] = JSON.parse(raw);
+      } catch {
+        throw new SaeError("malformed", `query parameter ${key} must be URL-encoded JSON`);
+      }
+    } else if (options.listKeys?.includes(key)) {
+      out[key] = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    } else if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(raw)) {
+      out[key] = Number(raw);
+    } else {
+      out[key] = raw;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,17 @@
+/**
+ * What the routes need from the rest of the service, built once in main.ts (or a test).
+ * @module
+ */
+
+import type { Backend } from "../domain/backend.ts";
+import type { MetricsRegistry } from "../domain/prometheus.ts";
+import type { Registry } from "../domain/registry.ts";
+
+/** Dependencies of the HTTP app. */
+export interface AppDeps {
+  readonly registry: Registry;
+  readonly backend: Backend;
+  readonly metrics: MetricsRegistry;
+  /** Largest request body accepted, in bytes ($SAESERVE_MAX_BODY_MB). */
+  readonly maxBodyBytes: number;
+}

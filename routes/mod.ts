@@ -1,0 +1,50 @@
+/**
+ * The HTTP app: every route of api.md mounted on one Hono instance, with request metrics and
+ * problem+json errors.
+ * @module
+ */
+
+import { Hono } from "hono";
+import { Counter, Histogram } from "../domain/prometheus.ts";
+import { computeRoutes } from "./compute.ts";
+import type { AppDeps } from "./deps.ts";
+import { dictionaryRoutes } from "./dictionaries.ts";
+import { docsPage } from "./docs.ts";
+import { healthRoutes } from "./health.ts";
+import { openApiDocument } from "./openapi.ts";
+import { errorResponse, problemResponse } from "./problem.ts";
+
+export type { AppDeps } from "./deps.ts";
+
+/** Service version reported in the OpenAPI document. */
+export const VERSION = "0.1.0";
+
+/** Build the app around its dependencies. */
+export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hono {
+  const app = new Hono();
+  const requests = deps.metrics.add(
+    new Counter("saeserve_http_requests_total", "HTTP requests by route, method and status."),
+  );
+  const seconds = deps.metrics.add(
+    new Histogram("saeserve_http_request_seconds", "HTTP request latency by route.", [
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+    ]),
+  );
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath ?? "unmatched";
+    requests.inc({ route, method: c.req.method, status: String(c.res.status) });
+    seconds.observe((performance.now() - started) / 1000, { route });
+  });
+  app.onError((error, c) => errorResponse(c, error));
+  app.notFound((c) => problemResponse(c, 404, `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+  app.route("/", healthRoutes(deps, options));
+  app.route("/v1/dictionaries", dictionaryRoutes(deps));
+  app.route("/v1/dictionaries", computeRoutes(deps));
+  const document = openApiDocument({ version: VERSION });
+  app.get("/openapi.json", (c) => c.json(document));
+  app.get("/docs", (c) => c.html(docsPage()));
+  return app;
+}

@@ -1,0 +1,110 @@
+/**
+ * GET /openapi.json: the OpenAPI 3.1 document, generated from the zod schemas in schemas.ts.
+ * @module
+ */
+
+import { z } from "zod";
+import {
+  ActivationsResponseSchema,
+  DecodeRequestSchema,
+  DictionaryListSchema,
+  DictionarySchema,
+  EncodeRequestSchema,
+  EncodeResponseSchema,
+  ProblemSchema,
+  SteerRequestSchema,
+} from "./schemas.ts";
+
+function schema(s: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+const npyBody = {
+  "application/x-npy": {
+    schema: { type: "string", format: "binary", description: ".npy array [rows, d_in] (f32, f16 or f64)" },
+  },
+};
+
+const problems = Object.fromEntries(
+  [400, 404, 413, 415, 422, 429, 503].map((status) => [status, {
+    description: "problem+json",
+    content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+  }]),
+);
+
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "Dictionary id: its folder path in the store, URL-encoded (`/` -> `%2F`).",
+  schema: { type: "string" },
+};
+
+function compute(summary: string, request: z.ZodType, response: z.ZodType, query: Record<string, unknown>[]) {
+  return {
+    post: {
+      summary,
+      parameters: [idParam, ...query],
+      requestBody: { required: true, content: { "application/json": { schema: schema(request) }, ...npyBody } },
+      responses: {
+        200: {
+          description: "Result; answered as .npy when the request was .npy or Accept asks for it.",
+          headers: { "X-Saeserve-Backend": { schema: { type: "string" }, description: "backend that computed it" } },
+          content: { "application/json": { schema: schema(response) }, ...npyBody },
+        },
+        ...problems,
+      },
+    },
+  };
+}
+
+/** Build the OpenAPI document. */
+export function openApiDocument(options: { version: string }): Record<string, unknown> {
+  const q = (name: string, description: string, type = "string") => ({
+    name,
+    in: "query",
+    required: false,
+    description,
+    schema: { type },
+  });
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "saeserve",
+      version: options.version,
+      description: "Serve sparse autoencoder dictionaries: encode, decode and steer model activations.",
+    },
+    paths: {
+      "/healthz": { get: { summary: "Process is up", responses: { 200: { description: "ok" } } } },
+      "/readyz": { get: { summary: "Store reachable and backend ready", responses: { 200: { description: "ready" }, ...problems } } },
+      "/metrics": { get: { summary: "Prometheus metrics", responses: { 200: { description: "text/plain" } } } },
+      "/v1/dictionaries": {
+        get: {
+          summary: "List dictionaries in the store",
+          responses: { 200: { description: "list", content: { "application/json": { schema: schema(DictionaryListSchema) } } } },
+        },
+      },
+      "/v1/dictionaries/{id}": {
+        get: {
+          summary: "Describe one dictionary",
+          parameters: [idParam],
+          responses: {
+            200: { description: "metadata", content: { "application/json": { schema: schema(DictionarySchema) } } },
+            ...problems,
+          },
+        },
+      },
+      "/v1/dictionaries/{id}/encode": compute("Encode activations into sparse latents", EncodeRequestSchema, EncodeResponseSchema, [
+        q("top", "with an .npy body: at most this many latents per row", "integer"),
+        q("include", "with an .npy body: comma list of reconstruction, error, metrics"),
+      ]),
+      "/v1/dictionaries/{id}/decode": compute("Decode latents into activations", DecodeRequestSchema, ActivationsResponseSchema, []),
+      "/v1/dictionaries/{id}/steer": compute("Steer activations (error-preserving)", SteerRequestSchema, ActivationsResponseSchema, [
+        q("interventions", "with an .npy body: URL-encoded JSON list of interventions"),
+      ]),
+    },
+    components: { schemas: { Problem: schema(ProblemSchema) } },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Response serialization: JSON arrays or .npy for activations (the request's form, or what
+ * Accept asks for), .npz for binary encode results, and the X-Saeserve-Backend header.
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { Matrix, SparseRows } from "../domain/matrix.ts";
+import { encodeNpy } from "../domain/npy.ts";
+import { encodeNpz } from "../domain/npz.ts";
+import { NPY_TYPE, type RequestForm } from "./body.ts";
+
+/** Header naming the backend that computed a response. */
+export const BACKEND_HEADER = "X-Saeserve-Backend";
+
+/** Media type of .npz bodies (binary encode results). */
+export const NPZ_TYPE = "application/x-npz";
+
+/** Whether the response should be .npy: the request was .npy or Accept asks for it. */
+export function wantsNpy(c: Context, form: RequestForm): boolean {
+  const accept = (c.req.header("accept") ?? "").toLowerCase();
+  if (accept.includes(NPY_TYPE)) return true;
+  if (accept.includes("application/json")) return false;
+  return form === "npy";
+}
+
+/** Whether the client asked for an .npz encode result. */
+export function wantsNpz(c: Context): boolean {
+  return (c.req.header("accept") ?? "").toLowerCase().includes(NPZ_TYPE);
+}
+
+/** Rows of a matrix as nested arrays. */
+export function matrixToJson(m: Matrix): number[][] {
+  const out: number[][] = new Array(m.rows);
+  for (let r = 0; r < m.rows; r++) out[r] = Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+  return out;
+}
+
+/** Activations as `{"activations": [...]}` or an .npy body. */
+export function activationsResponse(c: Context, m: Matrix, options: { form: RequestForm; backend: string }): Response {
+  c.header(BACKEND_HEADER, options.backend);
+  if (wantsNpy(c, options.form)) {
+    return c.body(encodeNpy(m.data, [m.rows, m.cols]), 200, { "content-type": NPY_TYPE });
+  }
+  return c.json({ activations: matrixToJson(m) });
+}
+
+/** Sparse codes padded to a rectangle: indices -1 and values 0 where a row has fewer. */
+export function paddedCodes(codes: SparseRows): { width: number; indices: Int32Array; values: Float32Array } {
+  const width = codes.indices.reduce((w, ix) => Math.max(w, ix.length), 0);
+  const rows = codes.indices.length;
+  const indices = new Int32Array(rows * width).fill(-1);
+  const values = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    indices.set(codes.indices[r], r * width);
+    values.set(codes.values[r], r * width);
+  }
+  return { width, indices, values };
+}
+
+/** An .npz of named arrays. */
+export async function npzResponse(
+  c: Context,
+  arrays: Record<string, { shape: number[]; data: Float32Array | Int32Array }>,
+  backend: string,
+): Promise<Response> {
+  c.header(BACKEND_HEADER, backend);
+  return c.body(await encodeNpz(arrays), 200, { "content-type": NPZ_TYPE });
+}

@@ -1,0 +1,97 @@
+/**
+ * The zod schemas of the HTTP API: request options and response shapes. Runtime validation
+ * and the OpenAPI document both come from these. The large numeric matrices are declared here
+ * for the document but checked by the fast dedicated parsers in `body.ts`.
+ * @module
+ */
+
+import { z } from "zod";
+import { STEER_MODES } from "../domain/steer.ts";
+
+/** Rows of numbers: [rows, cols]. */
+export const MatrixSchema = z.array(z.array(z.number())).describe("rows x columns of numbers");
+
+/** One steering edit. */
+export const InterventionSchema = z.object({
+  feature: z.number().int().describe("latent index in [0, d_sae)"),
+  mode: z.enum(STEER_MODES).describe("add: f += value; clamp: f = value; scale: f *= value; ablate: f = 0"),
+  value: z.number().default(0),
+  positions: z.array(z.number().int()).optional().describe("rows to steer (default all)"),
+}).strict();
+
+/** Values `include` may list. */
+export const IncludeSchema = z.enum(["reconstruction", "error", "metrics"]);
+
+/** Options of POST /encode (JSON body fields, or query parameters with an .npy body). */
+export const EncodeOptionsSchema = z.object({
+  top: z.number().int().min(1).optional().describe("return at most this many largest latents per row"),
+  include: z.array(IncludeSchema).optional().describe("extra outputs"),
+}).strict();
+
+/** POST /encode JSON body. */
+export const EncodeRequestSchema = EncodeOptionsSchema.extend({ activations: MatrixSchema }).strict();
+
+/** POST /encode response. */
+export const EncodeResponseSchema = z.object({
+  indices: z.array(z.array(z.number().int())),
+  values: z.array(z.array(z.number())),
+  reconstruction: MatrixSchema.optional(),
+  error: MatrixSchema.optional(),
+  metrics: z.object({
+    l0: z.number(),
+    mse: z.number(),
+    fvu: z.number().nullable(),
+    cosine: z.number(),
+    per_row: z.object({ l0: z.array(z.number()), mse: z.array(z.number()), cosine: z.array(z.number()) }),
+  }).optional(),
+});
+
+/** POST /decode JSON body: sparse codes or dense codes. */
+export const DecodeRequestSchema = z.union([
+  z.object({ indices: z.array(z.array(z.number().int())), values: MatrixSchema }).strict(),
+  z.object({ codes: MatrixSchema }).strict(),
+]);
+
+/** Options of POST /steer. */
+export const SteerOptionsSchema = z.object({
+  interventions: z.array(InterventionSchema).min(1),
+}).strict();
+
+/** POST /steer JSON body. */
+export const SteerRequestSchema = SteerOptionsSchema.extend({ activations: MatrixSchema }).strict();
+
+/** Activations response of decode and steer. */
+export const ActivationsResponseSchema = z.object({ activations: MatrixSchema });
+
+/** One dictionary as listed and described. */
+export const DictionarySchema = z.object({
+  id: z.string(),
+  format: z.string(),
+  architecture: z.string().optional(),
+  d_in: z.number().int().optional(),
+  d_sae: z.number().int().optional(),
+  loaded: z.boolean(),
+  dtype: z.string().optional(),
+  k: z.number().int().optional(),
+  normalize_activations: z.string().optional(),
+  apply_b_dec_to_input: z.boolean().optional(),
+  rescale_acts_by_decoder_norm: z.boolean().optional(),
+  skip_connection: z.boolean().optional(),
+  transcoder: z.boolean().optional(),
+  hook_name: z.string().optional(),
+  model_name: z.string().optional(),
+  weight_bytes: z.number().int().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  error: z.string().optional(),
+});
+
+/** GET /v1/dictionaries response. */
+export const DictionaryListSchema = z.object({ dictionaries: z.array(DictionarySchema) });
+
+/** problem+json body. */
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+});

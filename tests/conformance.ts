@@ -1,0 +1,100 @@
+/**
+ * Backend conformance: every fixture family's encode, decode and steer, checked against the
+ * numbers written by tests/fixtures/make_fixtures.py (numpy). Run for each backend by its test
+ * module (reference here; wasm and webgpu with their own tolerance).
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Backend } from "../domain/backend.ts";
+import { matrix, type SparseRows } from "../domain/matrix.ts";
+import { Registry } from "../domain/registry.ts";
+import { decodeRows, encodeRows } from "../domain/sae.ts";
+import { type Intervention, steerRows } from "../domain/steer.ts";
+import { fileStore } from "../domain/store/file.ts";
+
+/** One fixture file's contents. */
+export interface Fixture {
+  case: string;
+  family: string;
+  d_in: number;
+  d_sae: number;
+  x: number[][];
+  codes: number[][];
+  reconstruction: number[][];
+  decode: { indices: number[][]; values: number[][]; expected: number[][] };
+  steer: { interventions: Intervention[]; expected: number[][] }[];
+}
+
+const FIXTURES = new URL("./fixtures/", import.meta.url);
+
+/** Every fixture, sorted by case name. */
+export function loadFixtures(): Fixture[] {
+  const dir = new URL("expected/", FIXTURES);
+  return [...Deno.readDirSync(dir)]
+    .filter((e) => e.name.endsWith(".json"))
+    .map((e) => JSON.parse(Deno.readTextFileSync(new URL(e.name, dir))) as Fixture)
+    .sort((a, b) => a.case.localeCompare(b.case));
+}
+
+/** A registry over the fixture dictionaries. */
+export function fixtureRegistry(backend: Backend): Registry {
+  return new Registry(fileStore(new URL("dicts", FIXTURES).pathname), { backend, memoryBudget: 1 << 30 });
+}
+
+/** Assert |a - b| <= tol * max(1, |b|) elementwise (relative, absolute near zero). */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i];
+    const err = Math.abs(actual[i] - e);
+    if (!(err <= tol * Math.max(1, Math.abs(e)))) {
+      assert.fail(`${what}[${i}]: got ${actual[i]}, expected ${e} (tolerance ${tol})`);
+    }
+  }
+}
+
+function dense(codes: SparseRows, r: number): Float32Array {
+  const out = new Float32Array(codes.width);
+  codes.indices[r].forEach((ix, j) => (out[ix] = codes.values[r][j]));
+  return out;
+}
+
+/** Register one Deno test per fixture case and operation for `backend`. */
+export function conformanceTests(name: string, makeBackend: () => Promise<Backend> | Backend, tol: number): void {
+  for (const f of loadFixtures()) {
+    Deno.test(`${name}: ${f.case} encode, decode and steer match numpy`, async () => {
+      const backend = await makeBackend();
+      const registry = fixtureRegistry(backend);
+      const lease = await registry.acquire(f.case);
+      try {
+        const x = matrix(f.x.length, f.d_in, Float32Array.from(f.x.flat()));
+        const enc = await encodeRows(backend, lease.prepared, x, { include: new Set(["reconstruction"]) });
+        for (let r = 0; r < x.rows; r++) {
+          assertClose(dense(enc.codes, r), f.codes[r], tol, `${f.case} codes row ${r}`);
+          // Sorted descending, ties by lower index, zeros never listed.
+          const v = enc.codes.values[r];
+          for (let j = 1; j < v.length; j++) assert.ok(v[j - 1] >= v[j], `${f.case} row ${r} order`);
+          assert.ok(v.every((e) => e !== 0));
+        }
+        assertClose(enc.reconstruction!.data, f.reconstruction.flat(), tol, `${f.case} reconstruction`);
+
+        const codes: SparseRows = {
+          width: f.d_sae,
+          indices: f.decode.indices.map((ix) => Int32Array.from(ix)),
+          values: f.decode.values.map((v) => Float32Array.from(v)),
+        };
+        const y = await decodeRows(backend, lease.prepared, codes);
+        assertClose(y.data, f.decode.expected.flat(), tol, `${f.case} decode`);
+
+        for (const [n, s] of f.steer.entries()) {
+          const out = await steerRows(backend, lease.prepared, x, s.interventions);
+          assertClose(out.data, s.expected.flat(), tol, `${f.case} steer #${n} ${JSON.stringify(s.interventions)}`);
+        }
+      } finally {
+        lease.release();
+        registry.close();
+      }
+    });
+  }
+}

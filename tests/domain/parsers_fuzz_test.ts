@@ -1,0 +1,105 @@
+/**
+ * Mutation fuzzing of every parser: valid files with random bytes overwritten, truncated or
+ * extended must either load or fail with a SaeError (never a crash, a RangeError, a hang or
+ * an unbounded allocation). Seeded, so a failure reproduces.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { bytesSource } from "../../domain/byte_source.ts";
+import { SaeError } from "../../domain/errors.ts";
+import { decodeNpy } from "../../domain/npy.ts";
+import { encodeNpz, loadNpzArray, readNpzDirectory } from "../../domain/npz.ts";
+import { encodeSafetensors, loadSafetensorsTensor, readSafetensorsHeader } from "../../domain/safetensors.ts";
+
+/** xorshift32: a tiny deterministic generator. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
+  const out = bytes.slice();
+  const kind = random();
+  if (kind < 0.15) return out.slice(0, Math.floor(random() * out.length));
+  if (kind < 0.2) {
+    const longer = new Uint8Array(out.length + 1 + Math.floor(random() * 64));
+    longer.set(out);
+    return longer;
+  }
+  const flips = 1 + Math.floor(random() * 4);
+  for (let i = 0; i < flips; i++) {
+    // Bias towards the header region, where the structure lives.
+    const at = Math.floor((random() < 0.7 ? Math.min(out.length, 200) : out.length) * random());
+    out[at] = random() < 0.5 ? Math.floor(random() * 256) : [0, 0xff, 0x7f, 0x80][Math.floor(random() * 4)];
+  }
+  return out;
+}
+
+async function survives(what: string, run: () => Promise<unknown> | unknown): Promise<"ok" | "rejected"> {
+  try {
+    await run();
+    return "ok";
+  } catch (e) {
+    if (e instanceof SaeError) return "rejected";
+    assert.fail(`${what}: threw a non-SaeError ${e instanceof Error ? `${e.name}: ${e.message}` : e}`);
+  }
+}
+
+const N = 400;
+const data = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i));
+
+Deno.test("fuzz: mutated .npy files load or fail with a SaeError", async () => {
+  const random = rng(1);
+  const valid = (await import("../../domain/npy.ts")).encodeNpy(data, [6, 8]);
+  const outcomes = { ok: 0, rejected: 0 };
+  for (let i = 0; i < N; i++) {
+    const bytes = mutate(valid, random);
+    outcomes[await survives(`npy mutant ${i}`, () => decodeNpy(bytes, { maxBytes: 1 << 20 }))]++;
+  }
+  assert.ok(outcomes.rejected > N / 4, `mutations rejected: ${JSON.stringify(outcomes)}`);
+});
+
+Deno.test("fuzz: mutated safetensors files load or fail with a SaeError", async () => {
+  const random = rng(2);
+  const valid = encodeSafetensors({ a: { shape: [6, 8], data }, b: { shape: [48], data, dtype: "BF16" } });
+  const outcomes = { ok: 0, rejected: 0 };
+  for (let i = 0; i < N; i++) {
+    const source = bytesSource(mutate(valid, random));
+    outcomes[
+      await survives(`safetensors mutant ${i}`, async () => {
+        const header = await readSafetensorsHeader(source);
+        for (const name of header.tensors.keys()) await loadSafetensorsTensor(source, header, name);
+      })
+    ]++;
+  }
+  assert.ok(outcomes.rejected > N / 4, `mutations rejected: ${JSON.stringify(outcomes)}`);
+});
+
+for (const compress of [false, true]) {
+  Deno.test(`fuzz: mutated ${compress ? "compressed" : "stored"} .npz files load or fail with a SaeError`, async () => {
+    const random = rng(compress ? 3 : 4);
+    const valid = await encodeNpz({ W: { shape: [6, 8], data }, b: { shape: [48], data } }, { compress });
+    const outcomes = { ok: 0, rejected: 0 };
+    for (let i = 0; i < N; i++) {
+      const bytes = mutate(valid, random);
+      // Mutate the tail too, where the central directory lives.
+      if (random() < 0.5) bytes[bytes.length - 1 - Math.floor(random() * Math.min(bytes.length, 120))] ^= 0xff;
+      const source = bytesSource(bytes);
+      outcomes[
+        await survives(`npz mutant ${i}`, async () => {
+          const members = await readNpzDirectory(source);
+          for (const entry of members.values()) await loadNpzArray(source, entry);
+        })
+      ]++;
+    }
+    assert.ok(outcomes.rejected > N / 4, `mutations rejected: ${JSON.stringify(outcomes)}`);
+  });
+}

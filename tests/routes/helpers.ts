@@ -1,0 +1,50 @@
+/**
+ * Builds the real HTTP app over a real store for route tests (in-process requests, no mocks).
+ * @module
+ */
+
+import type { Backend } from "../../domain/backend.ts";
+import { MetricsRegistry } from "../../domain/prometheus.ts";
+import { referenceBackend } from "../../domain/reference_backend.ts";
+import { Registry } from "../../domain/registry.ts";
+import { fileStore } from "../../domain/store/file.ts";
+import type { Store } from "../../domain/store/mod.ts";
+import { createApp } from "../../routes/mod.ts";
+import type { Hono } from "hono";
+
+/** The fixture dictionaries written by tests/fixtures/make_fixtures.py. */
+export const FIXTURE_DICTS = new URL("../fixtures/dicts", import.meta.url).pathname;
+
+/** An app plus the registry behind it. */
+export interface TestApp {
+  readonly app: Hono;
+  readonly registry: Registry;
+  readonly metrics: MetricsRegistry;
+}
+
+/** Build the app over `store` (fixtures by default). */
+export function testApp(options?: {
+  store?: Store;
+  backend?: Backend;
+  maxBodyBytes?: number;
+  memoryBudget?: number;
+}): TestApp {
+  const backend = options?.backend ?? referenceBackend();
+  const metrics = new MetricsRegistry();
+  const memoryBudget = options?.memoryBudget ?? 1 << 30;
+  const registry = new Registry(options?.store ?? fileStore(FIXTURE_DICTS), { backend, memoryBudget, metrics });
+  const app = createApp(
+    { registry, backend, metrics, maxBodyBytes: options?.maxBodyBytes ?? 64 << 20 },
+    { memoryBudget },
+  );
+  return { app, registry, metrics };
+}
+
+/** POST a JSON body. */
+export function postJson(app: Hono, path: string, body: unknown): Promise<Response> {
+  return Promise.resolve(app.request(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  }));
+}
