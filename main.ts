@@ -39,7 +39,9 @@ export function startService(config: Config): Deno.HttpServer {
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }) => {
-      console.log(`saeserve on http://${hostname}:${port} store=${store.describe} backend=${backend.name}`);
+      console.log(
+        `saeserve on http://${hostname}:${port} store=${store.describe} backend=${backend.name}`,
+      );
     },
   }, app.fetch);
 }

@@ -5,7 +5,7 @@
  */
 
 import { matrix } from "../domain/matrix.ts";
-import { encodeNpy, decodeNpy } from "../domain/npy.ts";
+import { decodeNpy, encodeNpy } from "../domain/npy.ts";
 import { referenceBackend } from "../domain/reference_backend.ts";
 import { encodeRows } from "../domain/sae.ts";
 import type { SaeWeights } from "../domain/dictionary.ts";
@@ -39,13 +39,22 @@ const prepared = await backend.prepare(weights);
 
 for (const rows of [1, 16]) {
   const x = matrix(rows, D_IN, random(rows * D_IN, 3 + rows));
-  Deno.bench(`reference encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`, { group: `encode-${rows}` }, async () => {
-    await encodeRows(backend, prepared, x);
-  });
+  Deno.bench(
+    `reference encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`,
+    { group: `encode-${rows}` },
+    async () => {
+      await encodeRows(backend, prepared, x);
+    },
+  );
 }
 
 const x64 = random(64 * D_IN, 9);
-const json = JSON.stringify({ activations: Array.from({ length: 64 }, (_, r) => Array.from(x64.subarray(r * D_IN, (r + 1) * D_IN))) });
+const json = JSON.stringify({
+  activations: Array.from(
+    { length: 64 },
+    (_, r) => Array.from(x64.subarray(r * D_IN, (r + 1) * D_IN)),
+  ),
+});
 const npy = encodeNpy(x64, [64, D_IN]);
 Deno.bench("parse 64 rows as JSON", { group: "parse", baseline: true }, () => {
   JSON.parse(json);

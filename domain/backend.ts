@@ -38,14 +38,23 @@ export interface Backend {
    */
   encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows>;
   /** y = codes @ W_dec (+ b_dec unless `bias: false`), sparse codes. */
-  decodeSparse(prepared: Prepared, codes: SparseRows, options?: { bias?: boolean }): Promise<Matrix>;
+  decodeSparse(
+    prepared: Prepared,
+    codes: SparseRows,
+    options?: { bias?: boolean },
+  ): Promise<Matrix>;
   /** y = codes @ W_dec (+ b_dec unless `bias: false`), dense codes [rows, d_sae]. */
   decodeDense(prepared: Prepared, codes: Matrix, options?: { bias?: boolean }): Promise<Matrix>;
   /**
    * Steer: out[r] = x[r] + rowScale[r] * sum_j deltas.values[r][j] * W_dec[deltas.indices[r][j]].
    * `rowScale` defaults to 1 (it carries the linear part of the output normalization).
    */
-  steer(prepared: Prepared, x: Matrix, deltas: SparseRows, options?: { rowScale?: Float32Array }): Promise<Matrix>;
+  steer(
+    prepared: Prepared,
+    x: Matrix,
+    deltas: SparseRows,
+    options?: { rowScale?: Float32Array },
+  ): Promise<Matrix>;
   /** Batched matmul: a [m, k] @ b [k, n], or a @ b^T when `transposeB` (b is [n, k]). */
   matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix>;
   /** Per-row top-k of a dense matrix by value (ties: lower index first), zeros included. */

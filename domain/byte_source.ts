@@ -21,7 +21,9 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
     size: bytes.byteLength,
     stream(offset: number, length: number): Promise<ReadableStream<Uint8Array>> {
       if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
-        return Promise.reject(new FormatError("bytes", `range ${offset}+${length} outside ${bytes.byteLength} bytes`));
+        return Promise.reject(
+          new FormatError("bytes", `range ${offset}+${length} outside ${bytes.byteLength} bytes`),
+        );
       }
       const view = bytes.subarray(offset, offset + length);
       return Promise.resolve(
@@ -43,7 +45,10 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
  * Read a stream into `target`, which must be filled exactly: fewer bytes, or more, is a
  * FormatError (a truncated or oversized body). Returns `target`.
  */
-export async function readInto(stream: ReadableStream<Uint8Array>, target: Uint8Array): Promise<Uint8Array> {
+export async function readInto(
+  stream: ReadableStream<Uint8Array>,
+  target: Uint8Array,
+): Promise<Uint8Array> {
   let filled = 0;
   const reader = stream.getReader();
   try {
@@ -66,7 +71,11 @@ export async function readInto(stream: ReadableStream<Uint8Array>, target: Uint8
 }
 
 /** Read [offset, offset + length) of a source into a new array. */
-export async function readRange(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
+export async function readRange(
+  source: ByteSource,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
   if (offset < 0 || length < 0 || offset + length > source.size) {
     throw new FormatError("bytes", `range ${offset}+${length} outside ${source.size} bytes`);
   }

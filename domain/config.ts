@@ -39,15 +39,25 @@ export function parseBytes(text: string): number {
 }
 
 /** Read the configuration from `env`, with the documented defaults. */
-export function readConfig(env: Record<string, string | undefined>, options?: { totalMemory?: number }): Config {
+export function readConfig(
+  env: Record<string, string | undefined>,
+  options?: { totalMemory?: number },
+): Config {
   const port = Number(env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SaeError("invalid", `PORT ${env.PORT} is not a port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new SaeError("invalid", `PORT ${env.PORT} is not a port`);
+  }
   const backend = (env.SAESERVE_BACKEND ?? "auto") as BackendChoice;
   if (!["auto", "webgpu", "wasm", "reference"].includes(backend)) {
-    throw new SaeError("invalid", `SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not ${backend}`);
+    throw new SaeError(
+      "invalid",
+      `SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not ${backend}`,
+    );
   }
   const maxBodyMb = Number(env.SAESERVE_MAX_BODY_MB ?? 64);
-  if (!(maxBodyMb > 0)) throw new SaeError("invalid", "SAESERVE_MAX_BODY_MB must be a positive number");
+  if (!(maxBodyMb > 0)) {
+    throw new SaeError("invalid", "SAESERVE_MAX_BODY_MB must be a positive number");
+  }
   // Default budget: half the machine's memory, or 4 GiB when that is unknown.
   const memoryBudget = env.SAESERVE_MEMORY_BUDGET
     ? parseBytes(env.SAESERVE_MEMORY_BUDGET)

@@ -121,7 +121,9 @@ function decodeRun(
   const { dtype, littleEndian: le, fortran } = options;
   const view = new DataView(src.buffer, src.byteOffset + offset, n * dtypeSize(dtype));
   if (!fortran && dtype === "F32" && le) {
-    new Uint8Array(out.buffer, out.byteOffset + index * 4, n * 4).set(src.subarray(offset, offset + n * 4));
+    new Uint8Array(out.buffer, out.byteOffset + index * 4, n * 4).set(
+      src.subarray(offset, offset + n * 4),
+    );
     return;
   }
   const rows = fortran?.rows ?? 1;
@@ -161,7 +163,10 @@ function decodeRun(
 export function bytesToF32(bytes: Uint8Array, layout: ElementLayout): Float32Array {
   const size = dtypeSize(layout.dtype);
   if (bytes.byteLength % size !== 0) {
-    throw new FormatError("tensor", `${bytes.byteLength} bytes is not a whole number of ${layout.dtype} elements`);
+    throw new FormatError(
+      "tensor",
+      `${bytes.byteLength} bytes is not a whole number of ${layout.dtype} elements`,
+    );
   }
   const out = new Float32Array(bytes.byteLength / size);
   decodeRun(bytes, 0, out.length, out, 0, { ...layout, count: out.length });
@@ -200,7 +205,10 @@ export async function streamToF32(
 ): Promise<Float32Array> {
   const { count, fortran } = options;
   if (fortran && fortran.rows * fortran.cols !== count) {
-    throw new FormatError("tensor", `fortran shape [${fortran.rows}, ${fortran.cols}] does not hold ${count} elements`);
+    throw new FormatError(
+      "tensor",
+      `fortran shape [${fortran.rows}, ${fortran.cols}] does not hold ${count} elements`,
+    );
   }
   const size = dtypeSize(options.dtype);
   const out = new Float32Array(count);
@@ -219,12 +227,16 @@ export async function streamToF32(
         carried += take;
         offset = take;
         if (carried < size) continue;
-        if (index >= count) throw new FormatError("tensor", `more than the expected ${count} elements`);
+        if (index >= count) {
+          throw new FormatError("tensor", `more than the expected ${count} elements`);
+        }
         decodeRun(carry, 0, 1, out, index++, options);
         carried = 0;
       }
       const whole = Math.floor((value.byteLength - offset) / size);
-      if (index + whole > count) throw new FormatError("tensor", `more than the expected ${count} elements`);
+      if (index + whole > count) {
+        throw new FormatError("tensor", `more than the expected ${count} elements`);
+      }
       if (whole > 0) decodeRun(value, offset, whole, out, index, options);
       index += whole;
       offset += whole * size;
@@ -238,7 +250,10 @@ export async function streamToF32(
     reader.releaseLock();
   }
   if (index !== count || carried !== 0) {
-    throw new FormatError("tensor", `data ended after ${index * size + carried} of ${count * size} bytes`);
+    throw new FormatError(
+      "tensor",
+      `data ended after ${index * size + carried} of ${count * size} bytes`,
+    );
   }
   return out;
 }

@@ -23,7 +23,11 @@ export class SaeError extends Error {
   readonly info?: Record<string, unknown>;
 
   /** Create an error of `kind` with a client-safe `message`. */
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; info?: Record<string, unknown> }) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown; info?: Record<string, unknown> },
+  ) {
     super(message, { cause: options?.cause });
     this.name = "SaeError";
     this.kind = kind;
@@ -37,7 +41,11 @@ export class FormatError extends SaeError {
    * Create a format error; `format` names the container (e.g. "npy"). `kind` "invalid" marks
    * bytes that parse but hold something unsupported (a complex dtype, a 3-D array).
    */
-  constructor(format: string, message: string, options?: { cause?: unknown; kind?: "malformed" | "invalid" }) {
+  constructor(
+    format: string,
+    message: string,
+    options?: { cause?: unknown; kind?: "malformed" | "invalid" },
+  ) {
     super(options?.kind ?? "malformed", `${format}: ${message}`, options);
     this.name = "FormatError";
   }

@@ -33,7 +33,10 @@ export function rowStatistics(kind: Normalization, x: Matrix): RowStatistics {
       let sq = 0;
       for (let c = 0; c < v.length; c++) sq += v[c] * v[c];
       if (sq === 0) {
-        throw new SaeError("invalid", `row ${r} is all zeros; constant_norm_rescale needs a non-zero norm`);
+        throw new SaeError(
+          "invalid",
+          `row ${r} is all zeros; constant_norm_rescale needs a non-zero norm`,
+        );
       }
       const scale = Math.sqrt(x.cols) / Math.sqrt(sq);
       inScale[r] = scale;

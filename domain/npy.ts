@@ -105,9 +105,16 @@ function parseDictLiteral(text: string): Map<string, Literal> {
   return out;
 }
 
-function parseDescr(descr: string): Pick<NpyHeader, "dtype" | "int" | "littleEndian" | "elementSize"> {
+function parseDescr(
+  descr: string,
+): Pick<NpyHeader, "dtype" | "int" | "littleEndian" | "elementSize"> {
   const m = /^([<>|=]?)([a-zA-Z])(\d+)$/.exec(descr);
-  if (!m) fail(`dtype ${JSON.stringify(descr)} is not supported; send float32, float16 or float64`, "invalid");
+  if (!m) {
+    fail(
+      `dtype ${JSON.stringify(descr)} is not supported; send float32, float16 or float64`,
+      "invalid",
+    );
+  }
   const [, order, kind, digits] = m;
   const size = Number(digits);
   const littleEndian = order !== ">";
@@ -126,7 +133,9 @@ function parseDescr(descr: string): Pick<NpyHeader, "dtype" | "int" | "littleEnd
  * Bounds: header length, shape rank (at most 8) and element count (a safe integer).
  */
 export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
-  if (bytes.byteLength < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail("not an .npy file (bad magic)");
+  if (bytes.byteLength < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    fail("not an .npy file (bad magic)");
+  }
   const version = bytes[6];
   if (version < 1 || version > 3) fail(`format version ${version}.${bytes[7]} is not supported`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -140,7 +149,9 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
     start = 12;
     length = view.getUint32(8, true);
   }
-  if (length > MAX_NPY_HEADER_BYTES) fail(`header of ${length} bytes is over the ${MAX_NPY_HEADER_BYTES}-byte limit`);
+  if (length > MAX_NPY_HEADER_BYTES) {
+    fail(`header of ${length} bytes is over the ${MAX_NPY_HEADER_BYTES}-byte limit`);
+  }
   if (start + length > bytes.byteLength) fail("truncated header");
   let text: string;
   try {
@@ -154,17 +165,25 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const descr = dict.get("descr");
   const fortranOrder = dict.get("fortran_order");
   const shape = dict.get("shape");
-  if (typeof descr !== "string") fail("header: descr must be a string (structured dtypes are not supported)");
+  if (typeof descr !== "string") {
+    fail("header: descr must be a string (structured dtypes are not supported)");
+  }
   if (typeof fortranOrder !== "boolean") fail("header: fortran_order must be True or False");
   if (!Array.isArray(shape)) fail("header: shape must be a tuple");
   if (dict.size !== 3) fail("header: unexpected keys");
   if (shape.length > 8) fail(`rank ${shape.length} is over the limit of 8`, "invalid");
-  if (!Number.isSafeInteger(elementCount(shape) * 8)) fail(`shape (${shape}) is too large`, "invalid");
+  if (!Number.isSafeInteger(elementCount(shape) * 8)) {
+    fail(`shape (${shape}) is too large`, "invalid");
+  }
   return { version, descr, fortranOrder, shape, dataOffset: start + length, ...parseDescr(descr) };
 }
 
 /** C-order copy of an array stored in Fortran order (any rank). */
-function fortranToC<T extends Float32Array | Int32Array>(data: T, shape: readonly number[], out: T): T {
+function fortranToC<T extends Float32Array | Int32Array>(
+  data: T,
+  shape: readonly number[],
+  out: T,
+): T {
   const rank = shape.length;
   if (rank <= 1) {
     out.set(data);
@@ -190,10 +209,14 @@ function fortranToC<T extends Float32Array | Int32Array>(data: T, shape: readonl
 
 function dataBytes(bytes: Uint8Array, header: NpyHeader, maxBytes: number): Uint8Array {
   const need = elementCount(header.shape) * header.elementSize;
-  if (need > maxBytes) throw new FormatError("npy", `array of ${need} bytes is over the ${maxBytes}-byte limit`);
+  if (need > maxBytes) {
+    throw new FormatError("npy", `array of ${need} bytes is over the ${maxBytes}-byte limit`);
+  }
   const data = bytes.subarray(header.dataOffset);
   if (data.byteLength !== need) {
-    fail(`shape (${header.shape}) of ${header.descr} needs ${need} data bytes, found ${data.byteLength}`);
+    fail(
+      `shape (${header.shape}) of ${header.descr} needs ${need} data bytes, found ${data.byteLength}`,
+    );
   }
   return data;
 }
@@ -225,7 +248,10 @@ export function decodeNpy(bytes: Uint8Array, options?: { maxBytes?: number }): T
 }
 
 /** Decode a whole .npy integer array to i32 in C order; values outside i32 are "invalid". */
-export function decodeNpyInt(bytes: Uint8Array, options?: { maxBytes?: number }): { shape: readonly number[]; data: Int32Array } {
+export function decodeNpyInt(
+  bytes: Uint8Array,
+  options?: { maxBytes?: number },
+): { shape: readonly number[]; data: Int32Array } {
   const header = parseNpyHeader(bytes);
   if (!header.int) fail(`dtype ${header.descr} is not an integer type`, "invalid");
   const data = dataBytes(bytes, header, options?.maxBytes ?? Infinity);
@@ -242,18 +268,26 @@ export function decodeNpyInt(bytes: Uint8Array, options?: { maxBytes?: number })
     else if (size === 4) v = signed ? view.getInt32(o, le) : view.getUint32(o, le);
     else v = signed ? view.getBigInt64(o, le) : view.getBigUint64(o, le);
     const n = Number(v);
-    if (n < -(2 ** 31) || n >= 2 ** 31) fail(`integer ${v} at element ${i} is out of range`, "invalid");
+    if (n < -(2 ** 31) || n >= 2 ** 31) {
+      fail(`integer ${v} at element ${i} is out of range`, "invalid");
+    }
     flat[i] = n;
   }
   const fortran = header.fortranOrder && header.shape.length > 1;
-  return { shape: header.shape, data: fortran ? fortranToC(flat, header.shape, new Int32Array(count)) : flat };
+  return {
+    shape: header.shape,
+    data: fortran ? fortranToC(flat, header.shape, new Int32Array(count)) : flat,
+  };
 }
 
 /**
  * Read an .npy float array from a stream (an npz member): the header first, then the data
  * streamed into its final array. `maxBytes` bounds the data size declared by the header.
  */
-export async function readNpyStream(stream: ReadableStream<Uint8Array>, options: { maxBytes: number }): Promise<Tensor> {
+export async function readNpyStream(
+  stream: ReadableStream<Uint8Array>,
+  options: { maxBytes: number },
+): Promise<Tensor> {
   const reader = stream.getReader();
   let head = new Uint8Array(0);
   let header: NpyHeader | undefined;
@@ -268,7 +302,9 @@ export async function readNpyStream(stream: ReadableStream<Uint8Array>, options:
       if (head.byteLength < 12) continue;
       const view = new DataView(head.buffer);
       const need = head[6] === 1 ? 10 + view.getUint16(8, true) : 12 + view.getUint32(8, true);
-      if (need > MAX_NPY_HEADER_BYTES + 12 || head.byteLength >= need) header = parseNpyHeader(head);
+      if (need > MAX_NPY_HEADER_BYTES + 12 || head.byteLength >= need) {
+        header = parseNpyHeader(head);
+      }
     }
   } catch (e) {
     await reader.cancel().catch(() => {});
@@ -309,11 +345,19 @@ export async function readNpyStream(stream: ReadableStream<Uint8Array>, options:
   const fortran = h.fortranOrder && h.shape.length > 1;
   if (fortran && h.shape.length === 2) {
     const [rows, cols] = h.shape;
-    const out = await streamToF32(data, { dtype: h.dtype, littleEndian: h.littleEndian, count, fortran: { rows, cols } });
+    const out = await streamToF32(data, {
+      dtype: h.dtype,
+      littleEndian: h.littleEndian,
+      count,
+      fortran: { rows, cols },
+    });
     return { shape: h.shape, data: out };
   }
   const flat = await streamToF32(data, { dtype: h.dtype, littleEndian: h.littleEndian, count });
-  return { shape: h.shape, data: fortran ? fortranToC(flat, h.shape, new Float32Array(count)) : flat };
+  return {
+    shape: h.shape,
+    data: fortran ? fortranToC(flat, h.shape, new Float32Array(count)) : flat,
+  };
 }
 
 /** Serialize an array as .npy version 1.0 (little-endian f32, f16, f64 or i32), header padded to 64 bytes. */
@@ -322,7 +366,9 @@ export function encodeNpy(
   shape: readonly number[],
   options?: { dtype?: "F32" | "F16" | "F64" },
 ): Uint8Array<ArrayBuffer> {
-  if (elementCount(shape) !== data.length) throw new RangeError(`data length ${data.length} does not match shape (${shape})`);
+  if (elementCount(shape) !== data.length) {
+    throw new RangeError(`data length ${data.length} does not match shape (${shape})`);
+  }
   const isInt = data instanceof Int32Array;
   const dtype = isInt ? null : options?.dtype ?? "F32";
   const descr = isInt ? "<i4" : dtype === "F16" ? "<f2" : dtype === "F64" ? "<f8" : "<f4";
@@ -342,7 +388,9 @@ export function encodeNpy(
   if (isInt) {
     for (let i = 0; i < data.length; i++) view.setInt32(at + i * 4, data[i], true);
   } else if (dtype === "F32") {
-    new Uint8Array(out.buffer, at).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    new Uint8Array(out.buffer, at).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
   } else {
     for (let i = 0; i < data.length; i++) {
       if (dtype === "F64") view.setFloat64(at + i * 8, data[i], true);

@@ -20,7 +20,9 @@ export async function readNpzDirectory(source: ByteSource): Promise<Map<string, 
 
 /** Load one member as an f32 tensor, streaming it from the source. */
 export async function loadNpzArray(source: ByteSource, entry: ZipEntry): Promise<Tensor> {
-  return await readNpyStream(await openZipEntry(source, entry), { maxBytes: entry.uncompressedSize });
+  return await readNpyStream(await openZipEntry(source, entry), {
+    maxBytes: entry.uncompressedSize,
+  });
 }
 
 /** An array to write into an npz. */
@@ -36,6 +38,9 @@ export async function encodeNpz(
   arrays: Record<string, NpzArray>,
   options?: { compress?: boolean; zip64?: boolean },
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const entries = Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: encodeNpy(a.data, a.shape) }));
+  const entries = Object.entries(arrays).map(([name, a]) => ({
+    name: `${name}.npy`,
+    data: encodeNpy(a.data, a.shape),
+  }));
   return await encodeZip(entries, options);
 }

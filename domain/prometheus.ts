@@ -51,7 +51,11 @@ export class Gauge implements Metric {
   constructor(readonly name: string, readonly help: string, readonly read: () => number) {}
   /** Exposition lines. */
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} gauge`,
+      `${this.name} ${this.read()}`,
+    ];
   }
 }
 
@@ -74,7 +78,9 @@ export class Histogram implements Metric {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.#series) {
       const sep = k ? "," : "";
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`));
+      this.buckets.forEach((b, i) =>
+        lines.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`)
+      );
       lines.push(`${this.name}_bucket{${k}${sep}le="+Inf"} ${s.count}`);
       lines.push(`${this.name}_sum${braces(k)} ${s.sum}`);
       lines.push(`${this.name}_count${braces(k)} ${s.count}`);

@@ -22,7 +22,11 @@ export interface ReconstructionMetrics {
 }
 
 /** Metrics of `reconstruction` against `x`, with the codes that produced it. */
-export function reconstructionMetrics(x: Matrix, reconstruction: Matrix, codes: SparseRows): ReconstructionMetrics {
+export function reconstructionMetrics(
+  x: Matrix,
+  reconstruction: Matrix,
+  codes: SparseRows,
+): ReconstructionMetrics {
   const l0: number[] = [];
   const mse: number[] = [];
   const cosine: number[] = [];

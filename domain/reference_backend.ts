@@ -59,7 +59,10 @@ export function activate(activation: Activation, p: Float32Array): Float32Array 
 }
 
 /** Sparse form of dense codes: non-zero entries, value descending, ties by lower index. */
-export function sparsify(f: Float32Array, top?: number): { indices: Int32Array; values: Float32Array } {
+export function sparsify(
+  f: Float32Array,
+  top?: number,
+): { indices: Int32Array; values: Float32Array } {
   return topK(f, top ?? f.length, { keep: (v) => v !== 0 });
 }
 
@@ -98,7 +101,11 @@ export function referenceBackend(): Backend {
       }
       return { width: w.dSae, indices, values };
     },
-    decodeSparse(prepared: Prepared, codes: SparseRows, options?: { bias?: boolean }): Promise<Matrix> {
+    decodeSparse(
+      prepared: Prepared,
+      codes: SparseRows,
+      options?: { bias?: boolean },
+    ): Promise<Matrix> {
       const w = prepared.weights;
       const out = matrix(codes.indices.length, w.dIn);
       for (let r = 0; r < out.rows; r++) {
@@ -108,7 +115,11 @@ export function referenceBackend(): Backend {
       }
       return Promise.resolve(out);
     },
-    async decodeDense(prepared: Prepared, codes: Matrix, options?: { bias?: boolean }): Promise<Matrix> {
+    async decodeDense(
+      prepared: Prepared,
+      codes: Matrix,
+      options?: { bias?: boolean },
+    ): Promise<Matrix> {
       const w = prepared.weights;
       const out = await backend.matmul(codes, w.wDec);
       if (options?.bias !== false) {

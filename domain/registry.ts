@@ -11,7 +11,14 @@ import { weightBytes } from "./dictionary.ts";
 import { checkDictionaryId } from "./dictionary_id.ts";
 import { FormatError, SaeError } from "./errors.ts";
 import { readJsonObject } from "./formats/folder.ts";
-import { describeFolder, type DictionaryDescription, detectFormat, type Folder, type FormatName, loadFolder } from "./formats/mod.ts";
+import {
+  describeFolder,
+  detectFormat,
+  type DictionaryDescription,
+  type Folder,
+  type FormatName,
+  loadFolder,
+} from "./formats/mod.ts";
 import { hashingSource } from "./hashing_source.ts";
 import { Counter, Histogram, type MetricsRegistry } from "./prometheus.ts";
 import type { Store } from "./store/mod.ts";
@@ -87,7 +94,10 @@ export class Registry {
     this.#options = options;
     const m = options.metrics;
     this.#loads = new Counter("saeserve_dictionary_loads_total", "Dictionary loads by result.");
-    this.#evictions = new Counter("saeserve_dictionary_evictions_total", "Dictionaries evicted by the LRU.");
+    this.#evictions = new Counter(
+      "saeserve_dictionary_evictions_total",
+      "Dictionaries evicted by the LRU.",
+    );
     this.#loadSeconds = new Histogram(
       "saeserve_dictionary_load_seconds",
       "Time to fetch, parse and prepare a dictionary.",
@@ -136,11 +146,17 @@ export class Registry {
   async describe(id: string): Promise<DictionarySummary> {
     const { format, files } = await this.#locate(id);
     const summary = await this.#summarize(id, format, files);
-    if (summary.error) throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${summary.error}`);
+    if (summary.error) {
+      throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${summary.error}`);
+    }
     return summary;
   }
 
-  async #summarize(id: string, format: FormatName, files: Map<string, number>): Promise<DictionarySummary> {
+  async #summarize(
+    id: string,
+    format: FormatName,
+    files: Map<string, number>,
+  ): Promise<DictionarySummary> {
     const loaded = this.#loaded.get(id);
     const folder = this.#folder(id, files);
     let sidecar: Record<string, unknown> | undefined;
@@ -162,11 +178,17 @@ export class Registry {
       if (!rest.includes("/")) files.set(rest, e.size);
     }
     const format = detectFormat(files.keys());
-    if (!format) throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
+    if (!format) {
+      throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
+    }
     return { format, files };
   }
 
-  #folder(id: string, files: Map<string, number>, hashed?: Map<string, ReturnType<typeof hashingSource>>): Folder {
+  #folder(
+    id: string,
+    files: Map<string, number>,
+    hashed?: Map<string, ReturnType<typeof hashingSource>>,
+  ): Folder {
     return {
       files,
       open: async (name: string): Promise<ByteSource> => {
@@ -222,13 +244,19 @@ export class Registry {
       }
       const expected = await this.#expectedHashes(id, files);
       const hashed = new Map<string, ReturnType<typeof hashingSource>>();
-      const weights = await loadFolder(format, this.#folder(id, files, expected.size ? hashed : undefined));
+      const weights = await loadFolder(
+        format,
+        this.#folder(id, files, expected.size ? hashed : undefined),
+      );
       for (const [name, h] of hashed) {
         const want = expected.get(name);
         if (!want) continue;
         const got = await h.finish();
         if (got !== want) {
-          throw new SaeError("integrity", `${id}/${name}: sha256 ${got} does not match saeserve.json (${want})`);
+          throw new SaeError(
+            "integrity",
+            `${id}/${name}: sha256 ${got} does not match saeserve.json (${want})`,
+          );
         }
       }
       const prepared = await this.#options.backend.prepare(weights);
@@ -249,7 +277,9 @@ export class Registry {
       this.#loads.inc({ result: e instanceof SaeError ? e.kind : "error" });
       // A broken file in the store is the server's problem, never a client's bad request.
       if (e instanceof FormatError) {
-        throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${e.message}`, { cause: e });
+        throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${e.message}`, {
+          cause: e,
+        });
       }
       throw e;
     }

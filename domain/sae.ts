@@ -31,7 +31,10 @@ export interface EncodeRowsResult {
 /** Throw a 422-kind error unless `x` is [rows, d_in]. */
 export function expectWidth(x: Matrix, dIn: number): void {
   if (x.cols !== dIn) {
-    throw new SaeError("invalid", `activations have ${x.cols} columns; this dictionary has d_in = ${dIn}`);
+    throw new SaeError(
+      "invalid",
+      `activations have ${x.cols} columns; this dictionary has d_in = ${dIn}`,
+    );
   }
 }
 
@@ -95,7 +98,10 @@ export async function encodeRows(
 /** Check sparse codes against the dictionary: matching lengths, indices in range, finite values. */
 export function checkSparseCodes(codes: SparseRows, dSae: number): void {
   if (codes.indices.length !== codes.values.length) {
-    throw new SaeError("invalid", `indices has ${codes.indices.length} rows, values ${codes.values.length}`);
+    throw new SaeError(
+      "invalid",
+      `indices has ${codes.indices.length} rows, values ${codes.values.length}`,
+    );
   }
   for (let r = 0; r < codes.indices.length; r++) {
     const ix = codes.indices[r];
@@ -123,7 +129,10 @@ export async function decodeRows(
   const w = prepared.weights;
   if ("data" in codes) {
     if (codes.cols !== w.dSae) {
-      throw new SaeError("invalid", `codes have ${codes.cols} columns; this dictionary has d_sae = ${w.dSae}`);
+      throw new SaeError(
+        "invalid",
+        `codes have ${codes.cols} columns; this dictionary has d_sae = ${w.dSae}`,
+      );
     }
     return await backend.decodeDense(prepared, codes);
   }

@@ -59,11 +59,23 @@ function fail(message: string): never {
   throw new FormatError("safetensors", message);
 }
 
-function parseEntry(name: string, raw: unknown, dataSize: number, dataStart: number): SafetensorsEntry {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(`entry ${name} is not an object`);
+function parseEntry(
+  name: string,
+  raw: unknown,
+  dataSize: number,
+  dataStart: number,
+): SafetensorsEntry {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    fail(`entry ${name} is not an object`);
+  }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-  if (typeof dtype !== "string" || !(dtype in ELEMENT_BYTES)) fail(`tensor ${name} has unknown dtype ${dtype}`);
-  if (!Array.isArray(shape) || shape.length > 8 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+  if (typeof dtype !== "string" || !(dtype in ELEMENT_BYTES)) {
+    fail(`tensor ${name} has unknown dtype ${dtype}`);
+  }
+  if (
+    !Array.isArray(shape) || shape.length > 8 ||
+    !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+  ) {
     fail(`tensor ${name} has an invalid shape`);
   }
   if (
@@ -73,9 +85,13 @@ function parseEntry(name: string, raw: unknown, dataSize: number, dataStart: num
     fail(`tensor ${name} has invalid data_offsets`);
   }
   const [b, e] = offsets as number[];
-  if (b > e || e > dataSize) fail(`tensor ${name} data_offsets [${b}, ${e}] outside the ${dataSize}-byte data region`);
+  if (b > e || e > dataSize) {
+    fail(`tensor ${name} data_offsets [${b}, ${e}] outside the ${dataSize}-byte data region`);
+  }
   const bytes = elementCount(shape) * ELEMENT_BYTES[dtype];
-  if (bytes !== e - b) fail(`tensor ${name} of shape [${shape}] ${dtype} needs ${bytes} bytes, has ${e - b}`);
+  if (bytes !== e - b) {
+    fail(`tensor ${name} of shape [${shape}] ${dtype} needs ${bytes} bytes, has ${e - b}`);
+  }
   return { dtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e };
 }
 
@@ -88,13 +104,19 @@ export function parseSafetensorsHeader(json: Uint8Array, fileSize: number): Safe
   } catch {
     fail("header is not valid UTF-8 JSON");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("header is not a JSON object");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    fail("header is not a JSON object");
+  }
   const tensors = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail("__metadata__ is not an object");
-      if (!Object.values(raw).every((v) => typeof v === "string")) fail("__metadata__ values must be strings");
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        fail("__metadata__ is not an object");
+      }
+      if (!Object.values(raw).every((v) => typeof v === "string")) {
+        fail("__metadata__ values must be strings");
+      }
       metadata = raw as Record<string, string>;
       continue;
     }
@@ -119,7 +141,9 @@ export async function readSafetensorsHeader(
   const length = prefix.getBigUint64(0, true);
   const max = options?.maxHeaderBytes ?? MAX_HEADER_BYTES;
   if (length > BigInt(max)) fail(`header of ${length} bytes is over the ${max}-byte limit`);
-  if (length > BigInt(source.size - 8)) fail(`header of ${length} bytes runs past the end of the file`);
+  if (length > BigInt(source.size - 8)) {
+    fail(`header of ${length} bytes runs past the end of the file`);
+  }
   const json = await readRange(source, 8, Number(length));
   return parseSafetensorsHeader(json, source.size);
 }
@@ -133,9 +157,13 @@ export async function loadSafetensorsTensor(
   const entry = header.tensors.get(name);
   if (!entry) fail(`missing tensor ${name}`);
   if (!isDType(entry.dtype)) {
-    throw new FormatError("safetensors", `tensor ${name} has dtype ${entry.dtype}; only F32, F16, BF16, F64 load`, {
-      kind: "invalid",
-    });
+    throw new FormatError(
+      "safetensors",
+      `tensor ${name} has dtype ${entry.dtype}; only F32, F16, BF16, F64 load`,
+      {
+        kind: "invalid",
+      },
+    );
   }
   const data = await streamToF32(await source.stream(entry.begin, entry.end - entry.begin), {
     dtype: entry.dtype,
@@ -166,7 +194,9 @@ export function encodeSafetensors(
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     const dtype = t.dtype ?? "F32";
-    if (t.data.length !== elementCount(t.shape)) throw new RangeError(`${name}: data length does not match shape`);
+    if (t.data.length !== elementCount(t.shape)) {
+      throw new RangeError(`${name}: data length does not match shape`);
+    }
     const bytes = f32ToBytes(t.data, dtype);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
     parts.push(bytes);
@@ -186,4 +216,3 @@ export function encodeSafetensors(
   }
   return out;
 }
-

@@ -27,10 +27,16 @@ export interface Intervention {
 }
 
 /** Throw a 422-kind error for an out-of-range feature or position or a non-finite value. */
-export function checkInterventions(interventions: readonly Intervention[], shape: { rows: number; dSae: number }): void {
+export function checkInterventions(
+  interventions: readonly Intervention[],
+  shape: { rows: number; dSae: number },
+): void {
   interventions.forEach((iv, n) => {
     if (!Number.isInteger(iv.feature) || iv.feature < 0 || iv.feature >= shape.dSae) {
-      throw new SaeError("invalid", `interventions[${n}]: feature ${iv.feature} outside [0, ${shape.dSae})`);
+      throw new SaeError(
+        "invalid",
+        `interventions[${n}]: feature ${iv.feature} outside [0, ${shape.dSae})`,
+      );
     }
     if (!STEER_MODES.includes(iv.mode)) {
       throw new SaeError("invalid", `interventions[${n}]: unknown mode ${JSON.stringify(iv.mode)}`);
@@ -40,7 +46,10 @@ export function checkInterventions(interventions: readonly Intervention[], shape
     }
     for (const p of iv.positions ?? []) {
       if (!Number.isInteger(p) || p < 0 || p >= shape.rows) {
-        throw new SaeError("invalid", `interventions[${n}]: position ${p} outside [0, ${shape.rows})`);
+        throw new SaeError(
+          "invalid",
+          `interventions[${n}]: position ${p} outside [0, ${shape.rows})`,
+        );
       }
     }
   });
@@ -116,5 +125,7 @@ export async function steerRows(
   const needCodes = interventions.some((iv) => iv.mode !== "add");
   const codes = needCodes ? await backend.encode(prepared, normalizeIn(stats, x, w.preBias)) : null;
   const deltas = steeringDeltas(interventions, x.rows, codes);
-  return await backend.steer(prepared, x, { ...deltas, width: w.dSae }, { rowScale: stats.outScale });
+  return await backend.steer(prepared, x, { ...deltas, width: w.dSae }, {
+    rowScale: stats.outScale,
+  });
 }

@@ -49,7 +49,9 @@ function u64(view: DataView, at: number): number {
 }
 
 /** Locate the end-of-central-directory record and return (entries, size, offset) of the directory. */
-async function findDirectory(source: ByteSource): Promise<{ count: number; size: number; offset: number }> {
+async function findDirectory(
+  source: ByteSource,
+): Promise<{ count: number; size: number; offset: number }> {
   if (source.size < 22) fail(`file of ${source.size} bytes is too short to be a zip`);
   const tailLength = Math.min(source.size, 22 + 0xffff);
   const tailStart = source.size - tailLength;
@@ -57,7 +59,9 @@ async function findDirectory(source: ByteSource): Promise<{ count: number; size:
   const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
   let at = -1;
   for (let i = tail.byteLength - 22; i >= 0; i--) {
-    if (view.getUint32(i, true) === EOCD && i + 22 + view.getUint16(i + 20, true) === tail.byteLength) {
+    if (
+      view.getUint32(i, true) === EOCD && i + 22 + view.getUint16(i + 20, true) === tail.byteLength
+    ) {
       at = i;
       break;
     }
@@ -99,7 +103,9 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> 
   const seen = new Set<string>();
   let at = 0;
   for (let n = 0; n < count; n++) {
-    if (at + 46 > size || view.getUint32(at, true) !== CENTRAL) fail(`central directory entry ${n} is malformed`);
+    if (at + 46 > size || view.getUint32(at, true) !== CENTRAL) {
+      fail(`central directory entry ${n} is malformed`);
+    }
     const flags = view.getUint16(at + 8, true);
     const method = view.getUint16(at + 10, true);
     const crc = view.getUint32(at + 16, true);
@@ -136,8 +142,12 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> 
     }
     if (seen.has(name)) fail(`duplicate member ${name}`);
     seen.add(name);
-    if (localHeaderOffset + 30 + compressedSize > source.size) fail(`${name} runs past the end of the file`);
-    if (method === 0 && compressedSize !== uncompressedSize) fail(`${name} is STORED but its sizes differ`);
+    if (localHeaderOffset + 30 + compressedSize > source.size) {
+      fail(`${name} runs past the end of the file`);
+    }
+    if (method === 0 && compressedSize !== uncompressedSize) {
+      fail(`${name} is STORED but its sizes differ`);
+    }
     entries.push({ name, method, compressedSize, uncompressedSize, localHeaderOffset, crc32: crc });
     at = end;
   }
@@ -155,7 +165,12 @@ function guarded(entry: ZipEntry): TransformStream<Uint8Array, Uint8Array> {
     transform(chunk, controller) {
       seen += chunk.byteLength;
       if (seen > entry.uncompressedSize) {
-        controller.error(new FormatError("zip", `${entry.name} inflates past its declared ${entry.uncompressedSize} bytes`));
+        controller.error(
+          new FormatError(
+            "zip",
+            `${entry.name} inflates past its declared ${entry.uncompressedSize} bytes`,
+          ),
+        );
         return;
       }
       crc = crc32(chunk, crc);
@@ -163,34 +178,56 @@ function guarded(entry: ZipEntry): TransformStream<Uint8Array, Uint8Array> {
     },
     flush(controller) {
       if (seen !== entry.uncompressedSize) {
-        controller.error(new FormatError("zip", `${entry.name} holds ${seen} bytes, not the declared ${entry.uncompressedSize}`));
+        controller.error(
+          new FormatError(
+            "zip",
+            `${entry.name} holds ${seen} bytes, not the declared ${entry.uncompressedSize}`,
+          ),
+        );
       } else if (crc !== entry.crc32) {
-        controller.error(new FormatError("zip", `${entry.name} fails its CRC-32 check (corrupt archive)`));
+        controller.error(
+          new FormatError("zip", `${entry.name} fails its CRC-32 check (corrupt archive)`),
+        );
       }
     },
   });
 }
 
 /** Stream a member's uncompressed bytes (STORED or DEFLATE), size- and CRC-checked. */
-export async function openZipEntry(source: ByteSource, entry: ZipEntry): Promise<ReadableStream<Uint8Array>> {
+export async function openZipEntry(
+  source: ByteSource,
+  entry: ZipEntry,
+): Promise<ReadableStream<Uint8Array>> {
   const local = new DataView((await readRange(source, entry.localHeaderOffset, 30)).buffer);
   if (local.getUint32(0, true) !== LOCAL) fail(`${entry.name}: bad local header signature`);
-  const dataStart = entry.localHeaderOffset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
-  if (dataStart + entry.compressedSize > source.size) fail(`${entry.name} runs past the end of the file`);
+  const dataStart = entry.localHeaderOffset + 30 + local.getUint16(26, true) +
+    local.getUint16(28, true);
+  if (dataStart + entry.compressedSize > source.size) {
+    fail(`${entry.name} runs past the end of the file`);
+  }
   if (entry.method !== 0 && entry.method !== 8) {
-    throw new FormatError("zip", `${entry.name} uses compression method ${entry.method}; only STORED and DEFLATE are read`, {
-      kind: "invalid",
-    });
+    throw new FormatError(
+      "zip",
+      `${entry.name} uses compression method ${entry.method}; only STORED and DEFLATE are read`,
+      {
+        kind: "invalid",
+      },
+    );
   }
   const raw = await source.stream(dataStart, entry.compressedSize);
   const inflated = entry.method === 8
-    ? raw.pipeThrough(new DecompressionStream("deflate-raw") as unknown as TransformStream<Uint8Array, Uint8Array>)
+    ? raw.pipeThrough(
+      new DecompressionStream("deflate-raw") as unknown as TransformStream<Uint8Array, Uint8Array>,
+    )
     : raw;
   return withFormatErrors(inflated.pipeThrough(guarded(entry)), entry.name);
 }
 
 /** Pass chunks through, reporting errors that are not already SaeErrors (inflate's) as FormatError. */
-function withFormatErrors(stream: ReadableStream<Uint8Array>, name: string): ReadableStream<Uint8Array> {
+function withFormatErrors(
+  stream: ReadableStream<Uint8Array>,
+  name: string,
+): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -200,7 +237,9 @@ function withFormatErrors(stream: ReadableStream<Uint8Array>, name: string): Rea
         else controller.enqueue(value);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
-        controller.error(e instanceof SaeError ? e : new FormatError("zip", `${name}: corrupt data (${message})`));
+        controller.error(
+          e instanceof SaeError ? e : new FormatError("zip", `${name}: corrupt data (${message})`),
+        );
       }
     },
     cancel(reason) {
@@ -218,7 +257,9 @@ export interface ZipInput {
 }
 
 async function deflate(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as BlobPart]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
+    new CompressionStream("deflate-raw"),
+  );
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -226,7 +267,10 @@ async function deflate(data: Uint8Array): Promise<Uint8Array> {
  * Write a zip archive. `compress` deflates members (as np.savez_compressed does); `zip64`
  * writes ZIP64 records even for small archives (as numpy does for large ones).
  */
-export async function encodeZip(entries: ZipInput[], options?: { compress?: boolean; zip64?: boolean }): Promise<Uint8Array<ArrayBuffer>> {
+export async function encodeZip(
+  entries: ZipInput[],
+  options?: { compress?: boolean; zip64?: boolean },
+): Promise<Uint8Array<ArrayBuffer>> {
   const zip64 = options?.zip64 ?? false;
   const enc = new TextEncoder();
   const locals: Uint8Array[] = [];

@@ -23,13 +23,16 @@ export function requestForm(c: Context): RequestForm {
   if (type === NPY_TYPE || type === "application/octet-stream+npy") return "npy";
   throw new SaeError(
     "unsupported_media",
-    `Content-Type ${JSON.stringify(type || "(none)")} is not supported; send application/json or ${NPY_TYPE}`,
+    `Content-Type ${
+      JSON.stringify(type || "(none)")
+    } is not supported; send application/json or ${NPY_TYPE}`,
   );
 }
 
 /** Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
-  const tooLarge = () => new SaeError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
+  const tooLarge = () =>
+    new SaeError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   const stream = c.req.raw.body;
@@ -83,19 +86,28 @@ export function jsonMatrix(value: unknown, what: string): Matrix {
   if (!Array.isArray(value)) throw new SaeError("malformed", `${what} must be an array of rows`);
   if (value.length === 0) throw new SaeError("invalid", `${what} has no rows`);
   const first = value[0];
-  if (!Array.isArray(first)) throw new SaeError("malformed", `${what}[0] must be an array of numbers`);
+  if (!Array.isArray(first)) {
+    throw new SaeError("malformed", `${what}[0] must be an array of numbers`);
+  }
   const cols = first.length;
   if (cols === 0) throw new SaeError("invalid", `${what} rows are empty`);
   const m = matrix(value.length, cols);
   for (let r = 0; r < value.length; r++) {
     const row = value[r];
-    if (!Array.isArray(row)) throw new SaeError("malformed", `${what}[${r}] must be an array of numbers`);
+    if (!Array.isArray(row)) {
+      throw new SaeError("malformed", `${what}[${r}] must be an array of numbers`);
+    }
     if (row.length !== cols) {
-      throw new SaeError("invalid", `${what} is ragged: row ${r} has ${row.length} values, row 0 has ${cols}`);
+      throw new SaeError(
+        "invalid",
+        `${what} is ragged: row ${r} has ${row.length} values, row 0 has ${cols}`,
+      );
     }
     for (let c = 0; c < cols; c++) {
       const v = row[c];
-      if (typeof v !== "number") throw new SaeError("malformed", `${what}[${r}][${c}] is not a number`);
+      if (typeof v !== "number") {
+        throw new SaeError("malformed", `${what}[${r}][${c}] is not a number`);
+      }
       if (!Number.isFinite(v)) throw new SaeError("invalid", `${what}[${r}][${c}] is not finite`);
       m.data[r * cols + c] = v;
     }
@@ -119,9 +131,14 @@ export function npyMatrix(bytes: Uint8Array, what: string): Matrix {
   const tensor = decodeNpy(bytes, { maxBytes: bytes.byteLength });
   const shape = tensor.shape.length === 1 ? [1, tensor.shape[0]] : tensor.shape;
   if (shape.length !== 2) {
-    throw new SaeError("invalid", `${what} must be a 2-D array [rows, columns], got shape (${tensor.shape})`);
+    throw new SaeError(
+      "invalid",
+      `${what} must be a 2-D array [rows, columns], got shape (${tensor.shape})`,
+    );
   }
-  if (shape[0] === 0 || shape[1] === 0) throw new SaeError("invalid", `${what} is empty: shape (${tensor.shape})`);
+  if (shape[0] === 0 || shape[1] === 0) {
+    throw new SaeError("invalid", `${what} is empty: shape (${tensor.shape})`);
+  }
   return checkFinite(matrix(shape[0], shape[1], tensor.data), what);
 }
 
@@ -134,7 +151,9 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string)
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue.path.length ? issue.path.join(".") : "(root)";
-  const semantic = ["invalid_value", "too_small", "too_big", "not_multiple_of"].includes(issue.code);
+  const semantic = ["invalid_value", "too_small", "too_big", "not_multiple_of"].includes(
+    issue.code,
+  );
   throw new SaeError(semantic ? "invalid" : "malformed", `${where} ${path}: ${issue.message}`);
 }
 
@@ -142,7 +161,10 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string)
  * Options carried in the query string next to an .npy body: scalars as plain values, lists as
  * comma lists, structured values as URL-encoded JSON (`jsonKeys`).
  */
-export function queryOptions(c: Context, options: { jsonKeys?: string[]; listKeys?: string[] }): Record<string, unknown> {
+export function queryOptions(
+  c: Context,
+  options: { jsonKeys?: string[]; listKeys?: string[] },
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const url = new URL(c.req.url);
   for (const [key, raw] of url.searchParams) {

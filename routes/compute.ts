@@ -6,11 +6,19 @@
 
 import { type Context, Hono } from "hono";
 import type { Lease } from "../domain/registry.ts";
-import { type EncodeInclude, decodeRows, encodeRows } from "../domain/sae.ts";
+import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae.ts";
 import { steerRows } from "../domain/steer.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
-import { jsonMatrix, npyMatrix, parseJsonObject, queryOptions, readBody, requestForm, validate } from "./body.ts";
+import {
+  jsonMatrix,
+  npyMatrix,
+  parseJsonObject,
+  queryOptions,
+  readBody,
+  requestForm,
+  validate,
+} from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import {
   activationsResponse,
@@ -23,9 +31,13 @@ import {
 import { DecodeRequestSchema, EncodeOptionsSchema, SteerOptionsSchema } from "./schemas.ts";
 
 /** Split a JSON body into its activations and the remaining option fields. */
-function splitActivations(body: Record<string, unknown>): { activations: unknown; rest: Record<string, unknown> } {
+function splitActivations(
+  body: Record<string, unknown>,
+): { activations: unknown; rest: Record<string, unknown> } {
   const { activations, ...rest } = body;
-  if (activations === undefined) throw new SaeError("malformed", "body needs an `activations` field");
+  if (activations === undefined) {
+    throw new SaeError("malformed", "body needs an `activations` field");
+  }
   return { activations, rest };
 }
 
@@ -44,7 +56,11 @@ async function activationsRequest(
   return { x: jsonMatrix(activations, "activations"), options: rest, form };
 }
 
-async function withLease<T>(deps: AppDeps, id: string, work: (lease: Lease) => Promise<T>): Promise<T> {
+async function withLease<T>(
+  deps: AppDeps,
+  id: string,
+  work: (lease: Lease) => Promise<T>,
+): Promise<T> {
   const lease = await deps.registry.acquire(id);
   try {
     return await work(lease);
@@ -56,19 +72,27 @@ async function withLease<T>(deps: AppDeps, id: string, work: (lease: Lease) => P
 /** Sparse codes from JSON indices/values, checked for shape. */
 function jsonSparse(indices: number[][], values: number[][], width: number): SparseRows {
   if (indices.length !== values.length) {
-    throw new SaeError("invalid", `indices has ${indices.length} rows but values has ${values.length}`);
+    throw new SaeError(
+      "invalid",
+      `indices has ${indices.length} rows but values has ${values.length}`,
+    );
   }
   return {
     width,
     indices: indices.map((ix, r) => {
       if (ix.length !== values[r].length) {
-        throw new SaeError("invalid", `row ${r}: ${ix.length} indices but ${values[r].length} values`);
+        throw new SaeError(
+          "invalid",
+          `row ${r}: ${ix.length} indices but ${values[r].length} values`,
+        );
       }
       return Int32Array.from(ix);
     }),
     values: values.map((v, r) => {
       const out = Float32Array.from(v);
-      if (out.some((e) => !Number.isFinite(e))) throw new SaeError("invalid", `values[${r}] has a non-finite value`);
+      if (out.some((e) => !Number.isFinite(e))) {
+        throw new SaeError("invalid", `values[${r}] has a non-finite value`);
+      }
       return out;
     }),
   };
@@ -81,11 +105,16 @@ export function computeRoutes(deps: AppDeps): Hono {
 
   app.post("/:id/encode", async (c) => {
     const req = await activationsRequest(c, deps, { listKeys: ["include"] });
-    if (typeof req.options.include === "string") req.options.include = req.options.include.split(",").map((s) => s.trim());
+    if (typeof req.options.include === "string") {
+      req.options.include = req.options.include.split(",").map((s) => s.trim());
+    }
     const options = validate(EncodeOptionsSchema, req.options, "option");
     const include = new Set<EncodeInclude>(options.include ?? []);
-    const result = await withLease(deps, c.req.param("id"), (lease) =>
-      encodeRows(deps.backend, lease.prepared, req.x, { top: options.top, include }));
+    const result = await withLease(
+      deps,
+      c.req.param("id"),
+      (lease) => encodeRows(deps.backend, lease.prepared, req.x, { top: options.top, include }),
+    );
     if (wantsNpz(c)) {
       const padded = paddedCodes(result.codes);
       const rows = req.x.rows;
@@ -93,7 +122,9 @@ export function computeRoutes(deps: AppDeps): Hono {
         indices: { shape: [rows, padded.width], data: padded.indices },
         values: { shape: [rows, padded.width], data: padded.values },
       };
-      if (result.reconstruction) arrays.reconstruction = { shape: [rows, req.x.cols], data: result.reconstruction.data };
+      if (result.reconstruction) {
+        arrays.reconstruction = { shape: [rows, req.x.cols], data: result.reconstruction.data };
+      }
       if (result.error) arrays.error = { shape: [rows, req.x.cols], data: result.error.data };
       if (result.metrics) c.header("X-Saeserve-Metrics", JSON.stringify(result.metrics));
       return await npzResponse(c, arrays, backend);
@@ -117,7 +148,9 @@ export function computeRoutes(deps: AppDeps): Hono {
       codes = npyMatrix(bytes, "codes");
     } else {
       const body = validate(DecodeRequestSchema, parseJsonObject(bytes), "body");
-      codes = "codes" in body ? jsonMatrix(body.codes, "codes") : jsonSparse(body.indices, body.values, 0);
+      codes = "codes" in body
+        ? jsonMatrix(body.codes, "codes")
+        : jsonSparse(body.indices, body.values, 0);
     }
     const y = await withLease(deps, id, (lease) => decodeRows(deps.backend, lease.prepared, codes));
     return activationsResponse(c, y, { form, backend });
@@ -126,8 +159,11 @@ export function computeRoutes(deps: AppDeps): Hono {
   app.post("/:id/steer", async (c) => {
     const req = await activationsRequest(c, deps, { jsonKeys: ["interventions"] });
     const options = validate(SteerOptionsSchema, req.options, "option");
-    const y = await withLease(deps, c.req.param("id"), (lease) =>
-      steerRows(deps.backend, lease.prepared, req.x, options.interventions));
+    const y = await withLease(
+      deps,
+      c.req.param("id"),
+      (lease) => steerRows(deps.backend, lease.prepared, req.x, options.interventions),
+    );
     return activationsResponse(c, y, { form: req.form, backend });
   });
 

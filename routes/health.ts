@@ -13,9 +13,27 @@ import { errorResponse } from "./problem.ts";
 export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): Hono {
   const app = new Hono();
   const { registry, metrics } = deps;
-  metrics.add(new Gauge("saeserve_dictionaries_loaded", "Dictionaries in memory.", () => registry.loadedCount));
-  metrics.add(new Gauge("saeserve_dictionary_bytes", "Bytes held by loaded dictionaries.", () => registry.bytesLoaded));
-  metrics.add(new Gauge("saeserve_memory_budget_bytes", "Configured memory budget.", () => options.memoryBudget));
+  metrics.add(
+    new Gauge(
+      "saeserve_dictionaries_loaded",
+      "Dictionaries in memory.",
+      () => registry.loadedCount,
+    ),
+  );
+  metrics.add(
+    new Gauge(
+      "saeserve_dictionary_bytes",
+      "Bytes held by loaded dictionaries.",
+      () => registry.bytesLoaded,
+    ),
+  );
+  metrics.add(
+    new Gauge(
+      "saeserve_memory_budget_bytes",
+      "Configured memory budget.",
+      () => options.memoryBudget,
+    ),
+  );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
@@ -26,6 +44,9 @@ export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): 
     }
     return c.json({ status: "ready", backend: deps.backend.name, store: registry.store.describe });
   });
-  app.get("/metrics", (c) => c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+  app.get(
+    "/metrics",
+    (c) => c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
+  );
   return app;
 }

@@ -27,7 +27,18 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   );
   const seconds = deps.metrics.add(
     new Histogram("saeserve_http_request_seconds", "HTTP request latency by route.", [
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+      0.001,
+      0.0025,
+      0.005,
+      0.01,
+      0.025,
+      0.05,
+      0.1,
+      0.25,
+      0.5,
+      1,
+      2.5,
+      10,
     ]),
   );
   app.use(async (c, next) => {
@@ -38,7 +49,9 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
     seconds.observe((performance.now() - started) / 1000, { route });
   });
   app.onError((error, c) => errorResponse(c, error));
-  app.notFound((c) => problemResponse(c, 404, `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.notFound((c) =>
+    problemResponse(c, 404, `no route ${c.req.method} ${new URL(c.req.url).pathname}`)
+  );
 
   app.route("/", healthRoutes(deps, options));
   app.route("/v1/dictionaries", dictionaryRoutes(deps));

@@ -16,14 +16,21 @@ import {
 } from "./schemas.ts";
 
 function schema(s: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const json = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   delete json.$schema;
   return json;
 }
 
 const npyBody = {
   "application/x-npy": {
-    schema: { type: "string", format: "binary", description: ".npy array [rows, d_in] (f32, f16 or f64)" },
+    schema: {
+      type: "string",
+      format: "binary",
+      description: ".npy array [rows, d_in] (f32, f16 or f64)",
+    },
   },
 };
 
@@ -42,16 +49,29 @@ const idParam = {
   schema: { type: "string" },
 };
 
-function compute(summary: string, request: z.ZodType, response: z.ZodType, query: Record<string, unknown>[]) {
+function compute(
+  summary: string,
+  request: z.ZodType,
+  response: z.ZodType,
+  query: Record<string, unknown>[],
+) {
   return {
     post: {
       summary,
       parameters: [idParam, ...query],
-      requestBody: { required: true, content: { "application/json": { schema: schema(request) }, ...npyBody } },
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: schema(request) }, ...npyBody },
+      },
       responses: {
         200: {
           description: "Result; answered as .npy when the request was .npy or Accept asks for it.",
-          headers: { "X-Saeserve-Backend": { schema: { type: "string" }, description: "backend that computed it" } },
+          headers: {
+            "X-Saeserve-Backend": {
+              schema: { type: "string" },
+              description: "backend that computed it",
+            },
+          },
           content: { "application/json": { schema: schema(response) }, ...npyBody },
         },
         ...problems,
@@ -74,16 +94,29 @@ export function openApiDocument(options: { version: string }): Record<string, un
     info: {
       title: "saeserve",
       version: options.version,
-      description: "Serve sparse autoencoder dictionaries: encode, decode and steer model activations.",
+      description:
+        "Serve sparse autoencoder dictionaries: encode, decode and steer model activations.",
     },
     paths: {
       "/healthz": { get: { summary: "Process is up", responses: { 200: { description: "ok" } } } },
-      "/readyz": { get: { summary: "Store reachable and backend ready", responses: { 200: { description: "ready" }, ...problems } } },
-      "/metrics": { get: { summary: "Prometheus metrics", responses: { 200: { description: "text/plain" } } } },
+      "/readyz": {
+        get: {
+          summary: "Store reachable and backend ready",
+          responses: { 200: { description: "ready" }, ...problems },
+        },
+      },
+      "/metrics": {
+        get: { summary: "Prometheus metrics", responses: { 200: { description: "text/plain" } } },
+      },
       "/v1/dictionaries": {
         get: {
           summary: "List dictionaries in the store",
-          responses: { 200: { description: "list", content: { "application/json": { schema: schema(DictionaryListSchema) } } } },
+          responses: {
+            200: {
+              description: "list",
+              content: { "application/json": { schema: schema(DictionaryListSchema) } },
+            },
+          },
         },
       },
       "/v1/dictionaries/{id}": {
@@ -91,19 +124,37 @@ export function openApiDocument(options: { version: string }): Record<string, un
           summary: "Describe one dictionary",
           parameters: [idParam],
           responses: {
-            200: { description: "metadata", content: { "application/json": { schema: schema(DictionarySchema) } } },
+            200: {
+              description: "metadata",
+              content: { "application/json": { schema: schema(DictionarySchema) } },
+            },
             ...problems,
           },
         },
       },
-      "/v1/dictionaries/{id}/encode": compute("Encode activations into sparse latents", EncodeRequestSchema, EncodeResponseSchema, [
-        q("top", "with an .npy body: at most this many latents per row", "integer"),
-        q("include", "with an .npy body: comma list of reconstruction, error, metrics"),
-      ]),
-      "/v1/dictionaries/{id}/decode": compute("Decode latents into activations", DecodeRequestSchema, ActivationsResponseSchema, []),
-      "/v1/dictionaries/{id}/steer": compute("Steer activations (error-preserving)", SteerRequestSchema, ActivationsResponseSchema, [
-        q("interventions", "with an .npy body: URL-encoded JSON list of interventions"),
-      ]),
+      "/v1/dictionaries/{id}/encode": compute(
+        "Encode activations into sparse latents",
+        EncodeRequestSchema,
+        EncodeResponseSchema,
+        [
+          q("top", "with an .npy body: at most this many latents per row", "integer"),
+          q("include", "with an .npy body: comma list of reconstruction, error, metrics"),
+        ],
+      ),
+      "/v1/dictionaries/{id}/decode": compute(
+        "Decode latents into activations",
+        DecodeRequestSchema,
+        ActivationsResponseSchema,
+        [],
+      ),
+      "/v1/dictionaries/{id}/steer": compute(
+        "Steer activations (error-preserving)",
+        SteerRequestSchema,
+        ActivationsResponseSchema,
+        [
+          q("interventions", "with an .npy body: URL-encoded JSON list of interventions"),
+        ],
+      ),
     },
     components: { schemas: { Problem: schema(ProblemSchema) } },
   };

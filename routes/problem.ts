@@ -49,7 +49,12 @@ export function problem(status: number, detail: string, extra?: Record<string, u
 }
 
 /** Respond with a problem+json body. */
-export function problemResponse(c: Context, status: ContentfulStatusCode, detail: string, extra?: Record<string, unknown>): Response {
+export function problemResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  detail: string,
+  extra?: Record<string, unknown>,
+): Response {
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   if (status === 429) headers["retry-after"] = String(extra?.retry_after ?? 1);
   return c.body(JSON.stringify(problem(status, detail, extra)), status, headers);

@@ -32,12 +32,18 @@ export function wantsNpz(c: Context): boolean {
 /** Rows of a matrix as nested arrays. */
 export function matrixToJson(m: Matrix): number[][] {
   const out: number[][] = new Array(m.rows);
-  for (let r = 0; r < m.rows; r++) out[r] = Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+  for (let r = 0; r < m.rows; r++) {
+    out[r] = Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+  }
   return out;
 }
 
 /** Activations as `{"activations": [...]}` or an .npy body. */
-export function activationsResponse(c: Context, m: Matrix, options: { form: RequestForm; backend: string }): Response {
+export function activationsResponse(
+  c: Context,
+  m: Matrix,
+  options: { form: RequestForm; backend: string },
+): Response {
   c.header(BACKEND_HEADER, options.backend);
   if (wantsNpy(c, options.form)) {
     return c.body(encodeNpy(m.data, [m.rows, m.cols]), 200, { "content-type": NPY_TYPE });
@@ -46,7 +52,9 @@ export function activationsResponse(c: Context, m: Matrix, options: { form: Requ
 }
 
 /** Sparse codes padded to a rectangle: indices -1 and values 0 where a row has fewer. */
-export function paddedCodes(codes: SparseRows): { width: number; indices: Int32Array; values: Float32Array } {
+export function paddedCodes(
+  codes: SparseRows,
+): { width: number; indices: Int32Array; values: Float32Array } {
   const width = codes.indices.reduce((w, ix) => Math.max(w, ix.length), 0);
   const rows = codes.indices.length;
   const indices = new Int32Array(rows * width).fill(-1);

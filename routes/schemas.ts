@@ -14,7 +14,9 @@ export const MatrixSchema = z.array(z.array(z.number())).describe("rows x column
 /** One steering edit. */
 export const InterventionSchema = z.object({
   feature: z.number().int().describe("latent index in [0, d_sae)"),
-  mode: z.enum(STEER_MODES).describe("add: f += value; clamp: f = value; scale: f *= value; ablate: f = 0"),
+  mode: z.enum(STEER_MODES).describe(
+    "add: f += value; clamp: f = value; scale: f *= value; ablate: f = 0",
+  ),
   value: z.number().default(0),
   positions: z.array(z.number().int()).optional().describe("rows to steer (default all)"),
 }).strict();
@@ -24,12 +26,15 @@ export const IncludeSchema = z.enum(["reconstruction", "error", "metrics"]);
 
 /** Options of POST /encode (JSON body fields, or query parameters with an .npy body). */
 export const EncodeOptionsSchema = z.object({
-  top: z.number().int().min(1).optional().describe("return at most this many largest latents per row"),
+  top: z.number().int().min(1).optional().describe(
+    "return at most this many largest latents per row",
+  ),
   include: z.array(IncludeSchema).optional().describe("extra outputs"),
 }).strict();
 
 /** POST /encode JSON body. */
-export const EncodeRequestSchema = EncodeOptionsSchema.extend({ activations: MatrixSchema }).strict();
+export const EncodeRequestSchema = EncodeOptionsSchema.extend({ activations: MatrixSchema })
+  .strict();
 
 /** POST /encode response. */
 export const EncodeResponseSchema = z.object({
@@ -42,7 +47,11 @@ export const EncodeResponseSchema = z.object({
     mse: z.number(),
     fvu: z.number().nullable(),
     cosine: z.number(),
-    per_row: z.object({ l0: z.array(z.number()), mse: z.array(z.number()), cosine: z.array(z.number()) }),
+    per_row: z.object({
+      l0: z.array(z.number()),
+      mse: z.array(z.number()),
+      cosine: z.array(z.number()),
+    }),
   }).optional(),
 });
 

@@ -39,11 +39,19 @@ export function loadFixtures(): Fixture[] {
 
 /** A registry over the fixture dictionaries. */
 export function fixtureRegistry(backend: Backend): Registry {
-  return new Registry(fileStore(new URL("dicts", FIXTURES).pathname), { backend, memoryBudget: 1 << 30 });
+  return new Registry(fileStore(new URL("dicts", FIXTURES).pathname), {
+    backend,
+    memoryBudget: 1 << 30,
+  });
 }
 
 /** Assert |a - b| <= tol * max(1, |b|) elementwise (relative, absolute near zero). */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const e = expected[i];
@@ -61,7 +69,11 @@ function dense(codes: SparseRows, r: number): Float32Array {
 }
 
 /** Register one Deno test per fixture case and operation for `backend`. */
-export function conformanceTests(name: string, makeBackend: () => Promise<Backend> | Backend, tol: number): void {
+export function conformanceTests(
+  name: string,
+  makeBackend: () => Promise<Backend> | Backend,
+  tol: number,
+): void {
   for (const f of loadFixtures()) {
     Deno.test(`${name}: ${f.case} encode, decode and steer match numpy`, async () => {
       const backend = await makeBackend();
@@ -69,15 +81,24 @@ export function conformanceTests(name: string, makeBackend: () => Promise<Backen
       const lease = await registry.acquire(f.case);
       try {
         const x = matrix(f.x.length, f.d_in, Float32Array.from(f.x.flat()));
-        const enc = await encodeRows(backend, lease.prepared, x, { include: new Set(["reconstruction"]) });
+        const enc = await encodeRows(backend, lease.prepared, x, {
+          include: new Set(["reconstruction"]),
+        });
         for (let r = 0; r < x.rows; r++) {
           assertClose(dense(enc.codes, r), f.codes[r], tol, `${f.case} codes row ${r}`);
           // Sorted descending, ties by lower index, zeros never listed.
           const v = enc.codes.values[r];
-          for (let j = 1; j < v.length; j++) assert.ok(v[j - 1] >= v[j], `${f.case} row ${r} order`);
+          for (let j = 1; j < v.length; j++) {
+            assert.ok(v[j - 1] >= v[j], `${f.case} row ${r} order`);
+          }
           assert.ok(v.every((e) => e !== 0));
         }
-        assertClose(enc.reconstruction!.data, f.reconstruction.flat(), tol, `${f.case} reconstruction`);
+        assertClose(
+          enc.reconstruction!.data,
+          f.reconstruction.flat(),
+          tol,
+          `${f.case} reconstruction`,
+        );
 
         const codes: SparseRows = {
           width: f.d_sae,
@@ -89,7 +110,12 @@ export function conformanceTests(name: string, makeBackend: () => Promise<Backen
 
         for (const [n, s] of f.steer.entries()) {
           const out = await steerRows(backend, lease.prepared, x, s.interventions);
-          assertClose(out.data, s.expected.flat(), tol, `${f.case} steer #${n} ${JSON.stringify(s.interventions)}`);
+          assertClose(
+            out.data,
+            s.expected.flat(),
+            tol,
+            `${f.case} steer #${n} ${JSON.stringify(s.interventions)}`,
+          );
         }
       } finally {
         lease.release();

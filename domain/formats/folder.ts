@@ -20,7 +20,10 @@ export interface Folder {
 export const MAX_CONFIG_BYTES = 1 << 20;
 
 /** Read and parse a small JSON object file of the folder. */
-export async function readJsonObject(folder: Folder, name: string): Promise<Record<string, unknown>> {
+export async function readJsonObject(
+  folder: Folder,
+  name: string,
+): Promise<Record<string, unknown>> {
   const size = folder.files.get(name);
   if (size === undefined) throw new FormatError(name, "missing");
   if (size > MAX_CONFIG_BYTES) throw new FormatError(name, `larger than ${MAX_CONFIG_BYTES} bytes`);

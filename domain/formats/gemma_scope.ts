@@ -99,7 +99,11 @@ export async function loadGemmaScope(folder: Folder): Promise<SaeWeights> {
     wDec: asMatrix(tensors.get("W_dec")!, dSae, dIn, "W_dec"),
     bDec,
     preBias: null,
-    activation: { kind: "jumprelu", bEnc: vector("b_enc", dSae), threshold: vector("threshold", dSae) },
+    activation: {
+      kind: "jumprelu",
+      bEnc: vector("b_enc", dSae),
+      threshold: vector("threshold", dSae),
+    },
     normalization: "none",
     wSkip: null,
   };

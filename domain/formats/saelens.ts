@@ -7,7 +7,11 @@
 
 import type { Activation, SaeWeights } from "../dictionary.ts";
 import { FormatError } from "../errors.ts";
-import { loadSafetensorsTensor, readSafetensorsHeader, type SafetensorsHeader } from "../safetensors.ts";
+import {
+  loadSafetensorsTensor,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+} from "../safetensors.ts";
 import type { Folder } from "./folder.ts";
 import { readJsonObject } from "./folder.ts";
 import type { Architecture, DictionaryDescription } from "./loaded.ts";
@@ -66,11 +70,15 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
   }
   const norm = cfg.normalize_activations;
   let normalization: SaeLensConfig["normalization"];
-  if (norm === undefined || norm === null || norm === false || norm === "none") normalization = "none";
-  // Folded into the weights by SAELens when a scaling factor is known; never applied at run time.
+  if (norm === undefined || norm === null || norm === false || norm === "none") {
+    normalization = "none";
+  } // Folded into the weights by SAELens when a scaling factor is known; never applied at run time.
   else if (norm === true || norm === "expected_average_only_in") normalization = "none";
   else if (norm === "constant_norm_rescale" || norm === "layer_norm") normalization = norm;
-  else throw new FormatError("cfg.json", `unsupported normalize_activations ${JSON.stringify(norm)}`);
+  else {throw new FormatError(
+      "cfg.json",
+      `unsupported normalize_activations ${JSON.stringify(norm)}`,
+    );}
   const reshape = cfg.reshape_activations;
   if (reshape !== undefined && reshape !== null && reshape !== "none" && reshape !== "hook_z") {
     throw new FormatError("cfg.json", `unsupported reshape_activations ${JSON.stringify(reshape)}`);
@@ -85,7 +93,9 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
     dSae,
     architecture: architecture as SaeLensConfig["architecture"],
     k,
-    applyBDecToInput: cfg.apply_b_dec_to_input === undefined ? true : cfg.apply_b_dec_to_input === true,
+    applyBDecToInput: cfg.apply_b_dec_to_input === undefined
+      ? true
+      : cfg.apply_b_dec_to_input === true,
     normalization,
     rescaleByDecoderNorm: architecture === "topk" && cfg.rescale_acts_by_decoder_norm === true,
     dtype,
@@ -142,12 +152,18 @@ export async function loadSaeLens(folder: Folder): Promise<SaeWeights> {
     names.push(header.tensors.has("threshold") ? "threshold" : "log_threshold");
   }
   const t = await loadInFileOrder(header, names, async (name) => {
-    if (name === "W_enc") return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dSae });
-    if (name === "W_dec") return await loadSafetensorsMatrix(source, header, { name, rows: dSae, cols: dIn });
+    if (name === "W_enc") {
+      return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dSae });
+    }
+    if (name === "W_dec") {
+      return await loadSafetensorsMatrix(source, header, { name, rows: dSae, cols: dIn });
+    }
     const tensor = await loadSafetensorsTensor(source, header, name);
     if (name === "b_dec") return asVector(tensor, dIn, name);
     // BatchTopK checkpoints may store one scalar threshold for every latent.
-    if (name === "threshold" && tensor.data.length === 1) return new Float32Array(dSae).fill(tensor.data[0]);
+    if (name === "threshold" && tensor.data.length === 1) {
+      return new Float32Array(dSae).fill(tensor.data[0]);
+    }
     const v = asVector(tensor, dSae, name);
     return name === "log_threshold" || name === "r_mag" ? v.map(Math.exp) : v;
   });
@@ -161,10 +177,19 @@ export async function loadSaeLens(folder: Folder): Promise<SaeWeights> {
       activation = { kind: "relu", bEnc: vec("b_enc") };
       break;
     case "jumprelu":
-      activation = { kind: "jumprelu", bEnc: vec("b_enc"), threshold: vec(names[names.length - 1]) };
+      activation = {
+        kind: "jumprelu",
+        bEnc: vec("b_enc"),
+        threshold: vec(names[names.length - 1]),
+      };
       break;
     case "gated":
-      activation = { kind: "gated", bGate: vec("b_gate"), magScale: vec("r_mag"), bMag: vec("b_mag") };
+      activation = {
+        kind: "gated",
+        bGate: vec("b_gate"),
+        magScale: vec("r_mag"),
+        bMag: vec("b_mag"),
+      };
       break;
     case "topk":
       activation = { kind: "topk", bEnc: vec("b_enc"), k: config.k! };

@@ -8,7 +8,11 @@
 import type { SaeWeights } from "../dictionary.ts";
 import { FormatError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import { loadSafetensorsTensor, readSafetensorsHeader, type SafetensorsHeader } from "../safetensors.ts";
+import {
+  loadSafetensorsTensor,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+} from "../safetensors.ts";
 import { type Folder, readJsonObject } from "./folder.ts";
 import type { DictionaryDescription } from "./loaded.ts";
 import { asVector, dtypeName, loadInFileOrder, loadSafetensorsMatrix } from "./tensors.ts";
@@ -26,7 +30,10 @@ export interface SparsifyConfig {
 function parseConfig(cfg: Record<string, unknown>): SparsifyConfig {
   const activation = cfg.activation ?? "topk";
   if (activation !== "topk" && activation !== "groupmax") {
-    throw new FormatError("cfg.json", `unsupported sparsify activation ${JSON.stringify(activation)}`);
+    throw new FormatError(
+      "cfg.json",
+      `unsupported sparsify activation ${JSON.stringify(activation)}`,
+    );
   }
   const k = cfg.k;
   if (typeof k !== "number" || !Number.isSafeInteger(k) || k <= 0) {
@@ -38,10 +45,15 @@ function parseConfig(cfg: Record<string, unknown>): SparsifyConfig {
 /** Shapes from the safetensors header (the source of truth; cfg num_latents may be 0). */
 function shapes(cfg: Record<string, unknown>, header: SafetensorsHeader, config: SparsifyConfig) {
   const enc = header.tensors.get("encoder.weight");
-  if (!enc || enc.shape.length !== 2) throw new FormatError("sae.safetensors", "missing 2-D encoder.weight");
+  if (!enc || enc.shape.length !== 2) {
+    throw new FormatError("sae.safetensors", "missing 2-D encoder.weight");
+  }
   const [dSae, dIn] = enc.shape;
   if (typeof cfg.d_in === "number" && cfg.d_in !== dIn) {
-    throw new FormatError("cfg.json", `d_in ${cfg.d_in} disagrees with encoder.weight [${enc.shape}]`);
+    throw new FormatError(
+      "cfg.json",
+      `d_in ${cfg.d_in} disagrees with encoder.weight [${enc.shape}]`,
+    );
   }
   const expansion = typeof cfg.expansion_factor === "number" ? cfg.expansion_factor : undefined;
   const declared = typeof cfg.num_latents === "number" && cfg.num_latents > 0
@@ -50,11 +62,19 @@ function shapes(cfg: Record<string, unknown>, header: SafetensorsHeader, config:
     ? dIn * expansion
     : dSae;
   if (declared !== dSae) {
-    throw new FormatError("cfg.json", `num_latents ${declared} disagrees with encoder.weight [${enc.shape}]`);
+    throw new FormatError(
+      "cfg.json",
+      `num_latents ${declared} disagrees with encoder.weight [${enc.shape}]`,
+    );
   }
-  if (config.k > dSae) throw new FormatError("cfg.json", `k ${config.k} exceeds num_latents ${dSae}`);
+  if (config.k > dSae) {
+    throw new FormatError("cfg.json", `k ${config.k} exceeds num_latents ${dSae}`);
+  }
   if (config.activation === "groupmax" && dSae % config.k !== 0) {
-    throw new FormatError("cfg.json", `groupmax needs num_latents (${dSae}) divisible by k (${config.k})`);
+    throw new FormatError(
+      "cfg.json",
+      `groupmax needs num_latents (${dSae}) divisible by k (${config.k})`,
+    );
   }
   return { dIn, dSae, dtype: dtypeName(enc.dtype), skip: header.tensors.has("W_skip") };
 }
@@ -93,13 +113,22 @@ export async function loadSparsify(folder: Folder): Promise<SaeWeights> {
   const t = await loadInFileOrder<Matrix | Float32Array>(header, names, async (name) => {
     switch (name) {
       case "encoder.weight":
-        return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dSae, transpose: true });
+        return await loadSafetensorsMatrix(source, header, {
+          name,
+          rows: dIn,
+          cols: dSae,
+          transpose: true,
+        });
       case "W_dec":
         return await loadSafetensorsMatrix(source, header, { name, rows: dSae, cols: dIn });
       case "W_skip":
         return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dIn });
       default:
-        return asVector(await loadSafetensorsTensor(source, header, name), name === "b_dec" ? dIn : dSae, name);
+        return asVector(
+          await loadSafetensorsTensor(source, header, name),
+          name === "b_dec" ? dIn : dSae,
+          name,
+        );
     }
   });
   const bDec = t.get("b_dec") as Float32Array;

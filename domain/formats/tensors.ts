@@ -8,7 +8,7 @@ import type { ByteSource } from "../byte_source.ts";
 import { isDType, streamToF32 } from "../dtype.ts";
 import { FormatError } from "../errors.ts";
 import type { SafetensorsHeader } from "../safetensors.ts";
-import { matrix, type Matrix } from "../matrix.ts";
+import { type Matrix, matrix } from "../matrix.ts";
 import { elementCount, type Tensor } from "../tensor.ts";
 
 /** Throw unless `tensor` has exactly `shape`. */
@@ -56,12 +56,19 @@ export async function loadSafetensorsMatrix(
   if (!entry) throw new FormatError("safetensors", `missing tensor ${name}`);
   const stored = options.transpose ? [cols, rows] : [rows, cols];
   if (entry.shape.length !== 2 || entry.shape[0] !== stored[0] || entry.shape[1] !== stored[1]) {
-    throw new FormatError("safetensors", `${name} has shape [${entry.shape}], expected [${stored}]`);
+    throw new FormatError(
+      "safetensors",
+      `${name} has shape [${entry.shape}], expected [${stored}]`,
+    );
   }
   if (!isDType(entry.dtype)) {
-    throw new FormatError("safetensors", `${name} has dtype ${entry.dtype}; only F32, F16, BF16, F64 load`, {
-      kind: "invalid",
-    });
+    throw new FormatError(
+      "safetensors",
+      `${name} has dtype ${entry.dtype}; only F32, F16, BF16, F64 load`,
+      {
+        kind: "invalid",
+      },
+    );
   }
   const data = await streamToF32(await source.stream(entry.begin, entry.end - entry.begin), {
     dtype: entry.dtype,
@@ -75,7 +82,10 @@ export async function loadSafetensorsMatrix(
 
 /** Human name of a safetensors dtype as SAELens configs spell it. */
 export function dtypeName(dtype: string): string {
-  return ({ F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" } as Record<string, string>)[
+  return ({ F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" } as Record<
+    string,
+    string
+  >)[
     dtype
   ] ?? dtype.toLowerCase();
 }
@@ -92,7 +102,9 @@ export async function loadInFileOrder<T>(
   for (const name of names) {
     if (!header.tensors.has(name)) throw new FormatError("safetensors", `missing tensor ${name}`);
   }
-  const ordered = [...names].sort((a, b) => header.tensors.get(a)!.begin - header.tensors.get(b)!.begin);
+  const ordered = [...names].sort((a, b) =>
+    header.tensors.get(a)!.begin - header.tensors.get(b)!.begin
+  );
   const out = new Map<string, T>();
   for (const name of ordered) out.set(name, await load(name));
   return out;

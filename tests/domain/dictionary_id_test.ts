@@ -9,7 +9,24 @@ Deno.test("dictionary ids accept nested folder paths", () => {
 });
 
 Deno.test("dictionary ids refuse traversal, absolute paths and control characters", () => {
-  for (const id of ["..", "../etc", "a/../../b", "/etc/passwd", "a//b", "a/./b", "a\\b", "a\u0000b", "", "C:/x"]) {
-    assert.throws(() => checkDictionaryId(id), (e) => e instanceof SaeError && e.kind === "not_found", id);
+  for (
+    const id of [
+      "..",
+      "../etc",
+      "a/../../b",
+      "/etc/passwd",
+      "a//b",
+      "a/./b",
+      "a\\b",
+      "a\u0000b",
+      "",
+      "C:/x",
+    ]
+  ) {
+    assert.throws(
+      () => checkDictionaryId(id),
+      (e) => e instanceof SaeError && e.kind === "not_found",
+      id,
+    );
   }
 });

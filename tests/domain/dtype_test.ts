@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { bf16ToF32, bytesToF32, f16ToF32, f32ToBf16, f32ToBytes, f32ToF16, streamToF32 } from "../../domain/dtype.ts";
+import {
+  bf16ToF32,
+  bytesToF32,
+  f16ToF32,
+  f32ToBf16,
+  f32ToBytes,
+  f32ToF16,
+  streamToF32,
+} from "../../domain/dtype.ts";
 
 Deno.test("dtype: half-precision specials decode exactly", () => {
   assert.equal(f16ToF32(0x3c00), 1);
@@ -31,7 +39,11 @@ Deno.test("dtype: bf16 is the top half of f32, rounded to nearest even", () => {
 Deno.test("dtype: bytes round-trip for every dtype", () => {
   const data = Float32Array.from([0, 1, -2.5, 0.375, 1024]);
   for (const dtype of ["F32", "F16", "BF16", "F64"] as const) {
-    assert.deepEqual(bytesToF32(f32ToBytes(data, dtype), { dtype, littleEndian: true }), data, dtype);
+    assert.deepEqual(
+      bytesToF32(f32ToBytes(data, dtype), { dtype, littleEndian: true }),
+      data,
+      dtype,
+    );
   }
 });
 
@@ -52,7 +64,11 @@ Deno.test("dtype: streamToF32 reassembles elements split across chunk boundaries
   const data = Float32Array.from({ length: 37 }, (_, i) => i * 0.25 - 3);
   for (const dtype of ["F32", "F16", "BF16", "F64"] as const) {
     for (const sizes of [[1], [3, 5], [7], [1000]]) {
-      const out = await streamToF32(chunks(f32ToBytes(data, dtype), sizes), { dtype, littleEndian: true, count: 37 });
+      const out = await streamToF32(chunks(f32ToBytes(data, dtype), sizes), {
+        dtype,
+        littleEndian: true,
+        count: 37,
+      });
       assert.deepEqual(out, data, `${dtype} ${sizes}`);
     }
   }
@@ -61,7 +77,12 @@ Deno.test("dtype: streamToF32 reassembles elements split across chunk boundaries
 Deno.test("dtype: streamToF32 with fortran scatters column-major input to row-major output", async () => {
   // Column-major [2, 3]: columns (1, 4), (2, 5), (3, 6).
   const stored = f32ToBytes(Float32Array.from([1, 4, 2, 5, 3, 6]), "F32");
-  const out = await streamToF32(chunks(stored, [5]), { dtype: "F32", littleEndian: true, count: 6, fortran: { rows: 2, cols: 3 } });
+  const out = await streamToF32(chunks(stored, [5]), {
+    dtype: "F32",
+    littleEndian: true,
+    count: 6,
+    fortran: { rows: 2, cols: 3 },
+  });
   assert.deepEqual([...out], [1, 2, 3, 4, 5, 6]);
 });
 
@@ -73,7 +94,16 @@ Deno.test("dtype: big-endian elements decode", () => {
 
 Deno.test("dtype: a short or long stream is a FormatError", async () => {
   const bytes = f32ToBytes(Float32Array.from([1, 2, 3]), "F32");
-  await assert.rejects(streamToF32(chunks(bytes, [4]), { dtype: "F32", littleEndian: true, count: 4 }), /ended after 12 of 16/);
-  await assert.rejects(streamToF32(chunks(bytes, [4]), { dtype: "F32", littleEndian: true, count: 2 }), /more than/);
-  await assert.rejects(streamToF32(chunks(bytes.slice(0, 10), [3]), { dtype: "F32", littleEndian: true, count: 3 }), /ended/);
+  await assert.rejects(
+    streamToF32(chunks(bytes, [4]), { dtype: "F32", littleEndian: true, count: 4 }),
+    /ended after 12 of 16/,
+  );
+  await assert.rejects(
+    streamToF32(chunks(bytes, [4]), { dtype: "F32", littleEndian: true, count: 2 }),
+    /more than/,
+  );
+  await assert.rejects(
+    streamToF32(chunks(bytes.slice(0, 10), [3]), { dtype: "F32", littleEndian: true, count: 3 }),
+    /ended/,
+  );
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { matrix } from "../../domain/matrix.ts";
-import { LAYER_NORM_EPS, normalizeIn, normalizeOut, rowStatistics } from "../../domain/normalization.ts";
+import {
+  LAYER_NORM_EPS,
+  normalizeIn,
+  normalizeOut,
+  rowStatistics,
+} from "../../domain/normalization.ts";
 import { SaeError } from "../../domain/errors.ts";
 
 const x = matrix(2, 4, Float32Array.from([1, 2, 3, 4, -2, 0, 2, 4]));

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { decodeNpy, decodeNpyInt, encodeNpy, parseNpyHeader, readNpyStream } from "../../domain/npy.ts";
+import {
+  decodeNpy,
+  decodeNpyInt,
+  encodeNpy,
+  parseNpyHeader,
+  readNpyStream,
+} from "../../domain/npy.ts";
 import { SaeError } from "../../domain/errors.ts";
 
 const DIR = new URL("../fixtures/formats/", import.meta.url);
@@ -9,7 +15,10 @@ const read = (name: string) => Deno.readFileSync(new URL(name, DIR));
 function assertValues(actual: ArrayLike<number>, values: number[], tol: number, what: string) {
   assert.equal(actual.length, values.length, what);
   for (let i = 0; i < values.length; i++) {
-    assert.ok(Math.abs(actual[i] - values[i]) <= tol * Math.max(1, Math.abs(values[i])), `${what}[${i}]`);
+    assert.ok(
+      Math.abs(actual[i] - values[i]) <= tol * Math.max(1, Math.abs(values[i])),
+      `${what}[${i}]`,
+    );
   }
 }
 
@@ -67,11 +76,17 @@ Deno.test("npy: encodeNpy round-trips f32, f16, f64 and i32 with a 64-byte align
   assert.equal(half[0], 1.5);
   assert.equal(half[3], 65504);
   assert.ok(Math.abs(half[2] - 0.1) < 1e-4);
-  assert.deepEqual(decodeNpyInt(encodeNpy(Int32Array.from([1, -1, 7]), [3])).data, Int32Array.from([1, -1, 7]));
+  assert.deepEqual(
+    decodeNpyInt(encodeNpy(Int32Array.from([1, -1, 7]), [3])).data,
+    Int32Array.from([1, -1, 7]),
+  );
 });
 
 function rejects(bytes: Uint8Array, kind: string, pattern: RegExp) {
-  assert.throws(() => decodeNpy(bytes), (e: unknown) => e instanceof SaeError && e.kind === kind && pattern.test(e.message));
+  assert.throws(
+    () => decodeNpy(bytes),
+    (e: unknown) => e instanceof SaeError && e.kind === kind && pattern.test(e.message),
+  );
 }
 
 function withHeader(dict: string): Uint8Array {
@@ -85,13 +100,39 @@ function withHeader(dict: string): Uint8Array {
 
 Deno.test("npy: hostile headers are rejected with a clear FormatError, never a crash", () => {
   rejects(new Uint8Array([1, 2, 3]), "malformed", /magic/);
-  rejects(withHeader("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }"), "invalid", /not supported/);
-  rejects(withHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"), "malformed", /header/);
-  rejects(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"), "malformed", /needs 8 data bytes, found 16/);
-  rejects(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999, 99999999, 99999999), }"), "invalid", /too large/);
-  rejects(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }"), "malformed", /non-negative/);
+  rejects(
+    withHeader("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }"),
+    "invalid",
+    /not supported/,
+  );
+  rejects(
+    withHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"),
+    "malformed",
+    /header/,
+  );
+  rejects(
+    withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"),
+    "malformed",
+    /needs 8 data bytes, found 16/,
+  );
+  rejects(
+    withHeader(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999, 99999999, 99999999), }",
+    ),
+    "invalid",
+    /too large/,
+  );
+  rejects(
+    withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }"),
+    "malformed",
+    /non-negative/,
+  );
   rejects(withHeader("{'descr': '<f4', 'shape': (4,), }"), "malformed", /fortran_order/);
-  rejects(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}"), "malformed", /header/);
+  rejects(
+    withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}"),
+    "malformed",
+    /header/,
+  );
   const v2 = new Uint8Array(16);
   v2.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0]);
   new DataView(v2.buffer).setUint32(8, 0xfffffff0, true);

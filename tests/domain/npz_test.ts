@@ -11,7 +11,12 @@ for (const name of ["stored.npz", "deflated.npz"]) {
     const source = bytesSource(Deno.readFileSync(new URL(name, DIR)));
     const members = await readNpzDirectory(source);
     assert.deepEqual([...members.keys()].sort(), Object.keys(expected[name]).sort());
-    for (const [key, want] of Object.entries(expected[name]) as [string, { shape: number[]; values: number[] }][]) {
+    for (
+      const [key, want] of Object.entries(expected[name]) as [
+        string,
+        { shape: number[]; values: number[] },
+      ][]
+    ) {
       const t = await loadNpzArray(source, members.get(key)!);
       assert.deepEqual([...t.shape], want.shape);
       assert.deepEqual([...t.data], want.values);
@@ -24,7 +29,9 @@ Deno.test("npz: encodeNpz round-trips f32 and i32 arrays, stored, compressed and
     values: { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) },
     other: { shape: [3], data: Float32Array.from([0.5, -0.5, 8]) },
   };
-  for (const options of [{}, { compress: true }, { zip64: true }, { compress: true, zip64: true }]) {
+  for (
+    const options of [{}, { compress: true }, { zip64: true }, { compress: true, zip64: true }]
+  ) {
     const source = bytesSource(await encodeNpz(arrays, options));
     const members = await readNpzDirectory(source);
     for (const [key, a] of Object.entries(arrays)) {

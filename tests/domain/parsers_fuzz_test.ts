@@ -10,7 +10,11 @@ import { bytesSource } from "../../domain/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { decodeNpy } from "../../domain/npy.ts";
 import { encodeNpz, loadNpzArray, readNpzDirectory } from "../../domain/npz.ts";
-import { encodeSafetensors, loadSafetensorsTensor, readSafetensorsHeader } from "../../domain/safetensors.ts";
+import {
+  encodeSafetensors,
+  loadSafetensorsTensor,
+  readSafetensorsHeader,
+} from "../../domain/safetensors.ts";
 
 /** xorshift32: a tiny deterministic generator. */
 function rng(seed: number): () => number {
@@ -38,22 +42,29 @@ function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
   for (let i = 0; i < flips; i++) {
     // Bias towards the header region, where the structure lives.
     const at = Math.floor((random() < 0.7 ? Math.min(out.length, 200) : out.length) * random());
-    out[at] = random() < 0.5 ? Math.floor(random() * 256) : [0, 0xff, 0x7f, 0x80][Math.floor(random() * 4)];
+    out[at] = random() < 0.5
+      ? Math.floor(random() * 256)
+      : [0, 0xff, 0x7f, 0x80][Math.floor(random() * 4)];
   }
   return out;
 }
 
-async function survives(what: string, run: () => Promise<unknown> | unknown): Promise<"ok" | "rejected"> {
+async function survives(
+  what: string,
+  run: () => Promise<unknown> | unknown,
+): Promise<"ok" | "rejected"> {
   try {
     await run();
     return "ok";
   } catch (e) {
     if (e instanceof SaeError) return "rejected";
-    assert.fail(`${what}: threw a non-SaeError ${e instanceof Error ? `${e.name}: ${e.message}` : e}`);
+    assert.fail(
+      `${what}: threw a non-SaeError ${e instanceof Error ? `${e.name}: ${e.message}` : e}`,
+    );
   }
 }
 
-const N = 400;
+const N = 1000;
 const data = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i));
 
 Deno.test("fuzz: mutated .npy files load or fail with a SaeError", async () => {
@@ -69,7 +80,10 @@ Deno.test("fuzz: mutated .npy files load or fail with a SaeError", async () => {
 
 Deno.test("fuzz: mutated safetensors files load or fail with a SaeError", async () => {
   const random = rng(2);
-  const valid = encodeSafetensors({ a: { shape: [6, 8], data }, b: { shape: [48], data, dtype: "BF16" } });
+  const valid = encodeSafetensors({
+    a: { shape: [6, 8], data },
+    b: { shape: [48], data, dtype: "BF16" },
+  });
   const outcomes = { ok: 0, rejected: 0 };
   for (let i = 0; i < N; i++) {
     const source = bytesSource(mutate(valid, random));
@@ -86,12 +100,16 @@ Deno.test("fuzz: mutated safetensors files load or fail with a SaeError", async 
 for (const compress of [false, true]) {
   Deno.test(`fuzz: mutated ${compress ? "compressed" : "stored"} .npz files load or fail with a SaeError`, async () => {
     const random = rng(compress ? 3 : 4);
-    const valid = await encodeNpz({ W: { shape: [6, 8], data }, b: { shape: [48], data } }, { compress });
+    const valid = await encodeNpz({ W: { shape: [6, 8], data }, b: { shape: [48], data } }, {
+      compress,
+    });
     const outcomes = { ok: 0, rejected: 0 };
     for (let i = 0; i < N; i++) {
       const bytes = mutate(valid, random);
       // Mutate the tail too, where the central directory lives.
-      if (random() < 0.5) bytes[bytes.length - 1 - Math.floor(random() * Math.min(bytes.length, 120))] ^= 0xff;
+      if (random() < 0.5) {
+        bytes[bytes.length - 1 - Math.floor(random() * Math.min(bytes.length, 120))] ^= 0xff;
+      }
       const source = bytesSource(bytes);
       outcomes[
         await survives(`npz mutant ${i}`, async () => {

@@ -17,7 +17,11 @@ Deno.test("reference matmul matches a hand-computed product, plain and transpose
 Deno.test("jumprelu is strict at the threshold; topk applies relu after choosing", () => {
   const p = Float32Array.from([1, 2, -3]);
   const zero = new Float32Array(3);
-  const jump = activate({ kind: "jumprelu", bEnc: zero, threshold: Float32Array.from([1, 1.5, -5]) }, p);
+  const jump = activate({
+    kind: "jumprelu",
+    bEnc: zero,
+    threshold: Float32Array.from([1, 1.5, -5]),
+  }, p);
   assert.deepEqual(Array.from(jump), [0, 2, 0]);
   const topk = activate({ kind: "topk", bEnc: zero, k: 3 }, p);
   assert.deepEqual(Array.from(topk), [1, 2, 0]);
@@ -34,7 +38,10 @@ Deno.test("gated keeps relu(magnitude) where the gate is open", () => {
 });
 
 Deno.test("groupmax keeps each group's maximum at its argmax", () => {
-  const f = activate({ kind: "groupmax", bEnc: new Float32Array(6), k: 2 }, Float32Array.from([1, 3, 3, -1, -2, -3]));
+  const f = activate(
+    { kind: "groupmax", bEnc: new Float32Array(6), k: 2 },
+    Float32Array.from([1, 3, 3, -1, -2, -3]),
+  );
   assert.deepEqual(Array.from(f), [0, 3, 0, 0, 0, 0]);
 });
 

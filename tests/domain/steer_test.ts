@@ -10,12 +10,16 @@ const codes: SparseRows = {
 };
 
 Deno.test("deltas: clamp sets, scale multiplies, ablate zeroes, add adds", () => {
-  const d = steeringDeltas([
-    { feature: 3, mode: "clamp", value: 5 },
-    { feature: 1, mode: "scale", value: 3 },
-    { feature: 5, mode: "ablate", value: 0 },
-    { feature: 7, mode: "add", value: 1.5 },
-  ], 2, codes);
+  const d = steeringDeltas(
+    [
+      { feature: 3, mode: "clamp", value: 5 },
+      { feature: 1, mode: "scale", value: 3 },
+      { feature: 5, mode: "ablate", value: 0 },
+      { feature: 7, mode: "add", value: 1.5 },
+    ],
+    2,
+    codes,
+  );
   assert.deepEqual([...d.indices[0]], [3, 1, 7]);
   assert.deepEqual([...d.values[0]], [3, 2, 1.5]);
   assert.deepEqual([...d.indices[1]], [3, 5, 7]);
@@ -23,11 +27,15 @@ Deno.test("deltas: clamp sets, scale multiplies, ablate zeroes, add adds", () =>
 });
 
 Deno.test("deltas compose in order on the same feature and respect positions", () => {
-  const d = steeringDeltas([
-    { feature: 3, mode: "clamp", value: 10 },
-    { feature: 3, mode: "scale", value: 0.5 },
-    { feature: 3, mode: "add", value: 1, positions: [1] },
-  ], 2, codes);
+  const d = steeringDeltas(
+    [
+      { feature: 3, mode: "clamp", value: 10 },
+      { feature: 3, mode: "scale", value: 0.5 },
+      { feature: 3, mode: "add", value: 1, positions: [1] },
+    ],
+    2,
+    codes,
+  );
   // Row 0: 2 -> 10 -> 5; row 1: 0 -> 10 -> 5 -> 6.
   assert.deepEqual([...d.values[0]], [3]);
   assert.deepEqual([...d.values[1]], [6]);

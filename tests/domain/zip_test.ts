@@ -4,14 +4,18 @@ import { SaeError } from "../../domain/errors.ts";
 import { encodeZip, openZipEntry, readZipDirectory } from "../../domain/zip.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
-const all = async (s: ReadableStream<Uint8Array>) => new Uint8Array(await new Response(s).arrayBuffer());
+const all = async (s: ReadableStream<Uint8Array>) =>
+  new Uint8Array(await new Response(s).arrayBuffer());
 const malformed = (pattern: RegExp) => (e: unknown) =>
   e instanceof SaeError && e.kind === "malformed" && pattern.test(e.message);
 
 Deno.test("zip: directory lists names, methods and sizes; members stream back intact", async () => {
   const payload = text("hello ".repeat(1000));
   for (const compress of [false, true]) {
-    const bytes = await encodeZip([{ name: "a.txt", data: payload }, { name: "b/c.bin", data: text("xyz") }], { compress });
+    const bytes = await encodeZip([{ name: "a.txt", data: payload }, {
+      name: "b/c.bin",
+      data: text("xyz"),
+    }], { compress });
     const source = bytesSource(bytes);
     const entries = await readZipDirectory(source);
     assert.deepEqual(entries.map((e) => e.name), ["a.txt", "b/c.bin"]);
@@ -40,7 +44,9 @@ Deno.test("zip: a corrupted member fails its CRC check instead of yielding wrong
 });
 
 Deno.test("zip: corrupt deflate data is a malformed error", async () => {
-  const bytes = await encodeZip([{ name: "x", data: text("abcdefgh".repeat(50)) }], { compress: true });
+  const bytes = await encodeZip([{ name: "x", data: text("abcdefgh".repeat(50)) }], {
+    compress: true,
+  });
   const source = bytesSource(bytes);
   const [entry] = await readZipDirectory(source);
   for (let i = 0; i < entry.compressedSize; i++) bytes[entry.localHeaderOffset + 31 + i] = 0xff;
@@ -49,9 +55,15 @@ Deno.test("zip: corrupt deflate data is a malformed error", async () => {
 
 Deno.test("zip: truncated and non-zip files are rejected before any member is read", async () => {
   const bytes = await encodeZip([{ name: "x", data: text("abc") }]);
-  await assert.rejects(readZipDirectory(bytesSource(bytes.slice(0, bytes.length - 5))), malformed(/end-of-central-directory/));
+  await assert.rejects(
+    readZipDirectory(bytesSource(bytes.slice(0, bytes.length - 5))),
+    malformed(/end-of-central-directory/),
+  );
   await assert.rejects(readZipDirectory(bytesSource(new Uint8Array(10))), malformed(/too short/));
-  await assert.rejects(readZipDirectory(bytesSource(new Uint8Array(1000))), malformed(/end-of-central-directory/));
+  await assert.rejects(
+    readZipDirectory(bytesSource(new Uint8Array(1000))),
+    malformed(/end-of-central-directory/),
+  );
   // A directory offset pointing past the end.
   const bad = bytes.slice();
   new DataView(bad.buffer).setUint32(bad.length - 6, 1 << 30, true);

@@ -95,9 +95,17 @@ Deno.test("steer over JSON matches every numpy steering case of every family", a
   const { app, registry } = testApp();
   for (const f of fixtures.values()) {
     for (const s of f.steer) {
-      const res = await postJson(app, `/v1/dictionaries/${f.case}/steer`, { activations: f.x, interventions: s.interventions });
+      const res = await postJson(app, `/v1/dictionaries/${f.case}/steer`, {
+        activations: f.x,
+        interventions: s.interventions,
+      });
       assert.equal(res.status, 200, `${f.case} ${await res.clone().text()}`);
-      assertClose((await res.json()).activations.flat(), s.expected.flat(), 1e-5, `${f.case} steer`);
+      assertClose(
+        (await res.json()).activations.flat(),
+        s.expected.flat(),
+        1e-5,
+        `${f.case} steer`,
+      );
     }
   }
   registry.close();

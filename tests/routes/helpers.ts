@@ -32,7 +32,11 @@ export function testApp(options?: {
   const backend = options?.backend ?? referenceBackend();
   const metrics = new MetricsRegistry();
   const memoryBudget = options?.memoryBudget ?? 1 << 30;
-  const registry = new Registry(options?.store ?? fileStore(FIXTURE_DICTS), { backend, memoryBudget, metrics });
+  const registry = new Registry(options?.store ?? fileStore(FIXTURE_DICTS), {
+    backend,
+    memoryBudget,
+    metrics,
+  });
   const app = createApp(
     { registry, backend, metrics, maxBodyBytes: options?.maxBodyBytes ?? 64 << 20 },
     { memoryBudget },

@@ -43,13 +43,21 @@ Deno.test("health, readiness, metrics, OpenAPI and docs respond", async () => {
   assert.equal((await ready.json()).backend, "reference");
   await app.request("/v1/dictionaries");
   const metrics = await (await app.request("/metrics")).text();
-  assert.match(metrics, /saeserve_http_requests_total\{method="GET",route="\/v1\/dictionaries",status="200"\} 1/);
+  assert.match(
+    metrics,
+    /saeserve_http_requests_total\{method="GET",route="\/v1\/dictionaries",status="200"\} 1/,
+  );
   assert.match(metrics, /saeserve_memory_budget_bytes \d+/);
   const doc = await (await app.request("/openapi.json")).json();
   assert.equal(doc.openapi, "3.1.0");
   const steer = doc.paths["/v1/dictionaries/{id}/steer"].post;
   const body = steer.requestBody.content["application/json"].schema;
-  assert.deepEqual(body.properties.interventions.items.properties.mode.enum, ["add", "clamp", "scale", "ablate"]);
+  assert.deepEqual(body.properties.interventions.items.properties.mode.enum, [
+    "add",
+    "clamp",
+    "scale",
+    "ablate",
+  ]);
   const docs = await app.request("/docs");
   assert.match(await docs.text(), /saeserve API reference/);
   registry.close();

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""The embedded demo store: three small synthetic dictionaries, one per checkpoint family.
+
+    python3 scripts/make_demo.py
+
+Writes
+  dictionaries/demo-topk/       SAELens v6 TopK      (cfg.json + sae_weights.safetensors)
+  dictionaries/demo-jumprelu/   Gemma Scope JumpReLU (params.npz)
+  dictionaries/demo-sparsify/   sparsify TopK        (cfg.json + sae.safetensors)
+each with a saeserve.json (model, hook, description, sha256 of every file). d_in 64,
+d_sae 256, float32. The weights are synthetic but behave like a trained dictionary: decoder
+rows are unit-norm random directions, the encoder is their transpose plus a little noise, and
+biases and thresholds are set so a standard-normal input row activates a handful of latents.
+Deterministic: fixed seeds and fixed zip timestamps, so the sha256 values are stable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent.parent / "dictionaries"
+D_IN, D_SAE, K = 64, 256, 8
+MODEL = "demo-model"
+HOOK = "blocks.6.hook_resid_post"
+
+
+def write_safetensors(path: Path, tensors: list[tuple[str, np.ndarray]]) -> None:
+    """F32 safetensors: u64 LE header length, JSON header (8-aligned), data in the given order."""
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    chunks, offset = [], 0
+    for name, array in tensors:
+        raw = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+
+
+class _FixedClock:
+    @staticmethod
+    def time() -> float:
+        return 0.0
+
+    @staticmethod
+    def localtime(_t: float | None = None) -> tuple[int, ...]:
+        return (2024, 1, 1, 0, 0, 0, 0, 1, 0)
+
+
+@contextlib.contextmanager
+def fixed_zip_time():
+    """np.savez stamps zip members with the current time; pin it so the bytes are stable."""
+    saved = zipfile.time
+    zipfile.time = _FixedClock  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        zipfile.time = saved
+
+
+def write_json(path: Path, obj: object) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def dictionary(rng: np.random.Generator):
+    """Unit decoder directions, encoder = transpose + noise, small decoder bias."""
+    w_dec = rng.normal(size=(D_SAE, D_IN))
+    w_dec /= np.linalg.norm(w_dec, axis=1, keepdims=True)
+    w_enc = w_dec.T + 0.05 * rng.normal(size=(D_IN, D_SAE))
+    b_dec = 0.05 * rng.normal(size=D_IN)
+    return w_enc.astype(np.float32), w_dec.astype(np.float32), b_dec.astype(np.float32)
+
+
+def sidecar(folder: Path, description: str) -> None:
+    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in sorted(folder.iterdir()) if p.name != "saeserve.json"}
+    write_json(folder / "saeserve.json", {"model": MODEL, "hook": HOOK, "description": description, "sha256": hashes})
+
+
+def demo_topk() -> None:
+    rng = np.random.default_rng(1)
+    w_enc, w_dec, b_dec = dictionary(rng)
+    b_enc = rng.normal(-0.5, 0.1, size=D_SAE).astype(np.float32)
+    folder = OUT / "demo-topk"
+    folder.mkdir(parents=True)
+    write_json(folder / "cfg.json", {
+        "architecture": "topk",
+        "d_in": D_IN,
+        "d_sae": D_SAE,
+        "dtype": "float32",
+        "device": "cpu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+        "reshape_activations": "none",
+        "k": K,
+        "rescale_acts_by_decoder_norm": False,
+        "metadata": {
+            "sae_lens_version": "6.5.1",
+            "model_name": MODEL,
+            "hook_name": HOOK,
+            "hook_head_index": None,
+            "prepend_bos": True,
+            "context_size": 128,
+        },
+    })
+    write_safetensors(folder / "sae_weights.safetensors",
+                      [("W_dec", w_dec), ("W_enc", w_enc), ("b_dec", b_dec), ("b_enc", b_enc)])
+    sidecar(folder, "Synthetic SAELens TopK dictionary (k=8) for trying saeserve; not trained on any model.")
+
+
+def demo_jumprelu() -> None:
+    rng = np.random.default_rng(2)
+    w_enc, w_dec, b_dec = dictionary(rng)
+    # Pre-activations of a standard-normal row are about N(0, 1); thresholds near 2 leave ~2-3%
+    # of the 256 latents active.
+    arrays = {
+        "W_dec": w_dec,
+        "W_enc": w_enc,
+        "b_dec": b_dec,
+        "b_enc": rng.normal(0.0, 0.05, size=D_SAE).astype(np.float32),
+        "threshold": rng.uniform(1.8, 2.2, size=D_SAE).astype(np.float32),
+    }
+    folder = OUT / "demo-jumprelu"
+    folder.mkdir(parents=True)
+    with fixed_zip_time():
+        np.savez(folder / "params.npz", **arrays)
+    sidecar(folder, "Synthetic Gemma Scope-style JumpReLU dictionary (params.npz); not trained on any model.")
+
+
+def demo_sparsify() -> None:
+    rng = np.random.default_rng(3)
+    w_enc, w_dec, b_dec = dictionary(rng)
+    folder = OUT / "demo-sparsify"
+    folder.mkdir(parents=True)
+    write_json(folder / "cfg.json", {
+        "activation": "topk",
+        "expansion_factor": D_SAE // D_IN,
+        "normalize_decoder": True,
+        "num_latents": D_SAE,
+        "k": K,
+        "multi_topk": False,
+        "skip_connection": False,
+        "transcode": False,
+        "d_in": D_IN,
+    })
+    write_safetensors(folder / "sae.safetensors", [
+        ("W_dec", w_dec),
+        ("b_dec", b_dec),
+        ("encoder.bias", rng.normal(-0.5, 0.1, size=D_SAE).astype(np.float32)),
+        ("encoder.weight", np.ascontiguousarray(w_enc.T)),  # nn.Linear layout [num_latents, d_in]
+    ])
+    sidecar(folder, "Synthetic EleutherAI sparsify TopK dictionary (k=8); not trained on any model.")
+
+
+def main() -> None:
+    for name in ("demo-topk", "demo-jumprelu", "demo-sparsify"):
+        if (OUT / name).exists():
+            shutil.rmtree(OUT / name)
+    demo_topk()
+    demo_jumprelu()
+    demo_sparsify()
+    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
+    print(f"wrote {OUT} ({total} bytes)")
+
+
+if __name__ == "__main__":
+    main()
