@@ -54,8 +54,14 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
   const dSae = positiveInt(cfg, "d_sae");
   const activationFn = optionalString(cfg.activation_fn, cfg.activation_fn_str);
   const kwargs = (typeof cfg.activation_fn_kwargs === "object" && cfg.activation_fn_kwargs) || {};
-  let architecture = optionalString(cfg.architecture) ??
-    (activationFn === "topk" ? "topk" : "standard");
+  let architecture = optionalString(cfg.architecture) ?? "standard";
+  // SAELens 3.x-5.x saved TopK SAEs as "standard" with activation_fn "topk" and ran them as TopK.
+  if (architecture === "standard" && activationFn === "topk") architecture = "topk";
+  if (architecture === "standard" && activationFn !== undefined && activationFn !== "relu") {
+    throw new FormatError("cfg.json", `unsupported activation_fn ${JSON.stringify(activationFn)}`, {
+      kind: "invalid",
+    });
+  }
   if (architecture === "batchtopk") architecture = "jumprelu"; // saved as jumprelu with a threshold
   if (!["standard", "jumprelu", "topk", "gated"].includes(architecture)) {
     throw new FormatError("cfg.json", `unsupported architecture ${JSON.stringify(architecture)}`);
