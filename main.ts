@@ -5,30 +5,49 @@
  */
 
 import type { Backend } from "./domain/backend.ts";
-import { type BackendChoice, type Config, readConfig } from "./domain/config.ts";
+import { type Config, readConfig } from "./domain/config.ts";
 import { MetricsRegistry } from "./domain/prometheus.ts";
 import { referenceBackend } from "./domain/reference_backend.ts";
 import { Registry } from "./domain/registry.ts";
 import { openStore } from "./domain/store/mod.ts";
 import { createApp } from "./routes/mod.ts";
+import { wasmBackend } from "./wasm/mod.ts";
+
+/** Whether a real (non-fallback) WebGPU adapter exists. */
+async function hasRealGpu(): Promise<boolean> {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    return adapter !== null && adapter !== undefined && !adapter.info.isFallbackAdapter;
+  } catch {
+    return false;
+  }
+}
 
 /** The backend for a $SAESERVE_BACKEND choice. */
-export function selectBackend(choice: BackendChoice): Backend {
-  switch (choice) {
+export async function selectBackend(
+  config: Pick<Config, "backend" | "threads" | "weights">,
+): Promise<Backend> {
+  switch (config.backend) {
     case "reference":
-    case "auto":
-      // auto: WebGPU on a real adapter, else WASM, once those backends exist; until then the
-      // reference backend serves every request.
       return referenceBackend();
+    case "auto":
+      if (await hasRealGpu()) {
+        console.warn(
+          "saeserve: a GPU adapter exists, but the webgpu backend is not built yet; using wasm",
+        );
+      }
+      return await wasmBackend({ threads: config.threads, weights: config.weights });
+    case "wasm":
+      return await wasmBackend({ threads: config.threads, weights: config.weights });
     default:
-      throw new Error(`backend ${choice} is not available in this build`);
+      throw new Error(`backend ${config.backend} is not available in this build`);
   }
 }
 
 /** Build and start the service; resolves to the running server. */
-export function startService(config: Config): Deno.HttpServer {
+export async function startService(config: Config): Promise<Deno.HttpServer> {
   const store = openStore(config.store, Deno.env.toObject());
-  const backend = selectBackend(config.backend);
+  const backend = await selectBackend(config);
   const metrics = new MetricsRegistry();
   const registry = new Registry(store, { backend, memoryBudget: config.memoryBudget, metrics });
   const app = createApp(
@@ -48,7 +67,9 @@ export function startService(config: Config): Deno.HttpServer {
 
 if (import.meta.main) {
   const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
-  const server = startService(config);
-  Deno.addSignalListener("SIGTERM", () => server.shutdown());
-  Deno.addSignalListener("SIGINT", () => server.shutdown());
+  const server = await startService(config);
+  // Kernel workers keep the process alive: exit once the server has drained.
+  const stop = () => server.shutdown().then(() => Deno.exit(0));
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
 }

@@ -17,6 +17,10 @@ export interface Config {
   readonly backend: BackendChoice;
   readonly memoryBudget: number;
   readonly maxBodyBytes: number;
+  /** Threads per WASM kernel call ($SAESERVE_THREADS; undefined: the machine's cores). */
+  readonly threads?: number;
+  /** Stored weight precision of the WASM backend ($SAESERVE_WEIGHTS). */
+  readonly weights: "f32" | "bf16" | "f16";
 }
 
 /** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
@@ -62,7 +66,26 @@ export function readConfig(
   const memoryBudget = env.SAESERVE_MEMORY_BUDGET
     ? parseBytes(env.SAESERVE_MEMORY_BUDGET)
     : Math.floor((options?.totalMemory ?? 8 * 2 ** 30) / 2);
+  let threads: number | undefined;
+  if (env.SAESERVE_THREADS !== undefined && env.SAESERVE_THREADS !== "") {
+    threads = Number(env.SAESERVE_THREADS);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_THREADS must be an integer from 1 to 256, not ${env.SAESERVE_THREADS}`,
+      );
+    }
+  }
+  const weights = (env.SAESERVE_WEIGHTS || "f32") as Config["weights"];
+  if (!["f32", "bf16", "f16"].includes(weights)) {
+    throw new SaeError(
+      "invalid",
+      `SAESERVE_WEIGHTS must be f32, bf16 or f16, not ${env.SAESERVE_WEIGHTS}`,
+    );
+  }
   return {
+    threads,
+    weights,
     port,
     host: env.HOST ?? "0.0.0.0",
     store: env.SAESERVE_STORE ?? "file://./dictionaries",

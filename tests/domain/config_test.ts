@@ -9,6 +9,8 @@ Deno.test("readConfig applies the documented defaults", () => {
   assert.equal(c.backend, "auto");
   assert.equal(c.maxBodyBytes, 64 * 2 ** 20);
   assert.equal(c.memoryBudget, 4 * 2 ** 30);
+  assert.equal(c.threads, undefined);
+  assert.equal(c.weights, "f32");
 });
 
 Deno.test("readConfig reads every variable and rejects bad values", () => {
@@ -19,6 +21,8 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     SAESERVE_BACKEND: "reference",
     SAESERVE_MEMORY_BUDGET: "512MiB",
     SAESERVE_MAX_BODY_MB: "2",
+    SAESERVE_THREADS: "3",
+    SAESERVE_WEIGHTS: "bf16",
   });
   assert.deepEqual(c, {
     port: 9000,
@@ -27,8 +31,12 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     backend: "reference",
     memoryBudget: 512 * 2 ** 20,
     maxBodyBytes: 2 * 2 ** 20,
+    threads: 3,
+    weights: "bf16",
   });
   assert.throws(() => readConfig({ SAESERVE_BACKEND: "cuda" }));
+  assert.throws(() => readConfig({ SAESERVE_THREADS: "0" }), /SAESERVE_THREADS/);
+  assert.throws(() => readConfig({ SAESERVE_WEIGHTS: "int8" }), /SAESERVE_WEIGHTS/);
   assert.throws(() => readConfig({ PORT: "http" }));
 });
 
