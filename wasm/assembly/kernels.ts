@@ -109,6 +109,53 @@ const P_NREAL = 22; // real column count (columns >= NREAL are padding)
   v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
 }
 
+// 6 rows x 8 columns, kc steps (12 accumulators: fits the 15 SIMD registers V8 allocates).
+@inline function kernel6(a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, prec: i32, first: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  if (!first) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c + ldc); c11 = v128.load(c + ldc, 16);
+    c20 = v128.load(c + 2 * ldc); c21 = v128.load(c + 2 * ldc, 16);
+    c30 = v128.load(c + 3 * ldc); c31 = v128.load(c + 3 * ldc, 16);
+    c40 = v128.load(c + 4 * ldc); c41 = v128.load(c + 4 * ldc, 16);
+    c50 = v128.load(c + 5 * ldc); c51 = v128.load(c + 5 * ldc, 16);
+  }
+  const a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
+  let off: usize = 0;
+  for (let k = 0; k < kc; k++) {
+    const b0 = bLo(b, prec);
+    const b1 = bHi(b, prec);
+    let x = v128.load32_splat(a + off);
+    c00 = f32x4.relaxed_madd(x, b0, c00);
+    c01 = f32x4.relaxed_madd(x, b1, c01);
+    x = v128.load32_splat(a1 + off);
+    c10 = f32x4.relaxed_madd(x, b0, c10);
+    c11 = f32x4.relaxed_madd(x, b1, c11);
+    x = v128.load32_splat(a2 + off);
+    c20 = f32x4.relaxed_madd(x, b0, c20);
+    c21 = f32x4.relaxed_madd(x, b1, c21);
+    x = v128.load32_splat(a3 + off);
+    c30 = f32x4.relaxed_madd(x, b0, c30);
+    c31 = f32x4.relaxed_madd(x, b1, c31);
+    x = v128.load32_splat(a4 + off);
+    c40 = f32x4.relaxed_madd(x, b0, c40);
+    c41 = f32x4.relaxed_madd(x, b1, c41);
+    x = v128.load32_splat(a5 + off);
+    c50 = f32x4.relaxed_madd(x, b0, c50);
+    c51 = f32x4.relaxed_madd(x, b1, c51);
+    off += 4;
+    b += ldb;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c + ldc, c10); v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20); v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
+  v128.store(c + 4 * ldc, c40); v128.store(c + 4 * ldc, c41, 16);
+  v128.store(c + 5 * ldc, c50); v128.store(c + 5 * ldc, c51, 16);
+}
+
 // 1 row x 8 columns, kc steps, two independent accumulator pairs.
 @inline function kernel1(a: usize, b: usize, ldb: usize, kc: i32, c: usize, prec: i32, first: bool): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
@@ -145,7 +192,8 @@ const P_NREAL = 22; // real column count (columns >= NREAL are padding)
   const K = param(pb, P_K);
   const ldb = <usize>param(pb, P_LDB);
   const pstride = <usize>param(pb, P_PSTRIDE);
-  const m4 = m & ~3;
+  const m6 = m - m % 6;
+  const m4 = m6 + ((m - m6) & ~3);
   const kcMax = m == 1 ? K : KC;
   for (let k0 = 0; k0 < K; k0 += kcMax) {
     const kc = min(kcMax, K - k0);
@@ -154,7 +202,10 @@ const P_NREAL = 22; // real column count (columns >= NREAL are padding)
       const bp = b + <usize>(n >> 3) * pstride + <usize>k0 * ldb;
       const cp = c + (<usize>(n - n0t) << 2);
       const ak = a + (<usize>k0 << 2);
-      for (let r = 0; r < m4; r += 4) {
+      for (let r = 0; r < m6; r += 6) {
+        kernel6(ak + <usize>r * lda, lda, bp, ldb, kc, cp + <usize>r * ldc, ldc, prec, first);
+      }
+      for (let r = m6; r < m4; r += 4) {
         kernel4(ak + <usize>r * lda, lda, bp, ldb, kc, cp + <usize>r * ldc, ldc, prec, first);
       }
       for (let r = m4; r < m; r++) {

@@ -1,0 +1,241 @@
+/**
+ * saeserve's WASM encode over HTTP against PyTorch f32 CPU encode in-process, side by side in
+ * one run, on a 2304 x 16384 TopK (k = 64) dictionary (the size of Gemma Scope 2B 16k).
+ *
+ * For each weight precision the service is started as its own process (`main.ts`,
+ * SAESERVE_BACKEND=wasm) over a temporary SAELens folder; requests carry .npy bodies.
+ * Reported: median latency, rows/s, GFLOP/s, the ratio to torch, GB/s of weights streamed at
+ * one row against this machine's copy bandwidth, and the service's resident memory after the
+ * load (VmRSS) and at its peak (VmHWM) against the weights' bytes.
+ *
+ * Run: npx -y deno@2.9.6 task bench (torch comes from Debian's python3-torch; without it the
+ * torch column is skipped). Options: BENCH_ROWS=1,16,64,256 BENCH_SECONDS=3
+ * BENCH_PRECISIONS=f32,bf16 BENCH_D_IN=2304 BENCH_D_SAE=16384.
+ * @module
+ */
+
+import { encodeNpy } from "../domain/npy.ts";
+import { encodeSafetensors } from "../domain/safetensors.ts";
+
+const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
+const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
+const K = 64;
+const ROWS = (Deno.env.get("BENCH_ROWS") ?? "1,16,64,256").split(",").map(Number);
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
+const PRECISIONS = (Deno.env.get("BENCH_PRECISIONS") ?? "f32,bf16").split(",");
+const TORCH_PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
+
+function gaussian(n: number, scale: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 2 ** 32;
+  };
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(next())) * scale;
+    const t = 2 * Math.PI * next();
+    out[i] = r * Math.cos(t);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Copy bandwidth of this machine (one thread): bytes read + written per second. */
+function copyBandwidth(): number {
+  const n = 64 << 20; // 256 MiB of f32
+  const a = new Float32Array(n).fill(1);
+  const b = new Float32Array(n);
+  b.set(a);
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    b.set(a);
+    times.push(performance.now() - t0);
+  }
+  return (2 * n * 4) / (median(times) / 1000);
+}
+
+async function writeDictionary(dir: string): Promise<number> {
+  const wEnc = gaussian(D_IN * D_SAE, 0.02, 1);
+  const wDec = new Float32Array(D_SAE * D_IN);
+  for (let i = 0; i < D_IN; i++) for (let j = 0; j < D_SAE; j++) wDec[j * D_IN + i] = wEnc[i * D_SAE + j];
+  const bytes = encodeSafetensors({
+    W_enc: { shape: [D_IN, D_SAE], data: wEnc },
+    W_dec: { shape: [D_SAE, D_IN], data: wDec },
+    b_enc: { shape: [D_SAE], data: gaussian(D_SAE, 0.01, 2) },
+    b_dec: { shape: [D_IN], data: new Float32Array(D_IN) },
+  });
+  await Deno.mkdir(`${dir}/big`, { recursive: true });
+  await Deno.writeFile(`${dir}/big/sae_weights.safetensors`, bytes);
+  await Deno.writeTextFile(
+    `${dir}/big/cfg.json`,
+    JSON.stringify({ architecture: "topk", d_in: D_IN, d_sae: D_SAE, k: K, dtype: "float32", apply_b_dec_to_input: false }),
+  );
+  return bytes.byteLength;
+}
+
+interface Row {
+  rows: number;
+  medianMs: number;
+  rowsPerS: number;
+  gflops: number;
+}
+
+function torchRows(): Row[] | null {
+  try {
+    const out = new Deno.Command(TORCH_PYTHON, {
+      args: [
+        new URL("./torch_encode.py", import.meta.url).pathname,
+        "--d-in",
+        String(D_IN),
+        "--d-sae",
+        String(D_SAE),
+        "--k",
+        String(K),
+        "--rows",
+        ROWS.join(","),
+        "--seconds",
+        String(SECONDS),
+      ],
+      env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    if (!out.success) {
+      console.log(`torch skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
+      return null;
+    }
+    return new TextDecoder().decode(out.stdout).trim().split("\n").map((line) => {
+      const r = JSON.parse(line);
+      return { rows: r.rows, medianMs: r.median_ms, rowsPerS: r.rows_per_s, gflops: r.gflops };
+    });
+  } catch (e) {
+    console.log(`torch skipped: ${TORCH_PYTHON} cannot run (${(e as Error).message})`);
+    return null;
+  }
+}
+
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+async function service(dir: string, precision: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      SAESERVE_STORE: `file://${dir}`,
+      SAESERVE_BACKEND: "wasm",
+      SAESERVE_WEIGHTS: precision,
+    },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("saeserve on")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`service exited: ${text}`);
+    text += value;
+  }
+  const drain = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drain;
+    },
+  };
+}
+
+async function measure(url: string, rows: number): Promise<Row> {
+  const x = gaussian(rows * D_IN, 1, 100 + rows);
+  const body = encodeNpy(x, [rows, D_IN]);
+  const once = async () => {
+    const res = await fetch(`${url}/v1/dictionaries/big/encode?top=${K}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy" },
+      body,
+    });
+    if (res.status !== 200) throw new Error(`encode answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  for (let i = 0; i < 3; i++) await once();
+  const times: number[] = [];
+  const deadline = performance.now() + SECONDS * 1000;
+  while (performance.now() < deadline || times.length < 5) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  const ms = median(times);
+  return { rows, medianMs: ms, rowsPerS: rows / (ms / 1000), gflops: (2 * rows * D_IN * D_SAE) / (ms / 1000) / 1e9 };
+}
+
+const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
+
+const dir = await Deno.makeTempDir({ prefix: "saeserve-bench-" });
+try {
+  console.log(`dictionary ${D_IN} x ${D_SAE} TopK k=${K}; ${navigator.hardwareConcurrency} cores`);
+  const fileBytes = await writeDictionary(dir);
+  const copy = copyBandwidth();
+  console.log(`copy bandwidth (1 thread, read+write): ${(copy / 1e9).toFixed(1)} GB/s`);
+  const torch = torchRows();
+  const torchBy = new Map(torch?.map((r) => [r.rows, r]) ?? []);
+  if (torch) console.log(`torch f32 in-process, ${navigator.hardwareConcurrency} threads (bench/torch_encode.py)`);
+  for (const precision of PRECISIONS) {
+    const svc = await service(dir, precision);
+    try {
+      const results: Row[] = [];
+      for (const rows of ROWS) results.push(await measure(svc.url, rows));
+      const mem = memoryOf(svc.pid);
+      const weightBytes = 2 * D_IN * D_SAE * (precision === "f32" ? 4 : 2);
+      console.log(`\nsaeserve wasm over HTTP (.npy), ${precision} weights`);
+      console.log("     rows   wasm ms  wasm rows/s  GFLOP/s  torch ms torch rows/s  GFLOP/s  wasm/torch throughput");
+      for (const r of results) {
+        const t = torchBy.get(r.rows);
+        console.log(
+          `${String(r.rows).padStart(9)} ${fmt(r.medianMs, 2)} ${fmt(r.rowsPerS)}    ${fmt(r.gflops)}` +
+            (t ? ` ${fmt(t.medianMs, 2)} ${fmt(t.rowsPerS)}    ${fmt(t.gflops)}  ${(r.rowsPerS / t.rowsPerS).toFixed(2)}x` : ""),
+        );
+      }
+      const one = results.find((r) => r.rows === 1);
+      if (one) {
+        const encoderBytes = D_IN * D_SAE * (precision === "f32" ? 4 : 2);
+        const gbs = encoderBytes / (one.medianMs / 1000) / 1e9;
+        const t = torchBy.get(1);
+        console.log(
+          `1 row: ${one.medianMs.toFixed(2)} ms` + (t ? ` = ${(one.medianMs / t.medianMs).toFixed(2)} x torch's ${t.medianMs.toFixed(2)} ms` : "") +
+            `; encoder streamed at ${gbs.toFixed(1)} GB/s (copy bandwidth ${(copy / 1e9).toFixed(1)} GB/s)`,
+        );
+      }
+      console.log(
+        `memory: VmRSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB = ${(mem.rss / weightBytes).toFixed(2)} x the ${precision} weights ` +
+          `(${(weightBytes / 2 ** 20).toFixed(0)} MiB); peak VmHWM ${(mem.peak / 2 ** 20).toFixed(0)} MiB = ${(mem.peak / weightBytes).toFixed(2)} x` +
+          ` (file ${(fileBytes / 2 ** 20).toFixed(0)} MiB)`,
+      );
+    } finally {
+      await svc.stop();
+    }
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,51 @@
+"""PyTorch f32 CPU encode, the peer saeserve's WASM backend is measured against.
+
+x @ W_enc + b_enc, then topk(k) and relu, in-process, all cores (torch's default threads).
+Prints one JSON object per batch size: {"rows", "median_ms", "rows_per_s", "gflops"}.
+Run by bench/encode_vs_torch.ts; standalone: /usr/bin/python3 bench/torch_encode.py
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--d-in", type=int, default=2304)
+parser.add_argument("--d-sae", type=int, default=16384)
+parser.add_argument("--k", type=int, default=64)
+parser.add_argument("--rows", default="1,16,64,256")
+parser.add_argument("--seconds", type=float, default=3.0)
+args = parser.parse_args()
+
+torch.manual_seed(0)
+w_enc = torch.randn(args.d_in, args.d_sae) * 0.02
+b_enc = torch.randn(args.d_sae) * 0.01
+
+
+def encode(x):
+    h = x @ w_enc + b_enc
+    values, indices = torch.topk(h, args.k, dim=-1)
+    return torch.relu(values), indices
+
+
+with torch.inference_mode():
+    for rows in [int(r) for r in args.rows.split(",")]:
+        x = torch.randn(rows, args.d_in)
+        for _ in range(3):
+            encode(x)
+        times = []
+        deadline = time.perf_counter() + args.seconds
+        while time.perf_counter() < deadline or len(times) < 5:
+            t0 = time.perf_counter()
+            encode(x)
+            times.append(time.perf_counter() - t0)
+        median = statistics.median(times)
+        print(json.dumps({
+            "rows": rows,
+            "median_ms": median * 1e3,
+            "rows_per_s": rows / median,
+            "gflops": 2 * rows * args.d_in * args.d_sae / median / 1e9,
+            "threads": torch.get_num_threads(),
+        }), flush=True)
