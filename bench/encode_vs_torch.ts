@@ -68,7 +68,9 @@ function copyBandwidth(): number {
 async function writeDictionary(dir: string): Promise<number> {
   const wEnc = gaussian(D_IN * D_SAE, 0.02, 1);
   const wDec = new Float32Array(D_SAE * D_IN);
-  for (let i = 0; i < D_IN; i++) for (let j = 0; j < D_SAE; j++) wDec[j * D_IN + i] = wEnc[i * D_SAE + j];
+  for (let i = 0; i < D_IN; i++) {
+    for (let j = 0; j < D_SAE; j++) wDec[j * D_IN + i] = wEnc[i * D_SAE + j];
+  }
   const bytes = encodeSafetensors({
     W_enc: { shape: [D_IN, D_SAE], data: wEnc },
     W_dec: { shape: [D_SAE, D_IN], data: wDec },
@@ -79,7 +81,14 @@ async function writeDictionary(dir: string): Promise<number> {
   await Deno.writeFile(`${dir}/big/sae_weights.safetensors`, bytes);
   await Deno.writeTextFile(
     `${dir}/big/cfg.json`,
-    JSON.stringify({ architecture: "topk", d_in: D_IN, d_sae: D_SAE, k: K, dtype: "float32", apply_b_dec_to_input: false }),
+    JSON.stringify({
+      architecture: "topk",
+      d_in: D_IN,
+      d_sae: D_SAE,
+      k: K,
+      dtype: "float32",
+      apply_b_dec_to_input: false,
+    }),
   );
   return bytes.byteLength;
 }
@@ -112,7 +121,9 @@ function torchRows(): Row[] | null {
       stderr: "piped",
     }).outputSync();
     if (!out.success) {
-      console.log(`torch skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
+      console.log(
+        `torch skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`,
+      );
       return null;
     }
     return new TextDecoder().decode(out.stdout).trim().split("\n").map((line) => {
@@ -127,11 +138,15 @@ function torchRows(): Row[] | null {
 
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  const kb = (key: string) =>
+    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
   return { rss: kb("VmRSS"), peak: kb("VmHWM") };
 }
 
-async function service(dir: string, precision: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+async function service(
+  dir: string,
+  precision: string,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
@@ -187,7 +202,12 @@ async function measure(url: string, rows: number): Promise<Row> {
     times.push(performance.now() - t0);
   }
   const ms = median(times);
-  return { rows, medianMs: ms, rowsPerS: rows / (ms / 1000), gflops: (2 * rows * D_IN * D_SAE) / (ms / 1000) / 1e9 };
+  return {
+    rows,
+    medianMs: ms,
+    rowsPerS: rows / (ms / 1000),
+    gflops: (2 * rows * D_IN * D_SAE) / (ms / 1000) / 1e9,
+  };
 }
 
 const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
@@ -200,7 +220,11 @@ try {
   console.log(`copy bandwidth (1 thread, read+write): ${(copy / 1e9).toFixed(1)} GB/s`);
   const torch = torchRows();
   const torchBy = new Map(torch?.map((r) => [r.rows, r]) ?? []);
-  if (torch) console.log(`torch f32 in-process, ${navigator.hardwareConcurrency} threads (bench/torch_encode.py)`);
+  if (torch) {
+    console.log(
+      `torch f32 in-process, ${navigator.hardwareConcurrency} threads (bench/torch_encode.py)`,
+    );
+  }
   for (const precision of PRECISIONS) {
     const svc = await service(dir, precision);
     try {
@@ -209,12 +233,20 @@ try {
       const mem = memoryOf(svc.pid);
       const weightBytes = 2 * D_IN * D_SAE * (precision === "f32" ? 4 : 2);
       console.log(`\nsaeserve wasm over HTTP (.npy), ${precision} weights`);
-      console.log("     rows   wasm ms  wasm rows/s  GFLOP/s  torch ms torch rows/s  GFLOP/s  wasm/torch throughput");
+      console.log(
+        "     rows   wasm ms  wasm rows/s  GFLOP/s  torch ms torch rows/s  GFLOP/s  wasm/torch throughput",
+      );
       for (const r of results) {
         const t = torchBy.get(r.rows);
         console.log(
-          `${String(r.rows).padStart(9)} ${fmt(r.medianMs, 2)} ${fmt(r.rowsPerS)}    ${fmt(r.gflops)}` +
-            (t ? ` ${fmt(t.medianMs, 2)} ${fmt(t.rowsPerS)}    ${fmt(t.gflops)}  ${(r.rowsPerS / t.rowsPerS).toFixed(2)}x` : ""),
+          `${String(r.rows).padStart(9)} ${fmt(r.medianMs, 2)} ${fmt(r.rowsPerS)}    ${
+            fmt(r.gflops)
+          }` +
+            (t
+              ? ` ${fmt(t.medianMs, 2)} ${fmt(t.rowsPerS)}    ${fmt(t.gflops)}  ${
+                (r.rowsPerS / t.rowsPerS).toFixed(2)
+              }x`
+              : ""),
         );
       }
       const one = results.find((r) => r.rows === 1);
@@ -223,13 +255,21 @@ try {
         const gbs = encoderBytes / (one.medianMs / 1000) / 1e9;
         const t = torchBy.get(1);
         console.log(
-          `1 row: ${one.medianMs.toFixed(2)} ms` + (t ? ` = ${(one.medianMs / t.medianMs).toFixed(2)} x torch's ${t.medianMs.toFixed(2)} ms` : "") +
-            `; encoder streamed at ${gbs.toFixed(1)} GB/s (copy bandwidth ${(copy / 1e9).toFixed(1)} GB/s)`,
+          `1 row: ${one.medianMs.toFixed(2)} ms` + (t
+            ? ` = ${(one.medianMs / t.medianMs).toFixed(2)} x torch's ${t.medianMs.toFixed(2)} ms`
+            : "") +
+            `; encoder streamed at ${gbs.toFixed(1)} GB/s (copy bandwidth ${
+              (copy / 1e9).toFixed(1)
+            } GB/s)`,
         );
       }
       console.log(
-        `memory: VmRSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB = ${(mem.rss / weightBytes).toFixed(2)} x the ${precision} weights ` +
-          `(${(weightBytes / 2 ** 20).toFixed(0)} MiB); peak VmHWM ${(mem.peak / 2 ** 20).toFixed(0)} MiB = ${(mem.peak / weightBytes).toFixed(2)} x` +
+        `memory: VmRSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB = ${
+          (mem.rss / weightBytes).toFixed(2)
+        } x the ${precision} weights ` +
+          `(${(weightBytes / 2 ** 20).toFixed(0)} MiB); peak VmHWM ${
+            (mem.peak / 2 ** 20).toFixed(0)
+          } MiB = ${(mem.peak / weightBytes).toFixed(2)} x` +
           ` (file ${(fileBytes / 2 ** 20).toFixed(0)} MiB)`,
       );
     } finally {

@@ -24,11 +24,24 @@ export interface EncodeOptions {
   readonly top?: number;
 }
 
+/**
+ * Memory a loader streams large matrices into, owned by the backend, so that `prepare` can
+ * adopt them in place instead of copying (a dictionary is never held twice while loading).
+ */
+export interface MatrixArena {
+  /** A zeroed Float32Array of `length` values. */
+  alloc(length: number): Float32Array;
+  /** Free every allocation `prepare` did not adopt (call once loading and preparing end). */
+  dispose(): void;
+}
+
 /** One compute path. Every method is pure with respect to its inputs. */
 export interface Backend {
   readonly name: BackendName;
   /** Prepare weights once at load (re-pack, upload). */
   prepare(weights: SaeWeights): Promise<Prepared>;
+  /** A new arena for loading one dictionary; absent where plain JS arrays serve. */
+  arena?(): MatrixArena;
   /** Free what `prepare` allocated. */
   release(prepared: Prepared): void;
   /**

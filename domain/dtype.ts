@@ -104,6 +104,8 @@ export interface StreamToF32Options extends ElementLayout {
    * lands at row i % rows, column floor(i / rows) of the row-major output.
    */
   fortran?: { rows: number; cols: number };
+  /** Where to put the values (length `count`); a new array when absent. */
+  out?: Float32Array;
 }
 
 /**
@@ -211,7 +213,10 @@ export async function streamToF32(
     );
   }
   const size = dtypeSize(options.dtype);
-  const out = new Float32Array(count);
+  if (options.out && options.out.length !== count) {
+    throw new RangeError(`output of ${options.out.length} values for ${count} elements`);
+  }
+  const out = options.out ?? new Float32Array(count);
   const carry = new Uint8Array(size);
   let carried = 0;
   let index = 0;

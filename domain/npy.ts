@@ -286,7 +286,7 @@ export function decodeNpyInt(
  */
 export async function readNpyStream(
   stream: ReadableStream<Uint8Array>,
-  options: { maxBytes: number },
+  options: { maxBytes: number; alloc?: (length: number) => Float32Array },
 ): Promise<Tensor> {
   const reader = stream.getReader();
   let head = new Uint8Array(0);
@@ -350,10 +350,16 @@ export async function readNpyStream(
       littleEndian: h.littleEndian,
       count,
       fortran: { rows, cols },
+      out: options.alloc?.(count),
     });
     return { shape: h.shape, data: out };
   }
-  const flat = await streamToF32(data, { dtype: h.dtype, littleEndian: h.littleEndian, count });
+  const flat = await streamToF32(data, {
+    dtype: h.dtype,
+    littleEndian: h.littleEndian,
+    count,
+    out: fortran ? undefined : options.alloc?.(count),
+  });
   return {
     shape: h.shape,
     data: fortran ? fortranToC(flat, h.shape, new Float32Array(count)) : flat,

@@ -19,9 +19,14 @@ export async function readNpzDirectory(source: ByteSource): Promise<Map<string, 
 }
 
 /** Load one member as an f32 tensor, streaming it from the source. */
-export async function loadNpzArray(source: ByteSource, entry: ZipEntry): Promise<Tensor> {
+export async function loadNpzArray(
+  source: ByteSource,
+  entry: ZipEntry,
+  options?: { alloc?: (length: number) => Float32Array },
+): Promise<Tensor> {
   return await readNpyStream(await openZipEntry(source, entry), {
     maxBytes: entry.uncompressedSize,
+    alloc: options?.alloc,
   });
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend, Prepared } from "./backend.ts";
+import type { Backend, MatrixArena, Prepared } from "./backend.ts";
 import type { ByteSource } from "./byte_source.ts";
 import { weightBytes } from "./dictionary.ts";
 import { checkDictionaryId } from "./dictionary_id.ts";
@@ -233,6 +233,7 @@ export class Registry {
 
   async #load(id: string): Promise<Entry> {
     const started = performance.now();
+    let arena: MatrixArena | undefined;
     try {
       const { format, files } = await this.#locate(id);
       const description = await describeFolder(format, this.#folder(id, files));
@@ -244,9 +245,12 @@ export class Registry {
       }
       const expected = await this.#expectedHashes(id, files);
       const hashed = new Map<string, ReturnType<typeof hashingSource>>();
+      // Large matrices stream straight into the backend's memory when it offers an arena.
+      arena = this.#options.backend.arena?.();
       const weights = await loadFolder(
         format,
         this.#folder(id, files, expected.size ? hashed : undefined),
+        { alloc: arena?.alloc },
       );
       for (const [name, h] of hashed) {
         const want = expected.get(name);
@@ -282,6 +286,8 @@ export class Registry {
         });
       }
       throw e;
+    } finally {
+      arena?.dispose();
     }
   }
 

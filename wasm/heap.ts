@@ -87,6 +87,17 @@ export class SharedHeap {
     }
   }
 
+  /** Shrink a block to `bytes` (rounded up to 64), returning its tail to the free space. */
+  shrink(ptr: number, bytes: number): void {
+    const size = this.#used.get(ptr);
+    if (size === undefined) throw new RangeError(`shrink of unknown block ${ptr}`);
+    const keep = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    if (keep >= size) return;
+    this.#used.set(ptr, keep);
+    this.#used.set(ptr + keep, size - keep);
+    this.free(ptr + keep);
+  }
+
   /** A Float32Array view of `length` floats at `ptr` (views stay valid after growth). */
   f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Backend, EncodeOptions, Prepared } from "../domain/backend.ts";
+import type { Backend, EncodeOptions, MatrixArena, Prepared } from "../domain/backend.ts";
 import type { SaeWeights } from "../domain/dictionary.ts";
 import { type Matrix, matrix, row, type SparseRows } from "../domain/matrix.ts";
 import { activate, sparsify } from "../domain/reference_backend.ts";
@@ -55,6 +55,9 @@ interface WasmPrepared extends Prepared {
   readonly allocations: number[];
 }
 
+/** Stands in for matrices whose only copy now lives, re-packed, in the kernels' memory. */
+const EMPTY: Matrix = matrix(0, 0);
+
 /** Below this many multiply-adds a kernel call runs on the calling thread alone. */
 const PARALLEL_MIN_WORK = 1 << 18;
 
@@ -88,6 +91,9 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const exports = instance.exports as {
     encode(pb: number): void;
+    transpose_blocks(ptr: number, rows: number, cols: number, visited: number): void;
+    compact_bf16(ptr: number, n: number): void;
+    compact_f16(ptr: number, n: number): number;
     axpy_rows(
       out: number,
       n: number,
@@ -105,6 +111,61 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
   if (!(precision in PREC)) throw new RangeError(`unknown weight precision ${precision}`);
   const pool = await KernelPool.start(module, heap, { threads, encode: exports.encode });
   const prec = PREC[precision];
+
+  /** Arena allocations not yet adopted by `prepare`: array -> address. */
+  const arenaBlocks = new Map<Float32Array, number>();
+
+  /** Take over an arena array as a block of the kernels' memory (null if it is not one). */
+  function adopt(data: Float32Array): number | null {
+    const ptr = arenaBlocks.get(data);
+    if (ptr === undefined) return null;
+    arenaBlocks.delete(data);
+    return ptr;
+  }
+
+  /** Convert an adopted f32 block to the stored precision in place, releasing the spare half. */
+  function compact(ptr: number, count: number): void {
+    if (precision === "f32") return;
+    if (precision === "bf16") exports.compact_bf16(ptr, count);
+    else if (exports.compact_f16(ptr, count) > 0) {
+      heap.free(ptr);
+      throw new RangeError("a weight does not fit in f16; use SAESERVE_WEIGHTS=bf16 or f32");
+    }
+    heap.shrink(ptr, count * 2);
+  }
+
+  /** The encoder as panels of 8 columns: re-packed in place when the loader used the arena. */
+  function prepareEncoder(wEnc: Matrix): Packed {
+    const K = wEnc.rows;
+    const N = wEnc.cols;
+    const ptr = N % 8 === 0 ? adopt(wEnc.data) : null;
+    if (ptr === null) return packPanels(heap, wEnc, precision);
+    const visited = heap.alloc(Math.ceil((K * N) / 64));
+    try {
+      heap.i32(visited, Math.ceil((K * N) / 64 / 4) + 0).fill(0);
+      // Row-major [K, N/8] blocks of 8 floats -> [N/8, K] blocks: the panel layout.
+      exports.transpose_blocks(ptr, K, N / 8, visited);
+    } finally {
+      heap.free(visited);
+    }
+    compact(ptr, K * N);
+    const esize = precisionBytes(precision);
+    return { ptr, bytes: K * N * esize, ldb: 8 * esize, panelStride: K * 8 * esize };
+  }
+
+  /** The decoder row-major with rows padded to 8: adopted in place when the loader used the arena. */
+  function prepareDecoder(wDec: Matrix): Packed {
+    const ptr = wDec.cols % 8 === 0 ? adopt(wDec.data) : null;
+    if (ptr === null) return packRows(heap, wDec, precision);
+    compact(ptr, wDec.rows * wDec.cols);
+    const esize = precisionBytes(precision);
+    return {
+      ptr,
+      bytes: wDec.rows * wDec.cols * esize,
+      ldb: wDec.cols * esize,
+      panelStride: 8 * esize,
+    };
+  }
 
   /** Run `fn` with scratch blocks that are freed afterwards. */
   function withScratch<T>(fn: (alloc: (bytes: number) => number) => T): T {
@@ -288,13 +349,39 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
     name: "wasm",
     threads,
     precision,
-    prepare(weights: SaeWeights): Promise<Prepared> {
+    arena(): MatrixArena {
+      const mine = new Set<Float32Array>();
+      return {
+        alloc(length: number): Float32Array {
+          const ptr = heap.alloc(length * 4);
+          const data = heap.f32(ptr, length);
+          data.fill(0);
+          arenaBlocks.set(data, ptr);
+          mine.add(data);
+          return data;
+        },
+        dispose(): void {
+          for (const data of mine) {
+            const ptr = arenaBlocks.get(data);
+            if (ptr !== undefined) {
+              arenaBlocks.delete(data);
+              heap.free(ptr);
+            }
+          }
+          mine.clear();
+        },
+      };
+    },
+    prepare(input: SaeWeights): Promise<Prepared> {
       const allocations: number[] = [];
       try {
-        const encoder = packPanels(heap, weights.wEnc, precision);
+        const inArena = arenaBlocks.has(input.wEnc.data) || arenaBlocks.has(input.wDec.data);
+        const encoder = prepareEncoder(input.wEnc);
         allocations.push(encoder.ptr);
-        const decoder = packRows(heap, weights.wDec, precision);
+        const decoder = prepareDecoder(input.wDec);
         allocations.push(decoder.ptr);
+        // Matrices adopted from the arena now hold the kernels' layouts: keep no stale views.
+        const weights: SaeWeights = inArena ? { ...input, wEnc: EMPTY, wDec: EMPTY } : input;
         const a = weights.activation;
         const vec = (v: Float32Array | undefined) => {
           if (!v) return 0;
@@ -309,7 +396,7 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
         const bmag = vec(a.kind === "gated" ? a.bMag : undefined);
         // The kernels' copies replace what the registry counted for the f32 weights.
         const stored = encoder.bytes + decoder.bytes;
-        const counted = weights.wEnc.data.byteLength + weights.wDec.data.byteLength;
+        const counted = input.wEnc.data.byteLength + input.wDec.data.byteLength;
         const prepared: WasmPrepared = {
           weights,
           extraBytes: stored - counted + 4 * 3 * pad8(weights.dSae),

@@ -12,7 +12,7 @@ import { loadNpzArray, readNpzDirectory } from "../npz.ts";
 import type { Tensor } from "../tensor.ts";
 import { openZipEntry, type ZipEntry } from "../zip.ts";
 import type { Folder } from "./folder.ts";
-import type { DictionaryDescription } from "./loaded.ts";
+import type { DictionaryDescription, LoadOptions } from "./loaded.ts";
 import { asMatrix, asVector, dtypeName } from "./tensors.ts";
 
 /** The file that marks a Gemma Scope folder. */
@@ -80,13 +80,20 @@ export async function describeGemmaScope(folder: Folder): Promise<DictionaryDesc
 }
 
 /** Load a Gemma Scope folder into canonical weights, reading params.npz front to back once. */
-export async function loadGemmaScope(folder: Folder): Promise<SaeWeights> {
+export async function loadGemmaScope(folder: Folder, options?: LoadOptions): Promise<SaeWeights> {
   const { source, members } = await directory(folder);
   const ordered = [...KEYS].sort((a, b) =>
     members.get(a)!.localHeaderOffset - members.get(b)!.localHeaderOffset
   );
   const tensors = new Map<string, Tensor>();
-  for (const key of ordered) tensors.set(key, await loadNpzArray(source, members.get(key)!));
+  for (const key of ordered) {
+    // The two matrices go straight to their final home; vectors are small.
+    const big = key === "W_enc" || key === "W_dec";
+    tensors.set(
+      key,
+      await loadNpzArray(source, members.get(key)!, { alloc: big ? options?.alloc : undefined }),
+    );
+  }
   const wEncTensor = tensors.get("W_enc")!;
   if (wEncTensor.shape.length !== 2) throw new FormatError(GEMMA_SCOPE_FILE, "W_enc must be 2-D");
   const [dIn, dSae] = wEncTensor.shape;

@@ -34,3 +34,9 @@ export interface DictionaryDescription {
   /** Bytes the f32 weights will take in memory once loaded. */
   readonly weightBytes: number;
 }
+
+/** Options of the loaders. */
+export interface LoadOptions {
+  /** Where W_enc and W_dec go (the backend's memory); plain arrays when absent. */
+  readonly alloc?: (length: number) => Float32Array;
+}

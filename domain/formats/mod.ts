@@ -7,12 +7,12 @@
 import type { SaeWeights } from "../dictionary.ts";
 import type { Folder } from "./folder.ts";
 import { describeGemmaScope, GEMMA_SCOPE_FILE, loadGemmaScope } from "./gemma_scope.ts";
-import type { DictionaryDescription, FormatName } from "./loaded.ts";
+import type { DictionaryDescription, FormatName, LoadOptions } from "./loaded.ts";
 import { describeSaeLens, loadSaeLens, SAELENS_FILES } from "./saelens.ts";
 import { describeSparsify, loadSparsify, SPARSIFY_FILES } from "./sparsify.ts";
 
 export type { Folder } from "./folder.ts";
-export type { Architecture, DictionaryDescription, FormatName } from "./loaded.ts";
+export type { Architecture, DictionaryDescription, FormatName, LoadOptions } from "./loaded.ts";
 
 /** The family whose files `names` holds, or null if none does. */
 export function detectFormat(names: Iterable<string>): FormatName | null {
@@ -36,13 +36,17 @@ export function describeFolder(format: FormatName, folder: Folder): Promise<Dict
 }
 
 /** Load a folder of a known family into canonical f32 weights. */
-export function loadFolder(format: FormatName, folder: Folder): Promise<SaeWeights> {
+export function loadFolder(
+  format: FormatName,
+  folder: Folder,
+  options?: LoadOptions,
+): Promise<SaeWeights> {
   switch (format) {
     case "saelens":
-      return loadSaeLens(folder);
+      return loadSaeLens(folder, options);
     case "gemma_scope":
-      return loadGemmaScope(folder);
+      return loadGemmaScope(folder, options);
     case "sparsify":
-      return loadSparsify(folder);
+      return loadSparsify(folder, options);
   }
 }

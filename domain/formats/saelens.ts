@@ -14,7 +14,7 @@ import {
 } from "../safetensors.ts";
 import type { Folder } from "./folder.ts";
 import { readJsonObject } from "./folder.ts";
-import type { Architecture, DictionaryDescription } from "./loaded.ts";
+import type { Architecture, DictionaryDescription, LoadOptions } from "./loaded.ts";
 import { asVector, dtypeName, loadInFileOrder, loadSafetensorsMatrix } from "./tensors.ts";
 import type { Matrix } from "../matrix.ts";
 
@@ -148,7 +148,7 @@ const ACTIVATION_TENSORS: Record<SaeLensConfig["architecture"], string[]> = {
 };
 
 /** Load a SAELens folder into canonical weights. */
-export async function loadSaeLens(folder: Folder): Promise<SaeWeights> {
+export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promise<SaeWeights> {
   const config = parseSaeLensConfig(await readJsonObject(folder, "cfg.json"));
   const source = await folder.open("sae_weights.safetensors");
   const header = await readSafetensorsHeader(source);
@@ -159,10 +159,20 @@ export async function loadSaeLens(folder: Folder): Promise<SaeWeights> {
   }
   const t = await loadInFileOrder(header, names, async (name) => {
     if (name === "W_enc") {
-      return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dSae });
+      return await loadSafetensorsMatrix(source, header, {
+        name,
+        rows: dIn,
+        cols: dSae,
+        alloc: options?.alloc,
+      });
     }
     if (name === "W_dec") {
-      return await loadSafetensorsMatrix(source, header, { name, rows: dSae, cols: dIn });
+      return await loadSafetensorsMatrix(source, header, {
+        name,
+        rows: dSae,
+        cols: dIn,
+        alloc: options?.alloc,
+      });
     }
     const tensor = await loadSafetensorsTensor(source, header, name);
     if (name === "b_dec") return asVector(tensor, dIn, name);

@@ -14,7 +14,7 @@ import {
   type SafetensorsHeader,
 } from "../safetensors.ts";
 import { type Folder, readJsonObject } from "./folder.ts";
-import type { DictionaryDescription } from "./loaded.ts";
+import type { DictionaryDescription, LoadOptions } from "./loaded.ts";
 import { asVector, dtypeName, loadInFileOrder, loadSafetensorsMatrix } from "./tensors.ts";
 
 /** Files that mark a sparsify folder. */
@@ -107,7 +107,7 @@ export async function describeSparsify(folder: Folder): Promise<DictionaryDescri
 }
 
 /** Load a sparsify folder into canonical weights (encoder transposed while streaming). */
-export async function loadSparsify(folder: Folder): Promise<SaeWeights> {
+export async function loadSparsify(folder: Folder, options?: LoadOptions): Promise<SaeWeights> {
   const { config, source, header, dIn, dSae, skip } = await open(folder);
   const names = ["encoder.weight", "encoder.bias", "W_dec", "b_dec", ...(skip ? ["W_skip"] : [])];
   const t = await loadInFileOrder<Matrix | Float32Array>(header, names, async (name) => {
@@ -118,9 +118,15 @@ export async function loadSparsify(folder: Folder): Promise<SaeWeights> {
           rows: dIn,
           cols: dSae,
           transpose: true,
+          alloc: options?.alloc,
         });
       case "W_dec":
-        return await loadSafetensorsMatrix(source, header, { name, rows: dSae, cols: dIn });
+        return await loadSafetensorsMatrix(source, header, {
+          name,
+          rows: dSae,
+          cols: dIn,
+          alloc: options?.alloc,
+        });
       case "W_skip":
         return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dIn });
       default:

@@ -49,7 +49,13 @@ export function asVector(tensor: Tensor, n: number, what: string): Float32Array 
 export async function loadSafetensorsMatrix(
   source: ByteSource,
   header: SafetensorsHeader,
-  options: { name: string; rows: number; cols: number; transpose?: boolean },
+  options: {
+    name: string;
+    rows: number;
+    cols: number;
+    transpose?: boolean;
+    alloc?: (length: number) => Float32Array;
+  },
 ): Promise<Matrix> {
   const { name, rows, cols } = options;
   const entry = header.tensors.get(name);
@@ -76,6 +82,7 @@ export async function loadSafetensorsMatrix(
     count: rows * cols,
     // A C-order [cols, rows] array read as Fortran-order [rows, cols] is its transpose.
     fortran: options.transpose ? { rows, cols } : undefined,
+    out: options.alloc?.(rows * cols),
   });
   return matrix(rows, cols, expectFinite(data, name));
 }

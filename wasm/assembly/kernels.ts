@@ -365,3 +365,78 @@ export function axpy_rows(out: usize, n: i32, w: usize, ldw: usize, idx: usize, 
   else if (prec == PREC_BF16) axpyRows(out, n, w, ldw, idx, val, count, scale, PREC_BF16);
   else axpyRows(out, n, w, ldw, idx, val, count, scale, PREC_F16);
 }
+
+/**
+ * In-place transpose of a rows x cols matrix of 32-byte blocks (row-major to column-major),
+ * following permutation cycles; `visited` is a zeroed bitmap of rows * cols bits. Turns a
+ * row-major [K, N] f32 matrix into panels of 8 columns without a second copy.
+ */
+export function transpose_blocks(ptr: usize, rows: i32, cols: i32, visited: usize): void {
+  const total = <i64>rows * <i64>cols;
+  for (let start: i64 = 0; start < total; start++) {
+    if ((load<u8>(visited + <usize>(start >> 3)) >> <u8>(start & 7)) & 1) continue;
+    const tmp0 = v128.load(ptr + <usize>(start << 5));
+    const tmp1 = v128.load(ptr + <usize>(start << 5), 16);
+    let i = start;
+    while (true) {
+      store<u8>(visited + <usize>(i >> 3), load<u8>(visited + <usize>(i >> 3)) | <u8>(1 << <u8>(i & 7)));
+      // Position i (column-major: c = i / rows, r = i % rows) takes the block from r * cols + c.
+      const s = (i % rows) * cols + i / rows;
+      if (s == start) {
+        v128.store(ptr + <usize>(i << 5), tmp0);
+        v128.store(ptr + <usize>(i << 5), tmp1, 16);
+        break;
+      }
+      v128.store(ptr + <usize>(i << 5), v128.load(ptr + <usize>(s << 5)));
+      v128.store(ptr + <usize>(i << 5), v128.load(ptr + <usize>(s << 5), 16), 16);
+      i = s;
+    }
+  }
+}
+
+/** In place: n f32 values become n bf16 values (round to nearest even) at the same address. */
+export function compact_bf16(ptr: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<u32>(ptr + (<usize>i << 2));
+    store<u16>(ptr + (<usize>i << 1), <u16>((x + 0x7fff + ((x >> 16) & 1)) >> 16));
+  }
+}
+
+/**
+ * In place: n f32 values become n f16 values (round to nearest even) at the same address.
+ * Returns how many values overflowed the f16 range (they become infinities).
+ */
+export function compact_f16(ptr: usize, n: i32): i32 {
+  let overflow = 0;
+  for (let i = 0; i < n; i++) {
+    const x = load<u32>(ptr + (<usize>i << 2));
+    const sign = (x >> 16) & 0x8000;
+    const exponent = <i32>((x >> 23) & 0xff);
+    let mantissa = x & 0x7fffff;
+    const e = exponent - 127 + 15;
+    let out: u32;
+    if (exponent == 0xff || e >= 31) {
+      out = sign | 0x7c00;
+      overflow++;
+    } else if (e <= 0) {
+      if (e < -10) out = sign;
+      else {
+        mantissa |= 0x800000;
+        const shift = <u32>(14 - e);
+        const half: u32 = 1 << (shift - 1);
+        let v = mantissa >> shift;
+        const rest = mantissa & ((1 << shift) - 1);
+        if (rest > half || (rest == half && (v & 1))) v++;
+        out = sign | v;
+      }
+    } else {
+      let v = (<u32>e << 10) | (mantissa >> 13);
+      const rest = mantissa & 0x1fff;
+      if (rest > 0x1000 || (rest == 0x1000 && (v & 1))) v++;
+      if ((v & 0x7fff) >= 0x7c00) overflow++;
+      out = sign | v;
+    }
+    store<u16>(ptr + (<usize>i << 1), <u16>out);
+  }
+  return overflow;
+}
