@@ -13,6 +13,11 @@ export interface ByteSource {
   readonly size: number;
   /** Stream the bytes in [offset, offset + length). The stream must yield exactly `length` bytes or error. */
   stream(offset: number, length: number): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Optional: fill `target` with the bytes at [offset, offset + target.length) directly, with
+   * no intermediate chunks (a local file read straight into a tensor's final memory).
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /** A ByteSource over bytes already in memory. */

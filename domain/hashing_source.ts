@@ -75,8 +75,18 @@ export function hashingSource(source: ByteSource): HashingSource {
     });
   };
 
+  const readInto = source.readInto?.bind(source);
   const wrapped: ByteSource = {
     size: source.size,
+    readInto: readInto &&
+      (async (offset: number, target: Uint8Array): Promise<void> => {
+        await readInto(offset, target);
+        const end = offset + target.byteLength;
+        if (finished === null && claim === null && offset <= position && position < end) {
+          hash.update(target.subarray(position - offset));
+          position = end;
+        }
+      }),
     async stream(offset: number, length: number): Promise<ReadableStream<Uint8Array>> {
       const inner = await source.stream(offset, length);
       const covers = offset <= position && position < offset + length;

@@ -67,6 +67,12 @@ export async function loadSafetensorsMatrix(
       `${name} has shape [${entry.shape}], expected [${stored}]`,
     );
   }
+  if (entry.dtype === "F32" && !options.transpose && source.readInto) {
+    // The stored bytes are the final little-endian f32 values: read them straight in.
+    const out = options.alloc?.(rows * cols) ?? new Float32Array(rows * cols);
+    await source.readInto(entry.begin, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    return matrix(rows, cols, expectFinite(out, name));
+  }
   if (!isDType(entry.dtype)) {
     throw new FormatError(
       "safetensors",

@@ -153,6 +153,24 @@ function fileSource(path: string, options: { size: number; label: string }): Byt
   const { size, label } = options;
   return {
     size,
+    async readInto(offset: number, target: Uint8Array): Promise<void> {
+      checkRange(offset, target.byteLength, { size, label });
+      using file = await Deno.open(path, { read: true });
+      await file.seek(offset, Deno.SeekMode.Start);
+      let filled = 0;
+      while (filled < target.byteLength) {
+        const n = await file.read(
+          target.subarray(filled, Math.min(target.byteLength, filled + CHUNK_BYTES * 16)),
+        );
+        if (n === null) {
+          throw new FormatError(
+            "file",
+            `${label} ended after ${filled} of ${target.byteLength} bytes`,
+          );
+        }
+        filled += n;
+      }
+    },
     stream(offset: number, length: number): Promise<ReadableStream<Uint8Array>> {
       try {
         checkRange(offset, length, { size, label });

@@ -211,3 +211,22 @@ Deno.test("fileStore.describe names the absolute root as a file URL", () => {
   assert.equal(fileStore("/srv/dicts").describe, "file:///srv/dicts");
   assert.equal(fileStore("rel").describe, `file://${join(Deno.cwd(), "rel")}`);
 });
+
+Deno.test("fileStore sources readInto a caller's buffer (shared memory too) and check ranges", async () => {
+  await withFolder(async (dir) => {
+    const bytes = randomBytes(2 * (1 << 20) + 99);
+    await Deno.writeFile(join(dir, "w.bin"), bytes);
+    const source = await fileStore(dir).open("w.bin");
+    const shared = new Uint8Array(
+      new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true }).buffer,
+      64,
+      bytes.length - 10,
+    );
+    await source.readInto!(10, shared);
+    assert.deepEqual(shared.slice(), bytes.subarray(10));
+    await assert.rejects(
+      source.readInto!(bytes.length - 5, new Uint8Array(10)),
+      (e: unknown) => e instanceof SaeError,
+    );
+  });
+});
