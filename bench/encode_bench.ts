@@ -1,6 +1,7 @@
 /**
- * Encode throughput of the reference backend on a synthetic TopK dictionary, and request
- * parsing cost (JSON vs .npy). The WASM and WebGPU backends add their rows here as they land.
+ * Encode of the reference and WASM backends side by side on a synthetic TopK dictionary, and
+ * request parsing cost (JSON vs .npy). The full-size comparison with PyTorch over HTTP is
+ * bench/encode_vs_torch.ts.
  * Run: npx -y deno@2.9.6 task bench
  */
 
@@ -8,6 +9,7 @@ import { matrix } from "../domain/matrix.ts";
 import { decodeNpy, encodeNpy } from "../domain/npy.ts";
 import { referenceBackend } from "../domain/reference_backend.ts";
 import { encodeRows } from "../domain/sae.ts";
+import { wasmBackend } from "../wasm/mod.ts";
 import type { SaeWeights } from "../domain/dictionary.ts";
 
 const D_IN = 512;
@@ -34,18 +36,22 @@ const weights: SaeWeights = {
   normalization: "none",
   wSkip: null,
 };
-const backend = referenceBackend();
-const prepared = await backend.prepare(weights);
+const reference = referenceBackend();
+const wasm = await wasmBackend();
+const wasmBf16 = await wasmBackend({ weights: "bf16" });
 
-for (const rows of [1, 16]) {
-  const x = matrix(rows, D_IN, random(rows * D_IN, 3 + rows));
-  Deno.bench(
-    `reference encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`,
-    { group: `encode-${rows}` },
-    async () => {
-      await encodeRows(backend, prepared, x);
-    },
-  );
+for (const [name, backend] of [["reference", reference], ["wasm f32", wasm], ["wasm bf16", wasmBf16]] as const) {
+  const prepared = await backend.prepare(weights);
+  for (const rows of [1, 16]) {
+    const x = matrix(rows, D_IN, random(rows * D_IN, 3 + rows));
+    Deno.bench(
+      `${name} encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`,
+      { group: `encode-${rows}`, baseline: name === "reference" },
+      async () => {
+        await encodeRows(backend, prepared, x);
+      },
+    );
+  }
 }
 
 const x64 = random(64 * D_IN, 9);

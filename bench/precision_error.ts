@@ -1,0 +1,98 @@
+/**
+ * What reduced-precision weights cost in accuracy: encode the same rows with f32, bf16 and f16
+ * weights (WASM backend) on a 2304 x 16384 TopK (k = 64) dictionary and report the relative
+ * error of the kept values and reconstructions, and the top-k agreement (share of f32's 64
+ * indices that the reduced-precision encode also returns).
+ * Run: deno task wasm && deno run -A bench/precision_error.ts
+ * @module
+ */
+
+import type { SaeWeights } from "../domain/dictionary.ts";
+import { matrix, type SparseRows } from "../domain/matrix.ts";
+import { wasmBackend } from "../wasm/mod.ts";
+
+const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
+const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
+const K = 64;
+const ROWS = 64;
+
+function gaussian(n: number, scale: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 2 ** 32;
+  };
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next()) * scale;
+  return out;
+}
+
+const wDecData = gaussian(D_SAE * D_IN, 1 / Math.sqrt(D_IN), 1);
+const wEncData = new Float32Array(D_IN * D_SAE);
+for (let j = 0; j < D_SAE; j++) for (let i = 0; i < D_IN; i++) wEncData[i * D_SAE + j] = wDecData[j * D_IN + i];
+const weights = (): SaeWeights => ({
+  dIn: D_IN,
+  dSae: D_SAE,
+  wEnc: matrix(D_IN, D_SAE, wEncData),
+  wDec: matrix(D_SAE, D_IN, wDecData),
+  bDec: new Float32Array(D_IN),
+  preBias: null,
+  activation: { kind: "topk", bEnc: gaussian(D_SAE, 0.05, 2), k: K },
+  normalization: "none",
+  wSkip: null,
+});
+// Inputs: sparse combinations of dictionary directions plus noise, like real activations.
+const x = matrix(ROWS, D_IN, gaussian(ROWS * D_IN, 0.3, 3));
+for (let r = 0; r < ROWS; r++) {
+  for (let t = 0; t < 32; t++) {
+    const j = (r * 7919 + t * 104729) % D_SAE;
+    for (let i = 0; i < D_IN; i++) x.data[r * D_IN + i] += 2 * wDecData[j * D_IN + i];
+  }
+}
+
+async function run(precision: "f32" | "bf16" | "f16"): Promise<{ codes: SparseRows; recon: Float32Array }> {
+  const backend = await wasmBackend({ weights: precision });
+  try {
+    const prepared = await backend.prepare(weights());
+    const codes = await backend.encode(prepared, x);
+    const recon = (await backend.decodeSparse(prepared, codes)).data;
+    return { codes, recon };
+  } finally {
+    backend.close();
+  }
+}
+
+const base = await run("f32");
+console.log(`dictionary ${D_IN} x ${D_SAE} TopK k=${K}, ${ROWS} rows; reference: f32 weights`);
+console.log("weights  top-k agreement  max rel. error of shared values  recon. rel. error (L2)");
+for (const precision of ["bf16", "f16"] as const) {
+  const { codes, recon } = await run(precision);
+  let shared = 0;
+  let maxErr = 0;
+  for (let r = 0; r < ROWS; r++) {
+    const want = new Map<number, number>();
+    base.codes.indices[r].forEach((i, j) => want.set(i, base.codes.values[r][j]));
+    codes.indices[r].forEach((i, j) => {
+      const w = want.get(i);
+      if (w === undefined) return;
+      shared++;
+      maxErr = Math.max(maxErr, Math.abs(codes.values[r][j] - w) / Math.abs(w));
+    });
+  }
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < recon.length; i++) {
+    num += (recon[i] - base.recon[i]) ** 2;
+    den += base.recon[i] ** 2;
+  }
+  const total = base.codes.indices.reduce((s, ix) => s + ix.length, 0);
+  console.log(
+    `${precision.padEnd(8)} ${(100 * shared / total).toFixed(2).padStart(14)}%  ${maxErr.toExponential(2).padStart(31)}  ${
+      Math.sqrt(num / den).toExponential(2).padStart(22)
+    }`,
+  );
+}
