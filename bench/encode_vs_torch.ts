@@ -229,7 +229,11 @@ try {
     const svc = await service(dir, precision);
     try {
       const results: Row[] = [];
-      for (const rows of ROWS) results.push(await measure(svc.url, rows));
+      let loaded: { rss: number; peak: number } | undefined;
+      for (const rows of ROWS) {
+        results.push(await measure(svc.url, rows));
+        loaded ??= memoryOf(svc.pid); // right after the load and the first batch size
+      }
       const mem = memoryOf(svc.pid);
       const weightBytes = 2 * D_IN * D_SAE * (precision === "f32" ? 4 : 2);
       console.log(`\nsaeserve wasm over HTTP (.npy), ${precision} weights`);
@@ -263,8 +267,12 @@ try {
             } GB/s)`,
         );
       }
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB = ${(b / weightBytes).toFixed(2)} x`;
       console.log(
-        `memory: VmRSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB = ${
+        `memory after the load and ${ROWS[0]}-row requests: VmRSS ${mib(loaded!.rss)} the ${precision} weights, peak ${mib(loaded!.peak)}`,
+      );
+      console.log(
+        `memory after every batch size: VmRSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB = ${
           (mem.rss / weightBytes).toFixed(2)
         } x the ${precision} weights ` +
           `(${(weightBytes / 2 ** 20).toFixed(0)} MiB); peak VmHWM ${

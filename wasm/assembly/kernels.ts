@@ -276,6 +276,25 @@ function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): vo
   store<i32>(idx + (<usize>i << 2), j);
 }
 
+// One candidate (column j, pre-activation p): apply the activation, push if it survives.
+@inline function consider(vals: usize, idx: usize, cnt: usize, cap: i32, p: f32, j: i32, act: i32, bias: usize, thr: usize, bmag: usize): void {
+  const jb = <usize>j << 2;
+  if (act == ACT_GATED) {
+    const g = p + load<f32>(bias + jb);
+    const mag = p * load<f32>(thr + jb) + load<f32>(bmag + jb);
+    if (g > 0 && mag > 0) push(vals, idx, cnt, cap, mag, j);
+  } else {
+    const h = p + load<f32>(bias + jb);
+    if (h > 0 && (act != ACT_JUMPRELU || h > load<f32>(thr + jb))) push(vals, idx, cnt, cap, h, j);
+  }
+}
+
+// The value a candidate must beat to enter row's selection: the heap's worst once it is full
+// (later columns have higher indices, so an equal value never wins), else 0.
+@inline function floorOf(vals: usize, cnt: usize, cap: i32): f32 {
+  return cap > 0 && load<i32>(cnt) == cap ? load<f32>(vals) : 0;
+}
+
 @inline function selectTile(pb: usize, n0t: i32, n1t: i32, c: usize, act: i32): void {
   const m = param(pb, P_M);
   const nReal = param(pb, P_NREAL);
@@ -288,22 +307,38 @@ function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): vo
   const oidx = <usize>param(pb, P_OIDX);
   const ocnt = <usize>param(pb, P_OCNT);
   const end = min(n1t, nReal);
+  const zero = f32x4.splat(0);
   for (let r = 0; r < m; r++) {
     const row = c + <usize>(r * TN) * 4;
     const vals = ovals + <usize>r * stride;
     const idx = oidx + <usize>r * stride;
     const cnt = ocnt + (<usize>r << 2);
-    for (let j = n0t; j < end; j++) {
-      const p = load<f32>(row + (<usize>(j - n0t) << 2));
+    let floor = f32x4.splat(floorOf(vals, cnt, cap));
+    let j = n0t;
+    // Four columns at a time: most are rejected by one vector compare.
+    for (; j + 4 <= end; j += 4) {
+      const at = row + (<usize>(j - n0t) << 2);
       const jb = <usize>j << 2;
+      const p = v128.load(at);
+      let ok: v128;
       if (act == ACT_GATED) {
-        const g = p + load<f32>(bias + jb);
-        const mag = p * load<f32>(thr + jb) + load<f32>(bmag + jb);
-        if (g > 0 && mag > 0) push(vals, idx, cnt, cap, mag, j);
+        const g = f32x4.add(p, v128.load(bias + jb));
+        const mag = f32x4.add(f32x4.mul(p, v128.load(thr + jb)), v128.load(bmag + jb));
+        ok = v128.and(f32x4.gt(g, zero), f32x4.gt(mag, floor));
       } else {
-        const h = p + load<f32>(bias + jb);
-        if (h > 0 && (act != ACT_JUMPRELU || h > load<f32>(thr + jb))) push(vals, idx, cnt, cap, h, j);
+        const h = f32x4.add(p, v128.load(bias + jb));
+        ok = f32x4.gt(h, floor);
+        if (act == ACT_JUMPRELU) ok = v128.and(ok, f32x4.gt(h, v128.load(thr + jb)));
       }
+      if (!v128.any_true(ok)) continue;
+      if (i32x4.extract_lane(ok, 0)) consider(vals, idx, cnt, cap, f32x4.extract_lane(p, 0), j, act, bias, thr, bmag);
+      if (i32x4.extract_lane(ok, 1)) consider(vals, idx, cnt, cap, f32x4.extract_lane(p, 1), j + 1, act, bias, thr, bmag);
+      if (i32x4.extract_lane(ok, 2)) consider(vals, idx, cnt, cap, f32x4.extract_lane(p, 2), j + 2, act, bias, thr, bmag);
+      if (i32x4.extract_lane(ok, 3)) consider(vals, idx, cnt, cap, f32x4.extract_lane(p, 3), j + 3, act, bias, thr, bmag);
+      floor = f32x4.splat(floorOf(vals, cnt, cap));
+    }
+    for (; j < end; j++) {
+      consider(vals, idx, cnt, cap, load<f32>(row + (<usize>(j - n0t) << 2)), j, act, bias, thr, bmag);
     }
   }
 }
