@@ -40,7 +40,12 @@ const reference = referenceBackend();
 const wasm = await wasmBackend();
 const wasmBf16 = await wasmBackend({ weights: "bf16" });
 
-for (const [name, backend] of [["reference", reference], ["wasm f32", wasm], ["wasm bf16", wasmBf16]] as const) {
+for (
+  const [name, backend] of [["reference", reference], ["wasm f32", wasm], [
+    "wasm bf16",
+    wasmBf16,
+  ]] as const
+) {
   const prepared = await backend.prepare(weights);
   for (const rows of [1, 16]) {
     const x = matrix(rows, D_IN, random(rows * D_IN, 3 + rows));

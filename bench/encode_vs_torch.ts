@@ -267,9 +267,12 @@ try {
             } GB/s)`,
         );
       }
-      const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB = ${(b / weightBytes).toFixed(2)} x`;
+      const mib = (b: number) =>
+        `${(b / 2 ** 20).toFixed(0)} MiB = ${(b / weightBytes).toFixed(2)} x`;
       console.log(
-        `memory after the load and ${ROWS[0]}-row requests: VmRSS ${mib(loaded!.rss)} the ${precision} weights, peak ${mib(loaded!.peak)}`,
+        `memory after the load and ${ROWS[0]}-row requests: VmRSS ${
+          mib(loaded!.rss)
+        } the ${precision} weights, peak ${mib(loaded!.peak)}`,
       );
       console.log(
         `memory after every batch size: VmRSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB = ${

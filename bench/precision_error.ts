@@ -27,13 +27,17 @@ function gaussian(n: number, scale: number, seed: number): Float32Array {
     s >>>= 0;
     return (s + 0.5) / 2 ** 32;
   };
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next()) * scale;
+  for (let i = 0; i < n; i++) {
+    out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next()) * scale;
+  }
   return out;
 }
 
 const wDecData = gaussian(D_SAE * D_IN, 1 / Math.sqrt(D_IN), 1);
 const wEncData = new Float32Array(D_IN * D_SAE);
-for (let j = 0; j < D_SAE; j++) for (let i = 0; i < D_IN; i++) wEncData[i * D_SAE + j] = wDecData[j * D_IN + i];
+for (let j = 0; j < D_SAE; j++) {
+  for (let i = 0; i < D_IN; i++) wEncData[i * D_SAE + j] = wDecData[j * D_IN + i];
+}
 const weights = (): SaeWeights => ({
   dIn: D_IN,
   dSae: D_SAE,
@@ -54,7 +58,9 @@ for (let r = 0; r < ROWS; r++) {
   }
 }
 
-async function run(precision: "f32" | "bf16" | "f16"): Promise<{ codes: SparseRows; recon: Float32Array }> {
+async function run(
+  precision: "f32" | "bf16" | "f16",
+): Promise<{ codes: SparseRows; recon: Float32Array }> {
   const backend = await wasmBackend({ weights: precision });
   try {
     const prepared = await backend.prepare(weights());
@@ -91,8 +97,8 @@ for (const precision of ["bf16", "f16"] as const) {
   }
   const total = base.codes.indices.reduce((s, ix) => s + ix.length, 0);
   console.log(
-    `${precision.padEnd(8)} ${(100 * shared / total).toFixed(2).padStart(14)}%  ${maxErr.toExponential(2).padStart(31)}  ${
-      Math.sqrt(num / den).toExponential(2).padStart(22)
-    }`,
+    `${precision.padEnd(8)} ${(100 * shared / total).toFixed(2).padStart(14)}%  ${
+      maxErr.toExponential(2).padStart(31)
+    }  ${Math.sqrt(num / den).toExponential(2).padStart(22)}`,
   );
 }
