@@ -11,17 +11,8 @@ import { referenceBackend } from "./domain/reference_backend.ts";
 import { Registry } from "./domain/registry.ts";
 import { openStore } from "./domain/store/mod.ts";
 import { createApp } from "./routes/mod.ts";
+import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
 import { wasmBackend } from "./wasm/mod.ts";
-
-/** Whether a real (non-fallback) WebGPU adapter exists. */
-async function hasRealGpu(): Promise<boolean> {
-  try {
-    const adapter = await navigator.gpu?.requestAdapter();
-    return adapter !== null && adapter !== undefined && !adapter.info.isFallbackAdapter;
-  } catch {
-    return false;
-  }
-}
 
 /** The backend for a $SAESERVE_BACKEND choice. */
 export async function selectBackend(
@@ -30,17 +21,20 @@ export async function selectBackend(
   switch (config.backend) {
     case "reference":
       return referenceBackend();
+    case "webgpu":
+      return await webgpuBackend();
     case "auto":
-      if (await hasRealGpu()) {
-        console.warn(
-          "saeserve: a GPU adapter exists, but the webgpu backend is not built yet; using wasm",
-        );
+      // A real GPU when there is one; the software adapter is slower than the WASM kernels.
+      if (await hasHardwareAdapter()) {
+        try {
+          return await webgpuBackend({ requireHardware: true });
+        } catch (e) {
+          console.warn(`saeserve: WebGPU failed to start (${(e as Error).message}); using wasm`);
+        }
       }
       return await wasmBackend({ threads: config.threads, weights: config.weights });
     case "wasm":
       return await wasmBackend({ threads: config.threads, weights: config.weights });
-    default:
-      throw new Error(`backend ${config.backend} is not available in this build`);
   }
 }
 

@@ -1,0 +1,577 @@
+/**
+ * The `webgpu` compute backend: dictionaries uploaded once into GPU buffers (split across
+ * buffers beyond the adapter's binding limit), encode as a tiled GEMM with a fused activation
+ * followed by a multi-level partial top-k on the GPU (only indices and values come back),
+ * sparse decode and steer as GPU accumulations. Runs on any adapter, llvmpipe included.
+ * @module
+ */
+
+import type { Backend, EncodeOptions, Prepared } from "../domain/backend.ts";
+import type { SaeWeights } from "../domain/dictionary.ts";
+import { SaeError } from "../domain/errors.ts";
+import { type Matrix, matrix, row, type SparseRows } from "../domain/matrix.ts";
+import { activate, sparsify } from "../domain/reference_backend.ts";
+import { topK } from "../domain/top_k.ts";
+import { columnSlice, type Span, spans } from "./chunks.ts";
+import { DECODE, EPILOGUE, EXCLUDED, GEMM, GEMM_TILE, SELECT, SELECT_BLOCK } from "./wgsl.ts";
+
+/** Options of {@link webgpuBackend}. */
+export interface WebGpuBackendOptions {
+  /** Refuse software adapters (what `auto` wants). Default false: any adapter. */
+  requireHardware?: boolean;
+  /** Largest buffer binding used, in bytes (default: the adapter's limit). Tests lower it. */
+  maxBindingBytes?: number;
+}
+
+/** A backend holding a GPU device: close it when done. */
+export interface WebGpuBackend extends Backend {
+  /** The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  readonly adapter: string;
+  /** Largest buffer binding used, in bytes. */
+  readonly maxBinding: number;
+  /** Whether the adapter is a software fallback. */
+  readonly fallbackAdapter: boolean;
+  /** Resolves when the device is lost (never, normally). */
+  readonly lost: Promise<string>;
+  /** Release the device. */
+  close(): void;
+}
+
+interface Chunk {
+  readonly buffer: GPUBuffer;
+  readonly span: Span;
+}
+
+interface GpuPrepared extends Prepared {
+  readonly encoder: Chunk[];
+  readonly decoder: Chunk[];
+  readonly bias: GPUBuffer;
+  readonly thr: GPUBuffer;
+  readonly bmag: GPUBuffer;
+  readonly buffers: GPUBuffer[];
+}
+
+/** Largest top-k selected on the GPU; wider selections read the scores back. */
+const MAX_GPU_K = SELECT_BLOCK / 2;
+
+/** Open an adapter and device, or null when there is none (or only a software one and `requireHardware`). */
+async function openDevice(
+  requireHardware: boolean,
+): Promise<{ adapter: GPUAdapter; device: GPUDevice } | null> {
+  if (!("gpu" in navigator) || !navigator.gpu) return null;
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter || (requireHardware && adapter.info.isFallbackAdapter)) return null;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+    },
+  });
+  return { adapter, device };
+}
+
+/** Whether this machine has a real (non-fallback) WebGPU adapter. */
+export async function hasHardwareAdapter(): Promise<boolean> {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
+    return !!adapter && !adapter.info.isFallbackAdapter;
+  } catch {
+    return false;
+  }
+}
+
+/** Start the WebGPU backend; throws SaeError "unavailable" when no usable adapter exists. */
+export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  const opened = await openDevice(options.requireHardware ?? false);
+  if (!opened) throw new SaeError("unavailable", "no WebGPU adapter is available");
+  const { adapter, device } = opened;
+  const maxBinding = Math.min(
+    options.maxBindingBytes ?? Infinity,
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.maxBufferSize,
+  );
+  const lost = device.lost.then((info) => info.message || info.reason || "device lost");
+  const pipelines = {
+    gemm: pipeline(device, GEMM),
+    select: pipeline(device, SELECT),
+    decode: pipeline(device, DECODE),
+  };
+  const dummy = upload(device, new Float32Array(4));
+
+  function pipeline(d: GPUDevice, code: string): GPUComputePipeline {
+    return d.createComputePipeline({
+      layout: "auto",
+      compute: { module: d.createShaderModule({ code }), entryPoint: "main" },
+    });
+  }
+
+  function upload(
+    d: GPUDevice,
+    data: Float32Array | Int32Array | Uint32Array,
+    usage = 0,
+  ): GPUBuffer {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const buffer = d.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | usage,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
+    buffer.unmap();
+    return buffer;
+  }
+
+  function storage(bytes: number): GPUBuffer {
+    return device.createBuffer({
+      size: Math.max(16, Math.ceil(bytes / 16) * 16),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  function uniform(words: number[]): GPUBuffer {
+    const data = new Uint32Array(Math.ceil(words.length / 4) * 4);
+    data.set(words);
+    const buffer = device.createBuffer({
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
+    new Uint32Array(buffer.getMappedRange()).set(data);
+    buffer.unmap();
+    return buffer;
+  }
+
+  async function readBack(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    const staging = device.createBuffer({
+      size: Math.max(16, Math.ceil(bytes / 16) * 16),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, 0, staging, 0, staging.size);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Record one dispatch of `pipe` with `buffers` bound in order. */
+  function dispatch(
+    pass: GPUComputePassEncoder,
+    pipe: GPUComputePipeline,
+    buffers: GPUBuffer[],
+    groups: [number, number],
+  ): void {
+    pass.setPipeline(pipe);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: pipe.getBindGroupLayout(0),
+        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      }),
+    );
+    pass.dispatchWorkgroups(groups[0], groups[1]);
+  }
+
+  /** Run `record` in one compute pass and submit it; temporaries are destroyed after. */
+  async function run(
+    record: (pass: GPUComputePassEncoder, temp: (b: GPUBuffer) => GPUBuffer) => void,
+  ): Promise<void> {
+    const temps: GPUBuffer[] = [];
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    record(pass, (b) => {
+      temps.push(b);
+      return b;
+    });
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    for (const b of temps) b.destroy();
+  }
+
+  /** GEMM of `a` (a GPU buffer [m, lda]) against column chunks of B, into C [m, ldc]. */
+  function gemmChunks(
+    pass: GPUComputePassEncoder,
+    temp: (b: GPUBuffer) => GPUBuffer,
+    args: {
+      a: GPUBuffer;
+      m: number;
+      k: number;
+      lda: number;
+      chunks: Chunk[];
+      c: GPUBuffer;
+      ldc: number;
+      act: number;
+      p?: GpuPrepared;
+    },
+  ): void {
+    for (const chunk of args.chunks) {
+      const n = chunk.span.end - chunk.span.start;
+      const params = temp(
+        uniform([args.m, n, args.k, args.lda, n, args.ldc, 0, chunk.span.start, 0, args.act]),
+      );
+      dispatch(
+        pass,
+        pipelines.gemm,
+        [
+          args.a,
+          chunk.buffer,
+          args.c,
+          params,
+          args.p?.bias ?? dummy,
+          args.p?.thr ?? dummy,
+          args.p?.bmag ?? dummy,
+        ],
+        [Math.ceil(n / GEMM_TILE), Math.ceil(args.m / GEMM_TILE)],
+      );
+    }
+  }
+
+  /** Dense scores [rows, dSae] of a block of rows (EXCLUDED where inactive, or raw with act none). */
+  async function scores(p: GpuPrepared, s: Matrix, act: number): Promise<Float32Array> {
+    const w = p.weights;
+    const out = storage(s.rows * w.dSae * 4);
+    const a = upload(device, s.data);
+    try {
+      await run((pass, temp) =>
+        gemmChunks(pass, temp, {
+          a,
+          m: s.rows,
+          k: w.dIn,
+          lda: w.dIn,
+          chunks: p.encoder,
+          c: out,
+          ldc: w.dSae,
+          act,
+          p,
+        })
+      );
+      return new Float32Array(await readBack(out, s.rows * w.dSae * 4));
+    } finally {
+      a.destroy();
+      out.destroy();
+    }
+  }
+
+  /** Encode a block of rows whose scores fit one binding, selecting `cap` per row on the GPU. */
+  async function encodeBlock(
+    p: GpuPrepared,
+    s: Matrix,
+    act: number,
+    cap: number,
+  ): Promise<SparseRows> {
+    const w = p.weights;
+    const n = w.dSae;
+    const m = s.rows;
+    const indices: Int32Array[] = [];
+    const values: Float32Array[] = [];
+    if (cap === 0 || cap > MAX_GPU_K) {
+      // Unbounded (or very wide) selections: every active latent comes back.
+      const h = await scores(p, s, act);
+      for (let r = 0; r < m; r++) {
+        const rowScores = h.subarray(r * n, (r + 1) * n);
+        const chosen = topK(rowScores, cap === 0 ? n : cap, { keep: (v) => v > EXCLUDED / 2 });
+        indices.push(chosen.indices);
+        values.push(chosen.values);
+      }
+      return { width: n, indices, values };
+    }
+    const a = upload(device, s.data);
+    const h = storage(m * n * 4);
+    const levels: { vals: GPUBuffer; idx: GPUBuffer; count: number }[] = [];
+    try {
+      let count = n;
+      let blocks = Math.ceil(count / SELECT_BLOCK);
+      await run((pass, temp) => {
+        gemmChunks(pass, temp, {
+          a,
+          m,
+          k: w.dIn,
+          lda: w.dIn,
+          chunks: p.encoder,
+          c: h,
+          ldc: n,
+          act,
+          p,
+        });
+        let vals = h;
+        let idx = dummy;
+        let implicit = 1;
+        while (true) {
+          const outLd = blocks * cap;
+          const outVals = storage(m * outLd * 4);
+          const outIdx = storage(m * outLd * 4);
+          levels.push({ vals: outVals, idx: outIdx, count: outLd });
+          const params = temp(uniform([count, count, cap, outLd, implicit, 0]));
+          dispatch(pass, pipelines.select, [vals, idx, outVals, outIdx, params], [blocks, m]);
+          if (blocks === 1) break;
+          vals = outVals;
+          idx = outIdx;
+          implicit = 0;
+          count = outLd;
+          blocks = Math.ceil(count / SELECT_BLOCK);
+        }
+      });
+      const last = levels[levels.length - 1];
+      const v = new Float32Array(await readBack(last.vals, m * cap * 4));
+      const ix = new Uint32Array(await readBack(last.idx, m * cap * 4));
+      for (let r = 0; r < m; r++) {
+        let kept = 0;
+        while (kept < cap && v[r * cap + kept] > EXCLUDED / 2) kept++;
+        values.push(v.slice(r * cap, r * cap + kept));
+        indices.push(Int32Array.from(ix.subarray(r * cap, r * cap + kept)));
+      }
+      return { width: n, indices, values };
+    } finally {
+      a.destroy();
+      h.destroy();
+      for (const level of levels) {
+        level.vals.destroy();
+        level.idx.destroy();
+      }
+    }
+  }
+
+  /** out[r] = init[r] + scale[r] * sum_j v_j W_dec[i_j], on the GPU, chunk by chunk. */
+  async function accumulateRows(
+    p: GpuPrepared,
+    codes: SparseRows,
+    init: Float32Array,
+    scale: Float32Array,
+  ): Promise<Matrix> {
+    const w = p.weights;
+    const rows = codes.indices.length;
+    const width = Math.max(1, codes.indices.reduce((m, ix) => Math.max(m, ix.length), 0));
+    const idx = new Int32Array(rows * width).fill(-1);
+    const val = new Float32Array(rows * width);
+    for (let r = 0; r < rows; r++) {
+      const ix = codes.indices[r];
+      for (let j = 0; j < ix.length; j++) {
+        if (!(ix[j] >= 0 && ix[j] < w.dSae)) {
+          throw new RangeError(`feature index ${ix[j]} outside [0, ${w.dSae})`);
+        }
+      }
+      idx.set(ix, r * width);
+      val.set(codes.values[r], r * width);
+    }
+    const out = upload(device, init);
+    const buffers = [upload(device, idx), upload(device, val), upload(device, scale)];
+    try {
+      await run((pass, temp) => {
+        for (const chunk of p.decoder) {
+          const params = temp(
+            uniform([rows, w.dIn, width, chunk.span.start, chunk.span.end - chunk.span.start]),
+          );
+          dispatch(pass, pipelines.decode, [chunk.buffer, ...buffers, out, params], [
+            Math.ceil(w.dIn / 64),
+            rows,
+          ]);
+        }
+      });
+      return matrix(rows, w.dIn, new Float32Array(await readBack(out, rows * w.dIn * 4)));
+    } finally {
+      out.destroy();
+      for (const b of buffers) b.destroy();
+    }
+  }
+
+  /** Rows per batch block so a block's dense scores fit one binding. */
+  function blockRows(dSae: number): number {
+    return Math.max(1, Math.min(65535, Math.floor(maxBinding / (dSae * 4))));
+  }
+
+  const backend: WebGpuBackend = {
+    name: "webgpu",
+    adapter: adapter.info.description || adapter.info.vendor,
+    fallbackAdapter: adapter.info.isFallbackAdapter,
+    maxBinding,
+    lost,
+    prepare(weights: SaeWeights): Promise<Prepared> {
+      const buffers: GPUBuffer[] = [];
+      const keep = (b: GPUBuffer) => (buffers.push(b), b);
+      try {
+        const { dIn, dSae } = weights;
+        // Encoder [d_in, d_sae]: column chunks of whole GEMM tiles within one binding.
+        const encoder = spans(dSae, Math.floor(maxBinding / (dIn * 4)), { multiple: GEMM_TILE })
+          .map((span) => ({
+            span,
+            buffer: keep(upload(device, columnSlice(weights.wEnc.data, weights.wEnc, span))),
+          }));
+        // Decoder [d_sae, d_in]: row chunks within one binding.
+        const decoder = spans(dSae, Math.floor(maxBinding / (dIn * 4))).map((span) => ({
+          span,
+          buffer: keep(
+            upload(device, weights.wDec.data.subarray(span.start * dIn, span.end * dIn)),
+          ),
+        }));
+        const a = weights.activation;
+        const vec = (v: Float32Array | undefined) => (v ? keep(upload(device, v)) : dummy);
+        const prepared: GpuPrepared = {
+          weights,
+          extraBytes: 0, // device memory, not host memory
+          encoder,
+          decoder,
+          bias: vec(a.kind === "gated" ? a.bGate : a.bEnc),
+          thr: vec(
+            a.kind === "jumprelu" ? a.threshold : a.kind === "gated" ? a.magScale : undefined,
+          ),
+          bmag: vec(a.kind === "gated" ? a.bMag : undefined),
+          buffers,
+        };
+        return Promise.resolve(prepared);
+      } catch (e) {
+        for (const b of buffers) b.destroy();
+        return Promise.reject(e);
+      }
+    },
+    release(prepared: Prepared): void {
+      for (const b of (prepared as GpuPrepared).buffers) b.destroy();
+    },
+    async encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
+      const p = prepared as GpuPrepared;
+      const a = p.weights.activation;
+      const top = options?.top;
+      const indices: Int32Array[] = [];
+      const values: Float32Array[] = [];
+      const per = blockRows(p.weights.dSae);
+      for (let r0 = 0; r0 < s.rows; r0 += per) {
+        const block = matrix(
+          Math.min(per, s.rows - r0),
+          s.cols,
+          s.data.subarray(r0 * s.cols, Math.min(s.rows, r0 + per) * s.cols),
+        );
+        let out: SparseRows;
+        switch (a.kind) {
+          case "relu":
+            out = await encodeBlock(p, block, EPILOGUE.relu, top ?? 0);
+            break;
+          case "jumprelu":
+            out = await encodeBlock(p, block, EPILOGUE.jumprelu, top ?? 0);
+            break;
+          case "gated":
+            out = await encodeBlock(p, block, EPILOGUE.gated, top ?? 0);
+            break;
+          case "topk":
+            out = await encodeBlock(p, block, EPILOGUE.relu, Math.min(a.k, top ?? a.k));
+            break;
+          case "groupmax": {
+            // Whole groups are needed: raw scores come back and the activation runs here.
+            const pre = await scores(p, block, EPILOGUE.none);
+            const ix: Int32Array[] = [];
+            const vs: Float32Array[] = [];
+            for (let r = 0; r < block.rows; r++) {
+              const chosen = sparsify(
+                activate(a, pre.subarray(r * p.weights.dSae, (r + 1) * p.weights.dSae)),
+                top,
+              );
+              ix.push(chosen.indices);
+              vs.push(chosen.values);
+            }
+            out = { width: p.weights.dSae, indices: ix, values: vs };
+          }
+        }
+        indices.push(...out.indices);
+        values.push(...out.values);
+      }
+      return { width: p.weights.dSae, indices, values };
+    },
+    decodeSparse(
+      prepared: Prepared,
+      codes: SparseRows,
+      options?: { bias?: boolean },
+    ): Promise<Matrix> {
+      const p = prepared as GpuPrepared;
+      const rows = codes.indices.length;
+      const init = new Float32Array(rows * p.weights.dIn);
+      if (options?.bias !== false) {
+        for (let r = 0; r < rows; r++) init.set(p.weights.bDec, r * p.weights.dIn);
+      }
+      return accumulateRows(p, codes, init, new Float32Array(rows).fill(1));
+    },
+    async decodeDense(
+      prepared: Prepared,
+      codes: Matrix,
+      options?: { bias?: boolean },
+    ): Promise<Matrix> {
+      const p = prepared as GpuPrepared;
+      const indices: Int32Array[] = [];
+      const values: Float32Array[] = [];
+      for (let r = 0; r < codes.rows; r++) {
+        const chosen = topK(row(codes, r), codes.cols, { keep: (v) => v !== 0 });
+        indices.push(chosen.indices);
+        values.push(chosen.values);
+      }
+      return await backend.decodeSparse(p, { width: p.weights.dSae, indices, values }, options);
+    },
+    steer(
+      prepared: Prepared,
+      x: Matrix,
+      deltas: SparseRows,
+      options?: { rowScale?: Float32Array },
+    ): Promise<Matrix> {
+      const scale = options?.rowScale ?? new Float32Array(x.rows).fill(1);
+      return accumulateRows(prepared as GpuPrepared, deltas, x.data.slice(), scale);
+    },
+    async matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
+      const t = options?.transposeB ?? false;
+      const inner = t ? b.cols : b.rows;
+      const n = t ? b.rows : b.cols;
+      if (a.cols !== inner) {
+        throw new RangeError(`matmul: ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`);
+      }
+      let bt = b;
+      if (t) {
+        bt = matrix(inner, n);
+        for (let i = 0; i < n; i++) {
+          for (let k = 0; k < inner; k++) bt.data[k * n + i] = b.data[i * inner + k];
+        }
+      }
+      const chunks = spans(n, Math.floor(maxBinding / (inner * 4)), { multiple: GEMM_TILE }).map((
+        span,
+      ) => ({
+        span,
+        buffer: upload(device, columnSlice(bt.data, bt, span)),
+      }));
+      const aBuf = upload(device, a.data);
+      const c = storage(a.rows * n * 4);
+      try {
+        await run((pass, temp) =>
+          gemmChunks(pass, temp, {
+            a: aBuf,
+            m: a.rows,
+            k: inner,
+            lda: inner,
+            chunks,
+            c,
+            ldc: n,
+            act: EPILOGUE.none,
+          })
+        );
+        return matrix(a.rows, n, new Float32Array(await readBack(c, a.rows * n * 4)));
+      } finally {
+        aBuf.destroy();
+        c.destroy();
+        for (const chunk of chunks) chunk.buffer.destroy();
+      }
+    },
+    topK(m: Matrix, k: number): Promise<SparseRows> {
+      const indices: Int32Array[] = [];
+      const values: Float32Array[] = [];
+      for (let r = 0; r < m.rows; r++) {
+        const chosen = topK(row(m, r), k);
+        indices.push(chosen.indices);
+        values.push(chosen.values);
+      }
+      return Promise.resolve({ width: m.cols, indices, values });
+    },
+    close(): void {
+      dummy.destroy();
+      device.destroy();
+    },
+  };
+  return backend;
+}
