@@ -6,7 +6,8 @@
 
 import type { Backend } from "./domain/backend.ts";
 import { type Config, readConfig } from "./domain/config.ts";
-import { MetricsRegistry } from "./domain/prometheus.ts";
+import { backendSet } from "./domain/backend_set.ts";
+import { Counter, MetricsRegistry } from "./domain/prometheus.ts";
 import { referenceBackend } from "./domain/reference_backend.ts";
 import { Registry } from "./domain/registry.ts";
 import { openStore } from "./domain/store/mod.ts";
@@ -14,38 +15,72 @@ import { createApp } from "./routes/mod.ts";
 import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
 import { wasmBackend } from "./wasm/mod.ts";
 
-/** The backend for a $SAESERVE_BACKEND choice. */
+/** What {@link selectBackend} builds: the service's backend and, if allowed, a per-request chooser. */
+export interface Backends {
+  readonly backend: Backend;
+  readonly chooseBackend?: (name: string) => Backend;
+}
+
+/**
+ * The backend for a $SAESERVE_BACKEND choice. A GPU backend is wrapped in a set that fails
+ * over to WASM (logged, counted in saeserve_backend_failovers_total) and restarts the GPU in
+ * the background; with $SAESERVE_ALLOW_BACKEND_OVERRIDE=1 every available backend joins the
+ * set so a request can name one.
+ */
 export async function selectBackend(
-  config: Pick<Config, "backend" | "threads" | "weights">,
-): Promise<Backend> {
-  switch (config.backend) {
-    case "reference":
-      return referenceBackend();
-    case "webgpu":
-      return await webgpuBackend();
-    case "auto":
-      // A real GPU when there is one; the software adapter is slower than the WASM kernels.
-      if (await hasHardwareAdapter()) {
-        try {
-          return await webgpuBackend({ requireHardware: true });
-        } catch (e) {
-          console.warn(`saeserve: WebGPU failed to start (${(e as Error).message}); using wasm`);
-        }
-      }
-      return await wasmBackend({ threads: config.threads, weights: config.weights });
-    case "wasm":
-      return await wasmBackend({ threads: config.threads, weights: config.weights });
+  config: Pick<Config, "backend" | "threads" | "weights" | "allowBackendOverride">,
+  options: { metrics: MetricsRegistry },
+): Promise<Backends> {
+  const wasm = () => wasmBackend({ threads: config.threads, weights: config.weights });
+  let gpu: Backend | null = null;
+  let requireHardware = false;
+  if (config.backend === "webgpu") gpu = await webgpuBackend();
+  if (config.backend === "auto" && await hasHardwareAdapter()) {
+    requireHardware = true;
+    gpu = await webgpuBackend({ requireHardware }).catch((e) => {
+      console.warn(`saeserve: WebGPU failed to start (${(e as Error).message}); using wasm`);
+      return null;
+    });
   }
+  const primary = gpu ?? (config.backend === "reference" ? referenceBackend() : await wasm());
+  if (!gpu && !config.allowBackendOverride) return { backend: primary };
+  const failovers = options.metrics.add(
+    new Counter(
+      "saeserve_backend_failovers_total",
+      "Requests moved from the GPU to the WASM backend after a GPU failure.",
+    ),
+  );
+  const fallback = gpu ? await wasm() : undefined;
+  const others: Backend[] = [];
+  if (config.allowBackendOverride) {
+    if (primary.name !== "reference") others.push(referenceBackend());
+    if (!fallback && primary.name !== "wasm") others.push(await wasm());
+    if (!gpu) others.push(...await webgpuBackend().then((b) => [b], () => []));
+  }
+  const set = backendSet(primary, {
+    fallback,
+    others,
+    restart: gpu ? () => webgpuBackend({ requireHardware }) : undefined,
+    onFailover: (reason) => {
+      failovers.inc();
+      console.warn(`saeserve: GPU failed (${reason}); serving on wasm while it restarts`);
+    },
+    onRecovered: () => console.warn("saeserve: GPU restarted; serving on webgpu again"),
+  });
+  return {
+    backend: set,
+    chooseBackend: config.allowBackendOverride ? (name) => set.use(name) : undefined,
+  };
 }
 
 /** Build and start the service; resolves to the running server. */
 export async function startService(config: Config): Promise<Deno.HttpServer> {
   const store = openStore(config.store, Deno.env.toObject());
-  const backend = await selectBackend(config);
   const metrics = new MetricsRegistry();
+  const { backend, chooseBackend } = await selectBackend(config, { metrics });
   const registry = new Registry(store, { backend, memoryBudget: config.memoryBudget, metrics });
   const app = createApp(
-    { registry, backend, metrics, maxBodyBytes: config.maxBodyBytes },
+    { registry, backend, metrics, maxBodyBytes: config.maxBodyBytes, chooseBackend },
     { memoryBudget: config.memoryBudget },
   );
   return Deno.serve({

@@ -42,6 +42,8 @@ export interface Backend {
   prepare(weights: SaeWeights): Promise<Prepared>;
   /** A new arena for loading one dictionary; absent where plain JS arrays serve. */
   arena?(): MatrixArena;
+  /** Stop threads and devices the backend holds (absent when it holds none). */
+  close?(): void;
   /** Free what `prepare` allocated. */
   release(prepared: Prepared): void;
   /**

@@ -21,6 +21,8 @@ export interface Config {
   readonly threads?: number;
   /** Stored weight precision of the WASM backend ($SAESERVE_WEIGHTS). */
   readonly weights: "f32" | "bf16" | "f16";
+  /** Whether a request may pick its backend with X-Saeserve-Backend ($SAESERVE_ALLOW_BACKEND_OVERRIDE=1). */
+  readonly allowBackendOverride: boolean;
 }
 
 /** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
@@ -84,6 +86,7 @@ export function readConfig(
     );
   }
   return {
+    allowBackendOverride: env.SAESERVE_ALLOW_BACKEND_OVERRIDE === "1",
     threads,
     weights,
     port,

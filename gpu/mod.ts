@@ -90,7 +90,53 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     device.limits.maxStorageBufferBindingSize,
     device.limits.maxBufferSize,
   );
-  const lost = device.lost.then((info) => info.message || info.reason || "device lost");
+  const lost = device.lost.then((info) => info.message || String(info.reason) || "device lost");
+  let lostReason: string | null = null;
+  lost.then((reason) => (lostReason = reason));
+
+  /** Throw SaeError "unavailable" once the device is gone (the backend set then fails over). */
+  function alive(): void {
+    if (lostReason !== null) throw new SaeError("unavailable", `GPU device lost: ${lostReason}`);
+  }
+
+  /** Run `fn` inside out-of-memory and validation error scopes; a GPU error becomes "unavailable". */
+  async function guarded<T>(fn: () => Promise<T> | T): Promise<T> {
+    alive();
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      await device.popErrorScope().catch(() => null);
+      await device.popErrorScope().catch(() => null);
+      alive();
+      throw e;
+    }
+    const validation = await device.popErrorScope();
+    const memory = await device.popErrorScope();
+    const error = memory ?? validation;
+    if (error) {
+      throw new SaeError(
+        "unavailable",
+        `GPU ${memory ? "out of memory" : "error"}: ${error.message}`,
+      );
+    }
+    alive();
+    return result;
+  }
+  /** Run a public operation: a lost device, or any WebGPU failure, becomes SaeError "unavailable". */
+  async function safely<T>(fn: () => Promise<T>): Promise<T> {
+    alive();
+    try {
+      return await fn();
+    } catch (e) {
+      alive();
+      if (e instanceof SaeError || e instanceof RangeError) throw e;
+      throw new SaeError("unavailable", `GPU failure: ${(e as Error)?.message ?? e}`, { cause: e });
+    }
+  }
+
   const pipelines = {
     gemm: pipeline(device, GEMM),
     select: pipeline(device, SELECT),
@@ -143,7 +189,11 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     return buffer;
   }
 
-  async function readBack(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  function readBack(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    return guarded(() => copyOut(buffer, bytes));
+  }
+
+  async function copyOut(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     const staging = device.createBuffer({
       size: Math.max(16, Math.ceil(bytes / 16) * 16),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -177,7 +227,13 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
   }
 
   /** Run `record` in one compute pass and submit it; temporaries are destroyed after. */
-  async function run(
+  function run(
+    record: (pass: GPUComputePassEncoder, temp: (b: GPUBuffer) => GPUBuffer) => void,
+  ): Promise<void> {
+    return guarded(() => submit(record));
+  }
+
+  async function submit(
     record: (pass: GPUComputePassEncoder, temp: (b: GPUBuffer) => GPUBuffer) => void,
   ): Promise<void> {
     const temps: GPUBuffer[] = [];
@@ -384,6 +440,129 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     return Math.max(1, Math.min(65535, Math.floor(maxBinding / (dSae * 4))));
   }
 
+  async function encodeAll(
+    p: GpuPrepared,
+    s: Matrix,
+    options?: EncodeOptions,
+  ): Promise<SparseRows> {
+    const a = p.weights.activation;
+    const top = options?.top;
+    const indices: Int32Array[] = [];
+    const values: Float32Array[] = [];
+    const per = blockRows(p.weights.dSae);
+    for (let r0 = 0; r0 < s.rows; r0 += per) {
+      const block = matrix(
+        Math.min(per, s.rows - r0),
+        s.cols,
+        s.data.subarray(r0 * s.cols, Math.min(s.rows, r0 + per) * s.cols),
+      );
+      let out: SparseRows;
+      switch (a.kind) {
+        case "relu":
+          out = await encodeBlock(p, block, EPILOGUE.relu, top ?? 0);
+          break;
+        case "jumprelu":
+          out = await encodeBlock(p, block, EPILOGUE.jumprelu, top ?? 0);
+          break;
+        case "gated":
+          out = await encodeBlock(p, block, EPILOGUE.gated, top ?? 0);
+          break;
+        case "topk":
+          out = await encodeBlock(p, block, EPILOGUE.relu, Math.min(a.k, top ?? a.k));
+          break;
+        case "groupmax": {
+          // Whole groups are needed: raw scores come back and the activation runs here.
+          const pre = await scores(p, block, EPILOGUE.none);
+          const ix: Int32Array[] = [];
+          const vs: Float32Array[] = [];
+          for (let r = 0; r < block.rows; r++) {
+            const chosen = sparsify(
+              activate(a, pre.subarray(r * p.weights.dSae, (r + 1) * p.weights.dSae)),
+              top,
+            );
+            ix.push(chosen.indices);
+            vs.push(chosen.values);
+          }
+          out = { width: p.weights.dSae, indices: ix, values: vs };
+        }
+      }
+      indices.push(...out.indices);
+      values.push(...out.values);
+    }
+    return { width: p.weights.dSae, indices, values };
+  }
+
+  function decodeSparse(
+    p: GpuPrepared,
+    codes: SparseRows,
+    options?: { bias?: boolean },
+  ): Promise<Matrix> {
+    const rows = codes.indices.length;
+    const init = new Float32Array(rows * p.weights.dIn);
+    if (options?.bias !== false) {
+      for (let r = 0; r < rows; r++) init.set(p.weights.bDec, r * p.weights.dIn);
+    }
+    return accumulateRows(p, codes, init, new Float32Array(rows).fill(1));
+  }
+
+  async function decodeDense(
+    p: GpuPrepared,
+    codes: Matrix,
+    options?: { bias?: boolean },
+  ): Promise<Matrix> {
+    const indices: Int32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let r = 0; r < codes.rows; r++) {
+      const chosen = topK(row(codes, r), codes.cols, { keep: (v) => v !== 0 });
+      indices.push(chosen.indices);
+      values.push(chosen.values);
+    }
+    return await decodeSparse(p, { width: p.weights.dSae, indices, values }, options);
+  }
+
+  async function matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
+    const t = options?.transposeB ?? false;
+    const inner = t ? b.cols : b.rows;
+    const n = t ? b.rows : b.cols;
+    if (a.cols !== inner) {
+      throw new RangeError(`matmul: ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`);
+    }
+    let bt = b;
+    if (t) {
+      bt = matrix(inner, n);
+      for (let i = 0; i < n; i++) {
+        for (let k = 0; k < inner; k++) bt.data[k * n + i] = b.data[i * inner + k];
+      }
+    }
+    const chunks = spans(n, Math.floor(maxBinding / (inner * 4)), { multiple: GEMM_TILE }).map((
+      span,
+    ) => ({
+      span,
+      buffer: upload(device, columnSlice(bt.data, bt, span)),
+    }));
+    const aBuf = upload(device, a.data);
+    const c = storage(a.rows * n * 4);
+    try {
+      await run((pass, temp) =>
+        gemmChunks(pass, temp, {
+          a: aBuf,
+          m: a.rows,
+          k: inner,
+          lda: inner,
+          chunks,
+          c,
+          ldc: n,
+          act: EPILOGUE.none,
+        })
+      );
+      return matrix(a.rows, n, new Float32Array(await readBack(c, a.rows * n * 4)));
+    } finally {
+      aBuf.destroy();
+      c.destroy();
+      for (const chunk of chunks) chunk.buffer.destroy();
+    }
+  }
+
   const backend: WebGpuBackend = {
     name: "webgpu",
     adapter: adapter.info.description || adapter.info.vendor,
@@ -393,7 +572,11 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     prepare(weights: SaeWeights): Promise<Prepared> {
       const buffers: GPUBuffer[] = [];
       const keep = (b: GPUBuffer) => (buffers.push(b), b);
-      try {
+      return guarded(uploadAll).catch((e) => {
+        for (const b of buffers) b.destroy();
+        throw e;
+      });
+      function uploadAll(): Prepared {
         const { dIn, dSae } = weights;
         // Encoder [d_in, d_sae]: column chunks of whole GEMM tiles within one binding.
         const encoder = spans(dSae, Math.floor(maxBinding / (dIn * 4)), { multiple: GEMM_TILE })
@@ -422,90 +605,24 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
           bmag: vec(a.kind === "gated" ? a.bMag : undefined),
           buffers,
         };
-        return Promise.resolve(prepared);
-      } catch (e) {
-        for (const b of buffers) b.destroy();
-        return Promise.reject(e);
+        return prepared;
       }
     },
     release(prepared: Prepared): void {
       for (const b of (prepared as GpuPrepared).buffers) b.destroy();
     },
-    async encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
-      const p = prepared as GpuPrepared;
-      const a = p.weights.activation;
-      const top = options?.top;
-      const indices: Int32Array[] = [];
-      const values: Float32Array[] = [];
-      const per = blockRows(p.weights.dSae);
-      for (let r0 = 0; r0 < s.rows; r0 += per) {
-        const block = matrix(
-          Math.min(per, s.rows - r0),
-          s.cols,
-          s.data.subarray(r0 * s.cols, Math.min(s.rows, r0 + per) * s.cols),
-        );
-        let out: SparseRows;
-        switch (a.kind) {
-          case "relu":
-            out = await encodeBlock(p, block, EPILOGUE.relu, top ?? 0);
-            break;
-          case "jumprelu":
-            out = await encodeBlock(p, block, EPILOGUE.jumprelu, top ?? 0);
-            break;
-          case "gated":
-            out = await encodeBlock(p, block, EPILOGUE.gated, top ?? 0);
-            break;
-          case "topk":
-            out = await encodeBlock(p, block, EPILOGUE.relu, Math.min(a.k, top ?? a.k));
-            break;
-          case "groupmax": {
-            // Whole groups are needed: raw scores come back and the activation runs here.
-            const pre = await scores(p, block, EPILOGUE.none);
-            const ix: Int32Array[] = [];
-            const vs: Float32Array[] = [];
-            for (let r = 0; r < block.rows; r++) {
-              const chosen = sparsify(
-                activate(a, pre.subarray(r * p.weights.dSae, (r + 1) * p.weights.dSae)),
-                top,
-              );
-              ix.push(chosen.indices);
-              vs.push(chosen.values);
-            }
-            out = { width: p.weights.dSae, indices: ix, values: vs };
-          }
-        }
-        indices.push(...out.indices);
-        values.push(...out.values);
-      }
-      return { width: p.weights.dSae, indices, values };
+    encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
+      return safely(() => encodeAll(prepared as GpuPrepared, s, options));
     },
     decodeSparse(
       prepared: Prepared,
       codes: SparseRows,
       options?: { bias?: boolean },
     ): Promise<Matrix> {
-      const p = prepared as GpuPrepared;
-      const rows = codes.indices.length;
-      const init = new Float32Array(rows * p.weights.dIn);
-      if (options?.bias !== false) {
-        for (let r = 0; r < rows; r++) init.set(p.weights.bDec, r * p.weights.dIn);
-      }
-      return accumulateRows(p, codes, init, new Float32Array(rows).fill(1));
+      return safely(() => decodeSparse(prepared as GpuPrepared, codes, options));
     },
-    async decodeDense(
-      prepared: Prepared,
-      codes: Matrix,
-      options?: { bias?: boolean },
-    ): Promise<Matrix> {
-      const p = prepared as GpuPrepared;
-      const indices: Int32Array[] = [];
-      const values: Float32Array[] = [];
-      for (let r = 0; r < codes.rows; r++) {
-        const chosen = topK(row(codes, r), codes.cols, { keep: (v) => v !== 0 });
-        indices.push(chosen.indices);
-        values.push(chosen.values);
-      }
-      return await backend.decodeSparse(p, { width: p.weights.dSae, indices, values }, options);
+    decodeDense(prepared: Prepared, codes: Matrix, options?: { bias?: boolean }): Promise<Matrix> {
+      return safely(() => decodeDense(prepared as GpuPrepared, codes, options));
     },
     steer(
       prepared: Prepared,
@@ -514,49 +631,10 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       options?: { rowScale?: Float32Array },
     ): Promise<Matrix> {
       const scale = options?.rowScale ?? new Float32Array(x.rows).fill(1);
-      return accumulateRows(prepared as GpuPrepared, deltas, x.data.slice(), scale);
+      return safely(() => accumulateRows(prepared as GpuPrepared, deltas, x.data.slice(), scale));
     },
-    async matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
-      const t = options?.transposeB ?? false;
-      const inner = t ? b.cols : b.rows;
-      const n = t ? b.rows : b.cols;
-      if (a.cols !== inner) {
-        throw new RangeError(`matmul: ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`);
-      }
-      let bt = b;
-      if (t) {
-        bt = matrix(inner, n);
-        for (let i = 0; i < n; i++) {
-          for (let k = 0; k < inner; k++) bt.data[k * n + i] = b.data[i * inner + k];
-        }
-      }
-      const chunks = spans(n, Math.floor(maxBinding / (inner * 4)), { multiple: GEMM_TILE }).map((
-        span,
-      ) => ({
-        span,
-        buffer: upload(device, columnSlice(bt.data, bt, span)),
-      }));
-      const aBuf = upload(device, a.data);
-      const c = storage(a.rows * n * 4);
-      try {
-        await run((pass, temp) =>
-          gemmChunks(pass, temp, {
-            a: aBuf,
-            m: a.rows,
-            k: inner,
-            lda: inner,
-            chunks,
-            c,
-            ldc: n,
-            act: EPILOGUE.none,
-          })
-        );
-        return matrix(a.rows, n, new Float32Array(await readBack(c, a.rows * n * 4)));
-      } finally {
-        aBuf.destroy();
-        c.destroy();
-        for (const chunk of chunks) chunk.buffer.destroy();
-      }
+    matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
+      return safely(() => matmul(a, b, options));
     },
     topK(m: Matrix, k: number): Promise<SparseRows> {
       const indices: Int32Array[] = [];

@@ -5,6 +5,7 @@
  */
 
 import { type Context, Hono } from "hono";
+import type { Backend } from "../domain/backend.ts";
 import type { Lease } from "../domain/registry.ts";
 import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae.ts";
 import { steerRows } from "../domain/steer.ts";
@@ -101,7 +102,11 @@ function jsonSparse(indices: number[][], values: number[][], width: number): Spa
 /** Routes computing with one dictionary. */
 export function computeRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  const backend = deps.backend.name;
+  /** The backend for this request: the service's, or the one X-Saeserve-Backend names when allowed. */
+  const pick = (c: Context): Backend => {
+    const wanted = c.req.header(BACKEND_HEADER);
+    return wanted && deps.chooseBackend ? deps.chooseBackend(wanted) : deps.backend;
+  };
 
   app.post("/:id/encode", async (c) => {
     const req = await activationsRequest(c, deps, { listKeys: ["include"] });
@@ -110,11 +115,13 @@ export function computeRoutes(deps: AppDeps): Hono {
     }
     const options = validate(EncodeOptionsSchema, req.options, "option");
     const include = new Set<EncodeInclude>(options.include ?? []);
+    const compute = pick(c);
     const result = await withLease(
       deps,
       c.req.param("id"),
-      (lease) => encodeRows(deps.backend, lease.prepared, req.x, { top: options.top, include }),
+      (lease) => encodeRows(compute, lease.prepared, req.x, { top: options.top, include }),
     );
+    const backend = compute.name; // after computing: a failover may have moved the work
     if (wantsNpz(c)) {
       const padded = paddedCodes(result.codes);
       const rows = req.x.rows;
@@ -152,19 +159,21 @@ export function computeRoutes(deps: AppDeps): Hono {
         ? jsonMatrix(body.codes, "codes")
         : jsonSparse(body.indices, body.values, 0);
     }
-    const y = await withLease(deps, id, (lease) => decodeRows(deps.backend, lease.prepared, codes));
-    return activationsResponse(c, y, { form, backend });
+    const compute = pick(c);
+    const y = await withLease(deps, id, (lease) => decodeRows(compute, lease.prepared, codes));
+    return activationsResponse(c, y, { form, backend: compute.name });
   });
 
   app.post("/:id/steer", async (c) => {
     const req = await activationsRequest(c, deps, { jsonKeys: ["interventions"] });
     const options = validate(SteerOptionsSchema, req.options, "option");
+    const compute = pick(c);
     const y = await withLease(
       deps,
       c.req.param("id"),
-      (lease) => steerRows(deps.backend, lease.prepared, req.x, options.interventions),
+      (lease) => steerRows(compute, lease.prepared, req.x, options.interventions),
     );
-    return activationsResponse(c, y, { form: req.form, backend });
+    return activationsResponse(c, y, { form: req.form, backend: compute.name });
   });
 
   return app;

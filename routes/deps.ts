@@ -14,4 +14,9 @@ export interface AppDeps {
   readonly metrics: MetricsRegistry;
   /** Largest request body accepted, in bytes ($SAESERVE_MAX_BODY_MB). */
   readonly maxBodyBytes: number;
+  /**
+   * Present when $SAESERVE_ALLOW_BACKEND_OVERRIDE=1: the backend a request names in
+   * X-Saeserve-Backend (SaeError "invalid" for one the service does not have).
+   */
+  readonly chooseBackend?: (name: string) => Backend;
 }

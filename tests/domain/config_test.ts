@@ -23,6 +23,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     SAESERVE_MAX_BODY_MB: "2",
     SAESERVE_THREADS: "3",
     SAESERVE_WEIGHTS: "bf16",
+    SAESERVE_ALLOW_BACKEND_OVERRIDE: "1",
   });
   assert.deepEqual(c, {
     port: 9000,
@@ -33,6 +34,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     maxBodyBytes: 2 * 2 ** 20,
     threads: 3,
     weights: "bf16",
+    allowBackendOverride: true,
   });
   assert.throws(() => readConfig({ SAESERVE_BACKEND: "cuda" }));
   assert.throws(() => readConfig({ SAESERVE_THREADS: "0" }), /SAESERVE_THREADS/);

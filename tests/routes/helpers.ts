@@ -28,6 +28,7 @@ export function testApp(options?: {
   backend?: Backend;
   maxBodyBytes?: number;
   memoryBudget?: number;
+  chooseBackend?: (name: string) => Backend;
 }): TestApp {
   const backend = options?.backend ?? referenceBackend();
   const metrics = new MetricsRegistry();
@@ -38,7 +39,13 @@ export function testApp(options?: {
     metrics,
   });
   const app = createApp(
-    { registry, backend, metrics, maxBodyBytes: options?.maxBodyBytes ?? 64 << 20 },
+    {
+      registry,
+      backend,
+      metrics,
+      maxBodyBytes: options?.maxBodyBytes ?? 64 << 20,
+      chooseBackend: options?.chooseBackend,
+    },
     { memoryBudget },
   );
   return { app, registry, metrics };
