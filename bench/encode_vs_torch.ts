@@ -10,7 +10,8 @@
  *
  * Run: npx -y deno@2.9.6 task bench (torch comes from Debian's python3-torch; without it the
  * torch column is skipped). Options: BENCH_ROWS=1,16,64,256 BENCH_SECONDS=3
- * BENCH_PRECISIONS=f32,bf16 BENCH_D_IN=2304 BENCH_D_SAE=16384.
+ * BENCH_RUNS=wasm/f32,wasm/bf16,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384. On a software
+ * WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to 16 rows.
  * @module
  */
 
@@ -22,7 +23,13 @@ const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
 const K = 64;
 const ROWS = (Deno.env.get("BENCH_ROWS") ?? "1,16,64,256").split(",").map(Number);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
-const PRECISIONS = (Deno.env.get("BENCH_PRECISIONS") ?? "f32,bf16").split(",");
+/** Service configurations measured: backend/precision pairs. */
+const RUNS = (Deno.env.get("BENCH_RUNS") ?? "wasm/f32,wasm/bf16,webgpu/f32").split(",").map(
+  (run) => {
+    const [backend, precision] = run.split("/");
+    return { backend, precision: precision ?? "f32" };
+  },
+);
 const TORCH_PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
 
 function gaussian(n: number, scale: number, seed: number): Float32Array {
@@ -145,7 +152,7 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 
 async function service(
   dir: string,
-  precision: string,
+  run: { backend: string; precision: string },
 ): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = new Deno.Command(Deno.execPath(), {
@@ -154,8 +161,8 @@ async function service(
       PORT: String(port),
       HOST: "127.0.0.1",
       SAESERVE_STORE: `file://${dir}`,
-      SAESERVE_BACKEND: "wasm",
-      SAESERVE_WEIGHTS: precision,
+      SAESERVE_BACKEND: run.backend,
+      SAESERVE_WEIGHTS: run.precision,
     },
     stdout: "piped",
     stderr: "inherit",
@@ -225,20 +232,32 @@ try {
       `torch f32 in-process, ${navigator.hardwareConcurrency} threads (bench/torch_encode.py)`,
     );
   }
-  for (const precision of PRECISIONS) {
-    const svc = await service(dir, precision);
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  for (const run of RUNS) {
+    const { precision } = run;
+    const software = run.backend === "webgpu" && (!adapter || adapter.info.isFallbackAdapter);
+    if (run.backend === "webgpu" && !adapter) {
+      console.log("\nwebgpu skipped: no WebGPU adapter");
+      continue;
+    }
+    const svc = await service(dir, run);
     try {
       const results: Row[] = [];
       let loaded: { rss: number; peak: number } | undefined;
-      for (const rows of ROWS) {
+      for (const rows of software ? ROWS.filter((r) => r <= 16) : ROWS) {
         results.push(await measure(svc.url, rows));
         loaded ??= memoryOf(svc.pid); // right after the load and the first batch size
       }
       const mem = memoryOf(svc.pid);
       const weightBytes = 2 * D_IN * D_SAE * (precision === "f32" ? 4 : 2);
-      console.log(`\nsaeserve wasm over HTTP (.npy), ${precision} weights`);
+      const where = run.backend === "webgpu"
+        ? ` on ${adapter!.info.description}${
+          software ? " (software adapter: informative only)" : ""
+        }`
+        : "";
+      console.log(`\nsaeserve ${run.backend}${where} over HTTP (.npy), ${precision} weights`);
       console.log(
-        "     rows   wasm ms  wasm rows/s  GFLOP/s  torch ms torch rows/s  GFLOP/s  wasm/torch throughput",
+        "     rows        ms       rows/s  GFLOP/s  torch ms torch rows/s  GFLOP/s  saeserve/torch throughput",
       );
       for (const r of results) {
         const t = torchBy.get(r.rows);

@@ -13,7 +13,18 @@ import { type Matrix, matrix, row, type SparseRows } from "../domain/matrix.ts";
 import { activate, sparsify } from "../domain/reference_backend.ts";
 import { topK } from "../domain/top_k.ts";
 import { columnSlice, type Span, spans } from "./chunks.ts";
-import { DECODE, EPILOGUE, EXCLUDED, GEMM, GEMM_TILE, SELECT, SELECT_BLOCK } from "./wgsl.ts";
+import {
+  DECODE,
+  EPILOGUE,
+  EXCLUDED,
+  GEMM,
+  GEMM_TILE,
+  SELECT,
+  SELECT_BLOCK,
+  SKINNY,
+  SKINNY_MAX_ROWS,
+  SKINNY_ROWS,
+} from "./wgsl.ts";
 
 /** Options of {@link webgpuBackend}. */
 export interface WebGpuBackendOptions {
@@ -139,6 +150,7 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
 
   const pipelines = {
     gemm: pipeline(device, GEMM),
+    skinny: pipeline(device, SKINNY),
     select: pipeline(device, SELECT),
     decode: pipeline(device, DECODE),
   };
@@ -270,9 +282,10 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       const params = temp(
         uniform([args.m, n, args.k, args.lda, n, args.ldc, 0, chunk.span.start, 0, args.act]),
       );
+      const skinny = args.m <= SKINNY_MAX_ROWS;
       dispatch(
         pass,
-        pipelines.gemm,
+        skinny ? pipelines.skinny : pipelines.gemm,
         [
           args.a,
           chunk.buffer,
@@ -282,7 +295,9 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
           args.p?.thr ?? dummy,
           args.p?.bmag ?? dummy,
         ],
-        [Math.ceil(n / GEMM_TILE), Math.ceil(args.m / GEMM_TILE)],
+        skinny
+          ? [Math.ceil(n / 256), Math.ceil(args.m / SKINNY_ROWS)]
+          : [Math.ceil(n / GEMM_TILE), Math.ceil(args.m / GEMM_TILE)],
       );
     }
   }

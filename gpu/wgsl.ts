@@ -18,12 +18,7 @@ export const SELECT_BLOCK = 1024;
 /** Activation codes of the GEMM epilogue. */
 export const EPILOGUE = { none: 0, relu: 1, jumprelu: 2, gated: 3 } as const;
 
-/**
- * C[m, c_off + n] (+)= A[m, a_off + k] @ B[k, n] for one B chunk, then the epilogue: `none`
- * stores the product; the activations store the latent's value where it is active and
- * EXCLUDED where it is not (so a top-k can run on the scores directly).
- */
-export const GEMM = /* wgsl */ `
+const GEMM_HEADER = /* wgsl */ `
 struct Params {
   m: u32, n: u32, k: u32, lda: u32,
   ldb: u32, ldc: u32, a_off: u32, c_off: u32,
@@ -37,13 +32,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read> thr: array<f32>;
 @group(0) @binding(6) var<storage, read> bmag: array<f32>;
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 16u;
-const EXCLUDED: f32 = ${EXCLUDED};
-var<workgroup> As: array<f32, 1024>; // [TK][TM]
-var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
+`;
 
+const GEMM_EPILOGUE = /* wgsl */ `
+const EXCLUDED: f32 = ${EXCLUDED};
 fn epilogue(v: f32, col: u32) -> f32 {
   if (p.act == 0u) { return v; }
   if (p.act == 3u) {
@@ -65,7 +57,20 @@ fn finish(r: u32, c: u32, v: f32) {
   C[at] = epilogue(x, p.c_off + c);
 }
 
-@compute @workgroup_size(16, 16)
+`;
+
+/**
+ * C[m, c_off + n] (+)= A[m, a_off + k] @ B[k, n] for one B chunk, then the epilogue: `none`
+ * stores the product; the activations store the latent's value where it is active and
+ * EXCLUDED where it is not (so a top-k can run on the scores directly).
+ */
+export const GEMM = /* wgsl */ `${GEMM_HEADER}const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 16u;
+var<workgroup> As: array<f32, 1024>; // [TK][TM]
+var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
+
+${GEMM_EPILOGUE}@compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row0 = wg.y * TM;
   let col0 = wg.x * TN;
@@ -202,5 +207,35 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   out[r * p.d + c] = out[r * p.d + c] + scale[r] * s;
+}
+`;
+
+/** Rows per skinny-GEMM invocation; batches up to SKINNY_MAX_ROWS rows use it. */
+export const SKINNY_ROWS = 4;
+/** Largest batch encoded with the skinny kernel instead of 64-row tiles. */
+export const SKINNY_MAX_ROWS = 16;
+
+/**
+ * The same product and epilogue for a few rows (single-token steering): one thread per
+ * column and per group of four rows, reading B once, coalesced along the row.
+ */
+export const SKINNY = /* wgsl */ `${GEMM_HEADER}${GEMM_EPILOGUE}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let r0 = gid.y * 4u;
+  if (c >= p.n) { return; }
+  var acc = vec4<f32>(0.0);
+  let rows = min(4u, p.m - r0);
+  for (var k = 0u; k < p.k; k = k + 1u) {
+    let b = B[k * p.ldb + c];
+    var a = vec4<f32>(0.0);
+    a.x = A[r0 * p.lda + p.a_off + k];
+    if (rows > 1u) { a.y = A[(r0 + 1u) * p.lda + p.a_off + k]; }
+    if (rows > 2u) { a.z = A[(r0 + 2u) * p.lda + p.a_off + k]; }
+    if (rows > 3u) { a.w = A[(r0 + 3u) * p.lda + p.a_off + k]; }
+    acc = acc + a * b;
+  }
+  for (var i = 0u; i < rows; i = i + 1u) { finish(r0 + i, c, acc[i]); }
 }
 `;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# saeserve WebGPU encode vs PyTorch CUDA f32 on a machine with a real NVIDIA GPU
+# (H100/H200 class). Run from the repo root: bench/gpu.sh
+#   DENO=path/to/deno   a deno 2.9.6 binary (default: deno on PATH, else .deno/deno[.xz])
+#   .gl/*.deb           Vulkan/EGL loaders to unpack when the machine has none (see README)
+# Results: JSON lines on stdout, saeserve first, then torch (skipped without CUDA torch).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if ! ldconfig -p 2>/dev/null | grep -q libvulkan && [ -d .gl ]; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$icd}"
+DENO="${DENO:-}"
+if [ -z "$DENO" ]; then
+  if command -v deno >/dev/null; then DENO=deno
+  elif [ -f .deno/deno ]; then DENO=.deno/deno
+  elif [ -f .deno/deno.xz ]; then xz -dkc .deno/deno.xz >/tmp/deno && chmod +x /tmp/deno && DENO=/tmp/deno
+  else echo "no deno binary: set DENO" >&2; exit 2
+  fi
+fi
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi not found"
+echo "# saeserve webgpu (in-process)"
+"$DENO" run --allow-all bench/gpu_encode.ts
+echo "# torch cuda f32 (TF32 off)"
+python3 bench/torch_cuda_encode.py || echo '{"torch": "skipped: no CUDA torch here"}'
