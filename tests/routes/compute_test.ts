@@ -3,12 +3,18 @@ import { decodeNpy, encodeNpy } from "../../domain/npy.ts";
 import { assertClose, loadFixtures } from "../conformance.ts";
 import type { Backend } from "../../domain/backend.ts";
 import { referenceBackend } from "../../domain/reference_backend.ts";
+import { webgpuBackend } from "../../gpu/mod.ts";
 import { wasmBackend } from "../../wasm/mod.ts";
 import { postJson, testApp } from "./helpers.ts";
 
 // Every route test runs on each backend; the wasm one is shared and closed by the last test.
 const wasm = await wasmBackend({ threads: 2 });
-const BACKENDS: [string, Backend][] = [["reference", referenceBackend()], ["wasm", wasm]];
+const gpu = await webgpuBackend().catch(() => null); // llvmpipe in CI; skipped with no adapter
+const BACKENDS: [string, Backend][] = [
+  ["reference", referenceBackend()],
+  ["wasm", wasm],
+  ...(gpu ? [["webgpu", gpu] as [string, Backend]] : []),
+];
 
 const fixtures = new Map(loadFixtures().map((f) => [f.case, f]));
 
@@ -120,4 +126,7 @@ for (const [name, backend] of BACKENDS) {
   });
 }
 
-Deno.test("route tests: close the shared wasm backend (last test)", () => wasm.close());
+Deno.test("route tests: close the shared wasm and webgpu backends (last test)", () => {
+  wasm.close();
+  gpu?.close();
+});
