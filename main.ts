@@ -34,10 +34,10 @@ export async function selectBackend(
   const wasm = () => wasmBackend({ threads: config.threads, weights: config.weights });
   let gpu: Backend | null = null;
   let requireHardware = false;
-  if (config.backend === "webgpu") gpu = await webgpuBackend();
+  if (config.backend === "webgpu") gpu = await webgpuBackend({ weights: config.weights });
   if (config.backend === "auto" && await hasHardwareAdapter()) {
     requireHardware = true;
-    gpu = await webgpuBackend({ requireHardware }).catch((e) => {
+    gpu = await webgpuBackend({ requireHardware, weights: config.weights }).catch((e) => {
       console.warn(`saeserve: WebGPU failed to start (${(e as Error).message}); using wasm`);
       return null;
     });
@@ -55,12 +55,14 @@ export async function selectBackend(
   if (config.allowBackendOverride) {
     if (primary.name !== "reference") others.push(referenceBackend());
     if (!fallback && primary.name !== "wasm") others.push(await wasm());
-    if (!gpu) others.push(...await webgpuBackend().then((b) => [b], () => []));
+    if (!gpu) {
+      others.push(...await webgpuBackend({ weights: config.weights }).then((b) => [b], () => []));
+    }
   }
   const set = backendSet(primary, {
     fallback,
     others,
-    restart: gpu ? () => webgpuBackend({ requireHardware }) : undefined,
+    restart: gpu ? () => webgpuBackend({ requireHardware, weights: config.weights }) : undefined,
     onFailover: (reason) => {
       failovers.inc();
       console.warn(`saeserve: GPU failed (${reason}); serving on wasm while it restarts`);

@@ -14,17 +14,21 @@ import { activate, sparsify } from "../domain/reference_backend.ts";
 import { topK } from "../domain/top_k.ts";
 import { columnSlice, type Span, spans } from "./chunks.ts";
 import {
-  DECODE,
+  decodeShader,
   EPILOGUE,
   EXCLUDED,
-  GEMM,
   GEMM_TILE,
+  gemmShader,
+  type GpuPrecision,
   SELECT,
   SELECT_BLOCK,
-  SKINNY,
   SKINNY_MAX_ROWS,
   SKINNY_ROWS,
+  skinnyShader,
 } from "./wgsl.ts";
+import { f32ToBf16, f32ToF16 } from "../domain/dtype.ts";
+
+export type { GpuPrecision } from "./wgsl.ts";
 
 /** Options of {@link webgpuBackend}. */
 export interface WebGpuBackendOptions {
@@ -32,6 +36,8 @@ export interface WebGpuBackendOptions {
   requireHardware?: boolean;
   /** Largest buffer binding used, in bytes (default: the adapter's limit). Tests lower it. */
   maxBindingBytes?: number;
+  /** Stored weight precision (default f32); f16 and bf16 halve GPU memory and bandwidth. */
+  weights?: GpuPrecision;
 }
 
 /** A backend holding a GPU device: close it when done. */
@@ -40,6 +46,8 @@ export interface WebGpuBackend extends Backend {
   readonly adapter: string;
   /** Largest buffer binding used, in bytes. */
   readonly maxBinding: number;
+  /** Stored weight precision. */
+  readonly precision: GpuPrecision;
   /** Whether the adapter is a software fallback. */
   readonly fallbackAdapter: boolean;
   /** Resolves when the device is lost (never, normally). */
@@ -51,6 +59,8 @@ export interface WebGpuBackend extends Backend {
 interface Chunk {
   readonly buffer: GPUBuffer;
   readonly span: Span;
+  /** Stored elements per row (even for the packed precisions). */
+  readonly ld: number;
 }
 
 interface GpuPrepared extends Prepared {
@@ -148,12 +158,43 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     }
   }
 
-  const pipelines = {
-    gemm: pipeline(device, GEMM),
-    skinny: pipeline(device, SKINNY),
-    select: pipeline(device, SELECT),
-    decode: pipeline(device, DECODE),
+  const precision = options.weights ?? "f32";
+  const f32 = {
+    gemm: pipeline(device, gemmShader("f32")),
+    skinny: pipeline(device, skinnyShader("f32")),
   };
+  const stored = precision === "f32" ? f32 : {
+    gemm: pipeline(device, gemmShader(precision)),
+    skinny: pipeline(device, skinnyShader(precision)),
+  };
+  const pipelines = {
+    select: pipeline(device, SELECT),
+    decode: pipeline(device, decodeShader(precision)),
+  };
+
+  /** A [rows, cols] f32 matrix in the stored precision, rows padded to an even length when packed. */
+  function storedMatrix(
+    data: Float32Array,
+    rows: number,
+    cols: number,
+  ): { array: Float32Array | Uint16Array; ld: number } {
+    if (precision === "f32") return { array: data, ld: cols };
+    const ld = cols + (cols & 1);
+    const out = new Uint16Array(rows * ld);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const v = data[r * cols + c];
+        if (precision === "f16" && Math.abs(v) > 65504) {
+          throw new SaeError(
+            "unavailable",
+            `weight ${v} does not fit in f16; use SAESERVE_WEIGHTS=bf16 or f32`,
+          );
+        }
+        out[r * ld + c] = precision === "f16" ? f32ToF16(v) : f32ToBf16(v);
+      }
+    }
+    return { array: out, ld };
+  }
   const dummy = upload(device, new Float32Array(4));
 
   function pipeline(d: GPUDevice, code: string): GPUComputePipeline {
@@ -165,7 +206,7 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
 
   function upload(
     d: GPUDevice,
-    data: Float32Array | Int32Array | Uint32Array,
+    data: ArrayBufferView,
     usage = 0,
   ): GPUBuffer {
     const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
@@ -270,6 +311,8 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       m: number;
       k: number;
       lda: number;
+      /** Whether B holds the dictionary's stored-precision weights (else plain f32). */
+      weights?: boolean;
       chunks: Chunk[];
       c: GPUBuffer;
       ldc: number;
@@ -280,12 +323,23 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     for (const chunk of args.chunks) {
       const n = chunk.span.end - chunk.span.start;
       const params = temp(
-        uniform([args.m, n, args.k, args.lda, n, args.ldc, 0, chunk.span.start, 0, args.act]),
+        uniform([
+          args.m,
+          n,
+          args.k,
+          args.lda,
+          chunk.ld,
+          args.ldc,
+          0,
+          chunk.span.start,
+          0,
+          args.act,
+        ]),
       );
       const skinny = args.m <= SKINNY_MAX_ROWS;
       dispatch(
         pass,
-        skinny ? pipelines.skinny : pipelines.gemm,
+        (args.weights ? stored : f32)[skinny ? "skinny" : "gemm"],
         [
           args.a,
           chunk.buffer,
@@ -311,6 +365,7 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       await run((pass, temp) =>
         gemmChunks(pass, temp, {
           a,
+          weights: true,
           m: s.rows,
           k: w.dIn,
           lda: w.dIn,
@@ -360,6 +415,7 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       await run((pass, temp) => {
         gemmChunks(pass, temp, {
           a,
+          weights: true,
           m,
           k: w.dIn,
           lda: w.dIn,
@@ -435,7 +491,14 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       await run((pass, temp) => {
         for (const chunk of p.decoder) {
           const params = temp(
-            uniform([rows, w.dIn, width, chunk.span.start, chunk.span.end - chunk.span.start]),
+            uniform([
+              rows,
+              w.dIn,
+              width,
+              chunk.span.start,
+              chunk.span.end - chunk.span.start,
+              chunk.ld,
+            ]),
           );
           dispatch(pass, pipelines.decode, [chunk.buffer, ...buffers, out, params], [
             Math.ceil(w.dIn / 64),
@@ -553,6 +616,7 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       span,
     ) => ({
       span,
+      ld: span.end - span.start,
       buffer: upload(device, columnSlice(bt.data, bt, span)),
     }));
     const aBuf = upload(device, a.data);
@@ -583,6 +647,7 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     adapter: adapter.info.description || adapter.info.vendor,
     fallbackAdapter: adapter.info.isFallbackAdapter,
     maxBinding,
+    precision,
     lost,
     prepare(weights: SaeWeights): Promise<Prepared> {
       const buffers: GPUBuffer[] = [];
@@ -595,17 +660,25 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
         const { dIn, dSae } = weights;
         // Encoder [d_in, d_sae]: column chunks of whole GEMM tiles within one binding.
         const encoder = spans(dSae, Math.floor(maxBinding / (dIn * 4)), { multiple: GEMM_TILE })
-          .map((span) => ({
-            span,
-            buffer: keep(upload(device, columnSlice(weights.wEnc.data, weights.wEnc, span))),
-          }));
+          .map((span) => {
+            const width = span.end - span.start;
+            const { array, ld } = storedMatrix(
+              columnSlice(weights.wEnc.data, weights.wEnc, span),
+              dIn,
+              width,
+            );
+            return { span, ld, buffer: keep(upload(device, array)) };
+          });
         // Decoder [d_sae, d_in]: row chunks within one binding.
-        const decoder = spans(dSae, Math.floor(maxBinding / (dIn * 4))).map((span) => ({
-          span,
-          buffer: keep(
-            upload(device, weights.wDec.data.subarray(span.start * dIn, span.end * dIn)),
-          ),
-        }));
+        const decoder = spans(dSae, Math.floor(maxBinding / (dIn * 4))).map((span) => {
+          const rows = span.end - span.start;
+          const { array, ld } = storedMatrix(
+            weights.wDec.data.subarray(span.start * dIn, span.end * dIn),
+            rows,
+            dIn,
+          );
+          return { span, ld, buffer: keep(upload(device, array)) };
+        });
         const a = weights.activation;
         const vec = (v: Float32Array | undefined) => (v ? keep(upload(device, v)) : dummy);
         const prepared: GpuPrepared = {

@@ -25,7 +25,7 @@ struct Params {
   accumulate: u32, act: u32, _p0: u32, _p1: u32,
 };
 @group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(1) WEIGHTS_B
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
@@ -64,7 +64,7 @@ fn finish(r: u32, c: u32, v: f32) {
  * stores the product; the activations store the latent's value where it is active and
  * EXCLUDED where it is not (so a top-k can run on the scores directly).
  */
-export const GEMM = /* wgsl */ `${GEMM_HEADER}const TM: u32 = 64u;
+const GEMM = /* wgsl */ `${GEMM_HEADER}const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
 var<workgroup> As: array<f32, 1024>; // [TK][TM]
@@ -92,7 +92,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let bk = e / TN;
       let bc = e % TN;
       var bv = 0.0;
-      if (k0 + bk < p.k && col0 + bc < p.n) { bv = B[(k0 + bk) * p.ldb + col0 + bc]; }
+      if (k0 + bk < p.k && col0 + bc < p.n) { bv = loadB((k0 + bk) * p.ldb + col0 + bc); }
       Bs[bk * TN + bc] = bv;
     }
     workgroupBarrier();
@@ -185,9 +185,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
  * out[r, c] += scale[r] * sum_j val[r, j] * W[idx[r, j] - row0, c] over the entries whose
  * latent lies in this decoder chunk [row0, row0 + rows).
  */
-export const DECODE = /* wgsl */ `
-struct Params { rows: u32, d: u32, width: u32, row0: u32, chunk_rows: u32, _p0: u32, _p1: u32, _p2: u32 };
-@group(0) @binding(0) var<storage, read> W: array<f32>;
+const DECODE = /* wgsl */ `
+struct Params { rows: u32, d: u32, width: u32, row0: u32, chunk_rows: u32, ld: u32, _p1: u32, _p2: u32 };
+@group(0) @binding(0) WEIGHTS_W
 @group(0) @binding(1) var<storage, read> idx: array<i32>;
 @group(0) @binding(2) var<storage, read> val: array<f32>;
 @group(0) @binding(3) var<storage, read> scale: array<f32>;
@@ -203,7 +203,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var j = 0u; j < p.width; j = j + 1u) {
     let i = idx[r * p.width + j];
     if (i >= i32(p.row0) && i < i32(p.row0 + p.chunk_rows)) {
-      s = s + val[r * p.width + j] * W[u32(i - i32(p.row0)) * p.d + c];
+      s = s + val[r * p.width + j] * loadW(u32(i - i32(p.row0)) * p.ld + c);
     }
   }
   out[r * p.d + c] = out[r * p.d + c] + scale[r] * s;
@@ -219,7 +219,7 @@ export const SKINNY_MAX_ROWS = 16;
  * The same product and epilogue for a few rows (single-token steering): one thread per
  * column and per group of four rows, reading B once, coalesced along the row.
  */
-export const SKINNY = /* wgsl */ `${GEMM_HEADER}${GEMM_EPILOGUE}
+const SKINNY = /* wgsl */ `${GEMM_HEADER}${GEMM_EPILOGUE}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
@@ -228,7 +228,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc = vec4<f32>(0.0);
   let rows = min(4u, p.m - r0);
   for (var k = 0u; k < p.k; k = k + 1u) {
-    let b = B[k * p.ldb + c];
+    let b = loadB(k * p.ldb + c);
     var a = vec4<f32>(0.0);
     a.x = A[r0 * p.lda + p.a_off + k];
     if (rows > 1u) { a.y = A[(r0 + 1u) * p.lda + p.a_off + k]; }
@@ -239,3 +239,38 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var i = 0u; i < rows; i = i + 1u) { finish(r0 + i, c, acc[i]); }
 }
 `;
+
+/** Stored precision of weights in GPU buffers (f16 and bf16 packed two per u32 word). */
+export type GpuPrecision = "f32" | "f16" | "bf16";
+
+/**
+ * The declaration of weight array `name` plus its element loader: f32 as is; f16 and bf16
+ * two per u32 (element i in the low half when i is even), unpacked to f32 in the shader, so
+ * no shader-f16 feature is needed and arithmetic stays f32.
+ */
+function weights(name: string, precision: GpuPrecision): string {
+  if (precision === "f32") {
+    return `var<storage, read> ${name}: array<f32>;
+fn load${name}(i: u32) -> f32 { return ${name}[i]; }`;
+  }
+  const unpack = precision === "f16"
+    ? `return unpack2x16float(w)[i & 1u];`
+    : `if ((i & 1u) == 0u) { return bitcast<f32>(w << 16u); } return bitcast<f32>(w & 0xffff0000u);`;
+  return `var<storage, read> ${name}: array<u32>;
+fn load${name}(i: u32) -> f32 { let w = ${name}[i >> 1u]; ${unpack} }`;
+}
+
+/** The GEMM over weights stored in `precision`. */
+export function gemmShader(precision: GpuPrecision): string {
+  return GEMM.replace("WEIGHTS_B", weights("B", precision));
+}
+
+/** The skinny GEMM over weights stored in `precision`. */
+export function skinnyShader(precision: GpuPrecision): string {
+  return SKINNY.replace("WEIGHTS_B", weights("B", precision));
+}
+
+/** The decode / steer accumulation over a decoder stored in `precision`. */
+export function decodeShader(precision: GpuPrecision): string {
+  return DECODE.replace("WEIGHTS_W", weights("W", precision));
+}

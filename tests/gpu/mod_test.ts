@@ -213,3 +213,45 @@ Deno.test({
   ignore,
   fn: () => (gpu!.close(), tiny!.close()),
 });
+
+for (const precision of ["bf16", "f16"] as const) {
+  Deno.test({
+    name:
+      `webgpu with ${precision} weights (packed two per word) stays within rounding of f32, split or not`,
+    ignore,
+    async fn() {
+      const tol = precision === "bf16" ? 2e-2 : 3e-3;
+      // Odd d_in (decoder rows padded to even) and odd d_sae (last encoder chunk odd).
+      const w = weights(37, 1001, { kind: "relu", bEnc: random(1001, 4, 0.1) }, 31);
+      const s = matrix(5, 37, random(5 * 37, 32));
+      const pr = await reference.prepare(w);
+      const want = await reference.encode(pr, s, { top: 1001 });
+      const dense = (c: SparseRows, r: number) => {
+        const out = new Float32Array(1001);
+        c.indices[r].forEach((i, j) => (out[i] = c.values[r][j]));
+        return out;
+      };
+      for (const maxBindingBytes of [undefined, 16 << 10]) {
+        const low = await webgpuBackend({ weights: precision, maxBindingBytes });
+        try {
+          assert.equal(low.precision, precision);
+          const p = await low.prepare(w);
+          const got = await low.encode(p, s, { top: 1001 });
+          for (let r = 0; r < 5; r++) {
+            assertClose(dense(got, r), dense(want, r), tol, `${precision} row ${r}`);
+          }
+          const y = await low.decodeSparse(p, want);
+          assertClose(
+            y.data,
+            (await reference.decodeSparse(pr, want)).data,
+            tol,
+            `${precision} decode`,
+          );
+          low.release(p);
+        } finally {
+          low.close();
+        }
+      }
+    },
+  });
+}
