@@ -15,10 +15,22 @@ export const MatrixSchema = z.array(z.array(z.number())).describe("rows x column
 export const InterventionSchema = z.object({
   feature: z.number().int().describe("latent index in [0, d_sae)"),
   mode: z.enum(STEER_MODES).describe(
-    "add: f += value; clamp: f = value; scale: f *= value; ablate: f = 0",
+    "add: f += value; clamp: f = value; scale: f *= value; ablate: f = 0; " +
+      "orthogonal: x - (x.u)u + value u; cap: x - max(0, x.u - value) u (u: unit decoder direction)",
   ),
   value: z.number().default(0),
   positions: z.array(z.number().int()).optional().describe("rows to steer (default all)"),
+  unit: z.enum(["activation", "norm"]).optional().describe(
+    "activation (default): value per unit of latent activation; norm: along the unit-norm direction",
+  ),
+  relative: z.boolean().optional().describe("scale value by the row's largest latent activation"),
+  when: z.object({
+    feature: z.number().int(),
+    op: z.enum([">", "<"]),
+    value: z.number(),
+  }).strict().optional().describe(
+    "steer only rows where this latent's activation satisfies op value",
+  ),
 }).strict();
 
 /** Values `include` may list. */

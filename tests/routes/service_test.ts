@@ -57,6 +57,8 @@ Deno.test("health, readiness, metrics, OpenAPI and docs respond", async () => {
     "clamp",
     "scale",
     "ablate",
+    "orthogonal",
+    "cap",
   ]);
   const docs = await app.request("/docs");
   assert.match(await docs.text(), /saeserve API reference/);
