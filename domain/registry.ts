@@ -20,6 +20,7 @@ import {
   loadFolder,
 } from "./formats/mod.ts";
 import { hashingSource } from "./hashing_source.ts";
+import { HEAD_FILES, headBytes, loadHead, type ModelHead } from "./head.ts";
 import { Counter, Histogram, type MetricsRegistry } from "./prometheus.ts";
 import type { Store } from "./store/mod.ts";
 
@@ -55,13 +56,27 @@ export interface RegistryOptions {
 }
 
 interface Entry {
+  /** The dictionary id, or "head:" + the head's folder id. */
   readonly id: string;
-  readonly description: DictionaryDescription;
-  readonly prepared: Prepared;
+  /** Set for dictionaries. */
+  readonly description?: DictionaryDescription;
+  /** Set for dictionaries. */
+  readonly prepared?: Prepared;
+  /** Set for model heads. */
+  readonly head?: ModelHead;
   readonly bytes: number;
   users: number;
   lastUsed: number;
 }
+
+/** A loaded model head held by one request; call `release` when done. */
+export interface HeadLease {
+  readonly id: string;
+  readonly head: ModelHead;
+  release(): void;
+}
+
+const HEAD_KEY = "head:";
 
 /** Group store entries into folders that hold a known family's files. */
 function folders(entries: { path: string; size: number }[]): Map<string, Map<string, number>> {
@@ -205,23 +220,13 @@ export class Registry {
   /** Borrow a loaded dictionary, loading it first if needed. */
   async acquire(id: string): Promise<Lease> {
     checkDictionaryId(id);
-    let entry = this.#loaded.get(id);
-    if (!entry) {
-      let pending = this.#loading.get(id);
-      if (!pending) {
-        pending = this.#load(id).finally(() => this.#loading.delete(id));
-        this.#loading.set(id, pending);
-      }
-      entry = await pending;
-    }
-    entry.users++;
-    entry.lastUsed = ++this.#clock;
-    let released = false;
+    const entry = await this.#borrow(id, () => this.#load(id));
     const e = entry;
+    let released = false;
     return {
       id,
-      description: e.description,
-      prepared: e.prepared,
+      description: e.description!,
+      prepared: e.prepared!,
       release: () => {
         if (released) return;
         released = true;
@@ -229,6 +234,73 @@ export class Registry {
         this.#evict();
       },
     };
+  }
+
+  /**
+   * Borrow a model head (a folder with head.safetensors and head.json), loading it first if
+   * needed; heads share the dictionaries' memory budget and LRU.
+   */
+  async acquireHead(id: string): Promise<HeadLease> {
+    checkDictionaryId(id);
+    const e = await this.#borrow(HEAD_KEY + id, () => this.#loadHeadEntry(id));
+    let released = false;
+    return {
+      id,
+      head: e.head!,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.users--;
+        this.#evict();
+      },
+    };
+  }
+
+  async #loadHeadEntry(id: string): Promise<Entry> {
+    const files = new Map<string, number>();
+    for (const e of await this.#store.list(id + "/")) {
+      const rest = e.path.slice(id.length + 1);
+      if (!rest.includes("/")) files.set(rest, e.size);
+    }
+    if (!files.has(HEAD_FILES.weights) || !files.has(HEAD_FILES.config)) {
+      throw new SaeError("not_found", `no model head ${JSON.stringify(id)} in the store`);
+    }
+    try {
+      const head = await loadHead(this.#folder(id, files));
+      const entry: Entry = {
+        id: HEAD_KEY + id,
+        head,
+        bytes: headBytes(head),
+        users: 0,
+        lastUsed: ++this.#clock,
+      };
+      this.#loaded.set(entry.id, entry);
+      this.#evict(entry.id);
+      return entry;
+    } catch (e) {
+      if (e instanceof FormatError) {
+        throw new SaeError("unavailable", `model head ${id} cannot be read: ${e.message}`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** The loaded entry under `key`, loading it once however many requests wait; counts a user. */
+  async #borrow(key: string, load: () => Promise<Entry>): Promise<Entry> {
+    let entry = this.#loaded.get(key);
+    if (!entry) {
+      let pending = this.#loading.get(key);
+      if (!pending) {
+        pending = load().finally(() => this.#loading.delete(key));
+        this.#loading.set(key, pending);
+      }
+      entry = await pending;
+    }
+    entry.users++;
+    entry.lastUsed = ++this.#clock;
+    return entry;
   }
 
   async #load(id: string): Promise<Entry> {
@@ -314,7 +386,7 @@ export class Registry {
     for (const e of idle) {
       if (total <= this.#options.memoryBudget) break;
       this.#loaded.delete(e.id);
-      this.#options.backend.release(e.prepared);
+      if (e.prepared) this.#options.backend.release(e.prepared);
       total -= e.bytes;
       this.#evictions.inc();
     }
@@ -322,7 +394,9 @@ export class Registry {
 
   /** Drop every loaded dictionary (used at shutdown). */
   close(): void {
-    for (const e of this.#loaded.values()) this.#options.backend.release(e.prepared);
+    for (const e of this.#loaded.values()) {
+      if (e.prepared) this.#options.backend.release(e.prepared);
+    }
     this.#loaded.clear();
   }
 }

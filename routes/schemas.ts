@@ -116,3 +116,66 @@ export const ProblemSchema = z.object({
   status: z.number().int(),
   detail: z.string(),
 });
+
+/** Feature ids of one dictionary. */
+const FeaturesSchema = z.array(z.number().int().min(0)).min(1).max(4096).describe("latent indices");
+
+/** POST /features/logit-lens. */
+export const LogitLensRequestSchema = z.object({
+  features: FeaturesSchema,
+  top: z.number().int().min(1).max(1000).default(20).describe("tokens per feature"),
+}).strict();
+
+/** POST /features/input-score. */
+export const InputScoreRequestSchema = z.object({
+  features: FeaturesSchema,
+  activations: MatrixSchema,
+  token_ids: z.array(z.number().int().min(0)).describe("token id of each activation row"),
+  example_ids: z.array(z.number().int()).describe("example (document) id of each activation row"),
+  top: z.number().int().min(1).max(1000).default(20).describe(
+    "logit-lens tokens that count as a hit",
+  ),
+  max_examples: z.number().int().min(1).max(100_000).default(100),
+}).strict();
+
+/** POST /features/output-score/prepare. */
+export const OutputScorePrepareSchema = z.object({
+  features: FeaturesSchema,
+  activations: z.union([z.array(z.number()), MatrixSchema]).describe(
+    "the neutral prompt's activation at its last position: [d] or [[d]]",
+  ),
+  factor: z.number().default(10).describe("f_i += factor * max_j f_j"),
+}).strict();
+
+/** POST /features/output-score. */
+export const OutputScoreRequestSchema = z.object({
+  features: FeaturesSchema,
+  logits: MatrixSchema.optional().describe(
+    "next-token logits [n_features, vocab] from the caller's model",
+  ),
+  activations: z.union([z.array(z.number()), MatrixSchema]).optional().describe(
+    "instead of logits, when the dictionary feeds the final norm: the prompt's last activation",
+  ),
+  factor: z.number().default(10),
+  top: z.number().int().min(1).max(1000).default(20),
+}).strict();
+
+/** POST /features/stats. */
+export const FeatureStatsRequestSchema = z.object({
+  activations: MatrixSchema,
+  token_ids: z.array(z.number().int().min(0)).optional(),
+  features: z.array(z.number().int().min(0)).optional(),
+  top_rows: z.number().int().min(1).max(1000).default(10),
+}).strict();
+
+/** POST /steering-vector. */
+export const SteeringVectorRequestSchema = z.object({
+  features: z.array(z.object({ feature: z.number().int().min(0), strength: z.number() }).strict())
+    .min(1),
+  unit: z.enum(["activation", "norm"]).default("activation"),
+  normalize: z.boolean().default(false),
+  format: z.enum(["json", "npy", "gguf"]).default("json"),
+  layer: z.number().int().min(1).optional().describe(
+    "llama.cpp layer for gguf (default from the hook: blocks.L.hook_resid_post -> L + 1)",
+  ),
+}).strict();

@@ -19,24 +19,39 @@ export interface Folder {
 /** Largest JSON config a loader will read (cfg.json, saeserve.json). */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
+/** Read and parse a JSON file of the folder (at most `maxBytes`, default MAX_CONFIG_BYTES). */
+export async function readJsonFile(
+  folder: Folder,
+  name: string,
+  options?: { maxBytes?: number },
+): Promise<unknown> {
+  const max = options?.maxBytes ?? MAX_CONFIG_BYTES;
+  const size = folder.files.get(name);
+  if (size === undefined) throw new FormatError(name, "missing");
+  if (size > max) throw new FormatError(name, `larger than ${max} bytes`);
+  const source = await folder.open(name);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+      await readRange(source, 0, source.size),
+    );
+  } catch (e) {
+    if (e instanceof FormatError || (e as Error).name === "SaeError") throw e;
+    throw new FormatError(name, "not valid UTF-8");
+  }
+  try {
+    return JSON.parse(pythonJsonToJson(text));
+  } catch (e) {
+    throw new FormatError(name, `not valid JSON: ${(e as Error).message}`);
+  }
+}
+
 /** Read and parse a small JSON object file of the folder. */
 export async function readJsonObject(
   folder: Folder,
   name: string,
 ): Promise<Record<string, unknown>> {
-  const size = folder.files.get(name);
-  if (size === undefined) throw new FormatError(name, "missing");
-  if (size > MAX_CONFIG_BYTES) throw new FormatError(name, `larger than ${MAX_CONFIG_BYTES} bytes`);
-  const source = await folder.open(name);
-  const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-    await readRange(source, 0, source.size),
-  );
-  let value: unknown;
-  try {
-    value = JSON.parse(pythonJsonToJson(text));
-  } catch (e) {
-    throw new FormatError(name, `not valid JSON: ${(e as Error).message}`);
-  }
+  const value = await readJsonFile(folder, name);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new FormatError(name, "not a JSON object");
   }
