@@ -33,6 +33,12 @@ const examples = {
   encode: {activations: [[0.1, -0.2, 0.3]], top: 8, include: ["metrics"]},
   decode: {indices: [[0, 1]], values: [[1.0, 0.5]]},
   steer: {activations: [[0.1, -0.2, 0.3]], interventions: [{feature: 0, mode: "add", value: 2}]},
+  "logit-lens": {features: [0, 1], top: 10},
+  "input-score": {features: [0], activations: [[0.1, -0.2, 0.3]], token_ids: [5], example_ids: [0]},
+  prepare: {features: [0, 1], activations: [0.1, -0.2, 0.3], factor: 10},
+  "output-score": {features: [0], logits: [[0.1, 2.5, -1.0]]},
+  stats: {activations: [[0.1, -0.2, 0.3]]},
+  "steering-vector": {features: [{feature: 0, strength: 4}], unit: "norm", format: "json"},
 };
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -52,7 +58,7 @@ function exampleFor(path, dict) {
   const ex = structuredClone(examples[kind]);
   if (ex && dict && dict.d_in) {
     const row = Array.from({length: dict.d_in}, (_, i) => Math.round(Math.sin(i + 1) * 1000) / 1000);
-    if (ex.activations) ex.activations = [row];
+    if (Array.isArray(ex.activations)) ex.activations = Array.isArray(ex.activations[0]) ? [row] : row;
   }
   return ex;
 }

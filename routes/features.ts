@@ -147,11 +147,9 @@ async function prepareRows(
 
 /** llama.cpp layer of a hook name: blocks.L.hook_resid_post -> L + 1, hook_resid_pre -> L. */
 export function layerOfHook(hook: string | undefined): number | null {
-  const m =
-    /(?:^|\.)(?:blocks|layers|model\.layers)\.(\d+)\.(hook_resid_post|hook_resid_pre|hook_resid_mid)?/
-      .exec(
-        hook ?? "",
-      );
+  const pattern =
+    /(?:^|\.)(?:blocks|layers)\.(\d+)(?:\.(hook_resid_post|hook_resid_pre|hook_resid_mid))?(?:$|\.)/;
+  const m = pattern.exec(hook ?? "");
   if (!m) return null;
   const layer = Number(m[1]);
   return m[2] === "hook_resid_pre" ? layer : layer + 1;

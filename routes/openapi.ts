@@ -11,7 +11,13 @@ import {
   DictionarySchema,
   EncodeRequestSchema,
   EncodeResponseSchema,
+  FeatureStatsRequestSchema,
+  InputScoreRequestSchema,
+  LogitLensRequestSchema,
+  OutputScorePrepareSchema,
+  OutputScoreRequestSchema,
   ProblemSchema,
+  SteeringVectorRequestSchema,
   SteerRequestSchema,
 } from "./schemas.ts";
 
@@ -73,6 +79,24 @@ function compute(
             },
           },
           content: { "application/json": { schema: schema(response) }, ...npyBody },
+        },
+        ...problems,
+      },
+    },
+  };
+}
+
+/** A JSON-in, JSON-out feature route (responses described in prose). */
+function featurePost(summary: string, request: z.ZodType, answers: string) {
+  return {
+    post: {
+      summary,
+      parameters: [idParam],
+      requestBody: { required: true, content: { "application/json": { schema: schema(request) } } },
+      responses: {
+        200: {
+          description: answers,
+          content: { "application/json": { schema: { type: "object" } } },
         },
         ...problems,
       },
@@ -154,6 +178,36 @@ export function openApiDocument(options: { version: string }): Record<string, un
         [
           q("interventions", "with an .npy body: URL-encoded JSON list of interventions"),
         ],
+      ),
+      "/v1/dictionaries/{id}/features/logit-lens": featurePost(
+        "Logit lens: decoder row -> final norm -> unembedding -> softmax (needs a model head)",
+        LogitLensRequestSchema,
+        '{"features": [{"feature", "tokens": [{"id", "token", "prob"}]}]}',
+      ),
+      "/v1/dictionaries/{id}/features/input-score": featurePost(
+        "Input score: share of top-activating examples whose max token is in the logit lens",
+        InputScoreRequestSchema,
+        '{"features": [{"feature", "score", "examples": [{"example_id", "token_id", "activation"}]}]}',
+      ),
+      "/v1/dictionaries/{id}/features/output-score/prepare": featurePost(
+        "Output score, step 1: steered activations (f_i += factor * max_j f_j, decode + error)",
+        OutputScorePrepareSchema,
+        '{"activations": [[...]]}: one steered row per feature; run your model on them',
+      ),
+      "/v1/dictionaries/{id}/features/output-score": featurePost(
+        "Output score, step 2: score next-token logits (or activations, before the final norm)",
+        OutputScoreRequestSchema,
+        '{"scores": [{"feature", "score", "min_rank", "max_prob"}]}',
+      ),
+      "/v1/dictionaries/{id}/features/stats": featurePost(
+        "Feature statistics: density, mean, max, top-activating rows",
+        FeatureStatsRequestSchema,
+        '{"rows", "features": [{"feature", "density", "mean", "max", "top_rows"}]}',
+      ),
+      "/v1/dictionaries/{id}/steering-vector": featurePost(
+        "Summed steering direction as JSON, .npy or a llama.cpp control-vector GGUF",
+        SteeringVectorRequestSchema,
+        '{"d", "unit", "normalized", "vector"} (json); application/x-npy; application/octet-stream (gguf)',
       ),
     },
     components: { schemas: { Problem: schema(ProblemSchema) } },

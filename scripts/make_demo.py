@@ -80,10 +80,27 @@ def dictionary(rng: np.random.Generator):
     return w_enc.astype(np.float32), w_dec.astype(np.float32), b_dec.astype(np.float32)
 
 
-def sidecar(folder: Path, description: str) -> None:
+def sidecar(folder: Path, description: str, extra: dict | None = None) -> None:
     hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
               for p in sorted(folder.iterdir()) if p.name != "saeserve.json"}
-    write_json(folder / "saeserve.json", {"model": MODEL, "hook": HOOK, "description": description, "sha256": hashes})
+    write_json(folder / "saeserve.json", {"model": MODEL, "hook": HOOK, "description": description,
+                                          **(extra or {}), "sha256": hashes})
+
+
+VOCAB = 128
+
+
+def demo_head(w_dec: np.ndarray) -> None:
+    """A tiny model head for demo-topk: token t's unembedding is decoder row t plus noise, so
+    feature t's logit lens peaks on token t (features >= VOCAB have diffuse lenses)."""
+    rng = np.random.default_rng(4)
+    folder = OUT / "demo-head"
+    folder.mkdir(parents=True)
+    w_u = (4.0 * w_dec[:VOCAB] + 0.3 * rng.normal(size=(VOCAB, D_IN))).astype(np.float32)
+    norm = (1.0 + 0.05 * rng.normal(size=D_IN)).astype(np.float32)
+    write_safetensors(folder / "head.safetensors", [("W_U", w_u), ("norm.weight", norm)])
+    write_json(folder / "head.json", {"norm": "rmsnorm", "eps": 1e-6, "gemma_offset": False})
+    write_json(folder / "vocab.json", [f"tok{t:03d}" for t in range(VOCAB)])
 
 
 def demo_topk() -> None:
@@ -114,7 +131,9 @@ def demo_topk() -> None:
     })
     write_safetensors(folder / "sae_weights.safetensors",
                       [("W_dec", w_dec), ("W_enc", w_enc), ("b_dec", b_dec), ("b_enc", b_enc)])
-    sidecar(folder, "Synthetic SAELens TopK dictionary (k=8) for trying saeserve; not trained on any model.")
+    demo_head(w_dec)
+    sidecar(folder, "Synthetic SAELens TopK dictionary (k=8) for trying saeserve; not trained on any model.",
+            {"head": "demo-head", "before_final_norm": True})
 
 
 def demo_jumprelu() -> None:
@@ -162,7 +181,7 @@ def demo_sparsify() -> None:
 
 
 def main() -> None:
-    for name in ("demo-topk", "demo-jumprelu", "demo-sparsify"):
+    for name in ("demo-topk", "demo-head", "demo-jumprelu", "demo-sparsify"):
         if (OUT / name).exists():
             shutil.rmtree(OUT / name)
     demo_topk()

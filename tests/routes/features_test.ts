@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { readGguf } from "../../domain/gguf.ts";
+import { layerOfHook } from "../../routes/features.ts";
 import { decodeNpy } from "../../domain/npy.ts";
 import { assertClose } from "../conformance.ts";
 import { postJson, testApp } from "./helpers.ts";
@@ -272,4 +273,12 @@ Deno.test("features: a dictionary without a model head gets a clear 422; output 
   } finally {
     registry.close();
   }
+});
+
+Deno.test("layerOfHook maps TransformerLens hooks to llama.cpp control-vector layers", () => {
+  assert.equal(layerOfHook("blocks.12.hook_resid_post"), 13);
+  assert.equal(layerOfHook("blocks.12.hook_resid_pre"), 12);
+  assert.equal(layerOfHook("model.layers.5"), 6);
+  assert.equal(layerOfHook("embed"), null);
+  assert.equal(layerOfHook(undefined), null);
 });
