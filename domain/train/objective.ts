@@ -1,0 +1,291 @@
+/**
+ * The training objective of the four SAE architectures and its exact gradient, for one batch.
+ * Dense products go through a compute backend (so WASM and WebGPU carry the heavy math);
+ * k-sparse parts (TopK, BatchTopK) run as sparse sums here.
+ *
+ *   s = x - b_dec;  h = s @ W_enc + b_enc;  f = act(h);  x^ = f @ W_dec + b_dec
+ *   loss = mean_b ||x^ - x||^2 + sparsity + auxk
+ *
+ * topk: f keeps each row's k largest h (then relu). batchtopk: the batch's B*k largest relu(h).
+ * relu: f = relu(h), sparsity = l1 * mean_b sum_i f_i. jumprelu: f = h * H(h - theta), theta =
+ * exp(log_threshold), sparsity = l0 * mean_b sum_i H(h - theta) with straight-through gradients
+ * for theta (rectangle kernel of width `bandwidth`). AuxK (topk, batchtopk): the k_aux largest
+ * pre-activations of dead latents reconstruct the residual x - x^ (held fixed), weighted auxAlpha
+ * and normalized by the residual's variance.
+ * @module
+ */
+
+import type { Backend } from "../backend.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import { topK } from "../top_k.ts";
+
+/** Trainable SAE architectures. */
+export type TrainArchitecture = "topk" | "batchtopk" | "jumprelu" | "relu";
+
+/** The parameters being trained (row-major f32). */
+export interface SaeParams {
+  readonly dIn: number;
+  readonly dSae: number;
+  /** [d_in, d_sae] */
+  readonly wEnc: Float32Array;
+  /** [d_sae] */
+  readonly bEnc: Float32Array;
+  /** [d_sae, d_in] */
+  readonly wDec: Float32Array;
+  /** [d_in] */
+  readonly bDec: Float32Array;
+  /** [d_sae] (jumprelu only; empty otherwise) */
+  readonly logThreshold: Float32Array;
+}
+
+/** Objective settings. */
+export interface ObjectiveOptions {
+  readonly architecture: TrainArchitecture;
+  /** Active latents per row (topk, batchtopk). */
+  readonly k?: number;
+  /** L1 coefficient (relu) or L0 coefficient (jumprelu). */
+  readonly sparsityCoefficient?: number;
+  /** JumpReLU straight-through kernel width. */
+  readonly bandwidth?: number;
+  /** Dead latents (topk, batchtopk AuxK); empty or absent: no AuxK term. */
+  readonly dead?: Uint8Array;
+  /** Latents the AuxK term may use per row (default d_in / 2). */
+  readonly kAux?: number;
+  /** AuxK weight (default 1/32). */
+  readonly auxAlpha?: number;
+}
+
+/** Loss parts, gradients and statistics of one batch. */
+export interface BatchResult {
+  readonly loss: number;
+  readonly mse: number;
+  readonly sparsityLoss: number;
+  readonly auxLoss: number;
+  /** Fraction of variance unexplained over the batch. */
+  readonly fvu: number;
+  /** Mean active latents per row. */
+  readonly l0: number;
+  /** Per latent: how many rows it fired in. */
+  readonly fired: Uint32Array;
+  /** Smallest selected activation (batchtopk's threshold estimate), or 0. */
+  readonly minSelected: number;
+  readonly grads: SaeParams;
+}
+
+/** Sparse activations: per row, latent ids and values. */
+interface Active {
+  readonly ids: Int32Array[];
+  readonly values: Float32Array[];
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+/** Indices of the `k` largest values of `values` among those `allowed` (ties: lower index). */
+function largest(values: Float32Array, k: number, allowed?: (i: number) => boolean): number[] {
+  return [...topK(values, k, allowed ? { keep: (_v, i) => allowed(i) } : undefined).indices];
+}
+
+/** The batch's loss and gradients. `x` is [batch, d_in] (already scaled). */
+export async function lossAndGradients(
+  backend: Backend,
+  params: SaeParams,
+  x: Matrix,
+  options: ObjectiveOptions,
+): Promise<BatchResult> {
+  const { dIn, dSae } = params;
+  const B = x.rows;
+  const arch = options.architecture;
+  const coef = options.sparsityCoefficient ?? 0;
+  // s = x - b_dec; h = s @ W_enc + b_enc
+  const s = matrix(B, dIn, x.data.slice());
+  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) s.data[b * dIn + c] -= params.bDec[c];
+  const h = await backend.matmul(s, matrix(dIn, dSae, params.wEnc));
+  for (let b = 0; b < B; b++) for (let i = 0; i < dSae; i++) h.data[b * dSae + i] += params.bEnc[i];
+
+  // Activation: sparse lists of active latents (value f, and dF/dh = 1 where active).
+  const ids: Int32Array[] = [];
+  const vals: Float32Array[] = [];
+  let minSelected = 0;
+  const theta = arch === "jumprelu" ? params.logThreshold.map(Math.exp) : null;
+  if (arch === "batchtopk") {
+    const total = Math.min(B * (options.k ?? 1), B * dSae);
+    const flat = largest(h.data, total, (i) => h.data[i] > 0);
+    const per: number[][] = Array.from({ length: B }, () => []);
+    for (const at of flat) per[Math.floor(at / dSae)].push(at % dSae);
+    minSelected = flat.length ? h.data[flat[flat.length - 1]] : 0;
+    for (let b = 0; b < B; b++) {
+      per[b].sort((p, q) => p - q);
+      ids.push(Int32Array.from(per[b]));
+      vals.push(Float32Array.from(per[b], (i) => h.data[b * dSae + i]));
+    }
+  } else {
+    for (let b = 0; b < B; b++) {
+      const row = h.data.subarray(b * dSae, (b + 1) * dSae);
+      let chosen: number[];
+      if (arch === "topk") chosen = largest(row, options.k ?? 1).filter((i) => row[i] > 0).sort((p, q) => p - q);
+      else if (arch === "relu") chosen = [...row.keys()].filter((i) => row[i] > 0);
+      else chosen = [...row.keys()].filter((i) => row[i] > theta![i] && row[i] > 0);
+      ids.push(Int32Array.from(chosen));
+      vals.push(Float32Array.from(chosen, (i) => row[i]));
+    }
+  }
+  const active: Active = { ids, values: vals };
+
+  // x^ = f @ W_dec + b_dec (sparse sum of decoder rows)
+  const recon = new Float32Array(B * dIn);
+  for (let b = 0; b < B; b++) {
+    const out = recon.subarray(b * dIn, (b + 1) * dIn);
+    out.set(params.bDec);
+    const ix = active.ids[b];
+    for (let j = 0; j < ix.length; j++) {
+      const v = active.values[b][j];
+      const w = params.wDec.subarray(ix[j] * dIn, (ix[j] + 1) * dIn);
+      for (let c = 0; c < dIn; c++) out[c] += v * w[c];
+    }
+  }
+  // MSE = mean_b sum_c (x^ - x)^2; FVU against the batch mean.
+  const mean = new Float64Array(dIn);
+  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) mean[c] += x.data[b * dIn + c] / B;
+  let sse = 0;
+  let sst = 0;
+  const dR = new Float32Array(B * dIn); // dLoss/dx^
+  for (let i = 0; i < B * dIn; i++) {
+    const e = recon[i] - x.data[i];
+    sse += e * e;
+    const t = x.data[i] - mean[i % dIn];
+    sst += t * t;
+    dR[i] = (2 * e) / B;
+  }
+  const mse = sse / B;
+
+  const grads: SaeParams = {
+    dIn,
+    dSae,
+    wEnc: new Float32Array(dIn * dSae),
+    bEnc: new Float32Array(dSae),
+    wDec: new Float32Array(dSae * dIn),
+    bDec: new Float32Array(dIn),
+    logThreshold: new Float32Array(params.logThreshold.length),
+  };
+  // Decoder grads and dLoss/dh for active latents: dh = dR . W_dec[i] (+ sparsity terms).
+  const dWencT = new Float32Array(dSae * dIn); // accumulated as [d_sae, d_in], transposed at the end
+  let sparsityLoss = 0;
+  const fired = new Uint32Array(dSae);
+  let l0 = 0;
+  for (let b = 0; b < B; b++) {
+    const dr = dR.subarray(b * dIn, (b + 1) * dIn);
+    const sb = s.data.subarray(b * dIn, (b + 1) * dIn);
+    for (let c = 0; c < dIn; c++) grads.bDec[c] += dr[c];
+    const ix = active.ids[b];
+    l0 += ix.length;
+    for (let j = 0; j < ix.length; j++) {
+      const i = ix[j];
+      fired[i]++;
+      const v = active.values[b][j];
+      const w = params.wDec.subarray(i * dIn, (i + 1) * dIn);
+      const gw = grads.wDec.subarray(i * dIn, (i + 1) * dIn);
+      let dh = 0;
+      for (let c = 0; c < dIn; c++) {
+        gw[c] += v * dr[c];
+        dh += dr[c] * w[c];
+      }
+      if (arch === "relu") {
+        sparsityLoss += (coef * v) / B;
+        dh += coef / B;
+      }
+      const ge = dWencT.subarray(i * dIn, (i + 1) * dIn);
+      for (let c = 0; c < dIn; c++) ge[c] += dh * sb[c];
+      grads.bEnc[i] += dh;
+    }
+  }
+  // JumpReLU: straight-through gradients of H(h - theta) for theta (and the L0 penalty).
+  if (arch === "jumprelu") {
+    const eps = options.bandwidth ?? 0.001;
+    for (let b = 0; b < B; b++) {
+      const dr = dR.subarray(b * dIn, (b + 1) * dIn);
+      sparsityLoss += (coef * active.ids[b].length) / B;
+      for (let i = 0; i < dSae; i++) {
+        const hv = h.data[b * dSae + i];
+        const t = theta![i];
+        if (Math.abs((hv - t) / eps) > 0.5 || hv <= 0) continue;
+        // d f/d theta ~ -(theta / eps) K; d H/d theta ~ -(1 / eps) K, K = 1 on |u| < 1/2.
+        const w = params.wDec.subarray(i * dIn, (i + 1) * dIn);
+        let dLdf = 0;
+        for (let c = 0; c < dIn; c++) dLdf += dr[c] * w[c];
+        const dTheta = dLdf * (-t / eps) + (coef / B) * (-1 / eps);
+        grads.logThreshold[i] += dTheta * t;
+      }
+    }
+  }
+
+  // AuxK: dead latents reconstruct the residual e = x - x^ (held fixed).
+  let auxLoss = 0;
+  const dead = options.dead;
+  const deadCount = dead ? dead.reduce((n, v) => n + v, 0) : 0;
+  if ((arch === "topk" || arch === "batchtopk") && dead && deadCount > 0) {
+    const kAux = Math.min(options.kAux ?? Math.floor(dIn / 2), deadCount);
+    const alpha = options.auxAlpha ?? 1 / 32;
+    // Residual and its total variance (per batch).
+    const e = new Float32Array(B * dIn);
+    const eMean = new Float64Array(dIn);
+    for (let i = 0; i < B * dIn; i++) {
+      e[i] = x.data[i] - recon[i];
+      eMean[i % dIn] += e[i] / B;
+    }
+    let eVar = 0;
+    for (let i = 0; i < B * dIn; i++) eVar += (e[i] - eMean[i % dIn]) ** 2;
+    if (eVar > 0) {
+      for (let b = 0; b < B; b++) {
+        const row = h.data.subarray(b * dSae, (b + 1) * dSae);
+        const chosen = largest(row, kAux, (i) => dead[i] === 1).filter((i) => row[i] > 0);
+        const eb = e.subarray(b * dIn, (b + 1) * dIn);
+        const diff = Float32Array.from(eb, (v) => -v); // aux_recon - e
+        for (const i of chosen) {
+          const w = params.wDec.subarray(i * dIn, (i + 1) * dIn);
+          for (let c = 0; c < dIn; c++) diff[c] += row[i] * w[c];
+        }
+        let sq = 0;
+        for (const v of diff) sq += v * v;
+        auxLoss += (alpha * sq) / eVar;
+        const sb = s.data.subarray(b * dIn, (b + 1) * dIn);
+        for (const i of chosen) {
+          const w = params.wDec.subarray(i * dIn, (i + 1) * dIn);
+          const gw = grads.wDec.subarray(i * dIn, (i + 1) * dIn);
+          let dh = 0;
+          for (let c = 0; c < dIn; c++) {
+            const g = (2 * alpha * diff[c]) / eVar;
+            gw[c] += row[i] * g;
+            dh += g * w[c];
+          }
+          const ge = dWencT.subarray(i * dIn, (i + 1) * dIn);
+          for (let c = 0; c < dIn; c++) ge[c] += dh * sb[c];
+          grads.bEnc[i] += dh;
+        }
+      }
+    }
+  }
+
+  // W_enc gradient from its transpose; b_dec also enters through s = x - b_dec:
+  // d/db_dec (via s) = -W_enc @ (sum_b dL/dh_b) = -W_enc @ grad(b_enc).
+  grads.wEnc.set(transpose(dWencT, dSae, dIn));
+  for (let c = 0; c < dIn; c++) {
+    let acc = 0;
+    for (let i = 0; i < dSae; i++) acc += params.wEnc[c * dSae + i] * grads.bEnc[i];
+    grads.bDec[c] -= acc;
+  }
+  return {
+    loss: mse + sparsityLoss + auxLoss,
+    mse,
+    sparsityLoss,
+    auxLoss,
+    fvu: sst > 0 ? sse / sst : 0,
+    l0: l0 / B,
+    fired,
+    minSelected,
+    grads,
+  };
+}

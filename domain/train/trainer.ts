@@ -1,0 +1,260 @@
+/**
+ * Training a sparse autoencoder: the library entry point behind `deno task train`.
+ *
+ * Rows are scaled so their mean norm is sqrt(d_in); b_dec starts at the rows' geometric median;
+ * decoder rows start as random unit vectors with W_enc = W_dec^T, stay at unit norm (the
+ * gradient's component along each row is removed before the step), and Adam runs with warmup
+ * and a final linear decay. TopK and BatchTopK add AuxK on dead latents; ReLU warms its L1
+ * coefficient up; JumpReLU trains log-thresholds with straight-through gradients. The result is
+ * folded back to the raw activation scale, ready to save as a SAELens folder.
+ * @module
+ */
+
+import type { Backend } from "../backend.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import { Adam, scheduledLr } from "./adam.ts";
+import { lossAndGradients, type SaeParams, type TrainArchitecture } from "./objective.ts";
+
+/** Where training rows come from: an endless, shuffled stream of [batch, d_in] blocks. */
+export interface RowSource {
+  readonly dIn: number;
+  /** The next `rows` rows. */
+  next(rows: number): Promise<Matrix>;
+}
+
+/** Training settings. */
+export interface TrainOptions {
+  readonly backend: Backend;
+  readonly architecture: TrainArchitecture;
+  readonly latents: number;
+  /** Active latents (topk, batchtopk); default 32. */
+  readonly k?: number;
+  /** L1 (relu) or L0 (jumprelu) coefficient; defaults 5 and 0.001... see below. */
+  readonly sparsityCoefficient?: number;
+  readonly steps: number;
+  readonly batch: number;
+  readonly lr?: number;
+  readonly seed?: number;
+  /** Warmup steps (default 5% of steps). */
+  readonly warmupSteps?: number;
+  /** Steps of final linear decay (default 20% of steps). */
+  readonly decaySteps?: number;
+  /** L1 coefficient warmup for relu (default 5% of steps). */
+  readonly sparsityWarmupSteps?: number;
+  /** A latent that has not fired for this many rows is dead (default 50 batches). */
+  readonly deadAfterRows?: number;
+  readonly bandwidth?: number;
+  /** Called every `progressEvery` steps and at the end. */
+  readonly onProgress?: (progress: TrainProgress) => void;
+  readonly progressEvery?: number;
+}
+
+/** One progress report. */
+export interface TrainProgress {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly mse: number;
+  readonly fvu: number;
+  readonly l0: number;
+  readonly deadFraction: number;
+  readonly lr: number;
+  readonly stepsPerSecond: number;
+}
+
+/** What training produced. */
+export interface TrainResult {
+  /** Parameters at the raw activation scale (normalization folded in). */
+  readonly params: SaeParams;
+  /** The activation scale used during training (folded into params). */
+  readonly scale: number;
+  /** BatchTopK / JumpReLU inference threshold per latent, at the raw scale (else null). */
+  readonly threshold: Float32Array | null;
+  readonly curve: TrainProgress[];
+  readonly final: { l0: number; fvu: number; deadFraction: number };
+}
+
+/** mulberry32: a small seeded generator. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(rand: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+}
+
+/** Geometric median of rows (Weiszfeld iterations from the mean). */
+export function geometricMedian(x: Matrix, options?: { iterations?: number }): Float32Array {
+  const d = x.cols;
+  let m = new Float64Array(d);
+  for (let r = 0; r < x.rows; r++) for (let c = 0; c < d; c++) m[c] += x.data[r * d + c] / x.rows;
+  for (let it = 0; it < (options?.iterations ?? 20); it++) {
+    const next = new Float64Array(d);
+    let wsum = 0;
+    for (let r = 0; r < x.rows; r++) {
+      let dist = 0;
+      for (let c = 0; c < d; c++) dist += (x.data[r * d + c] - m[c]) ** 2;
+      const w = 1 / Math.max(Math.sqrt(dist), 1e-8);
+      wsum += w;
+      for (let c = 0; c < d; c++) next[c] += w * x.data[r * d + c];
+    }
+    for (let c = 0; c < d; c++) next[c] /= wsum;
+    m = next;
+  }
+  return Float32Array.from(m);
+}
+
+function normalizeRows(w: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const row = w.subarray(r * cols, (r + 1) * cols);
+    let sq = 0;
+    for (const v of row) sq += v * v;
+    const n = Math.sqrt(sq);
+    if (n > 0) for (let c = 0; c < cols; c++) row[c] /= n;
+  }
+}
+
+/** Remove from each decoder-row gradient its component along the (unit) row. */
+function removeParallel(grad: Float32Array, w: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    for (let c = 0; c < cols; c++) dot += grad[r * cols + c] * w[r * cols + c];
+    for (let c = 0; c < cols; c++) grad[r * cols + c] -= dot * w[r * cols + c];
+  }
+}
+
+/** Initial parameters for `dIn` x `latents` from seeded noise and the median `bDec`. */
+export function initialParams(
+  dIn: number,
+  options: { latents: number; seed: number; bDec: Float32Array; logThreshold?: number },
+): SaeParams {
+  const n = options.latents;
+  const g = gaussian(random(options.seed));
+  const wDec = Float32Array.from({ length: n * dIn }, g);
+  normalizeRows(wDec, n, dIn);
+  const wEnc = new Float32Array(dIn * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < dIn; c++) wEnc[c * n + i] = wDec[i * dIn + c];
+  return {
+    dIn,
+    dSae: n,
+    wEnc,
+    bEnc: new Float32Array(n),
+    wDec,
+    bDec: options.bDec.slice(),
+    logThreshold: options.logThreshold === undefined ? new Float32Array(0) : new Float32Array(n).fill(options.logThreshold),
+  };
+}
+
+/** Train a dictionary on `source`. */
+export async function trainSae(source: RowSource, options: TrainOptions): Promise<TrainResult> {
+  const { backend, architecture: arch, steps, batch } = options;
+  const dIn = source.dIn;
+  const k = options.k ?? 32;
+  const coef = options.sparsityCoefficient ?? (arch === "relu" ? 5 : arch === "jumprelu" ? 0.001 : 0);
+  const lr = options.lr ?? 4e-4;
+  const warmup = options.warmupSteps ?? Math.floor(steps * 0.05);
+  const decay = options.decaySteps ?? Math.floor(steps * 0.2);
+  const sparsityWarmup = options.sparsityWarmupSteps ?? Math.floor(steps * 0.05);
+  const deadAfter = options.deadAfterRows ?? 50 * batch;
+  const every = options.progressEvery ?? Math.max(1, Math.floor(steps / 100));
+
+  // Scale rows to mean norm sqrt(d_in) and start b_dec at their geometric median.
+  const sample = await source.next(Math.max(batch, 1024));
+  let normSum = 0;
+  for (let r = 0; r < sample.rows; r++) {
+    let sq = 0;
+    for (let c = 0; c < dIn; c++) sq += sample.data[r * dIn + c] ** 2;
+    normSum += Math.sqrt(sq);
+  }
+  const scale = normSum > 0 ? Math.sqrt(dIn) / (normSum / sample.rows) : 1;
+  const scaled = (m: Matrix) => matrix(m.rows, m.cols, m.data.map((v) => v * scale));
+  const params = initialParams(dIn, {
+    latents: options.latents,
+    seed: options.seed ?? 0,
+    bDec: geometricMedian(scaled(sample)),
+    logThreshold: arch === "jumprelu" ? Math.log(0.001 * Math.sqrt(dIn)) : undefined,
+  });
+
+  const adam = new Adam();
+  const sinceFired = new Float64Array(options.latents);
+  let batchThreshold = 0;
+  const curve: TrainProgress[] = [];
+  const started = performance.now();
+  let last = { l0: 0, fvu: 0, deadFraction: 0 };
+  for (let step = 0; step < steps; step++) {
+    const x = scaled(await source.next(batch));
+    const dead = Uint8Array.from(sinceFired, (t) => (t >= deadAfter ? 1 : 0));
+    const result = await lossAndGradients(backend, params, x, {
+      architecture: arch,
+      k,
+      sparsityCoefficient: coef * (sparsityWarmup > 0 ? Math.min(1, (step + 1) / sparsityWarmup) : 1),
+      bandwidth: options.bandwidth ?? 0.001 * Math.sqrt(dIn),
+      dead,
+    });
+    for (let i = 0; i < sinceFired.length; i++) sinceFired[i] = result.fired[i] > 0 ? 0 : sinceFired[i] + batch;
+    if (arch === "batchtopk" && result.minSelected > 0) {
+      batchThreshold = step === 0 ? result.minSelected : 0.99 * batchThreshold + 0.01 * result.minSelected;
+    }
+    const g = result.grads;
+    removeParallel(g.wDec, params.wDec, options.latents, dIn);
+    const rate = scheduledLr(step, { lr, steps, warmup, decay });
+    const entries: [string, Float32Array, Float32Array][] = [
+      ["wEnc", params.wEnc, g.wEnc],
+      ["bEnc", params.bEnc, g.bEnc],
+      ["wDec", params.wDec, g.wDec],
+      ["bDec", params.bDec, g.bDec],
+    ];
+    if (arch === "jumprelu") entries.push(["logThreshold", params.logThreshold, g.logThreshold]);
+    adam.step(entries, rate);
+    normalizeRows(params.wDec, options.latents, dIn);
+    const deadFraction = dead.reduce((n, v) => n + v, 0) / options.latents;
+    last = { l0: result.l0, fvu: result.fvu, deadFraction };
+    if ((step + 1) % every === 0 || step === steps - 1) {
+      const progress: TrainProgress = {
+        step: step + 1,
+        steps,
+        loss: result.loss,
+        mse: result.mse,
+        fvu: result.fvu,
+        l0: result.l0,
+        deadFraction,
+        lr: rate,
+        stepsPerSecond: (step + 1) / ((performance.now() - started) / 1000),
+      };
+      curve.push(progress);
+      options.onProgress?.(progress);
+    }
+  }
+  return { ...fold(params, scale, arch, batchThreshold), scale, curve, final: last };
+}
+
+/**
+ * Fold the activation scale c into the weights: with s = x c - b, h = (x - b / c)(c W_enc) +
+ * b_enc and x^ = f (W_dec / c) + b / c. Thresholds compare h, so they are unchanged.
+ */
+function fold(
+  params: SaeParams,
+  c: number,
+  arch: TrainArchitecture,
+  batchThreshold: number,
+): { params: SaeParams; threshold: Float32Array | null } {
+  const folded: SaeParams = {
+    ...params,
+    wEnc: params.wEnc.map((v) => v * c),
+    wDec: params.wDec.map((v) => v / c),
+    bDec: params.bDec.map((v) => v / c),
+    bEnc: params.bEnc.slice(),
+    logThreshold: params.logThreshold.slice(),
+  };
+  let threshold: Float32Array | null = null;
+  if (arch === "jumprelu") threshold = params.logThreshold.map(Math.exp);
+  if (arch === "batchtopk") threshold = new Float32Array(params.dSae).fill(batchThreshold);
+  return { params: folded, threshold };
+}
