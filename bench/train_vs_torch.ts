@@ -1,0 +1,108 @@
+/**
+ * Training throughput side by side in one run: saeserve's TopK trainer (WASM backend, and
+ * WebGPU where a real adapter exists) against an equivalent PyTorch CPU loop
+ * (bench/torch_train.py), d_in 768, 16384 latents, k 32, batch 4096.
+ * Options: TRAIN_BENCH_STEPS=5 TRAIN_BENCH_BATCH=4096 TRAIN_BENCH_D_IN=768 TRAIN_BENCH_LATENTS=16384.
+ * @module
+ */
+
+import { type Matrix, matrix } from "../domain/matrix.ts";
+import { trainSae } from "../domain/train/trainer.ts";
+import { hasHardwareAdapter, webgpuBackend } from "../gpu/mod.ts";
+import { wasmBackend } from "../wasm/mod.ts";
+
+const D_IN = Number(Deno.env.get("TRAIN_BENCH_D_IN") ?? 768);
+const LATENTS = Number(Deno.env.get("TRAIN_BENCH_LATENTS") ?? 16384);
+const BATCH = Number(Deno.env.get("TRAIN_BENCH_BATCH") ?? 4096);
+const STEPS = Number(Deno.env.get("TRAIN_BENCH_STEPS") ?? 5);
+const K = 32;
+
+let s = 1;
+const pool = Float32Array.from({ length: 2 * BATCH * D_IN }, () => {
+  s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+  return (s / 2 ** 32 - 0.5) * 3.4;
+});
+let turn = 0;
+const source = {
+  dIn: D_IN,
+  next(rows: number): Promise<Matrix> {
+    const at = (turn++ % 2) * BATCH * D_IN;
+    return Promise.resolve(matrix(rows, D_IN, pool.slice(at, at + rows * D_IN)));
+  },
+};
+
+async function saeserveRowsPerSecond(
+  name: string,
+  backend: Parameters<typeof trainSae>[1]["backend"],
+) {
+  const times: number[] = [];
+  let last = performance.now();
+  await trainSae(source, {
+    backend,
+    architecture: "topk",
+    latents: LATENTS,
+    k: K,
+    steps: STEPS + 1,
+    batch: BATCH,
+    progressEvery: 1,
+    onProgress: () => {
+      const now = performance.now();
+      times.push(now - last);
+      last = now;
+    },
+  });
+  const steady = times.slice(1); // the first step includes initialization
+  const ms = steady.reduce((a, b) => a + b, 0) / steady.length;
+  console.log(
+    `saeserve ${name}: ${ms.toFixed(0)} ms/step, ${(BATCH / (ms / 1000)).toFixed(0)} rows/s`,
+  );
+  return BATCH / (ms / 1000);
+}
+
+console.log(
+  `TopK training: d_in ${D_IN}, ${LATENTS} latents, k ${K}, batch ${BATCH}, ${STEPS} timed steps`,
+);
+const wasm = await wasmBackend();
+const wasmRate = await saeserveRowsPerSecond(`wasm (${wasm.threads} threads)`, wasm);
+wasm.close();
+if (await hasHardwareAdapter()) {
+  const gpu = await webgpuBackend({ requireHardware: true });
+  await saeserveRowsPerSecond(`webgpu (${gpu.adapter})`, gpu);
+  gpu.close();
+} else {
+  console.log("saeserve webgpu: skipped (no hardware adapter; llvmpipe would be informative only)");
+}
+try {
+  const out = new Deno.Command(Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3", {
+    args: [
+      new URL("./torch_train.py", import.meta.url).pathname,
+      "--d-in",
+      String(D_IN),
+      "--latents",
+      String(LATENTS),
+      "--k",
+      String(K),
+      "--batch",
+      String(BATCH),
+      "--steps",
+      String(STEPS),
+    ],
+    env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").pop());
+  const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+  console.log(
+    `torch cpu (${torch.threads} threads): ${torch.step_ms.toFixed(0)} ms/step, ${
+      torch.rows_per_s.toFixed(0)
+    } rows/s`,
+  );
+  console.log(
+    `wasm / torch training throughput: ${
+      (wasmRate / torch.rows_per_s).toFixed(2)
+    }x (goal >= 0.35x)`,
+  );
+} catch (e) {
+  console.log(`torch skipped: ${(e as Error).message}`);
+}
