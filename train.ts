@@ -23,7 +23,10 @@ import { wasmBackend } from "./wasm/mod.ts";
 const ARCHITECTURES = ["topk", "batchtopk", "jumprelu", "relu"];
 
 /** A store and a path inside it for a local path or a store URL (`s3://b/dir/x.npy`, ...). */
-export function locate(target: string, env: Record<string, string | undefined>): { store: Store; path: string } {
+export function locate(
+  target: string,
+  env: Record<string, string | undefined>,
+): { store: Store; path: string } {
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) && !target.startsWith("file://");
   const local = target.startsWith("file://") ? decodeURIComponent(target.slice(7)) : target;
   if (!isUrl) {
@@ -46,7 +49,9 @@ function fail(message: string): never {
 
 function progressLine(p: TrainProgress): string {
   const pct = ((100 * p.step) / p.steps).toFixed(0).padStart(3);
-  return `${pct}% step ${p.step}/${p.steps}  ${p.stepsPerSecond.toFixed(1)} steps/s  loss ${p.loss.toFixed(4)}  ` +
+  return `${pct}% step ${p.step}/${p.steps}  ${p.stepsPerSecond.toFixed(1)} steps/s  loss ${
+    p.loss.toFixed(4)
+  }  ` +
     `L0 ${p.l0.toFixed(1)}  FVU ${p.fvu.toFixed(4)}  dead ${(100 * p.deadFraction).toFixed(1)}%`;
 }
 
@@ -69,8 +74,12 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  if (!values.data || !values.out || !values.latents) fail("--data, --out and --latents are required");
-  if (!ARCHITECTURES.includes(values.architecture!)) fail(`--architecture must be one of ${ARCHITECTURES.join(", ")}`);
+  if (!values.data || !values.out || !values.latents) {
+    fail("--data, --out and --latents are required");
+  }
+  if (!ARCHITECTURES.includes(values.architecture!)) {
+    fail(`--architecture must be one of ${ARCHITECTURES.join(", ")}`);
+  }
   const num = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -80,7 +89,10 @@ async function main(): Promise<void> {
   const env = Deno.env.toObject();
   const data = locate(values.data!, env);
   const batch = num("batch", values.batch)!;
-  const rows = await storeRows(data.store, data.path, { seed: Number(values.seed), countRows: !!values.epochs });
+  const rows = await storeRows(data.store, data.path, {
+    seed: Number(values.seed),
+    countRows: !!values.epochs,
+  });
   const steps = values.steps
     ? num("steps", values.steps)!
     : values.epochs
@@ -131,9 +143,9 @@ async function main(): Promise<void> {
     }
   }
   console.error(
-    `train: wrote ${values.out} (L0 ${result.final.l0.toFixed(1)}, FVU ${result.final.fvu.toFixed(4)}, dead ${
-      (100 * result.final.deadFraction).toFixed(1)
-    }%)`,
+    `train: wrote ${values.out} (L0 ${result.final.l0.toFixed(1)}, FVU ${
+      result.final.fvu.toFixed(4)
+    }, dead ${(100 * result.final.deadFraction).toFixed(1)}%)`,
   );
 }
 

@@ -13,10 +13,15 @@ export interface AdamOptions {
 }
 
 /** The learning rate at `step` (0-based) of `steps`: warmup, plateau, decay. */
-export function scheduledLr(step: number, options: { lr: number; steps: number; warmup: number; decay: number }): number {
+export function scheduledLr(
+  step: number,
+  options: { lr: number; steps: number; warmup: number; decay: number },
+): number {
   const warm = options.warmup > 0 ? Math.min(1, (step + 1) / options.warmup) : 1;
   const decayStart = options.steps - options.decay;
-  const decay = options.decay > 0 && step >= decayStart ? Math.max(0, (options.steps - step) / options.decay) : 1;
+  const decay = options.decay > 0 && step >= decayStart
+    ? Math.max(0, (options.steps - step) / options.decay)
+    : 1;
   return options.lr * warm * decay;
 }
 

@@ -23,7 +23,9 @@ export function saeLensFiles(
   },
 ): SaeLensFiles {
   const p = result.params;
-  const saved = options.architecture === "batchtopk" ? "jumprelu" : options.architecture === "relu"
+  const saved = options.architecture === "batchtopk"
+    ? "jumprelu"
+    : options.architecture === "relu"
     ? "standard"
     : options.architecture;
   const cfg: Record<string, unknown> = {

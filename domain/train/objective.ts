@@ -80,7 +80,9 @@ interface Active {
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  }
   return out;
 }
 
@@ -126,8 +128,9 @@ export async function lossAndGradients(
     for (let b = 0; b < B; b++) {
       const row = h.data.subarray(b * dSae, (b + 1) * dSae);
       let chosen: number[];
-      if (arch === "topk") chosen = largest(row, options.k ?? 1).filter((i) => row[i] > 0).sort((p, q) => p - q);
-      else if (arch === "relu") chosen = [...row.keys()].filter((i) => row[i] > 0);
+      if (arch === "topk") {
+        chosen = largest(row, options.k ?? 1).filter((i) => row[i] > 0).sort((p, q) => p - q);
+      } else if (arch === "relu") chosen = [...row.keys()].filter((i) => row[i] > 0);
       else chosen = [...row.keys()].filter((i) => row[i] > theta![i] && row[i] > 0);
       ids.push(Int32Array.from(chosen));
       vals.push(Float32Array.from(chosen, (i) => row[i]));

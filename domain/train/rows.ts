@@ -38,7 +38,10 @@ function random(seed: number): () => number {
 async function readShard(store: Store, path: string, maxBytes: number): Promise<Matrix> {
   const source = await store.open(path);
   if (source.size > maxBytes) {
-    throw new SaeError("too_large", `shard ${path} (${source.size} bytes) is larger than the row buffer (${maxBytes})`);
+    throw new SaeError(
+      "too_large",
+      `shard ${path} (${source.size} bytes) is larger than the row buffer (${maxBytes})`,
+    );
   }
   let shape: readonly number[];
   let data: Float32Array;
@@ -55,7 +58,9 @@ async function readShard(store: Store, path: string, maxBytes: number): Promise<
     shape = t.shape;
     data = t.data;
   }
-  if (shape.length !== 2) throw new FormatError(path, `rows must be 2-D [rows, d_in], got (${shape})`);
+  if (shape.length !== 2) {
+    throw new FormatError(path, `rows must be 2-D [rows, d_in], got (${shape})`);
+  }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) throw new FormatError(path, `non-finite value at element ${i}`);
   }
@@ -85,8 +90,12 @@ export async function storeRows(
   const isFile = /\.(npy|safetensors)$/.test(clean);
   const shards = isFile
     ? [clean]
-    : (await store.list(clean ? clean + "/" : "")).map((e) => e.path).filter((p) => /\.(npy|safetensors)$/.test(p)).sort();
-  if (shards.length === 0) throw new SaeError("not_found", `no .npy or .safetensors rows under ${JSON.stringify(path)}`);
+    : (await store.list(clean ? clean + "/" : "")).map((e) => e.path).filter((p) =>
+      /\.(npy|safetensors)$/.test(p)
+    ).sort();
+  if (shards.length === 0) {
+    throw new SaeError("not_found", `no .npy or .safetensors rows under ${JSON.stringify(path)}`);
+  }
   const budget = options?.bufferBytes ?? 256 << 20;
   const rand = random(options?.seed ?? 0);
   const first = await readShard(store, shards[0], budget);
@@ -111,7 +120,9 @@ export async function storeRows(
   async function refill(): Promise<void> {
     const shard = pending ?? await readShard(store, nextShardPath(), budget);
     pending = null;
-    if (shard.cols !== dIn) throw new FormatError("rows", `shards disagree on d_in (${shard.cols} vs ${dIn})`);
+    if (shard.cols !== dIn) {
+      throw new FormatError("rows", `shards disagree on d_in (${shard.cols} vs ${dIn})`);
+    }
     const grown = new Float32Array((rows + shard.rows) * dIn);
     grown.set(buffer.subarray(0, rows * dIn));
     grown.set(shard.data, rows * dIn);

@@ -117,7 +117,7 @@ function normalizeRows(w: Float32Array, rows: number, cols: number): void {
     let sq = 0;
     for (const v of row) sq += v * v;
     const n = Math.sqrt(sq);
-    if (n > 0) for (let c = 0; c < cols; c++) row[c] /= n;
+    if (n > 0) { for (let c = 0; c < cols; c++) row[c] /= n; }
   }
 }
 
@@ -148,7 +148,9 @@ export function initialParams(
     bEnc: new Float32Array(n),
     wDec,
     bDec: options.bDec.slice(),
-    logThreshold: options.logThreshold === undefined ? new Float32Array(0) : new Float32Array(n).fill(options.logThreshold),
+    logThreshold: options.logThreshold === undefined
+      ? new Float32Array(0)
+      : new Float32Array(n).fill(options.logThreshold),
   };
 }
 
@@ -157,7 +159,8 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
   const { backend, architecture: arch, steps, batch } = options;
   const dIn = source.dIn;
   const k = options.k ?? 32;
-  const coef = options.sparsityCoefficient ?? (arch === "relu" ? 5 : arch === "jumprelu" ? 0.001 : 0);
+  const coef = options.sparsityCoefficient ??
+    (arch === "relu" ? 5 : arch === "jumprelu" ? 0.001 : 0);
   const lr = options.lr ?? 4e-4;
   const warmup = options.warmupSteps ?? Math.floor(steps * 0.05);
   const decay = options.decaySteps ?? Math.floor(steps * 0.2);
@@ -194,13 +197,18 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     const result = await lossAndGradients(backend, params, x, {
       architecture: arch,
       k,
-      sparsityCoefficient: coef * (sparsityWarmup > 0 ? Math.min(1, (step + 1) / sparsityWarmup) : 1),
+      sparsityCoefficient: coef *
+        (sparsityWarmup > 0 ? Math.min(1, (step + 1) / sparsityWarmup) : 1),
       bandwidth: options.bandwidth ?? 0.001 * Math.sqrt(dIn),
       dead,
     });
-    for (let i = 0; i < sinceFired.length; i++) sinceFired[i] = result.fired[i] > 0 ? 0 : sinceFired[i] + batch;
+    for (let i = 0; i < sinceFired.length; i++) {
+      sinceFired[i] = result.fired[i] > 0 ? 0 : sinceFired[i] + batch;
+    }
     if (arch === "batchtopk" && result.minSelected > 0) {
-      batchThreshold = step === 0 ? result.minSelected : 0.99 * batchThreshold + 0.01 * result.minSelected;
+      batchThreshold = step === 0
+        ? result.minSelected
+        : 0.99 * batchThreshold + 0.01 * result.minSelected;
     }
     const g = result.grads;
     removeParallel(g.wDec, params.wDec, options.latents, dIn);
