@@ -117,6 +117,11 @@ Deno.test("train: TopK recovers a planted dictionary (8 of 1024 unit atoms in d=
     });
     const cosine = meanMaxCosine(source.atoms, result.params.wDec, 128);
     const baseline = await plantedBaselineFvu(source, 8);
+    console.log(
+      `planted: mean max cosine ${cosine.toFixed(3)}, FVU ${
+        result.final.fvu.toFixed(3)
+      }, planted-atoms baseline FVU ${baseline.toFixed(3)}`,
+    );
     assert.ok(cosine >= 0.9, `mean max cosine ${cosine}`);
     // A linear encoder with TopK cannot undo the atoms' interference at this density (the true
     // atoms used as an SAE leave FVU ~0.3); training must beat that planted baseline.
