@@ -91,12 +91,11 @@ async function main(): Promise<void> {
   const batch = num("batch", values.batch)!;
   const rows = await storeRows(data.store, data.path, {
     seed: Number(values.seed),
-    countRows: !!values.epochs,
   });
   const steps = values.steps
     ? num("steps", values.steps)!
     : values.epochs
-    ? Math.max(1, Math.round((num("epochs", values.epochs)! * (rows.rows ?? 0)) / batch))
+    ? Math.max(1, Math.round((num("epochs", values.epochs)! * rows.rows) / batch))
     : fail("give --steps or --epochs");
   let backend: Backend & { close?(): void };
   if (values.backend === "wasm") backend = await wasmBackend();

@@ -1,26 +1,37 @@
 /**
- * Training rows from a store: one .npy file, or a folder of .npy / .safetensors shards, local
- * or remote (any store). Shards are visited in a seeded random order, each read whole only
- * when it fits the buffer budget, and rows are shuffled inside a bounded buffer that refills
- * as it drains; the stream loops over the data forever (epochs).
+ * Training rows from a store: one .npy / .safetensors file, or a folder of such shards, local
+ * or remote (any store). Files are cut into blocks of rows that fit half the buffer budget and
+ * read with ranged reads (a file larger than memory streams block by block); blocks are
+ * visited in a seeded random order per epoch and rows are shuffled inside the bounded buffer.
+ * The stream loops over the data forever (epochs).
  * @module
  */
 
 import { readRange } from "../byte_source.ts";
+import { bytesToF32, type DType, isDType } from "../dtype.ts";
 import { FormatError, SaeError } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-import { decodeNpy, parseNpyHeader } from "../npy.ts";
-import { loadSafetensorsTensor, readSafetensorsHeader } from "../safetensors.ts";
+import { parseNpyHeader } from "../npy.ts";
+import { readSafetensorsHeader } from "../safetensors.ts";
 import type { Store } from "../store/mod.ts";
 import type { RowSource } from "./trainer.ts";
 
 /** Options of {@link storeRows}. */
 export interface StoreRowsOptions {
-  /** Count every shard's rows up front (reads headers only) so `rows` is known. */
-  readonly countRows?: boolean;
   /** Bytes of rows held at once (default 256 MiB). */
   readonly bufferBytes?: number;
   readonly seed?: number;
+}
+
+/** Where one file's rows are. */
+interface Shard {
+  readonly path: string;
+  readonly rows: number;
+  readonly cols: number;
+  readonly dtype: DType;
+  readonly littleEndian: boolean;
+  /** Byte offset of row 0. */
+  readonly dataOffset: number;
 }
 
 function random(seed: number): () => number {
@@ -34,50 +45,64 @@ function random(seed: number): () => number {
   };
 }
 
-/** A 2-D shard's rows. */
-async function readShard(store: Store, path: string, maxBytes: number): Promise<Matrix> {
+const BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+
+/** A shard's layout from its header (no row is read). */
+async function describeShard(store: Store, path: string): Promise<Shard> {
   const source = await store.open(path);
-  if (source.size > maxBytes) {
-    throw new SaeError(
-      "too_large",
-      `shard ${path} (${source.size} bytes) is larger than the row buffer (${maxBytes})`,
-    );
-  }
   let shape: readonly number[];
-  let data: Float32Array;
+  let dtype: string | null;
+  let littleEndian = true;
+  let dataOffset: number;
   if (path.endsWith(".npy")) {
-    const t = decodeNpy(await readRange(source, 0, source.size), { maxBytes });
-    shape = t.shape;
-    data = t.data;
+    const h = parseNpyHeader(await readRange(source, 0, Math.min(source.size, 1 << 20)));
+    if (h.fortranOrder && h.shape.length === 2 && h.shape[1] > 1) {
+      throw new FormatError(
+        path,
+        "Fortran-order rows cannot be streamed; save with np.ascontiguousarray",
+      );
+    }
+    shape = h.shape;
+    dtype = h.dtype;
+    littleEndian = h.littleEndian;
+    dataOffset = h.dataOffset;
   } else {
     const header = await readSafetensorsHeader(source);
     const names = [...header.tensors.keys()];
-    const name = names.find((n) => n === "activations") ?? names[0];
-    if (!name) throw new FormatError(path, "holds no tensor");
-    const t = await loadSafetensorsTensor(source, header, name);
-    shape = t.shape;
-    data = t.data;
+    const entry = header.tensors.get(names.find((n) => n === "activations") ?? names[0]);
+    if (!entry) throw new FormatError(path, "holds no tensor");
+    shape = entry.shape;
+    dtype = entry.dtype;
+    dataOffset = entry.begin;
   }
   if (shape.length !== 2) {
     throw new FormatError(path, `rows must be 2-D [rows, d_in], got (${shape})`);
   }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw new FormatError(path, `non-finite value at element ${i}`);
+  if (!dtype || !isDType(dtype)) {
+    throw new FormatError(path, `rows must be float32, float16, bfloat16 or float64`);
   }
-  return matrix(shape[0], shape[1], data);
+  const [rows, cols] = shape;
+  if (dataOffset + rows * cols * BYTES[dtype] > source.size) {
+    throw new FormatError(path, "is shorter than its header says");
+  }
+  return { path, rows, cols, dtype, littleEndian, dataOffset };
 }
 
-/** Rows in one shard, from its header. */
-async function shardRows(store: Store, path: string): Promise<number> {
-  const source = await store.open(path);
-  if (path.endsWith(".npy")) {
-    const head = await readRange(source, 0, Math.min(source.size, 1 << 16));
-    return parseNpyHeader(head).shape[0] ?? 0;
+/** Rows [r0, r1) of a shard as f32, checked finite. */
+async function readBlock(store: Store, shard: Shard, r0: number, r1: number): Promise<Matrix> {
+  const rowBytes = shard.cols * BYTES[shard.dtype];
+  const source = await store.open(shard.path);
+  const bytes = await readRange(source, shard.dataOffset + r0 * rowBytes, (r1 - r0) * rowBytes);
+  const data = bytesToF32(bytes, { dtype: shard.dtype, littleEndian: shard.littleEndian });
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new FormatError(
+        shard.path,
+        `non-finite value in row ${r0 + Math.floor(i / shard.cols)}`,
+      );
+    }
   }
-  const header = await readSafetensorsHeader(source);
-  const names = [...header.tensors.keys()];
-  const entry = header.tensors.get(names.find((n) => n === "activations") ?? names[0]);
-  return entry?.shape[0] ?? 0;
+  return matrix(r1 - r0, shard.cols, data);
 }
 
 /** Rows from `path` in `store`: a .npy / .safetensors file, or a folder of them. */
@@ -85,49 +110,54 @@ export async function storeRows(
   store: Store,
   path: string,
   options?: StoreRowsOptions,
-): Promise<RowSource & { readonly rows?: number }> {
+): Promise<RowSource & { readonly rows: number }> {
   const clean = path.replace(/^\/+|\/+$/g, "");
-  const isFile = /\.(npy|safetensors)$/.test(clean);
-  const shards = isFile
+  const paths = /\.(npy|safetensors)$/.test(clean)
     ? [clean]
-    : (await store.list(clean ? clean + "/" : "")).map((e) => e.path).filter((p) =>
-      /\.(npy|safetensors)$/.test(p)
-    ).sort();
-  if (shards.length === 0) {
+    : (await store.list(clean ? clean + "/" : "")).map((e) => e.path)
+      .filter((p) => /\.(npy|safetensors)$/.test(p)).sort();
+  if (paths.length === 0) {
     throw new SaeError("not_found", `no .npy or .safetensors rows under ${JSON.stringify(path)}`);
   }
+  const shards: Shard[] = [];
+  for (const p of paths) shards.push(await describeShard(store, p));
+  const dIn = shards[0].cols;
+  for (const s of shards) {
+    if (s.cols !== dIn) {
+      throw new FormatError(s.path, `has ${s.cols} columns, ${shards[0].path} has ${dIn}`);
+    }
+  }
   const budget = options?.bufferBytes ?? 256 << 20;
+  const blockRows = Math.max(1, Math.floor(budget / 2 / (dIn * 4)));
+  const blocks: { shard: Shard; r0: number; r1: number }[] = [];
+  for (const shard of shards) {
+    for (let r0 = 0; r0 < shard.rows; r0 += blockRows) {
+      blocks.push({ shard, r0, r1: Math.min(shard.rows, r0 + blockRows) });
+    }
+  }
+  if (blocks.length === 0) {
+    throw new SaeError("not_found", `the rows under ${JSON.stringify(path)} are empty`);
+  }
   const rand = random(options?.seed ?? 0);
-  const first = await readShard(store, shards[0], budget);
-  const dIn = first.cols;
-  let order: string[] = [];
-  let pending: Matrix | null = first;
-  // The buffer: rows not yet served, shuffled as they are added.
+  let order: typeof blocks = [];
   let buffer = new Float32Array(0);
-  let rows = 0;
+  let held = 0;
 
-  function nextShardPath(): string {
+  async function refill(): Promise<void> {
     if (order.length === 0) {
-      order = [...shards];
+      order = [...blocks];
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];
       }
     }
-    return order.pop()!;
-  }
-
-  async function refill(): Promise<void> {
-    const shard = pending ?? await readShard(store, nextShardPath(), budget);
-    pending = null;
-    if (shard.cols !== dIn) {
-      throw new FormatError("rows", `shards disagree on d_in (${shard.cols} vs ${dIn})`);
-    }
-    const grown = new Float32Array((rows + shard.rows) * dIn);
-    grown.set(buffer.subarray(0, rows * dIn));
-    grown.set(shard.data, rows * dIn);
-    // Fisher-Yates over the whole buffer keeps old and new rows mixed.
-    const total = rows + shard.rows;
+    const b = order.pop()!;
+    const block = await readBlock(store, b.shard, b.r0, b.r1);
+    const total = held + block.rows;
+    const grown = new Float32Array(total * dIn);
+    grown.set(buffer.subarray(0, held * dIn));
+    grown.set(block.data, held * dIn);
+    // Fisher-Yates over the whole buffer mixes the leftover rows with the new block.
     const tmp = new Float32Array(dIn);
     for (let i = total - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
@@ -136,25 +166,20 @@ export async function storeRows(
       grown.set(tmp, j * dIn);
     }
     buffer = grown;
-    rows = total;
+    held = total;
   }
 
-  let total: number | undefined;
-  if (options?.countRows) {
-    total = 0;
-    for (const shard of shards) total += await shardRows(store, shard);
-  }
   return {
     dIn,
-    rows: total,
+    rows: shards.reduce((n, s) => n + s.rows, 0),
     async next(n: number): Promise<Matrix> {
       const out = matrix(n, dIn);
       let filled = 0;
       while (filled < n) {
-        if (rows === 0) await refill();
-        const take = Math.min(n - filled, rows);
-        out.data.set(buffer.subarray((rows - take) * dIn, rows * dIn), filled * dIn);
-        rows -= take;
+        if (held === 0) await refill();
+        const take = Math.min(n - filled, held);
+        out.data.set(buffer.subarray((held - take) * dIn, held * dIn), filled * dIn);
+        held -= take;
         filled += take;
       }
       return out;
