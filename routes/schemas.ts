@@ -179,3 +179,27 @@ export const SteeringVectorRequestSchema = z.object({
     "llama.cpp layer for gguf (default from the hook: blocks.L.hook_resid_post -> L + 1)",
   ),
 }).strict();
+
+/** POST /v1/probes/train. */
+export const ProbeTrainRequestSchema = z.object({
+  activations: MatrixSchema,
+  labels: z.array(z.number()).describe("0/1 label per row"),
+  test_activations: MatrixSchema.optional(),
+  test_labels: z.array(z.number()).optional(),
+  dictionary: z.string().optional().describe("dictionary id for the sae method"),
+  k: z.array(z.number().int().min(1)).default([1, 2, 4, 8, 16]).describe("latents per SAE probe"),
+  methods: z.array(z.enum(["sae", "logistic", "pca", "knn"])).min(1).default([
+    "logistic",
+    "pca",
+    "knn",
+  ]),
+  penalty: z.enum(["l1", "l2"]).default("l1").describe("SAE probe regularization"),
+  normalized_selection: z.boolean().default(false),
+  seed: z.number().int().default(0),
+}).strict();
+
+/** POST /v1/probes/predict. */
+export const ProbePredictRequestSchema = z.object({
+  probe: z.record(z.string(), z.unknown()).describe("a probe document from /v1/probes/train"),
+  activations: MatrixSchema,
+}).strict();

@@ -1,0 +1,149 @@
+/**
+ * POST /v1/probes/train and /v1/probes/predict: sparse SAE probes beside baselines, fitted in
+ * one call and returned as stateless JSON documents the caller keeps.
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import { SaeError } from "../domain/errors.ts";
+import type { Matrix, SparseRows } from "../domain/matrix.ts";
+import { predictProbe, type ProbeDocument, trainProbes } from "../domain/probe/probes.ts";
+import { encodeRows } from "../domain/sae.ts";
+import { jsonMatrix, parseJsonObject, readBody, validate } from "./body.ts";
+import type { AppDeps } from "./deps.ts";
+import { ProbePredictRequestSchema, ProbeTrainRequestSchema } from "./schemas.ts";
+
+function labels(values: number[], rows: number, what: string): Uint8Array {
+  if (values.length !== rows) {
+    throw new SaeError(
+      "invalid",
+      `${what} has ${values.length} entries for ${rows} activation rows`,
+    );
+  }
+  if (!values.every((v) => v === 0 || v === 1)) {
+    throw new SaeError("invalid", `${what} must be 0 or 1`);
+  }
+  const y = Uint8Array.from(values);
+  const ones = y.reduce((n, v) => n + v, 0);
+  if (ones === 0 || ones === rows) {
+    throw new SaeError("invalid", `${what} holds a single class; probes need both`);
+  }
+  return y;
+}
+
+/** An encoder over a dictionary, holding its lease until `release`. */
+async function encoder(deps: AppDeps, id: string) {
+  const lease = await deps.registry.acquire(id);
+  return {
+    dSae: lease.description.dSae,
+    dIn: lease.description.dIn,
+    encode: async (x: Matrix): Promise<SparseRows> =>
+      (await encodeRows(deps.backend, lease.prepared, x, {})).codes,
+    release: () => lease.release(),
+  };
+}
+
+/** The probe routes. */
+export function probeRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const json = async (c: Context) => parseJsonObject(await readBody(c, deps.maxBodyBytes));
+
+  app.post("/train", async (c) => {
+    const body = validate(ProbeTrainRequestSchema, await json(c), "body");
+    const x = jsonMatrix(body.activations, "activations");
+    const y = labels(body.labels, x.rows, "labels");
+    let testX: Matrix | undefined;
+    let testY: Uint8Array | undefined;
+    if (body.test_activations || body.test_labels) {
+      if (!body.test_activations || !body.test_labels) {
+        throw new SaeError("invalid", "send test_activations and test_labels together");
+      }
+      testX = jsonMatrix(body.test_activations, "test_activations");
+      if (testX.cols !== x.cols) {
+        throw new SaeError(
+          "invalid",
+          `test_activations has ${testX.cols} columns, activations ${x.cols}`,
+        );
+      }
+      testY = labels(body.test_labels, testX.rows, "test_labels");
+    }
+    const wantsSae = body.methods.includes("sae");
+    if (wantsSae && !body.dictionary) {
+      throw new SaeError("invalid", "the sae method needs a dictionary");
+    }
+    const enc = wantsSae ? await encoder(deps, body.dictionary!) : null;
+    try {
+      if (enc) {
+        if (enc.dIn !== x.cols) {
+          throw new SaeError(
+            "invalid",
+            `activations have ${x.cols} columns, dictionary d_in is ${enc.dIn}`,
+          );
+        }
+        const tooBig = body.k.find((k) => k > enc.dSae);
+        if (tooBig !== undefined) {
+          throw new SaeError(
+            "invalid",
+            `k ${tooBig} is larger than the dictionary's ${enc.dSae} latents`,
+          );
+        }
+      }
+      const { methods, best } = await trainProbes({ x, y, testX, testY }, {
+        methods: body.methods,
+        ks: body.k,
+        encode: enc?.encode,
+        dictionary: body.dictionary,
+        penalty: body.penalty,
+        normalizedSelection: body.normalized_selection,
+        seed: body.seed,
+      });
+      const name = (
+        m: { method: string; k?: number },
+      ) => (m.k === undefined ? m.method : `${m.method}_k${m.k}`);
+      return c.json({
+        methods: methods.map((m) => ({
+          method: m.method,
+          name: name(m),
+          k: m.k,
+          val_auc: m.valAuc,
+          test_auc: m.testAuc,
+          params: m.params,
+          latents: m.latents,
+        })),
+        best: name(best),
+        probe: best.probe,
+      });
+    } finally {
+      enc?.release();
+    }
+  });
+
+  app.post("/predict", async (c) => {
+    const body = validate(ProbePredictRequestSchema, await json(c), "body");
+    const probe = body.probe as unknown as ProbeDocument;
+    if (!["logistic", "pca", "knn", "sae"].includes(probe.kind as string)) {
+      throw new SaeError("invalid", "probe.kind must be logistic, pca, knn or sae");
+    }
+    const x = jsonMatrix(body.activations, "activations");
+    const expected = probe.scaler?.mean?.length;
+    if (probe.kind !== "sae" && expected !== x.cols) {
+      throw new SaeError(
+        "invalid",
+        `the probe expects ${expected} columns, activations have ${x.cols}`,
+      );
+    }
+    const enc = probe.kind === "sae" && probe.dictionary
+      ? await encoder(deps, probe.dictionary)
+      : null;
+    try {
+      if (probe.kind === "sae" && !enc) {
+        throw new SaeError("invalid", "this sae probe names no dictionary");
+      }
+      const p = await predictProbe(probe, x, { encode: enc?.encode });
+      return c.json({ probabilities: Array.from(p) });
+    } finally {
+      enc?.release();
+    }
+  });
+  return app;
+}
