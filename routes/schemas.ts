@@ -193,7 +193,7 @@ export const ProbeTrainRequestSchema = z.object({
     "pca",
     "knn",
   ]),
-  penalty: z.enum(["l1", "l2"]).default("l1").describe("SAE probe regularization"),
+  penalty: z.enum(["l1", "l2"]).default("l2").describe("SAE probe regularization"),
   normalized_selection: z.boolean().default(false),
   seed: z.number().int().default(0),
 }).strict();

@@ -218,16 +218,43 @@ function fitL2Lbfgs(x: Matrix, y: ArrayLike<number>, options: LogisticOptions): 
   return { weights: theta.slice(0, d), intercept: theta[d] };
 }
 
+/** lambda_max of X~^T X~ for X~ = [X, 1], by power iteration. */
+function largestEigenvalue(x: Matrix): number {
+  const d = x.cols + 1;
+  let v = new Float64Array(d).fill(1 / Math.sqrt(d));
+  let lambda = 0;
+  for (let it = 0; it < 50; it++) {
+    const xv = new Float64Array(x.rows);
+    for (let i = 0; i < x.rows; i++) {
+      let s = v[d - 1];
+      for (let j = 0; j < x.cols; j++) s += x.data[i * x.cols + j] * v[j];
+      xv[i] = s;
+    }
+    const next = new Float64Array(d);
+    for (let i = 0; i < x.rows; i++) {
+      for (let j = 0; j < x.cols; j++) next[j] += x.data[i * x.cols + j] * xv[i];
+      next[d - 1] += xv[i];
+    }
+    let norm = 0;
+    for (const e of next) norm += e * e;
+    norm = Math.sqrt(norm);
+    if (norm === 0) return 1;
+    const prev = lambda;
+    lambda = norm;
+    v = next.map((e) => e / norm);
+    if (Math.abs(lambda - prev) < 1e-9 * lambda) break;
+  }
+  return Math.max(lambda, 1e-12);
+}
+
 function softThreshold(v: number, t: number): number {
   return v > t ? v - t : v < -t ? v + t : 0;
 }
 
 function fitL1(x: Matrix, y: ArrayLike<number>, options: LogisticOptions): LogisticModel {
   const d = x.cols;
-  // Step from the Lipschitz bound of the data term: C * max eigenvalue(X~^T X~) / 4 <= C ||X~||_F^2 / 4.
-  let frob = x.rows;
-  for (const v of x.data) frob += v * v;
-  const step = 4 / (options.C * frob);
+  // Step 1/L with L = C * lambda_max(X~^T X~) / 4 (power iteration, X~ = [X, 1]), padded 10%.
+  const step = 4 / (options.C * 1.1 * largestEigenvalue(x));
   let w = Float64Array.from(options.warmStart?.weights ?? new Float64Array(d));
   let b = options.warmStart?.intercept ?? 0;
   let vw = Float64Array.from(w);
@@ -263,7 +290,9 @@ function fitL1(x: Matrix, y: ArrayLike<number>, options: LogisticOptions): Logis
     b = bn;
     tk = tNext;
     fPrev = f;
-    if (change < (options.tolerance ?? 1e-12)) break;
+    let scale = Math.abs(b);
+    for (const v of w) scale = Math.max(scale, Math.abs(v));
+    if (change < (options.tolerance ?? 1e-12) * Math.max(1, scale)) break;
   }
   return { weights: w, intercept: b };
 }

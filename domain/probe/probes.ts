@@ -131,7 +131,11 @@ function tunedLogistic(
     if (auc > best.auc) best = { C, auc };
   }
   const scaler = fitScaler(x);
-  const model = fitLogistic(applyScaler(scaler, x), y, { penalty: options.penalty, C: best.C });
+  const model = fitLogistic(applyScaler(scaler, x), y, {
+    penalty: options.penalty,
+    C: best.C,
+    maxIterations: options.penalty === "l1" ? 5000 : undefined,
+  });
   return { model, C: best.C, valAuc: best.auc, scaler };
 }
 
@@ -252,7 +256,7 @@ export async function trainProbes(
       for (const k of options.ks ?? [1, 2, 4, 8, 16]) {
         const latents = ranking.slice(0, Math.min(k, ranking.length));
         const features = latentColumns(codes, latents);
-        const t = tunedLogistic(features, y, { penalty: options.penalty ?? "l1", seed });
+        const t = tunedLogistic(features, y, { penalty: options.penalty ?? "l2", seed });
         results.push({
           method,
           k,
@@ -263,7 +267,7 @@ export async function trainProbes(
               data.testY!,
             )
             : undefined,
-          params: { C: t.C, penalty: options.penalty ?? "l1" },
+          params: { C: t.C, penalty: options.penalty ?? "l2" },
           latents: latents.map((latent, j) => ({
             latent,
             weight: t.model.weights[j] / t.scaler.scale[j],
