@@ -39,6 +39,8 @@ const examples = {
   "output-score": {features: [0], logits: [[0.1, 2.5, -1.0]]},
   stats: {activations: [[0.1, -0.2, 0.3]]},
   "steering-vector": {features: [{feature: 0, strength: 4}], unit: "norm", format: "json"},
+  train: {activations: [[0.1, 0.2], [0.9, 1.0], [0.2, 0.1], [1.1, 0.8]], labels: [0, 1, 0, 1], methods: ["logistic"]},
+  predict: {probe: {}, activations: [[0.1, 0.2]]},
 };
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);

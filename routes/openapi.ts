@@ -16,6 +16,8 @@ import {
   LogitLensRequestSchema,
   OutputScorePrepareSchema,
   OutputScoreRequestSchema,
+  ProbePredictRequestSchema,
+  ProbeTrainRequestSchema,
   ProblemSchema,
   SteeringVectorRequestSchema,
   SteerRequestSchema,
@@ -204,6 +206,40 @@ export function openApiDocument(options: { version: string }): Record<string, un
         FeatureStatsRequestSchema,
         '{"rows", "features": [{"feature", "density", "mean", "max", "top_rows"}]}',
       ),
+      "/v1/probes/train": {
+        post: {
+          summary:
+            "Sparse SAE probes beside baselines (logistic, PCA, KNN), tuned by validation AUC",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: schema(ProbeTrainRequestSchema) } },
+          },
+          responses: {
+            200: {
+              description:
+                '{"methods": [{"method", "name", "k"?, "val_auc", "test_auc"?, "params", "latents"?}], "best", "probe"}',
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+            ...problems,
+          },
+        },
+      },
+      "/v1/probes/predict": {
+        post: {
+          summary: "Apply a probe document to activations",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: schema(ProbePredictRequestSchema) } },
+          },
+          responses: {
+            200: {
+              description: '{"probabilities": [...]}',
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+            ...problems,
+          },
+        },
+      },
       "/v1/dictionaries/{id}/steering-vector": featurePost(
         "Summed steering direction as JSON, .npy or a llama.cpp control-vector GGUF",
         SteeringVectorRequestSchema,
