@@ -156,31 +156,48 @@ const P_NREAL = 22; // real column count (columns >= NREAL are padding)
   v128.store(c + 5 * ldc, c50); v128.store(c + 5 * ldc, c51, 16);
 }
 
-// 1 row x 8 columns, kc steps, two independent accumulator pairs.
+// 1 row x 8 columns, kc steps. The sum runs over k in order, like the wider kernels, so a row
+// gets bit-identical results whether it is encoded alone or inside a batch.
 @inline function kernel1(a: usize, b: usize, ldb: usize, kc: i32, c: usize, prec: i32, first: bool): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   if (!first) {
     c0 = v128.load(c);
     c1 = v128.load(c, 16);
   }
-  let k = 0;
-  for (; k + 1 < kc; k += 2) {
-    const x0 = v128.load32_splat(a);
-    const x1 = v128.load32_splat(a, 4);
-    c0 = f32x4.relaxed_madd(x0, bLo(b, prec), c0);
-    c1 = f32x4.relaxed_madd(x0, bHi(b, prec), c1);
-    d0 = f32x4.relaxed_madd(x1, bLo(b + ldb, prec), d0);
-    d1 = f32x4.relaxed_madd(x1, bHi(b + ldb, prec), d1);
-    a += 8;
-    b += 2 * ldb;
-  }
-  if (k < kc) {
+  for (let k = 0; k < kc; k++) {
     const x0 = v128.load32_splat(a);
     c0 = f32x4.relaxed_madd(x0, bLo(b, prec), c0);
     c1 = f32x4.relaxed_madd(x0, bHi(b, prec), c1);
+    a += 4;
+    b += ldb;
   }
-  v128.store(c, f32x4.add(c0, d0));
-  v128.store(c, f32x4.add(c1, d1), 16);
+  v128.store(c, c0);
+  v128.store(c, c1, 16);
+}
+
+// 1 row x 16 columns (two panels at once: four independent chains, each summing k in order).
+@inline function kernel1x2(a: usize, b: usize, b2: usize, ldb: usize, kc: i32, c: usize, prec: i32, first: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  if (!first) {
+    c0 = v128.load(c);
+    c1 = v128.load(c, 16);
+    c2 = v128.load(c, 32);
+    c3 = v128.load(c, 48);
+  }
+  for (let k = 0; k < kc; k++) {
+    const x0 = v128.load32_splat(a);
+    c0 = f32x4.relaxed_madd(x0, bLo(b, prec), c0);
+    c1 = f32x4.relaxed_madd(x0, bHi(b, prec), c1);
+    c2 = f32x4.relaxed_madd(x0, bLo(b2, prec), c2);
+    c3 = f32x4.relaxed_madd(x0, bHi(b2, prec), c3);
+    a += 4;
+    b += ldb;
+    b2 += ldb;
+  }
+  v128.store(c, c0);
+  v128.store(c, c1, 16);
+  v128.store(c, c2, 32);
+  v128.store(c, c3, 48);
 }
 
 // C tile [m, cols n0t..n1t) = A @ B for those columns. c: tile origin (row 0, column n0t).
@@ -198,10 +215,27 @@ const P_NREAL = 22; // real column count (columns >= NREAL are padding)
   for (let k0 = 0; k0 < K; k0 += kcMax) {
     const kc = min(kcMax, K - k0);
     const first = k0 == 0;
+    const ak = a + (<usize>k0 << 2);
+    if (m4 == 0) {
+      // Rows below a 4-row block (single-token requests): two panels per pass.
+      let n = n0t;
+      for (; n + 16 <= n1t; n += 16) {
+        const bp = b + <usize>(n >> 3) * pstride + <usize>k0 * ldb;
+        const cp = c + (<usize>(n - n0t) << 2);
+        for (let r = 0; r < m; r++) {
+          kernel1x2(ak + <usize>r * lda, bp, bp + pstride, ldb, kc, cp + <usize>r * ldc, prec, first);
+        }
+      }
+      for (; n < n1t; n += 8) {
+        const bp = b + <usize>(n >> 3) * pstride + <usize>k0 * ldb;
+        const cp = c + (<usize>(n - n0t) << 2);
+        for (let r = 0; r < m; r++) kernel1(ak + <usize>r * lda, bp, ldb, kc, cp + <usize>r * ldc, prec, first);
+      }
+      continue;
+    }
     for (let n = n0t; n < n1t; n += 8) {
       const bp = b + <usize>(n >> 3) * pstride + <usize>k0 * ldb;
       const cp = c + (<usize>(n - n0t) << 2);
-      const ak = a + (<usize>k0 << 2);
       for (let r = 0; r < m6; r += 6) {
         kernel6(ak + <usize>r * lda, lda, bp, ldb, kc, cp + <usize>r * ldc, ldc, prec, first);
       }
