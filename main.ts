@@ -7,10 +7,12 @@
 import type { Backend } from "./domain/backend.ts";
 import { type Config, readConfig } from "./domain/config.ts";
 import { backendSet } from "./domain/backend_set.ts";
-import { Counter, MetricsRegistry } from "./domain/prometheus.ts";
+import { batchingBackend } from "./domain/batching_backend.ts";
+import { Counter, Histogram, MetricsRegistry } from "./domain/prometheus.ts";
 import { referenceBackend } from "./domain/reference_backend.ts";
 import { Registry } from "./domain/registry.ts";
 import { openStore } from "./domain/store/mod.ts";
+import { apiKeyAuth } from "./routes/auth.ts";
 import { createApp } from "./routes/mod.ts";
 import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
 import { wasmBackend } from "./wasm/mod.ts";
@@ -75,32 +77,113 @@ export async function selectBackend(
   };
 }
 
-/** Build and start the service; resolves to the running server. */
-export async function startService(config: Config): Promise<Deno.HttpServer> {
-  const store = openStore(config.store, Deno.env.toObject());
+/** A running service: the server and a graceful stop. */
+export interface Service {
+  readonly server: Deno.HttpServer;
+  /** Readiness off, let in-flight requests finish (up to the grace period), release workers. */
+  stop(): Promise<void>;
+}
+
+/** Build and start the service. */
+export async function startService(config: Config): Promise<Service> {
+  const env = Deno.env.toObject();
+  const store = openStore(config.store, env);
   const metrics = new MetricsRegistry();
-  const { backend, chooseBackend } = await selectBackend(config, { metrics });
+  const selected = await selectBackend(config, { metrics });
+  const batchRows = metrics.add(
+    new Histogram("saeserve_batch_rows", "Rows per kernel call after micro-batching.", [
+      1,
+      2,
+      4,
+      8,
+      16,
+      32,
+      64,
+      128,
+      256,
+      512,
+    ]),
+  );
+  const queueRows = metrics.add(
+    new Histogram("saeserve_queue_rows", "Rows left waiting when a batch starts.", [
+      0,
+      1,
+      4,
+      16,
+      64,
+      256,
+      1024,
+      4096,
+    ]),
+  );
+  const backend = config.batching.enabled
+    ? batchingBackend(selected.backend, {
+      ...config.batching,
+      onBatch: (rows, queued) => {
+        batchRows.observe(rows);
+        queueRows.observe(queued);
+      },
+    })
+    : selected.backend;
+  const keys = [...config.apiKeys];
+  if (config.apiKeysFile) {
+    const text = await Deno.readTextFile(config.apiKeysFile);
+    keys.push(
+      ...text.split("\n").map((k) => k.trim()).filter((k) => k !== "" && !k.startsWith("#")),
+    );
+  }
+  const auth = keys.length
+    ? await apiKeyAuth({ keys, ratePerMinute: config.rateLimitPerMinute })
+    : undefined;
   const registry = new Registry(store, { backend, memoryBudget: config.memoryBudget, metrics });
+  let draining = false;
+  const encoder = new TextEncoder();
   const app = createApp(
-    { registry, backend, metrics, maxBodyBytes: config.maxBodyBytes, chooseBackend },
+    {
+      registry,
+      backend,
+      metrics,
+      maxBodyBytes: config.maxBodyBytes,
+      chooseBackend: selected.chooseBackend,
+      auth,
+      protectMetrics: config.protectMetrics,
+      requestTimeoutMs: config.requestTimeoutMs,
+      log: config.requestLogs
+        ? (line) => Deno.stdout.writeSync(encoder.encode(JSON.stringify(line) + "\n"))
+        : undefined,
+      draining: () => draining,
+    },
     { memoryBudget: config.memoryBudget },
   );
-  return Deno.serve({
+  const server = Deno.serve({
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }) => {
       console.log(
-        `saeserve on http://${hostname}:${port} store=${store.describe} backend=${backend.name}`,
+        `saeserve on http://${hostname}:${port} store=${store.describe} backend=${backend.name}` +
+          (keys.length ? ` keys=${keys.length}` : ""),
       );
     },
   }, app.fetch);
+  return {
+    server,
+    async stop(): Promise<void> {
+      draining = true;
+      await Promise.race([
+        server.shutdown(),
+        new Promise((r) => setTimeout(r, config.shutdownGraceMs)),
+      ]);
+      registry.close();
+      backend.close?.();
+    },
+  };
 }
 
 if (import.meta.main) {
   const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
-  const server = await startService(config);
-  // Kernel workers keep the process alive: exit once the server has drained.
-  const stop = () => server.shutdown().then(() => Deno.exit(0));
+  const service = await startService(config);
+  // Kernel workers keep the process alive: exit once in-flight requests are done.
+  const stop = () => service.stop().then(() => Deno.exit(0));
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
 }

@@ -23,6 +23,26 @@ export interface Config {
   readonly weights: "f32" | "bf16" | "f16";
   /** Whether a request may pick its backend with X-Saeserve-Backend ($SAESERVE_ALLOW_BACKEND_OVERRIDE=1). */
   readonly allowBackendOverride: boolean;
+  /** Per-request deadline in ms ($SAESERVE_REQUEST_TIMEOUT_MS, default 30000; 0: none). */
+  readonly requestTimeoutMs: number;
+  /** API keys from $SAESERVE_API_KEYS (comma-separated); the _FILE variant is read by main.ts. */
+  readonly apiKeys: string[];
+  readonly apiKeysFile?: string;
+  /** Requests per minute per key ($SAESERVE_RATE_LIMIT_PER_MINUTE; 0: none). */
+  readonly rateLimitPerMinute: number;
+  /** Put /metrics behind the keys too ($SAESERVE_PROTECT_METRICS=1). */
+  readonly protectMetrics: boolean;
+  /** Longest wait for in-flight requests at shutdown ($SAESERVE_SHUTDOWN_GRACE_MS, default 10000). */
+  readonly shutdownGraceMs: number;
+  /** Micro-batching ($SAESERVE_BATCHING=0 turns it off). */
+  readonly batching: {
+    enabled: boolean;
+    maxRows: number;
+    maxWaitMs: number;
+    maxQueuedRows: number;
+  };
+  /** One JSON log line per request on stdout ($SAESERVE_LOG=off silences it). */
+  readonly requestLogs: boolean;
 }
 
 /** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
@@ -85,8 +105,30 @@ export function readConfig(
       `SAESERVE_WEIGHTS must be f32, bf16 or f16, not ${env.SAESERVE_WEIGHTS}`,
     );
   }
+  const count = (name: string, fallback: number, min = 0) => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      throw new SaeError("invalid", `${name} must be an integer >= ${min}, not ${raw}`);
+    }
+    return n;
+  };
   return {
     allowBackendOverride: env.SAESERVE_ALLOW_BACKEND_OVERRIDE === "1",
+    requestTimeoutMs: count("SAESERVE_REQUEST_TIMEOUT_MS", 30_000),
+    apiKeys: (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
+    apiKeysFile: env.SAESERVE_API_KEYS_FILE || undefined,
+    rateLimitPerMinute: count("SAESERVE_RATE_LIMIT_PER_MINUTE", 0),
+    protectMetrics: env.SAESERVE_PROTECT_METRICS === "1",
+    shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
+    batching: {
+      enabled: env.SAESERVE_BATCHING !== "0",
+      maxRows: count("SAESERVE_BATCH_MAX_ROWS", 256, 1),
+      maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 1),
+      maxQueuedRows: count("SAESERVE_QUEUE_MAX_ROWS", 8192, 1),
+    },
+    requestLogs: env.SAESERVE_LOG !== "off",
     threads,
     weights,
     port,

@@ -113,6 +113,7 @@ export function computeRoutes(deps: AppDeps): Hono {
     if (typeof req.options.include === "string") {
       req.options.include = req.options.include.split(",").map((s) => s.trim());
     }
+    c.set("rows" as never, req.x.rows as never);
     const options = validate(EncodeOptionsSchema, req.options, "option");
     const include = new Set<EncodeInclude>(options.include ?? []);
     const compute = pick(c);
@@ -166,6 +167,7 @@ export function computeRoutes(deps: AppDeps): Hono {
 
   app.post("/:id/steer", async (c) => {
     const req = await activationsRequest(c, deps, { jsonKeys: ["interventions"] });
+    c.set("rows" as never, req.x.rows as never);
     const options = validate(SteerOptionsSchema, req.options, "option");
     const compute = pick(c);
     const y = await withLease(

@@ -3,6 +3,7 @@
  * @module
  */
 
+import type { MiddlewareHandler } from "hono";
 import type { Backend } from "../domain/backend.ts";
 import type { MetricsRegistry } from "../domain/prometheus.ts";
 import type { Registry } from "../domain/registry.ts";
@@ -19,4 +20,13 @@ export interface AppDeps {
    * X-Saeserve-Backend (SaeError "invalid" for one the service does not have).
    */
   readonly chooseBackend?: (name: string) => Backend;
+  /** API-key middleware for /v1 (and /metrics when `protectMetrics`); absent: open service. */
+  readonly auth?: MiddlewareHandler;
+  readonly protectMetrics?: boolean;
+  /** Per-request deadline ($SAESERVE_REQUEST_TIMEOUT_MS): 503 when exceeded. */
+  readonly requestTimeoutMs?: number;
+  /** Structured log sink (one object per request); absent: no request logs. */
+  readonly log?: (line: Record<string, unknown>) => void;
+  /** True once shutdown has begun (readiness turns false). */
+  readonly draining?: () => boolean;
 }

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { Gauge } from "../domain/prometheus.ts";
 import type { AppDeps } from "./deps.ts";
-import { errorResponse } from "./problem.ts";
+import { errorResponse, problemResponse } from "./problem.ts";
 
 /** Health, readiness and metrics routes; registers the registry gauges. */
 export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): Hono {
@@ -37,6 +37,7 @@ export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): 
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
+    if (deps.draining?.()) return problemResponse(c, 503, "shutting down");
     try {
       await registry.store.ping();
     } catch (e) {

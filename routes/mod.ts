@@ -25,31 +25,73 @@ export const VERSION = "0.1.0";
 export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hono {
   const app = new Hono();
   const requests = deps.metrics.add(
-    new Counter("saeserve_http_requests_total", "HTTP requests by route, method and status."),
+    new Counter(
+      "saeserve_http_requests_total",
+      "HTTP requests by route, method, status and backend.",
+    ),
   );
   const seconds = deps.metrics.add(
-    new Histogram("saeserve_http_request_seconds", "HTTP request latency by route.", [
-      0.001,
-      0.0025,
-      0.005,
-      0.01,
-      0.025,
-      0.05,
-      0.1,
-      0.25,
-      0.5,
-      1,
-      2.5,
-      10,
-    ]),
+    new Histogram(
+      "saeserve_http_request_seconds",
+      "HTTP request latency by route, status and backend.",
+      [
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        10,
+      ],
+    ),
   );
   app.use(async (c, next) => {
     const started = performance.now();
-    await next();
+    const given = c.req.header("x-request-id");
+    const id = given && /^[\x21-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID();
+    c.header("X-Request-Id", id);
+    const timeout = deps.requestTimeoutMs ?? 0;
+    if (timeout > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"expired">((
+        resolve,
+      ) => (timer = setTimeout(() => resolve("expired"), timeout)));
+      const outcome = await Promise.race([next().then(() => "done" as const), expired]);
+      clearTimeout(timer);
+      if (outcome === "expired") {
+        c.res = problemResponse(c, 503, `the request exceeded its ${timeout} ms deadline`);
+        c.res.headers.set("X-Request-Id", id);
+      }
+    } else {
+      await next();
+    }
     const route = c.req.routePath ?? "unmatched";
-    requests.inc({ route, method: c.req.method, status: String(c.res.status) });
-    seconds.observe((performance.now() - started) / 1000, { route });
+    const status = String(c.res.status);
+    const backend = c.res.headers.get("x-saeserve-backend") ?? "";
+    requests.inc({ route, method: c.req.method, status, backend });
+    const elapsed = performance.now() - started;
+    seconds.observe(elapsed / 1000, { route, status, backend });
+    deps.log?.({
+      time: new Date().toISOString(),
+      request_id: id,
+      method: c.req.method,
+      route,
+      dictionary: c.req.param("id") ?? undefined,
+      backend: backend || undefined,
+      rows: (c.get("rows" as never) as number | undefined) ?? undefined,
+      status: c.res.status,
+      ms: Math.round(elapsed * 1000) / 1000,
+    });
   });
+  if (deps.auth) {
+    app.use("/v1/*", deps.auth);
+    if (deps.protectMetrics) app.use("/metrics", deps.auth);
+  }
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) =>
     problemResponse(c, 404, `no route ${c.req.method} ${new URL(c.req.url).pathname}`)

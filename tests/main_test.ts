@@ -41,3 +41,44 @@ Deno.test({
     any.backend.close?.();
   },
 });
+
+Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the process exits 0", async () => {
+  const port = 21000 + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      SAESERVE_BACKEND: "reference",
+      SAESERVE_LOG: "off",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("saeserve on")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  // A request that keeps the reference backend busy for a while: 20000 rows.
+  const rows = Array.from(
+    { length: 20000 },
+    (_, r) => Array.from({ length: 64 }, (_, c) => Math.sin(r + c)),
+  );
+  const pending = fetch(`http://127.0.0.1:${port}/v1/dictionaries/demo-topk/encode`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ activations: rows, top: 1 }),
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGTERM");
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).indices.length, 20000);
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  await reader.cancel();
+  await child.stderr.cancel();
+});

@@ -25,7 +25,26 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     SAESERVE_WEIGHTS: "bf16",
     SAESERVE_ALLOW_BACKEND_OVERRIDE: "1",
   });
-  assert.deepEqual(c, {
+  const {
+    requestTimeoutMs,
+    apiKeys,
+    apiKeysFile,
+    rateLimitPerMinute,
+    protectMetrics,
+    shutdownGraceMs,
+    batching,
+    requestLogs,
+    ...core
+  } = c;
+  assert.equal(requestTimeoutMs, 30_000);
+  assert.deepEqual(apiKeys, []);
+  assert.equal(apiKeysFile, undefined);
+  assert.equal(rateLimitPerMinute, 0);
+  assert.equal(protectMetrics, false);
+  assert.equal(shutdownGraceMs, 10_000);
+  assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 1, maxQueuedRows: 8192 });
+  assert.equal(requestLogs, true);
+  assert.deepEqual(core, {
     port: 9000,
     host: "127.0.0.1",
     store: "s3://b/p",
@@ -47,4 +66,28 @@ Deno.test("parseBytes understands SI and binary suffixes", () => {
   assert.equal(parseBytes("2GiB"), 2 * 2 ** 30);
   assert.equal(parseBytes("1.5 GB"), 1.5e9);
   assert.throws(() => parseBytes("lots"));
+});
+
+Deno.test("readConfig reads the serving settings: keys, limits, deadline, batching, logs", () => {
+  const c = readConfig({
+    SAESERVE_API_KEYS: "k1, k2 ,",
+    SAESERVE_RATE_LIMIT_PER_MINUTE: "60",
+    SAESERVE_REQUEST_TIMEOUT_MS: "250",
+    SAESERVE_BATCHING: "0",
+    SAESERVE_BATCH_MAX_ROWS: "64",
+    SAESERVE_LOG: "off",
+    SAESERVE_PROTECT_METRICS: "1",
+  });
+  assert.deepEqual(c.apiKeys, ["k1", "k2"]);
+  assert.equal(c.rateLimitPerMinute, 60);
+  assert.equal(c.requestTimeoutMs, 250);
+  assert.equal(c.batching.enabled, false);
+  assert.equal(c.batching.maxRows, 64);
+  assert.equal(c.requestLogs, false);
+  assert.equal(c.protectMetrics, true);
+  assert.throws(() => readConfig({ SAESERVE_BATCH_MAX_ROWS: "0" }), /SAESERVE_BATCH_MAX_ROWS/);
+  assert.throws(
+    () => readConfig({ SAESERVE_REQUEST_TIMEOUT_MS: "soon" }),
+    /SAESERVE_REQUEST_TIMEOUT_MS/,
+  );
 });

@@ -9,7 +9,7 @@ import { referenceBackend } from "../../domain/reference_backend.ts";
 import { Registry } from "../../domain/registry.ts";
 import { fileStore } from "../../domain/store/file.ts";
 import type { Store } from "../../domain/store/mod.ts";
-import { createApp } from "../../routes/mod.ts";
+import { type AppDeps, createApp } from "../../routes/mod.ts";
 import type { Hono } from "hono";
 
 /** The fixture dictionaries written by tests/fixtures/make_fixtures.py. */
@@ -29,6 +29,10 @@ export function testApp(options?: {
   maxBodyBytes?: number;
   memoryBudget?: number;
   chooseBackend?: (name: string) => Backend;
+  auth?: AppDeps["auth"];
+  protectMetrics?: boolean;
+  requestTimeoutMs?: number;
+  log?: AppDeps["log"];
 }): TestApp {
   const backend = options?.backend ?? referenceBackend();
   const metrics = new MetricsRegistry();
@@ -45,6 +49,10 @@ export function testApp(options?: {
       metrics,
       maxBodyBytes: options?.maxBodyBytes ?? 64 << 20,
       chooseBackend: options?.chooseBackend,
+      auth: options?.auth,
+      protectMetrics: options?.protectMetrics,
+      requestTimeoutMs: options?.requestTimeoutMs,
+      log: options?.log,
     },
     { memoryBudget },
   );

@@ -45,7 +45,7 @@ Deno.test("health, readiness, metrics, OpenAPI and docs respond", async () => {
   const metrics = await (await app.request("/metrics")).text();
   assert.match(
     metrics,
-    /saeserve_http_requests_total\{method="GET",route="\/v1\/dictionaries",status="200"\} 1/,
+    /saeserve_http_requests_total\{backend="",method="GET",route="\/v1\/dictionaries",status="200"\} 1/,
   );
   assert.match(metrics, /saeserve_memory_budget_bytes \d+/);
   const doc = await (await app.request("/openapi.json")).json();
