@@ -12,7 +12,8 @@
 import { parseArgs } from "node:util";
 
 /** The request kinds a load test can mix. */
-export type MixKind = "encode" | "steer";
+/** Request kinds: encode; steer (add: no encode needed); clamp (a steer that encodes first). */
+export type MixKind = "encode" | "steer" | "clamp";
 
 /** What {@link runLoadtest} is asked to do. */
 export interface LoadtestOptions {
@@ -110,7 +111,7 @@ export const LIMITS = { concurrency: 1024, durationS: 3600, rows: 4096 } as cons
 /** Latency histogram edges in ms: 10 log-spaced buckets per decade from 0.1 ms to 10 s. */
 export const LATENCY_EDGES_MS: readonly number[] = logEdges(0.1, 10_000, 10);
 
-const MIX_KINDS: readonly MixKind[] = ["encode", "steer"];
+const MIX_KINDS: readonly MixKind[] = ["encode", "steer", "clamp"];
 const DEFAULT_TIMEOUT_MS = 30_000;
 const PHASE_GRACE_MS = 1_000;
 const POOL_BYTES = 64 << 20;
@@ -422,7 +423,8 @@ function bodyFor(kind: MixKind, w: Workload, seq: number): string {
   const acts = w.pool[seq % w.pool.length];
   if (kind === "encode") return `{"activations":${acts},"top":16}`;
   const feature = Math.floor(w.rand() * w.dSae);
-  return `{"activations":${acts},"interventions":[{"feature":${feature},"mode":"add","value":2}]}`;
+  const mode = kind === "clamp" ? "clamp" : "add";
+  return `{"activations":${acts},"interventions":[{"feature":${feature},"mode":"${mode}","value":2}]}`;
 }
 
 interface PhaseState {
@@ -457,7 +459,7 @@ async function oneRequest(ctx: PhaseContext, seq: number): Promise<void> {
   const timer = setTimeout(() => timeout.abort(), ctx.r.requestTimeoutMs);
   const start = performance.now();
   try {
-    const res = await fetch(`${ctx.base}/${kind}`, {
+    const res = await fetch(`${ctx.base}/${kind === "clamp" ? "steer" : kind}`, {
       method: "POST",
       headers: {
         ...ctx.r.headers,

@@ -16,7 +16,7 @@
  */
 
 import { encodeNpy } from "../domain/npy.ts";
-import { encodeSafetensors } from "../domain/safetensors.ts";
+import { gaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
@@ -31,26 +31,6 @@ const RUNS = (Deno.env.get("BENCH_RUNS") ?? "wasm/f32,wasm/bf16,webgpu/f32").spl
   },
 );
 const TORCH_PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
-
-function gaussian(n: number, scale: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 2 ** 32;
-  };
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next())) * scale;
-    const t = 2 * Math.PI * next();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,32 +52,8 @@ function copyBandwidth(): number {
   return (2 * n * 4) / (median(times) / 1000);
 }
 
-async function writeDictionary(dir: string): Promise<number> {
-  const wEnc = gaussian(D_IN * D_SAE, 0.02, 1);
-  const wDec = new Float32Array(D_SAE * D_IN);
-  for (let i = 0; i < D_IN; i++) {
-    for (let j = 0; j < D_SAE; j++) wDec[j * D_IN + i] = wEnc[i * D_SAE + j];
-  }
-  const bytes = encodeSafetensors({
-    W_enc: { shape: [D_IN, D_SAE], data: wEnc },
-    W_dec: { shape: [D_SAE, D_IN], data: wDec },
-    b_enc: { shape: [D_SAE], data: gaussian(D_SAE, 0.01, 2) },
-    b_dec: { shape: [D_IN], data: new Float32Array(D_IN) },
-  });
-  await Deno.mkdir(`${dir}/big`, { recursive: true });
-  await Deno.writeFile(`${dir}/big/sae_weights.safetensors`, bytes);
-  await Deno.writeTextFile(
-    `${dir}/big/cfg.json`,
-    JSON.stringify({
-      architecture: "topk",
-      d_in: D_IN,
-      d_sae: D_SAE,
-      k: K,
-      dtype: "float32",
-      apply_b_dec_to_input: false,
-    }),
-  );
-  return bytes.byteLength;
+function writeDictionary(dir: string): Promise<number> {
+  return writeTopKDictionary(dir, { dIn: D_IN, dSae: D_SAE, k: K });
 }
 
 interface Row {
