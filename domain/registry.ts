@@ -56,10 +56,12 @@ export interface RegistryOptions {
 }
 
 interface Entry {
-  /** The dictionary id, or "head:" + the head's folder id. */
+  /** The dictionary id, or HEAD_KEY + the head's folder id. */
   readonly id: string;
   /** Set for dictionaries. */
   readonly description?: DictionaryDescription;
+  /** Set for dictionaries: what `describe` answers while loaded, without the store. */
+  readonly summary?: DictionarySummary;
   /** Set for dictionaries. */
   readonly prepared?: Prepared;
   /** Set for model heads. */
@@ -76,7 +78,8 @@ export interface HeadLease {
   release(): void;
 }
 
-const HEAD_KEY = "head:";
+/** Prefix of model heads' keys; the NUL keeps them apart from every valid dictionary id. */
+const HEAD_KEY = "\u0000head:";
 
 /** Group store entries into folders that hold a known family's files. */
 function folders(entries: { path: string; size: number }[]): Map<string, Map<string, number>> {
@@ -90,6 +93,18 @@ function folders(entries: { path: string; size: number }[]): Map<string, Map<str
     files.set(e.path.slice(slash + 1), e.size);
   }
   return byFolder;
+}
+
+/** The sha256 of each file that saeserve.json lists. */
+function expectedHashes(sidecar: Record<string, unknown> | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  const hashes = sidecar?.sha256;
+  if (hashes && typeof hashes === "object") {
+    for (const [name, hex] of Object.entries(hashes)) {
+      if (typeof hex === "string") out.set(name, hex.toLowerCase());
+    }
+  }
+  return out;
 }
 
 /** Loads, caches and lends dictionaries from one store. */
@@ -159,6 +174,10 @@ export class Registry {
 
   /** One dictionary, described; throws "not_found" when no known family's files are there. */
   async describe(id: string): Promise<DictionarySummary> {
+    checkDictionaryId(id);
+    // A loaded dictionary is described from memory, so it keeps serving while the store is down.
+    const loaded = this.#loaded.get(id)?.summary;
+    if (loaded) return loaded;
     const { format, files } = await this.#locate(id);
     const summary = await this.#summarize(id, format, files);
     if (summary.error) {
@@ -315,7 +334,10 @@ export class Registry {
           `dictionary ${id} needs ${description.weightBytes} bytes, over the memory budget of ${this.#options.memoryBudget}`,
         );
       }
-      const expected = await this.#expectedHashes(id, files);
+      const sidecar = files.has(SIDECAR)
+        ? await readJsonObject(this.#folder(id, files), SIDECAR)
+        : undefined;
+      const expected = expectedHashes(sidecar);
       const hashed = new Map<string, ReturnType<typeof hashingSource>>();
       // Large matrices stream straight into the backend's memory when it offers an arena.
       arena = this.#options.backend.arena?.();
@@ -339,6 +361,7 @@ export class Registry {
       const entry: Entry = {
         id,
         description,
+        summary: { id, format, loaded: true, description, sidecar },
         prepared,
         bytes: weightBytes(weights) + prepared.extraBytes,
         users: 0,
@@ -361,19 +384,6 @@ export class Registry {
     } finally {
       arena?.dispose();
     }
-  }
-
-  async #expectedHashes(id: string, files: Map<string, number>): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    if (!files.has(SIDECAR)) return out;
-    const sidecar = await readJsonObject(this.#folder(id, files), SIDECAR);
-    const hashes = sidecar.sha256;
-    if (hashes && typeof hashes === "object") {
-      for (const [name, hex] of Object.entries(hashes)) {
-        if (typeof hex === "string") out.set(name, hex.toLowerCase());
-      }
-    }
-    return out;
   }
 
   /** Evict idle dictionaries, least recently used first, until under budget. `keep` is spared. */

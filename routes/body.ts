@@ -29,6 +29,13 @@ export function requestForm(c: Context): RequestForm {
   );
 }
 
+/** For endpoints that take JSON only: 415 for any other Content-Type, .npy included. */
+export function requireJson(c: Context): void {
+  if (requestForm(c) !== "json") {
+    throw new SaeError("unsupported_media", "this endpoint takes application/json only");
+  }
+}
+
 /** Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () =>

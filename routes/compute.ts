@@ -24,6 +24,7 @@ import type { AppDeps } from "./deps.ts";
 import {
   activationsResponse,
   BACKEND_HEADER,
+  expectFiniteResult,
   matrixToJson,
   npzResponse,
   paddedCodes,
@@ -87,6 +88,11 @@ function jsonSparse(indices: number[][], values: number[][], width: number): Spa
           `row ${r}: ${ix.length} indices but ${values[r].length} values`,
         );
       }
+      // Int32Array.from would wrap 2^32 to 0: refuse what cannot be a feature index.
+      const outside = ix.find((i) => i < 0 || i > 0x7fffffff);
+      if (outside !== undefined) {
+        throw new SaeError("invalid", `row ${r}: feature index ${outside} is out of range`);
+      }
       return Int32Array.from(ix);
     }),
     values: values.map((v, r) => {
@@ -123,6 +129,9 @@ export function computeRoutes(deps: AppDeps): Hono {
       (lease) => encodeRows(compute, lease.prepared, req.x, { top: options.top, include }),
     );
     const backend = compute.name; // after computing: a failover may have moved the work
+    for (const v of result.codes.values) expectFiniteResult(v, "the codes");
+    if (result.reconstruction) expectFiniteResult(result.reconstruction.data, "the reconstruction");
+    if (result.error) expectFiniteResult(result.error.data, "the error");
     if (wantsNpz(c)) {
       const padded = paddedCodes(result.codes);
       const rows = req.x.rows;

@@ -26,7 +26,7 @@ import { encodeNpy } from "../domain/npy.ts";
 import type { Lease } from "../domain/registry.ts";
 import { encodeRows } from "../domain/sae.ts";
 import { decoderDirections, steerRows } from "../domain/steer.ts";
-import { jsonMatrix, parseJsonObject, readBody, validate } from "./body.ts";
+import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { activationsResponse, BACKEND_HEADER } from "./respond.ts";
 import {
@@ -158,7 +158,10 @@ export function layerOfHook(hook: string | undefined): number | null {
 /** The feature-scoring and steering-vector routes. */
 export function featureRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  const json = async (c: Context) => parseJsonObject(await readBody(c, deps.maxBodyBytes));
+  const json = async (c: Context) => {
+    requireJson(c);
+    return parseJsonObject(await readBody(c, deps.maxBodyBytes));
+  };
   const backendHeader = (c: Context) => c.header(BACKEND_HEADER, deps.backend.name);
 
   app.post("/:id/features/logit-lens", async (c) => {
@@ -320,6 +323,9 @@ export function featureRoutes(deps: AppDeps): Hono {
         info,
       };
     }, { needHead: false });
+    if (!vector.every(Number.isFinite)) {
+      throw new SaeError("invalid", "the steering vector overflows float32: lower the strengths");
+    }
     backendHeader(c);
     if (body.format === "npy") {
       return c.body(encodeNpy(vector, [vector.length]), 200, {
@@ -334,7 +340,14 @@ export function featureRoutes(deps: AppDeps): Hono {
           `cannot tell the llama.cpp layer from hook ${JSON.stringify(info.hook)}: pass layer`,
         );
       }
-      const bytes = encodeControlVector(new Map([[layer, vector]]), { modelHint: info.model });
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = encodeControlVector(new Map([[layer, vector]]), { modelHint: info.model });
+      } catch (e) {
+        // llama.cpp's limits (layer range): the request's values, not a server fault.
+        if (e instanceof RangeError) throw new SaeError("invalid", e.message, { cause: e });
+        throw e;
+      }
       const name = `${id.replaceAll("/", "_")}.gguf`;
       return c.body(bytes, 200, {
         "content-type": "application/octet-stream",

@@ -5,11 +5,12 @@
  */
 
 import { type Context, Hono } from "hono";
+import { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
 import { predictProbe, type ProbeDocument, trainProbes } from "../domain/probe/probes.ts";
 import { encodeRows } from "../domain/sae.ts";
-import { jsonMatrix, parseJsonObject, readBody, validate } from "./body.ts";
+import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { ProbePredictRequestSchema, ProbeTrainRequestSchema } from "./schemas.ts";
 
@@ -31,6 +32,73 @@ function labels(values: number[], rows: number, what: string): Uint8Array {
   return y;
 }
 
+const Numbers = z.array(z.number());
+const ScalerSchema = z.object({ mean: Numbers, scale: Numbers });
+/**
+ * A probe document as /train returns it. Callers send these back, so nothing in them is
+ * trusted: wrong types are a 400 here, inconsistent sizes a 422 in `checkProbe`.
+ */
+const ProbeDocumentSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("logistic"),
+    scaler: ScalerSchema,
+    weights: Numbers,
+    intercept: z.number(),
+  }),
+  z.object({
+    kind: z.literal("pca"),
+    scaler: ScalerSchema,
+    mean: Numbers,
+    components: z.array(Numbers),
+    weights: Numbers,
+    intercept: z.number(),
+  }),
+  z.object({
+    kind: z.literal("knn"),
+    scaler: ScalerSchema,
+    k: z.number().int().min(1),
+    x: z.array(Numbers).min(1),
+    y: Numbers,
+  }),
+  z.object({
+    kind: z.literal("sae"),
+    dictionary: z.string().nullable(),
+    latents: z.array(z.number().int().min(0)),
+    scaler: ScalerSchema,
+    weights: Numbers,
+    intercept: z.number(),
+  }),
+]);
+
+/** 422 unless the document's sizes agree with each other and with `cols` input columns. */
+function checkProbe(probe: ProbeDocument, cols: number): void {
+  const inputs = probe.kind === "sae" ? probe.latents.length : cols;
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw new SaeError("invalid", `the probe document is inconsistent: ${what}`);
+  };
+  if (probe.kind !== "sae" && probe.scaler.mean.length !== cols) {
+    throw new SaeError(
+      "invalid",
+      `the probe expects ${probe.scaler.mean.length} columns, activations have ${cols}`,
+    );
+  }
+  need(
+    probe.scaler.mean.length === inputs && probe.scaler.scale.length === inputs,
+    `scaler needs ${inputs} means and scales`,
+  );
+  need(probe.scaler.scale.every((v) => v !== 0), "scaler scales must be non-zero");
+  if (probe.kind === "logistic" || probe.kind === "sae") {
+    need(probe.weights.length === inputs, `weights needs ${inputs} entries`);
+  } else if (probe.kind === "pca") {
+    need(probe.mean.length === cols, `mean needs ${cols} entries`);
+    need(probe.components.every((c) => c.length === cols), `each component needs ${cols} entries`);
+    need(probe.weights.length === probe.components.length, "weights needs one entry per component");
+  } else {
+    need(probe.x.every((r) => r.length === cols), `each row of x needs ${cols} entries`);
+    need(probe.y.length === probe.x.length, "y needs one label per row of x");
+  }
+}
+
 /** An encoder over a dictionary, holding its lease until `release`. */
 async function encoder(deps: AppDeps, id: string) {
   const lease = await deps.registry.acquire(id);
@@ -46,7 +114,10 @@ async function encoder(deps: AppDeps, id: string) {
 /** The probe routes. */
 export function probeRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  const json = async (c: Context) => parseJsonObject(await readBody(c, deps.maxBodyBytes));
+  const json = async (c: Context) => {
+    requireJson(c);
+    return parseJsonObject(await readBody(c, deps.maxBodyBytes));
+  };
 
   app.post("/train", async (c) => {
     const body = validate(ProbeTrainRequestSchema, await json(c), "body");
@@ -120,24 +191,24 @@ export function probeRoutes(deps: AppDeps): Hono {
 
   app.post("/predict", async (c) => {
     const body = validate(ProbePredictRequestSchema, await json(c), "body");
-    const probe = body.probe as unknown as ProbeDocument;
-    if (!["logistic", "pca", "knn", "sae"].includes(probe.kind as string)) {
+    if (!["logistic", "pca", "knn", "sae"].includes(body.probe.kind as string)) {
       throw new SaeError("invalid", "probe.kind must be logistic, pca, knn or sae");
     }
+    const probe = validate(ProbeDocumentSchema, body.probe, "probe") as ProbeDocument;
     const x = jsonMatrix(body.activations, "activations");
-    const expected = probe.scaler?.mean?.length;
-    if (probe.kind !== "sae" && expected !== x.cols) {
-      throw new SaeError(
-        "invalid",
-        `the probe expects ${expected} columns, activations have ${x.cols}`,
-      );
-    }
+    checkProbe(probe, x.cols);
     const enc = probe.kind === "sae" && probe.dictionary
       ? await encoder(deps, probe.dictionary)
       : null;
     try {
       if (probe.kind === "sae" && !enc) {
         throw new SaeError("invalid", "this sae probe names no dictionary");
+      }
+      if (probe.kind === "sae" && enc) {
+        const outside = probe.latents.find((l) => l >= enc.dSae);
+        if (outside !== undefined) {
+          throw new SaeError("invalid", `latent ${outside} outside [0, ${enc.dSae})`);
+        }
       }
       const p = await predictProbe(probe, x, { encode: enc?.encode });
       return c.json({ probabilities: Array.from(p) });

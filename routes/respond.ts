@@ -5,6 +5,7 @@
  */
 
 import type { Context } from "hono";
+import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
 import { encodeNpy } from "../domain/npy.ts";
 import { encodeNpz } from "../domain/npz.ts";
@@ -44,11 +45,27 @@ export function activationsResponse(
   m: Matrix,
   options: { form: RequestForm; backend: string },
 ): Response {
+  expectFiniteResult(m.data, "the result");
   c.header(BACKEND_HEADER, options.backend);
   if (wantsNpy(c, options.form)) {
     return c.body(encodeNpy(m.data, [m.rows, m.cols]), 200, { "content-type": NPY_TYPE });
   }
   return c.json({ activations: matrixToJson(m) });
+}
+
+/**
+ * 422 unless every computed value is finite: finite inputs near the f32 limit (1e38 and up)
+ * can overflow, and such an answer must not go out as nulls.
+ */
+export function expectFiniteResult(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new SaeError(
+        "invalid",
+        `${what} overflows f32 (element ${i}); scale the inputs or values down`,
+      );
+    }
+  }
 }
 
 /** Sparse codes padded to a rectangle: indices -1 and values 0 where a row has fewer. */
