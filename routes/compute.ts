@@ -8,7 +8,8 @@ import { type Context, Hono } from "hono";
 import type { Backend } from "../domain/backend.ts";
 import type { Lease } from "../domain/registry.ts";
 import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae.ts";
-import { steerRows } from "../domain/steer.ts";
+import { type Intervention, steerRows } from "../domain/steer.ts";
+import { featureMap, imageCount, patchRows, topImageFeatures } from "../domain/vision.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
 import {
@@ -105,6 +106,48 @@ function jsonSparse(indices: number[][], values: number[][], width: number): Spa
   };
 }
 
+/** Per-image feature maps of a vision request (encode with `grid`). */
+function gridMaps(
+  codes: SparseRows,
+  rows: number,
+  options: { grid?: number[]; skip_tokens: number; map_features?: number[]; maps_top: number },
+) {
+  const grid = { h: options.grid![0], w: options.grid![1], skip: options.skip_tokens };
+  const images = imageCount(rows, grid);
+  return Array.from({ length: images }, (_, image) => {
+    const features = options.map_features ??
+      topImageFeatures(codes, grid, { image, top: options.maps_top });
+    return {
+      image,
+      features: features.map((feature) => {
+        const values = featureMap(codes, grid, { image, feature });
+        return {
+          feature,
+          max: values.reduce((m, v) => Math.max(m, v), 0),
+          values: Array.from(values),
+        };
+      }),
+    };
+  });
+}
+
+/** Interventions with `patches` turned into row positions over every image of the grid. */
+function withPatchPositions(
+  options: { interventions: Intervention[]; grid?: number[]; skip_tokens: number },
+  rows: number,
+): Intervention[] {
+  return options.interventions.map((iv) => {
+    const { patches, ...rest } = iv as Intervention & {
+      patches?: number[] | boolean[] | boolean[][];
+    };
+    if (patches === undefined) return rest;
+    if (!options.grid) throw new SaeError("invalid", "patches need a grid: [h, w]");
+    if (iv.positions) throw new SaeError("invalid", "give positions or patches, not both");
+    const grid = { h: options.grid[0], w: options.grid[1], skip: options.skip_tokens };
+    return { ...rest, positions: patchRows(patches, { grid, images: imageCount(rows, grid) }) };
+  });
+}
+
 /** Routes computing with one dictionary. */
 export function computeRoutes(deps: AppDeps): Hono {
   const app = new Hono();
@@ -153,6 +196,7 @@ export function computeRoutes(deps: AppDeps): Hono {
       reconstruction: result.reconstruction ? matrixToJson(result.reconstruction) : undefined,
       error: result.error ? matrixToJson(result.error) : undefined,
       metrics: result.metrics,
+      maps: options.grid ? gridMaps(result.codes, req.x.rows, options) : undefined,
     });
   });
 
@@ -179,10 +223,11 @@ export function computeRoutes(deps: AppDeps): Hono {
     c.set("rows" as never, req.x.rows as never);
     const options = validate(SteerOptionsSchema, req.options, "option");
     const compute = pick(c);
+    const interventions = withPatchPositions(options, req.x.rows);
     const y = await withLease(
       deps,
       c.req.param("id"),
-      (lease) => steerRows(compute, lease.prepared, req.x, options.interventions),
+      (lease) => steerRows(compute, lease.prepared, req.x, interventions),
     );
     return activationsResponse(c, y, { form: req.form, backend: compute.name });
   });

@@ -9,6 +9,7 @@ import { Counter, Histogram } from "../domain/prometheus.ts";
 import { computeRoutes } from "./compute.ts";
 import { featureRoutes } from "./features.ts";
 import { probeRoutes } from "./probes.ts";
+import { visionRoutes } from "./vision.ts";
 import type { AppDeps } from "./deps.ts";
 import { dictionaryRoutes } from "./dictionaries.ts";
 import { docsPage } from "./docs.ts";
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   app.route("/v1/dictionaries", dictionaryRoutes(deps));
   app.route("/v1/dictionaries", computeRoutes(deps));
   app.route("/v1/dictionaries", featureRoutes(deps));
+  app.route("/v1/dictionaries", visionRoutes(deps));
   app.route("/v1/probes", probeRoutes(deps));
   const document = openApiDocument({ version: VERSION });
   app.get("/openapi.json", (c) => c.json(document));

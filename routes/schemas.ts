@@ -24,6 +24,9 @@ export const InterventionSchema = z.object({
     "activation (default): value per unit of latent activation; norm: along the unit-norm direction",
   ),
   relative: z.boolean().optional().describe("scale value by the row's largest latent activation"),
+  patches: z.union([z.array(z.number().int()), z.array(z.boolean()), z.array(z.array(z.boolean()))])
+    .optional()
+    .describe("vision: patch indices or a boolean mask over the grid (instead of positions)"),
   when: z.object({
     feature: z.number().int(),
     op: z.enum([">", "<"]),
@@ -42,6 +45,16 @@ export const EncodeOptionsSchema = z.object({
     "return at most this many largest latents per row",
   ),
   include: z.array(IncludeSchema).optional().describe("extra outputs"),
+  grid: z.array(z.number().int().min(1)).length(2).optional().describe(
+    "vision: [h, w] patch grid; rows are images x (skip_tokens + h*w) tokens; adds per-image feature maps",
+  ),
+  skip_tokens: z.number().int().min(0).default(0).describe(
+    "vision: leading CLS/register tokens per image",
+  ),
+  map_features: z.array(z.number().int().min(0)).optional().describe(
+    "vision: features to map (default: each image's top maps_top)",
+  ),
+  maps_top: z.number().int().min(1).max(256).default(8),
 }).strict();
 
 /** POST /encode JSON body. */
@@ -76,6 +89,10 @@ export const DecodeRequestSchema = z.union([
 /** Options of POST /steer. */
 export const SteerOptionsSchema = z.object({
   interventions: z.array(InterventionSchema).min(1),
+  grid: z.array(z.number().int().min(1)).length(2).optional().describe(
+    "vision: [h, w] patch grid for `patches`",
+  ),
+  skip_tokens: z.number().int().min(0).default(0),
 }).strict();
 
 /** POST /steer JSON body. */
@@ -202,4 +219,28 @@ export const ProbeTrainRequestSchema = z.object({
 export const ProbePredictRequestSchema = z.object({
   probe: z.record(z.string(), z.unknown()).describe("a probe document from /v1/probes/train"),
   activations: MatrixSchema,
+}).strict();
+
+/** POST /heatmap. */
+export const HeatmapRequestSchema = z.object({
+  activations: MatrixSchema.describe("one image's tokens [skip_tokens + h*w, d_in]"),
+  grid: z.array(z.number().int().min(1).max(1024)).length(2),
+  skip_tokens: z.number().int().min(0).default(0),
+  feature: z.number().int().min(0),
+  image: z.string().optional().describe("PNG or JPEG, base64 (a data: URL works too)"),
+  size: z.array(z.number().int().min(1).max(4096)).length(2).optional().describe(
+    "[width, height] of the PNG",
+  ),
+  max: z.number().positive().optional().describe(
+    "activation shown at full brightness (default: the map's max)",
+  ),
+}).strict();
+
+/** POST /features/semantic-probe. */
+export const SemanticProbeRequestSchema = z.object({
+  activations: MatrixSchema,
+  grid: z.array(z.number().int().min(1)).length(2),
+  skip_tokens: z.number().int().min(0).default(0),
+  labels: z.array(z.number()).describe("0/1 per image"),
+  top: z.number().int().min(1).max(10_000).default(50),
 }).strict();
