@@ -10,6 +10,7 @@ import { computeRoutes } from "./compute.ts";
 import { featureRoutes } from "./features.ts";
 import { probeRoutes } from "./probes.ts";
 import { visionRoutes } from "./vision.ts";
+import { uiRoutes } from "./ui.ts";
 import type { AppDeps } from "./deps.ts";
 import { dictionaryRoutes } from "./dictionaries.ts";
 import { docsPage } from "./docs.ts";
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   );
 
   app.route("/", healthRoutes(deps, options));
+  app.route("/", uiRoutes(deps));
   app.route("/v1/dictionaries", dictionaryRoutes(deps));
   app.route("/v1/dictionaries", computeRoutes(deps));
   app.route("/v1/dictionaries", featureRoutes(deps));

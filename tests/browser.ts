@@ -24,6 +24,8 @@ export interface Page {
   evaluate<T>(expression: string): Promise<T>;
   /** Poll `expression` until it is truthy (or throw after `timeoutMs`); returns its value. */
   waitFor<T>(expression: string, options?: { timeoutMs?: number }): Promise<T>;
+  /** A PNG screenshot of the viewport. */
+  screenshot(): Promise<Uint8Array>;
 }
 
 /** A running browser. */
@@ -129,7 +131,11 @@ export async function launchChromium(path: string): Promise<Browser> {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    return { evaluate, waitFor };
+    async function screenshot(): Promise<Uint8Array> {
+      const result = await send("Page.captureScreenshot", { format: "png" });
+      return Uint8Array.from(atob(result.data as string), (c) => c.charCodeAt(0));
+    }
+    return { evaluate, waitFor, screenshot };
   }
 
   async function close(): Promise<void> {
