@@ -137,6 +137,10 @@ export async function lossAndGradients(
     }
   }
   const active: Active = { ids, values: vals };
+  const totalActive = ids.reduce((n, ix) => n + ix.length, 0);
+  if ((arch === "relu" || arch === "jumprelu") && totalActive > (B * dSae) / 16) {
+    return await denseGradients(backend, params, { x, s, h, active, theta, options });
+  }
 
   // x^ = f @ W_dec + b_dec (sparse sum of decoder rows)
   const recon = new Float32Array(B * dIn);
@@ -289,6 +293,112 @@ export async function lossAndGradients(
     l0: l0 / B,
     fired,
     minSelected,
+    grads,
+  };
+}
+
+/**
+ * The same objective for dense activations (ReLU and JumpReLU early in training): the four
+ * large products go through the backend as GEMMs instead of sparse sums.
+ */
+async function denseGradients(
+  backend: Backend,
+  params: SaeParams,
+  ctx: {
+    x: Matrix;
+    s: Matrix;
+    h: Matrix;
+    active: Active;
+    theta: Float32Array | null;
+    options: ObjectiveOptions;
+  },
+): Promise<BatchResult> {
+  const { dIn, dSae } = params;
+  const { x, s, h, active, theta, options } = ctx;
+  const B = x.rows;
+  const arch = options.architecture;
+  const coef = options.sparsityCoefficient ?? 0;
+  const f = matrix(B, dSae);
+  const fired = new Uint32Array(dSae);
+  let l0 = 0;
+  let l1 = 0;
+  for (let b = 0; b < B; b++) {
+    active.ids[b].forEach((i, j) => {
+      const v = active.values[b][j];
+      f.data[b * dSae + i] = v;
+      fired[i]++;
+      l1 += v;
+    });
+    l0 += active.ids[b].length;
+  }
+  const wDec = matrix(dSae, dIn, params.wDec);
+  const recon = await backend.matmul(f, wDec);
+  const mean = new Float64Array(dIn);
+  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) mean[c] += x.data[b * dIn + c] / B;
+  let sse = 0;
+  let sst = 0;
+  const dR = matrix(B, dIn);
+  for (let i = 0; i < B * dIn; i++) {
+    recon.data[i] += params.bDec[i % dIn];
+    const e = recon.data[i] - x.data[i];
+    sse += e * e;
+    sst += (x.data[i] - mean[i % dIn]) ** 2;
+    dR.data[i] = (2 * e) / B;
+  }
+  // dL/df for every latent, then dL/dh where the activation passes gradient.
+  const dF = await backend.matmul(dR, wDec, { transposeB: true });
+  const dH = matrix(B, dSae);
+  const grads: SaeParams = {
+    dIn,
+    dSae,
+    wEnc: new Float32Array(dIn * dSae),
+    bEnc: new Float32Array(dSae),
+    wDec: new Float32Array(dSae * dIn),
+    bDec: new Float32Array(dIn),
+    logThreshold: new Float32Array(params.logThreshold.length),
+  };
+  let sparsityLoss = arch === "relu" ? (coef * l1) / B : (coef * l0) / B;
+  for (let b = 0; b < B; b++) {
+    for (const i of active.ids[b]) {
+      const at = b * dSae + i;
+      dH.data[at] = dF.data[at] + (arch === "relu" ? coef / B : 0);
+      grads.bEnc[i] += dH.data[at];
+    }
+  }
+  if (arch === "jumprelu") {
+    const eps = options.bandwidth ?? 0.001;
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < dSae; i++) {
+        const hv = h.data[b * dSae + i];
+        const t = theta![i];
+        if (Math.abs((hv - t) / eps) > 0.5 || hv <= 0) continue;
+        const dTheta = dF.data[b * dSae + i] * (-t / eps) + (coef / B) * (-1 / eps);
+        grads.logThreshold[i] += dTheta * t;
+      }
+    }
+  }
+  // dW_dec = F^T dR; dW_enc = S^T dH.
+  const fT = matrix(dSae, B, transpose(f.data, B, dSae));
+  grads.wDec.set((await backend.matmul(fT, dR)).data);
+  const sT = matrix(dIn, B, transpose(s.data, B, dIn));
+  grads.wEnc.set((await backend.matmul(sT, dH)).data);
+  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) grads.bDec[c] += dR.data[b * dIn + c];
+  for (let c = 0; c < dIn; c++) {
+    let acc = 0;
+    for (let i = 0; i < dSae; i++) acc += params.wEnc[c * dSae + i] * grads.bEnc[i];
+    grads.bDec[c] -= acc;
+  }
+  if (!Number.isFinite(sparsityLoss)) sparsityLoss = 0;
+  const mse = sse / B;
+  return {
+    loss: mse + sparsityLoss,
+    mse,
+    sparsityLoss,
+    auxLoss: 0,
+    fvu: sst > 0 ? sse / sst : 0,
+    l0: l0 / B,
+    fired,
+    minSelected: 0,
     grads,
   };
 }

@@ -56,9 +56,11 @@ async function checkFiniteDifferences(
   arch: TrainArchitecture,
   options: ObjectiveOptions,
   pick?: (key: string, i: number) => boolean,
+  tweak?: (p: SaeParams) => void,
 ) {
   const backend = referenceBackend();
   const p = params(7, arch);
+  tweak?.(p);
   const { grads } = await lossAndGradients(backend, p, x, options);
   const h = 1e-3;
   let checked = 0;
@@ -90,6 +92,13 @@ Deno.test("objective: batchtopk gradients match finite differences", () =>
   checkFiniteDifferences("batchtopk", { architecture: "batchtopk", k: 3 }));
 Deno.test("objective: relu + L1 gradients match finite differences", () =>
   checkFiniteDifferences("relu", { architecture: "relu", sparsityCoefficient: 0.3 }));
+Deno.test("objective: relu + L1 with few active latents (the sparse path) matches finite differences", () =>
+  checkFiniteDifferences(
+    "relu",
+    { architecture: "relu", sparsityCoefficient: 0.3 },
+    undefined,
+    (p) => p.bEnc.fill(-1.2),
+  ));
 Deno.test("objective: jumprelu gradients (away from thresholds) match finite differences", () =>
   checkFiniteDifferences("jumprelu", { architecture: "jumprelu", sparsityCoefficient: 0.05 }));
 
