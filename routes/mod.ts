@@ -9,6 +9,7 @@ import { Counter, Histogram } from "../domain/prometheus.ts";
 import { computeRoutes } from "./compute.ts";
 import { featureRoutes } from "./features.ts";
 import { probeRoutes } from "./probes.ts";
+import { circuitRoutes } from "./circuits.ts";
 import { visionRoutes } from "./vision.ts";
 import { uiRoutes } from "./ui.ts";
 import type { AppDeps } from "./deps.ts";
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   app.route("/v1/dictionaries", featureRoutes(deps));
   app.route("/v1/dictionaries", visionRoutes(deps));
   app.route("/v1/probes", probeRoutes(deps));
+  app.route("/v1/circuits", circuitRoutes(deps));
   const document = openApiDocument({ version: VERSION });
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", (c) => c.html(docsPage()));

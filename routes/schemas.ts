@@ -244,3 +244,22 @@ export const SemanticProbeRequestSchema = z.object({
   labels: z.array(z.number()).describe("0/1 per image"),
   top: z.number().int().min(1).max(10_000).default(50),
 }).strict();
+
+/** Options of POST /v1/circuits/discover. */
+export const CircuitOptionsSchema = z.object({
+  latents: z.number().int().min(2).max(4096).default(200),
+  l1: z.number().min(0).default(0.02),
+  epochs: z.number().int().min(1).max(100_000).default(500),
+  lr: z.number().positive().default(1e-3),
+  train_examples: z.number().int().min(2).default(10),
+  seed: z.number().int().default(0),
+}).strict();
+
+/** POST /v1/circuits/discover (JSON form). */
+export const CircuitRequestSchema = z.object({
+  head_outputs: z.array(z.array(z.array(z.number()))).describe("[examples, heads, d_model]"),
+  labels: z.array(z.number()).describe("1 task (positive), 0 corrupted"),
+  head_names: z.array(z.string()).optional(),
+  ground_truth: z.array(z.number().int().min(0)).optional(),
+  options: CircuitOptionsSchema.optional(),
+}).strict();

@@ -1,0 +1,138 @@
+/**
+ * POST /v1/circuits/discover: which attention heads form the circuit, from head outputs of a
+ * few positive (task) and negative (corrupted) prompts. JSON, or a 3-D .npy body with labels,
+ * head names, ground truth and options in the query string.
+ * @module
+ */
+
+import { Hono } from "hono";
+import { type CircuitResult, discoverCircuit, type HeadOutputs } from "../domain/circuits.ts";
+import { SaeError } from "../domain/errors.ts";
+import { decodeNpy } from "../domain/npy.ts";
+import { parseJsonObject, queryOptions, readBody, requestForm, validate } from "./body.ts";
+import type { AppDeps } from "./deps.ts";
+import { CircuitOptionsSchema, CircuitRequestSchema } from "./schemas.ts";
+
+/** Head outputs from nested JSON arrays, checked rectangular and finite. */
+function fromJson(rows: number[][][]): HeadOutputs {
+  const examples = rows.length;
+  const heads = rows[0]?.length ?? 0;
+  const dModel = rows[0]?.[0]?.length ?? 0;
+  if (!examples || !heads || !dModel) {
+    throw new SaeError("invalid", "head_outputs must be [examples, heads, d_model], non-empty");
+  }
+  const data = new Float32Array(examples * heads * dModel);
+  rows.forEach((e, i) => {
+    if (e.length !== heads) {
+      throw new SaeError("invalid", `example ${i} has ${e.length} heads, not ${heads}`);
+    }
+    e.forEach((h, j) => {
+      if (h.length !== dModel) {
+        throw new SaeError(
+          "invalid",
+          `example ${i} head ${j} has ${h.length} values, not ${dModel}`,
+        );
+      }
+      data.set(h, (i * heads + j) * dModel);
+    });
+  });
+  if (!data.every(Number.isFinite)) {
+    throw new SaeError("invalid", "head_outputs holds NaN or infinite values");
+  }
+  return { examples, heads, dModel, data };
+}
+
+/** The answer as JSON. */
+export function circuitJson(result: CircuitResult, names?: readonly string[]) {
+  return {
+    heads: result.heads.map((h) => ({
+      head: h.head,
+      name: names?.[h.head] ?? `head ${h.head}`,
+      node_score: h.nodeScore,
+      edge_score: h.edgeScore,
+      positive_only_codes: h.positiveOnlyCodes,
+    })),
+    edges: result.edges,
+    roc_auc: result.rocAuc,
+    timings_ms: result.timingsMs,
+  };
+}
+
+/** The circuits routes. */
+export function circuitRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.post("/discover", async (c) => {
+    const form = requestForm(c);
+    const bytes = await readBody(c, deps.maxBodyBytes);
+    let x: HeadOutputs;
+    let labels: number[];
+    let names: string[] | undefined;
+    let truth: number[] | undefined;
+    let rawOptions: unknown;
+    if (form === "npy") {
+      const t = decodeNpy(bytes, { maxBytes: bytes.byteLength });
+      if (t.shape.length !== 3) {
+        throw new SaeError(
+          "invalid",
+          `the .npy body must be 3-D [examples, heads, d_model], got (${t.shape})`,
+        );
+      }
+      if (!t.data.every(Number.isFinite)) {
+        throw new SaeError("invalid", "head_outputs holds NaN or infinite values");
+      }
+      x = { examples: t.shape[0], heads: t.shape[1], dModel: t.shape[2], data: t.data };
+      const q = queryOptions(c, { jsonKeys: ["labels", "head_names", "ground_truth", "options"] });
+      labels = q.labels as number[];
+      names = q.head_names as string[] | undefined;
+      truth = q.ground_truth as number[] | undefined;
+      rawOptions = q.options;
+      const extra = Object.keys(q).filter((k) =>
+        !["labels", "head_names", "ground_truth", "options"].includes(k)
+      );
+      if (extra.length) throw new SaeError("malformed", `unknown query parameter ${extra[0]}`);
+      validate(CircuitRequestSchema.pick({ labels: true, head_names: true, ground_truth: true }), {
+        labels,
+        head_names: names,
+        ground_truth: truth,
+      }, "query");
+    } else {
+      const body = validate(CircuitRequestSchema, parseJsonObject(bytes), "body");
+      x = fromJson(body.head_outputs);
+      labels = body.labels;
+      names = body.head_names;
+      truth = body.ground_truth;
+      rawOptions = body.options;
+    }
+    const options = validate(CircuitOptionsSchema, rawOptions ?? {}, "options");
+    if (labels.length !== x.examples) {
+      throw new SaeError(
+        "invalid",
+        `labels has ${labels.length} entries for ${x.examples} examples`,
+      );
+    }
+    if (!labels.every((v) => v === 0 || v === 1)) {
+      throw new SaeError("invalid", "labels must be 0 or 1");
+    }
+    if (!labels.includes(1) || !labels.includes(0)) {
+      throw new SaeError("invalid", "labels need both positives and negatives");
+    }
+    if (names && names.length !== x.heads) {
+      throw new SaeError("invalid", `head_names has ${names.length} names for ${x.heads} heads`);
+    }
+    if (truth?.some((h) => h >= x.heads)) {
+      throw new SaeError("invalid", `ground_truth names a head outside [0, ${x.heads})`);
+    }
+    const result = await discoverCircuit(deps.backend, x, {
+      labels,
+      groundTruth: truth,
+      latents: options.latents,
+      l1: options.l1,
+      epochs: options.epochs,
+      lr: options.lr,
+      trainExamples: options.train_examples,
+      seed: options.seed,
+    });
+    return c.json(circuitJson(result, names));
+  });
+  return app;
+}
