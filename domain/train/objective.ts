@@ -130,15 +130,23 @@ export async function lossAndGradients(
       let chosen: number[];
       if (arch === "topk") {
         chosen = largest(row, options.k ?? 1).filter((i) => row[i] > 0).sort((p, q) => p - q);
-      } else if (arch === "relu") chosen = [...row.keys()].filter((i) => row[i] > 0);
-      else chosen = [...row.keys()].filter((i) => row[i] > theta![i] && row[i] > 0);
+      } else {
+        chosen = [];
+        for (let i = 0; i < dSae; i++) {
+          const v = row[i];
+          if (v > 0 && (arch === "relu" || v > theta![i])) chosen.push(i);
+        }
+      }
+
       ids.push(Int32Array.from(chosen));
       vals.push(Float32Array.from(chosen, (i) => row[i]));
     }
   }
   const active: Active = { ids, values: vals };
   const totalActive = ids.reduce((n, ix) => n + ix.length, 0);
-  if ((arch === "relu" || arch === "jumprelu") && totalActive > (B * dSae) / 16) {
+  // Sparse sums cost ~3 d per active latent in JS; the GEMMs ~8 B d_sae d at WASM speed: the
+  // GEMMs win once more than ~1/48 of the latents are active.
+  if ((arch === "relu" || arch === "jumprelu") && totalActive > (B * dSae) / 48) {
     return await denseGradients(backend, params, { x, s, h, active, theta, options });
   }
 
@@ -338,12 +346,19 @@ async function denseGradients(
   let sse = 0;
   let sst = 0;
   const dR = matrix(B, dIn);
-  for (let i = 0; i < B * dIn; i++) {
-    recon.data[i] += params.bDec[i % dIn];
-    const e = recon.data[i] - x.data[i];
-    sse += e * e;
-    sst += (x.data[i] - mean[i % dIn]) ** 2;
-    dR.data[i] = (2 * e) / B;
+  for (let b = 0; b < B; b++) {
+    const o = b * dIn;
+    for (let c = 0; c < dIn; c++) {
+      const i = o + c;
+      const r = recon.data[i] + params.bDec[c];
+      recon.data[i] = r;
+      const xv = x.data[i];
+      const e = r - xv;
+      sse += e * e;
+      const t = xv - mean[c];
+      sst += t * t;
+      dR.data[i] = (2 * e) / B;
+    }
   }
   // dL/df for every latent, then dL/dh where the activation passes gradient.
   const dF = await backend.matmul(dR, wDec, { transposeB: true });
