@@ -72,6 +72,9 @@ export interface BatchResult {
   readonly grads: SaeParams;
 }
 
+/** Transposes of input batches, kept while the batch array lives. */
+const transposedInputs = new WeakMap<Float32Array, Float32Array>();
+
 /** Sparse activations: per row, latent ids and values. */
 interface Active {
   readonly ids: Int32Array[];
@@ -395,8 +398,16 @@ async function denseGradients(
   // dW_dec = F^T dR; dW_enc = S^T dH.
   const fT = matrix(dSae, B, transpose(f.data, B, dSae));
   grads.wDec.set((await backend.matmul(fT, dR)).data);
-  const sT = matrix(dIn, B, transpose(s.data, B, dIn));
-  grads.wEnc.set((await backend.matmul(sT, dH)).data);
+  // dW_enc = S^T dH with S = X - 1 b_dec^T: X^T dH - b_dec (1^T dH), and 1^T dH = grad(b_enc).
+  // X^T is cached per input array (full-batch training reuses it every step).
+  let xT = transposedInputs.get(x.data);
+  if (!xT) transposedInputs.set(x.data, xT = transpose(x.data, B, dIn));
+  const gEnc = await backend.matmul(matrix(dIn, B, xT), dH);
+  for (let c = 0; c < dIn; c++) {
+    const bc = params.bDec[c];
+    for (let i = 0; i < dSae; i++) gEnc.data[c * dSae + i] -= bc * grads.bEnc[i];
+  }
+  grads.wEnc.set(gEnc.data);
   for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) grads.bDec[c] += dR.data[b * dIn + c];
   for (let c = 0; c < dIn; c++) {
     let acc = 0;

@@ -18,7 +18,10 @@ import { lossAndGradients, type SaeParams, type TrainArchitecture } from "./obje
 /** Where training rows come from: an endless, shuffled stream of [batch, d_in] blocks. */
 export interface RowSource {
   readonly dIn: number;
-  /** The next `rows` rows. */
+  /**
+   * The next `rows` rows: a new array each call, or the very same unchanged array (full-batch
+   * training; its scaled copy and transposes are then cached).
+   */
   next(rows: number): Promise<Matrix>;
 }
 
@@ -177,7 +180,13 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     normSum += Math.sqrt(sq);
   }
   const scale = normSum > 0 ? Math.sqrt(dIn) / (normSum / sample.rows) : 1;
-  const scaled = (m: Matrix) => matrix(m.rows, m.cols, m.data.map((v) => v * scale));
+  // Scaled copies, reused when the source hands back the same batch (full-batch training).
+  const scaledCache = new WeakMap<Float32Array, Matrix>();
+  const scaled = (m: Matrix) => {
+    let out = scaledCache.get(m.data);
+    if (!out) scaledCache.set(m.data, out = matrix(m.rows, m.cols, m.data.map((v) => v * scale)));
+    return out;
+  };
   const params = initialParams(dIn, {
     latents: options.latents,
     seed: options.seed ?? 0,
