@@ -86,3 +86,26 @@ export async function readRange(
   }
   return await readInto(await source.stream(offset, length), new Uint8Array(length));
 }
+
+/** The bytes of `source` from `start` on, as a source of their own (a file's embedded payload). */
+export function tailSource(source: ByteSource, start: number): ByteSource {
+  if (!Number.isSafeInteger(start) || start < 0 || start > source.size) {
+    throw new FormatError("bytes", `offset ${start} outside ${source.size} bytes`);
+  }
+  const inner = source.readInto;
+  return {
+    size: source.size - start,
+    stream: (offset, length) => {
+      if (offset < 0 || length < 0 || offset + length > source.size - start) {
+        return Promise.reject(
+          new FormatError(
+            "bytes",
+            `range ${offset}+${length} outside ${source.size - start} bytes`,
+          ),
+        );
+      }
+      return source.stream(start + offset, length);
+    },
+    readInto: inner ? (offset, target) => inner.call(source, start + offset, target) : undefined,
+  };
+}

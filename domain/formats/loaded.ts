@@ -5,7 +5,7 @@
  */
 
 /** Checkpoint families saeserve reads. */
-export type FormatName = "saelens" | "gemma_scope" | "sparsify";
+export type FormatName = "saelens" | "gemma_scope" | "sparsify" | "saev" | "dictionary_learning";
 
 /** Architecture names as users know them. */
 export type Architecture = "standard" | "jumprelu" | "topk" | "gated" | "groupmax";

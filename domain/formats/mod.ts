@@ -5,10 +5,16 @@
  */
 
 import type { SaeWeights } from "../dictionary.ts";
+import {
+  describeDictionaryLearning,
+  DICTIONARY_LEARNING_FILES,
+  loadDictionaryLearning,
+} from "./dictionary_learning.ts";
 import type { Folder } from "./folder.ts";
 import { describeGemmaScope, GEMMA_SCOPE_FILE, loadGemmaScope } from "./gemma_scope.ts";
 import type { DictionaryDescription, FormatName, LoadOptions } from "./loaded.ts";
 import { describeSaeLens, loadSaeLens, SAELENS_FILES } from "./saelens.ts";
+import { describeSaev, loadSaev, SAEV_FILE } from "./saev.ts";
 import { describeSparsify, loadSparsify, SPARSIFY_FILES } from "./sparsify.ts";
 
 export type { Folder } from "./folder.ts";
@@ -20,6 +26,8 @@ export function detectFormat(names: Iterable<string>): FormatName | null {
   if (SAELENS_FILES.every((f) => set.has(f))) return "saelens";
   if (SPARSIFY_FILES.every((f) => set.has(f))) return "sparsify";
   if (set.has(GEMMA_SCOPE_FILE)) return "gemma_scope";
+  if (set.has(SAEV_FILE)) return "saev";
+  if (DICTIONARY_LEARNING_FILES.every((f) => set.has(f))) return "dictionary_learning";
   return null;
 }
 
@@ -32,6 +40,10 @@ export function describeFolder(format: FormatName, folder: Folder): Promise<Dict
       return describeGemmaScope(folder);
     case "sparsify":
       return describeSparsify(folder);
+    case "saev":
+      return describeSaev(folder);
+    case "dictionary_learning":
+      return describeDictionaryLearning(folder);
   }
 }
 
@@ -48,5 +60,9 @@ export function loadFolder(
       return loadGemmaScope(folder, options);
     case "sparsify":
       return loadSparsify(folder, options);
+    case "saev":
+      return loadSaev(folder, options);
+    case "dictionary_learning":
+      return loadDictionaryLearning(folder, options);
   }
 }
