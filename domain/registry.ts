@@ -21,6 +21,12 @@ import {
 } from "./formats/mod.ts";
 import { hashingSource } from "./hashing_source.ts";
 import { HEAD_FILES, headBytes, loadHead, type ModelHead } from "./head.ts";
+import {
+  ALIGNED_FILE,
+  type AlignedDictionary,
+  loadAligned,
+  parseAlignedConfig,
+} from "./aligned.ts";
 import { Counter, Histogram, type MetricsRegistry } from "./prometheus.ts";
 import type { Store } from "./store/mod.ts";
 
@@ -66,6 +72,8 @@ interface Entry {
   readonly prepared?: Prepared;
   /** Set for model heads. */
   readonly head?: ModelHead;
+  /** Set for aligned (multi-stream) dictionaries. */
+  readonly aligned?: AlignedDictionary;
   readonly bytes: number;
   users: number;
   lastUsed: number;
@@ -79,6 +87,7 @@ export interface HeadLease {
 }
 
 /** Prefix of model heads' keys; the NUL keeps them apart from every valid dictionary id. */
+const ALIGNED_KEY = "\u0000aligned:";
 const HEAD_KEY = "\u0000head:";
 
 /** Group store entries into folders that hold a known family's files. */
@@ -273,6 +282,62 @@ export class Registry {
         this.#evict();
       },
     };
+  }
+
+  /** Borrow an aligned dictionary (saeserve.json kind "aligned" + aligned.safetensors). */
+  async acquireAligned(
+    id: string,
+  ): Promise<{ id: string; aligned: AlignedDictionary; release(): void }> {
+    checkDictionaryId(id);
+    const e = await this.#borrow(ALIGNED_KEY + id, () => this.#loadAlignedEntry(id));
+    let released = false;
+    return {
+      id,
+      aligned: e.aligned!,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.users--;
+        this.#evict();
+      },
+    };
+  }
+
+  async #loadAlignedEntry(id: string): Promise<Entry> {
+    const files = new Map<string, number>();
+    for (const e of await this.#store.list(id + "/")) {
+      const rest = e.path.slice(id.length + 1);
+      if (!rest.includes("/")) files.set(rest, e.size);
+    }
+    if (!files.has(ALIGNED_FILE) || !files.has(SIDECAR)) {
+      throw new SaeError("not_found", `no aligned dictionary ${JSON.stringify(id)} in the store`);
+    }
+    try {
+      const folder = this.#folder(id, files);
+      const config = parseAlignedConfig(await readJsonObject(folder, SIDECAR));
+      const aligned = await loadAligned(await folder.open(ALIGNED_FILE), config);
+      const bytes = aligned.streams.reduce(
+        (n, s) => n + 4 * (2 * s.d * aligned.latents + s.d + aligned.latents),
+        0,
+      );
+      const entry: Entry = {
+        id: ALIGNED_KEY + id,
+        aligned,
+        bytes,
+        users: 0,
+        lastUsed: ++this.#clock,
+      };
+      this.#loaded.set(entry.id, entry);
+      this.#evict(entry.id);
+      return entry;
+    } catch (e) {
+      if (e instanceof FormatError) {
+        throw new SaeError("unavailable", `aligned dictionary ${id} cannot be read: ${e.message}`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
   }
 
   async #loadHeadEntry(id: string): Promise<Entry> {

@@ -10,6 +10,7 @@ import { computeRoutes } from "./compute.ts";
 import { featureRoutes } from "./features.ts";
 import { probeRoutes } from "./probes.ts";
 import { circuitRoutes } from "./circuits.ts";
+import { alignedRoutes } from "./aligned.ts";
 import { visionRoutes } from "./vision.ts";
 import { uiRoutes } from "./ui.ts";
 import type { AppDeps } from "./deps.ts";
@@ -108,6 +109,7 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   app.route("/v1/dictionaries", visionRoutes(deps));
   app.route("/v1/probes", probeRoutes(deps));
   app.route("/v1/circuits", circuitRoutes(deps));
+  app.route("/v1/aligned", alignedRoutes(deps));
   const document = openApiDocument({ version: VERSION });
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", (c) => c.html(docsPage()));

@@ -263,3 +263,25 @@ export const CircuitRequestSchema = z.object({
   ground_truth: z.array(z.number().int().min(0)).optional(),
   options: CircuitOptionsSchema.optional(),
 }).strict();
+
+/** POST /v1/aligned/{id}/encode. */
+export const AlignedEncodeSchema = z.object({
+  streams: z.record(z.string(), MatrixSchema).describe(
+    "stream name -> activations [rows, d_stream]",
+  ),
+  topk: z.enum(["global", "local"]).default("global"),
+}).strict();
+
+/** POST /v1/aligned/{id}/translate. */
+export const AlignedTranslateSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  activations: MatrixSchema,
+}).strict();
+
+/** POST /v1/aligned/{id}/concept-alignment. */
+export const ConceptAlignmentSchema = z.object({
+  streams: z.record(z.string(), MatrixSchema),
+  labels: z.array(z.array(z.number())).describe("[rows, classes] multi-hot"),
+  topk: z.enum(["global", "local"]).default("global"),
+}).strict();
