@@ -105,17 +105,26 @@ export async function lossAndGradients(
   const B = x.rows;
   const arch = options.architecture;
   const coef = options.sparsityCoefficient ?? 0;
-  // s = x - b_dec; h = s @ W_enc + b_enc
+  // h = s @ W_enc + b_enc with s = x - b_dec, computed as x @ W_enc + (b_enc - b_dec @ W_enc).
+  const h = await backend.matmul(x, matrix(dIn, dSae, params.wEnc));
+  const bias = encoderBias(params);
+  for (let b = 0; b < B; b++) addRow(h.data, b * dSae, bias);
+  const theta = arch === "jumprelu" ? params.logThreshold.map(Math.exp) : null;
+  // Sparse sums cost ~3 d per active latent in JS; the GEMMs ~8 B d_sae d at WASM speed: the
+  // GEMMs win once more than ~1/48 of the latents are active.
+  if (
+    (arch === "relu" || arch === "jumprelu") &&
+    countActive(h.data, theta ?? new Float32Array(dSae)) > (B * dSae) / 48
+  ) {
+    return await denseGradients(backend, params, { x, h, theta, options });
+  }
   const s = matrix(B, dIn, x.data.slice());
   for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) s.data[b * dIn + c] -= params.bDec[c];
-  const h = await backend.matmul(s, matrix(dIn, dSae, params.wEnc));
-  for (let b = 0; b < B; b++) for (let i = 0; i < dSae; i++) h.data[b * dSae + i] += params.bEnc[i];
 
   // Activation: sparse lists of active latents (value f, and dF/dh = 1 where active).
   const ids: Int32Array[] = [];
   const vals: Float32Array[] = [];
   let minSelected = 0;
-  const theta = arch === "jumprelu" ? params.logThreshold.map(Math.exp) : null;
   if (arch === "batchtopk") {
     const total = Math.min(B * (options.k ?? 1), B * dSae);
     const flat = largest(h.data, total, (i) => h.data[i] > 0);
@@ -146,12 +155,6 @@ export async function lossAndGradients(
     }
   }
   const active: Active = { ids, values: vals };
-  const totalActive = ids.reduce((n, ix) => n + ix.length, 0);
-  // Sparse sums cost ~3 d per active latent in JS; the GEMMs ~8 B d_sae d at WASM speed: the
-  // GEMMs win once more than ~1/48 of the latents are active.
-  if ((arch === "relu" || arch === "jumprelu") && totalActive > (B * dSae) / 48) {
-    return await denseGradients(backend, params, { x, s, h, active, theta, options });
-  }
 
   // x^ = f @ W_dec + b_dec (sparse sum of decoder rows)
   const recon = new Float32Array(B * dIn);
@@ -166,16 +169,12 @@ export async function lossAndGradients(
     }
   }
   // MSE = mean_b sum_c (x^ - x)^2; FVU against the batch mean.
-  const mean = new Float64Array(dIn);
-  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) mean[c] += x.data[b * dIn + c] / B;
+  const { sst } = momentsOf(x);
   let sse = 0;
-  let sst = 0;
   const dR = new Float32Array(B * dIn); // dLoss/dx^
   for (let i = 0; i < B * dIn; i++) {
     const e = recon[i] - x.data[i];
     sse += e * e;
-    const t = x.data[i] - mean[i % dIn];
-    sst += t * t;
     dR[i] = (2 * e) / B;
   }
   const mse = sse / B;
@@ -308,64 +307,92 @@ export async function lossAndGradients(
   };
 }
 
+/** b_enc - b_dec @ W_enc: the encoder bias seen by unshifted inputs (accumulated in f64). */
+function encoderBias(params: SaeParams): Float32Array {
+  const { dIn, dSae } = params;
+  const acc = Float64Array.from(params.bEnc);
+  for (let c = 0; c < dIn; c++) {
+    const bc = params.bDec[c];
+    if (bc === 0) continue;
+    const o = c * dSae;
+    for (let i = 0; i < dSae; i++) acc[i] -= bc * params.wEnc[o + i];
+  }
+  return Float32Array.from(acc);
+}
+
+function addRow(data: Float32Array, offset: number, row: Float32Array): void {
+  for (let i = 0; i < row.length; i++) data[offset + i] += row[i];
+}
+
+/** How many entries of `h` ([rows, thresholds.length]) exceed both 0 and their threshold. */
+function countActive(h: Float32Array, thresholds: Float32Array): number {
+  const n = thresholds.length;
+  let count = 0;
+  for (let at = 0; at < h.length; at += n) {
+    for (let i = 0; i < n; i++) {
+      const v = h[at + i];
+      if (v > 0 && v > thresholds[i]) count++;
+    }
+  }
+  return count;
+}
+
+/** Column means and total sum of squares of a batch, kept while the batch array lives. */
+const batchMoments = new WeakMap<Float32Array, { mean: Float64Array; sst: number }>();
+
+function momentsOf(x: Matrix): { mean: Float64Array; sst: number } {
+  let m = batchMoments.get(x.data);
+  if (m) return m;
+  const { rows: B, cols: d } = x;
+  const mean = new Float64Array(d);
+  for (let b = 0; b < B; b++) for (let c = 0; c < d; c++) mean[c] += x.data[b * d + c];
+  for (let c = 0; c < d; c++) mean[c] /= B;
+  let sst = 0;
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < d; c++) sst += (x.data[b * d + c] - mean[c]) ** 2;
+  }
+  m = { mean, sst };
+  batchMoments.set(x.data, m);
+  return m;
+}
+
 /**
  * The same objective for dense activations (ReLU and JumpReLU early in training): the four
- * large products go through the backend as GEMMs instead of sparse sums.
+ * large products go through the backend as GEMMs instead of sparse sums, and the activation
+ * is read straight off `h` (with the encoder bias already added).
  */
 async function denseGradients(
   backend: Backend,
   params: SaeParams,
-  ctx: {
-    x: Matrix;
-    s: Matrix;
-    h: Matrix;
-    active: Active;
-    theta: Float32Array | null;
-    options: ObjectiveOptions;
-  },
+  ctx: { x: Matrix; h: Matrix; theta: Float32Array | null; options: ObjectiveOptions },
 ): Promise<BatchResult> {
   const { dIn, dSae } = params;
-  const { x, s, h, active, theta, options } = ctx;
+  const { x, h, theta, options } = ctx;
   const B = x.rows;
   const arch = options.architecture;
   const coef = options.sparsityCoefficient ?? 0;
+  // f = act(h); fT is its transpose (for dW_dec = F^T dR).
   const f = matrix(B, dSae);
+  const fT = matrix(dSae, B);
   const fired = new Uint32Array(dSae);
   let l0 = 0;
   let l1 = 0;
   for (let b = 0; b < B; b++) {
-    active.ids[b].forEach((i, j) => {
-      const v = active.values[b][j];
-      f.data[b * dSae + i] = v;
-      fired[i]++;
-      l1 += v;
-    });
-    l0 += active.ids[b].length;
+    const o = b * dSae;
+    for (let i = 0; i < dSae; i++) {
+      const v = h.data[o + i];
+      if (v > 0 && (theta === null || v > theta[i])) {
+        f.data[o + i] = v;
+        fT.data[i * B + b] = v;
+        fired[i]++;
+        l0++;
+        l1 += v;
+      }
+    }
   }
   const wDec = matrix(dSae, dIn, params.wDec);
   const recon = await backend.matmul(f, wDec);
-  const mean = new Float64Array(dIn);
-  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) mean[c] += x.data[b * dIn + c] / B;
-  let sse = 0;
-  let sst = 0;
-  const dR = matrix(B, dIn);
-  for (let b = 0; b < B; b++) {
-    const o = b * dIn;
-    for (let c = 0; c < dIn; c++) {
-      const i = o + c;
-      const r = recon.data[i] + params.bDec[c];
-      recon.data[i] = r;
-      const xv = x.data[i];
-      const e = r - xv;
-      sse += e * e;
-      const t = xv - mean[c];
-      sst += t * t;
-      dR.data[i] = (2 * e) / B;
-    }
-  }
-  // dL/df for every latent, then dL/dh where the activation passes gradient.
-  const dF = await backend.matmul(dR, wDec, { transposeB: true });
-  const dH = matrix(B, dSae);
+  const { sst } = momentsOf(x);
   const grads: SaeParams = {
     dIn,
     dSae,
@@ -375,14 +402,37 @@ async function denseGradients(
     bDec: new Float32Array(dIn),
     logThreshold: new Float32Array(params.logThreshold.length),
   };
-  let sparsityLoss = arch === "relu" ? (coef * l1) / B : (coef * l0) / B;
+  // dR = dLoss/dx^ = 2 (x^ - x) / B; its column sums are b_dec's direct gradient.
+  let sse = 0;
+  const dR = matrix(B, dIn);
+  const colSum = new Float64Array(dIn);
   for (let b = 0; b < B; b++) {
-    for (const i of active.ids[b]) {
-      const at = b * dSae + i;
-      dH.data[at] = dF.data[at] + (arch === "relu" ? coef / B : 0);
-      grads.bEnc[i] += dH.data[at];
+    const o = b * dIn;
+    for (let c = 0; c < dIn; c++) {
+      const i = o + c;
+      const e = recon.data[i] + params.bDec[c] - x.data[i];
+      sse += e * e;
+      const g = (2 * e) / B;
+      dR.data[i] = g;
+      colSum[c] += g;
     }
   }
+  // dL/df for every latent, then dL/dh where the activation passes gradient.
+  const dF = await backend.matmul(dR, wDec, { transposeB: true });
+  const dH = matrix(B, dSae);
+  const sparsityLoss = arch === "relu" ? (coef * l1) / B : (coef * l0) / B;
+  const push = arch === "relu" ? coef / B : 0;
+  const gEncBias = new Float64Array(dSae);
+  for (let at = 0; at < B * dSae; at += dSae) {
+    for (let i = 0; i < dSae; i++) {
+      if (f.data[at + i] > 0) {
+        const g = dF.data[at + i] + push;
+        dH.data[at + i] = g;
+        gEncBias[i] += g;
+      }
+    }
+  }
+  for (let i = 0; i < dSae; i++) grads.bEnc[i] = gEncBias[i];
   if (arch === "jumprelu") {
     const eps = options.bandwidth ?? 0.001;
     for (let b = 0; b < B; b++) {
@@ -395,8 +445,7 @@ async function denseGradients(
       }
     }
   }
-  // dW_dec = F^T dR; dW_enc = S^T dH.
-  const fT = matrix(dSae, B, transpose(f.data, B, dSae));
+  // dW_dec = F^T dR.
   grads.wDec.set((await backend.matmul(fT, dR)).data);
   // dW_enc = S^T dH with S = X - 1 b_dec^T: X^T dH - b_dec (1^T dH), and 1^T dH = grad(b_enc).
   // X^T is cached per input array (full-batch training reuses it every step).
@@ -405,21 +454,22 @@ async function denseGradients(
   const gEnc = await backend.matmul(matrix(dIn, B, xT), dH);
   for (let c = 0; c < dIn; c++) {
     const bc = params.bDec[c];
-    for (let i = 0; i < dSae; i++) gEnc.data[c * dSae + i] -= bc * grads.bEnc[i];
+    const o = c * dSae;
+    for (let i = 0; i < dSae; i++) gEnc.data[o + i] -= bc * grads.bEnc[i];
   }
   grads.wEnc.set(gEnc.data);
-  for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) grads.bDec[c] += dR.data[b * dIn + c];
+  // b_dec: directly through x^, and through s = x - b_dec as -W_enc @ grad(b_enc).
   for (let c = 0; c < dIn; c++) {
-    let acc = 0;
-    for (let i = 0; i < dSae; i++) acc += params.wEnc[c * dSae + i] * grads.bEnc[i];
-    grads.bDec[c] -= acc;
+    let acc = colSum[c];
+    const o = c * dSae;
+    for (let i = 0; i < dSae; i++) acc -= params.wEnc[o + i] * grads.bEnc[i];
+    grads.bDec[c] = acc;
   }
-  if (!Number.isFinite(sparsityLoss)) sparsityLoss = 0;
   const mse = sse / B;
   return {
-    loss: mse + sparsityLoss,
+    loss: mse + (Number.isFinite(sparsityLoss) ? sparsityLoss : 0),
     mse,
-    sparsityLoss,
+    sparsityLoss: Number.isFinite(sparsityLoss) ? sparsityLoss : 0,
     auxLoss: 0,
     fvu: sst > 0 ? sse / sst : 0,
     l0: l0 / B,
