@@ -16,6 +16,7 @@ import {
   type GgufValue,
   readGguf,
 } from "../../domain/gguf.ts";
+import { mutate as mutateWith, rng } from "../fuzz.ts";
 
 const PY_READER = fileURLToPath(new URL("../fixtures/read_gguf.py", import.meta.url));
 const enc = new TextEncoder();
@@ -525,38 +526,13 @@ Deno.test("gguf: malformed metadata and tensor infos are FormatErrors", () => {
   rejects(build({ infos: [info("x", [16], 2, 0)], data }), /multiple of 32/);
 });
 
-/** xorshift32: a tiny deterministic generator (as in parsers_fuzz_test.ts). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
-  const out = bytes.slice();
-  const kind = random();
-  if (kind < 0.15) return out.slice(0, Math.floor(random() * out.length));
-  if (kind < 0.2) {
-    const longer = new Uint8Array(out.length + 1 + Math.floor(random() * 64));
-    longer.set(out);
-    return longer;
-  }
-  const flips = 1 + Math.floor(random() * 4);
-  for (let i = 0; i < flips; i++) {
-    // Bias towards the header, where the structure lives.
-    const at = Math.floor((random() < 0.8 ? Math.min(out.length, 300) : out.length) * random());
-    out[at] = random() < 0.5
-      ? Math.floor(random() * 256)
-      : [0, 0xff, 0x7f, 0x80][Math.floor(random() * 4)];
-  }
-  return out;
-}
+const mutate = (bytes: Uint8Array, random: () => number) =>
+  mutateWith(bytes, random, {
+    truncate: 0.15,
+    extend: 0.2,
+    header: { bytes: 300, share: 0.8 },
+    specials: [0, 0xff, 0x7f, 0x80],
+  });
 
 const FUZZ_N = 500;
 

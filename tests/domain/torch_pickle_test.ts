@@ -17,6 +17,7 @@ import {
   type TorchTensor,
 } from "../../domain/torch_pickle.ts";
 import { encodeZip, openZipEntry, readZipDirectory } from "../../domain/zip.ts";
+import { mutate as mutateWith, rng } from "../fuzz.ts";
 
 const DIR = new URL("../fixtures/torch/", import.meta.url);
 const HOSTILE = new URL("../fixtures/hostile_pt/", import.meta.url);
@@ -152,32 +153,11 @@ Deno.test("pickle: the VM refuses what its hooks refuse and bounds its memo", ()
 // Mutation fuzz
 // ---------------------------------------------------------------------------------------------
 
-/** xorshift32: a tiny deterministic generator. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-function mutate(bytes: Uint8Array, random: () => number): Uint8Array<ArrayBuffer> {
-  const out = bytes.slice();
-  const kind = random();
-  if (kind < 0.1) return out.slice(0, Math.floor(random() * out.length));
-  const flips = 1 + Math.floor(random() * 4);
-  for (let i = 0; i < flips; i++) {
-    const at = Math.floor(out.length * random());
-    out[at] = random() < 0.5
-      ? Math.floor(random() * 256)
-      : [0, 0xff, 0x7f, 0x80, 0x71, 0x68, 0x28, 0x52][Math.floor(random() * 8)];
-  }
-  return out;
-}
+const mutate = (bytes: Uint8Array, random: () => number) =>
+  mutateWith(bytes, random, {
+    truncate: 0.1,
+    specials: [0, 0xff, 0x7f, 0x80, 0x71, 0x68, 0x28, 0x52],
+  });
 
 async function outcome(what: string, bytes: Uint8Array): Promise<"ok" | "rejected"> {
   try {
