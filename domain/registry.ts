@@ -213,13 +213,27 @@ export class Registry {
     }
   }
 
-  async #locate(id: string): Promise<{ format: FormatName; files: Map<string, number> }> {
-    checkDictionaryId(id);
+  /** The files directly inside the store folder `id`, with their sizes. */
+  async #filesOf(id: string): Promise<Map<string, number>> {
     const files = new Map<string, number>();
     for (const e of await this.#store.list(id + "/")) {
       const rest = e.path.slice(id.length + 1);
       if (!rest.includes("/")) files.set(rest, e.size);
     }
+    return files;
+  }
+
+  /** Keep a freshly loaded entry (no users yet, most recently used) and evict others to fit. */
+  #admit(fields: Omit<Entry, "users" | "lastUsed">): Entry {
+    const entry: Entry = { ...fields, users: 0, lastUsed: ++this.#clock };
+    this.#loaded.set(entry.id, entry);
+    this.#evict(entry.id);
+    return entry;
+  }
+
+  async #locate(id: string): Promise<{ format: FormatName; files: Map<string, number> }> {
+    checkDictionaryId(id);
+    const files = await this.#filesOf(id);
     const format = detectFormat(files.keys());
     if (!format) {
       throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
@@ -304,11 +318,7 @@ export class Registry {
   }
 
   async #loadAlignedEntry(id: string): Promise<Entry> {
-    const files = new Map<string, number>();
-    for (const e of await this.#store.list(id + "/")) {
-      const rest = e.path.slice(id.length + 1);
-      if (!rest.includes("/")) files.set(rest, e.size);
-    }
+    const files = await this.#filesOf(id);
     if (!files.has(ALIGNED_FILE) || !files.has(SIDECAR)) {
       throw new SaeError("not_found", `no aligned dictionary ${JSON.stringify(id)} in the store`);
     }
@@ -320,54 +330,22 @@ export class Registry {
         (n, s) => n + 4 * (2 * s.d * aligned.latents + s.d + aligned.latents),
         0,
       );
-      const entry: Entry = {
-        id: ALIGNED_KEY + id,
-        aligned,
-        bytes,
-        users: 0,
-        lastUsed: ++this.#clock,
-      };
-      this.#loaded.set(entry.id, entry);
-      this.#evict(entry.id);
-      return entry;
+      return this.#admit({ id: ALIGNED_KEY + id, aligned, bytes });
     } catch (e) {
-      if (e instanceof FormatError) {
-        throw new SaeError("unavailable", `aligned dictionary ${id} cannot be read: ${e.message}`, {
-          cause: e,
-        });
-      }
-      throw e;
+      throw unreadable(`aligned dictionary ${id}`, e);
     }
   }
 
   async #loadHeadEntry(id: string): Promise<Entry> {
-    const files = new Map<string, number>();
-    for (const e of await this.#store.list(id + "/")) {
-      const rest = e.path.slice(id.length + 1);
-      if (!rest.includes("/")) files.set(rest, e.size);
-    }
+    const files = await this.#filesOf(id);
     if (!files.has(HEAD_FILES.weights) || !files.has(HEAD_FILES.config)) {
       throw new SaeError("not_found", `no model head ${JSON.stringify(id)} in the store`);
     }
     try {
       const head = await loadHead(this.#folder(id, files));
-      const entry: Entry = {
-        id: HEAD_KEY + id,
-        head,
-        bytes: headBytes(head),
-        users: 0,
-        lastUsed: ++this.#clock,
-      };
-      this.#loaded.set(entry.id, entry);
-      this.#evict(entry.id);
-      return entry;
+      return this.#admit({ id: HEAD_KEY + id, head, bytes: headBytes(head) });
     } catch (e) {
-      if (e instanceof FormatError) {
-        throw new SaeError("unavailable", `model head ${id} cannot be read: ${e.message}`, {
-          cause: e,
-        });
-      }
-      throw e;
+      throw unreadable(`model head ${id}`, e);
     }
   }
 
@@ -423,29 +401,18 @@ export class Registry {
         }
       }
       const prepared = await this.#options.backend.prepare(weights);
-      const entry: Entry = {
+      this.#loads.inc({ result: "ok" });
+      this.#loadSeconds.observe((performance.now() - started) / 1000);
+      return this.#admit({
         id,
         description,
         summary: { id, format, loaded: true, description, sidecar },
         prepared,
         bytes: weightBytes(weights) + prepared.extraBytes,
-        users: 0,
-        lastUsed: ++this.#clock,
-      };
-      this.#loaded.set(id, entry);
-      this.#loads.inc({ result: "ok" });
-      this.#loadSeconds.observe((performance.now() - started) / 1000);
-      this.#evict(id);
-      return entry;
+      });
     } catch (e) {
       this.#loads.inc({ result: e instanceof SaeError ? e.kind : "error" });
-      // A broken file in the store is the server's problem, never a client's bad request.
-      if (e instanceof FormatError) {
-        throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${e.message}`, {
-          cause: e,
-        });
-      }
-      throw e;
+      throw unreadable(`dictionary ${id}`, e);
     } finally {
       arena?.dispose();
     }
@@ -474,4 +441,11 @@ export class Registry {
     }
     this.#loaded.clear();
   }
+}
+
+/** A broken file in the store is the server's problem, never a client's bad request. */
+function unreadable(what: string, e: unknown): unknown {
+  return e instanceof FormatError
+    ? new SaeError("unavailable", `${what} cannot be read: ${e.message}`, { cause: e })
+    : e;
 }
