@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import { Sha256 } from "../../domain/sha256.ts";
+import { randomBytes } from "../random_bytes.ts";
 
 async function subtleHex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(length, i + 65536)));
-  }
-  return bytes;
 }
 
 Deno.test("Sha256 matches the FIPS 180-4 examples", () => {

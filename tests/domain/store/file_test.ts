@@ -3,14 +3,8 @@ import { join } from "node:path";
 import { readRange } from "../../../domain/byte_source.ts";
 import { SaeError } from "../../../domain/errors.ts";
 import { fileStore } from "../../../domain/store/file.ts";
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(length, i + 65536)));
-  }
-  return bytes;
-}
+import { randomBytes } from "../../random_bytes.ts";
+import { isKind } from "../../sae_errors.ts";
 
 async function withFolder(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-file-store-" });
@@ -19,10 +13,6 @@ async function withFolder(body: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-function isKind(kind: string): (e: unknown) => boolean {
-  return (e) => e instanceof SaeError && e.kind === kind;
 }
 
 Deno.test("fileStore lists files recursively with sizes, sorted, skipping dotfiles", async () => {

@@ -2,24 +2,13 @@ import assert from "node:assert/strict";
 import { readRange } from "../../../domain/byte_source.ts";
 import { SaeError } from "../../../domain/errors.ts";
 import { hfStore } from "../../../domain/store/hf.ts";
+import { randomBytes } from "../../random_bytes.ts";
+import { isKind, rejection } from "../../sae_errors.ts";
 
 const TOKEN = "hf_test_token_Zx81Kq";
 
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(length, i + 65536)));
-  }
-  return bytes;
-}
-
-function isKind(kind: string): (e: unknown) => boolean {
-  return (e) => e instanceof SaeError && e.kind === kind;
-}
-
 async function failure(promise: Promise<unknown>): Promise<SaeError> {
-  const error = await promise.then(() => null, (e) => e);
-  assert.ok(error instanceof SaeError, `expected a SaeError, got ${error}`);
+  const error = await rejection(promise);
   assert.ok(!error.message.includes(TOKEN), "an error quotes the token");
   return error;
 }

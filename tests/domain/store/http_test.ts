@@ -2,29 +2,12 @@ import assert from "node:assert/strict";
 import { readRange } from "../../../domain/byte_source.ts";
 import { SaeError } from "../../../domain/errors.ts";
 import { httpStore } from "../../../domain/store/http.ts";
+import { randomBytes } from "../../random_bytes.ts";
+import { isKind, rejection as failure } from "../../sae_errors.ts";
 
 const USER = "reader";
 const PASSWORD = "pa:ss@word-Qx7";
 const QUERY_SECRET = "sig-5b1f0e9d";
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(length, i + 65536)));
-  }
-  return bytes;
-}
-
-function isKind(kind: string): (e: unknown) => boolean {
-  return (e) => e instanceof SaeError && e.kind === kind;
-}
-
-/** Collect the error a promise rejects with. */
-async function failure(promise: Promise<unknown>): Promise<SaeError> {
-  const error = await promise.then(() => null, (e) => e);
-  assert.ok(error instanceof SaeError, `expected a SaeError, got ${error}`);
-  return error;
-}
 
 /** Assert that neither the message nor the cause of `error` quotes a secret. */
 function assertNoSecrets(error: SaeError): void {

@@ -4,22 +4,12 @@ import { readRange } from "../../../domain/byte_source.ts";
 import { SaeError } from "../../../domain/errors.ts";
 import { s3Store } from "../../../domain/store/s3.ts";
 import { sha256Hex, signRequest } from "../../../domain/store/sigv4.ts";
+import { randomBytes } from "../../random_bytes.ts";
+import { isKind } from "../../sae_errors.ts";
 
 const ACCESS_KEY = "S3RVER";
 const SECRET = "S3RVER";
 const WRONG_SECRET = "not-the-secret-Zq81xP";
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(length, i + 65536)));
-  }
-  return bytes;
-}
-
-function isKind(kind: string): (e: unknown) => boolean {
-  return (e) => e instanceof SaeError && e.kind === kind;
-}
 
 /** What the proxy in front of s3rver is told to do, and what it saw. */
 interface Faults {
