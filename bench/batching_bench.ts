@@ -10,6 +10,7 @@
 
 import { runLoadtest } from "../loadtest.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
+import { memoryOf, type RunningService, startService } from "./service.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 15);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 32);
@@ -17,44 +18,16 @@ const SOAK_MINUTES = Number(Deno.env.get("BENCH_SOAK_MINUTES") ?? 0);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
 
 function rss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  return memoryOf(pid).rss;
 }
 
-async function service(dir: string, batching: boolean) {
-  const port = 22000 + Math.floor(Math.random() * 20000);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      SAESERVE_STORE: `file://${dir}`,
-      SAESERVE_BACKEND: "wasm",
-      SAESERVE_BATCHING: batching ? "1" : "0",
-      SAESERVE_LOG: "off",
-    },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("saeserve on")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error("service exited");
-    text += value;
-  }
-  const drain = (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await drain;
-    },
-  };
+function service(dir: string, batching: boolean): Promise<RunningService> {
+  return startService({
+    SAESERVE_STORE: `file://${dir}`,
+    SAESERVE_BACKEND: "wasm",
+    SAESERVE_BATCHING: batching ? "1" : "0",
+    SAESERVE_LOG: "off",
+  }, { portBase: 22000 });
 }
 
 async function phase(url: string, seconds: number) {

@@ -17,6 +17,7 @@
 
 import { encodeNpy } from "../domain/npy.ts";
 import { gaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
+import { memoryOf, type RunningService, startService } from "./service.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
@@ -99,49 +100,15 @@ function torchRows(): Row[] | null {
   }
 }
 
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (key: string) =>
-    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
-}
-
-async function service(
+function service(
   dir: string,
   run: { backend: string; precision: string },
-): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      SAESERVE_STORE: `file://${dir}`,
-      SAESERVE_BACKEND: run.backend,
-      SAESERVE_WEIGHTS: run.precision,
-    },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("saeserve on")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`service exited: ${text}`);
-    text += value;
-  }
-  const drain = (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await drain;
-    },
-  };
+): Promise<RunningService> {
+  return startService({
+    SAESERVE_STORE: `file://${dir}`,
+    SAESERVE_BACKEND: run.backend,
+    SAESERVE_WEIGHTS: run.precision,
+  });
 }
 
 async function measure(url: string, rows: number): Promise<Row> {

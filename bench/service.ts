@@ -1,0 +1,54 @@
+/**
+ * The service as a child process for over-HTTP benchmarks: started on a random loopback port
+ * with the given environment, and its resident memory read from /proc.
+ * @module
+ */
+
+/** A running service. */
+export interface RunningService {
+  readonly url: string;
+  readonly pid: number;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Start main.ts with `env` on a random port (from `portBase`) and wait until it listens. */
+export async function startService(
+  env: Record<string, string>,
+  options: { portBase?: number } = {},
+): Promise<RunningService> {
+  const port = (options.portBase ?? 20000) + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+    env: { PORT: String(port), HOST: "127.0.0.1", ...env },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("saeserve on")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`service exited: ${text}`);
+    text += value;
+  }
+  const drain = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drain;
+    },
+  };
+}
+
+/** Resident and peak resident bytes of process `pid` (Linux). */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) =>
+    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
