@@ -3,7 +3,7 @@
 # (H100/H200 class). Run from the repo root: bench/gpu.sh
 #   DENO=path/to/deno   a deno 2.9.6 binary (default: deno on PATH, else .deno/deno[.xz])
 #   .gl/*.deb           Vulkan/EGL loaders to unpack when the machine has none (see README)
-# Results: JSON lines on stdout, saeserve first, then torch (skipped without CUDA torch).
+# Results: JSON lines on stdout: transfer costs, saeserve encode, then torch (skipped without CUDA torch).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! ldconfig -p 2>/dev/null | grep -q libvulkan && [ -d .gl ]; then
@@ -21,6 +21,8 @@ if [ -z "$DENO" ]; then
   fi
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi not found"
+echo "# webgpu transfers and waits (Deno)"
+"$DENO" run --allow-all bench/gpu_transfer.ts
 echo "# saeserve webgpu (in-process)"
 "$DENO" run --allow-all bench/gpu_encode.ts
 echo "# torch cuda f32 (TF32 off)"
