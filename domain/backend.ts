@@ -18,8 +18,26 @@ export interface Prepared {
   readonly extraBytes: number;
 }
 
+/** Which queue a kernel call waits in: live traffic always runs before research work. */
+export type WorkClass = "live" | "research";
+
+/** Options every compute call takes. */
+export interface CallOptions {
+  /** Queue class (default "live"). */
+  readonly priority?: WorkClass;
+  /** Abandon the call when aborted (deadline passed, client gone): rejects with the reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** Whether a backend can compute now, for /healthz. */
+export interface BackendHealth {
+  readonly healthy: boolean;
+  /** Why not, when not healthy. */
+  readonly detail?: string;
+}
+
 /** Options for {@link Backend.encode}. */
-export interface EncodeOptions {
+export interface EncodeOptions extends CallOptions {
   /** Keep at most this many largest non-zero latents per row (default: all non-zero). */
   readonly top?: number;
 }
@@ -44,6 +62,8 @@ export interface Backend {
   arena?(): MatrixArena;
   /** Stop threads and devices the backend holds (absent when it holds none). */
   close?(): void;
+  /** Whether it can compute now (absent: always). A stuck kernel pool reports false. */
+  health?(): BackendHealth;
   /** Free what `prepare` allocated. */
   release(prepared: Prepared): void;
   /**
@@ -56,10 +76,14 @@ export interface Backend {
   decodeSparse(
     prepared: Prepared,
     codes: SparseRows,
-    options?: { bias?: boolean },
+    options?: { bias?: boolean } & CallOptions,
   ): Promise<Matrix>;
   /** y = codes @ W_dec (+ b_dec unless `bias: false`), dense codes [rows, d_sae]. */
-  decodeDense(prepared: Prepared, codes: Matrix, options?: { bias?: boolean }): Promise<Matrix>;
+  decodeDense(
+    prepared: Prepared,
+    codes: Matrix,
+    options?: { bias?: boolean } & CallOptions,
+  ): Promise<Matrix>;
   /**
    * Steer: out[r] = x[r] + rowScale[r] * sum_j deltas.values[r][j] * W_dec[deltas.indices[r][j]].
    * `rowScale` defaults to 1 (it carries the linear part of the output normalization).
@@ -68,10 +92,10 @@ export interface Backend {
     prepared: Prepared,
     x: Matrix,
     deltas: SparseRows,
-    options?: { rowScale?: Float32Array },
+    options?: { rowScale?: Float32Array } & CallOptions,
   ): Promise<Matrix>;
   /** Batched matmul: a [m, k] @ b [k, n], or a @ b^T when `transposeB` (b is [n, k]). */
-  matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix>;
+  matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean } & CallOptions): Promise<Matrix>;
   /** Per-row top-k of a dense matrix by value (ties: lower index first), zeros included. */
-  topK(m: Matrix, k: number): Promise<SparseRows>;
+  topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows>;
 }
