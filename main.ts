@@ -14,6 +14,7 @@ import { Registry } from "./domain/registry.ts";
 import { openStore } from "./domain/store/mod.ts";
 import { apiKeyAuth } from "./routes/auth.ts";
 import { createApp } from "./routes/mod.ts";
+import { JobRunner } from "./jobs/mod.ts";
 import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
 import { wasmBackend } from "./wasm/mod.ts";
 
@@ -133,9 +134,14 @@ export async function startService(config: Config): Promise<Service> {
     );
   }
   const auth = keys.length
-    ? await apiKeyAuth({ keys, ratePerMinute: config.rateLimitPerMinute })
+    ? await apiKeyAuth({
+      keys,
+      ratePerMinute: config.rateLimitPerMinute,
+      failuresPerMinute: config.authFailuresPerMinute,
+    })
     : undefined;
   const registry = new Registry(store, { backend, memoryBudget: config.memoryBudget, metrics });
+  const jobs = new JobRunner({ workers: config.jobWorkers });
   let draining = false;
   const encoder = new TextEncoder();
   const app = createApp(
@@ -143,7 +149,9 @@ export async function startService(config: Config): Promise<Service> {
       registry,
       backend,
       metrics,
+      jobs,
       maxBodyBytes: config.maxBodyBytes,
+      limits: config.limits,
       chooseBackend: selected.chooseBackend,
       auth,
       protectMetrics: config.protectMetrics,
@@ -173,6 +181,7 @@ export async function startService(config: Config): Promise<Service> {
         server.shutdown(),
         new Promise((r) => setTimeout(r, config.shutdownGraceMs)),
       ]);
+      jobs.close();
       registry.close();
       backend.close?.();
     },

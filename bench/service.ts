@@ -9,7 +9,7 @@ export interface RunningService {
   readonly url: string;
   readonly pid: number;
   /** SIGTERM, then wait for the exit. */
-  stop(): Promise<void>;
+  stop(): Promise<Deno.CommandStatus>;
 }
 
 /** Start main.ts with `env` on a random port (from `portBase`) and wait until it listens. */
@@ -39,8 +39,9 @@ export async function startService(
     pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
-      await child.status;
+      const status = await child.status;
       await drain;
+      return status;
     },
   };
 }

@@ -79,7 +79,7 @@ export function parseAlignedConfig(
   return { latents: latents as number, k: k as number, streams };
 }
 
-/** Load the weights of an aligned dictionary described by `config`. */
+/** Load the weights of an aligned dictionary described by `config` (into shared memory). */
 export async function loadAligned(
   source: ByteSource,
   config: { latents: number; k: number; streams: { name: string; d: number }[] },
@@ -97,7 +97,10 @@ export async function loadAligned(
       if (!t.data.every(Number.isFinite)) {
         throw new FormatError(ALIGNED_FILE, `${key} holds non-finite values`);
       }
-      return t.data;
+      // Shared memory: the job workers that encode with it see these weights without a copy.
+      const shared = new Float32Array(new SharedArrayBuffer(t.data.length * 4));
+      shared.set(t.data);
+      return shared;
     };
     streams.push({
       name,

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Cancellation } from "./cancellation.ts";
+
 import type { Backend } from "./backend.ts";
 import { type Matrix, matrix } from "./matrix.ts";
 import { rocAuc } from "./probe/roc_auc.ts";
@@ -30,6 +32,8 @@ export interface DiscoverOptions {
   readonly seed?: number;
   /** Indices of the known circuit heads, for ROC AUC. */
   readonly groundTruth?: readonly number[];
+  /** Polled every training step: stop when the work is abandoned. */
+  readonly signal?: Cancellation;
 }
 
 /** The answer. */
@@ -149,6 +153,7 @@ export async function discoverCircuit(
     warmupSteps: 0,
     decaySteps: 0,
     sparsityWarmupSteps: 0,
+    signal: options.signal,
   });
   lap("train");
   // Codes: argmax latent of each (example, head) vector (-1 when no latent fires).

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from "./cost.ts";
 import { SaeError } from "./errors.ts";
 
 /** Backend choices accepted by $SAESERVE_BACKEND. */
@@ -30,10 +31,17 @@ export interface Config {
   readonly apiKeysFile?: string;
   /** Requests per minute per key ($SAESERVE_RATE_LIMIT_PER_MINUTE; 0: none). */
   readonly rateLimitPerMinute: number;
+  /** Failed auth attempts per client address per minute before 429 ($SAESERVE_AUTH_FAILURES_PER_MINUTE, default 20; 0: none). */
+  readonly authFailuresPerMinute: number;
   /** Put /metrics behind the keys too ($SAESERVE_PROTECT_METRICS=1). */
   readonly protectMetrics: boolean;
   /** Longest wait for in-flight requests at shutdown ($SAESERVE_SHUTDOWN_GRACE_MS, default 10000). */
   readonly shutdownGraceMs: number;
+  /**
+   * Job workers per class ($SAESERVE_LIVE_WORKERS, default 1: feature maps of live encodes;
+   * $SAESERVE_RESEARCH_WORKERS, default 1: probes, circuits, aligned work, heatmaps).
+   */
+  readonly jobWorkers: { live: number; research: number };
   /** Micro-batching ($SAESERVE_BATCHING=0 turns it off). */
   readonly batching: {
     enabled: boolean;
@@ -43,6 +51,8 @@ export interface Config {
   };
   /** One JSON log line per request on stdout ($SAESERVE_LOG=off silences it). */
   readonly requestLogs: boolean;
+  /** Cost budgets checked before a request's work starts (see {@link readLimits}). */
+  readonly limits: Limits;
 }
 
 /** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
@@ -120,8 +130,13 @@ export function readConfig(
     apiKeys: (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
     apiKeysFile: env.SAESERVE_API_KEYS_FILE || undefined,
     rateLimitPerMinute: count("SAESERVE_RATE_LIMIT_PER_MINUTE", 0),
+    authFailuresPerMinute: count("SAESERVE_AUTH_FAILURES_PER_MINUTE", 20),
     protectMetrics: env.SAESERVE_PROTECT_METRICS === "1",
     shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
+    jobWorkers: {
+      live: count("SAESERVE_LIVE_WORKERS", 1, 1),
+      research: count("SAESERVE_RESEARCH_WORKERS", 1, 1),
+    },
     batching: {
       enabled: env.SAESERVE_BATCHING !== "0",
       maxRows: count("SAESERVE_BATCH_MAX_ROWS", 256, 1),
@@ -129,6 +144,7 @@ export function readConfig(
       maxQueuedRows: count("SAESERVE_QUEUE_MAX_ROWS", 8192, 1),
     },
     requestLogs: env.SAESERVE_LOG !== "off",
+    limits: readLimits(env),
     threads,
     weights,
     port,
@@ -137,5 +153,29 @@ export function readConfig(
     backend,
     memoryBudget,
     maxBodyBytes: Math.floor(maxBodyMb * 2 ** 20),
+  };
+}
+
+/**
+ * The cost budgets from the environment: $SAESERVE_MAX_WORK, $SAESERVE_MAX_PROBE_WORK and
+ * $SAESERVE_MAX_CIRCUIT_WORK in work units (`1e11` works), $SAESERVE_MAX_IMAGE_PIXELS, and
+ * $SAESERVE_MAX_ANSWER_MB in MiB; unset ones keep the defaults of `domain/cost.ts`.
+ */
+export function readLimits(env: Record<string, string | undefined>): Limits {
+  const read = (key: keyof Limits, scale = 1): number => {
+    const raw = env[LIMIT_ENV[key]];
+    if (raw === undefined || raw.trim() === "") return DEFAULT_LIMITS[key];
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new SaeError("invalid", `${LIMIT_ENV[key]} must be a positive number, not ${raw}`);
+    }
+    return Math.floor(n * scale);
+  };
+  return {
+    maxWork: read("maxWork"),
+    maxProbeWork: read("maxProbeWork"),
+    maxCircuitWork: read("maxCircuitWork"),
+    maxImagePixels: read("maxImagePixels"),
+    maxAnswerBytes: read("maxAnswerBytes", 2 ** 20),
   };
 }

@@ -2,6 +2,17 @@
  * The dictionary registry: discovers dictionary folders in the store, loads each once
  * (concurrent first requests share one load), prepares it on the backend, keeps loaded ones
  * under a byte budget with LRU eviction, and never evicts a dictionary a request holds.
+ *
+ * A failed load is remembered with exponential backoff, so a broken dictionary (a zip bomb, a
+ * truncated file, a hash mismatch) is not re-read on every request: until the retry time the
+ * same error comes back at the cost of one folder listing, with `retry_after` (Retry-After on
+ * a 503), from `acquire`, and for broken files from `describe` and `list` (whose own describe
+ * failures are remembered the same way). Broken files back off from 1 s to 5 min; store errors that struck while the store
+ * still lists the folder back off from 250 ms to 30 s; a store error that struck while the
+ * store could not even list it is retried as soon as it lists again. A changed folder listing
+ * (a file added, removed or resized) or a successful load forgets the failure; a file
+ * replaced by one of the same size is picked up at the next retry. "Not found" is never
+ * remembered.
  * @module
  */
 
@@ -53,13 +64,41 @@ export interface Lease {
   release(): void;
 }
 
+/** First delay and longest delay of one failure class's backoff, in ms. */
+export interface Backoff {
+  readonly firstMs: number;
+  readonly maxMs: number;
+}
+
+/** Backoff of broken files (format, integrity, over the budget) unless configured. */
+export const BROKEN_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 300_000 };
+/** Backoff of store and backend errors (503 "unavailable") unless configured. */
+export const TRANSIENT_BACKOFF: Backoff = { firstMs: 250, maxMs: 30_000 };
+
 /** Registry settings. */
 export interface RegistryOptions {
   readonly backend: Backend;
   /** Bytes of loaded weights (plus backend copies) to keep; LRU beyond that. */
   readonly memoryBudget: number;
   readonly metrics?: MetricsRegistry;
+  /** Retry delays after failed loads; defaults {@link BROKEN_BACKOFF}, {@link TRANSIENT_BACKOFF}. */
+  readonly backoff?: { readonly broken?: Backoff; readonly transient?: Backoff };
+  /** Clock in ms (tests); default Date.now. */
+  readonly now?: () => number;
 }
+
+/** A failed load, remembered until `retryAt` or until the folder listing changes. */
+interface Failure {
+  readonly error: unknown;
+  readonly kind: "broken" | "transient";
+  /** The folder listing the load saw; null when the store could not list it at the failure. */
+  readonly listing: string | null;
+  readonly failures: number;
+  readonly retryAt: number;
+}
+
+/** A dictionary larger than the whole memory budget: it stays so until its files change. */
+class OverBudgetError extends SaeError {}
 
 interface Entry {
   /** The dictionary id, or HEAD_KEY + the head's folder id. */
@@ -122,6 +161,8 @@ export class Registry {
   readonly #options: RegistryOptions;
   readonly #loaded = new Map<string, Entry>();
   readonly #loading = new Map<string, Promise<Entry>>();
+  readonly #failures = new Map<string, Failure>();
+  readonly #now: () => number;
   #clock = 0;
   readonly #loads: Counter;
   readonly #evictions: Counter;
@@ -131,6 +172,7 @@ export class Registry {
   constructor(store: Store, options: RegistryOptions) {
     this.#store = store;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     const m = options.metrics;
     this.#loads = new Counter("saeserve_dictionary_loads_total", "Dictionary loads by result.");
     this.#evictions = new Counter(
@@ -188,9 +230,16 @@ export class Registry {
     const loaded = this.#loaded.get(id)?.summary;
     if (loaded) return loaded;
     const { format, files } = await this.#locate(id);
+    const listing = listingOf(files);
+    const failed = this.#recall(id, listing);
+    if (failed?.kind === "broken") throw withRetryAfter(failed.error, failed.retryAt - this.#now());
     const summary = await this.#summarize(id, format, files);
     if (summary.error) {
-      throw new SaeError("unavailable", `dictionary ${id} cannot be read: ${summary.error}`);
+      const error = new SaeError(
+        "unavailable",
+        `dictionary ${id} cannot be read: ${summary.error}`,
+      );
+      throw this.#remember(id, error, { kind: "broken", listing });
     }
     return summary;
   }
@@ -201,6 +250,11 @@ export class Registry {
     files: Map<string, number>,
   ): Promise<DictionarySummary> {
     const loaded = this.#loaded.get(id);
+    // A broken dictionary backing off is listed with its error, without reading it again.
+    const failed = loaded ? undefined : this.#recall(id, listingOf(files));
+    if (failed?.kind === "broken") {
+      return { id, format, loaded: false, error: (failed.error as Error).message };
+    }
     const folder = this.#folder(id, files);
     let sidecar: Record<string, unknown> | undefined;
     try {
@@ -234,11 +288,7 @@ export class Registry {
   async #locate(id: string): Promise<{ format: FormatName; files: Map<string, number> }> {
     checkDictionaryId(id);
     const files = await this.#filesOf(id);
-    const format = detectFormat(files.keys());
-    if (!format) {
-      throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
-    }
-    return { format, files };
+    return { format: formatOf(id, files), files };
   }
 
   #folder(
@@ -262,7 +312,7 @@ export class Registry {
   /** Borrow a loaded dictionary, loading it first if needed. */
   async acquire(id: string): Promise<Lease> {
     checkDictionaryId(id);
-    const entry = await this.#borrow(id, () => this.#load(id));
+    const entry = await this.#borrow(id, { folder: id, load: (files) => this.#load(id, files) });
     const e = entry;
     let released = false;
     return {
@@ -284,7 +334,10 @@ export class Registry {
    */
   async acquireHead(id: string): Promise<HeadLease> {
     checkDictionaryId(id);
-    const e = await this.#borrow(HEAD_KEY + id, () => this.#loadHeadEntry(id));
+    const e = await this.#borrow(HEAD_KEY + id, {
+      folder: id,
+      load: (files) => this.#loadHeadEntry(id, files),
+    });
     let released = false;
     return {
       id,
@@ -303,7 +356,10 @@ export class Registry {
     id: string,
   ): Promise<{ id: string; aligned: AlignedDictionary; release(): void }> {
     checkDictionaryId(id);
-    const e = await this.#borrow(ALIGNED_KEY + id, () => this.#loadAlignedEntry(id));
+    const e = await this.#borrow(ALIGNED_KEY + id, {
+      folder: id,
+      load: (files) => this.#loadAlignedEntry(id, files),
+    });
     let released = false;
     return {
       id,
@@ -317,8 +373,7 @@ export class Registry {
     };
   }
 
-  async #loadAlignedEntry(id: string): Promise<Entry> {
-    const files = await this.#filesOf(id);
+  async #loadAlignedEntry(id: string, files: Map<string, number>): Promise<Entry> {
     if (!files.has(ALIGNED_FILE) || !files.has(SIDECAR)) {
       throw new SaeError("not_found", `no aligned dictionary ${JSON.stringify(id)} in the store`);
     }
@@ -336,8 +391,7 @@ export class Registry {
     }
   }
 
-  async #loadHeadEntry(id: string): Promise<Entry> {
-    const files = await this.#filesOf(id);
+  async #loadHeadEntry(id: string, files: Map<string, number>): Promise<Entry> {
     if (!files.has(HEAD_FILES.weights) || !files.has(HEAD_FILES.config)) {
       throw new SaeError("not_found", `no model head ${JSON.stringify(id)} in the store`);
     }
@@ -350,12 +404,15 @@ export class Registry {
   }
 
   /** The loaded entry under `key`, loading it once however many requests wait; counts a user. */
-  async #borrow(key: string, load: () => Promise<Entry>): Promise<Entry> {
+  async #borrow(
+    key: string,
+    how: { folder: string; load: (files: Map<string, number>) => Promise<Entry> },
+  ): Promise<Entry> {
     let entry = this.#loaded.get(key);
     if (!entry) {
       let pending = this.#loading.get(key);
       if (!pending) {
-        pending = load().finally(() => this.#loading.delete(key));
+        pending = this.#loadOrRecall(key, how).finally(() => this.#loading.delete(key));
         this.#loading.set(key, pending);
       }
       entry = await pending;
@@ -365,14 +422,69 @@ export class Registry {
     return entry;
   }
 
-  async #load(id: string): Promise<Entry> {
+  /**
+   * List the folder, then load it, unless an earlier load of the same listing failed and its
+   * retry time has not come: then throw that failure again. Failures are remembered here.
+   */
+  async #loadOrRecall(
+    key: string,
+    how: { folder: string; load: (files: Map<string, number>) => Promise<Entry> },
+  ): Promise<Entry> {
+    const files = await this.#filesOf(how.folder);
+    const listing = listingOf(files);
+    const failed = this.#recall(key, listing);
+    if (failed) throw withRetryAfter(failed.error, failed.retryAt - this.#now());
+    try {
+      const entry = await how.load(files);
+      this.#failures.delete(key);
+      return entry;
+    } catch (error) {
+      const kind = failureKind(error);
+      if (!kind) {
+        this.#failures.delete(key);
+        throw error;
+      }
+      // A store error while the store cannot even list the folder ends when it lists again.
+      const seen = kind === "transient"
+        ? await this.#filesOf(how.folder).then(listingOf, () => null)
+        : listing;
+      throw this.#remember(key, error, { kind, listing: seen });
+    }
+  }
+
+  /** The failure remembered under `key` if it is for this `listing` and still backing off. */
+  #recall(key: string, listing: string): Failure | undefined {
+    const failed = this.#failures.get(key);
+    return failed?.listing === listing && this.#now() < failed.retryAt ? failed : undefined;
+  }
+
+  /**
+   * Remember a failure under `key` (its backoff doubles when the previous failure saw the same
+   * listing, and starts over otherwise); returns the error to throw, with `retry_after`.
+   */
+  #remember(
+    key: string,
+    error: unknown,
+    seen: { kind: "broken" | "transient"; listing: string | null },
+  ): unknown {
+    const { kind, listing } = seen;
+    const before = this.#failures.get(key);
+    const failures = before?.listing === listing ? before.failures + 1 : 1;
+    const { firstMs, maxMs } = this.#options.backoff?.[kind] ??
+      (kind === "broken" ? BROKEN_BACKOFF : TRANSIENT_BACKOFF);
+    const delay = Math.min(maxMs, firstMs * 2 ** Math.min(failures - 1, 30));
+    this.#failures.set(key, { error, kind, listing, failures, retryAt: this.#now() + delay });
+    return withRetryAfter(error, delay);
+  }
+
+  async #load(id: string, files: Map<string, number>): Promise<Entry> {
     const started = performance.now();
     let arena: MatrixArena | undefined;
     try {
-      const { format, files } = await this.#locate(id);
+      const format = formatOf(id, files);
       const description = await describeFolder(format, this.#folder(id, files));
       if (description.weightBytes > this.#options.memoryBudget) {
-        throw new SaeError(
+        throw new OverBudgetError(
           "unavailable",
           `dictionary ${id} needs ${description.weightBytes} bytes, over the memory budget of ${this.#options.memoryBudget}`,
         );
@@ -434,13 +546,54 @@ export class Registry {
     }
   }
 
-  /** Drop every loaded dictionary (used at shutdown). */
+  /** Drop every loaded dictionary and every remembered failure (used at shutdown). */
   close(): void {
     for (const e of this.#loaded.values()) {
       if (e.prepared) this.#options.backend.release(e.prepared);
     }
     this.#loaded.clear();
+    this.#failures.clear();
   }
+}
+
+/** The family of the files in folder `id`; "not_found" when no known family's files are there. */
+function formatOf(id: string, files: Map<string, number>): FormatName {
+  const format = detectFormat(files.keys());
+  if (!format) {
+    throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
+  }
+  return format;
+}
+
+/** A folder listing (names and sizes) as one comparable string. */
+function listingOf(files: Map<string, number>): string {
+  return JSON.stringify([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * How a failed load backs off: "broken" files (format and integrity errors, anything
+ * unexpected, a dictionary over the budget), "transient" store or backend errors, or null
+ * (not remembered: a missing dictionary or file).
+ */
+function failureKind(error: unknown): "broken" | "transient" | null {
+  if (!(error instanceof SaeError)) return "broken";
+  if (error.kind === "not_found") return null;
+  const transient = error.kind === "unavailable" && !(error instanceof OverBudgetError) &&
+    !(error.cause instanceof FormatError);
+  return transient ? "transient" : "broken";
+}
+
+/** `error` again, with `retry_after` (whole seconds) when it is a 503. */
+function withRetryAfter(error: unknown, delayMs: number): unknown {
+  if (
+    !(error instanceof SaeError) || (error.kind !== "unavailable" && error.kind !== "integrity")
+  ) {
+    return error;
+  }
+  return new SaeError(error.kind, error.message, {
+    cause: error,
+    info: { ...error.info, retry_after: Math.max(1, Math.ceil(delayMs / 1000)) },
+  });
 }
 
 /** A broken file in the store is the server's problem, never a client's bad request. */

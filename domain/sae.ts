@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Backend, Prepared } from "./backend.ts";
+import type { Backend, CallOptions, Prepared } from "./backend.ts";
 import { SaeError } from "./errors.ts";
 import { type Matrix, matrix, type SparseRows } from "./matrix.ts";
 import { normalizeIn, normalizeOut, rowStatistics } from "./normalization.ts";
@@ -14,7 +14,7 @@ import { type ReconstructionMetrics, reconstructionMetrics } from "./reconstruct
 export type EncodeInclude = "reconstruction" | "error" | "metrics";
 
 /** Options for {@link encodeRows}. */
-export interface EncodeRowsOptions {
+export interface EncodeRowsOptions extends CallOptions {
   /** Keep at most this many largest latents per row. */
   readonly top?: number;
   readonly include?: ReadonlySet<EncodeInclude>;
@@ -54,11 +54,12 @@ async function reconstruct(
   codes: SparseRows,
   x: Matrix,
   stats: ReturnType<typeof rowStatistics>,
+  call: CallOptions,
 ): Promise<Matrix> {
   const w = prepared.weights;
-  const y = await backend.decodeSparse(prepared, codes);
+  const y = await backend.decodeSparse(prepared, codes, call);
   if (w.wSkip) {
-    const skip = await backend.matmul(x, w.wSkip, { transposeB: true });
+    const skip = await backend.matmul(x, w.wSkip, { ...call, transposeB: true });
     for (let i = 0; i < y.data.length; i++) y.data[i] += skip.data[i];
   }
   return normalizeOut(stats, y);
@@ -77,11 +78,12 @@ export async function encodeRows(
   const stats = rowStatistics(w.normalization, x);
   const s = normalizeIn(stats, x, w.preBias);
   const needFull = include.size > 0;
+  const call: CallOptions = { priority: options?.priority, signal: options?.signal };
   // Reconstructions use every code; `top` only trims what is returned.
-  const full = await backend.encode(prepared, s, needFull ? {} : { top: options?.top });
+  const full = await backend.encode(prepared, s, needFull ? call : { ...call, top: options?.top });
   const codes = options?.top !== undefined && needFull ? truncate(full, options.top) : full;
   if (!needFull) return { codes };
-  const reconstruction = await reconstruct(backend, prepared, full, x, stats);
+  const reconstruction = await reconstruct(backend, prepared, full, x, stats, call);
   let error: Matrix | undefined;
   if (include.has("error")) {
     error = matrix(x.rows, x.cols);
@@ -125,6 +127,7 @@ export async function decodeRows(
   backend: Backend,
   prepared: Prepared,
   codes: SparseRows | Matrix,
+  options?: CallOptions,
 ): Promise<Matrix> {
   const w = prepared.weights;
   if ("data" in codes) {
@@ -134,8 +137,8 @@ export async function decodeRows(
         `codes have ${codes.cols} columns; this dictionary has d_sae = ${w.dSae}`,
       );
     }
-    return await backend.decodeDense(prepared, codes);
+    return await backend.decodeDense(prepared, codes, options);
   }
   checkSparseCodes(codes, w.dSae);
-  return await backend.decodeSparse(prepared, codes);
+  return await backend.decodeSparse(prepared, codes, options);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Backend, Prepared } from "./backend.ts";
+import type { Backend, CallOptions, Prepared } from "./backend.ts";
 import { SaeError } from "./errors.ts";
 import type { Matrix, SparseRows } from "./matrix.ts";
 import { normalizeIn, rowStatistics } from "./normalization.ts";
@@ -194,13 +194,14 @@ export async function decoderDirections(
   backend: Backend,
   prepared: Prepared,
   features: readonly number[],
+  options?: CallOptions,
 ): Promise<{ directions: Map<number, Float32Array>; norms: Map<number, number> }> {
   const unique = [...new Set(features)];
   const rows = await backend.decodeSparse(prepared, {
     width: prepared.weights.dSae,
     indices: unique.map((f) => Int32Array.of(f)),
     values: unique.map(() => Float32Array.of(1)),
-  }, { bias: false });
+  }, { ...options, bias: false });
   const directions = new Map<number, Float32Array>();
   const norms = new Map<number, number>();
   unique.forEach((f, n) => {
@@ -220,22 +221,24 @@ export async function steerRows(
   prepared: Prepared,
   x: Matrix,
   interventions: readonly Intervention[],
+  options?: CallOptions,
 ): Promise<Matrix> {
   const w = prepared.weights;
   expectWidth(x, w.dIn);
   checkInterventions(interventions, { rows: x.rows, dSae: w.dSae });
   const stats = rowStatistics(w.normalization, x);
   const codes = needsCodes(interventions)
-    ? await backend.encode(prepared, normalizeIn(stats, x, w.preBias))
+    ? await backend.encode(prepared, normalizeIn(stats, x, w.preBias), options)
     : null;
   const geometric = interventions.filter((iv) =>
     iv.unit === "norm" || !LATENT_MODES.includes(iv.mode)
   );
   const { directions, norms } = geometric.length
-    ? await decoderDirections(backend, prepared, geometric.map((iv) => iv.feature))
+    ? await decoderDirections(backend, prepared, geometric.map((iv) => iv.feature), options)
     : { directions: new Map(), norms: new Map() };
   const deltas = steeringDeltas(interventions, x.rows, { codes, decoderNorms: norms });
   const out = await backend.steer(prepared, x, { ...deltas, width: w.dSae }, {
+    ...options,
     rowScale: stats.outScale,
   });
   applyProjections(out, interventions, { codes, directions });

@@ -6,17 +6,11 @@
  */
 
 import { type Context, Hono } from "hono";
-import {
-  conceptAlignment,
-  encodeAligned,
-  rowJaccard,
-  stream,
-  translate,
-} from "../domain/aligned.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/matrix.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { requestSignal } from "./request_signal.ts";
 import { activationsResponse } from "./respond.ts";
 import { AlignedEncodeSchema, AlignedTranslateSchema, ConceptAlignmentSchema } from "./schemas.ts";
 
@@ -31,13 +25,14 @@ export function alignedRoutes(deps: AppDeps): Hono {
     new Map<string, Matrix>(
       Object.entries(streams).map(([name, rows]) => [name, jsonMatrix(rows, `streams.${name}`)]),
     );
+  /** Run `work` with the aligned dictionary (its weights live in shared memory for workers). */
   async function withAligned<T>(
     id: string,
-    work: (d: Awaited<ReturnType<AppDeps["registry"]["acquireAligned"]>>["aligned"]) => T,
+    work: (d: Awaited<ReturnType<AppDeps["registry"]["acquireAligned"]>>["aligned"]) => Promise<T>,
   ): Promise<T> {
     const lease = await deps.registry.acquireAligned(id);
     try {
-      return work(lease.aligned);
+      return await work(lease.aligned);
     } finally {
       lease.release();
     }
@@ -46,13 +41,16 @@ export function alignedRoutes(deps: AppDeps): Hono {
   app.post("/:id/encode", async (c) => {
     const body = validate(AlignedEncodeSchema, await json(c), "body");
     const x = inputs(body.streams);
-    const out = await withAligned(c.req.param("id"), (dict) => {
-      for (const name of x.keys()) stream(dict, name);
-      return encodeAligned(dict, x, { topk: body.topk });
-    });
+    const out = await withAligned(
+      c.req.param("id"),
+      (dict) =>
+        deps.jobs.run("aligned_encode", { dict, x, topk: body.topk }, {
+          signal: requestSignal(c),
+        }),
+    );
     const obj = (m: Map<string, Int32Array[] | Float32Array[]>) =>
       Object.fromEntries([...m].map(([k, rows]) => [k, rows.map((r) => Array.from(r))]));
-    return c.json({ indices: obj(out.indices), values: obj(out.values), jaccard: rowJaccard(out) });
+    return c.json({ indices: obj(out.indices), values: obj(out.values), jaccard: out.jaccard });
   });
 
   app.post("/:id/translate", async (c) => {
@@ -60,7 +58,10 @@ export function alignedRoutes(deps: AppDeps): Hono {
     const x = jsonMatrix(body.activations, "activations");
     const y = await withAligned(
       c.req.param("id"),
-      (dict) => translate(dict, x, { from: body.from, to: body.to }),
+      (dict) =>
+        deps.jobs.run("aligned_translate", { dict, x, from: body.from, to: body.to }, {
+          signal: requestSignal(c),
+        }),
     );
     return activationsResponse(c, y, { form: "json", backend: "reference" });
   });
@@ -75,11 +76,13 @@ export function alignedRoutes(deps: AppDeps): Hono {
         `labels has ${body.labels.length} rows for ${rows} activation rows`,
       );
     }
-    const result = await withAligned(c.req.param("id"), (dict) => {
-      for (const name of x.keys()) stream(dict, name);
-      const codes = encodeAligned(dict, x, { topk: body.topk });
-      return conceptAlignment(codes, { labels: body.labels, latents: dict.latents });
-    });
+    const result = await withAligned(
+      c.req.param("id"),
+      (dict) =>
+        deps.jobs.run("concept_alignment", { dict, x, topk: body.topk, labels: body.labels }, {
+          signal: requestSignal(c),
+        }),
+    );
     return c.json({
       mean_jaccard: result.mean,
       per_latent: result.perLatent,

@@ -3,11 +3,20 @@
  * constant time against SHA-256 digests of the configured keys (401 without a key, 403 with a
  * wrong one; keys never logged), and an optional requests-per-minute limit per key with the
  * IETF RateLimit headers (429 with Retry-After beyond it).
+ *
+ * Failed attempts (401 and 403) are counted per client address (see `auth_failures.ts`); past
+ * `failuresPerMinute` the address gets 429 with Retry-After for every request until its minute
+ * is over, a correct key included: were a correct key let through, the difference between its
+ * 200 and a wrong key's 429 would keep answering the guesser, and the limit would limit nothing.
  * @module
  */
 
 import type { Context, MiddlewareHandler } from "hono";
+import { clientBucket, FailureWindows } from "./auth_failures.ts";
 import { problemResponse } from "./problem.ts";
+
+/** Failed attempts per client address per minute before 429, unless configured. */
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 20;
 
 /** Auth settings. */
 export interface AuthOptions {
@@ -15,7 +24,24 @@ export interface AuthOptions {
   readonly keys: readonly string[];
   /** Requests per minute per key; 0 or absent: no limit. */
   readonly ratePerMinute?: number;
+  /**
+   * Failed attempts (401 / 403) per client address per minute before every request from it
+   * gets 429; absent: {@link DEFAULT_AUTH_FAILURES_PER_MINUTE}; 0: no limit.
+   */
+  readonly failuresPerMinute?: number;
+  /** Clock in ms (tests); default Date.now. */
+  readonly now?: () => number;
 }
+
+/** What a request's credentials amount to. */
+type Verdict =
+  | { readonly kind: "ok"; readonly keyId: number }
+  | { readonly kind: "missing" }
+  | { readonly kind: "wrong" }
+  | { readonly kind: "locked"; readonly retryAfter: number };
+
+/** Each middleware's own credential check, for {@link holdsValidKey}. */
+const checks = new WeakMap<MiddlewareHandler, (c: Context) => Promise<Verdict>>();
 
 async function digest(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
@@ -34,25 +60,53 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
   const digests = await Promise.all(options.keys.map(digest));
   const windows = new Map<number, { start: number; count: number }>();
   const limit = options.ratePerMinute ?? 0;
-  return async (c: Context, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const now = options.now ?? Date.now;
+  const failures = new FailureWindows(
+    options.failuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE,
+    { now },
+  );
+  const check = async (c: Context, countMissing: boolean): Promise<Verdict> => {
+    const bucket = clientBucket(c);
+    const retryAfter = failures.lockedFor(bucket);
+    if (retryAfter > 0) return { kind: "locked", retryAfter };
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
     if (!m) {
-      c.header("WWW-Authenticate", 'Bearer realm="saeserve"');
-      return problemResponse(c, 401, "this route needs Authorization: Bearer <key>");
+      if (countMissing) failures.record(bucket);
+      return { kind: "missing" };
     }
     const presented = await digest(m[1]);
     let match = -1;
     for (let i = 0; i < digests.length; i++) {
       if (constantTimeEqual(presented, digests[i]) && match < 0) match = i;
     }
-    if (match < 0) return problemResponse(c, 403, "the key is not valid");
+    if (match < 0) {
+      failures.record(bucket);
+      return { kind: "wrong" };
+    }
+    return { kind: "ok", keyId: match };
+  };
+  const middleware: MiddlewareHandler = async (c: Context, next) => {
+    const verdict = await check(c, true);
+    if (verdict.kind === "locked") {
+      return problemResponse(
+        c,
+        429,
+        "too many failed authentication attempts from this address",
+        { retry_after: verdict.retryAfter },
+      );
+    }
+    if (verdict.kind === "missing") {
+      c.header("WWW-Authenticate", 'Bearer realm="saeserve"');
+      return problemResponse(c, 401, "this route needs Authorization: Bearer <key>");
+    }
+    if (verdict.kind === "wrong") return problemResponse(c, 403, "the key is not valid");
+    const match = verdict.keyId;
     c.set("keyId" as never, match as never);
     if (limit > 0) {
-      const now = Date.now();
+      const at = now();
       let w = windows.get(match);
-      if (!w || now - w.start >= 60_000) windows.set(match, w = { start: now, count: 0 });
-      const reset = Math.ceil((w.start + 60_000 - now) / 1000);
+      if (!w || at - w.start >= 60_000) windows.set(match, w = { start: at, count: 0 });
+      const reset = Math.ceil((w.start + 60_000 - at) / 1000);
       c.header("RateLimit-Policy", `"per-key";q=${limit};w=60`);
       if (w.count >= limit) {
         c.header("RateLimit", `"per-key";r=0;t=${reset}`);
@@ -71,4 +125,21 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
     }
     await next();
   };
+  checks.set(middleware, (c) => check(c, false));
+  return middleware;
+}
+
+/**
+ * Whether the request carries a key `auth` (an {@link apiKeyAuth} middleware) accepts, for
+ * routes that stay open but show more to key holders (`/readyz`). A wrong key counts as a
+ * failed attempt of the client's address, as on /v1 (so this is no unlimited guessing
+ * oracle); no key at all is not counted; a locked-out address holds no valid key. False when
+ * `auth` is absent (an open service) or not made by {@link apiKeyAuth}.
+ */
+export async function holdsValidKey(
+  auth: MiddlewareHandler | undefined,
+  c: Context,
+): Promise<boolean> {
+  const check = auth && checks.get(auth);
+  return check ? (await check(c)).kind === "ok" : false;
 }

@@ -9,6 +9,10 @@ import type { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
 import { type Matrix, matrix } from "../domain/matrix.ts";
 import { decodeNpy } from "../domain/npy.ts";
+import { DETAIL_MAX_CHARS, truncateDetail } from "./problem.ts";
+
+/** How much of a request's own key or path an error message quotes. */
+const QUOTE = { maxChars: 100 } as const;
 
 /** The two forms a request can take. */
 export type RequestForm = "json" | "npy";
@@ -157,11 +161,15 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string)
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue.path.length ? issue.path.join(".") : "(root)";
+  // Paths and messages quote the request's own keys (an unknown key can be megabytes long).
+  const path = issue.path.length
+    ? truncateDetail(issue.path.map((p) => truncateDetail(String(p), QUOTE)).join("."), QUOTE)
+    : "(root)";
   const semantic = ["invalid_value", "too_small", "too_big", "not_multiple_of"].includes(
     issue.code,
   );
-  throw new SaeError(semantic ? "invalid" : "malformed", `${where} ${path}: ${issue.message}`);
+  const message = truncateDetail(issue.message, { maxChars: DETAIL_MAX_CHARS / 2 });
+  throw new SaeError(semantic ? "invalid" : "malformed", `${where} ${path}: ${message}`);
 }
 
 /**

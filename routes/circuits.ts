@@ -6,7 +6,8 @@
  */
 
 import { Hono } from "hono";
-import { type CircuitResult, discoverCircuit, type HeadOutputs } from "../domain/circuits.ts";
+import type { CircuitResult, HeadOutputs } from "../domain/circuits.ts";
+import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import { decodeNpy } from "../domain/npy.ts";
 import { parseJsonObject, queryOptions, readBody, requestForm, validate } from "./body.ts";
@@ -122,16 +123,20 @@ export function circuitRoutes(deps: AppDeps): Hono {
     if (truth?.some((h) => h >= x.heads)) {
       throw new SaeError("invalid", `ground_truth names a head outside [0, ${x.heads})`);
     }
-    const result = await discoverCircuit(deps.backend, x, {
-      labels,
-      groundTruth: truth,
-      latents: options.latents,
-      l1: options.l1,
-      epochs: options.epochs,
-      lr: options.lr,
-      trainExamples: options.train_examples,
-      seed: options.seed,
-    });
+    // Training and scoring run on a research worker, abandoned when the request is.
+    const result = await deps.jobs.run("circuits_discover", {
+      x,
+      options: {
+        labels,
+        groundTruth: truth,
+        latents: options.latents,
+        l1: options.l1,
+        epochs: options.epochs,
+        lr: options.lr,
+        trainExamples: options.train_examples,
+        seed: options.seed,
+      },
+    }, { signal: requestSignal(c) });
     return c.json(circuitJson(result, names));
   });
   return app;

@@ -9,7 +9,9 @@ import type { Backend } from "../domain/backend.ts";
 import type { Lease } from "../domain/registry.ts";
 import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae.ts";
 import { type Intervention, steerRows } from "../domain/steer.ts";
-import { featureMap, imageCount, patchRows, topImageFeatures } from "../domain/vision.ts";
+import { imageCount, patchRows } from "../domain/vision.ts";
+import type { ImageMaps } from "../jobs/mod.ts";
+import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
 import {
@@ -106,29 +108,28 @@ function jsonSparse(indices: number[][], values: number[][], width: number): Spa
   };
 }
 
-/** Per-image feature maps of a vision request (encode with `grid`). */
+/** Per-image feature maps of a vision request (encode with `grid`), drawn on a live worker. */
 function gridMaps(
+  deps: AppDeps,
   codes: SparseRows,
-  rows: number,
-  options: { grid?: number[]; skip_tokens: number; map_features?: number[]; maps_top: number },
-) {
+  options: {
+    rows: number;
+    grid?: number[];
+    skip_tokens: number;
+    map_features?: number[];
+    maps_top: number;
+    signal: AbortSignal;
+  },
+): Promise<ImageMaps[]> {
   const grid = { h: options.grid![0], w: options.grid![1], skip: options.skip_tokens };
-  const images = imageCount(rows, grid);
-  return Array.from({ length: images }, (_, image) => {
-    const features = options.map_features ??
-      topImageFeatures(codes, grid, { image, top: options.maps_top });
-    return {
-      image,
-      features: features.map((feature) => {
-        const values = featureMap(codes, grid, { image, feature });
-        return {
-          feature,
-          max: values.reduce((m, v) => Math.max(m, v), 0),
-          values: Array.from(values),
-        };
-      }),
-    };
-  });
+  return deps.jobs.run("feature_maps", {
+    codes,
+    rows: options.rows,
+    grid,
+    images: imageCount(options.rows, grid),
+    features: options.map_features,
+    top: options.maps_top,
+  }, { priority: "live", signal: options.signal });
 }
 
 /** Interventions with `patches` turned into row positions over every image of the grid. */
@@ -169,7 +170,12 @@ export function computeRoutes(deps: AppDeps): Hono {
     const result = await withLease(
       deps,
       c.req.param("id"),
-      (lease) => encodeRows(compute, lease.prepared, req.x, { top: options.top, include }),
+      (lease) =>
+        encodeRows(compute, lease.prepared, req.x, {
+          top: options.top,
+          include,
+          signal: requestSignal(c),
+        }),
     );
     const backend = compute.name; // after computing: a failover may have moved the work
     for (const v of result.codes.values) expectFiniteResult(v, "the codes");
@@ -196,7 +202,9 @@ export function computeRoutes(deps: AppDeps): Hono {
       reconstruction: result.reconstruction ? matrixToJson(result.reconstruction) : undefined,
       error: result.error ? matrixToJson(result.error) : undefined,
       metrics: result.metrics,
-      maps: options.grid ? gridMaps(result.codes, req.x.rows, options) : undefined,
+      maps: options.grid
+        ? await gridMaps(deps, result.codes, { ...options, rows: req.x.rows, signal: requestSignal(c) })
+        : undefined,
     });
   });
 
@@ -214,7 +222,11 @@ export function computeRoutes(deps: AppDeps): Hono {
         : jsonSparse(body.indices, body.values, 0);
     }
     const compute = pick(c);
-    const y = await withLease(deps, id, (lease) => decodeRows(compute, lease.prepared, codes));
+    const y = await withLease(
+      deps,
+      id,
+      (lease) => decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) }),
+    );
     return activationsResponse(c, y, { form, backend: compute.name });
   });
 
@@ -227,7 +239,8 @@ export function computeRoutes(deps: AppDeps): Hono {
     const y = await withLease(
       deps,
       c.req.param("id"),
-      (lease) => steerRows(compute, lease.prepared, req.x, interventions),
+      (lease) =>
+        steerRows(compute, lease.prepared, req.x, interventions, { signal: requestSignal(c) }),
     );
     return activationsResponse(c, y, { form: req.form, backend: compute.name });
   });

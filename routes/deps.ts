@@ -5,16 +5,22 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { Backend } from "../domain/backend.ts";
+import type { Limits } from "../domain/cost.ts";
 import type { MetricsRegistry } from "../domain/prometheus.ts";
 import type { Registry } from "../domain/registry.ts";
+import type { JobRunner } from "../jobs/mod.ts";
 
 /** Dependencies of the HTTP app. */
 export interface AppDeps {
   readonly registry: Registry;
   readonly backend: Backend;
   readonly metrics: MetricsRegistry;
+  /** Worker pools for the work routes do off the request thread (probes, circuits, maps...). */
+  readonly jobs: JobRunner;
   /** Largest request body accepted, in bytes ($SAESERVE_MAX_BODY_MB). */
   readonly maxBodyBytes: number;
+  /** Cost budgets checked before work starts; absent ones take `DEFAULT_LIMITS` (domain/cost.ts). */
+  readonly limits?: Partial<Limits>;
   /**
    * Present when $SAESERVE_ALLOW_BACKEND_OVERRIDE=1: the backend a request names in
    * X-Saeserve-Backend (SaeError "invalid" for one the service does not have).

@@ -1,5 +1,5 @@
 /**
- * GET /healthz (process up), GET /readyz (store reachable, backend initialised) and
+ * GET /healthz (process up and able to compute), GET /readyz (store reachable, backend initialised) and
  * GET /metrics (Prometheus text).
  * @module
  */
@@ -7,6 +7,8 @@
 import { Hono } from "hono";
 import { Gauge } from "../domain/prometheus.ts";
 import type { AppDeps } from "./deps.ts";
+import { SaeError } from "../domain/errors.ts";
+import { holdsValidKey } from "./auth.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
 
 /** Health, readiness and metrics routes; registers the registry gauges. */
@@ -35,15 +37,59 @@ export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): 
     ),
   );
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  for (const priority of ["live", "research"] as const) {
+    metrics.add(
+      new Gauge(
+        `saeserve_jobs_${priority}_queued`,
+        `${priority} jobs waiting for a worker.`,
+        () => deps.jobs.stats(priority).queued,
+      ),
+    );
+    metrics.add(
+      new Gauge(
+        `saeserve_jobs_${priority}_running`,
+        `${priority} jobs running on a worker.`,
+        () => deps.jobs.stats(priority).running,
+      ),
+    );
+    metrics.add(
+      new Gauge(
+        `saeserve_jobs_${priority}_workers_replaced`,
+        `${priority} job workers terminated (abandoned or failed jobs) since start.`,
+        () => deps.jobs.stats(priority).replaced,
+      ),
+    );
+  }
+
+  // Liveness: answered by the request thread, which never computes; 503 while the backend
+  // cannot compute (a kernel pool stuck and not yet replaced), so an orchestrator restarts us.
+  app.get("/healthz", (c) => {
+    const health = deps.backend.health?.() ?? { healthy: true };
+    if (!health.healthy) {
+      return problemResponse(c, 503, `cannot compute: ${health.detail ?? "backend unhealthy"}`);
+    }
+    return c.json({ status: "ok" });
+  });
+  // The store's location (a local path, a bucket, a URL) is shown only to a caller holding a
+  // valid key; everyone else, and everyone on an open service, sees its kind ("file", "s3").
   app.get("/readyz", async (c) => {
     if (deps.draining?.()) return problemResponse(c, 503, "shutting down");
+    const store = registry.store.describe;
+    const kind = /^[a-z][a-z0-9+.-]*(?=:)/i.exec(store)?.[0].toLowerCase() ?? "unknown";
+    const trusted = await holdsValidKey(deps.auth, c);
     try {
       await registry.store.ping();
     } catch (e) {
-      return errorResponse(c, e);
+      // A store's own message names its location; an unexpected error's 500 never does.
+      if (trusted || !(e instanceof SaeError)) return errorResponse(c, e);
+      return problemResponse(c, 503, `the ${kind} store is unavailable`);
     }
-    return c.json({ status: "ready", backend: deps.backend.name, store: registry.store.describe });
+    return c.json({
+      status: "ready",
+      backend: deps.backend.name,
+      store: kind,
+      ...(trusted ? { store_location: store } : {}),
+    });
   });
   app.get(
     "/metrics",

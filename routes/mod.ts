@@ -19,6 +19,8 @@ import { docsPage } from "./docs.ts";
 import { healthRoutes } from "./health.ts";
 import { openApiDocument } from "./openapi.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
+import { setRequestSignal } from "./request_signal.ts";
+import { SaeError } from "../domain/errors.ts";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -59,20 +61,35 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
     const given = c.req.header("x-request-id");
     const id = given && /^[\x21-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID();
     c.header("X-Request-Id", id);
+    // One signal per request: the deadline, a client that goes away. Work handed to the
+    // backend or the job runner with it stops when it aborts.
+    const controller = new AbortController();
+    const clientGone = () =>
+      controller.abort(new SaeError("unavailable", "the client closed the connection"));
+    c.req.raw.signal.addEventListener("abort", clientGone, { once: true });
+    setRequestSignal(c, controller.signal);
     const timeout = deps.requestTimeoutMs ?? 0;
-    if (timeout > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<"expired">((
-        resolve,
-      ) => (timer = setTimeout(() => resolve("expired"), timeout)));
-      const outcome = await Promise.race([next().then(() => "done" as const), expired]);
-      clearTimeout(timer);
-      if (outcome === "expired") {
-        c.res = problemResponse(c, 503, `the request exceeded its ${timeout} ms deadline`);
+    const timer = timeout > 0
+      ? setTimeout(
+        () =>
+          controller.abort(
+            new SaeError("unavailable", `the request exceeded its ${timeout} ms deadline`),
+          ),
+        timeout,
+      )
+      : undefined;
+    const aborted = new Promise<"aborted">((resolve) =>
+      controller.signal.addEventListener("abort", () => resolve("aborted"), { once: true })
+    );
+    try {
+      const outcome = await Promise.race([next().then(() => "done" as const), aborted]);
+      if (outcome === "aborted") {
+        c.res = errorResponse(c, controller.signal.reason);
         c.res.headers.set("X-Request-Id", id);
       }
-    } else {
-      await next();
+    } finally {
+      clearTimeout(timer);
+      c.req.raw.signal.removeEventListener("abort", clientGone);
     }
     const route = c.req.routePath ?? "unmatched";
     const status = String(c.res.status);

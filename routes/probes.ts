@@ -8,7 +8,8 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
-import { predictProbe, type ProbeDocument, trainProbes } from "../domain/probe/probes.ts";
+import type { ProbeDocument } from "../domain/probe/probes.ts";
+import { requestSignal } from "./request_signal.ts";
 import { encodeRows } from "../domain/sae.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
@@ -99,14 +100,14 @@ function checkProbe(probe: ProbeDocument, cols: number): void {
   }
 }
 
-/** An encoder over a dictionary, holding its lease until `release`. */
-async function encoder(deps: AppDeps, id: string) {
+/** An encoder over a dictionary (research-class kernel calls), holding its lease until `release`. */
+async function encoder(deps: AppDeps, id: string, signal: AbortSignal) {
   const lease = await deps.registry.acquire(id);
   return {
     dSae: lease.description.dSae,
     dIn: lease.description.dIn,
     encode: async (x: Matrix): Promise<SparseRows> =>
-      (await encodeRows(deps.backend, lease.prepared, x, {})).codes,
+      (await encodeRows(deps.backend, lease.prepared, x, { priority: "research", signal })).codes,
     release: () => lease.release(),
   };
 }
@@ -142,7 +143,8 @@ export function probeRoutes(deps: AppDeps): Hono {
     if (wantsSae && !body.dictionary) {
       throw new SaeError("invalid", "the sae method needs a dictionary");
     }
-    const enc = wantsSae ? await encoder(deps, body.dictionary!) : null;
+    const signal = requestSignal(c);
+    const enc = wantsSae ? await encoder(deps, body.dictionary!, signal) : null;
     try {
       if (enc) {
         if (enc.dIn !== x.cols) {
@@ -159,15 +161,25 @@ export function probeRoutes(deps: AppDeps): Hono {
           );
         }
       }
-      const { methods, best } = await trainProbes({ x, y, testX, testY }, {
-        methods: body.methods,
-        ks: body.k,
-        encode: enc?.encode,
-        dictionary: body.dictionary,
-        penalty: body.penalty,
-        normalizedSelection: body.normalized_selection,
-        seed: body.seed,
-      });
+      // Codes come from the backend first; the fitting runs on a research worker.
+      const codes = enc ? await enc.encode(x) : undefined;
+      const testCodes = enc && testX ? await enc.encode(testX) : undefined;
+      const { methods, best } = await deps.jobs.run("probe_train", {
+        x,
+        y,
+        testX,
+        testY,
+        codes,
+        testCodes,
+        options: {
+          methods: body.methods,
+          ks: body.k,
+          dictionary: body.dictionary,
+          penalty: body.penalty,
+          normalizedSelection: body.normalized_selection,
+          seed: body.seed,
+        },
+      }, { signal });
       const name = (
         m: { method: string; k?: number },
       ) => (m.k === undefined ? m.method : `${m.method}_k${m.k}`);
@@ -198,7 +210,7 @@ export function probeRoutes(deps: AppDeps): Hono {
     const x = jsonMatrix(body.activations, "activations");
     checkProbe(probe, x.cols);
     const enc = probe.kind === "sae" && probe.dictionary
-      ? await encoder(deps, probe.dictionary)
+      ? await encoder(deps, probe.dictionary, requestSignal(c))
       : null;
     try {
       if (probe.kind === "sae" && !enc) {
@@ -210,7 +222,10 @@ export function probeRoutes(deps: AppDeps): Hono {
           throw new SaeError("invalid", `latent ${outside} outside [0, ${enc.dSae})`);
         }
       }
-      const p = await predictProbe(probe, x, { encode: enc?.encode });
+      const codes = enc ? await enc.encode(x) : undefined;
+      const p = await deps.jobs.run("probe_predict", { probe, x, codes }, {
+        signal: requestSignal(c),
+      });
       return c.json({ probabilities: Array.from(p) });
     } finally {
       enc?.release();

@@ -1,6 +1,7 @@
 /**
  * RFC 9457 problem details: every 4xx/5xx answer is application/problem+json with type, title,
- * status and detail. Maps domain error kinds to statuses.
+ * status and detail. Maps domain error kinds to statuses. Details (and string extras) are cut
+ * to {@link DETAIL_MAX_CHARS} characters, so an error never echoes a request's content at length.
  * @module
  */
 
@@ -22,6 +23,8 @@ export const STATUS_OF: Record<ErrorKind, ContentfulStatusCode> = {
 
 const TITLES: Record<number, string> = {
   400: "Malformed request",
+  401: "Unauthorized",
+  403: "Forbidden",
   404: "Not found",
   405: "Method not allowed",
   413: "Payload too large",
@@ -41,14 +44,43 @@ export interface Problem {
   readonly [extra: string]: unknown;
 }
 
+/** Longest `detail` (and string extra) a problem carries, in UTF-16 code units. */
+export const DETAIL_MAX_CHARS = 300;
+
+/**
+ * `text` cut to `maxChars` (default {@link DETAIL_MAX_CHARS}) with an ellipsis and the original
+ * length, e.g. `Unrecognized key: "aaaa… (28000000 characters)`; shorter text is returned as is.
+ * Never splits a surrogate pair.
+ */
+export function truncateDetail(text: string, options?: { maxChars?: number }): string {
+  const max = options?.maxChars ?? DETAIL_MAX_CHARS;
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // a high surrogate whose pair would be cut off
+  return `${text.slice(0, end)}\u2026 (${text.length} characters)`;
+}
+
 /** The problem document for `status` with a client-safe `detail`. */
 export function problem(status: number, detail: string, extra?: Record<string, unknown>): Problem {
   const title = TITLES[status] ?? "Error";
   const slug = title.toLowerCase().replace(/[^a-z]+/g, "-");
-  return { type: `https://saeserve.dev/problems/${slug}`, title, status, detail, ...extra };
+  const extras: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(extra ?? {})) {
+    extras[truncateDetail(key, { maxChars: 64 })] = typeof value === "string"
+      ? truncateDetail(value)
+      : value;
+  }
+  return {
+    type: `https://saeserve.dev/problems/${slug}`,
+    title,
+    status,
+    detail: truncateDetail(detail),
+    ...extras,
+  };
 }
 
-/** Respond with a problem+json body. */
+/** Respond with a problem+json body; a numeric `retry_after` extra also becomes Retry-After. */
 export function problemResponse(
   c: Context,
   status: ContentfulStatusCode,
@@ -56,7 +88,9 @@ export function problemResponse(
   extra?: Record<string, unknown>,
 ): Response {
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
-  if (status === 429) headers["retry-after"] = String(extra?.retry_after ?? 1);
+  const retryAfter = extra?.retry_after;
+  if (typeof retryAfter === "number") headers["retry-after"] = String(retryAfter);
+  else if (status === 429) headers["retry-after"] = "1";
   return c.body(JSON.stringify(problem(status, detail, extra)), status, headers);
 }
 

@@ -8,6 +8,26 @@
 import { z } from "zod";
 import { STEER_MODES } from "../domain/steer.ts";
 
+/**
+ * Bounds on array-valued options (api.md "Limits"). Lists of indices are also deduplicated and
+ * checked against the dictionary or the rows by the routes; the cost of what remains is
+ * checked against the budgets of `domain/cost.ts`.
+ */
+export const LIST_LIMITS = {
+  /** Steering edits per request. */
+  interventions: 4096,
+  /** Entries of one index list (positions, patches, map_features, ground_truth, head_names). */
+  indices: 65_536,
+  /** Feature ids of the feature routes. */
+  features: 4096,
+  /** k values of one probe-training request. */
+  ks: 32,
+  /** Cells of a boolean patch mask (1024 x 1024). */
+  mask: 1 << 20,
+  /** Side of a patch grid. */
+  gridSide: 1024,
+} as const;
+
 /** Rows of numbers: [rows, cols]. */
 export const MatrixSchema = z.array(z.array(z.number())).describe("rows x columns of numbers");
 
@@ -19,12 +39,18 @@ export const InterventionSchema = z.object({
       "orthogonal: x - (x.u)u + value u; cap: x - max(0, x.u - value) u (u: unit decoder direction)",
   ),
   value: z.number().default(0),
-  positions: z.array(z.number().int()).optional().describe("rows to steer (default all)"),
+  positions: z.array(z.number().int()).max(LIST_LIMITS.indices).optional().describe(
+    "rows to steer (default all); duplicates count once",
+  ),
   unit: z.enum(["activation", "norm"]).optional().describe(
     "activation (default): value per unit of latent activation; norm: along the unit-norm direction",
   ),
   relative: z.boolean().optional().describe("scale value by the row's largest latent activation"),
-  patches: z.union([z.array(z.number().int()), z.array(z.boolean()), z.array(z.array(z.boolean()))])
+  patches: z.union([
+    z.array(z.number().int()).max(LIST_LIMITS.indices),
+    z.array(z.boolean()).max(LIST_LIMITS.mask),
+    z.array(z.array(z.boolean()).max(LIST_LIMITS.gridSide)).max(LIST_LIMITS.gridSide),
+  ])
     .optional()
     .describe("vision: patch indices or a boolean mask over the grid (instead of positions)"),
   when: z.object({
@@ -36,23 +62,26 @@ export const InterventionSchema = z.object({
   ),
 }).strict();
 
+/** A vision patch grid [h, w]. */
+const GridSchema = z.array(z.number().int().min(1).max(LIST_LIMITS.gridSide)).length(2);
+
 /** Values `include` may list. */
 export const IncludeSchema = z.enum(["reconstruction", "error", "metrics"]);
 
 /** Options of POST /encode (JSON body fields, or query parameters with an .npy body). */
 export const EncodeOptionsSchema = z.object({
   top: z.number().int().min(1).optional().describe(
-    "return at most this many largest latents per row",
+    "return at most this many largest latents per row (at most d_sae)",
   ),
-  include: z.array(IncludeSchema).optional().describe("extra outputs"),
-  grid: z.array(z.number().int().min(1)).length(2).optional().describe(
+  include: z.array(IncludeSchema).max(3).optional().describe("extra outputs"),
+  grid: GridSchema.optional().describe(
     "vision: [h, w] patch grid; rows are images x (skip_tokens + h*w) tokens; adds per-image feature maps",
   ),
   skip_tokens: z.number().int().min(0).default(0).describe(
     "vision: leading CLS/register tokens per image",
   ),
-  map_features: z.array(z.number().int().min(0)).optional().describe(
-    "vision: features to map (default: each image's top maps_top)",
+  map_features: z.array(z.number().int().min(0)).max(LIST_LIMITS.indices).optional().describe(
+    "vision: features to map, each < d_sae, duplicates count once (default: each image's top maps_top)",
   ),
   maps_top: z.number().int().min(1).max(256).default(8),
 }).strict();
@@ -88,8 +117,8 @@ export const DecodeRequestSchema = z.union([
 
 /** Options of POST /steer. */
 export const SteerOptionsSchema = z.object({
-  interventions: z.array(InterventionSchema).min(1),
-  grid: z.array(z.number().int().min(1)).length(2).optional().describe(
+  interventions: z.array(InterventionSchema).min(1).max(LIST_LIMITS.interventions),
+  grid: GridSchema.optional().describe(
     "vision: [h, w] patch grid for `patches`",
   ),
   skip_tokens: z.number().int().min(0).default(0),
@@ -135,7 +164,9 @@ export const ProblemSchema = z.object({
 });
 
 /** Feature ids of one dictionary. */
-const FeaturesSchema = z.array(z.number().int().min(0)).min(1).max(4096).describe("latent indices");
+const FeaturesSchema = z.array(z.number().int().min(0)).min(1).max(LIST_LIMITS.features).describe(
+  "latent indices",
+);
 
 /** POST /features/logit-lens. */
 export const LogitLensRequestSchema = z.object({
@@ -181,14 +212,14 @@ export const OutputScoreRequestSchema = z.object({
 export const FeatureStatsRequestSchema = z.object({
   activations: MatrixSchema,
   token_ids: z.array(z.number().int().min(0)).optional(),
-  features: z.array(z.number().int().min(0)).optional(),
+  features: z.array(z.number().int().min(0)).max(LIST_LIMITS.features).optional(),
   top_rows: z.number().int().min(1).max(1000).default(10),
 }).strict();
 
 /** POST /steering-vector. */
 export const SteeringVectorRequestSchema = z.object({
   features: z.array(z.object({ feature: z.number().int().min(0), strength: z.number() }).strict())
-    .min(1),
+    .min(1).max(LIST_LIMITS.features),
   unit: z.enum(["activation", "norm"]).default("activation"),
   normalize: z.boolean().default(false),
   format: z.enum(["json", "npy", "gguf"]).default("json"),
@@ -204,8 +235,9 @@ export const ProbeTrainRequestSchema = z.object({
   test_activations: MatrixSchema.optional(),
   test_labels: z.array(z.number()).optional(),
   dictionary: z.string().optional().describe("dictionary id for the sae method"),
-  k: z.array(z.number().int().min(1)).default([1, 2, 4, 8, 16]).describe("latents per SAE probe"),
-  methods: z.array(z.enum(["sae", "logistic", "pca", "knn"])).min(1).default([
+  k: z.array(z.number().int().min(1)).min(1).max(LIST_LIMITS.ks).default([1, 2, 4, 8, 16])
+    .describe("latents per SAE probe (each at most d_sae)"),
+  methods: z.array(z.enum(["sae", "logistic", "pca", "knn"])).min(1).max(4).default([
     "logistic",
     "pca",
     "knn",
@@ -224,12 +256,12 @@ export const ProbePredictRequestSchema = z.object({
 /** POST /heatmap. */
 export const HeatmapRequestSchema = z.object({
   activations: MatrixSchema.describe("one image's tokens [skip_tokens + h*w, d_in]"),
-  grid: z.array(z.number().int().min(1).max(1024)).length(2),
+  grid: GridSchema,
   skip_tokens: z.number().int().min(0).default(0),
   feature: z.number().int().min(0),
   image: z.string().optional().describe("PNG or JPEG, base64 (a data: URL works too)"),
   size: z.array(z.number().int().min(1).max(4096)).length(2).optional().describe(
-    "[width, height] of the PNG",
+    "[width, height] of the PNG (width x height at most SAESERVE_MAX_IMAGE_PIXELS)",
   ),
   max: z.number().positive().optional().describe(
     "activation shown at full brightness (default: the map's max)",
@@ -239,10 +271,10 @@ export const HeatmapRequestSchema = z.object({
 /** POST /features/semantic-probe. */
 export const SemanticProbeRequestSchema = z.object({
   activations: MatrixSchema,
-  grid: z.array(z.number().int().min(1)).length(2),
+  grid: GridSchema,
   skip_tokens: z.number().int().min(0).default(0),
   labels: z.array(z.number()).describe("0/1 per image"),
-  top: z.number().int().min(1).max(10_000).default(50),
+  top: z.number().int().min(1).max(10_000).default(50).describe("features listed (at most d_sae)"),
 }).strict();
 
 /** Options of POST /v1/circuits/discover. */
@@ -259,8 +291,8 @@ export const CircuitOptionsSchema = z.object({
 export const CircuitRequestSchema = z.object({
   head_outputs: z.array(z.array(z.array(z.number()))).describe("[examples, heads, d_model]"),
   labels: z.array(z.number()).describe("1 task (positive), 0 corrupted"),
-  head_names: z.array(z.string()).optional(),
-  ground_truth: z.array(z.number().int().min(0)).optional(),
+  head_names: z.array(z.string().max(256)).max(LIST_LIMITS.indices).optional(),
+  ground_truth: z.array(z.number().int().min(0)).max(LIST_LIMITS.indices).optional(),
   options: CircuitOptionsSchema.optional(),
 }).strict();
 

@@ -7,10 +7,9 @@
 
 import { type Context, Hono } from "hono";
 import { SaeError } from "../domain/errors.ts";
-import { renderHeatmap } from "../domain/heatmap.ts";
-import { decodeImage, encodeRgbPng } from "../domain/image_codec.ts";
 import { encodeRows } from "../domain/sae.ts";
-import { featureMap, imageCount, semanticProbe } from "../domain/vision.ts";
+import { featureMap, imageCount } from "../domain/vision.ts";
+import { requestSignal } from "./request_signal.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { BACKEND_HEADER } from "./respond.ts";
@@ -31,7 +30,7 @@ export function visionRoutes(deps: AppDeps): Hono {
     if (imageCount(x.rows, grid) !== 1) {
       throw new SaeError("invalid", "heatmap takes the tokens of one image");
     }
-    let background;
+    let image: Uint8Array | undefined;
     if (body.image) {
       const b64 = body.image.replace(/^data:[^,]*,/, "");
       let bytes: Uint8Array;
@@ -40,7 +39,7 @@ export function visionRoutes(deps: AppDeps): Hono {
       } catch {
         throw new SaeError("malformed", "image must be base64 (or a data: URL)");
       }
-      background = decodeImage(bytes);
+      image = bytes;
     }
     const lease = await deps.registry.acquire(c.req.param("id"));
     try {
@@ -50,14 +49,17 @@ export function visionRoutes(deps: AppDeps): Hono {
           `feature ${body.feature} outside [0, ${lease.description.dSae})`,
         );
       }
-      const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
+      const signal = requestSignal(c);
+      const { codes } = await encodeRows(deps.backend, lease.prepared, x, { signal });
       const values = featureMap(codes, grid, { image: 0, feature: body.feature });
-      const size = body.size
-        ? { width: body.size[0], height: body.size[1] }
-        : background
-        ? { width: background.width, height: background.height }
-        : { width: grid.w * 16, height: grid.h * 16 };
-      const png = encodeRgbPng(renderHeatmap(values, { grid, size, max: body.max, background }));
+      // Decoding the image, drawing and PNG encoding run on a research worker.
+      const png = await deps.jobs.run("heatmap", {
+        values,
+        grid,
+        size: body.size ? { width: body.size[0], height: body.size[1] } : undefined,
+        max: body.max,
+        image,
+      }, { signal });
       c.header(BACKEND_HEADER, deps.backend.name);
       c.header("X-Saeserve-Max-Activation", String(values.reduce((m, v) => Math.max(m, v), 0)));
       return c.body(png, 200, { "content-type": "image/png" });
@@ -82,8 +84,17 @@ export function visionRoutes(deps: AppDeps): Hono {
     }
     const lease = await deps.registry.acquire(c.req.param("id"));
     try {
-      const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
-      const scores = semanticProbe(codes, { grid, labels: body.labels, top: body.top });
+      const signal = requestSignal(c);
+      const { codes } = await encodeRows(deps.backend, lease.prepared, x, {
+        priority: "research",
+        signal,
+      });
+      const scores = await deps.jobs.run("semantic_probe", {
+        codes,
+        grid,
+        labels: body.labels,
+        top: body.top,
+      }, { signal });
       c.header(BACKEND_HEADER, deps.backend.name);
       return c.json({ images, features: scores });
     } finally {

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Cancellation } from "../cancellation.ts";
+
 import { type Matrix, matrix, type SparseRows } from "../matrix.ts";
 import { knnProba } from "./knn.ts";
 import { fitLogistic, type LogisticModel, predictProba } from "./logistic.ts";
@@ -84,6 +86,8 @@ export interface TrainProbesOptions {
   /** Rank latents after dividing by their mean non-zero activation. */
   readonly normalizedSelection?: boolean;
   readonly seed?: number;
+  /** Polled between fits: stop when the work is abandoned. */
+  readonly signal?: Cancellation;
 }
 
 function rowsOf(x: Matrix, idx: number[]): Matrix {
@@ -106,7 +110,7 @@ function scalerFrom(j: JsonScaler): Scaler {
 function tunedLogistic(
   x: Matrix,
   y: Uint8Array,
-  options: { penalty: "l1" | "l2"; seed: number },
+  options: { penalty: "l1" | "l2"; seed: number; signal?: Cancellation },
 ): { model: LogisticModel; C: number; valAuc: number; scaler: Scaler } {
   let best = { C: C_GRID[0], auc: -Infinity };
   const warm = new Map<string, LogisticModel>();
@@ -127,7 +131,7 @@ function tunedLogistic(
       );
       warm.set(key, model);
       return predictProba(model, applyScaler(scaler, rowsOf(x, fold.val)));
-    }, { seed: options.seed });
+    }, { seed: options.seed, signal: options.signal });
     if (auc > best.auc) best = { C, auc };
   }
   const scaler = fitScaler(x);
@@ -163,8 +167,9 @@ export async function trainProbes(
   const test = (scores: () => ArrayLike<number>) =>
     data.testX && data.testY ? rocAuc(scores(), data.testY) : undefined;
   for (const method of options.methods) {
+    options.signal?.throwIfAborted();
     if (method === "logistic") {
-      const t = tunedLogistic(x, y, { penalty: "l2", seed });
+      const t = tunedLogistic(x, y, { penalty: "l2", seed, signal: options.signal });
       results.push({
         method,
         valAuc: t.valAuc,
@@ -191,7 +196,7 @@ export async function trainProbes(
           const z = pcaTransform(pca, applyScaler(scaler, rowsOf(x, fold.train)));
           const model = fitLogistic(z, labelsOf(y, fold.train), { penalty: "l2", C: 1 });
           return predictProba(model, pcaTransform(pca, applyScaler(scaler, rowsOf(x, fold.val))));
-        }, { seed });
+        }, { seed, signal: options.signal });
         if (best && valAuc <= best.valAuc) continue;
         const { scaler, pca } = fitOn(x);
         const model = fitLogistic(pcaTransform(pca, applyScaler(scaler, x)), y, {
@@ -226,7 +231,7 @@ export async function trainProbes(
             applyScaler(scaler, rowsOf(x, fold.val)),
             k,
           );
-        }, { seed });
+        }, { seed, signal: options.signal });
         if (best && valAuc <= best.valAuc) continue;
         const scaler = fitScaler(x);
         const sx = applyScaler(scaler, x);
@@ -256,7 +261,11 @@ export async function trainProbes(
       for (const k of options.ks ?? [1, 2, 4, 8, 16]) {
         const latents = ranking.slice(0, Math.min(k, ranking.length));
         const features = latentColumns(codes, latents);
-        const t = tunedLogistic(features, y, { penalty: options.penalty ?? "l2", seed });
+        const t = tunedLogistic(features, y, {
+          penalty: options.penalty ?? "l2",
+          seed,
+          signal: options.signal,
+        });
         results.push({
           method,
           k,

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Cancellation } from "../cancellation.ts";
+
 import { rocAuc } from "./roc_auc.ts";
 
 /** One fold: training and validation row indices. */
@@ -78,12 +80,13 @@ export function validationFolds(y: ArrayLike<number>, options?: { seed?: number 
 export function validationAuc(
   y: ArrayLike<number>,
   fit: (fold: Fold) => ArrayLike<number>,
-  options?: { seed?: number },
+  options?: { seed?: number; signal?: Cancellation },
 ): number {
   const folds = validationFolds(y, options);
   if (schemeFor(y.length) === "leave-2-out") {
     let sum = 0;
     for (const fold of folds) {
+      options?.signal?.throwIfAborted();
       const s = fit(fold);
       sum += s[0] > s[1] ? 1 : s[0] === s[1] ? 0.5 : 0;
     }
@@ -92,6 +95,7 @@ export function validationAuc(
   const scores: number[] = [];
   const labels: number[] = [];
   for (const fold of folds) {
+    options?.signal?.throwIfAborted();
     const s = fit(fold);
     fold.val.forEach((i, t) => {
       scores.push(s[t]);

@@ -2,6 +2,13 @@
  * The local-folder store (`file://`): ranged reads with seek, recursive listing, atomic writes.
  * Every path is normalized and resolved through symlinks; anything that would land outside
  * the root is refused.
+ *
+ * Symlinks: a link to a file or folder inside the root is followed (an alias such as
+ * `latest -> v3` works), a link that leaves the root is treated as absent, and a link to a
+ * folder that loops (back to a folder the path already went through, or to an ancestor of
+ * one, by real path or by device and inode) is never followed, so one folder cannot appear
+ * under endless `loop/loop/...` ids. Listings walk real folders first and each folder once, so
+ * a folder reachable both directly and through a link is listed under its own path.
  * @module
  */
 
@@ -30,17 +37,17 @@ export function fileStore(root: string): Store {
     throw new SaeError("unavailable", `${describe} is not a folder`);
   };
 
-  /** The real path of an existing object, or not_found if absent or outside the root. */
+  /** The real path of an existing object, or not_found if absent, outside the root or looping. */
   const locate = async (path: string): Promise<string> => {
     const relative = objectPath(path);
     const base = await realRoot();
-    let real: string;
+    let real: string | null;
     try {
-      real = await Deno.realPath(join(base, relative));
+      real = await resolveInside(base, relative);
     } catch (error) {
       throw fsError(error, `${describe}/${relative}`);
     }
-    if (!inside(base, real)) throw new SaeError("not_found", `${describe}/${relative} not found`);
+    if (real === null) throw new SaeError("not_found", `${describe}/${relative} not found`);
     return real;
   };
 
@@ -50,16 +57,16 @@ export function fileStore(root: string): Store {
     async list(prefix: string): Promise<StoreEntry[]> {
       const relative = objectPath(prefix, { allowEmpty: true });
       const base = await realRoot();
-      let start: string;
+      let start: string | null;
+      let info: Deno.FileInfo;
       try {
-        start = await Deno.realPath(join(base, relative));
-        if (!inside(base, start) || !(await Deno.stat(start)).isDirectory) return [];
+        start = await resolveInside(base, relative);
+        if (start === null || !(info = await Deno.stat(start)).isDirectory) return [];
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return [];
         throw fsError(error, `${describe}/${relative}`);
       }
-      const entries: StoreEntry[] = [];
-      await walk(start, { base, relative, entries, seen: new Set([start]) });
+      const entries = await walk(start, { base, relative, info });
       return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     },
 
@@ -119,34 +126,98 @@ export function fileStore(root: string): Store {
   };
 }
 
-interface WalkState {
-  readonly base: string;
-  readonly relative: string;
-  readonly entries: StoreEntry[];
-  readonly seen: Set<string>;
+/** Identity of a folder: device and inode where the platform has them, else its real path. */
+function folderKey(info: Deno.FileInfo, real: string): string {
+  return info.ino === null ? real : `${info.dev}:${info.ino}`;
 }
 
-async function walk(folder: string, state: WalkState): Promise<void> {
-  for await (const entry of Deno.readDir(folder)) {
-    if (entry.name.startsWith(".") || entry.name.includes("\\")) continue;
-    const relative = state.relative === "" ? entry.name : `${state.relative}/${entry.name}`;
-    let real = join(folder, entry.name);
-    if (entry.isSymlink) {
-      try {
+function missing(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
+}
+
+/**
+ * The real path of `relative` under the real folder `base`, resolved one name at a time; null
+ * when it is absent, a link leaves `base` (or dangles), or a link to a folder loops: its
+ * target is a folder this path already went through or an ancestor of one. Plain folders seen
+ * twice (a bind mount of an ancestor) count as a loop too.
+ */
+async function resolveInside(base: string, relative: string): Promise<string | null> {
+  const names = relative === "" ? [] : relative.split("/");
+  const passed = [base];
+  const keys = new Set([folderKey(await Deno.stat(base), base)]);
+  let current = base;
+  for (let i = 0; i < names.length; i++) {
+    let real = join(current, names[i]);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(real);
+      if (info.isSymlink) {
         real = await Deno.realPath(real);
-      } catch {
-        continue; // dangling link
+        info = await Deno.stat(real);
       }
-      if (!inside(state.base, real)) continue;
+    } catch (error) {
+      if (missing(error)) return null;
+      throw error;
     }
-    const info = await Deno.stat(real).catch(() => null);
-    if (info?.isFile) {
-      state.entries.push({ path: relative, size: info.size });
-    } else if (info?.isDirectory && !state.seen.has(real)) {
-      state.seen.add(real);
-      await walk(real, { ...state, relative });
+    if (!inside(base, real)) return null;
+    if (info.isDirectory) {
+      const key = folderKey(info, real);
+      if (keys.has(key) || passed.some((folder) => inside(real, folder))) return null;
+      keys.add(key);
+      passed.push(real);
+    } else if (i < names.length - 1) {
+      return null; // a file where a folder should be
+    }
+    current = real;
+  }
+  return current;
+}
+
+/**
+ * Every file under the real folder `start`, with paths below `relative`. Plain folders are
+ * walked first, links to folders afterwards, each folder once (by device and inode); a link
+ * that leaves `base`, dangles, or points at an ancestor of its own folder is skipped.
+ */
+async function walk(
+  start: string,
+  options: { base: string; relative: string; info: Deno.FileInfo },
+): Promise<StoreEntry[]> {
+  const { base } = options;
+  const entries: StoreEntry[] = [];
+  const seen = new Set([folderKey(options.info, start)]);
+  const folders = [{ real: start, relative: options.relative }];
+  const links: { path: string; folder: string; relative: string }[] = [];
+  const enter = (info: Deno.FileInfo, real: string, relative: string): void => {
+    const key = folderKey(info, real);
+    if (seen.has(key)) return;
+    seen.add(key);
+    folders.push({ real, relative });
+  };
+  while (folders.length || links.length) {
+    const folder = folders.pop();
+    if (!folder) {
+      const link = links.shift()!;
+      const real = await Deno.realPath(link.path).catch(() => null); // null: dangling
+      if (real === null || !inside(base, real) || inside(real, link.folder)) continue;
+      const info = await Deno.stat(real).catch(() => null);
+      if (info?.isFile) entries.push({ path: link.relative, size: info.size });
+      else if (info?.isDirectory) enter(info, real, link.relative);
+      continue;
+    }
+    for await (const entry of Deno.readDir(folder.real)) {
+      if (entry.name.startsWith(".") || entry.name.includes("\\")) continue;
+      const relative = folder.relative === "" ? entry.name : `${folder.relative}/${entry.name}`;
+      const path = join(folder.real, entry.name);
+      if (entry.isSymlink) {
+        links.push({ path, folder: folder.real, relative });
+        continue;
+      }
+      const info = await Deno.stat(path).catch(() => null);
+      if (info?.isFile) entries.push({ path: relative, size: info.size });
+      else if (info?.isDirectory) enter(info, path, relative);
     }
   }
+  return entries;
 }
 
 function fileSource(path: string, options: { size: number; label: string }): ByteSource {

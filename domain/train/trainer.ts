@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { Cancellation } from "../cancellation.ts";
+
 import type { Backend } from "../backend.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { Adam, scheduledLr } from "./adam.ts";
@@ -50,6 +52,8 @@ export interface TrainOptions {
   /** Called every `progressEvery` steps and at the end. */
   readonly onProgress?: (progress: TrainProgress) => void;
   readonly progressEvery?: number;
+  /** Polled every step: stop when the work is abandoned. */
+  readonly signal?: Cancellation;
 }
 
 /** One progress report. */
@@ -201,6 +205,7 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
   const started = performance.now();
   let last = { l0: 0, fvu: 0, deadFraction: 0 };
   for (let step = 0; step < steps; step++) {
+    options.signal?.throwIfAborted();
     const x = scaled(await source.next(batch));
     const dead = Uint8Array.from(sinceFired, (t) => (t >= deadAfter ? 1 : 0));
     const result = await lossAndGradients(backend, params, x, {

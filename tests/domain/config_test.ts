@@ -30,8 +30,10 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     apiKeys,
     apiKeysFile,
     rateLimitPerMinute,
+    authFailuresPerMinute,
     protectMetrics,
     shutdownGraceMs,
+    jobWorkers,
     batching,
     requestLogs,
     ...core
@@ -40,8 +42,10 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   assert.deepEqual(apiKeys, []);
   assert.equal(apiKeysFile, undefined);
   assert.equal(rateLimitPerMinute, 0);
+  assert.equal(authFailuresPerMinute, 20);
   assert.equal(protectMetrics, false);
   assert.equal(shutdownGraceMs, 10_000);
+  assert.deepEqual(jobWorkers, { live: 1, research: 1 });
   assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 1, maxQueuedRows: 8192 });
   assert.equal(requestLogs, true);
   assert.deepEqual(core, {
@@ -72,6 +76,7 @@ Deno.test("readConfig reads the serving settings: keys, limits, deadline, batchi
   const c = readConfig({
     SAESERVE_API_KEYS: "k1, k2 ,",
     SAESERVE_RATE_LIMIT_PER_MINUTE: "60",
+    SAESERVE_AUTH_FAILURES_PER_MINUTE: "5",
     SAESERVE_REQUEST_TIMEOUT_MS: "250",
     SAESERVE_BATCHING: "0",
     SAESERVE_BATCH_MAX_ROWS: "64",
@@ -80,6 +85,11 @@ Deno.test("readConfig reads the serving settings: keys, limits, deadline, batchi
   });
   assert.deepEqual(c.apiKeys, ["k1", "k2"]);
   assert.equal(c.rateLimitPerMinute, 60);
+  assert.equal(c.authFailuresPerMinute, 5);
+  assert.throws(
+    () => readConfig({ SAESERVE_AUTH_FAILURES_PER_MINUTE: "-1" }),
+    /SAESERVE_AUTH_FAILURES_PER_MINUTE/,
+  );
   assert.equal(c.requestTimeoutMs, 250);
   assert.equal(c.batching.enabled, false);
   assert.equal(c.batching.maxRows, 64);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeNpy } from "../../domain/npy.ts";
+import { DETAIL_MAX_CHARS, problem, truncateDetail } from "../../routes/problem.ts";
 import { loadFixtures } from "../conformance.ts";
 import { postJson, testApp } from "./helpers.ts";
 
@@ -178,4 +179,40 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
   }
   assert.ok(registry.isLoaded(f.case), "the dictionary stayed loaded");
   registry.close();
+});
+
+Deno.test("error details never echo request content at length: a 2 MB unknown key gives a short 400", async () => {
+  const { app, registry } = testApp();
+  try {
+    const key = "k".repeat(2_000_000);
+    const res = await postJson(app, `${url}/encode`, `{"activations": [[1]], "${key}": 1}`);
+    const text = await res.text();
+    assert.equal(res.status, 400);
+    assert.ok(text.length < 1000, `a ${text.length}-character answer`);
+    const problem = JSON.parse(text);
+    assert.match(problem.detail, /Unrecognized key/);
+    assert.match(problem.detail, /\u2026 \(\d{7} characters\)/);
+    // A long route or id is cut too.
+    const long = await app.request(`/v1/nope/${"x".repeat(50_000)}`);
+    assert.equal(long.status, 404);
+    const detail = (await long.json()).detail as string;
+    assert.ok(detail.length <= DETAIL_MAX_CHARS + 30, `${detail.length} characters`);
+    assert.match(detail, /\(\d+ characters\)$/);
+    const dict = await app.request(`/v1/dictionaries/${"y".repeat(50_000)}`);
+    assert.ok((await dict.text()).length < 1000);
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("truncateDetail keeps short text, cuts long text with an ellipsis and its length, never splits a surrogate pair", () => {
+  assert.equal(truncateDetail("short"), "short");
+  assert.equal(truncateDetail("x".repeat(DETAIL_MAX_CHARS)), "x".repeat(DETAIL_MAX_CHARS));
+  assert.equal(truncateDetail("abcdef", { maxChars: 3 }), "abc\u2026 (6 characters)");
+  // "😀" is two UTF-16 code units: cutting after its first would leave a lone surrogate.
+  assert.equal(truncateDetail("ab\u{1F600}cd", { maxChars: 3 }), "ab\u2026 (6 characters)");
+  const p = problem(400, "z".repeat(10_000), { note: "n".repeat(10_000), retry_after: 3 });
+  assert.ok(p.detail.length < DETAIL_MAX_CHARS + 30);
+  assert.ok((p.note as string).length < DETAIL_MAX_CHARS + 30);
+  assert.equal(p.retry_after, 3);
 });

@@ -10,6 +10,7 @@ import { Registry } from "../../domain/registry.ts";
 import { fileStore } from "../../domain/store/file.ts";
 import type { Store } from "../../domain/store/mod.ts";
 import { type AppDeps, createApp } from "../../routes/mod.ts";
+import { JobRunner } from "../../jobs/mod.ts";
 import type { Hono } from "hono";
 
 /** The fixture dictionaries written by tests/fixtures/make_fixtures.py. */
@@ -47,6 +48,7 @@ export function testApp(options?: {
       registry,
       backend,
       metrics,
+      jobs: new JobRunner(),
       maxBodyBytes: options?.maxBodyBytes ?? 64 << 20,
       chooseBackend: options?.chooseBackend,
       auth: options?.auth,

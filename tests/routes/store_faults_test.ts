@@ -156,9 +156,12 @@ Deno.test("a weights file whose sha256 does not match saeserve.json is refused, 
     await Deno.writeFile(path, bytes);
 
     const f = FIXTURES.get(id)!;
+    // The second attempt gets the remembered failure (with Retry-After), not a second read.
     for (let attempt = 1; attempt <= 2; attempt++) {
+      const res = await postJson(app, `/v1/dictionaries/${id}/encode`, { activations: f.x });
+      assert.equal(res.headers.get("retry-after"), "1");
       const body = await expectProblem(
-        await postJson(app, `/v1/dictionaries/${id}/encode`, { activations: f.x }),
+        res,
         503,
         /sae_weights\.safetensors: sha256 [0-9a-f]{64} does not match saeserve\.json/,
       );
@@ -168,18 +171,20 @@ Deno.test("a weights file whose sha256 does not match saeserve.json is refused, 
     }
 
     const metrics = await (await app.request("/metrics")).text();
-    assert.match(metrics, /^saeserve_dictionary_loads_total\{result="integrity"\} 2$/m);
+    assert.match(metrics, /^saeserve_dictionary_loads_total\{result="integrity"\} 1$/m);
     assert.doesNotMatch(metrics, /^saeserve_dictionary_loads_total\{result="ok"\}/m);
 
     // An unrelated dictionary in the same store serves, and the failed loads stay counted.
     await encodeMatches(app, FIXTURES.get("saelens_standard")!);
     const after = await (await app.request("/metrics")).text();
     assert.match(after, /^saeserve_dictionary_loads_total\{result="ok"\} 1$/m);
-    assert.match(after, /^saeserve_dictionary_loads_total\{result="integrity"\} 2$/m);
+    assert.match(after, /^saeserve_dictionary_loads_total\{result="integrity"\} 1$/m);
 
-    // Restoring the file makes it load (the refusal was about the bytes, not cached).
+    // Restoring the file (same size, so the listing is unchanged) makes it load once the
+    // 1 s backoff is over: the refusal was about the bytes.
     bytes[bytes.length - 2] ^= 0x01;
     await Deno.writeFile(path, bytes);
+    await new Promise((r) => setTimeout(r, 1000));
     await encodeMatches(app, f);
   } finally {
     registry.close();

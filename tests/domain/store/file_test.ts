@@ -220,3 +220,51 @@ Deno.test("fileStore sources readInto a caller's buffer (shared memory too) and 
     );
   });
 });
+
+Deno.test("fileStore never follows a symlinked folder that loops: one id per dictionary", async () => {
+  await withFolder(async (root) => {
+    await Deno.mkdir(join(root, "d"));
+    await Deno.mkdir(join(root, "a"));
+    await Deno.mkdir(join(root, "b"));
+    await Deno.writeFile(join(root, "d/cfg.json"), new Uint8Array(3));
+    await Deno.writeFile(join(root, "a/fa"), new Uint8Array(1));
+    await Deno.writeFile(join(root, "b/fb"), new Uint8Array(2));
+    await Deno.symlink("..", join(root, "d/loop")); // back to the root
+    await Deno.symlink(".", join(root, "self")); // to itself
+    await Deno.symlink("../b", join(root, "a/x")); // a -> b -> a: a loop in two steps
+    await Deno.symlink("../a", join(root, "b/y"));
+    await Deno.symlink("d", join(root, "latest")); // an alias that does not loop
+    const store = fileStore(root);
+
+    // The listing holds each file once, under its real folder.
+    assert.deepEqual(await store.list(""), [
+      { path: "a/fa", size: 1 },
+      { path: "b/fb", size: 2 },
+      { path: "d/cfg.json", size: 3 },
+    ]);
+    // No id made of loops resolves, for listing or reading.
+    for (const prefix of ["self", "self/self/d", "d/loop", "d/loop/d", "a/x/y", "a/x/y/x"]) {
+      assert.deepEqual(await store.list(prefix), [], prefix);
+    }
+    for (const path of ["self/d/cfg.json", "d/loop/d/cfg.json", "a/x/y/fa", "latest/loop/a/fa"]) {
+      await assert.rejects(store.open(path), isKind("not_found"), path);
+    }
+    // Aliases that do not loop still work.
+    assert.equal((await store.open("a/x/fb")).size, 2);
+    assert.equal((await store.open("latest/cfg.json")).size, 3);
+    assert.deepEqual(await store.list("latest"), [{ path: "latest/cfg.json", size: 3 }]);
+    assert.deepEqual(await store.list("a"), [{ path: "a/fa", size: 1 }, {
+      path: "a/x/fb",
+      size: 2,
+    }]);
+  });
+});
+
+Deno.test("fileStore lists a folder under its own path even when a link to it comes first", async () => {
+  await withFolder(async (root) => {
+    await Deno.mkdir(join(root, "z/real"), { recursive: true });
+    await Deno.writeFile(join(root, "z/real/w.bin"), new Uint8Array(4));
+    await Deno.symlink("z/real", join(root, "alias"));
+    assert.deepEqual(await fileStore(root).list(""), [{ path: "z/real/w.bin", size: 4 }]);
+  });
+});

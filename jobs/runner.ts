@@ -1,0 +1,284 @@
+/**
+ * Runs tasks (`tasks.ts`) on worker threads, in two classes with their own workers and queues:
+ * `live` (pieces of encode / steer answers) and `research` (probes, circuits, aligned work,
+ * heatmaps), so research never delays live work and neither runs on the request thread. A
+ * job whose signal aborts (deadline, client gone, shutdown) is dropped from its queue or, when
+ * running, told through a flag in shared memory that its loops poll; a job that does not stop
+ * within a second has its worker terminated and replaced. Either way its caller is answered
+ * at once.
+ * @module
+ */
+
+import type { WorkClass } from "../domain/backend.ts";
+import { SaeError } from "../domain/errors.ts";
+import type { JobReply, JobRequest } from "./protocol.ts";
+import type { TaskArgs, TaskName, TaskResult } from "./tasks.ts";
+
+/** Options of {@link JobRunner}. */
+export interface JobRunnerOptions {
+  /** Workers per class (default: live 1, research 1). */
+  readonly workers?: Partial<Record<WorkClass, number>>;
+  /** Jobs allowed to wait per class before callers get 429 (default 64). */
+  readonly maxQueued?: number;
+}
+
+/** Options of one {@link JobRunner.run} call. */
+export interface RunOptions {
+  /** Queue class (default "research"). */
+  readonly priority?: WorkClass;
+  /** Abort: the job leaves its queue, or its worker is terminated. */
+  readonly signal?: AbortSignal;
+  /** Buffers moved to the worker instead of copied. */
+  readonly transfer?: Transferable[];
+}
+
+/** Counts for /metrics. */
+export interface JobStats {
+  readonly queued: number;
+  readonly running: number;
+  readonly workers: number;
+  /** Workers terminated because an abandoned job did not stop in time, or they failed. */
+  readonly replaced: number;
+  readonly completed: number;
+}
+
+interface Job {
+  readonly id: number;
+  readonly task: TaskName;
+  readonly args: unknown;
+  readonly transfer: Transferable[];
+  readonly signal?: AbortSignal;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  onAbort?: () => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  job: Job | null;
+  /** Set to 1 to tell the worker its job is abandoned (polled by the task's loops). */
+  readonly cancel: Int32Array;
+  /** Pending termination of a worker whose abandoned job has not stopped yet. */
+  stopping?: ReturnType<typeof setTimeout>;
+}
+
+/** How long an abandoned job may take to notice before its worker is terminated. */
+const CANCEL_GRACE_MS = 1000;
+
+/** One class: its workers and its queue. */
+class Lane {
+  readonly #queue: Job[] = [];
+  readonly #slots: Slot[] = [];
+  readonly #size: number;
+  readonly #maxQueued: number;
+  #replaced = 0;
+  #completed = 0;
+  #closed = false;
+
+  constructor(size: number, maxQueued: number) {
+    this.#size = Math.max(1, Math.floor(size));
+    this.#maxQueued = maxQueued;
+  }
+
+  submit(job: Job): void {
+    if (this.#closed) {
+      job.reject(new SaeError("unavailable", "the service is shutting down"));
+      return;
+    }
+    if (job.signal?.aborted) {
+      job.reject(job.signal.reason);
+      return;
+    }
+    if (this.#queue.length >= this.#maxQueued) {
+      job.reject(
+        new SaeError("over_capacity", `${this.#queue.length} jobs are already waiting`, {
+          info: { retry_after: 1 },
+        }),
+      );
+      return;
+    }
+    job.onAbort = () => this.#abort(job);
+    job.signal?.addEventListener("abort", job.onAbort, { once: true });
+    this.#queue.push(job);
+    this.#pump();
+  }
+
+  stats(): JobStats {
+    return {
+      queued: this.#queue.length,
+      running: this.#slots.filter((s) => s.job && s.stopping === undefined).length,
+      workers: this.#slots.length,
+      replaced: this.#replaced,
+      completed: this.#completed,
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    const error = new SaeError("unavailable", "the service is shutting down");
+    for (const job of this.#queue.splice(0)) this.#settle(job, () => job.reject(error));
+    for (const slot of this.#slots.splice(0)) {
+      slot.worker.terminate();
+      if (slot.job) this.#settle(slot.job, () => slot.job!.reject(error));
+    }
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      let slot = this.#slots.find((s) => !s.job);
+      if (!slot) {
+        if (this.#slots.length >= this.#size) return;
+        slot = this.#spawn();
+      }
+      const job = this.#queue.shift()!;
+      this.#start(slot, job);
+    }
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+    let markReady!: () => void;
+    const slot: Slot = {
+      worker,
+      job: null,
+      ready: new Promise((r) => (markReady = r)),
+      cancel: new Int32Array(new SharedArrayBuffer(4)),
+    };
+    worker.onmessage = (e: MessageEvent<JobReply>) => {
+      const reply = e.data;
+      if (reply.id === 0) return markReady();
+      const job = slot.job;
+      if (!job || job.id !== reply.id) return;
+      slot.job = null;
+      if (slot.stopping !== undefined) {
+        // An abandoned job stopped by itself: the worker is kept; its caller was answered.
+        clearTimeout(slot.stopping);
+        slot.stopping = undefined;
+      } else {
+        this.#completed++;
+        this.#settle(job, () => reply.ok ? job.resolve(reply.result) : job.reject(rebuild(reply)));
+      }
+      this.#pump();
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      const job = slot.job;
+      this.#replace(slot);
+      if (job) {
+        this.#settle(
+          job,
+          () => job.reject(new SaeError("unavailable", `a job worker failed: ${e.message}`)),
+        );
+      }
+    };
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #start(slot: Slot, job: Job): void {
+    slot.job = job;
+    Atomics.store(slot.cancel, 0, 0);
+    slot.ready.then(() => {
+      if (slot.job !== job || slot.stopping !== undefined) return; // abandoned while starting
+      const message: JobRequest = {
+        id: job.id,
+        task: job.task,
+        args: job.args,
+        cancel: slot.cancel,
+      };
+      try {
+        slot.worker.postMessage(message, job.transfer);
+      } catch (e) {
+        slot.job = null;
+        this.#settle(job, () => job.reject(new SaeError("invalid", (e as Error).message)));
+        this.#pump();
+      }
+    });
+  }
+
+  /** Terminate a worker (its job abandoned or failed) and forget it; a new one starts on demand. */
+  #replace(slot: Slot): void {
+    slot.worker.terminate();
+    clearTimeout(slot.stopping);
+    slot.job = null;
+    const at = this.#slots.indexOf(slot);
+    if (at >= 0) this.#slots.splice(at, 1);
+    this.#replaced++;
+    this.#pump();
+  }
+
+  /**
+   * The caller is answered at once. A running job is told through its shared flag and gets
+   * CANCEL_GRACE_MS to stop at its next check (the worker is then reused); past that its
+   * worker is terminated and replaced.
+   */
+  #abort(job: Job): void {
+    const queued = this.#queue.indexOf(job);
+    if (queued >= 0) this.#queue.splice(queued, 1);
+    const slot = this.#slots.find((s) => s.job === job);
+    if (slot && slot.stopping === undefined) {
+      Atomics.store(slot.cancel, 0, 1);
+      slot.stopping = setTimeout(() => this.#replace(slot), CANCEL_GRACE_MS);
+    }
+    if (queued >= 0 || slot) this.#settle(job, () => job.reject(job.signal!.reason));
+  }
+
+  #settle(job: Job, settle: () => void): void {
+    if (job.onAbort) job.signal?.removeEventListener("abort", job.onAbort);
+    settle();
+  }
+}
+
+/** Turn a worker's error description back into the error the routes map to a status. */
+function rebuild(reply: Extract<JobReply, { ok: false }>): Error {
+  const e = reply.error;
+  if (e.name === "SaeError" && e.kind) return new SaeError(e.kind, e.message, { info: e.info });
+  if (e.name === "RangeError") return new SaeError("invalid", e.message);
+  return new SaeError("unavailable", `the job failed: ${e.message}`);
+}
+
+/** Worker pools for the two classes of work. Close it at shutdown. */
+export class JobRunner {
+  readonly #lanes: Record<WorkClass, Lane>;
+  #nextId = 1;
+
+  /** Workers start on first use; `options.workers` sets each class's concurrency. */
+  constructor(options: JobRunnerOptions = {}) {
+    const maxQueued = options.maxQueued ?? 64;
+    this.#lanes = {
+      live: new Lane(options.workers?.live ?? 1, maxQueued),
+      research: new Lane(options.workers?.research ?? 1, maxQueued),
+    };
+  }
+
+  /** Run `task` on a worker of its class; rejects with the signal's reason when aborted. */
+  run<N extends TaskName>(
+    task: N,
+    args: TaskArgs<N>,
+    options: RunOptions = {},
+  ): Promise<TaskResult<N>> {
+    return new Promise((resolve, reject) => {
+      this.#lanes[options.priority ?? "research"].submit({
+        id: this.#nextId++,
+        task,
+        args,
+        transfer: options.transfer ?? [],
+        signal: options.signal,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+    });
+  }
+
+  /** Queue and worker counts of a class. */
+  stats(priority: WorkClass): JobStats {
+    return this.#lanes[priority].stats();
+  }
+
+  /** Terminate every worker; queued and running jobs fail with 503. */
+  close(): void {
+    this.#lanes.live.close();
+    this.#lanes.research.close();
+  }
+}
