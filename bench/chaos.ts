@@ -20,6 +20,8 @@ export interface ChaosOptions {
   readonly deadlineMs?: number;
   readonly liveClients?: number;
   readonly researchClients?: number;
+  /** Seconds of the same mix before the starting memory is read (10). */
+  readonly warmupSeconds?: number;
 }
 
 /** What a run saw. */
@@ -38,6 +40,8 @@ export interface ChaosSummary {
   readonly live: { count: number; p50_ms: number; p99_ms: number };
   readonly rss_start_mb: number;
   readonly rss_end_mb: number;
+  /** Resident memory every 5 s of traffic, MiB (warm-up included). */
+  readonly rss_samples_mb: number[];
   /** Job workers replaced (abandoned research), from /metrics. */
   readonly workers_replaced: number;
   /** SIGTERM to exit, ms, and the exit code. */
@@ -75,6 +79,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   const serverErrors: string[] = [];
   const liveMs: number[] = [];
   const healthMs: number[] = [];
+  const rssSamples: number[] = [];
   let disconnected = 0;
   let hung = 0;
 
@@ -163,43 +168,58 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     }
   }
 
-  // Warm up every route once, then take the starting memory.
-  for (const make of [...live, ...research]) await send(make(), {});
-  await new Promise((r) => setTimeout(r, 1000));
-  const rssStart = memoryOf(service.pid).rss;
-
-  const end = performance.now() + options.seconds * 1000;
-  const clients: Promise<void>[] = [];
-  for (let i = 0; i < (options.liveClients ?? 4); i++) {
-    clients.push((async () => {
-      while (performance.now() < end) {
-        await send(live[Math.floor(rand() * live.length)](), { timings: liveMs });
-      }
-    })());
-  }
-  for (let i = 0; i < (options.researchClients ?? 3); i++) {
-    clients.push((async () => {
-      while (performance.now() < end) {
-        const disconnect = rand() < 0.25 ? 50 + rand() * 1500 : undefined;
-        await send(research[Math.floor(rand() * research.length)](), {
-          disconnectAfterMs: disconnect,
-        });
-      }
-    })());
-  }
-  clients.push((async () => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      const res = await fetch(`${url}/healthz`);
-      await res.body?.cancel();
-      healthMs.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 50));
+  /** The mixed traffic for `seconds` (research disconnects on or off), with a /healthz probe. */
+  async function traffic(seconds: number, disconnects: boolean): Promise<void> {
+    const end = performance.now() + seconds * 1000;
+    const clients: Promise<void>[] = [];
+    for (let i = 0; i < (options.liveClients ?? 4); i++) {
+      clients.push((async () => {
+        while (performance.now() < end) {
+          await send(live[Math.floor(rand() * live.length)](), { timings: liveMs });
+        }
+      })());
     }
-  })());
-  await Promise.all(clients);
+    for (let i = 0; i < (options.researchClients ?? 3); i++) {
+      clients.push((async () => {
+        while (performance.now() < end) {
+          const disconnect = disconnects && rand() < 0.25 ? 50 + rand() * 1500 : undefined;
+          await send(research[Math.floor(rand() * research.length)](), {
+            disconnectAfterMs: disconnect,
+          });
+        }
+      })());
+    }
+    clients.push((async () => {
+      while (performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 5000));
+        rssSamples.push(Math.round(memoryOf(service.pid).rss / 2 ** 20));
+      }
+    })());
+    clients.push((async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        const res = await fetch(`${url}/healthz`);
+        await res.body?.cancel();
+        healthMs.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })());
+    await Promise.all(clients);
+  }
 
-  // Memory after the traffic, once abandoned workers are gone.
-  await new Promise((r) => setTimeout(r, 2000));
+  // Warm up with the same mix (the service reaches its working size: V8 heaps, connection
+  // buffers, kernel memory), then take the starting memory: the run must not grow it.
+  await traffic(options.warmupSeconds ?? 10, true);
+  await new Promise((r) => setTimeout(r, 3000));
+  const rssStart = memoryOf(service.pid).rss;
+  for (const key of Object.keys(statuses)) delete statuses[key];
+  liveMs.length = 0;
+  healthMs.length = 0;
+
+  await traffic(options.seconds, true);
+
+  // Memory after the traffic, as long after it as the start was after the warm-up.
+  await new Promise((r) => setTimeout(r, 3000));
   const rssEnd = memoryOf(service.pid).rss;
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const replaced = [...metrics.matchAll(/^saeserve_jobs_\w+_workers_replaced (\d+)/gm)]
@@ -217,7 +237,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       atShutdown.closed = (atShutdown.closed ?? 0) + 1;
     }
   });
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 500));
   const t = performance.now();
   const exit = await service.stop();
   const shutdownMs = performance.now() - t;
@@ -240,6 +260,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     live: { count: liveMs.length, p50_ms: quantile(liveMs, 0.5), p99_ms: quantile(liveMs, 0.99) },
     rss_start_mb: rssStart / 2 ** 20,
     rss_end_mb: rssEnd / 2 ** 20,
+    rss_samples_mb: rssSamples,
     workers_replaced: replaced,
     shutdown_ms: shutdownMs,
     exit_code: exit.code,
@@ -250,7 +271,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { seconds: { type: "string", default: "300" }, seed: { type: "string", default: "1" } },
+    options: {
+      seconds: { type: "string", default: "300" },
+      seed: { type: "string", default: "1" },
+    },
   });
   console.log(
     JSON.stringify(

@@ -19,7 +19,7 @@ export async function startService(
 ): Promise<RunningService> {
   const port = (options.portBase ?? 20000) + Math.floor(Math.random() * 20000);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+    args: ["run", "-A", "--v8-flags=--expose-gc", new URL("../main.ts", import.meta.url).pathname],
     env: { PORT: String(port), HOST: "127.0.0.1", ...env },
     stdout: "piped",
     stderr: "inherit",

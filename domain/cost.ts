@@ -120,9 +120,13 @@ export function steerWork(rows: number, dims: DictionaryDims, shape: SteerShape)
   return encode + edits + decode + directions;
 }
 
+/** Work units of one (image, feature) map object: built, sent from its worker, written (~6 us). */
+const MAP_OBJECT = 2e5;
+
 /**
  * Per-image feature maps of `images` images of `patches` patches each (domain/vision.ts): per
- * feature and patch a search of the row's codes, plus choosing each image's top features.
+ * feature and patch a search of the row's codes, choosing each image's top features, and the
+ * cost of each (image, feature) map as an object of the answer.
  */
 export function featureMapsWork(
   images: number,
@@ -130,8 +134,9 @@ export function featureMapsWork(
   options: { patches: number; features: number },
 ): number {
   const perRow = codesPerRow(dims);
-  const choose = options.patches * perRow * 4;
-  return images * (options.features * options.patches * perRow + choose) * SCRIPT_OP;
+  const choose = options.patches * perRow * 4 * SCRIPT_OP;
+  const maps = options.features * (options.patches * perRow * SCRIPT_OP + MAP_OBJECT);
+  return images * (maps + choose);
 }
 
 /** Numbers in an answer holding per-image feature maps. */
@@ -241,9 +246,7 @@ export function logisticFitWork(rows: number, cols: number): number {
 /** One PCA fit (probe/pca.ts): covariance or Gram matrix and Jacobi sweeps, else subspace iteration. */
 function pcaFitWork(rows: number, cols: number, components: number): number {
   const m = Math.min(rows, cols);
-  const ops = m <= 128
-    ? (rows * cols * m) / 2 + 60 * m ** 3
-    : 62 * rows * cols * (components + 10);
+  const ops = m <= 128 ? (rows * cols * m) / 2 + 60 * m ** 3 : 62 * rows * cols * (components + 10);
   return ops * SCRIPT_OP;
 }
 
@@ -372,7 +375,5 @@ export function answerBytes(
   options?: { ints?: number; binary?: boolean },
 ): number {
   const ints = options?.ints ?? 0;
-  return options?.binary
-    ? 4 * (floats + ints)
-    : JSON_FLOAT_BYTES * floats + JSON_INT_BYTES * ints;
+  return options?.binary ? 4 * (floats + ints) : JSON_FLOAT_BYTES * floats + JSON_INT_BYTES * ints;
 }

@@ -78,6 +78,8 @@ export interface HeatmapArgs {
   readonly max?: number;
   /** PNG or JPEG bytes to draw over. */
   readonly image?: Uint8Array;
+  /** Largest image accepted (its header is read before decoding). */
+  readonly maxPixels?: number;
 }
 
 /** What every task gets beside its argument. */
@@ -141,7 +143,7 @@ export const TASKS = {
     });
   },
   heatmap(a: HeatmapArgs): Uint8Array<ArrayBuffer> {
-    const background = a.image ? decodeImage(a.image) : undefined;
+    const background = a.image ? decodeImage(a.image, { maxPixels: a.maxPixels }) : undefined;
     const size = a.size ??
       (background
         ? { width: background.width, height: background.height }

@@ -10,6 +10,8 @@ import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/matrix.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { checkAligned } from "./cost_checks.ts";
+import { limitsOf } from "./limits.ts";
 import { requestSignal } from "./request_signal.ts";
 import { activationsResponse } from "./respond.ts";
 import { AlignedEncodeSchema, AlignedTranslateSchema, ConceptAlignmentSchema } from "./schemas.ts";
@@ -43,10 +45,12 @@ export function alignedRoutes(deps: AppDeps): Hono {
     const x = inputs(body.streams);
     const out = await withAligned(
       c.req.param("id"),
-      (dict) =>
-        deps.jobs.run("aligned_encode", { dict, x, topk: body.topk }, {
+      (dict) => {
+        checkAligned(limitsOf(deps), dict, { streams: x });
+        return deps.jobs.run("aligned_encode", { dict, x, topk: body.topk }, {
           signal: requestSignal(c),
-        }),
+        });
+      },
     );
     const obj = (m: Map<string, Int32Array[] | Float32Array[]>) =>
       Object.fromEntries([...m].map(([k, rows]) => [k, rows.map((r) => Array.from(r))]));
@@ -58,10 +62,15 @@ export function alignedRoutes(deps: AppDeps): Hono {
     const x = jsonMatrix(body.activations, "activations");
     const y = await withAligned(
       c.req.param("id"),
-      (dict) =>
-        deps.jobs.run("aligned_translate", { dict, x, from: body.from, to: body.to }, {
+      (dict) => {
+        checkAligned(limitsOf(deps), dict, {
+          streams: new Map([[body.from, x]]),
+          decodeTo: body.to,
+        });
+        return deps.jobs.run("aligned_translate", { dict, x, from: body.from, to: body.to }, {
           signal: requestSignal(c),
-        }),
+        });
+      },
     );
     return activationsResponse(c, y, { form: "json", backend: "reference" });
   });
@@ -78,10 +87,17 @@ export function alignedRoutes(deps: AppDeps): Hono {
     }
     const result = await withAligned(
       c.req.param("id"),
-      (dict) =>
-        deps.jobs.run("concept_alignment", { dict, x, topk: body.topk, labels: body.labels }, {
-          signal: requestSignal(c),
-        }),
+      (dict) => {
+        const classes = body.labels[0]?.length ?? 0;
+        checkAligned(limitsOf(deps), dict, { streams: x, classes });
+        return deps.jobs.run(
+          "concept_alignment",
+          { dict, x, topk: body.topk, labels: body.labels },
+          {
+            signal: requestSignal(c),
+          },
+        );
+      },
     );
     return c.json({
       mean_jaccard: result.mean,

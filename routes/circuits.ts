@@ -12,6 +12,8 @@ import { SaeError } from "../domain/errors.ts";
 import { decodeNpy } from "../domain/npy.ts";
 import { parseJsonObject, queryOptions, readBody, requestForm, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { checkCircuit } from "./cost_checks.ts";
+import { limitsOf } from "./limits.ts";
 import { CircuitOptionsSchema, CircuitRequestSchema } from "./schemas.ts";
 
 /** Head outputs from nested JSON arrays, checked rectangular and finite. */
@@ -123,6 +125,13 @@ export function circuitRoutes(deps: AppDeps): Hono {
     if (truth?.some((h) => h >= x.heads)) {
       throw new SaeError("invalid", `ground_truth names a head outside [0, ${x.heads})`);
     }
+    // Heads, ground truth, training and scoring work, and the answer within budget.
+    truth = checkCircuit(limitsOf(deps), x, {
+      epochs: options.epochs,
+      latents: options.latents,
+      trainExamples: options.train_examples,
+      groundTruth: truth,
+    });
     // Training and scoring run on a research worker, abandoned when the request is.
     const result = await deps.jobs.run("circuits_discover", {
       x,

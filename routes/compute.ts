@@ -24,6 +24,8 @@ import {
   validate,
 } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { checkCodesAnswer, checkDecode, checkEncode, checkSteer } from "./cost_checks.ts";
+import { limitsOf } from "./limits.ts";
 import {
   activationsResponse,
   BACKEND_HEADER,
@@ -31,6 +33,7 @@ import {
   matrixToJson,
   npzResponse,
   paddedCodes,
+  wantsNpy,
   wantsNpz,
 } from "./respond.ts";
 import { DecodeRequestSchema, EncodeOptionsSchema, SteerOptionsSchema } from "./schemas.ts";
@@ -99,6 +102,9 @@ function jsonSparse(indices: number[][], values: number[][], width: number): Spa
       return Int32Array.from(ix);
     }),
     values: values.map((v, r) => {
+      if (!v.every((e) => typeof e === "number")) {
+        throw new SaeError("malformed", `values[${r}] must hold numbers`);
+      }
       const out = Float32Array.from(v);
       if (out.some((e) => !Number.isFinite(e))) {
         throw new SaeError("invalid", `values[${r}] has a non-finite value`);
@@ -167,16 +173,27 @@ export function computeRoutes(deps: AppDeps): Hono {
     const options = validate(EncodeOptionsSchema, req.options, "option");
     const include = new Set<EncodeInclude>(options.include ?? []);
     const compute = pick(c);
+    let answer = { otherBytes: 0, binary: wantsNpz(c) };
     const result = await withLease(
       deps,
       c.req.param("id"),
-      (lease) =>
-        encodeRows(compute, lease.prepared, req.x, {
+      (lease) => {
+        // Cost first: top <= d_sae, map_features deduplicated, work and answer within budget.
+        const cost = checkEncode(limitsOf(deps), lease.description, {
+          rows: req.x.rows,
+          options,
+          ...answer,
+        });
+        options.map_features = cost.mapFeatures;
+        answer = { ...answer, otherBytes: cost.otherBytes };
+        return encodeRows(compute, lease.prepared, req.x, {
           top: options.top,
           include,
           signal: requestSignal(c),
-        }),
+        });
+      },
     );
+    checkCodesAnswer(limitsOf(deps), result.codes, answer);
     const backend = compute.name; // after computing: a failover may have moved the work
     for (const v of result.codes.values) expectFiniteResult(v, "the codes");
     if (result.reconstruction) expectFiniteResult(result.reconstruction.data, "the reconstruction");
@@ -203,7 +220,11 @@ export function computeRoutes(deps: AppDeps): Hono {
       error: result.error ? matrixToJson(result.error) : undefined,
       metrics: result.metrics,
       maps: options.grid
-        ? await gridMaps(deps, result.codes, { ...options, rows: req.x.rows, signal: requestSignal(c) })
+        ? await gridMaps(deps, result.codes, {
+          ...options,
+          rows: req.x.rows,
+          signal: requestSignal(c),
+        })
         : undefined,
     });
   });
@@ -222,11 +243,14 @@ export function computeRoutes(deps: AppDeps): Hono {
         : jsonSparse(body.indices, body.values, 0);
     }
     const compute = pick(c);
-    const y = await withLease(
-      deps,
-      id,
-      (lease) => decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) }),
-    );
+    const y = await withLease(deps, id, (lease) => {
+      const rows = "data" in codes ? codes.rows : codes.indices.length;
+      const nonZeros = "data" in codes
+        ? undefined
+        : codes.indices.reduce((n, ix) => n + ix.length, 0);
+      checkDecode(limitsOf(deps), lease.description, { rows, nonZeros, binary: wantsNpy(c, form) });
+      return decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) });
+    });
     return activationsResponse(c, y, { form, backend: compute.name });
   });
 
@@ -235,13 +259,16 @@ export function computeRoutes(deps: AppDeps): Hono {
     c.set("rows" as never, req.x.rows as never);
     const options = validate(SteerOptionsSchema, req.options, "option");
     const compute = pick(c);
-    const interventions = withPatchPositions(options, req.x.rows);
-    const y = await withLease(
-      deps,
-      c.req.param("id"),
-      (lease) =>
-        steerRows(compute, lease.prepared, req.x, interventions, { signal: requestSignal(c) }),
-    );
+    const requested = withPatchPositions(options, req.x.rows);
+    const y = await withLease(deps, c.req.param("id"), (lease) => {
+      // Positions deduplicated and < rows; the steering work and the answer within budget.
+      const interventions = checkSteer(limitsOf(deps), lease.description, {
+        rows: req.x.rows,
+        interventions: requested,
+        binary: wantsNpy(c, req.form),
+      });
+      return steerRows(compute, lease.prepared, req.x, interventions, { signal: requestSignal(c) });
+    });
     return activationsResponse(c, y, { form: req.form, backend: compute.name });
   });
 

@@ -28,6 +28,8 @@ import { encodeRows } from "../domain/sae.ts";
 import { decoderDirections, steerRows } from "../domain/steer.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { checkFeatureScores, checkFeatureStats } from "./cost_checks.ts";
+import { limitsOf } from "./limits.ts";
 import { activationsResponse, BACKEND_HEADER } from "./respond.ts";
 import {
   FeatureStatsRequestSchema,
@@ -168,6 +170,12 @@ export function featureRoutes(deps: AppDeps): Hono {
     const body = validate(LogitLensRequestSchema, await json(c), "body");
     const result = await withDictionary(deps, c.req.param("id"), async (lease, head) => {
       checkFeatures(body.features, lease.description.dSae);
+      const n = body.features.length;
+      checkFeatureScores(limitsOf(deps), { dims: lease.description, head: head! }, {
+        features: n,
+        top: body.top,
+        answerNumbers: n * body.top * 3,
+      });
       return await lensIds(deps.backend, lease, head!, body);
     }, { needHead: true });
     backendHeader(c);
@@ -187,6 +195,13 @@ export function featureRoutes(deps: AppDeps): Hono {
     }
     const scores = await withDictionary(deps, c.req.param("id"), async (lease, head) => {
       checkFeatures(body.features, lease.description.dSae);
+      const n = body.features.length;
+      checkFeatureScores(limitsOf(deps), { dims: lease.description, head: head! }, {
+        features: n,
+        top: body.top,
+        rows: x.rows,
+        answerNumbers: n * (2 + 3 * Math.min(body.max_examples, x.rows)),
+      });
       const lenses = await lensIds(deps.backend, lease, head!, body);
       const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
       return body.features.map((feature, n) => {
@@ -216,6 +231,11 @@ export function featureRoutes(deps: AppDeps): Hono {
     const body = validate(OutputScorePrepareSchema, await json(c), "body");
     const steered = await withDictionary(deps, c.req.param("id"), async (lease) => {
       checkFeatures(body.features, lease.description.dSae);
+      checkFeatureScores(limitsOf(deps), { dims: lease.description }, {
+        features: body.features.length,
+        steered: true,
+        answerNumbers: body.features.length * lease.description.dIn,
+      });
       const x = oneRow(body.activations, lease.description.dIn);
       return await prepareRows(deps.backend, lease, {
         x,
@@ -236,6 +256,13 @@ export function featureRoutes(deps: AppDeps): Hono {
     }
     const scores = await withDictionary(deps, c.req.param("id"), async (lease, head, info) => {
       checkFeatures(body.features, lease.description.dSae);
+      checkFeatureScores(limitsOf(deps), { dims: lease.description, head: head! }, {
+        features: body.features.length,
+        top: body.top,
+        steered: !body.logits,
+        scored: true,
+        answerNumbers: body.features.length * 4,
+      });
       const lenses = await lensIds(deps.backend, lease, head!, body);
       let logits: Matrix;
       if (body.logits) {
@@ -283,7 +310,10 @@ export function featureRoutes(deps: AppDeps): Hono {
     }
     const stats = await withDictionary(deps, c.req.param("id"), async (lease) => {
       if (body.features) checkFeatures(body.features, lease.description.dSae);
+      const ask = { rows: x.rows, features: body.features?.length, topRows: body.top_rows };
+      checkFeatureStats(limitsOf(deps), lease.description, ask);
       const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
+      checkFeatureStats(limitsOf(deps), lease.description, { ...ask, codes });
       return featureStats(codes, {
         tokenIds: body.token_ids,
         features: body.features,

@@ -36,6 +36,20 @@ export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): 
       () => options.memoryBudget,
     ),
   );
+  metrics.add(
+    new Gauge(
+      "saeserve_resident_bytes",
+      "Resident memory of the process.",
+      () => Deno.memoryUsage().rss,
+    ),
+  );
+  metrics.add(
+    new Gauge(
+      "saeserve_heap_used_bytes",
+      "JavaScript heap in use on the request thread.",
+      () => Deno.memoryUsage().heapUsed,
+    ),
+  );
 
   for (const priority of ["live", "research"] as const) {
     metrics.add(

@@ -35,10 +35,10 @@ export function withinBudget(
   const max = limits[limit];
   if (options.estimate <= max) return;
   const env = LIMIT_ENV[limit];
+  const size = (n: number) =>
+    n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${Math.ceil(n)} bytes`;
   const amount = limit === "maxAnswerBytes"
-    ? `${(options.estimate / 2 ** 20).toFixed(1)} MiB, over the limit of ${
-      (max / 2 ** 20).toFixed(1)
-    } MiB`
+    ? `${size(options.estimate)}, over the limit of ${size(max)}`
     : `${readable(options.estimate)} ${
       limit === "maxImagePixels" ? "pixels" : "work units"
     }, over the limit of ${readable(max)}`;

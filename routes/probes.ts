@@ -13,6 +13,8 @@ import { requestSignal } from "./request_signal.ts";
 import { encodeRows } from "../domain/sae.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { checkProbePredict, checkProbeTrain } from "./cost_checks.ts";
+import { limitsOf } from "./limits.ts";
 import { ProbePredictRequestSchema, ProbeTrainRequestSchema } from "./schemas.ts";
 
 function labels(values: number[], rows: number, what: string): Uint8Array {
@@ -161,6 +163,14 @@ export function probeRoutes(deps: AppDeps): Hono {
           );
         }
       }
+      checkProbeTrain(limitsOf(deps), enc, {
+        rows: x.rows,
+        cols: x.cols,
+        positives: y.reduce((n, v) => n + v, 0),
+        testRows: testX?.rows ?? 0,
+        methods: body.methods,
+        ks: wantsSae ? body.k : [],
+      });
       // Codes come from the backend first; the fitting runs on a research worker.
       const codes = enc ? await enc.encode(x) : undefined;
       const testCodes = enc && testX ? await enc.encode(testX) : undefined;
@@ -222,6 +232,12 @@ export function probeRoutes(deps: AppDeps): Hono {
           throw new SaeError("invalid", `latent ${outside} outside [0, ${enc.dSae})`);
         }
       }
+      checkProbePredict(limitsOf(deps), enc, {
+        rows: x.rows,
+        cols: x.cols,
+        components: probe.kind === "pca" ? probe.components.length : undefined,
+        neighbours: probe.kind === "knn" ? probe.x.length : undefined,
+      });
       const codes = enc ? await enc.encode(x) : undefined;
       const p = await deps.jobs.run("probe_predict", { probe, x, codes }, {
         signal: requestSignal(c),

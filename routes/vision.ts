@@ -12,6 +12,8 @@ import { featureMap, imageCount } from "../domain/vision.ts";
 import { requestSignal } from "./request_signal.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { checkHeatmap, checkSemanticProbe } from "./cost_checks.ts";
+import { limitsOf } from "./limits.ts";
 import { BACKEND_HEADER } from "./respond.ts";
 import { HeatmapRequestSchema, SemanticProbeRequestSchema } from "./schemas.ts";
 
@@ -49,6 +51,8 @@ export function visionRoutes(deps: AppDeps): Hono {
           `feature ${body.feature} outside [0, ${lease.description.dSae})`,
         );
       }
+      // The image's size from its header, the output's size and the encode, before any work.
+      checkHeatmap(limitsOf(deps), lease.description, { rows: x.rows, ...body, image });
       const signal = requestSignal(c);
       const { codes } = await encodeRows(deps.backend, lease.prepared, x, { signal });
       const values = featureMap(codes, grid, { image: 0, feature: body.feature });
@@ -59,6 +63,7 @@ export function visionRoutes(deps: AppDeps): Hono {
         size: body.size ? { width: body.size[0], height: body.size[1] } : undefined,
         max: body.max,
         image,
+        maxPixels: limitsOf(deps).maxImagePixels,
       }, { signal });
       c.header(BACKEND_HEADER, deps.backend.name);
       c.header("X-Saeserve-Max-Activation", String(values.reduce((m, v) => Math.max(m, v), 0)));
@@ -84,6 +89,7 @@ export function visionRoutes(deps: AppDeps): Hono {
     }
     const lease = await deps.registry.acquire(c.req.param("id"));
     try {
+      checkSemanticProbe(limitsOf(deps), lease.description, { rows: x.rows, top: body.top });
       const signal = requestSignal(c);
       const { codes } = await encodeRows(deps.backend, lease.prepared, x, {
         priority: "research",
@@ -93,7 +99,7 @@ export function visionRoutes(deps: AppDeps): Hono {
         codes,
         grid,
         labels: body.labels,
-        top: body.top,
+        top: body.top ?? 50,
       }, { signal });
       c.header(BACKEND_HEADER, deps.backend.name);
       return c.json({ images, features: scores });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseBytes, readConfig } from "../../domain/config.ts";
+import { parseBytes, readConfig, readLimits } from "../../domain/config.ts";
+import { DEFAULT_LIMITS, LIMIT_ENV } from "../../domain/cost.ts";
 
 Deno.test("readConfig applies the documented defaults", () => {
   const c = readConfig({}, { totalMemory: 8 * 2 ** 30 });
@@ -36,6 +37,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     jobWorkers,
     batching,
     requestLogs,
+    limits,
     ...core
   } = c;
   assert.equal(requestTimeoutMs, 30_000);
@@ -48,6 +50,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   assert.deepEqual(jobWorkers, { live: 1, research: 1 });
   assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 1, maxQueuedRows: 8192 });
   assert.equal(requestLogs, true);
+  assert.deepEqual(limits, DEFAULT_LIMITS);
   assert.deepEqual(core, {
     port: 9000,
     host: "127.0.0.1",
@@ -100,4 +103,32 @@ Deno.test("readConfig reads the serving settings: keys, limits, deadline, batchi
     () => readConfig({ SAESERVE_REQUEST_TIMEOUT_MS: "soon" }),
     /SAESERVE_REQUEST_TIMEOUT_MS/,
   );
+});
+
+Deno.test("readLimits reads the cost budgets, keeps defaults for the rest, rejects bad values", () => {
+  assert.deepEqual(readLimits({}), DEFAULT_LIMITS);
+  assert.deepEqual(readLimits({ SAESERVE_MAX_WORK: "" }), DEFAULT_LIMITS);
+  const limits = readLimits({
+    SAESERVE_MAX_WORK: "2e9",
+    SAESERVE_MAX_PROBE_WORK: "1e10",
+    SAESERVE_MAX_CIRCUIT_WORK: "3000000",
+    SAESERVE_MAX_IMAGE_PIXELS: "65536",
+    SAESERVE_MAX_ANSWER_MB: "0.5",
+  });
+  assert.deepEqual(limits, {
+    maxWork: 2e9,
+    maxProbeWork: 1e10,
+    maxCircuitWork: 3e6,
+    maxImagePixels: 65536,
+    maxAnswerBytes: 2 ** 19,
+  });
+  assert.equal(readConfig({ SAESERVE_MAX_WORK: "5e10" }).limits.maxWork, 5e10);
+  for (const env of Object.values(LIMIT_ENV)) {
+    for (const bad of ["0", "-1", "lots", "Infinity"]) {
+      assert.throws(() => readLimits({ [env]: bad }), new RegExp(env));
+    }
+  }
+  // The defaults refuse the measured cases of issue 14 and keep README-sized requests.
+  assert.ok(DEFAULT_LIMITS.maxWork >= 256 * 2304 * 16384);
+  assert.equal(DEFAULT_LIMITS.maxImagePixels, 4096 * 4096);
 });

@@ -1,0 +1,136 @@
+/**
+ * The service as its own process (WASM backend, demo store): research work past its deadline
+ * is answered with 503 at the deadline and stops, a client that goes away cancels its job, and
+ * meanwhile /healthz and a 1-row encode keep answering.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type RunningService, startService } from "../bench/service.ts";
+import { seededRandom } from "../domain/probe/validation.ts";
+
+const DICTIONARIES = new URL("../dictionaries", import.meta.url).pathname;
+const DEADLINE_MS = 1500;
+
+const rand = seededRandom(5);
+const rows = (n: number, d: number) =>
+  Array.from({ length: n }, () => Array.from({ length: d }, () => rand() * 2 - 1));
+
+/** A probe request that takes several seconds (default methods, 1200 x 64). */
+const SLOW_PROBE = JSON.stringify({
+  activations: rows(1200, 64),
+  labels: Array.from({ length: 1200 }, (_, i) => i % 2),
+});
+
+function post(svc: RunningService, path: string, body: string, signal?: AbortSignal) {
+  return fetch(svc.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    signal,
+  });
+}
+
+/** Research jobs running, from /metrics. */
+async function researchRunning(svc: RunningService): Promise<number> {
+  const text = await (await fetch(`${svc.url}/metrics`)).text();
+  return Number(/^saeserve_jobs_research_running (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Poll until no research job runs; the ms it took. */
+async function untilIdle(svc: RunningService, limitMs: number): Promise<number> {
+  const t = performance.now();
+  while (performance.now() - t < limitMs) {
+    if (await researchRunning(svc) === 0) return performance.now() - t;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Infinity;
+}
+
+/** Latencies of /healthz and of a 1-row encode, sampled until `done` settles. */
+async function sampleWhile(svc: RunningService, done: Promise<unknown>) {
+  let finished = false;
+  done.finally(() => (finished = true));
+  const health: number[] = [];
+  const encode: number[] = [];
+  const one = JSON.stringify({ activations: rows(1, 64) });
+  while (!finished) {
+    let t = performance.now();
+    const h = await fetch(`${svc.url}/healthz`);
+    await h.body?.cancel();
+    health.push(performance.now() - t);
+    assert.equal(h.status, 200);
+    t = performance.now();
+    const e = await post(svc, "/v1/dictionaries/demo-topk/encode", one);
+    await e.body?.cancel();
+    encode.push(performance.now() - t);
+    assert.equal(e.status, 200);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { health: Math.max(...health), encode: Math.max(...encode), samples: health.length };
+}
+
+Deno.test("never frozen: a research request past its deadline gets 503 then, stops, and never stalls live requests", async () => {
+  const svc = await startService({
+    SAESERVE_BACKEND: "wasm",
+    SAESERVE_STORE: `file://${DICTIONARIES}`,
+    SAESERVE_LOG: "off",
+    SAESERVE_REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
+  });
+  try {
+    // Warm: the dictionary loaded, a research worker started.
+    await (await post(
+      svc,
+      "/v1/dictionaries/demo-topk/encode",
+      JSON.stringify({
+        activations: rows(1, 64),
+      }),
+    )).body?.cancel();
+    const started = performance.now();
+    const heavy = post(svc, "/v1/probes/train", SLOW_PROBE).then(async (res) => ({
+      status: res.status,
+      body: await res.text(),
+      ms: performance.now() - started,
+    }));
+    const live = await sampleWhile(svc, heavy);
+    const answer = await heavy;
+    assert.equal(answer.status, 503, answer.body);
+    assert.match(answer.body, /deadline/);
+    assert.ok(answer.ms < DEADLINE_MS + 1000, `answered after ${answer.ms} ms`);
+    assert.ok(live.samples >= 5, JSON.stringify(live));
+    // The request thread never computed: liveness and live encodes kept answering.
+    assert.ok(live.health < 400, JSON.stringify(live));
+    assert.ok(live.encode < 600, JSON.stringify(live));
+    // The abandoned job stops (at its next check, or its worker is replaced within a second).
+    assert.ok(await untilIdle(svc, 2500) < 2500, "the abandoned probe kept running");
+  } finally {
+    await svc.stop();
+  }
+});
+
+// Deno 2.9.6 does not abort request.signal when an HTTP/1.1 client hangs up while the handler
+// runs (denoland/deno#21653: no cancellation in the request phase); the service listens to it
+// anyway, and a vanished client's work ends at its deadline at the latest.
+Deno.test("never frozen: the job of a client that went away ends by its deadline", async () => {
+  const svc = await startService({
+    SAESERVE_BACKEND: "wasm",
+    SAESERVE_STORE: `file://${DICTIONARIES}`,
+    SAESERVE_LOG: "off",
+    SAESERVE_REQUEST_TIMEOUT_MS: "2500",
+  });
+  try {
+    const abort = new AbortController();
+    const heavy = post(svc, "/v1/probes/train", SLOW_PROBE, abort.signal).catch((e) => e);
+    // Wait until the job runs, then hang up.
+    const t = performance.now();
+    while (await researchRunning(svc) !== 1 && performance.now() - t < 5000) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(await researchRunning(svc), 1);
+    abort.abort();
+    await heavy;
+    assert.ok(await untilIdle(svc, 2500 + 2000) < 2500 + 2000, "the job outlived its deadline");
+  } finally {
+    await svc.stop();
+  }
+});
