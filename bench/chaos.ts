@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { seededRandom } from "../domain/probe/validation.ts";
-import { memoryOf, startService } from "./service.ts";
+import { startService } from "./service.ts";
 
 /** Options of {@link runChaos}. */
 export interface ChaosOptions {
@@ -135,6 +135,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       }),
   ];
 
+  /** The service's resident memory, from its /metrics (no /proc access needed). */
+  async function residentBytes(): Promise<number> {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Number(/^saeserve_resident_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
+  }
+
   /** Send one request; maybe disconnect on purpose; classify the answer. */
   async function send(
     req: { path: string; init: RequestInit },
@@ -192,7 +198,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     clients.push((async () => {
       while (performance.now() < end) {
         await new Promise((r) => setTimeout(r, 5000));
-        rssSamples.push(Math.round(memoryOf(service.pid).rss / 2 ** 20));
+        rssSamples.push(Math.round((await residentBytes()) / 2 ** 20));
       }
     })());
     clients.push((async () => {
@@ -211,7 +217,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   // buffers, kernel memory), then take the starting memory: the run must not grow it.
   await traffic(options.warmupSeconds ?? 10, true);
   await new Promise((r) => setTimeout(r, 3000));
-  const rssStart = memoryOf(service.pid).rss;
+  const rssStart = await residentBytes();
   for (const key of Object.keys(statuses)) delete statuses[key];
   liveMs.length = 0;
   healthMs.length = 0;
@@ -220,7 +226,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
 
   // Memory after the traffic, as long after it as the start was after the warm-up.
   await new Promise((r) => setTimeout(r, 3000));
-  const rssEnd = memoryOf(service.pid).rss;
+  const rssEnd = await residentBytes();
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const replaced = [...metrics.matchAll(/^saeserve_jobs_\w+_workers_replaced (\d+)/gm)]
     .reduce((sum, m) => sum + Number(m[1]), 0);

@@ -7,7 +7,14 @@
  * @module
  */
 
-import type { Backend, BackendName, EncodeOptions, Prepared } from "./backend.ts";
+import type {
+  Backend,
+  BackendHealth,
+  BackendName,
+  CallOptions,
+  EncodeOptions,
+  Prepared,
+} from "./backend.ts";
 import type { SaeWeights } from "./dictionary.ts";
 import { SaeError } from "./errors.ts";
 import type { Matrix, SparseRows } from "./matrix.ts";
@@ -85,14 +92,21 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
     })();
   }
 
-  /** Run `op` on the active member, moving to the fallback if the primary fails. */
-  async function call<T>(sp: SetPrepared, op: (b: Backend, p: Prepared) => Promise<T>): Promise<T> {
+  /**
+   * Run `op` on the active member, moving to the fallback if the primary fails (not when the
+   * call was aborted: its "unavailable" reason is the caller's, not the backend's).
+   */
+  async function call<T>(
+    sp: SetPrepared,
+    op: (b: Backend, p: Prepared) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (!down || !options.fallback) {
       const primaryNow = current;
       try {
         return await op(primaryNow, await preparedOn(sp, primaryNow));
       } catch (e) {
-        if (!isFailure(e) || !options.fallback) throw e;
+        if (!isFailure(e) || !options.fallback || signal?.aborted) throw e;
         failover((e as Error).message);
       }
     }
@@ -104,9 +118,10 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
     const run = <T>(
       prepared: Prepared,
       op: (b: Backend, p: Prepared) => Promise<T>,
+      signal: AbortSignal | undefined,
     ): Promise<T> => {
       const sp = prepared as SetPrepared;
-      if (failsOver) return call(sp, op);
+      if (failsOver) return call(sp, op, signal);
       const b = pick();
       return preparedOn(sp, b).then((p) => op(b, p));
     };
@@ -114,30 +129,49 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
       get name(): BackendName {
         return pick().name;
       },
+      health: (): BackendHealth => (failsOver ? setHealth() : memberHealth(pick())),
       prepare: (weights: SaeWeights) => set.prepare(weights),
       release: (prepared: Prepared) => set.release(prepared),
       encode: (prepared: Prepared, s: Matrix, o?: EncodeOptions): Promise<SparseRows> =>
-        run(prepared, (b, p) => b.encode(p, s, o)),
+        run(prepared, (b, p) => b.encode(p, s, o), o?.signal),
       decodeSparse: (
         prepared: Prepared,
         codes: SparseRows,
-        o?: { bias?: boolean },
-      ): Promise<Matrix> => run(prepared, (b, p) => b.decodeSparse(p, codes, o)),
-      decodeDense: (prepared: Prepared, codes: Matrix, o?: { bias?: boolean }): Promise<Matrix> =>
-        run(prepared, (b, p) => b.decodeDense(p, codes, o)),
+        o?: { bias?: boolean } & CallOptions,
+      ): Promise<Matrix> => run(prepared, (b, p) => b.decodeSparse(p, codes, o), o?.signal),
+      decodeDense: (
+        prepared: Prepared,
+        codes: Matrix,
+        o?: { bias?: boolean } & CallOptions,
+      ): Promise<Matrix> => run(prepared, (b, p) => b.decodeDense(p, codes, o), o?.signal),
       steer: (
         prepared: Prepared,
         x: Matrix,
         deltas: SparseRows,
-        o?: { rowScale?: Float32Array },
-      ): Promise<Matrix> => run(prepared, (b, p) => b.steer(p, x, deltas, o)),
-      matmul: (a: Matrix, b: Matrix, o?: { transposeB?: boolean }): Promise<Matrix> =>
-        pick().matmul(a, b, o),
-      topK: (m: Matrix, k: number): Promise<SparseRows> => pick().topK(m, k),
+        o?: { rowScale?: Float32Array } & CallOptions,
+      ): Promise<Matrix> => run(prepared, (b, p) => b.steer(p, x, deltas, o), o?.signal),
+      matmul: (
+        a: Matrix,
+        b: Matrix,
+        o?: { transposeB?: boolean } & CallOptions,
+      ): Promise<Matrix> => pick().matmul(a, b, o),
+      topK: (m: Matrix, k: number, o?: CallOptions): Promise<SparseRows> => pick().topK(m, k, o),
     };
   }
 
   const active = (): Backend => (down && options.fallback ? options.fallback : current);
+  const memberHealth = (b: Backend): BackendHealth => b.health?.() ?? { healthy: true };
+  /** Healthy while the active member can compute, or the fallback can take over. */
+  function setHealth(): BackendHealth {
+    const now = active();
+    const mine = memberHealth(now);
+    if (mine.healthy) return mine;
+    const fallback = options.fallback && now !== options.fallback
+      ? memberHealth(options.fallback)
+      : null;
+    if (fallback?.healthy) return fallback;
+    return { healthy: false, detail: `${now.name}: ${mine.detail ?? "unavailable"}` };
+  }
   const base = view(active, true);
   const set: BackendSet = {
     ...base,
@@ -173,8 +207,9 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
       }
       return member === current ? view(() => current, false) : view(() => member, false);
     },
-    matmul: (a: Matrix, b: Matrix, o?: { transposeB?: boolean }) => active().matmul(a, b, o),
-    topK: (m: Matrix, k: number) => active().topK(m, k),
+    matmul: (a: Matrix, b: Matrix, o?: { transposeB?: boolean } & CallOptions) =>
+      active().matmul(a, b, o),
+    topK: (m: Matrix, k: number, o?: CallOptions) => active().topK(m, k, o),
     close(): void {
       for (const b of members()) b.close?.();
     },

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend, EncodeOptions, Prepared } from "./backend.ts";
+import type { Backend, CallOptions, EncodeOptions, Prepared } from "./backend.ts";
 import type { Activation, SaeWeights } from "./dictionary.ts";
 import { type Matrix, matrix, row, type SparseRows } from "./matrix.ts";
 import { topK } from "./top_k.ts";
@@ -90,6 +90,7 @@ export function referenceBackend(): Backend {
     },
     release(): void {},
     async encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
+      options?.signal?.throwIfAborted();
       const w = prepared.weights;
       const p = await backend.matmul(s, w.wEnc);
       const indices: Int32Array[] = [];
@@ -104,8 +105,9 @@ export function referenceBackend(): Backend {
     decodeSparse(
       prepared: Prepared,
       codes: SparseRows,
-      options?: { bias?: boolean },
+      options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const w = prepared.weights;
       const out = matrix(codes.indices.length, w.dIn);
       for (let r = 0; r < out.rows; r++) {
@@ -118,8 +120,9 @@ export function referenceBackend(): Backend {
     async decodeDense(
       prepared: Prepared,
       codes: Matrix,
-      options?: { bias?: boolean },
+      options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
+      options?.signal?.throwIfAborted();
       const w = prepared.weights;
       const out = await backend.matmul(codes, w.wDec);
       if (options?.bias !== false) {
@@ -134,8 +137,9 @@ export function referenceBackend(): Backend {
       prepared: Prepared,
       x: Matrix,
       deltas: SparseRows,
-      options?: { rowScale?: Float32Array },
+      options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const out = matrix(x.rows, x.cols, x.data.slice());
       for (let r = 0; r < x.rows; r++) {
         const scale = options?.rowScale?.[r] ?? 1;
@@ -143,7 +147,12 @@ export function referenceBackend(): Backend {
       }
       return Promise.resolve(out);
     },
-    matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
+    matmul(
+      a: Matrix,
+      b: Matrix,
+      options?: { transposeB?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const t = options?.transposeB ?? false;
       const inner = t ? b.cols : b.rows;
       const n = t ? b.rows : b.cols;
@@ -169,7 +178,8 @@ export function referenceBackend(): Backend {
       }
       return Promise.resolve(out);
     },
-    topK(m: Matrix, k: number): Promise<SparseRows> {
+    topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const indices: Int32Array[] = [];
       const values: Float32Array[] = [];
       for (let r = 0; r < m.rows; r++) {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Backend, EncodeOptions, Prepared } from "../domain/backend.ts";
+import type { Backend, CallOptions, EncodeOptions, Prepared } from "../domain/backend.ts";
 import type { SaeWeights } from "../domain/dictionary.ts";
 import { SaeError } from "../domain/errors.ts";
 import { type Matrix, matrix, row, type SparseRows } from "../domain/matrix.ts";
@@ -156,8 +156,9 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     return result;
   }
   /** Run a public operation: a lost device, or any WebGPU failure, becomes SaeError "unavailable". */
-  async function safely<T>(fn: () => Promise<T>): Promise<T> {
+  async function safely<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     alive();
+    signal?.throwIfAborted();
     try {
       return await fn();
     } catch (e) {
@@ -744,31 +745,43 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
       for (const b of (prepared as GpuPrepared).buffers) b.destroy();
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
-      return safely(() => encodeAll(prepared as GpuPrepared, s, options));
+      return safely(() => encodeAll(prepared as GpuPrepared, s, options), options?.signal);
     },
     decodeSparse(
       prepared: Prepared,
       codes: SparseRows,
-      options?: { bias?: boolean },
+      options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return safely(() => decodeSparse(prepared as GpuPrepared, codes, options));
+      return safely(() => decodeSparse(prepared as GpuPrepared, codes, options), options?.signal);
     },
-    decodeDense(prepared: Prepared, codes: Matrix, options?: { bias?: boolean }): Promise<Matrix> {
-      return safely(() => decodeDense(prepared as GpuPrepared, codes, options));
+    decodeDense(
+      prepared: Prepared,
+      codes: Matrix,
+      options?: { bias?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      return safely(() => decodeDense(prepared as GpuPrepared, codes, options), options?.signal);
     },
     steer(
       prepared: Prepared,
       x: Matrix,
       deltas: SparseRows,
-      options?: { rowScale?: Float32Array },
+      options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
       const scale = options?.rowScale ?? new Float32Array(x.rows).fill(1);
-      return safely(() => accumulateRows(prepared as GpuPrepared, deltas, x.data.slice(), scale));
+      return safely(
+        () => accumulateRows(prepared as GpuPrepared, deltas, x.data.slice(), scale),
+        options?.signal,
+      );
     },
-    matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
-      return safely(() => matmul(a, b, options));
+    matmul(
+      a: Matrix,
+      b: Matrix,
+      options?: { transposeB?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      return safely(() => matmul(a, b, options), options?.signal);
     },
-    topK(m: Matrix, k: number): Promise<SparseRows> {
+    topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const indices: Int32Array[] = [];
       const values: Float32Array[] = [];
       for (let r = 0; r < m.rows; r++) {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { runChaos } from "../bench/chaos.ts";
 
 Deno.test("chaos: no hang, no 5xx but deliberate 503s, memory back, prompt drain", async () => {
-  const s = await runChaos({ seconds: 25, warmupSeconds: 10, seed: 3, deadlineMs: 2000 });
+  const s = await runChaos({ seconds: 12, warmupSeconds: 6, seed: 3, deadlineMs: 2000 });
   const summary = JSON.stringify(s);
   assert.equal(s.hung, 0, summary);
   assert.deepEqual(s.server_errors, [], summary);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { selectBackend } from "../main.ts";
 import { readConfig } from "../domain/config.ts";
 import { MetricsRegistry } from "../domain/prometheus.ts";
+import { startService } from "../bench/service.ts";
 
 const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));
 
@@ -43,42 +44,30 @@ Deno.test({
 });
 
 Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the process exits 0", async () => {
-  const port = 21000 + Math.floor(Math.random() * 20000);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      SAESERVE_BACKEND: "reference",
-      SAESERVE_LOG: "off",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("saeserve on")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  // A request that keeps the reference backend busy for a while: 20000 rows.
+  const svc = await startService({
+    SAESERVE_BACKEND: "wasm",
+    SAESERVE_STORE: `file://${new URL("../dictionaries", import.meta.url).pathname}`,
+    SAESERVE_LOG: "off",
+  });
+  // A probe fit that keeps a research worker busy for a moment; SIGTERM once it runs.
   const rows = Array.from(
-    { length: 20000 },
-    (_, r) => Array.from({ length: 64 }, (_, c) => Math.sin(r + c)),
+    { length: 500 },
+    (_, r) => Array.from({ length: 64 }, (_, c) => Math.sin(r * c + r)),
   );
-  const pending = fetch(`http://127.0.0.1:${port}/v1/dictionaries/demo-topk/encode`, {
+  const pending = fetch(`${svc.url}/v1/probes/train`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ activations: rows, top: 1 }),
+    body: JSON.stringify({ activations: rows, labels: rows.map((_, i) => i % 2) }),
   });
-  await new Promise((r) => setTimeout(r, 300));
-  child.kill("SIGTERM");
+  const t = performance.now();
+  while (performance.now() - t < 10_000) {
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    if (/^saeserve_jobs_research_running 1/m.test(metrics)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const stopped = svc.stop();
   const res = await pending;
-  assert.equal(res.status, 200);
-  assert.equal((await res.json()).indices.length, 20000);
-  const status = await child.status;
-  assert.equal(status.code, 0);
-  await reader.cancel();
-  await child.stderr.cancel();
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.ok((await res.json()).methods.length >= 1);
+  assert.equal((await stopped).code, 0);
 });

@@ -1,46 +1,80 @@
 /**
  * The `wasm` compute backend: AssemblyScript SIMD kernels (wasm/assembly/kernels.ts, built by
- * `deno task wasm`) on one shared WebAssembly.Memory, run by the calling thread plus workers
- * that split the latent dimension. Weights are re-packed once at `prepare` into the layouts
- * the kernels stream, in f32, bf16 or f16.
+ * `deno task wasm`) on one shared WebAssembly.Memory, run by a pool of worker threads that
+ * split the latent dimension. The calling thread runs no kernel: each call is cut into bounded
+ * rounds (wasm/ops.ts) that queue at the pool, live before research, and the caller awaits
+ * them, so its event loop stays free. Weights are re-packed once at `prepare` (by the workers)
+ * into the layouts the kernels stream, in f32, bf16 or f16.
  * @module
  */
 
-import type { Backend, EncodeOptions, MatrixArena, Prepared } from "../domain/backend.ts";
+import type {
+  Backend,
+  BackendHealth,
+  CallOptions,
+  EncodeOptions,
+  MatrixArena,
+  Prepared,
+} from "../domain/backend.ts";
 import type { SaeWeights } from "../domain/dictionary.ts";
+import { SaeError } from "../domain/errors.ts";
 import { type Matrix, matrix, row, type SparseRows } from "../domain/matrix.ts";
 import { activate, sparsify } from "../domain/reference_backend.ts";
 import { topK } from "../domain/top_k.ts";
 import { SharedHeap } from "./heap.ts";
+import { compileKernels } from "./kernels_module.ts";
 import {
-  type Packed,
-  packPanels,
-  packRows,
-  packVector,
-  pad8,
-  precisionBytes,
-  type WeightPrecision,
-} from "./pack.ts";
-import { ACT, P, PARAM_WORDS, PREC, TN } from "./params.ts";
-import { KernelPool } from "./pool.ts";
+  type CallContext,
+  compactInPlace,
+  decoderRows,
+  encodeFused,
+  gemm,
+  transposeBlocks,
+  transposeInto,
+} from "./ops.ts";
+import { type Packed, packVector, pad8, precisionBytes, type WeightPrecision } from "./pack.ts";
+import { ACT, PREC } from "./params.ts";
+import { KernelPool, KernelStuckError } from "./pool.ts";
 
 export type { WeightPrecision } from "./pack.ts";
+export { DEFAULT_WATCHDOG_MS, KernelStuckError } from "./pool.ts";
+
+/** Default work between checkpoints: 2^24 multiply-adds, a few milliseconds. */
+export const DEFAULT_CHECKPOINT_WORK = 1 << 24;
 
 /** Options of {@link wasmBackend}. */
 export interface WasmBackendOptions {
-  /** Threads taking part in a kernel call, the caller included (default: the machine's cores). */
+  /** Worker threads, all taking part in each kernel call (default: the machine's cores). */
   threads?: number;
   /** Stored weight precision (default f32). */
   weights?: WeightPrecision;
+  /**
+   * A kernel round in which no job finishes for this long (ms) replaces the workers and fails
+   * the stuck call with SaeError "unavailable" (default 30000).
+   */
+  watchdogMs?: number;
+  /**
+   * Multiply-adds a worker does between checkpoints (default {@link DEFAULT_CHECKPOINT_WORK}):
+   * how long a research call keeps the workers after live work arrives or it is aborted.
+   */
+  checkpointWork?: number;
+  /** Told each time the watchdog (or a dead worker) replaces the workers, with the reason. */
+  onReplaced?: (reason: string) => void;
 }
 
 /** A backend that also owns threads: close it when done. */
 export interface WasmBackend extends Backend {
-  /** Threads per kernel call. */
+  /** Worker threads per kernel call. */
   readonly threads: number;
   /** Stored weight precision. */
   readonly precision: WeightPrecision;
-  /** Stop the workers and free the memory. */
+  /** The kernel workers (queue depth, replacements; tests inject jobs through it). */
+  readonly pool: KernelPool;
+  /** The kernels' memory. */
+  readonly heap: SharedHeap;
+  /** Unhealthy while the workers are being replaced or could not be. */
+  health(): BackendHealth;
+  /** Stop the workers; later calls fail with SaeError "unavailable". */
   close(): void;
 }
 
@@ -53,64 +87,69 @@ interface WasmPrepared extends Prepared {
   readonly thr: number;
   readonly bmag: number;
   readonly allocations: number[];
+  /** Calls in flight on it, and whether `release` came: memory is freed when both allow. */
+  readonly use: { calls: number; released: boolean };
 }
 
 /** Stands in for matrices whose only copy now lives, re-packed, in the kernels' memory. */
 const EMPTY: Matrix = matrix(0, 0);
-
-/** Below this many multiply-adds a kernel call runs on the calling thread alone. */
-const PARALLEL_MIN_WORK = 1 << 18;
-
-let compiled: Promise<WebAssembly.Module> | undefined;
-
-/** The compiled kernels (built by `deno task wasm`). */
-function kernels(): Promise<WebAssembly.Module> {
-  compiled ??= (async () => {
-    const url = new URL("./build/kernels.wasm", import.meta.url);
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await Deno.readFile(url);
-    } catch (e) {
-      throw new Error(`${url.pathname} is missing: run \`deno task wasm\` first`, { cause: e });
-    }
-    return await WebAssembly.compile(bytes);
-  })();
-  return compiled;
-}
 
 /** Threads to use when not told: the machine's logical cores. */
 export function defaultThreads(): number {
   return Math.max(1, navigator.hardwareConcurrency || 1);
 }
 
-/** Start the WASM backend (compiles the kernels, starts `threads - 1` workers). */
+/** Reject with `signal.reason` as soon as it aborts, else settle like `work`. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function checkIndices(codes: SparseRows, dSae: number): void {
+  for (const ix of codes.indices) {
+    for (let j = 0; j < ix.length; j++) {
+      if (!(ix[j] >= 0 && ix[j] < dSae)) {
+        throw new RangeError(`feature index ${ix[j]} outside [0, ${dSae})`);
+      }
+    }
+  }
+}
+
+/** Copy a matrix into `ptr` with rows padded (with zeros) to `ld` floats. */
+function copyPadded(heap: SharedHeap, m: Matrix, options: { ptr: number; ld: number }): void {
+  const dst = heap.f32(options.ptr, m.rows * options.ld);
+  if (options.ld === m.cols) {
+    dst.set(m.data);
+    return;
+  }
+  for (let r = 0; r < m.rows; r++) {
+    dst.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), r * options.ld);
+    dst.fill(0, r * options.ld + m.cols, (r + 1) * options.ld);
+  }
+}
+
+/** Start the WASM backend (compiles the kernels, starts `threads` workers). */
 export async function wasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  const module = await kernels();
-  const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
-  const heap = new SharedHeap(memory, 1 << 20);
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const exports = instance.exports as {
-    encode(pb: number): void;
-    transpose_blocks(ptr: number, rows: number, cols: number, visited: number): void;
-    compact_bf16(ptr: number, n: number): void;
-    compact_f16(ptr: number, n: number): number;
-    axpy_rows(
-      out: number,
-      n: number,
-      w: number,
-      ldw: number,
-      idx: number,
-      val: number,
-      count: number,
-      scale: number,
-      prec: number,
-    ): void;
-  };
+  const module = await compileKernels();
   const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
   const precision = options.weights ?? "f32";
   if (!(precision in PREC)) throw new RangeError(`unknown weight precision ${precision}`);
-  const pool = await KernelPool.start(module, heap, { threads, encode: exports.encode });
+  const checkpointWork = Math.max(1024, options.checkpointWork ?? DEFAULT_CHECKPOINT_WORK);
+  const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
+  // The kernels keep no statics in memory (no data segments, no globals), so the first MiB
+  // is simply left unused.
+  const heap = new SharedHeap(memory, 1 << 20);
+  const pool = await KernelPool.start(module, heap, {
+    threads,
+    watchdogMs: options.watchdogMs,
+    onReplaced: options.onReplaced,
+  });
   const prec = PREC[precision];
+  const esize = precisionBytes(precision);
+  let closed = false;
 
   /** Arena allocations not yet adopted by `prepare`: array -> address. */
   const arenaBlocks = new Map<Float32Array, number>();
@@ -123,232 +162,136 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
     return ptr;
   }
 
-  /** Convert an adopted f32 block to the stored precision in place, releasing the spare half. */
-  function compact(ptr: number, count: number): void {
-    if (precision === "f32") return;
-    if (precision === "bf16") exports.compact_bf16(ptr, count);
-    else if (exports.compact_f16(ptr, count) > 0) {
-      heap.free(ptr);
+  /** Free `blocks` now, or once a stuck call's workers are gone (they may still write). */
+  function freeAfter(error: unknown, blocks: number[]): void {
+    const free = () => {
+      for (const ptr of blocks) heap.free(ptr);
+    };
+    if (error instanceof KernelStuckError) error.retired.then(free);
+    else free();
+  }
+
+  /**
+   * Run `body` as one kernel call: its rounds queue at `options.priority`; it rejects with
+   * `options.signal`'s reason at once when aborted (the rounds stop at the next boundary);
+   * scratch it allocates is freed when it ends.
+   */
+  function call<T>(
+    options: CallOptions | undefined,
+    body: (ctx: CallContext) => Promise<T>,
+  ): Promise<T> {
+    if (closed) return Promise.reject(new SaeError("unavailable", "the wasm backend is closed"));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const turn = { priority: options?.priority, signal };
+    const blocks: number[] = [];
+    const ctx: CallContext = {
+      heap,
+      threads,
+      checkpointWork,
+      round: (jobs) => pool.run(jobs, turn),
+      alloc(bytes: number): number {
+        const ptr = heap.alloc(bytes);
+        blocks.push(ptr);
+        return ptr;
+      },
+    };
+    const work = (async () => {
+      try {
+        return await body(ctx);
+      } catch (e) {
+        freeAfter(e, blocks.splice(0));
+        throw e;
+      } finally {
+        for (const ptr of blocks) heap.free(ptr);
+      }
+    })();
+    return signal ? abortable(work, signal) : work;
+  }
+
+  /** Run `fn` on a prepared dictionary, keeping its memory alive until it ends. */
+  async function using<T>(prepared: Prepared, fn: (p: WasmPrepared) => Promise<T>): Promise<T> {
+    const p = prepared as WasmPrepared;
+    if (p.use.released) throw new SaeError("unavailable", "the dictionary was released");
+    p.use.calls++;
+    try {
+      return await fn(p);
+    } finally {
+      if (--p.use.calls === 0 && p.use.released) freePrepared(p);
+    }
+  }
+
+  function freePrepared(p: WasmPrepared): void {
+    for (const ptr of p.allocations.splice(0)) heap.free(ptr);
+  }
+
+  /** Convert an f32 block to the stored precision in place, releasing the spare half. */
+  async function compact(ptr: number, count: number): Promise<void> {
+    if (precision === "f32" || count === 0) return;
+    const overflow = await call(undefined, (ctx) => compactInPlace(ctx, ptr, { count, precision }));
+    if (overflow > 0) {
       throw new RangeError("a weight does not fit in f16; use SAESERVE_WEIGHTS=bf16 or f32");
     }
     heap.shrink(ptr, count * 2);
   }
 
-  /** The encoder as panels of 8 columns: re-packed in place when the loader used the arena. */
-  function prepareEncoder(wEnc: Matrix): Packed {
+  /** The encoder as panels of 8 columns, re-packed in place (adopted from the arena or copied). */
+  async function prepareEncoder(wEnc: Matrix, allocations: number[]): Promise<Packed> {
     const K = wEnc.rows;
-    const N = wEnc.cols;
-    const ptr = N % 8 === 0 ? adopt(wEnc.data) : null;
-    if (ptr === null) return packPanels(heap, wEnc, precision);
-    const visited = heap.alloc(Math.ceil((K * N) / 64));
-    try {
-      heap.i32(visited, Math.ceil((K * N) / 64 / 4) + 0).fill(0);
-      // Row-major [K, N/8] blocks of 8 floats -> [N/8, K] blocks: the panel layout.
-      exports.transpose_blocks(ptr, K, N / 8, visited);
-    } finally {
-      heap.free(visited);
+    const npad = pad8(wEnc.cols);
+    let ptr = npad === wEnc.cols ? adopt(wEnc.data) : null;
+    if (ptr === null) {
+      ptr = heap.alloc(K * npad * 4);
+      copyPadded(heap, wEnc, { ptr, ld: npad });
     }
-    compact(ptr, K * N);
-    const esize = precisionBytes(precision);
-    return { ptr, bytes: K * N * esize, ldb: 8 * esize, panelStride: K * 8 * esize };
+    allocations.push(ptr);
+    // Row-major [K, npad/8] blocks of 8 floats -> [npad/8, K] blocks: the panel layout.
+    const at = ptr;
+    await call(undefined, (ctx) => transposeBlocks(ctx, at, { rows: K, cols: npad / 8 }));
+    await compact(ptr, K * npad);
+    return { ptr, bytes: K * npad * esize, ldb: 8 * esize, panelStride: K * 8 * esize };
   }
 
-  /** The decoder row-major with rows padded to 8: adopted in place when the loader used the arena. */
-  function prepareDecoder(wDec: Matrix): Packed {
-    const ptr = wDec.cols % 8 === 0 ? adopt(wDec.data) : null;
-    if (ptr === null) return packRows(heap, wDec, precision);
-    compact(ptr, wDec.rows * wDec.cols);
-    const esize = precisionBytes(precision);
-    return {
-      ptr,
-      bytes: wDec.rows * wDec.cols * esize,
-      ldb: wDec.cols * esize,
-      panelStride: 8 * esize,
-    };
-  }
-
-  /** Run `fn` with scratch blocks that are freed afterwards. */
-  function withScratch<T>(fn: (alloc: (bytes: number) => number) => T): T {
-    const blocks: number[] = [];
-    try {
-      return fn((bytes) => {
-        const ptr = heap.alloc(bytes);
-        blocks.push(ptr);
-        return ptr;
-      });
-    } finally {
-      for (const ptr of blocks) heap.free(ptr);
+  /** The decoder row-major with rows padded to 8 (adopted from the arena or copied). */
+  async function prepareDecoder(wDec: Matrix, allocations: number[]): Promise<Packed> {
+    const npad = pad8(wDec.cols);
+    let ptr = npad === wDec.cols ? adopt(wDec.data) : null;
+    if (ptr === null) {
+      ptr = heap.alloc(wDec.rows * npad * 4);
+      copyPadded(heap, wDec, { ptr, ld: npad });
     }
+    allocations.push(ptr);
+    await compact(ptr, wDec.rows * npad);
+    return { ptr, bytes: wDec.rows * npad * esize, ldb: npad * esize, panelStride: 8 * esize };
   }
 
-  /** Copy a matrix's rows into the kernels' memory. */
-  function place(alloc: (bytes: number) => number, m: Matrix): number {
-    const ptr = alloc(m.data.length * 4);
-    heap.f32(ptr, m.data.length).set(m.data);
-    return ptr;
-  }
-
-  /** Column slices [n0, n1) of width `n` (multiples of 8), one per thread that gets work. */
-  function slices(n: number, work: number): [number, number][] {
-    const panels = Math.ceil(n / 8);
-    const parts = work < PARALLEL_MIN_WORK ? 1 : Math.min(threads, panels);
-    const out: [number, number][] = [];
-    for (let t = 0; t < parts; t++) {
-      const p0 = Math.floor((panels * t) / parts);
-      const p1 = Math.floor((panels * (t + 1)) / parts);
-      if (p1 > p0) out.push([p0 * 8, p1 * 8]);
-    }
-    return out;
-  }
-
-  function paramBlock(
-    alloc: (bytes: number) => number,
-    fields: Partial<Record<keyof typeof P, number>>,
-  ): number {
-    const pb = alloc(PARAM_WORDS * 4);
-    const words = heap.i32(pb, PARAM_WORDS);
-    words.fill(0);
-    for (const [key, value] of Object.entries(fields)) words[P[key as keyof typeof P]] = value;
-    return pb;
-  }
-
-  /** Dense C [m, n] = A [m, k] @ B (a packed or row-major operand of n real columns). */
-  function gemm(a: Matrix, b: Packed, n: number, operandPrec: number): Matrix {
-    return withScratch((alloc) => {
-      const npad = pad8(n);
-      const aPtr = place(alloc, a);
-      const cPtr = alloc(a.rows * npad * 4);
-      const jobs = slices(n, a.rows * a.cols * n).map(([n0, n1]) =>
-        paramBlock(alloc, {
-          A: aPtr,
-          LDA: a.cols,
-          M: a.rows,
-          B: b.ptr,
-          K: a.cols,
-          N0: n0,
-          N1: n1,
-          LDB: b.ldb,
-          PSTRIDE: b.panelStride,
-          PREC: operandPrec,
-          ACT: ACT.dense,
-          C: cPtr,
-          LDC: npad,
-          NREAL: n,
-        })
-      );
-      pool.run(jobs);
-      const c = heap.f32(cPtr, a.rows * npad);
-      const out = matrix(a.rows, n);
-      for (let r = 0; r < a.rows; r++) out.data.set(c.subarray(r * npad, r * npad + n), r * n);
-      return out;
-    });
-  }
-
-  /** Fused encode: selected codes per row, merged across threads. */
-  function fusedEncode(p: WasmPrepared, s: Matrix, act: number, cap: number): SparseRows {
-    const w = p.weights;
-    return withScratch((alloc) => {
-      const aPtr = place(alloc, s);
-      const parts = slices(w.dSae, s.rows * s.cols * w.dSae);
-      const outputs = parts.map(([n0, n1]) => {
-        const stride = cap > 0 ? cap : n1 - n0;
-        const vals = alloc(s.rows * stride * 4);
-        const idx = alloc(s.rows * stride * 4);
-        const cnt = alloc(s.rows * 4);
-        const pb = paramBlock(alloc, {
-          A: aPtr,
-          LDA: s.cols,
-          M: s.rows,
-          B: p.encoder.ptr,
-          K: s.cols,
-          N0: n0,
-          N1: n1,
-          LDB: p.encoder.ldb,
-          PSTRIDE: p.encoder.panelStride,
-          PREC: prec,
-          ACT: act,
-          BIAS: p.bias,
-          THR: p.thr,
-          BMAG: p.bmag,
-          CAP: cap,
-          OVAL: vals,
-          OIDX: idx,
-          OCNT: cnt,
-          SCRATCH: alloc(s.rows * TN * 4),
-          OSTRIDE: stride,
-          NREAL: w.dSae,
-        });
-        return { pb, vals, idx, cnt, stride };
-      });
-      pool.run(outputs.map((o) => o.pb));
-      const indices: Int32Array[] = [];
-      const values: Float32Array[] = [];
-      for (let r = 0; r < s.rows; r++) {
-        const cand: { v: number; i: number }[] = [];
-        for (const o of outputs) {
-          const n = heap.i32(o.cnt, s.rows)[r];
-          const vs = heap.f32(o.vals + r * o.stride * 4, n);
-          const is = heap.i32(o.idx + r * o.stride * 4, n);
-          for (let j = 0; j < n; j++) cand.push({ v: vs[j], i: is[j] });
-        }
-        cand.sort((a, b) => b.v - a.v || a.i - b.i);
-        const keep = cap > 0 ? Math.min(cap, cand.length) : cand.length;
-        indices.push(Int32Array.from({ length: keep }, (_, j) => cand[j].i));
-        values.push(Float32Array.from({ length: keep }, (_, j) => cand[j].v));
-      }
-      return { width: w.dSae, indices, values };
-    });
-  }
-
-  /** out rows (padded) += scale_r * sum_j v_j W_dec[i_j], single-threaded (k rows per row). */
-  function addDecoderRows(
+  /** Sparse codes times the decoder, each output row started by `init`. */
+  function decoderSum(
     p: WasmPrepared,
     codes: SparseRows,
-    init: (r: number, out: Float32Array) => void,
-    scale: (r: number) => number,
-  ): Matrix {
-    const w = p.weights;
-    const dPad = pad8(w.dIn);
-    return withScratch((alloc) => {
-      const rows = codes.indices.length;
-      const out = matrix(rows, w.dIn);
-      const outPtr = alloc(dPad * 4);
-      const widest = codes.indices.reduce((m, ix) => Math.max(m, ix.length), 1);
-      const idxPtr = alloc(widest * 4);
-      const valPtr = alloc(widest * 4);
-      for (let r = 0; r < rows; r++) {
-        const ix = codes.indices[r];
-        for (let j = 0; j < ix.length; j++) {
-          if (!(ix[j] >= 0 && ix[j] < w.dSae)) {
-            throw new RangeError(`feature index ${ix[j]} outside [0, ${w.dSae})`);
-          }
-        }
-        const buf = heap.f32(outPtr, dPad);
-        buf.fill(0);
-        init(r, buf);
-        heap.i32(idxPtr, ix.length).set(ix);
-        heap.f32(valPtr, ix.length).set(codes.values[r]);
-        exports.axpy_rows(
-          outPtr,
-          dPad,
-          p.decoder.ptr,
-          p.decoder.ldb,
-          idxPtr,
-          valPtr,
-          ix.length,
-          scale(r),
-          prec,
-        );
-        out.data.set(heap.f32(outPtr, w.dIn), r * w.dIn);
-      }
-      return out;
-    });
+    options: CallOptions & {
+      init: (r: number, out: Float32Array) => void;
+      scale?: (r: number) => number;
+    },
+  ): Promise<Matrix> {
+    checkIndices(codes, p.weights.dSae);
+    return call(options, (ctx) =>
+      decoderRows(ctx, codes, {
+        decoder: p.decoder,
+        dIn: p.weights.dIn,
+        prec,
+        init: options.init,
+        scale: options.scale,
+      }));
   }
 
   const backend: WasmBackend = {
     name: "wasm",
     threads,
     precision,
+    pool,
+    heap,
+    health: () => pool.health(),
     arena(): MatrixArena {
       const mine = new Set<Float32Array>();
       return {
@@ -372,14 +315,12 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
         },
       };
     },
-    prepare(input: SaeWeights): Promise<Prepared> {
+    async prepare(input: SaeWeights): Promise<Prepared> {
       const allocations: number[] = [];
       try {
         const inArena = arenaBlocks.has(input.wEnc.data) || arenaBlocks.has(input.wDec.data);
-        const encoder = prepareEncoder(input.wEnc);
-        allocations.push(encoder.ptr);
-        const decoder = prepareDecoder(input.wDec);
-        allocations.push(decoder.ptr);
+        const encoder = await prepareEncoder(input.wEnc, allocations);
+        const decoder = await prepareDecoder(input.wDec, allocations);
         // Matrices adopted from the arena now hold the kernels' layouts: keep no stale views.
         const weights: SaeWeights = inArena ? { ...input, wEnc: EMPTY, wDec: EMPTY } : input;
         const a = weights.activation;
@@ -406,68 +347,90 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
           thr,
           bmag,
           allocations,
+          use: { calls: 0, released: false },
         };
-        return Promise.resolve(prepared);
+        return prepared;
       } catch (e) {
-        for (const ptr of allocations) heap.free(ptr);
-        return Promise.reject(e);
+        freeAfter(e, allocations);
+        throw e;
       }
     },
     release(prepared: Prepared): void {
-      for (const ptr of (prepared as WasmPrepared).allocations) heap.free(ptr);
+      const p = prepared as WasmPrepared;
+      if (p.use.released) return;
+      p.use.released = true;
+      if (p.use.calls === 0) freePrepared(p);
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
-      const p = prepared as WasmPrepared;
-      const a = p.weights.activation;
-      const top = options?.top;
-      try {
+      return using(prepared, (p) => {
+        const w = p.weights;
+        if (s.cols !== w.dIn) {
+          throw new RangeError(`encode: rows of ${s.cols} values for d_in ${w.dIn}`);
+        }
+        const a = w.activation;
+        const top = options?.top;
+        const fused = (act: number, cap: number) =>
+          call(options, (ctx) =>
+            encodeFused(ctx, s, {
+              encoder: p.encoder,
+              dSae: w.dSae,
+              prec,
+              act,
+              cap,
+              bias: p.bias,
+              thr: p.thr,
+              bmag: p.bmag,
+            }));
         switch (a.kind) {
           case "relu":
-            return Promise.resolve(fusedEncode(p, s, ACT.relu, top ?? 0));
+            return fused(ACT.relu, top ?? 0);
           case "jumprelu":
-            return Promise.resolve(fusedEncode(p, s, ACT.jumprelu, top ?? 0));
+            return fused(ACT.jumprelu, top ?? 0);
           case "gated":
-            return Promise.resolve(fusedEncode(p, s, ACT.gated, top ?? 0));
+            return fused(ACT.gated, top ?? 0);
           case "topk":
-            return Promise.resolve(fusedEncode(p, s, ACT.relu, Math.min(a.k, top ?? a.k)));
-          case "groupmax": {
+            return fused(ACT.relu, Math.min(a.k, top ?? a.k));
+          case "groupmax":
             // Per-group maxima need whole groups: dense pre-activations, then the activation.
-            const pre = gemm(s, p.encoder, p.weights.dSae, prec);
-            const indices: Int32Array[] = [];
-            const values: Float32Array[] = [];
-            for (let r = 0; r < s.rows; r++) {
-              const chosen = sparsify(activate(a, row(pre, r)), top);
-              indices.push(chosen.indices);
-              values.push(chosen.values);
-            }
-            return Promise.resolve({ width: p.weights.dSae, indices, values });
-          }
+            return call(options, async (ctx) => {
+              const pre = await gemm(ctx, s, { b: p.encoder, n: w.dSae, prec });
+              const indices: Int32Array[] = [];
+              const values: Float32Array[] = [];
+              for (let r = 0; r < s.rows; r++) {
+                const chosen = sparsify(activate(a, row(pre, r)), top);
+                indices.push(chosen.indices);
+                values.push(chosen.values);
+              }
+              return { width: w.dSae, indices, values };
+            });
         }
-      } catch (e) {
-        return Promise.reject(e);
-      }
+      });
     },
     decodeSparse(
       prepared: Prepared,
       codes: SparseRows,
-      options?: { bias?: boolean },
+      options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      const p = prepared as WasmPrepared;
-      const withBias = options?.bias !== false;
-      try {
-        return Promise.resolve(
-          addDecoderRows(p, codes, (_, out) => withBias && out.set(p.weights.bDec), () => 1),
-        );
-      } catch (e) {
-        return Promise.reject(e);
-      }
+      return using(prepared, (p) => {
+        const withBias = options?.bias !== false;
+        return decoderSum(p, codes, {
+          ...options,
+          init: (_, out) => withBias && out.set(p.weights.bDec),
+        });
+      });
     },
-    decodeDense(prepared: Prepared, codes: Matrix, options?: { bias?: boolean }): Promise<Matrix> {
-      const p = prepared as WasmPrepared;
-      const w = p.weights;
-      let nonzero = 0;
-      for (let i = 0; i < codes.data.length; i++) if (codes.data[i] !== 0) nonzero++;
-      try {
+    decodeDense(
+      prepared: Prepared,
+      codes: Matrix,
+      options?: { bias?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      return using(prepared, async (p) => {
+        const w = p.weights;
+        if (codes.cols !== w.dSae) {
+          throw new RangeError(`decode: codes of width ${codes.cols} for d_sae ${w.dSae}`);
+        }
+        let nonzero = 0;
+        for (let i = 0; i < codes.data.length; i++) if (codes.data[i] !== 0) nonzero++;
         if (nonzero <= codes.data.length / 8) {
           // Mostly zeros (SAE codes): sum the decoder rows of the non-zeros.
           const indices: Int32Array[] = [];
@@ -477,64 +440,66 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
             indices.push(chosen.indices);
             values.push(chosen.values);
           }
-          return backend.decodeSparse(prepared, { width: w.dSae, indices, values }, options);
+          return await backend.decodeSparse(p, { width: w.dSae, indices, values }, options);
         }
         // Dense codes: a GEMM against the row-major decoder.
-        const out = gemm(codes, p.decoder, w.dIn, prec);
+        const out = await call(
+          options,
+          (ctx) => gemm(ctx, codes, { b: p.decoder, n: w.dIn, prec }),
+        );
         if (options?.bias !== false) {
           for (let r = 0; r < out.rows; r++) {
             const y = row(out, r);
             for (let c = 0; c < w.dIn; c++) y[c] += w.bDec[c];
           }
         }
-        return Promise.resolve(out);
-      } catch (e) {
-        return Promise.reject(e);
-      }
+        return out;
+      });
     },
     steer(
       prepared: Prepared,
       x: Matrix,
       deltas: SparseRows,
-      options?: { rowScale?: Float32Array },
+      options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
-      const p = prepared as WasmPrepared;
-      try {
-        return Promise.resolve(
-          addDecoderRows(
-            p,
-            deltas,
-            (r, out) => out.set(row(x, r)),
-            (r) => options?.rowScale?.[r] ?? 1,
-          ),
-        );
-      } catch (e) {
-        return Promise.reject(e);
-      }
+      return using(prepared, (p) => {
+        if (x.cols !== p.weights.dIn || deltas.indices.length !== x.rows) {
+          throw new RangeError(
+            `steer: ${x.rows}x${x.cols} activations, ${deltas.indices.length} rows of deltas`,
+          );
+        }
+        return decoderSum(p, deltas, {
+          ...options,
+          init: (r, out) => out.set(row(x, r)),
+          scale: (r) => options?.rowScale?.[r] ?? 1,
+        });
+      });
     },
-    matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean }): Promise<Matrix> {
+    matmul(
+      a: Matrix,
+      b: Matrix,
+      options?: { transposeB?: boolean } & CallOptions,
+    ): Promise<Matrix> {
       const t = options?.transposeB ?? false;
       const inner = t ? b.cols : b.rows;
       const n = t ? b.rows : b.cols;
       if (a.cols !== inner) {
         return Promise.reject(new RangeError(`matmul: ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`));
       }
-      // B as a row-major [inner, n] operand in f32 (transposed here when asked).
-      let bt = b;
-      if (t) {
-        bt = matrix(inner, n);
-        for (let i = 0; i < n; i++) {
-          for (let k = 0; k < inner; k++) bt.data[k * n + i] = b.data[i * inner + k];
-        }
-      }
-      const operand = packRows(heap, bt, "f32");
-      try {
-        return Promise.resolve(gemm(a, operand, n, PREC.f32));
-      } finally {
-        heap.free(operand.ptr);
-      }
+      return call(options, async (ctx) => {
+        // B as a row-major [inner, n] f32 operand, rows padded to 8 (transposed by the workers).
+        const npad = pad8(n);
+        const ptr = ctx.alloc(inner * npad * 4);
+        if (t) {
+          if (npad !== n) heap.f32(ptr, inner * npad).fill(0);
+          await transposeInto(ctx, b, { dst: ptr, ldd: npad });
+        } else copyPadded(heap, b, { ptr, ld: npad });
+        const operand: Packed = { ptr, bytes: inner * npad * 4, ldb: npad * 4, panelStride: 32 };
+        return await gemm(ctx, a, { b: operand, n, prec: PREC.f32 });
+      });
     },
-    topK(m: Matrix, k: number): Promise<SparseRows> {
+    topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const indices: Int32Array[] = [];
       const values: Float32Array[] = [];
       for (let r = 0; r < m.rows; r++) {
@@ -545,6 +510,7 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
       return Promise.resolve({ width: m.cols, indices, values });
     },
     close(): void {
+      closed = true;
       pool.close();
     },
   };

@@ -1,6 +1,8 @@
 /**
- * The kernels' parameter block and constants, mirrored from wasm/assembly/kernels.ts (keep
- * the two in step).
+ * The kernels' parameter blocks and constants, mirrored from wasm/assembly/kernels.ts (keep
+ * the two in step). Every block has PARAM_WORDS i32 words; words PROGRESS, OP and STOP are
+ * common, the others depend on the operation. Every operation is resumable: `run_job` returns
+ * 1 when it stopped at a checkpoint (the block records where), 0 when finished.
  * @module
  */
 
@@ -10,10 +12,38 @@ export const PREC = { f32: 0, bf16: 1, f16: 2 } as const;
 /** Activation codes of the fused encode. */
 export const ACT = { dense: 0, relu: 1, jumprelu: 2, gated: 3 } as const;
 
+/** Operations of `run_job` (word OP of a parameter block). */
+export const OP = {
+  /** GEMM or fused encode over columns [N0, N1) ({@link P} words). */
+  gemm: 0,
+  /** Sparse rows times the decoder, per output row ({@link AXPY} words). */
+  axpy: 1,
+  /** A bounded step of the in-place 32-byte-block transpose ({@link TRANSPOSE_BLOCKS} words). */
+  transposeBlocks: 2,
+  /** f32 to bf16 in place over a range ({@link COMPACT} words). */
+  compactBf16: 3,
+  /** f32 to f16 in place over a range ({@link COMPACT} words); returns the overflow count. */
+  compactF16: 4,
+  /** Out-of-place f32 transpose of a column range ({@link TRANSPOSE_F32} words). */
+  transposeF32: 5,
+  /** Per-part selections merged into sorted rows ({@link MERGE} words). */
+  merge: 6,
+} as const;
+
 /** Columns per fused tile (scratch is rows x TN floats). */
 export const TN = 128;
 
-/** Word offsets in a parameter block. */
+/** Words common to every parameter block. */
+export const COMMON = {
+  /** Counted up by the kernel at every checkpoint (the watchdog's sign of progress). */
+  PROGRESS: 29,
+  /** The operation ({@link OP}). */
+  OP: 30,
+  /** Address of the pool's stop word (0: none): kernels stop at a checkpoint once it is set. */
+  STOP: 31,
+} as const;
+
+/** Word offsets of a GEMM / fused encode block. */
 export const P = {
   A: 0,
   LDA: 1,
@@ -38,7 +68,83 @@ export const P = {
   LDC: 20,
   OSTRIDE: 21,
   NREAL: 22,
+  /** Rows per checkpoint inside a tile (0: all M). */
+  RB: 23,
+  /** First row of the first tile: where a stopped job resumes (zero it when posting anew). */
+  R0: 24,
+} as const;
+
+/**
+ * Word offsets of an axpy block: out row r (LDO floats apart) += SCALE[r] * sum over j in
+ * [ROWPTR[r], ROWPTR[r + 1]) of VAL[j] * W[IDX[j]], for r in [R0, R1); N (a multiple of 8)
+ * columns, W rows LDW bytes apart in precision PREC.
+ */
+export const AXPY = {
+  OUT: 0,
+  LDO: 1,
+  W: 2,
+  LDW: 3,
+  IDX: 4,
+  VAL: 5,
+  ROWPTR: 6,
+  SCALE: 7,
+  R0: 8,
+  R1: 9,
+  N: 10,
+  PREC: 11,
+} as const;
+
+/**
+ * Word offsets of a block-transpose step: ROWS x COLS blocks of 32 bytes at PTR, a zeroed
+ * bitmap of ROWS * COLS bits at VISITED, 64 zeroed bytes of walk state at STATE, at most
+ * BUDGET block moves per step.
+ */
+export const TRANSPOSE_BLOCKS = {
+  PTR: 0,
+  ROWS: 1,
+  COLS: 2,
+  VISITED: 3,
+  STATE: 4,
+  BUDGET: 5,
+} as const;
+
+/**
+ * Word offsets of a compaction: elements [I0, I1) of the f32 array at PTR; f16 overflows are
+ * added to OVERFLOW.
+ */
+export const COMPACT = { PTR: 0, I0: 1, I1: 2, OVERFLOW: 3 } as const;
+
+/** Word offsets of an f32 transpose: DST[c * LDD + r] = SRC[r * COLS + c], c in [C0, C1). */
+export const TRANSPOSE_F32 = {
+  SRC: 0,
+  ROWS: 1,
+  COLS: 2,
+  DST: 3,
+  LDD: 4,
+  C0: 5,
+  C1: 6,
+} as const;
+
+/**
+ * Word offsets of a merge: for rows [R0, R1), the candidates of PARTS per-part selections
+ * (DESC: PARTS descriptors of 4 words: values, indices, counts, bytes between rows) become the
+ * best CAP (every one when 0) in OVAL/OIDX (OSTRIDE entries per row), sorted by value
+ * descending then index ascending, with their count in OCNT.
+ */
+export const MERGE = {
+  DESC: 0,
+  PARTS: 1,
+  CAP: 2,
+  OVAL: 3,
+  OIDX: 4,
+  OCNT: 5,
+  OSTRIDE: 6,
+  R0: 7,
+  R1: 8,
 } as const;
 
 /** Words in a parameter block. */
-export const PARAM_WORDS = 24;
+export const PARAM_WORDS = 32;
+
+/** Bytes of walk state a block transpose needs. */
+export const TRANSPOSE_STATE_BYTES = 64;

@@ -1,36 +1,96 @@
 /**
- * A kernel worker: instantiates the kernels on the shared memory, then runs the jobs the
- * pool posts through the control block (Atomics wait/notify, no message per job).
+ * A kernel worker: instantiates the kernels on the shared memory, then runs the jobs the pool
+ * posts to its slot of the control block (wasm/pool_protocol.ts). A job that throws (a trap)
+ * is reported in the slot; the worker keeps serving. It leaves when the pool sets the header's
+ * CANCEL word.
  * @module
  */
 
 /// <reference lib="deno.worker" />
 
-import { CTRL_JOBS, CTRL_PENDING, CTRL_SEQ, JOB_EXIT } from "./pool_protocol.ts";
+import {
+  H_CANCEL,
+  H_EXITED,
+  H_REMAINING,
+  JOB_HANG,
+  MESSAGE_BYTES,
+  S_DONE,
+  S_JOB,
+  S_MESSAGE_BYTE,
+  S_MESSAGE_LENGTH,
+  S_POSTED,
+  S_RESULT,
+  S_STATUS,
+  SLOT_WORDS,
+  slotWord,
+} from "./pool_protocol.ts";
 
-self.onmessage = async (e: MessageEvent) => {
-  const { module, memory, ctrl, index } = e.data as {
-    module: WebAssembly.Module;
-    memory: WebAssembly.Memory;
-    ctrl: number;
-    index: number;
-  };
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const encode = instance.exports.encode as (pb: number) => void;
-  const words = new Int32Array(memory.buffer, ctrl, CTRL_JOBS + index + 1);
-  self.postMessage("ready");
-  let seq = Atomics.load(words, CTRL_SEQ);
-  while (true) {
-    Atomics.wait(words, CTRL_SEQ, seq);
-    seq = Atomics.load(words, CTRL_SEQ);
-    const job = Atomics.load(words, CTRL_JOBS + index);
-    if (job === JOB_EXIT) break;
-    try {
-      if (job !== 0) encode(job);
-    } finally {
-      Atomics.sub(words, CTRL_PENDING, 1);
-      Atomics.notify(words, CTRL_PENDING);
-    }
+interface Start {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly ctrl: number;
+  readonly index: number;
+}
+
+interface Kernels {
+  run_job(pb: number): number;
+  hang(flag: number): void;
+}
+
+/** Write `error`'s text (ASCII, truncated) into the slot. */
+function report(slot: Int32Array, error: unknown): void {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const bytes = new Uint8Array(slot.buffer, slot.byteOffset + S_MESSAGE_BYTE, MESSAGE_BYTES);
+  const n = Math.min(text.length, MESSAGE_BYTES);
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    bytes[i] = c < 128 ? c : 63;
   }
-  self.close();
+  slot[S_MESSAGE_LENGTH] = n;
+}
+
+function serve(kernels: Kernels, header: Int32Array, slot: Int32Array, cancelAt: number): void {
+  // DONE is the state to compare against: a round posted before this line is still seen.
+  let done = Atomics.load(slot, S_DONE);
+  while (true) {
+    let posted: number;
+    while ((posted = Atomics.load(slot, S_POSTED)) === done) {
+      Atomics.wait(slot, S_POSTED, done);
+    }
+    if (Atomics.load(header, H_CANCEL) !== 0) return;
+    const job = Atomics.load(slot, S_JOB);
+    let status = 0;
+    let result = 0;
+    try {
+      if (job === JOB_HANG) kernels.hang(cancelAt);
+      else result = kernels.run_job(job);
+    } catch (e) {
+      status = 1;
+      report(slot, e);
+    }
+    slot[S_RESULT] = result;
+    slot[S_STATUS] = status;
+    Atomics.store(slot, S_DONE, posted);
+    done = posted;
+    if (Atomics.sub(header, H_REMAINING, 1) === 1) Atomics.notify(header, H_REMAINING);
+  }
+}
+
+self.onmessage = async (e: MessageEvent<Start>) => {
+  self.onmessage = null;
+  const { module, memory, ctrl, index } = e.data;
+  const header = new Int32Array(memory.buffer, ctrl, slotWord(0));
+  try {
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const kernels = instance.exports as unknown as Kernels;
+    const slot = new Int32Array(memory.buffer, ctrl + 4 * slotWord(index), SLOT_WORDS);
+    self.postMessage("ready");
+    serve(kernels, header, slot, ctrl + 4 * H_CANCEL);
+  } catch (err) {
+    self.postMessage({ error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    Atomics.add(header, H_EXITED, 1);
+    Atomics.notify(header, H_EXITED);
+    self.close();
+  }
 };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Backend, EncodeOptions } from "../../domain/backend.ts";
 import { backendSet } from "../../domain/backend_set.ts";
 import type { SaeWeights } from "../../domain/dictionary.ts";
 import { SaeError } from "../../domain/errors.ts";
@@ -38,9 +39,14 @@ Deno.test({
     const events: string[] = [];
     let recovered!: () => void;
     const back = new Promise<void>((resolve) => (recovered = resolve));
+    // The restart waits until the test has seen the set degraded (the wasm fallback computes
+    // asynchronously, long enough for a software adapter to come back in between).
+    let mayRestart!: () => void;
+    const restartGate = new Promise<void>((resolve) => (mayRestart = resolve));
     const set = backendSet(gpu, {
       fallback: wasm,
       restart: async () => {
+        await restartGate;
         const fresh = await webgpuBackend();
         restarted.push(fresh);
         return fresh;
@@ -70,6 +76,7 @@ Deno.test({
         true,
         events.join(),
       );
+      mayRestart();
       await back;
       assert.equal(set.name, "webgpu");
       assert.deepEqual((await set.encode(prepared, x)).indices, want.indices);
@@ -102,4 +109,64 @@ Deno.test("backendSet: use() picks a member by name and refuses unknown names", 
     set.release(prepared);
     wasm.close();
   }
+});
+
+/** A member whose health can be set and whose encode rejects with its signal's reason. */
+function member(name: "wasm" | "reference", health: { healthy: boolean; detail?: string }) {
+  const seen: (EncodeOptions | undefined)[] = [];
+  const ref = referenceBackend();
+  const b: Backend = {
+    ...ref,
+    name,
+    health: () => health,
+    encode(p, s, options) {
+      seen.push(options);
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+      return ref.encode(p, s, options);
+    },
+  };
+  return { backend: b, health, seen };
+}
+
+Deno.test("backendSet: health is the active member's, or the fallback's while it can take over", () => {
+  const primary = member("wasm", { healthy: true });
+  const fallback = member("reference", { healthy: true });
+  const set = backendSet(primary.backend, { fallback: fallback.backend });
+  assert.deepEqual(set.health?.(), { healthy: true });
+  primary.health.healthy = false;
+  primary.health.detail = "replacing kernel workers";
+  assert.deepEqual(set.health?.(), { healthy: true }, "the fallback can compute");
+  fallback.health.healthy = false;
+  fallback.health.detail = "closed";
+  assert.deepEqual(set.health?.(), {
+    healthy: false,
+    detail: "wasm: replacing kernel workers",
+  });
+  assert.deepEqual(set.use("wasm").health?.(), primary.health);
+  const alone = backendSet(primary.backend);
+  assert.equal(alone.health?.().healthy, false);
+});
+
+Deno.test("backendSet: call options reach the member, and an aborted call does not fail over", async () => {
+  const primary = member("wasm", { healthy: true });
+  const fallback = member("reference", { healthy: true });
+  const failovers: string[] = [];
+  const set = backendSet(primary.backend, {
+    fallback: fallback.backend,
+    onFailover: (why) => failovers.push(why),
+  });
+  const prepared = await set.prepare(weights());
+  const x = matrix(1, 24, Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)));
+  const controller = new AbortController();
+  await set.encode(prepared, x, { priority: "research", signal: controller.signal, top: 2 });
+  assert.equal(primary.seen[0]?.priority, "research");
+  assert.equal(primary.seen[0]?.signal, controller.signal);
+  assert.equal(primary.seen[0]?.top, 2);
+  // The caller's deadline: SaeError "unavailable" from the caller, not from the backend.
+  controller.abort(new SaeError("unavailable", "deadline passed"));
+  await assert.rejects(set.encode(prepared, x, { signal: controller.signal }), /deadline passed/);
+  assert.equal(set.degraded, false);
+  assert.deepEqual(failovers, []);
+  assert.equal(fallback.seen.length, 0);
+  set.release(prepared);
 });

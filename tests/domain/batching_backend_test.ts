@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Backend } from "../../domain/backend.ts";
+import type { Backend, EncodeOptions } from "../../domain/backend.ts";
 import { batchingBackend } from "../../domain/batching_backend.ts";
 import type { SaeWeights } from "../../domain/dictionary.ts";
 import { SaeError } from "../../domain/errors.ts";
@@ -102,4 +102,97 @@ Deno.test("batching: a full queue rejects at once with over_capacity (429)", asy
   } finally {
     wasm.close();
   }
+});
+
+/** An inner backend that records each encode's options and finishes when told to. */
+function recorder() {
+  const calls: { rows: number; options: EncodeOptions | undefined; finish: () => void }[] = [];
+  const inner: Backend = {
+    name: "wasm",
+    health: () => ({ healthy: false, detail: "replacing kernel workers" }),
+    prepare: (w) => Promise.resolve({ weights: w, extraBytes: 0 }),
+    release: () => {},
+    encode(_p, s, options) {
+      return new Promise((resolve, reject) => {
+        const finish = () =>
+          resolve({
+            width: 4,
+            indices: Array.from({ length: s.rows }, () => Int32Array.from([0])),
+            values: Array.from({ length: s.rows }, (_, r) => Float32Array.from([s.data[r]])),
+          });
+        calls.push({ rows: s.rows, options, finish });
+        options?.signal?.addEventListener("abort", () => reject(options.signal!.reason));
+      });
+    },
+    decodeSparse: () => Promise.reject(new Error("unused")),
+    decodeDense: () => Promise.reject(new Error("unused")),
+    steer: () => Promise.reject(new Error("unused")),
+    matmul: () => Promise.reject(new Error("unused")),
+    topK: () => Promise.reject(new Error("unused")),
+  };
+  return { inner, calls };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+Deno.test("batching: priority and a signal reach the inner backend; live and research never share a batch", async () => {
+  const { inner, calls } = recorder();
+  const batched = batchingBackend(inner, { maxWaitMs: 1 });
+  const prepared = await batched.prepare(weights());
+  const one = (v: number) => matrix(1, 1, Float32Array.from([v]));
+  const results = [
+    batched.encode(prepared, one(1), { priority: "research", top: 3 }),
+    batched.encode(prepared, one(2), { priority: "live", top: 3 }),
+    batched.encode(prepared, one(3), { top: 3 }),
+  ];
+  await settle();
+  assert.equal(calls.length, 2);
+  const byClass = Object.fromEntries(calls.map((c) => [c.options?.priority, c]));
+  assert.equal(byClass.research.rows, 1);
+  assert.equal(byClass.live.rows, 2, "default priority is live: batched with the live call");
+  for (const c of calls) {
+    assert.equal(c.options?.top, 3);
+    assert.ok(c.options?.signal instanceof AbortSignal);
+    c.finish();
+  }
+  assert.deepEqual((await Promise.all(results)).map((r) => r.values[0][0]), [1, 2, 3]);
+  assert.deepEqual(batched.health?.(), { healthy: false, detail: "replacing kernel workers" });
+});
+
+Deno.test("batching: an aborted caller is rejected at once; the kernel call aborts only when all its callers have", async () => {
+  const { inner, calls } = recorder();
+  const batched = batchingBackend(inner, { maxWaitMs: 5 });
+  const prepared = await batched.prepare(weights());
+  const one = (v: number) => matrix(1, 1, Float32Array.from([v]));
+  // Aborted while queued: leaves the queue, the others run without it.
+  const queued = new AbortController();
+  const gone = batched.encode(prepared, one(1), { signal: queued.signal });
+  const stays = batched.encode(prepared, one(2));
+  queued.abort(new SaeError("unavailable", "client gone"));
+  await assert.rejects(gone, /client gone/);
+  await settle();
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].rows, 1, "the aborted row was not sent");
+  calls[0].finish();
+  assert.equal((await stays).values[0][0], 2);
+  // Aborted while running: rejected at once; the batch runs on for the caller still there.
+  const a = new AbortController();
+  const b = new AbortController();
+  const first = batched.encode(prepared, one(3), { signal: a.signal });
+  const second = batched.encode(prepared, one(4), { signal: b.signal });
+  await settle();
+  assert.equal(calls.length, 2);
+  const batch = calls[1];
+  assert.equal(batch.rows, 2);
+  a.abort(new SaeError("unavailable", "deadline a"));
+  await assert.rejects(first, /deadline a/);
+  assert.equal(batch.options?.signal?.aborted, false);
+  b.abort(new SaeError("unavailable", "deadline b"));
+  await assert.rejects(second, /deadline b/);
+  assert.equal(batch.options?.signal?.aborted, true, "every caller gone: the kernel call stops");
+  // The lane still serves later calls.
+  const later = batched.encode(prepared, one(5));
+  await settle();
+  calls[2].finish();
+  assert.equal((await later).values[0][0], 5);
 });

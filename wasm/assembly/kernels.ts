@@ -1,6 +1,12 @@
 // saeserve WASM-SIMD kernels (AssemblyScript). Built by `deno task wasm` into
 // wasm/build/kernels.wasm with SIMD, relaxed SIMD (fused multiply-add) and a shared, imported
-// memory. No allocation happens here: the host owns the memory layout and passes pointers.
+// memory. No allocation, no globals, no data segments: the host owns the memory layout and
+// passes pointers, so any number of instances (one per pool worker) share one memory safely.
+// The host calls `run_job(pb)`: word P_OP of the parameter block picks the kernel. Kernels
+// are resumable: at checkpoints (every tile, row or few thousand elements) they count word
+// P_PROGRESS up and, if the word at P_STOP is non-zero (the pool wants the workers for live
+// work, the call was aborted, or the pool gave up), record where they are in the parameter
+// block and return 1; posting the same block again continues. 0 means finished.
 //
 // GEMM: C[m, n0:n1] = A[m, K] @ B[K, n0:n1], B stored in panels of 8 columns (f32, bf16 or
 // f16). Element (k, j) of panel p lives at B + p * panelStride + k * ldb + (j % 8) * esize:
@@ -47,6 +53,72 @@ const P_C = 19; // dense output base (ACT_DENSE)
 const P_LDC = 20; // dense output row length (elements)
 const P_OSTRIDE = 21; // entries per row in the output lists / heaps
 const P_NREAL = 22; // real column count (columns >= NREAL are padding)
+const P_RB = 23; // rows per checkpoint inside a tile (0: all M)
+const P_R0 = 24; // first row of the first tile (where a stopped job resumes; the host zeroes it)
+// Words common to every parameter block (the other words depend on the operation).
+const P_PROGRESS = 29; // counted up at every checkpoint (the pool's watchdog reads it)
+const P_OP = 30;
+const P_STOP = 31; // address of the pool's stop word (0: none)
+
+const OP_GEMM = 0; // GEMM / fused encode (the P_* words above)
+const OP_AXPY = 1; // sparse rows times W, per output row (AX_* words)
+const OP_TRANSPOSE_BLOCKS = 2; // a bounded step of the in-place block transpose (TB_* words)
+const OP_COMPACT_BF16 = 3; // f32 -> bf16 in place over [i0, i1) (CP_* words)
+const OP_COMPACT_F16 = 4; // f32 -> f16 in place over [i0, i1) (CP_* words)
+const OP_TRANSPOSE_F32 = 5; // out-of-place f32 transpose of a column range (TF_* words)
+const OP_MERGE = 6; // merge per-part selections into sorted rows (MG_* words)
+
+// OP_AXPY: out row r (LDO floats apart) += SCALE[r] * sum over j in [ROWPTR[r], ROWPTR[r+1])
+// of VAL[j] * W[IDX[j]], for r in [R0, R1); rows of W are LDW bytes, N (multiple of 8) wide.
+const AX_OUT = 0;
+const AX_LDO = 1;
+const AX_W = 2;
+const AX_LDW = 3;
+const AX_IDX = 4;
+const AX_VAL = 5;
+const AX_ROWPTR = 6;
+const AX_SCALE = 7;
+const AX_R0 = 8;
+const AX_R1 = 9;
+const AX_N = 10;
+const AX_PREC = 11;
+
+// OP_TRANSPOSE_BLOCKS: see transposeStep.
+const TB_PTR = 0;
+const TB_ROWS = 1;
+const TB_COLS = 2;
+const TB_VISITED = 3;
+const TB_STATE = 4;
+const TB_BUDGET = 5;
+
+// OP_COMPACT_*: elements [I0, I1) of the f32 array at PTR; f16 overflows are added to OVERFLOW.
+const CP_PTR = 0;
+const CP_I0 = 1;
+const CP_I1 = 2;
+const CP_OVERFLOW = 3;
+
+// OP_MERGE: for rows [R0, R1), the candidates of PARTS per-part selections (DESC: PARTS
+// descriptors of 4 words: values, indices, counts, bytes between rows) become the best CAP
+// (every one when 0) in OVAL/OIDX (OSTRIDE entries per row), sorted by value descending then
+// index ascending, with their count in OCNT.
+const MG_DESC = 0;
+const MG_PARTS = 1;
+const MG_CAP = 2;
+const MG_OVAL = 3;
+const MG_OIDX = 4;
+const MG_OCNT = 5;
+const MG_OSTRIDE = 6;
+const MG_R0 = 7;
+const MG_R1 = 8;
+
+// OP_TRANSPOSE_F32: DST[c * LDD + r] = SRC[r * COLS + c] for r < ROWS, c in [C0, C1).
+const TF_SRC = 0;
+const TF_ROWS = 1;
+const TF_COLS = 2;
+const TF_DST = 3;
+const TF_LDD = 4;
+const TF_C0 = 5;
+const TF_C1 = 6;
 
 @inline function param(pb: usize, i: i32): i32 {
   return load<i32>(pb + (<usize>i << 2));
@@ -200,11 +272,12 @@ const P_NREAL = 22; // real column count (columns >= NREAL are padding)
   v128.store(c, c3, 48);
 }
 
-// C tile [m, cols n0t..n1t) = A @ B for those columns. c: tile origin (row 0, column n0t).
-@inline function gemmTile(pb: usize, n0t: i32, n1t: i32, c: usize, ldc: usize, prec: i32): void {
-  const a = <usize>param(pb, P_A);
+// C tile [rows r0..r1, cols n0t..n1t) = A @ B for those rows and columns. c: the tile's origin
+// (row r0, column n0t).
+@inline function gemmTile(pb: usize, n0t: i32, n1t: i32, c: usize, ldc: usize, prec: i32, r0: i32, r1: i32): void {
   const lda = <usize>param(pb, P_LDA) << 2;
-  const m = param(pb, P_M);
+  const a = <usize>param(pb, P_A) + <usize>r0 * lda;
+  const m = r1 - r0;
   const b = <usize>param(pb, P_B);
   const K = param(pb, P_K);
   const ldb = <usize>param(pb, P_LDB);
@@ -329,8 +402,7 @@ function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): vo
   return cap > 0 && load<i32>(cnt) == cap ? load<f32>(vals) : 0;
 }
 
-@inline function selectTile(pb: usize, n0t: i32, n1t: i32, c: usize, act: i32): void {
-  const m = param(pb, P_M);
+@inline function selectTile(pb: usize, n0t: i32, n1t: i32, c: usize, act: i32, r0: i32, r1: i32): void {
   const nReal = param(pb, P_NREAL);
   const bias = <usize>param(pb, P_BIAS);
   const thr = <usize>param(pb, P_THR);
@@ -342,7 +414,7 @@ function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): vo
   const ocnt = <usize>param(pb, P_OCNT);
   const end = min(n1t, nReal);
   const zero = f32x4.splat(0);
-  for (let r = 0; r < m; r++) {
+  for (let r = r0; r < r1; r++) {
     const row = c + <usize>(r * TN) * 4;
     const vals = ovals + <usize>r * stride;
     const idx = oidx + <usize>r * stride;
@@ -377,32 +449,60 @@ function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): vo
   }
 }
 
-@inline function run(pb: usize, prec: i32): void {
+@inline function setParam(pb: usize, i: i32, v: i32): void {
+  store<i32>(pb + (<usize>i << 2), v);
+}
+
+// A checkpoint: count progress; true when the pool asks the job to stop here.
+@inline function checkpoint(pb: usize): bool {
+  atomic.store<i32>(pb + (<usize>P_PROGRESS << 2), param(pb, P_PROGRESS) + 1);
+  const flag = <usize>param(pb, P_STOP);
+  return flag != 0 && atomic.load<i32>(flag) != 0;
+}
+
+// Columns [N0, N1) of the GEMM / fused encode, a tile of TN columns at a time, each tile in
+// groups of RB rows. The fused encode adds to the selections already in OVAL/OIDX/OCNT (the
+// host zeroes OCNT once), so a row's columns may be split over several calls in increasing
+// order and the selections come out the same. Stopped at a checkpoint (before a row group),
+// N0 and R0 are left at the next group.
+@inline function run(pb: usize, prec: i32): i32 {
   const n0 = param(pb, P_N0);
   const n1 = param(pb, P_N1);
-  const act = param(pb, P_ACT);
-  if (act == ACT_DENSE) {
-    const ldc = <usize>param(pb, P_LDC) << 2;
-    gemmTile(pb, n0, n1, <usize>param(pb, P_C) + (<usize>n0 << 2), ldc, prec);
-    return;
-  }
   const m = param(pb, P_M);
-  const ocnt = <usize>param(pb, P_OCNT);
-  for (let r = 0; r < m; r++) store<i32>(ocnt + (<usize>r << 2), 0);
-  const scratch = <usize>param(pb, P_SCRATCH);
+  const rb = param(pb, P_RB) > 0 ? param(pb, P_RB) : m;
+  const act = param(pb, P_ACT);
+  const dense = act == ACT_DENSE;
+  const ldc = dense ? <usize>param(pb, P_LDC) << 2 : <usize>TN << 2;
+  const c = <usize>param(pb, dense ? P_C : P_SCRATCH);
+  let r = param(pb, P_R0);
+  let first = true;
   for (let t = n0; t < n1; t += TN) {
     const te = min(t + TN, n1);
-    gemmTile(pb, t, te, scratch, <usize>TN << 2, prec);
-    selectTile(pb, t, te, scratch, act);
+    const origin = dense ? c + (<usize>t << 2) : c;
+    for (; r < m; r += rb) {
+      if (!first && checkpoint(pb)) {
+        setParam(pb, P_N0, t);
+        setParam(pb, P_R0, r);
+        return 1;
+      }
+      first = false;
+      const re = min(r + rb, m);
+      gemmTile(pb, t, te, origin + <usize>r * ldc, ldc, prec, r, re);
+      if (!dense) selectTile(pb, t, te, c, act, r, re);
+    }
+    r = 0;
   }
+  setParam(pb, P_N0, n1);
+  setParam(pb, P_R0, 0);
+  return 0;
 }
 
 /** Run the GEMM / fused encode described by the parameter block at `pb`. */
-export function encode(pb: usize): void {
+function encode(pb: usize): i32 {
   const prec = param(pb, P_PREC);
-  if (prec == PREC_F32) run(pb, PREC_F32);
-  else if (prec == PREC_BF16) run(pb, PREC_BF16);
-  else run(pb, PREC_F16);
+  if (prec == PREC_F32) return run(pb, PREC_F32);
+  if (prec == PREC_BF16) return run(pb, PREC_BF16);
+  return run(pb, PREC_F16);
 }
 
 @inline function axpyRows(out: usize, n: i32, w: usize, ldw: usize, idx: usize, val: usize, count: i32, scale: f32, prec: i32): void {
@@ -425,59 +525,250 @@ export function encode(pb: usize): void {
   }
 }
 
-/**
- * out[0:n] += scale * sum_j val[j] * W[idx[j]] where W has rows of `ldw` bytes; n is a
- * multiple of 8 (rows are padded).
- */
-export function axpy_rows(out: usize, n: i32, w: usize, ldw: usize, idx: usize, val: usize, count: i32, scale: f32, prec: i32): void {
-  if (prec == PREC_F32) axpyRows(out, n, w, ldw, idx, val, count, scale, PREC_F32);
-  else if (prec == PREC_BF16) axpyRows(out, n, w, ldw, idx, val, count, scale, PREC_BF16);
-  else axpyRows(out, n, w, ldw, idx, val, count, scale, PREC_F16);
+// OP_AXPY over rows [R0, R1); stopped at a checkpoint, R0 is left at the next row.
+function axpyJob(pb: usize): i32 {
+  const out = <usize>param(pb, AX_OUT);
+  const ldo = <usize>param(pb, AX_LDO) << 2;
+  const w = <usize>param(pb, AX_W);
+  const ldw = <usize>param(pb, AX_LDW);
+  const idx = <usize>param(pb, AX_IDX);
+  const val = <usize>param(pb, AX_VAL);
+  const rowptr = <usize>param(pb, AX_ROWPTR);
+  const scales = <usize>param(pb, AX_SCALE);
+  const n = param(pb, AX_N);
+  const prec = param(pb, AX_PREC);
+  const r1 = param(pb, AX_R1);
+  const r0 = param(pb, AX_R0);
+  for (let r = r0; r < r1; r++) {
+    if (r > r0 && checkpoint(pb)) {
+      setParam(pb, AX_R0, r);
+      return 1;
+    }
+    const j0 = load<i32>(rowptr + (<usize>r << 2));
+    const count = load<i32>(rowptr + (<usize>(r + 1) << 2)) - j0;
+    const o = out + <usize>r * ldo;
+    const i = idx + (<usize>j0 << 2);
+    const v = val + (<usize>j0 << 2);
+    const scale = load<f32>(scales + (<usize>r << 2));
+    if (prec == PREC_F32) axpyRows(o, n, w, ldw, i, v, count, scale, PREC_F32);
+    else if (prec == PREC_BF16) axpyRows(o, n, w, ldw, i, v, count, scale, PREC_BF16);
+    else axpyRows(o, n, w, ldw, i, v, count, scale, PREC_F16);
+  }
+  setParam(pb, AX_R0, r1);
+  return 0;
+}
+
+@inline function isVisited(visited: usize, i: u32): bool {
+  return ((load<u8>(visited + <usize>(i >> 3)) >> <u8>(i & 7)) & 1) != 0;
 }
 
 /**
- * In-place transpose of a rows x cols matrix of 32-byte blocks (row-major to column-major),
- * following permutation cycles; `visited` is a zeroed bitmap of rows * cols bits. Turns a
- * row-major [K, N] f32 matrix into panels of 8 columns without a second copy.
+ * A bounded step of the in-place transpose of a ROWS x COLS matrix of 32-byte blocks (row-major
+ * to column-major), following permutation cycles; VISITED is a zeroed bitmap of ROWS * COLS
+ * bits. Turns a row-major [K, N] f32 matrix into panels of 8 columns without a second copy.
+ * STATE (64 bytes, zeroed before the first step) holds where the walk stopped: word 0 the next
+ * cycle start, word 1 the position inside the current cycle, word 2 whether a cycle is open,
+ * bytes 16..48 the block lifted out of the open cycle. Stops after about BUDGET block moves
+ * or at a checkpoint (every 4096 moves) when asked; returns 0 once the whole matrix is done,
+ * else 1.
  */
-export function transpose_blocks(ptr: usize, rows: i32, cols: i32, visited: usize): void {
-  const total = <i64>rows * <i64>cols;
-  for (let start: i64 = 0; start < total; start++) {
-    if ((load<u8>(visited + <usize>(start >> 3)) >> <u8>(start & 7)) & 1) continue;
-    const tmp0 = v128.load(ptr + <usize>(start << 5));
-    const tmp1 = v128.load(ptr + <usize>(start << 5), 16);
-    let i = start;
+function transposeStep(pb: usize): i32 {
+  const ptr = <usize>param(pb, TB_PTR);
+  const rows = <u32>param(pb, TB_ROWS);
+  const cols = <u32>param(pb, TB_COLS);
+  const visited = <usize>param(pb, TB_VISITED);
+  const state = <usize>param(pb, TB_STATE);
+  const budget = param(pb, TB_BUDGET);
+  const total = rows * cols; // < 2^27 blocks in a 4 GiB memory
+  let start = load<u32>(state);
+  let i = load<u32>(state, 4);
+  let open = load<i32>(state, 8) != 0;
+  let moves = 0;
+  while (true) {
+    if (!open) {
+      while (start < total && isVisited(visited, start)) {
+        start++;
+        if (++moves >= budget || ((moves & 4095) == 0 && checkpoint(pb))) {
+          store<u32>(state, start);
+          store<i32>(state, 0, 8);
+          return 1;
+        }
+      }
+      if (start >= total) {
+        store<u32>(state, start);
+        store<i32>(state, 0, 8);
+        return 0;
+      }
+      v128.store(state, v128.load(ptr + (<usize>start << 5)), 16);
+      v128.store(state, v128.load(ptr + (<usize>start << 5), 16), 32);
+      i = start;
+      open = true;
+    }
     while (true) {
+      if (moves >= budget || ((moves & 4095) == 4095 && checkpoint(pb))) {
+        store<u32>(state, start);
+        store<u32>(state, i, 4);
+        store<i32>(state, 1, 8);
+        return 1;
+      }
+      moves++;
       store<u8>(visited + <usize>(i >> 3), load<u8>(visited + <usize>(i >> 3)) | <u8>(1 << <u8>(i & 7)));
       // Position i (column-major: c = i / rows, r = i % rows) takes the block from r * cols + c.
       const s = (i % rows) * cols + i / rows;
+      const at = ptr + (<usize>i << 5);
       if (s == start) {
-        v128.store(ptr + <usize>(i << 5), tmp0);
-        v128.store(ptr + <usize>(i << 5), tmp1, 16);
+        v128.store(at, v128.load(state, 16));
+        v128.store(at, v128.load(state, 32), 16);
+        open = false;
+        start++;
         break;
       }
-      v128.store(ptr + <usize>(i << 5), v128.load(ptr + <usize>(s << 5)));
-      v128.store(ptr + <usize>(i << 5), v128.load(ptr + <usize>(s << 5), 16), 16);
+      v128.store(at, v128.load(ptr + (<usize>s << 5)));
+      v128.store(at, v128.load(ptr + (<usize>s << 5), 16), 16);
       i = s;
     }
   }
 }
 
-/** In place: n f32 values become n bf16 values (round to nearest even) at the same address. */
-export function compact_bf16(ptr: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+// OP_TRANSPOSE_F32 in 32 x 32 tiles; stopped at a checkpoint, C0 is left at the next tile.
+function transposeF32(pb: usize): i32 {
+  const src = <usize>param(pb, TF_SRC);
+  const rows = param(pb, TF_ROWS);
+  const cols = <usize>param(pb, TF_COLS);
+  const dst = <usize>param(pb, TF_DST);
+  const ldd = <usize>param(pb, TF_LDD);
+  const c1 = param(pb, TF_C1);
+  const first = param(pb, TF_C0);
+  for (let c0 = first; c0 < c1; c0 += 32) {
+    if (c0 > first && checkpoint(pb)) {
+      setParam(pb, TF_C0, c0);
+      return 1;
+    }
+    const ce = min(c0 + 32, c1);
+    for (let r0 = 0; r0 < rows; r0 += 32) {
+      const re = min(r0 + 32, rows);
+      for (let c = c0; c < ce; c++) {
+        const d = dst + ((<usize>c * ldd) << 2);
+        for (let r = r0; r < re; r++) {
+          store<f32>(d + (<usize>r << 2), load<f32>(src + ((<usize>r * cols + <usize>c) << 2)));
+        }
+      }
+    }
+  }
+  setParam(pb, TF_C0, c1);
+  return 0;
+}
+
+// Restore the heap order (the worst entry at the root) below position i of an n-entry heap.
+function siftDown(vals: usize, idx: usize, i: i32, n: i32): void {
+  const v = load<f32>(vals + (<usize>i << 2));
+  const j = load<i32>(idx + (<usize>i << 2));
+  while (true) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    let child = l;
+    let cv = load<f32>(vals + (<usize>l << 2));
+    let ci = load<i32>(idx + (<usize>l << 2));
+    if (l + 1 < n) {
+      const rv = load<f32>(vals + (<usize>(l + 1) << 2));
+      const ri = load<i32>(idx + (<usize>(l + 1) << 2));
+      if (worse(rv, ri, cv, ci)) {
+        child = l + 1;
+        cv = rv;
+        ci = ri;
+      }
+    }
+    if (!worse(cv, ci, v, j)) break;
+    store<f32>(vals + (<usize>i << 2), cv);
+    store<i32>(idx + (<usize>i << 2), ci);
+    i = child;
+  }
+  store<f32>(vals + (<usize>i << 2), v);
+  store<i32>(idx + (<usize>i << 2), j);
+}
+
+// Sort n entries best first (value descending, index ascending): heapsort on the worst-first
+// heap puts each extracted worst entry at the end.
+function sortBestFirst(vals: usize, idx: usize, n: i32): void {
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(vals, idx, i, n);
+  for (let end = n - 1; end > 0; end--) {
+    const ev = load<f32>(vals + (<usize>end << 2));
+    const ei = load<i32>(idx + (<usize>end << 2));
+    store<f32>(vals + (<usize>end << 2), load<f32>(vals));
+    store<i32>(idx + (<usize>end << 2), load<i32>(idx));
+    store<f32>(vals, ev);
+    store<i32>(idx, ei);
+    siftDown(vals, idx, 0, end);
+  }
+}
+
+// OP_MERGE; stopped at a checkpoint, R0 is left at the next row.
+function mergeJob(pb: usize): i32 {
+  const desc = <usize>param(pb, MG_DESC);
+  const parts = param(pb, MG_PARTS);
+  const cap = param(pb, MG_CAP);
+  const ostride = <usize>param(pb, MG_OSTRIDE) << 2;
+  const r1 = param(pb, MG_R1);
+  const first = param(pb, MG_R0);
+  for (let r = first; r < r1; r++) {
+    if (r > first && checkpoint(pb)) {
+      setParam(pb, MG_R0, r);
+      return 1;
+    }
+    const ov = <usize>param(pb, MG_OVAL) + <usize>r * ostride;
+    const oi = <usize>param(pb, MG_OIDX) + <usize>r * ostride;
+    const oc = <usize>param(pb, MG_OCNT) + (<usize>r << 2);
+    store<i32>(oc, 0);
+    for (let p = 0; p < parts; p++) {
+      const d = desc + (<usize>p << 4);
+      const rowBytes = <usize>load<i32>(d, 12) * <usize>r;
+      const vals = <usize>load<i32>(d) + rowBytes;
+      const idx = <usize>load<i32>(d, 4) + rowBytes;
+      const n = load<i32>(<usize>load<i32>(d, 8) + (<usize>r << 2));
+      for (let j = 0; j < n; j++) {
+        push(ov, oi, oc, cap, load<f32>(vals + (<usize>j << 2)), load<i32>(idx + (<usize>j << 2)));
+      }
+    }
+    sortBestFirst(ov, oi, load<i32>(oc));
+  }
+  setParam(pb, MG_R0, r1);
+  return 0;
+}
+
+// Elements per compaction checkpoint.
+const COMPACT_STEP = 1 << 16;
+
+// OP_COMPACT_*: [I0, I1) in steps; stopped at a checkpoint, I0 is left at the next step.
+function compactJob(pb: usize, f16: bool): i32 {
+  const ptr = <usize>param(pb, CP_PTR);
+  const i1 = param(pb, CP_I1);
+  const first = param(pb, CP_I0);
+  for (let i = first; i < i1; i += COMPACT_STEP) {
+    if (i > first && checkpoint(pb)) {
+      setParam(pb, CP_I0, i);
+      return 1;
+    }
+    const end = min(i + COMPACT_STEP, i1);
+    if (f16) setParam(pb, CP_OVERFLOW, param(pb, CP_OVERFLOW) + compactF16(ptr, i, end));
+    else compactBf16(ptr, i, end);
+  }
+  setParam(pb, CP_I0, i1);
+  return 0;
+}
+
+// In place: f32 values [i0, n) become bf16 values (round to nearest even) at the same index.
+@inline function compactBf16(ptr: usize, i0: i32, n: i32): void {
+  for (let i = i0; i < n; i++) {
     const x = load<u32>(ptr + (<usize>i << 2));
     store<u16>(ptr + (<usize>i << 1), <u16>((x + 0x7fff + ((x >> 16) & 1)) >> 16));
   }
 }
 
-/**
- * In place: n f32 values become n f16 values (round to nearest even) at the same address.
- * Returns how many values overflowed the f16 range (they become infinities).
- */
-export function compact_f16(ptr: usize, n: i32): i32 {
+// In place: f32 values [i0, n) become f16 values (round to nearest even) at the same index.
+// Returns how many values overflowed the f16 range (they become infinities).
+@inline function compactF16(ptr: usize, i0: i32, n: i32): i32 {
   let overflow = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < n; i++) {
     const x = load<u32>(ptr + (<usize>i << 2));
     const sign = (x >> 16) & 0x8000;
     const exponent = <i32>((x >> 23) & 0xff);
@@ -508,4 +799,33 @@ export function compact_f16(ptr: usize, n: i32): i32 {
     store<u16>(ptr + (<usize>i << 1), <u16>out);
   }
   return overflow;
+}
+
+/**
+ * Run (or continue) the job whose parameter block is at `pb` (word P_OP picks the kernel).
+ * Returns 0 when it is finished, 1 when it stopped early (post the block again to continue).
+ * Compaction writes element i at byte 2i, over elements below i: the host runs ranges in
+ * increasing order, and ranges in one round only when they start at or above half its end.
+ */
+export function run_job(pb: usize): i32 {
+  const op = param(pb, P_OP);
+  if (op == OP_GEMM) return encode(pb);
+  if (op == OP_AXPY) return axpyJob(pb);
+  if (op == OP_TRANSPOSE_BLOCKS) return transposeStep(pb);
+  if (op == OP_COMPACT_BF16) return compactJob(pb, false);
+  if (op == OP_COMPACT_F16) return compactJob(pb, true);
+  if (op == OP_TRANSPOSE_F32) return transposeF32(pb);
+  if (op == OP_MERGE) return mergeJob(pb);
+  unreachable();
+  return 0;
+}
+
+/**
+ * Test hook for the pool's watchdog: a job that never finishes on its own. Spins until the
+ * word at `flag` (the pool's cancel word) becomes non-zero.
+ */
+export function hang(flag: usize): void {
+  while (atomic.load<i32>(flag) == 0) {
+    // spin
+  }
 }

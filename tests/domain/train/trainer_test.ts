@@ -101,7 +101,12 @@ async function plantedBaselineFvu(source: ReturnType<typeof planted>, k: number)
   return sse / sst;
 }
 
-Deno.test("train: TopK recovers a planted dictionary (8 of 1024 unit atoms in d=128)", async () => {
+// A long statistical run (about 40-50 s here): `deno task bench` runs it (SAESERVE_LONG_TESTS=1);
+// the README's test command reports it as ignored.
+Deno.test({
+  name: "train: TopK recovers a planted dictionary (8 of 1024 unit atoms in d=128)",
+  ignore: Deno.env.get("SAESERVE_LONG_TESTS") !== "1",
+}, async () => {
   const source = planted({ d: 128, atoms: 1024, active: 8, seed: 5 });
   const backend = await wasmBackend({ threads: 2 });
   try {
