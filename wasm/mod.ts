@@ -189,7 +189,7 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
       heap,
       threads,
       checkpointWork,
-      round: (jobs) => pool.run(jobs, turn),
+      round: (jobs, then) => pool.run(jobs, { ...turn, then }),
       alloc(bytes: number): number {
         const ptr = heap.alloc(bytes);
         blocks.push(ptr);

@@ -29,8 +29,8 @@ import { blockRows, compactionRounds, splitByWork, splitColumns } from "./rounds
 
 /** Below this much work (multiply-adds) a call uses one worker. */
 const PARALLEL_MIN_WORK = 1 << 18;
-/** Below this many candidates in a block, one worker merges them. */
-const PARALLEL_MIN_MERGE = 1 << 14;
+/** Up to this many candidates in a block, the last worker of the encode round merges them. */
+const MERGE_AFTER_MAX = 1 << 16;
 /** Most rows per block of an encode or GEMM. */
 const MAX_BLOCK_ROWS = 256;
 /** Most scratch bytes per block. */
@@ -44,8 +44,11 @@ export interface CallContext {
   readonly threads: number;
   /** Work (multiply-adds) per worker between two checkpoints of a GEMM. */
   readonly checkpointWork: number;
-  /** Run one round of jobs (parameter-block addresses, 0 for none); resolves to their results. */
-  round(jobs: readonly number[]): Promise<Int32Array>;
+  /**
+   * Run one round of jobs (parameter-block addresses, 0 for none) and, once they all finished,
+   * `then`; resolves to their results and `then`'s (-1: not run).
+   */
+  round(jobs: readonly number[], then?: number): Promise<Int32Array>;
   /** Allocate scratch, freed when the call ends. */
   alloc(bytes: number): number;
 }
@@ -78,14 +81,24 @@ function parts(ctx: CallContext, work: number, n: number): number {
 }
 
 /**
- * Post `jobs` until each has finished: a job that stopped at a checkpoint (the pool wanted the
- * workers for live work) is posted again, after queueing for another turn.
+ * Post `jobs` until each has finished, then `then`: a job that stopped at a checkpoint (the
+ * pool wanted the workers for live work) is posted again, after queueing for another turn.
+ * `then` goes with the round, for the last worker to run, until it has run.
  */
-async function runToEnd(ctx: CallContext, jobs: readonly number[]): Promise<void> {
+async function runToEnd(ctx: CallContext, jobs: readonly number[], then = 0): Promise<void> {
+  const busy = (list: readonly number[]) => list.some((job) => job !== 0);
   let pending = jobs;
-  while (pending.some((job) => job !== 0)) {
-    const stopped = await ctx.round(pending);
-    pending = pending.map((job, i) => (job !== 0 && stopped[i] === 1 ? job : 0));
+  let follow = then;
+  while (busy(pending) || follow !== 0) {
+    if (!busy(pending)) {
+      // Every job is done and the follow-up has not run (or stopped): run it as a job.
+      pending = [follow];
+      follow = 0;
+    }
+    const results = await ctx.round(pending, follow);
+    const after = results[pending.length];
+    pending = pending.map((job, i) => (job !== 0 && results[i] === 1 ? job : 0));
+    if (after === 0) follow = 0;
   }
 }
 
@@ -226,14 +239,17 @@ export async function encodeFused(
     ctx.heap.f32(aPtr, m * K).set(s.data.subarray(r0 * K, (r0 + m) * K));
     for (const o of outs) ctx.heap.i32(o.cnt, m).fill(0);
     const jobs = outs.map((o) => setParams(ctx, o.pb, P, { M: m, N0: o.n0, N1: o.n1, R0: 0 }));
-    await runToEnd(ctx, jobs);
-    const work = new Float64Array(m).fill(candidates);
-    const used = m * candidates < PARALLEL_MIN_MERGE ? 1 : ctx.threads;
-    const ranges = splitByWork(work, used);
-    await runToEnd(
-      ctx,
-      ranges.map(([a, b], t) => setParams(ctx, merged.pbs[t], MERGE, { R0: a, R1: b })),
-    );
+    if (m * candidates <= MERGE_AFTER_MAX) {
+      // A small merge: the last worker of the encode round does it.
+      await runToEnd(ctx, jobs, setParams(ctx, merged.pbs[0], MERGE, { R0: 0, R1: m }));
+    } else {
+      await runToEnd(ctx, jobs);
+      const ranges = splitByWork(new Float64Array(m).fill(candidates), ctx.threads);
+      await runToEnd(
+        ctx,
+        ranges.map(([a, b], t) => setParams(ctx, merged.pbs[t], MERGE, { R0: a, R1: b })),
+      );
+    }
     const counts = ctx.heap.i32(merged.cnt, m);
     for (let r = 0; r < m; r++) {
       const at = r * kept * 4;

@@ -26,6 +26,9 @@ import {
   H_EXITED,
   H_REMAINING,
   H_STOP,
+  H_STOPPED,
+  H_THEN,
+  H_THEN_RESULT,
   MESSAGE_BYTES,
   S_JOB,
   S_MESSAGE_BYTE,
@@ -41,6 +44,16 @@ import { RoundQueue } from "./round_queue.ts";
 export const DEFAULT_WATCHDOG_MS = 30_000;
 /** The least time workers get to start (module load, instantiation) before giving up. */
 const START_TIMEOUT_MS = 30_000;
+
+/** Options of {@link KernelPool.run}. */
+export interface RoundOptions extends CallOptions {
+  /**
+   * A job (parameter block) the last worker to finish runs once every job has finished (not
+   * when one stopped at a checkpoint): a follow-up that needs all of them, without a trip back
+   * to the caller.
+   */
+  readonly then?: number;
+}
 
 /** Options of {@link KernelPool.start}. */
 export interface KernelPoolOptions {
@@ -146,13 +159,14 @@ export class KernelPool {
   }
 
   /**
-   * Run one round: `jobs[i]` (a parameter-block address, 0 for none) on worker i. Waits for a
-   * turn first (live before research). Resolves to each job's `run_job` result (1: stopped at
-   * a checkpoint, post it again to continue); rejects with the kernel's error if a job threw,
-   * with `signal.reason` if aborted before the round starts, and with a
-   * {@link KernelStuckError} if the watchdog gave up on the round.
+   * Run one round: `jobs[i]` (a parameter-block address, 0 for none) on worker i, and
+   * `options.then` after them. Waits for a turn first (live before research). Resolves to each
+   * job's `run_job` result (1: stopped at a checkpoint, post it again to continue) followed by
+   * the `then` job's (-1: not run); rejects with the kernel's error if a job threw, with
+   * `signal.reason` if aborted before the round starts, and with a {@link KernelStuckError}
+   * if the watchdog gave up on the round.
    */
-  async run(jobs: readonly number[], options: CallOptions = {}): Promise<Int32Array> {
+  async run(jobs: readonly number[], options: RoundOptions = {}): Promise<Int32Array> {
     if (jobs.length > this.threads) {
       throw new RangeError(`${jobs.length} jobs for ${this.threads} kernel workers`);
     }
@@ -165,7 +179,7 @@ export class KernelPool {
     try {
       options.signal?.throwIfAborted();
       this.#running = priority;
-      return await this.#round(await this.#ready(), jobs, options.signal);
+      return await this.#round(await this.#ready(), jobs, options);
     } finally {
       this.#running = null;
       this.#queue.release();
@@ -197,18 +211,24 @@ export class KernelPool {
   async #round(
     gen: Generation,
     jobs: readonly number[],
-    signal: AbortSignal | undefined,
+    options: RoundOptions,
   ): Promise<Int32Array> {
     const w = gen.words;
-    const results = new Int32Array(jobs.length);
+    const { signal } = options;
+    const then = options.then ?? 0;
+    const results = new Int32Array(jobs.length + 1);
+    results[jobs.length] = -1;
     const blocks: Int32Array[] = [];
-    for (const job of jobs) {
+    for (const job of [...jobs, then]) {
       if (job > 0) blocks.push(this.#heap.i32(job, COMMON.STOP + 1));
     }
     const count = jobs.reduce((n, job) => n + (job !== 0 ? 1 : 0), 0);
     if (count === 0) return results;
     Atomics.store(w, H_STOP, 0);
-    Atomics.store(w, H_REMAINING, count);
+    Atomics.store(w, H_STOPPED, 0);
+    Atomics.store(w, H_THEN, then);
+    Atomics.store(w, H_THEN_RESULT, -1);
+    Atomics.store(w, H_REMAINING, count + (then !== 0 ? 1 : 0));
     for (const words of blocks) words[COMMON.STOP] = gen.ctrl + 4 * H_STOP;
     for (let i = 0; i < jobs.length; i++) {
       if (jobs[i] === 0) continue;
@@ -237,6 +257,7 @@ export class KernelPool {
       }
       results[i] = w[slot + S_RESULT];
     }
+    results[jobs.length] = w[H_THEN_RESULT];
     return results;
   }
 

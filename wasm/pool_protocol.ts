@@ -6,7 +6,9 @@
  * then increments its POSTED and notifies it; the worker runs the job whenever POSTED differs
  * from the DONE it last wrote, stores STATUS / RESULT, sets DONE = POSTED, decrements the
  * header's REMAINING and, if it was the last, notifies REMAINING (the pool waits on it with
- * Atomics.waitAsync). A worker started late still sees a round posted before it looked.
+ * Atomics.waitAsync). A worker started late still sees a round posted before it looked. With
+ * a THEN job, REMAINING starts one higher and the last worker runs THEN before the final
+ * decrement.
  * @module
  */
 
@@ -21,6 +23,15 @@ export const H_EXITED = 2;
  * waiting, the call was aborted, or the workers are abandoned). Cleared when a round is posted.
  */
 export const H_STOP = 3;
+/**
+ * Header word: a job (parameter block) for the last worker to finish the round to run before
+ * the round counts as done, if every job finished (0: none). Spares the caller a wake-up.
+ */
+export const H_THEN = 4;
+/** Header word: jobs of the round that stopped at a checkpoint (then H_THEN is not run). */
+export const H_STOPPED = 5;
+/** Header word: H_THEN's result: 0 finished, 1 stopped at a checkpoint, -1 not run. */
+export const H_THEN_RESULT = 6;
 /** Words before the first slot (one cache line). */
 export const HEADER_WORDS = 16;
 

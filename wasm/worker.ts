@@ -12,6 +12,9 @@ import {
   H_CANCEL,
   H_EXITED,
   H_REMAINING,
+  H_STOPPED,
+  H_THEN,
+  H_THEN_RESULT,
   JOB_HANG,
   MESSAGE_BYTES,
   S_DONE,
@@ -49,14 +52,29 @@ function report(slot: Int32Array, error: unknown): void {
   slot[S_MESSAGE_LENGTH] = n;
 }
 
+/**
+ * How long (ms) a worker polls for the next round before it sleeps: a call's next round, such
+ * as the next row block, usually comes within this, and a sleeping thread is slower to wake.
+ */
+const SPIN_MS = 0.1;
+
+/** Wait until POSTED differs from `done`: poll briefly, then sleep on the word. */
+function nextRound(slot: Int32Array, done: number): number {
+  let posted = Atomics.load(slot, S_POSTED);
+  if (posted !== done) return posted;
+  const until = performance.now() + SPIN_MS;
+  for (let i = 1; (posted = Atomics.load(slot, S_POSTED)) === done; i++) {
+    if ((i & 63) === 0 && performance.now() > until) break;
+  }
+  while ((posted = Atomics.load(slot, S_POSTED)) === done) Atomics.wait(slot, S_POSTED, done);
+  return posted;
+}
+
 function serve(kernels: Kernels, header: Int32Array, slot: Int32Array, cancelAt: number): void {
   // DONE is the state to compare against: a round posted before this line is still seen.
   let done = Atomics.load(slot, S_DONE);
   while (true) {
-    let posted: number;
-    while ((posted = Atomics.load(slot, S_POSTED)) === done) {
-      Atomics.wait(slot, S_POSTED, done);
-    }
+    const posted = nextRound(slot, done);
     if (Atomics.load(header, H_CANCEL) !== 0) return;
     const job = Atomics.load(slot, S_JOB);
     let status = 0;
@@ -70,10 +88,29 @@ function serve(kernels: Kernels, header: Int32Array, slot: Int32Array, cancelAt:
     }
     slot[S_RESULT] = result;
     slot[S_STATUS] = status;
+    if (result === 1) Atomics.add(header, H_STOPPED, 1);
     Atomics.store(slot, S_DONE, posted);
     done = posted;
-    if (Atomics.sub(header, H_REMAINING, 1) === 1) Atomics.notify(header, H_REMAINING);
+    const left = Atomics.sub(header, H_REMAINING, 1) - 1;
+    if (left === 1 && Atomics.load(header, H_THEN) !== 0) runThen(kernels, header, slot);
+    else if (left === 0) Atomics.notify(header, H_REMAINING);
   }
+}
+
+/** The last job of the round is done: run the round's THEN job, then end the round. */
+function runThen(kernels: Kernels, header: Int32Array, slot: Int32Array): void {
+  let result = -1;
+  if (Atomics.load(header, H_STOPPED) === 0) {
+    try {
+      result = kernels.run_job(Atomics.load(header, H_THEN));
+    } catch (e) {
+      slot[S_STATUS] = 1;
+      report(slot, e);
+    }
+  }
+  header[H_THEN_RESULT] = result;
+  Atomics.sub(header, H_REMAINING, 1);
+  Atomics.notify(header, H_REMAINING);
 }
 
 self.onmessage = async (e: MessageEvent<Start>) => {
