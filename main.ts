@@ -31,10 +31,28 @@ export interface Backends {
  * set so a request can name one.
  */
 export async function selectBackend(
-  config: Pick<Config, "backend" | "threads" | "weights" | "allowBackendOverride">,
+  config: Pick<
+    Config,
+    "backend" | "threads" | "weights" | "allowBackendOverride" | "kernelWatchdogMs"
+  >,
   options: { metrics: MetricsRegistry },
 ): Promise<Backends> {
-  const wasm = () => wasmBackend({ threads: config.threads, weights: config.weights });
+  const replacements = options.metrics.add(
+    new Counter(
+      "saeserve_kernel_pool_replacements_total",
+      "WASM kernel pools replaced by the watchdog (a round made no progress) or a dead worker.",
+    ),
+  );
+  const wasm = () =>
+    wasmBackend({
+      threads: config.threads,
+      weights: config.weights,
+      watchdogMs: config.kernelWatchdogMs,
+      onReplaced: (reason) => {
+        replacements.inc();
+        console.warn(`saeserve: kernel pool replaced (${reason})`);
+      },
+    });
   let gpu: Backend | null = null;
   let requireHardware = false;
   if (config.backend === "webgpu") gpu = await webgpuBackend({ weights: config.weights });

@@ -42,6 +42,11 @@ export interface Config {
    * $SAESERVE_RESEARCH_WORKERS, default 1: probes, circuits, aligned work, heatmaps).
    */
   readonly jobWorkers: { live: number; research: number };
+  /**
+   * A kernel round making no progress this long has its pool replaced and its call fails with
+   * 503 ($SAESERVE_KERNEL_WATCHDOG_MS, default 30000).
+   */
+  readonly kernelWatchdogMs: number;
   /** Micro-batching ($SAESERVE_BATCHING=0 turns it off). */
   readonly batching: {
     enabled: boolean;
@@ -133,6 +138,7 @@ export function readConfig(
     authFailuresPerMinute: count("SAESERVE_AUTH_FAILURES_PER_MINUTE", 20),
     protectMetrics: env.SAESERVE_PROTECT_METRICS === "1",
     shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
+    kernelWatchdogMs: count("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
     jobWorkers: {
       live: count("SAESERVE_LIVE_WORKERS", 1, 1),
       research: count("SAESERVE_RESEARCH_WORKERS", 1, 1),

@@ -35,6 +35,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     protectMetrics,
     shutdownGraceMs,
     jobWorkers,
+    kernelWatchdogMs,
     batching,
     requestLogs,
     limits,
@@ -48,6 +49,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   assert.equal(protectMetrics, false);
   assert.equal(shutdownGraceMs, 10_000);
   assert.deepEqual(jobWorkers, { live: 1, research: 1 });
+  assert.equal(kernelWatchdogMs, 30_000);
   assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 1, maxQueuedRows: 8192 });
   assert.equal(requestLogs, true);
   assert.deepEqual(limits, DEFAULT_LIMITS);
