@@ -42,6 +42,8 @@ export interface ChaosSummary {
   readonly rss_end_mb: number;
   /** Resident memory every 5 s of traffic, MiB (warm-up included). */
   readonly rss_samples_mb: number[];
+  /** The request thread's JavaScript heap in use at the same moments, MiB. */
+  readonly heap_samples_mb: number[];
   /** Job workers replaced (abandoned research), from /metrics. */
   readonly workers_replaced: number;
   /** SIGTERM to exit, ms, and the exit code. */
@@ -80,6 +82,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   const liveMs: number[] = [];
   const healthMs: number[] = [];
   const rssSamples: number[] = [];
+  const heapSamples: number[] = [];
   let disconnected = 0;
   let hung = 0;
 
@@ -138,6 +141,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   /** The service's resident memory, from its /metrics (no /proc access needed). */
   async function residentBytes(): Promise<number> {
     const text = await (await fetch(`${url}/metrics`)).text();
+    heapSamples.push(
+      Math.round(Number(/^saeserve_heap_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20),
+    );
     return Number(/^saeserve_resident_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
   }
 
@@ -267,6 +273,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     rss_start_mb: rssStart / 2 ** 20,
     rss_end_mb: rssEnd / 2 ** 20,
     rss_samples_mb: rssSamples,
+    heap_samples_mb: heapSamples,
     workers_replaced: replaced,
     shutdown_ms: shutdownMs,
     exit_code: exit.code,
