@@ -3,9 +3,11 @@
  * `live` (pieces of encode / steer answers) and `research` (probes, circuits, aligned work,
  * heatmaps), so research never delays live work and neither runs on the request thread. A
  * job whose signal aborts (deadline, client gone, shutdown) is dropped from its queue or, when
- * running, told through a flag in shared memory that its loops poll; a job that does not stop
- * within a second has its worker terminated and replaced. Either way its caller is answered
- * at once.
+ * running, told through a flag in shared memory that its loops poll. A job that does not stop
+ * within a second loses its worker slot to a fresh worker; Deno 2.9.6's Worker.terminate()
+ * does not interrupt a thread running JavaScript (measured: the thread kept its CPU), so that
+ * thread finishes its task, bounded by the cost budgets, in the background. Either way its
+ * caller is answered at once.
  * @module
  */
 
@@ -37,6 +39,8 @@ export interface JobStats {
   readonly queued: number;
   readonly running: number;
   readonly workers: number;
+  /** Abandoned jobs whose worker has not yet stopped (it polls its flag). */
+  readonly abandoned: number;
   /** Workers terminated because an abandoned job did not stop in time, or they failed. */
   readonly replaced: number;
   readonly completed: number;
@@ -108,6 +112,7 @@ class Lane {
     return {
       queued: this.#queue.length,
       running: this.#slots.filter((s) => s.job && s.stopping === undefined).length,
+      abandoned: this.#slots.filter((s) => s.stopping !== undefined).length,
       workers: this.#slots.length,
       replaced: this.#replaced,
       completed: this.#completed,

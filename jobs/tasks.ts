@@ -97,8 +97,14 @@ export const TASKS = {
       signal: ctx?.signal,
     });
   },
-  async probe_predict(a: { probe: ProbeDocument; x: Matrix; codes?: SparseRows }) {
-    return await predictProbe(a.probe, a.x, { encode: precomputed([[a.x, a.codes]]) });
+  async probe_predict(
+    a: { probe: ProbeDocument; x: Matrix; codes?: SparseRows },
+    ctx?: TaskContext,
+  ) {
+    return await predictProbe(a.probe, a.x, {
+      encode: precomputed([[a.x, a.codes]]),
+      signal: ctx?.signal,
+    });
   },
   async circuits_discover(
     a: { x: HeadOutputs; options: DiscoverOptions & { labels: ArrayLike<number> } },

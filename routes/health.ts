@@ -68,6 +68,13 @@ export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): 
     );
     metrics.add(
       new Gauge(
+        `saeserve_jobs_${priority}_abandoned`,
+        `${priority} jobs abandoned (deadline, shutdown) whose worker has not stopped yet.`,
+        () => deps.jobs.stats(priority).abandoned,
+      ),
+    );
+    metrics.add(
+      new Gauge(
         `saeserve_jobs_${priority}_workers_replaced`,
         `${priority} job workers terminated (abandoned or failed jobs) since start.`,
         () => deps.jobs.stats(priority).replaced,

@@ -31,17 +31,30 @@ function post(svc: RunningService, path: string, body: string, signal?: AbortSig
   });
 }
 
-/** Research jobs running, from /metrics. */
-async function researchRunning(svc: RunningService): Promise<number> {
+/** Research jobs running, from /metrics; with `abandoned`, also those told to stop but still on. */
+async function researchRunning(
+  svc: RunningService,
+  options?: { abandoned?: boolean },
+): Promise<number> {
   const text = await (await fetch(`${svc.url}/metrics`)).text();
-  return Number(/^saeserve_jobs_research_running (\d+)/m.exec(text)?.[1] ?? NaN);
+  const gauge = (name: string) =>
+    Number(new RegExp(`^saeserve_jobs_research_${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+  return gauge("running") + (options?.abandoned ? gauge("abandoned") : 0);
+}
+
+/** Research workers replaced because their abandoned job did not stop in time. */
+async function replacedWorkers(svc: RunningService): Promise<number> {
+  const text = await (await fetch(`${svc.url}/metrics`)).text();
+  return Number(/^saeserve_jobs_research_workers_replaced (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
 /** Poll until no research job runs; the ms it took. */
 async function untilIdle(svc: RunningService, limitMs: number): Promise<number> {
   const t = performance.now();
   while (performance.now() - t < limitMs) {
-    if (await researchRunning(svc) === 0) return performance.now() - t;
+    // Stopped for real: neither running nor abandoned-but-still-computing, and no worker was
+    // replaced (Deno cannot interrupt a busy worker; the job must notice its flag).
+    if (await researchRunning(svc, { abandoned: true }) === 0) return performance.now() - t;
     await new Promise((r) => setTimeout(r, 50));
   }
   return Infinity;
@@ -103,6 +116,7 @@ Deno.test("never frozen: a research request past its deadline gets 503 then, sto
     assert.ok(live.encode < 600, JSON.stringify(live));
     // The abandoned job stops (at its next check, or its worker is replaced within a second).
     assert.ok(await untilIdle(svc, 2500) < 2500, "the abandoned probe kept running");
+    assert.equal(await replacedWorkers(svc), 0, "the probe did not notice its flag");
   } finally {
     await svc.stop();
   }
@@ -130,6 +144,7 @@ Deno.test("never frozen: the job of a client that went away ends by its deadline
     abort.abort();
     await heavy;
     assert.ok(await untilIdle(svc, 2500 + 2000) < 2500 + 2000, "the job outlived its deadline");
+    assert.equal(await replacedWorkers(svc), 0, "the probe did not notice its flag");
   } finally {
     await svc.stop();
   }

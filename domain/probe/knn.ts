@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Cancellation } from "../cancellation.ts";
 import type { Matrix } from "../matrix.ts";
 
 /** P(y = 1) of each test row: the share of positives among its k nearest training rows. */
@@ -11,6 +12,7 @@ export function knnProba(
   train: { x: Matrix; y: ArrayLike<number> },
   test: Matrix,
   k: number,
+  options?: { signal?: Cancellation },
 ): Float64Array {
   const { x, y } = train;
   const kk = Math.max(1, Math.min(k, x.rows));
@@ -18,6 +20,7 @@ export function knnProba(
   const dist = new Float64Array(x.rows);
   const order = Array.from({ length: x.rows }, (_, i) => i);
   for (let t = 0; t < test.rows; t++) {
+    if ((t & 63) === 0) options?.signal?.throwIfAborted();
     for (let i = 0; i < x.rows; i++) {
       let s = 0;
       for (let j = 0; j < x.cols; j++) {

@@ -302,7 +302,7 @@ export async function trainProbes(
 export async function predictProbe(
   probe: ProbeDocument,
   x: Matrix,
-  options?: { encode?: (x: Matrix) => Promise<SparseRows> },
+  options?: { encode?: (x: Matrix) => Promise<SparseRows>; signal?: Cancellation },
 ): Promise<Float64Array> {
   const scaler = scalerFrom(probe.scaler);
   const model = (w: number[], b: number): LogisticModel => ({
@@ -327,7 +327,9 @@ export async function predictProbe(
     case "knn": {
       const d = probe.x[0]?.length ?? 0;
       const train = matrix(probe.x.length, d, Float32Array.from(probe.x.flat()));
-      return knnProba({ x: train, y: probe.y }, applyScaler(scaler, x), probe.k);
+      return knnProba({ x: train, y: probe.y }, applyScaler(scaler, x), probe.k, {
+        signal: options?.signal,
+      });
     }
     case "sae": {
       if (!options?.encode) throw new RangeError("an sae probe needs its dictionary to predict");
