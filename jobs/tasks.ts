@@ -19,6 +19,7 @@ import { type CircuitResult, discoverCircuit, type HeadOutputs } from "../domain
 import type { DiscoverOptions } from "../domain/circuits.ts";
 import type { Cancellation } from "../domain/cancellation.ts";
 import { renderHeatmap } from "../domain/heatmap.ts";
+import { jsonText } from "../domain/json_text.ts";
 import { decodeImage, encodeRgbPng } from "../domain/image_codec.ts";
 import type { Matrix, SparseRows } from "../domain/matrix.ts";
 import {
@@ -155,6 +156,9 @@ export const TASKS = {
         ? { width: background.width, height: background.height }
         : { width: a.grid.w * 16, height: a.grid.h * 16 });
     return encodeRgbPng(renderHeatmap(a.values, { grid: a.grid, size, max: a.max, background }));
+  },
+  json_text(a: { value: unknown }): Uint8Array<ArrayBuffer> {
+    return jsonText(a.value);
   },
   semantic_probe(a: { codes: SparseRows; grid: Grid; labels: number[]; top: number }) {
     return semanticProbe(a.codes, { grid: a.grid, labels: a.labels, top: a.top });

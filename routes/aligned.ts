@@ -72,7 +72,12 @@ export function alignedRoutes(deps: AppDeps): Hono {
         });
       },
     );
-    return activationsResponse(c, y, { form: "json", backend: "reference" });
+    return await activationsResponse(c, y, {
+      form: "json",
+      backend: "reference",
+      jobs: deps.jobs,
+      signal: requestSignal(c),
+    });
   });
 
   app.post("/:id/concept-alignment", async (c) => {

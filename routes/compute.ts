@@ -30,7 +30,8 @@ import {
   activationsResponse,
   BACKEND_HEADER,
   expectFiniteResult,
-  matrixToJson,
+  jsonAnswer,
+  matrixRows,
   npzResponse,
   paddedCodes,
   wantsNpy,
@@ -213,11 +214,11 @@ export function computeRoutes(deps: AppDeps): Hono {
       return await npzResponse(c, arrays, backend);
     }
     c.header(BACKEND_HEADER, backend);
-    return c.json({
-      indices: result.codes.indices.map((ix) => Array.from(ix)),
-      values: result.codes.values.map((v) => Array.from(v)),
-      reconstruction: result.reconstruction ? matrixToJson(result.reconstruction) : undefined,
-      error: result.error ? matrixToJson(result.error) : undefined,
+    return await jsonAnswer(c, {
+      indices: result.codes.indices,
+      values: result.codes.values,
+      reconstruction: result.reconstruction ? matrixRows(result.reconstruction) : undefined,
+      error: result.error ? matrixRows(result.error) : undefined,
       metrics: result.metrics,
       maps: options.grid
         ? await gridMaps(deps, result.codes, {
@@ -226,7 +227,7 @@ export function computeRoutes(deps: AppDeps): Hono {
           signal: requestSignal(c),
         })
         : undefined,
-    });
+    }, { jobs: deps.jobs, signal: requestSignal(c) });
   });
 
   app.post("/:id/decode", async (c) => {
@@ -251,7 +252,12 @@ export function computeRoutes(deps: AppDeps): Hono {
       checkDecode(limitsOf(deps), lease.description, { rows, nonZeros, binary: wantsNpy(c, form) });
       return decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) });
     });
-    return activationsResponse(c, y, { form, backend: compute.name });
+    return await activationsResponse(c, y, {
+      form,
+      backend: compute.name,
+      jobs: deps.jobs,
+      signal: requestSignal(c),
+    });
   });
 
   app.post("/:id/steer", async (c) => {
@@ -269,7 +275,12 @@ export function computeRoutes(deps: AppDeps): Hono {
       });
       return steerRows(compute, lease.prepared, req.x, interventions, { signal: requestSignal(c) });
     });
-    return activationsResponse(c, y, { form: req.form, backend: compute.name });
+    return await activationsResponse(c, y, {
+      form: req.form,
+      backend: compute.name,
+      jobs: deps.jobs,
+      signal: requestSignal(c),
+    });
   });
 
   return app;

@@ -28,6 +28,7 @@ import { encodeRows } from "../domain/sae.ts";
 import { decoderDirections, steerRows } from "../domain/steer.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import { requestSignal } from "./request_signal.ts";
 import { checkFeatureScores, checkFeatureStats } from "./cost_checks.ts";
 import { limitsOf } from "./limits.ts";
 import { activationsResponse, BACKEND_HEADER } from "./respond.ts";
@@ -243,7 +244,12 @@ export function featureRoutes(deps: AppDeps): Hono {
         factor: body.factor,
       });
     }, { needHead: false });
-    return activationsResponse(c, steered, { form: "json", backend: deps.backend.name });
+    return await activationsResponse(c, steered, {
+      form: "json",
+      backend: deps.backend.name,
+      jobs: deps.jobs,
+      signal: requestSignal(c),
+    });
   });
 
   app.post("/:id/features/output-score", async (c) => {

@@ -10,6 +10,8 @@ import type { Matrix, SparseRows } from "../domain/matrix.ts";
 import { encodeNpy } from "../domain/npy.ts";
 import { encodeNpz } from "../domain/npz.ts";
 import { NPY_TYPE, type RequestForm } from "./body.ts";
+import { jsonText, typedNumbers } from "../domain/json_text.ts";
+import type { JobRunner } from "../jobs/mod.ts";
 
 /** Header naming the backend that computed a response. */
 export const BACKEND_HEADER = "X-Saeserve-Backend";
@@ -30,27 +32,45 @@ export function wantsNpz(c: Context): boolean {
   return (c.req.header("accept") ?? "").toLowerCase().includes(NPZ_TYPE);
 }
 
-/** Rows of a matrix as nested arrays. */
-export function matrixToJson(m: Matrix): number[][] {
-  const out: number[][] = new Array(m.rows);
-  for (let r = 0; r < m.rows; r++) {
-    out[r] = Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
-  }
+/** Rows of a matrix as views (written as nested lists by {@link jsonAnswer}). */
+export function matrixRows(m: Matrix): Float32Array[] {
+  const out: Float32Array[] = new Array(m.rows);
+  for (let r = 0; r < m.rows; r++) out[r] = m.data.subarray(r * m.cols, (r + 1) * m.cols);
   return out;
+}
+
+/** Answers holding more numbers than this are written on a live job worker. */
+const INLINE_JSON_NUMBERS = 1 << 16;
+
+/**
+ * A JSON answer whose typed arrays are written as lists. Small answers are written here; large
+ * ones (hundreds of ms of JSON.stringify) on a live job worker, so the request thread stays free.
+ */
+export async function jsonAnswer(
+  c: Context,
+  value: Record<string, unknown>,
+  options: { jobs: JobRunner; signal?: AbortSignal },
+): Promise<Response> {
+  const body = typedNumbers(value) <= INLINE_JSON_NUMBERS
+    ? jsonText(value)
+    : await options.jobs.run("json_text", { value }, { priority: "live", signal: options.signal });
+  return c.body(body, 200, { "content-type": "application/json" });
 }
 
 /** Activations as `{"activations": [...]}` or an .npy body. */
 export function activationsResponse(
   c: Context,
   m: Matrix,
-  options: { form: RequestForm; backend: string },
-): Response {
+  options: { form: RequestForm; backend: string; jobs: JobRunner; signal?: AbortSignal },
+): Promise<Response> {
   expectFiniteResult(m.data, "the result");
   c.header(BACKEND_HEADER, options.backend);
   if (wantsNpy(c, options.form)) {
-    return c.body(encodeNpy(m.data, [m.rows, m.cols]), 200, { "content-type": NPY_TYPE });
+    return Promise.resolve(
+      c.body(encodeNpy(m.data, [m.rows, m.cols]), 200, { "content-type": NPY_TYPE }),
+    );
   }
-  return c.json({ activations: matrixToJson(m) });
+  return jsonAnswer(c, { activations: matrixRows(m) }, options);
 }
 
 /**

@@ -130,3 +130,24 @@ Deno.test("route tests: close the shared wasm and webgpu backends (last test)", 
   wasm.close();
   gpu?.close();
 });
+
+Deno.test("large JSON answers (written on a job worker) equal the .npy answer", async () => {
+  const { app } = testApp();
+  const rows = 6000; // 6000 x 12 numbers: above the inline limit
+  const codes = {
+    indices: Array.from({ length: rows }, (_, r) => [r % 32, (r * 7) % 32]),
+    values: Array.from({ length: rows }, (_, r) => [1 + (r % 5), -0.5]),
+  };
+  const json = await postJson(app, "/v1/dictionaries/saelens_topk_rescale/decode", codes);
+  assert.equal(json.status, 200, await json.clone().text());
+  assert.equal(json.headers.get("content-type"), "application/json");
+  const got = (await json.json()).activations as number[][];
+  const npy = await app.request("/v1/dictionaries/saelens_topk_rescale/decode", {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/x-npy" },
+    body: JSON.stringify(codes),
+  });
+  const m = decodeNpy(new Uint8Array(await npy.arrayBuffer()));
+  assert.equal(got.length, rows);
+  assert.deepEqual(got.flat(), Array.from(m.data as Float32Array));
+});
