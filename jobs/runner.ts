@@ -4,7 +4,7 @@
  * heatmaps), so research never delays live work and neither runs on the request thread. A
  * job whose signal aborts (deadline, client gone, shutdown) is dropped from its queue or, when
  * running, told through a flag in shared memory that its loops poll. A job that does not stop
- * within a second loses its worker slot to a fresh worker; Deno 2.9.6's Worker.terminate()
+ * within 5 s loses its worker slot to a fresh worker; Deno 2.9.6's Worker.terminate()
  * does not interrupt a thread running JavaScript (measured: the thread kept its CPU), so that
  * thread finishes its task, bounded by the cost budgets, in the background. Either way its
  * caller is answered at once.
@@ -22,6 +22,8 @@ export interface JobRunnerOptions {
   readonly workers?: Partial<Record<WorkClass, number>>;
   /** Jobs allowed to wait per class before callers get 429 (default 64). */
   readonly maxQueued?: number;
+  /** How long an abandoned job may run on before its worker slot is given to a new worker. */
+  readonly cancelGraceMs?: number;
 }
 
 /** Options of one {@link JobRunner.run} call. */
@@ -63,12 +65,14 @@ interface Slot {
   job: Job | null;
   /** Set to 1 to tell the worker its job is abandoned (polled by the task's loops). */
   readonly cancel: Int32Array;
+  /** Whether the current job was handed to the worker (it waits for the worker's start first). */
+  posted: boolean;
   /** Pending termination of a worker whose abandoned job has not stopped yet. */
   stopping?: ReturnType<typeof setTimeout>;
 }
 
-/** How long an abandoned job may take to notice before its worker is terminated. */
-const CANCEL_GRACE_MS = 1000;
+/** Default of {@link JobRunnerOptions.cancelGraceMs}. */
+const CANCEL_GRACE_MS = 5000;
 
 /** One class: its workers and its queue. */
 class Lane {
@@ -76,13 +80,15 @@ class Lane {
   readonly #slots: Slot[] = [];
   readonly #size: number;
   readonly #maxQueued: number;
+  readonly #graceMs: number;
   #replaced = 0;
   #completed = 0;
   #closed = false;
 
-  constructor(size: number, maxQueued: number) {
+  constructor(size: number, options: { maxQueued: number; graceMs: number }) {
     this.#size = Math.max(1, Math.floor(size));
-    this.#maxQueued = maxQueued;
+    this.#maxQueued = options.maxQueued;
+    this.#graceMs = options.graceMs;
   }
 
   submit(job: Job): void {
@@ -111,7 +117,7 @@ class Lane {
   stats(): JobStats {
     return {
       queued: this.#queue.length,
-      running: this.#slots.filter((s) => s.job && s.stopping === undefined).length,
+      running: this.#slots.filter((s) => s.job && s.posted && s.stopping === undefined).length,
       abandoned: this.#slots.filter((s) => s.stopping !== undefined).length,
       workers: this.#slots.length,
       replaced: this.#replaced,
@@ -147,6 +153,7 @@ class Lane {
     const slot: Slot = {
       worker,
       job: null,
+      posted: false,
       ready: new Promise((r) => (markReady = r)),
       cancel: new Int32Array(new SharedArrayBuffer(4)),
     };
@@ -183,6 +190,7 @@ class Lane {
 
   #start(slot: Slot, job: Job): void {
     slot.job = job;
+    slot.posted = false;
     Atomics.store(slot.cancel, 0, 0);
     slot.ready.then(() => {
       if (slot.job !== job || slot.stopping !== undefined) return; // abandoned while starting
@@ -194,6 +202,7 @@ class Lane {
       };
       try {
         slot.worker.postMessage(message, job.transfer);
+        slot.posted = true;
       } catch (e) {
         slot.job = null;
         this.#settle(job, () => job.reject(new SaeError("invalid", (e as Error).message)));
@@ -215,16 +224,23 @@ class Lane {
 
   /**
    * The caller is answered at once. A running job is told through its shared flag and gets
-   * CANCEL_GRACE_MS to stop at its next check (the worker is then reused); past that its
+   * the grace period to stop at its next check (the worker is then reused); past that its
    * worker is terminated and replaced.
    */
   #abort(job: Job): void {
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) this.#queue.splice(queued, 1);
     const slot = this.#slots.find((s) => s.job === job);
+    if (slot && !slot.posted) {
+      // Abandoned while its worker was starting: never sent, the slot is free at once.
+      slot.job = null;
+      this.#settle(job, () => job.reject(job.signal!.reason));
+      this.#pump();
+      return;
+    }
     if (slot && slot.stopping === undefined) {
       Atomics.store(slot.cancel, 0, 1);
-      slot.stopping = setTimeout(() => this.#replace(slot), CANCEL_GRACE_MS);
+      slot.stopping = setTimeout(() => this.#replace(slot), this.#graceMs);
     }
     if (queued >= 0 || slot) this.#settle(job, () => job.reject(job.signal!.reason));
   }
@@ -250,10 +266,13 @@ export class JobRunner {
 
   /** Workers start on first use; `options.workers` sets each class's concurrency. */
   constructor(options: JobRunnerOptions = {}) {
-    const maxQueued = options.maxQueued ?? 64;
+    const lane = {
+      maxQueued: options.maxQueued ?? 64,
+      graceMs: options.cancelGraceMs ?? CANCEL_GRACE_MS,
+    };
     this.#lanes = {
-      live: new Lane(options.workers?.live ?? 1, maxQueued),
-      research: new Lane(options.workers?.research ?? 1, maxQueued),
+      live: new Lane(options.workers?.live ?? 1, lane),
+      research: new Lane(options.workers?.research ?? 1, lane),
     };
   }
 

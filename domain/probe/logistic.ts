@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Cancellation } from "../cancellation.ts";
+
 import type { Matrix } from "../matrix.ts";
 
 /** A fitted model: P(y = 1 | x) = sigmoid(x.w + b). */
@@ -24,6 +26,8 @@ export interface LogisticOptions {
   /** Stop when the optimality violation falls below this. */
   readonly tolerance?: number;
   readonly warmStart?: LogisticModel;
+  /** Polled every iteration: stop when the work is abandoned. */
+  readonly signal?: Cancellation;
 }
 
 function sigmoid(z: number): number {
@@ -97,6 +101,7 @@ function fitL2Newton(x: Matrix, y: ArrayLike<number>, options: LogisticOptions):
     return 0.5 * reg + dataTerm(x, y, wv, bv, options.C).loss;
   };
   for (let it = 0; it < (options.maxIterations ?? 100); it++) {
+    options.signal?.throwIfAborted();
     const { grad, z } = dataTerm(x, y, w, b, options.C);
     for (let j = 0; j < d; j++) grad[j] += w[j];
     let gmax = 0;
@@ -160,6 +165,7 @@ function fitL2Lbfgs(x: Matrix, y: ArrayLike<number>, options: LogisticOptions): 
   const memory: { s: Float64Array; y: Float64Array; rho: number }[] = [];
   let { f, g } = evaluate(theta);
   for (let it = 0; it < (options.maxIterations ?? 5000); it++) {
+    options.signal?.throwIfAborted();
     let gmax = 0;
     for (const v of g) gmax = Math.max(gmax, Math.abs(v));
     if (gmax < (options.tolerance ?? 1e-8)) break;
@@ -268,6 +274,7 @@ function fitL1(x: Matrix, y: ArrayLike<number>, options: LogisticOptions): Logis
   };
   let fPrev = objective(w, b);
   for (let it = 0; it < (options.maxIterations ?? 200000); it++) {
+    options.signal?.throwIfAborted();
     const { grad } = dataTerm(x, y, vw, vb, options.C);
     const wn = Float64Array.from(vw, (v, j) => softThreshold(v - step * grad[j], step));
     const bn = vb - step * grad[d];

@@ -127,6 +127,7 @@ function tunedLogistic(
           warmStart: warm.get(key),
           tolerance: 1e-6,
           maxIterations: options.penalty === "l1" ? 5000 : undefined,
+          signal: options.signal,
         },
       );
       warm.set(key, model);
@@ -139,6 +140,7 @@ function tunedLogistic(
     penalty: options.penalty,
     C: best.C,
     maxIterations: options.penalty === "l1" ? 5000 : undefined,
+    signal: options.signal,
   });
   return { model, C: best.C, valAuc: best.auc, scaler };
 }
@@ -194,7 +196,11 @@ export async function trainProbes(
         const valAuc = validationAuc(y, (fold) => {
           const { scaler, pca } = fitOn(rowsOf(x, fold.train));
           const z = pcaTransform(pca, applyScaler(scaler, rowsOf(x, fold.train)));
-          const model = fitLogistic(z, labelsOf(y, fold.train), { penalty: "l2", C: 1 });
+          const model = fitLogistic(z, labelsOf(y, fold.train), {
+            penalty: "l2",
+            C: 1,
+            signal: options.signal,
+          });
           return predictProba(model, pcaTransform(pca, applyScaler(scaler, rowsOf(x, fold.val))));
         }, { seed, signal: options.signal });
         if (best && valAuc <= best.valAuc) continue;
@@ -202,6 +208,7 @@ export async function trainProbes(
         const model = fitLogistic(pcaTransform(pca, applyScaler(scaler, x)), y, {
           penalty: "l2",
           C: 1,
+          signal: options.signal,
         });
         best = {
           method,

@@ -96,15 +96,20 @@ Deno.test("jobs: an aborted job answers at once; a cooperative job frees its wor
   }
 });
 
-Deno.test("jobs: a job that ignores cancellation has its worker terminated and replaced", async () => {
-  const runner = new JobRunner();
+Deno.test("jobs: a job that ignores cancellation loses its slot to a new worker", async () => {
+  const runner = new JobRunner({ cancelGraceMs: 500 });
   try {
     const abort = new AbortController();
-    const job = runner.run("probe_predict", longKnn(), { signal: abort.signal });
+    // Drawing and PNG-encoding a 6000 x 6000 heatmap: seconds with no cancellation checks.
+    const job = runner.run("heatmap", {
+      values: Float32Array.of(1, 2, 3, 4),
+      grid: { h: 2, w: 2, skip: 0 },
+      size: { width: 6000, height: 6000 },
+    }, { signal: abort.signal });
     while (runner.stats("research").running === 0) await new Promise((r) => setTimeout(r, 10));
     abort.abort(new SaeError("unavailable", "deadline"));
     await assert.rejects(job, /deadline/);
-    await new Promise((r) => setTimeout(r, 1300));
+    await new Promise((r) => setTimeout(r, 800));
     assert.equal(runner.stats("research").replaced, 1);
     assert.equal(runner.stats("research").workers, 0);
     const maps = await runner.run("feature_maps", {
@@ -163,6 +168,26 @@ Deno.test("jobs: errors keep their kind; a full queue answers 429; close fails w
     runner.close();
     assert.equal((await queued).kind, "unavailable");
     assert.equal((await running).kind, "unavailable");
+  } finally {
+    runner.close();
+  }
+});
+
+Deno.test("jobs: an abandoned KNN prediction stops at its next check (the worker is kept)", async () => {
+  const runner = new JobRunner({ cancelGraceMs: 3000 });
+  try {
+    const abort = new AbortController();
+    const job = runner.run("probe_predict", longKnn(), { signal: abort.signal });
+    while (runner.stats("research").running === 0) await new Promise((r) => setTimeout(r, 10));
+    abort.abort(new SaeError("unavailable", "deadline"));
+    await assert.rejects(job, /deadline/);
+    const t = performance.now();
+    while (runner.stats("research").abandoned > 0 && performance.now() - t < 3000) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(runner.stats("research").abandoned, 0);
+    assert.equal(runner.stats("research").replaced, 0);
+    assert.equal(runner.stats("research").workers, 1);
   } finally {
     runner.close();
   }
