@@ -28,6 +28,21 @@ export interface Fixture {
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
+/** `n` seeded xorshift numbers, uniform in [-scale, scale) (the backend tests' inputs). */
+export function random(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
 /** Every fixture, sorted by case name. */
 export function loadFixtures(): Fixture[] {
   const dir = new URL("expected/", FIXTURES);

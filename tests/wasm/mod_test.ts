@@ -12,26 +12,12 @@ import type { Activation, SaeWeights } from "../../domain/dictionary.ts";
 import { type Matrix, matrix, type SparseRows } from "../../domain/matrix.ts";
 import { referenceBackend } from "../../domain/reference_backend.ts";
 import { wasmBackend } from "../../wasm/mod.ts";
-import { assertClose, conformanceTests } from "../conformance.ts";
+import { assertClose, conformanceTests, random } from "../conformance.ts";
 
 const wasm = await wasmBackend({ threads: 3 });
 const reference = referenceBackend();
 
 conformanceTests("wasm", () => wasm, 1e-4);
-
-function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 function weights(dIn: number, dSae: number, activation: Activation, seed: number): SaeWeights {
   return {

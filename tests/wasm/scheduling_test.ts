@@ -13,21 +13,7 @@ import { type Matrix, matrix, type SparseRows } from "../../domain/matrix.ts";
 import { referenceBackend } from "../../domain/reference_backend.ts";
 import { wasmBackend } from "../../wasm/mod.ts";
 import { JOB_HANG } from "../../wasm/pool_protocol.ts";
-import { assertClose } from "../conformance.ts";
-
-function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
+import { assertClose, random } from "../conformance.ts";
 
 function weights(dIn: number, dSae: number, activation?: Activation): SaeWeights {
   return {
