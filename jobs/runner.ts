@@ -130,8 +130,12 @@ class Lane {
     const error = new SaeError("unavailable", "the service is shutting down");
     for (const job of this.#queue.splice(0)) this.#settle(job, () => job.reject(error));
     for (const slot of this.#slots.splice(0)) {
+      // terminate() does not stop a busy thread: the flag makes a running task stop too.
+      Atomics.store(slot.cancel, 0, 1);
+      clearTimeout(slot.stopping);
       slot.worker.terminate();
-      if (slot.job) this.#settle(slot.job, () => slot.job!.reject(error));
+      const job = slot.job;
+      if (job && slot.stopping === undefined) this.#settle(job, () => job.reject(error));
     }
   }
 
