@@ -4,7 +4,7 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 COPY . .
 # Build the WASM kernels and cache every module at image build time.
-RUN npx -y deno@2.9.6 task wasm && npx -y deno@2.9.6 cache main.ts train.ts probe_bench.ts
+RUN npx -y deno@2.9.6 task wasm && npx -y deno@2.9.6 cache main.ts cli/train.ts cli/probe_bench.ts
 ENV PORT=8080 HOST=0.0.0.0
 EXPOSE 8080
 HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -4,19 +4,19 @@
  * @module
  */
 
-import type { Backend } from "./domain/backend.ts";
-import { type Config, readConfig } from "./domain/config.ts";
-import { backendSet } from "./domain/backend_set.ts";
-import { batchingBackend } from "./domain/batching_backend.ts";
-import { Counter, Histogram, MetricsRegistry } from "./domain/prometheus.ts";
-import { referenceBackend } from "./domain/reference_backend.ts";
-import { Registry } from "./domain/registry.ts";
-import { openStore } from "./domain/store/mod.ts";
+import type { Backend } from "./backends/backend.ts";
+import { type Config, readConfig } from "./service/config.ts";
+import { backendSet } from "./backends/backend_set.ts";
+import { batchingBackend } from "./backends/batching.ts";
+import { Counter, Histogram, MetricsRegistry } from "./service/prometheus.ts";
+import { referenceBackend } from "./backends/reference/mod.ts";
+import { Registry } from "./service/registry.ts";
+import { openStore } from "./service/store/mod.ts";
 import { apiKeyAuth } from "./routes/auth.ts";
 import { createApp } from "./routes/mod.ts";
-import { JobRunner } from "./jobs/mod.ts";
-import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
-import { wasmBackend } from "./wasm/mod.ts";
+import { JobRunner } from "./service/jobs/mod.ts";
+import { hasHardwareAdapter, webgpuBackend } from "./backends/gpu/mod.ts";
+import { wasmBackend } from "./backends/wasm/mod.ts";
 
 /** What {@link selectBackend} builds: the service's backend and, if allowed, a per-request chooser. */
 export interface Backends {

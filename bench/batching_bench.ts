@@ -8,7 +8,7 @@
  * @module
  */
 
-import { runLoadtest } from "../loadtest.ts";
+import { runLoadtest } from "../cli/loadtest/mod.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
 

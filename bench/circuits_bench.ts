@@ -4,8 +4,8 @@
  * @module
  */
 
-import { discoverCircuit } from "../domain/circuits.ts";
-import { wasmBackend } from "../wasm/mod.ts";
+import { discoverCircuit } from "../domain/features/circuits.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
 
 const EXAMPLES = 500;
 const HEADS = 144;

@@ -5,12 +5,12 @@
  * Run: npx -y deno@2.9.6 task bench
  */
 
-import { matrix } from "../domain/matrix.ts";
-import { decodeNpy, encodeNpy } from "../domain/npy.ts";
-import { referenceBackend } from "../domain/reference_backend.ts";
-import { encodeRows } from "../domain/sae.ts";
-import { wasmBackend } from "../wasm/mod.ts";
-import type { SaeWeights } from "../domain/dictionary.ts";
+import { matrix } from "../domain/sae/matrix.ts";
+import { decodeNpy, encodeNpy } from "../domain/io/npy.ts";
+import { referenceBackend } from "../backends/reference/mod.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
+import type { SaeWeights } from "../domain/sae/dictionary.ts";
 
 const D_IN = 512;
 const D_SAE = 4096;

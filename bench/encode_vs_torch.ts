@@ -15,7 +15,7 @@
  * @module
  */
 
-import { encodeNpy } from "../domain/npy.ts";
+import { encodeNpy } from "../domain/io/npy.ts";
 import { gaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
 

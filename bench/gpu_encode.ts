@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { SaeWeights } from "../domain/dictionary.ts";
-import { matrix } from "../domain/matrix.ts";
-import { webgpuBackend } from "../gpu/mod.ts";
+import type { SaeWeights } from "../domain/sae/dictionary.ts";
+import { matrix } from "../domain/sae/matrix.ts";
+import { webgpuBackend } from "../backends/gpu/mod.ts";
 
 const D_IN = Number(Deno.env.get("GPU_BENCH_D_IN") ?? 2304);
 const SIZES = (Deno.env.get("GPU_BENCH_SIZES") ?? "16384,131072").split(",").map(Number);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { runLoadtest } from "../loadtest.ts";
+import { runLoadtest } from "../cli/loadtest/mod.ts";
 import { circuitWork, DEFAULT_LIMITS } from "../domain/cost.ts";
 import { seededRandom } from "../domain/probe/validation.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { SaeWeights } from "../domain/dictionary.ts";
-import { matrix, type SparseRows } from "../domain/matrix.ts";
-import { wasmBackend } from "../wasm/mod.ts";
+import type { SaeWeights } from "../domain/sae/dictionary.ts";
+import { matrix, type SparseRows } from "../domain/sae/matrix.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { encodeSafetensors } from "../domain/safetensors.ts";
+import { encodeSafetensors } from "../domain/io/safetensors.ts";
 
 /** Seeded Gaussian numbers times `scale`. */
 export function gaussian(n: number, scale: number, seed: number): Float32Array {

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { type Matrix, matrix } from "../domain/matrix.ts";
+import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import { trainSae } from "../domain/train/trainer.ts";
-import { hasHardwareAdapter, webgpuBackend } from "../gpu/mod.ts";
-import { wasmBackend } from "../wasm/mod.ts";
+import { hasHardwareAdapter, webgpuBackend } from "../backends/gpu/mod.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
 
 const D_IN = Number(Deno.env.get("TRAIN_BENCH_D_IN") ?? 768);
 const LATENTS = Number(Deno.env.get("TRAIN_BENCH_LATENTS") ?? 16384);

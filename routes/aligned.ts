@@ -7,7 +7,7 @@
 
 import { type Context, Hono } from "hono";
 import { SaeError } from "../domain/errors.ts";
-import type { Matrix } from "../domain/matrix.ts";
+import type { Matrix } from "../domain/sae/matrix.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { checkAligned } from "./cost_checks.ts";

@@ -7,8 +7,8 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
-import { type Matrix, matrix } from "../domain/matrix.ts";
-import { decodeNpy } from "../domain/npy.ts";
+import { type Matrix, matrix } from "../domain/sae/matrix.ts";
+import { decodeNpy } from "../domain/io/npy.ts";
 import { DETAIL_MAX_CHARS, truncateDetail } from "./problem.ts";
 
 /** How much of a request's own key or path an error message quotes. */

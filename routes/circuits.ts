@@ -6,10 +6,10 @@
  */
 
 import { Hono } from "hono";
-import type { CircuitResult, HeadOutputs } from "../domain/circuits.ts";
+import type { CircuitResult, HeadOutputs } from "../domain/features/circuits.ts";
 import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
-import { decodeNpy } from "../domain/npy.ts";
+import { decodeNpy } from "../domain/io/npy.ts";
 import { parseJsonObject, queryOptions, readBody, requestForm, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { checkCircuit } from "./cost_checks.ts";

@@ -5,15 +5,15 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { Backend } from "../domain/backend.ts";
-import type { Lease } from "../domain/registry.ts";
-import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae.ts";
-import { type Intervention, steerRows } from "../domain/steer.ts";
-import { imageCount, patchRows } from "../domain/vision.ts";
-import type { ImageMaps } from "../jobs/mod.ts";
+import type { Backend } from "../backends/backend.ts";
+import type { Lease } from "../service/registry.ts";
+import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae/sae.ts";
+import { type Intervention, steerRows } from "../domain/sae/steer.ts";
+import { imageCount, patchRows } from "../domain/features/vision.ts";
+import type { ImageMaps } from "../service/jobs/mod.ts";
 import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
-import type { Matrix, SparseRows } from "../domain/matrix.ts";
+import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import {
   jsonMatrix,
   npyMatrix,

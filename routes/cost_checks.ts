@@ -27,9 +27,9 @@ import {
   steerWork,
 } from "../domain/cost.ts";
 import { SaeError } from "../domain/errors.ts";
-import { checkImageHeader } from "../domain/image_codec.ts";
-import type { SparseRows } from "../domain/matrix.ts";
-import { type Intervention, needsCodes } from "../domain/steer.ts";
+import { checkImageHeader } from "../domain/io/image_codec.ts";
+import type { SparseRows } from "../domain/sae/matrix.ts";
+import { type Intervention, needsCodes } from "../domain/sae/steer.ts";
 import { checkTop, uniqueIndices, withinBudget } from "./limits.ts";
 import { LIST_LIMITS } from "./schemas.ts";
 

@@ -4,11 +4,11 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import type { Backend } from "../domain/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import type { Limits } from "../domain/cost.ts";
-import type { MetricsRegistry } from "../domain/prometheus.ts";
-import type { Registry } from "../domain/registry.ts";
-import type { JobRunner } from "../jobs/mod.ts";
+import type { MetricsRegistry } from "../service/prometheus.ts";
+import type { Registry } from "../service/registry.ts";
+import type { JobRunner } from "../service/jobs/mod.ts";
 
 /** Dependencies of the HTTP app. */
 export interface AppDeps {

@@ -4,7 +4,7 @@
  */
 
 import { Hono } from "hono";
-import type { DictionarySummary } from "../domain/registry.ts";
+import type { DictionarySummary } from "../service/registry.ts";
 import type { AppDeps } from "./deps.ts";
 
 /** The JSON form of one dictionary (api.md field names). */

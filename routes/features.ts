@@ -7,7 +7,7 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { Backend } from "../domain/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import {
   decoderRows,
   featureStats,
@@ -17,15 +17,15 @@ import {
   logitLens,
   outputScore,
   steeringVector,
-} from "../domain/feature_scores.ts";
-import { encodeControlVector } from "../domain/gguf.ts";
+} from "../domain/features/feature_scores.ts";
+import { encodeControlVector } from "../domain/io/gguf.ts";
 import { SaeError } from "../domain/errors.ts";
-import type { ModelHead } from "../domain/head.ts";
-import { type Matrix, matrix } from "../domain/matrix.ts";
-import { encodeNpy } from "../domain/npy.ts";
-import type { Lease } from "../domain/registry.ts";
-import { encodeRows } from "../domain/sae.ts";
-import { decoderDirections, steerRows } from "../domain/steer.ts";
+import type { ModelHead } from "../domain/features/head.ts";
+import { type Matrix, matrix } from "../domain/sae/matrix.ts";
+import { encodeNpy } from "../domain/io/npy.ts";
+import type { Lease } from "../service/registry.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
+import { decoderDirections, steerRows } from "../domain/sae/steer.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { requestSignal } from "./request_signal.ts";

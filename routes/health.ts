@@ -5,7 +5,7 @@
  */
 
 import { Hono } from "hono";
-import { Gauge } from "../domain/prometheus.ts";
+import { Gauge } from "../service/prometheus.ts";
 import type { AppDeps } from "./deps.ts";
 import { SaeError } from "../domain/errors.ts";
 import { holdsValidKey } from "./auth.ts";

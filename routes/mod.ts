@@ -5,7 +5,7 @@
  */
 
 import { Hono } from "hono";
-import { Counter, Histogram } from "../domain/prometheus.ts";
+import { Counter, Histogram } from "../service/prometheus.ts";
 import { computeRoutes } from "./compute.ts";
 import { featureRoutes } from "./features.ts";
 import { probeRoutes } from "./probes.ts";

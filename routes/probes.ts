@@ -7,10 +7,10 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
-import type { Matrix, SparseRows } from "../domain/matrix.ts";
+import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import type { ProbeDocument } from "../domain/probe/probes.ts";
 import { requestSignal } from "./request_signal.ts";
-import { encodeRows } from "../domain/sae.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { checkProbePredict, checkProbeTrain } from "./cost_checks.ts";

@@ -6,12 +6,12 @@
 
 import type { Context } from "hono";
 import { SaeError } from "../domain/errors.ts";
-import type { Matrix, SparseRows } from "../domain/matrix.ts";
-import { encodeNpy } from "../domain/npy.ts";
-import { encodeNpz } from "../domain/npz.ts";
+import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
+import { encodeNpy } from "../domain/io/npy.ts";
+import { encodeNpz } from "../domain/io/npz.ts";
 import { NPY_TYPE, type RequestForm } from "./body.ts";
-import { jsonText, typedNumbers } from "../domain/json_text.ts";
-import type { JobRunner } from "../jobs/mod.ts";
+import { jsonText, typedNumbers } from "../domain/io/json_text.ts";
+import type { JobRunner } from "../service/jobs/mod.ts";
 
 /** Header naming the backend that computed a response. */
 export const BACKEND_HEADER = "X-Saeserve-Backend";

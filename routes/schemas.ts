@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { STEER_MODES } from "../domain/steer.ts";
+import { STEER_MODES } from "../domain/sae/steer.ts";
 
 /**
  * Bounds on array-valued options (api.md "Limits"). Lists of indices are also deduplicated and

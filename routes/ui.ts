@@ -7,7 +7,7 @@
  */
 
 import { Hono } from "hono";
-import { encodeRgbPng } from "../domain/image_codec.ts";
+import { encodeRgbPng } from "../domain/io/image_codec.ts";
 import type { AppDeps } from "./deps.ts";
 
 /** The bundled example: a 64 x 64 gradient image and activations whose features vary by patch. */

@@ -7,8 +7,8 @@
 
 import { type Context, Hono } from "hono";
 import { SaeError } from "../domain/errors.ts";
-import { encodeRows } from "../domain/sae.ts";
-import { featureMap, imageCount } from "../domain/vision.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
+import { featureMap, imageCount } from "../domain/features/vision.ts";
 import { requestSignal } from "./request_signal.ts";
 import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";

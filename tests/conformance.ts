@@ -6,12 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import type { Backend } from "../domain/backend.ts";
-import { matrix, type SparseRows } from "../domain/matrix.ts";
-import { Registry } from "../domain/registry.ts";
-import { decodeRows, encodeRows } from "../domain/sae.ts";
-import { type Intervention, steerRows } from "../domain/steer.ts";
-import { fileStore } from "../domain/store/file.ts";
+import type { Backend } from "../backends/backend.ts";
+import { matrix, type SparseRows } from "../domain/sae/matrix.ts";
+import { Registry } from "../service/registry.ts";
+import { decodeRows, encodeRows } from "../domain/sae/sae.ts";
+import { type Intervention, steerRows } from "../domain/sae/steer.ts";
+import { fileStore } from "../service/store/file.ts";
 
 /** One fixture file's contents. */
 export interface Fixture {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { selectBackend } from "../main.ts";
-import { readConfig } from "../domain/config.ts";
-import { MetricsRegistry } from "../domain/prometheus.ts";
+import { readConfig } from "../service/config.ts";
+import { MetricsRegistry } from "../service/prometheus.ts";
 import { startService } from "../bench/service.ts";
 
 const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));

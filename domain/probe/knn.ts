@@ -5,7 +5,7 @@
  */
 
 import type { Cancellation } from "../cancellation.ts";
-import type { Matrix } from "../matrix.ts";
+import type { Matrix } from "../sae/matrix.ts";
 
 /** P(y = 1) of each test row: the share of positives among its k nearest training rows. */
 export function knnProba(

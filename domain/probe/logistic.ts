@@ -9,7 +9,7 @@
 
 import type { Cancellation } from "../cancellation.ts";
 
-import type { Matrix } from "../matrix.ts";
+import type { Matrix } from "../sae/matrix.ts";
 
 /** A fitted model: P(y = 1 | x) = sigmoid(x.w + b). */
 export interface LogisticModel {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Matrix, matrix } from "../matrix.ts";
+import { type Matrix, matrix } from "../sae/matrix.ts";
 
 /** A fitted PCA. */
 export interface Pca {

@@ -9,7 +9,7 @@
 
 import type { Cancellation } from "../cancellation.ts";
 
-import { type Matrix, matrix, type SparseRows } from "../matrix.ts";
+import { type Matrix, matrix, type SparseRows } from "../sae/matrix.ts";
 import { knnProba } from "./knn.ts";
 import { fitLogistic, type LogisticModel, predictProba } from "./logistic.ts";
 import { fitPca, pcaTransform } from "./pca.ts";

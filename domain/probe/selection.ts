@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SparseRows } from "../matrix.ts";
+import type { SparseRows } from "../sae/matrix.ts";
 
 /** Latent ids by decreasing mean difference (ties: lower id first); latents that never fire last. */
 export function rankByMeanDifference(

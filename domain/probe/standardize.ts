@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Matrix, matrix } from "../matrix.ts";
+import { type Matrix, matrix } from "../sae/matrix.ts";
 
 /** Per-feature mean and scale. */
 export interface Scaler {

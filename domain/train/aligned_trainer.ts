@@ -8,10 +8,10 @@
  * @module
  */
 
-import type { Backend } from "../backend.ts";
-import type { AlignedDictionary, AlignedStream } from "../aligned.ts";
-import { type Matrix, matrix } from "../matrix.ts";
-import { topK } from "../top_k.ts";
+import type { Backend } from "../../backends/backend.ts";
+import type { AlignedDictionary, AlignedStream } from "../features/aligned.ts";
+import { type Matrix, matrix } from "../sae/matrix.ts";
+import { topK } from "../sae/top_k.ts";
 import { Adam } from "./adam.ts";
 
 /** Paired rows of every stream, same count. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeSafetensors, type TensorToWrite } from "../safetensors.ts";
+import { encodeSafetensors, type TensorToWrite } from "../io/safetensors.ts";
 import type { TrainArchitecture } from "./objective.ts";
 import type { TrainResult } from "./trainer.ts";
 

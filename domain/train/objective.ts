@@ -15,9 +15,9 @@
  * @module
  */
 
-import type { Backend } from "../backend.ts";
-import { type Matrix, matrix } from "../matrix.ts";
-import { topK } from "../top_k.ts";
+import type { Backend } from "../../backends/backend.ts";
+import { type Matrix, matrix } from "../sae/matrix.ts";
+import { topK } from "../sae/top_k.ts";
 
 /** Trainable SAE architectures. */
 export type TrainArchitecture = "topk" | "batchtopk" | "jumprelu" | "relu";

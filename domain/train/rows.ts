@@ -7,13 +7,13 @@
  * @module
  */
 
-import { readRange } from "../byte_source.ts";
-import { bytesToF32, type DType, isDType } from "../dtype.ts";
+import { readRange } from "../io/byte_source.ts";
+import { bytesToF32, type DType, isDType } from "../io/dtype.ts";
 import { FormatError, SaeError } from "../errors.ts";
-import { type Matrix, matrix } from "../matrix.ts";
-import { parseNpyHeader } from "../npy.ts";
-import { readSafetensorsHeader } from "../safetensors.ts";
-import type { Store } from "../store/mod.ts";
+import { type Matrix, matrix } from "../sae/matrix.ts";
+import { parseNpyHeader } from "../io/npy.ts";
+import { readSafetensorsHeader } from "../io/safetensors.ts";
+import type { Store } from "../../service/store/mod.ts";
 import type { RowSource } from "./trainer.ts";
 
 /** Options of {@link storeRows}. */

@@ -12,8 +12,8 @@
 
 import type { Cancellation } from "../cancellation.ts";
 
-import type { Backend } from "../backend.ts";
-import { type Matrix, matrix } from "../matrix.ts";
+import type { Backend } from "../../backends/backend.ts";
+import { type Matrix, matrix } from "../sae/matrix.ts";
 import { Adam, scheduledLr } from "./adam.ts";
 import { lossAndGradients, type SaeParams, type TrainArchitecture } from "./objective.ts";
 

@@ -1,0 +1,211 @@
+/**
+ * `deno task probe-bench --data DIR [--dictionary ID --store URL] [--k 16,128] [--quick]`: every
+ * probing method on every dataset of DIR (NAME/train_x.npy, train_y.npy, test_x.npy, test_y.npy,
+ * optional ood_x.npy, ood_y.npy) under each regime. Writes DIR/results.csv (dataset, regime,
+ * setting, method, val_auc, test_auc) and DIR/results.md: mean test AUC per method and regime,
+ * and the quiver of arrows (best method by validation AUC) with and without SAE probes.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { decodeNpy } from "../domain/io/npy.ts";
+import { type Matrix, matrix, type SparseRows } from "../domain/sae/matrix.ts";
+import { type MethodResult, type ProbeMethod, trainProbes } from "../domain/probe/probes.ts";
+import { flipLabels, regimeSettings, sampleRows } from "../domain/probe/regimes.ts";
+import { referenceBackend } from "../backends/reference/mod.ts";
+import { Registry } from "../service/registry.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
+import { openStore } from "../service/store/mod.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
+
+/** One result row. */
+export interface BenchRow {
+  dataset: string;
+  regime: string;
+  setting: string;
+  method: string;
+  valAuc: number;
+  testAuc: number;
+  isSae: boolean;
+  group: string;
+}
+
+function load(path: string): { shape: readonly number[]; data: Float32Array } {
+  return decodeNpy(Deno.readFileSync(path));
+}
+
+function asMatrix(path: string): Matrix {
+  const t = load(path);
+  if (t.shape.length !== 2) throw new Error(`${path} must be 2-D`);
+  return matrix(t.shape[0], t.shape[1], t.data);
+}
+
+function asLabels(path: string): Uint8Array {
+  return Uint8Array.from(load(path).data, (v) => (v > 0.5 ? 1 : 0));
+}
+
+function rowsOf(x: Matrix, idx: number[]): Matrix {
+  const out = matrix(idx.length, x.cols);
+  idx.forEach((r, t) => out.data.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), t * x.cols));
+  return out;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+
+/** results.md: mean test AUC per method and regime, and the quiver with and without SAE probes. */
+export function summarize(rows: BenchRow[]): string {
+  const regimes = [...new Set(rows.map((r) => r.regime))];
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const lines = ["# Probing benchmark", "", "Mean test ROC AUC per method and regime.", ""];
+  lines.push(
+    `| method | ${regimes.join(" | ")} |`,
+    `| --- | ${regimes.map(() => "---:").join(" | ")} |`,
+  );
+  for (const m of methods) {
+    const cells = regimes.map((g) => {
+      const xs = rows.filter((r) => r.method === m && r.regime === g).map((r) => r.testAuc).filter(
+        Number.isFinite,
+      );
+      return xs.length ? mean(xs).toFixed(3) : "";
+    });
+    lines.push(`| ${m} | ${cells.join(" | ")} |`);
+  }
+  lines.push(
+    "",
+    "Quiver of arrows: per dataset and setting, the method with the best validation AUC.",
+    "",
+  );
+  lines.push(
+    "| regime | baselines only | with SAE probes | SAE picked |",
+    "| --- | ---: | ---: | ---: |",
+  );
+  for (const g of regimes) {
+    const groups = [...new Set(rows.filter((r) => r.regime === g).map((r) => r.group))];
+    const pick = (cands: BenchRow[]) => cands.reduce((a, b) => (b.valAuc > a.valAuc ? b : a));
+    const without: number[] = [];
+    const withSae: number[] = [];
+    let saePicked = 0;
+    for (const grp of groups) {
+      const cands = rows.filter((r) => r.group === grp && Number.isFinite(r.valAuc));
+      const base = cands.filter((r) => !r.isSae);
+      if (base.length) without.push(pick(base).testAuc);
+      if (cands.length) {
+        const best = pick(cands);
+        withSae.push(best.testAuc);
+        if (best.isSae) saePicked++;
+      }
+    }
+    lines.push(
+      `| ${g} | ${mean(without).toFixed(3)} | ${
+        mean(withSae).toFixed(3)
+      } | ${saePicked}/${groups.length} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      data: { type: "string" },
+      dictionary: { type: "string" },
+      store: { type: "string", default: "file://./dictionaries" },
+      k: { type: "string", default: "16,128" },
+      quick: { type: "boolean", default: false },
+      seed: { type: "string", default: "0" },
+    },
+    strict: true,
+  });
+  if (!values.data) {
+    console.error("probe-bench: --data DIR is required");
+    Deno.exit(2);
+  }
+  const dir = values.data;
+  const datasets = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name)
+    .sort();
+  if (datasets.length === 0) {
+    console.error(`probe-bench: no dataset folders in ${dir}`);
+    Deno.exit(2);
+  }
+  const ks = values.k!.split(",").map(Number);
+  let encode: ((x: Matrix) => Promise<SparseRows>) | undefined;
+  let close = () => {};
+  if (values.dictionary) {
+    const backend = await wasmBackend().catch(() => referenceBackend());
+    const registry = new Registry(openStore(values.store!, Deno.env.toObject()), {
+      backend,
+      memoryBudget: 8 * 2 ** 30,
+    });
+    const lease = await registry.acquire(values.dictionary);
+    encode = async (x) => (await encodeRows(backend, lease.prepared, x, {})).codes;
+    close = () => {
+      lease.release();
+      registry.close();
+      backend.close?.();
+    };
+  }
+  const methods: ProbeMethod[] = ["logistic", "pca", "knn", ...(encode ? ["sae" as const] : [])];
+  const rows: BenchRow[] = [];
+  try {
+    for (const name of datasets) {
+      const path = (f: string) => `${dir}/${name}/${f}`;
+      const trainX = asMatrix(path("train_x.npy"));
+      const trainY = asLabels(path("train_y.npy"));
+      const testX = asMatrix(path("test_x.npy"));
+      const testY = asLabels(path("test_y.npy"));
+      let ood: { x: Matrix; y: Uint8Array } | null = null;
+      try {
+        ood = { x: asMatrix(path("ood_x.npy")), y: asLabels(path("ood_y.npy")) };
+      } catch {
+        ood = null;
+      }
+      for (const s of regimeSettings(trainX.rows, { quick: values.quick, hasShift: !!ood })) {
+        const idx = sampleRows(trainY, {
+          n: s.n,
+          positiveFraction: s.positiveFraction,
+          seed: Number(values.seed),
+        });
+        let y: Uint8Array = Uint8Array.from(idx, (i) => trainY[i]);
+        if (s.noise > 0) y = flipLabels(y, { fraction: s.noise, seed: Number(values.seed) });
+        if (y.every((v) => v === y[0])) continue; // a flip or tiny sample left one class
+        const test = s.shifted ? ood! : { x: testX, y: testY };
+        const result = await trainProbes(
+          { x: rowsOf(trainX, idx), y, testX: test.x, testY: test.y },
+          { methods, ks, encode, seed: Number(values.seed) },
+        );
+        const group = `${name}/${s.regime}/${s.setting}`;
+        for (const m of result.methods as MethodResult[]) {
+          rows.push({
+            dataset: name,
+            regime: s.regime,
+            setting: s.setting,
+            method: m.k === undefined ? m.method : `sae_k${m.k}`,
+            valAuc: m.valAuc,
+            testAuc: m.testAuc ?? NaN,
+            isSae: m.method === "sae",
+            group,
+          });
+        }
+        console.error(`probe-bench: ${group} done`);
+      }
+    }
+  } finally {
+    close();
+  }
+  const csv = ["dataset,regime,setting,method,val_auc,test_auc"]
+    .concat(
+      rows.map((r) =>
+        [r.dataset, r.regime, r.setting, r.method, r.valAuc.toFixed(6), r.testAuc.toFixed(6)].join(
+          ",",
+        )
+      ),
+    );
+  Deno.writeTextFileSync(`${dir}/results.csv`, csv.join("\n") + "\n");
+  Deno.writeTextFileSync(`${dir}/results.md`, summarize(rows));
+  console.error(
+    `probe-bench: wrote ${dir}/results.csv (${rows.length} rows) and ${dir}/results.md`,
+  );
+}
+
+if (import.meta.main) await main();

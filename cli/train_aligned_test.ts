@@ -1,0 +1,71 @@
+/**
+ * `deno task train-aligned` end to end: two paired .npy streams in, an aligned folder out that
+ * the service loads and translates with.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { encodeNpy } from "../domain/io/npy.ts";
+import { fileStore } from "../service/store/file.ts";
+import { postJson, testApp } from "../tests/helpers.ts";
+
+Deno.test("train-aligned CLI: writes a folder the service serves", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-aligned-" });
+  try {
+    const n = 300;
+    const a = new Float32Array(n * 6);
+    const b = new Float32Array(n * 4);
+    for (let r = 0; r < n; r++) {
+      const c = r % 5;
+      for (let d = 0; d < 6; d++) a[r * 6 + d] = Math.sin((c + 1) * (d + 1)) * (1 + (r % 7) / 7);
+      for (let d = 0; d < 4; d++) b[r * 4 + d] = Math.cos((c + 2) * (d + 1)) * (1 + (r % 7) / 7);
+    }
+    await Deno.writeFile(`${dir}/a.npy`, encodeNpy(a, [n, 6]));
+    await Deno.writeFile(`${dir}/b.npy`, encodeNpy(b, [n, 4]));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./train_aligned.ts", import.meta.url).pathname,
+        "--stream",
+        `a=${dir}/a.npy`,
+        "--stream",
+        `b=${dir}/b.npy`,
+        "--out",
+        `${dir}/store/paired`,
+        "--latents",
+        "16",
+        "--k",
+        "2",
+        "--steps",
+        "150",
+        "--batch",
+        "32",
+        "--lr",
+        "0.003",
+        "--auxk",
+        "4",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const { app, registry } = testApp({ store: fileStore(`${dir}/store`) });
+    try {
+      const rows = Array.from({ length: 3 }, (_, r) => Array.from(a.subarray(r * 6, r * 6 + 6)));
+      const res = await postJson(app, "/v1/aligned/paired/translate", {
+        from: "a",
+        to: "b",
+        activations: rows,
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      const y: number[][] = (await res.json()).activations;
+      assert.deepEqual([y.length, y[0].length], [3, 4]);
+      assert.ok(y.flat().every(Number.isFinite));
+    } finally {
+      registry.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

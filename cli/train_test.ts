@@ -1,0 +1,140 @@
+/**
+ * The `deno task train` CLI as a user runs it: a folder of .npy and .safetensors shards in, a
+ * SAELens folder out (locally, and through an S3 server both ways), one log line per interval
+ * on a non-terminal stderr, clear errors for bad arguments.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import S3rver from "s3rver";
+import { encodeNpy } from "../domain/io/npy.ts";
+import { encodeSafetensors } from "../domain/io/safetensors.ts";
+import { s3Store } from "../service/store/s3.ts";
+
+const TRAIN = new URL("./train.ts", import.meta.url).pathname;
+
+function rows(n: number, d: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n * d }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32 - 0.5) * 2;
+  });
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRAIN, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("train CLI: shards in a folder -> SAELens folder with metrics, logged per interval", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-" });
+  try {
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.writeFile(`${dir}/data/a.npy`, encodeNpy(rows(200, 12, 1), [200, 12]));
+    await Deno.writeFile(
+      `${dir}/data/b.safetensors`,
+      encodeSafetensors({ activations: { shape: [150, 12], data: rows(150, 12, 2) } }),
+    );
+    const { code, stderr } = await run([
+      "--data",
+      `${dir}/data`,
+      "--out",
+      `${dir}/sae`,
+      "--architecture",
+      "topk",
+      "--latents",
+      "24",
+      "--k",
+      "3",
+      "--epochs",
+      "2",
+      "--batch",
+      "50",
+      "--backend",
+      "reference",
+    ]);
+    assert.equal(code, 0, stderr);
+    // 2 epochs of 350 rows at 50 per batch = 14 steps; non-terminal stderr: one line per interval.
+    assert.match(stderr, /step 14\/14/);
+    assert.ok(stderr.split("\n").filter((l) => l.includes("steps/s")).length >= 2);
+    const cfg = JSON.parse(await Deno.readTextFile(`${dir}/sae/cfg.json`));
+    assert.deepEqual([cfg.architecture, cfg.d_in, cfg.d_sae, cfg.k], ["topk", 12, 24, 3]);
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/sae/metrics.json`));
+    assert.ok(metrics.final.fvu > 0 && metrics.curve.length > 0);
+    assert.ok((await Deno.stat(`${dir}/sae/sae_weights.safetensors`)).size > 24 * 12 * 8);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train CLI: data from and output to an S3 store", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-s3-" });
+  const server = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: "b" }],
+  });
+  const { port } = await server.run();
+  const env = {
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_REGION: "us-east-1",
+    AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
+  };
+  try {
+    const store = s3Store(new URL("s3://b"), env);
+    await store.put!("acts/x.npy", encodeNpy(rows(128, 8, 3), [128, 8]));
+    const { code, stderr } = await run([
+      "--data",
+      "s3://b/acts/x.npy",
+      "--out",
+      "s3://b/saes/run1",
+      "--architecture",
+      "relu",
+      "--latents",
+      "16",
+      "--l1",
+      "0.01",
+      "--steps",
+      "5",
+      "--batch",
+      "32",
+      "--backend",
+      "wasm",
+    ], env);
+    assert.equal(code, 0, stderr);
+    const names = (await store.list("saes/run1/")).map((e) => e.path).sort();
+    assert.deepEqual(names, [
+      "saes/run1/cfg.json",
+      "saes/run1/metrics.json",
+      "saes/run1/sae_weights.safetensors",
+    ]);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train CLI: missing or bad arguments fail with a clear message", async () => {
+  const missing = await run(["--data", "x.npy"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--data, --out and --latents are required/);
+  const arch = await run([
+    "--data",
+    "x.npy",
+    "--out",
+    "o",
+    "--latents",
+    "4",
+    "--architecture",
+    "gated",
+  ]);
+  assert.match(arch.stderr, /--architecture must be one of/);
+});

@@ -1,0 +1,93 @@
+/**
+ * /v1/circuits/discover on planted data (two heads whose outputs differ between task and
+ * corrupted prompts), in JSON and .npy form, and its input checks.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { encodeNpy } from "../domain/io/npy.ts";
+import { postJson, testApp } from "../tests/helpers.ts";
+
+const HEADS = 6;
+const D = 16;
+const CIRCUIT = [1, 4];
+
+function planted(examples: number) {
+  let s = 11;
+  const rand = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const dir = (k: number) => Array.from({ length: D }, (_, c) => Math.sin((k + 1) * (c + 1)));
+  const labels = Array.from({ length: examples }, (_, e) => (e % 2 === 0 ? 1 : 0));
+  const outputs = labels.map((y) =>
+    Array.from({ length: HEADS }, (_, h) => {
+      // Circuit heads write one of two task directions on positives, a corrupted one otherwise;
+      // other heads write the same random mixture either way.
+      const base = CIRCUIT.includes(h)
+        ? dir(y === 1 ? 10 + h + (rand() > 0 ? 20 : 0) : 50 + h)
+        : dir(h + Math.floor((rand() + 0.5) * 3) * 7);
+      return base.map((v) => v * (1 + 0.3 * rand()) + 0.05 * rand());
+    })
+  );
+  return { outputs, labels };
+}
+
+Deno.test("circuits: the planted circuit heads rank first (node ROC AUC 1), JSON and .npy", async () => {
+  const { app, registry } = testApp();
+  try {
+    const { outputs, labels } = planted(24);
+    const options = { latents: 24, epochs: 300, lr: 5e-3, train_examples: 10, seed: 1 };
+    const res = await postJson(app, "/v1/circuits/discover", {
+      head_outputs: outputs,
+      labels,
+      head_names: Array.from({ length: HEADS }, (_, h) => `L0H${h}`),
+      ground_truth: CIRCUIT,
+      options,
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = await res.json();
+    assert.deepEqual(body.heads.slice(0, 2).map((h: { head: number }) => h.head).sort(), CIRCUIT);
+    assert.equal(body.heads[0].name, `L0H${body.heads[0].head}`);
+    assert.equal(body.roc_auc.node, 1);
+    assert.ok(body.edges.length > 0 && typeof body.timings_ms.train === "number");
+    const npy = encodeNpy(Float32Array.from(outputs.flat(2)), [24, HEADS, D]);
+    const q = new URLSearchParams({
+      labels: JSON.stringify(labels),
+      ground_truth: JSON.stringify(CIRCUIT),
+      options: JSON.stringify(options),
+    });
+    const viaNpy = await app.request(`/v1/circuits/discover?${q}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy" },
+      body: npy,
+    });
+    assert.equal(viaNpy.status, 200, await viaNpy.clone().text());
+    assert.deepEqual(
+      (await viaNpy.json()).heads.map((h: { head: number }) => h.head),
+      body.heads.map((h: { head: number }) => h.head),
+    );
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("circuits: bad input gets a clear 4xx", async () => {
+  const { app, registry } = testApp();
+  try {
+    const { outputs, labels } = planted(6);
+    const cases: [unknown, RegExp][] = [
+      [{ head_outputs: outputs, labels: labels.slice(1) }, /5 entries for 6 examples/],
+      [{ head_outputs: outputs, labels: labels.map(() => 1) }, /both positives and negatives/],
+      [{ head_outputs: outputs, labels, ground_truth: [9] }, /outside/],
+      [{ head_outputs: [[[1, 2], [3]]], labels: [1] }, /values, not 2/],
+    ];
+    for (const [body, pattern] of cases) {
+      const res = await postJson(app, "/v1/circuits/discover", body);
+      assert.equal(res.status, 422, JSON.stringify(body).slice(0, 60));
+      assert.match((await res.json()).detail, pattern);
+    }
+  } finally {
+    registry.close();
+  }
+});

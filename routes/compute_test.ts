@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { decodeNpy, encodeNpy } from "../domain/io/npy.ts";
+import { assertClose, loadFixtures } from "../tests/conformance.ts";
+import type { Backend } from "../backends/backend.ts";
+import { referenceBackend } from "../backends/reference/mod.ts";
+import { webgpuBackend } from "../backends/gpu/mod.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
+import { postJson, testApp } from "../tests/helpers.ts";
+
+// Every route test runs on each backend; the wasm one is shared and closed by the last test.
+const wasm = await wasmBackend({ threads: 2 });
+const gpu = await webgpuBackend().catch(() => null); // llvmpipe in CI; skipped with no adapter
+const BACKENDS: [string, Backend][] = [
+  ["reference", referenceBackend()],
+  ["wasm", wasm],
+  ...(gpu ? [["webgpu", gpu] as [string, Backend]] : []),
+];
+
+const fixtures = new Map(loadFixtures().map((f) => [f.case, f]));
+
+for (const [name, backend] of BACKENDS) {
+  Deno.test(`${name}: encode over JSON returns sorted sparse codes matching numpy, with the backend header`, async () => {
+    const { app, registry } = testApp({ backend });
+    const f = fixtures.get("saelens_topk_tie")!;
+    const res = await postJson(app, `/v1/dictionaries/${f.case}/encode`, { activations: f.x });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-saeserve-backend"), name);
+    const body = await res.json();
+    for (let r = 0; r < f.x.length; r++) {
+      const dense = new Array(f.d_sae).fill(0);
+      body.indices[r].forEach((ix: number, j: number) => (dense[ix] = body.values[r][j]));
+      assertClose(dense, f.codes[r], 1e-5, `row ${r}`);
+    }
+    registry.close();
+  });
+
+  Deno.test(`${name}: encode honours top and include=reconstruction,error,metrics`, async () => {
+    const { app, registry } = testApp({ backend });
+    const f = fixtures.get("saelens_standard")!;
+    const res = await postJson(app, `/v1/dictionaries/${f.case}/encode`, {
+      activations: f.x,
+      top: 2,
+      include: ["reconstruction", "error", "metrics"],
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.ok(body.indices.every((ix: number[]) => ix.length <= 2));
+    assertClose(body.reconstruction.flat(), f.reconstruction.flat(), 1e-5, "reconstruction");
+    const err = f.x.flat().map((v, i) => v - f.reconstruction.flat()[i]);
+    assertClose(body.error.flat(), err, 1e-4, "error");
+    const l0 = f.codes.map((row) => row.filter((v) => v !== 0).length);
+    assert.deepEqual(body.metrics.per_row.l0, l0);
+    assert.ok(body.metrics.cosine > 0 && body.metrics.cosine <= 1);
+    registry.close();
+  });
+
+  Deno.test(`${name}: encode with an .npy body and query options; steer and decode answer .npy`, async () => {
+    const { app, registry } = testApp({ backend });
+    const f = fixtures.get("gemma_scope")!;
+    const npy = encodeNpy(Float32Array.from(f.x.flat()), [f.x.length, f.d_in]);
+    const enc = await app.request(`/v1/dictionaries/${f.case}/encode?top=3&include=metrics`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy" },
+      body: npy,
+    });
+    assert.equal(enc.status, 200);
+    const body = await enc.json();
+    assert.ok(body.metrics);
+    assert.ok(body.indices.every((ix: number[]) => ix.length <= 3));
+
+    const s = f.steer[0];
+    const q = encodeURIComponent(JSON.stringify(s.interventions));
+    const steer = await app.request(`/v1/dictionaries/${f.case}/steer?interventions=${q}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy" },
+      body: npy,
+    });
+    assert.equal(steer.status, 200);
+    assert.equal(steer.headers.get("content-type"), "application/x-npy");
+    const out = decodeNpy(new Uint8Array(await steer.arrayBuffer()));
+    assert.deepEqual([...out.shape], [f.x.length, f.d_in]);
+    assertClose(out.data, s.expected.flat(), 1e-5, "steer npy");
+
+    const dec = await postJson(app, `/v1/dictionaries/${f.case}/decode`, {
+      indices: f.decode.indices,
+      values: f.decode.values,
+    });
+    assert.equal(dec.status, 200);
+    assertClose((await dec.json()).activations.flat(), f.decode.expected.flat(), 1e-5, "decode");
+    registry.close();
+  });
+
+  Deno.test(`${name}: a JSON request answers .npy when Accept asks for it; dense decode works`, async () => {
+    const { app, registry } = testApp({ backend });
+    const f = fixtures.get("sparsify_topk")!;
+    const res = await app.request(`/v1/dictionaries/${f.case}/decode`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/x-npy" },
+      body: JSON.stringify({ codes: f.codes }),
+    });
+    assert.equal(res.status, 200);
+    const y = decodeNpy(new Uint8Array(await res.arrayBuffer()));
+    // Dense decode of the encode codes has no skip/normalization: f @ W_dec + b_dec.
+    assert.deepEqual([...y.shape], [f.x.length, f.d_in]);
+    registry.close();
+  });
+
+  Deno.test(`${name}: steer over JSON matches every numpy steering case of every family`, async () => {
+    const { app, registry } = testApp({ backend });
+    for (const f of fixtures.values()) {
+      for (const s of f.steer) {
+        const res = await postJson(app, `/v1/dictionaries/${f.case}/steer`, {
+          activations: f.x,
+          interventions: s.interventions,
+        });
+        assert.equal(res.status, 200, `${f.case} ${await res.clone().text()}`);
+        assertClose(
+          (await res.json()).activations.flat(),
+          s.expected.flat(),
+          1e-5,
+          `${f.case} steer`,
+        );
+      }
+    }
+    registry.close();
+  });
+}
+
+Deno.test("route tests: close the shared wasm and webgpu backends (last test)", () => {
+  wasm.close();
+  gpu?.close();
+});
+
+Deno.test("large JSON answers (written on a job worker) equal the .npy answer", async () => {
+  const { app } = testApp();
+  const rows = 6000; // 6000 x 12 numbers: above the inline limit
+  const codes = {
+    indices: Array.from({ length: rows }, (_, r) => [r % 32, (r * 7) % 32]),
+    values: Array.from({ length: rows }, (_, r) => [1 + (r % 5), -0.5]),
+  };
+  const json = await postJson(app, "/v1/dictionaries/saelens_topk_rescale/decode", codes);
+  assert.equal(json.status, 200, await json.clone().text());
+  assert.equal(json.headers.get("content-type"), "application/json");
+  const got = (await json.json()).activations as number[][];
+  const npy = await app.request("/v1/dictionaries/saelens_topk_rescale/decode", {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/x-npy" },
+    body: JSON.stringify(codes),
+  });
+  const m = decodeNpy(new Uint8Array(await npy.arrayBuffer()));
+  assert.equal(got.length, rows);
+  assert.deepEqual(got.flat(), Array.from(m.data as Float32Array));
+});

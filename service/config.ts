@@ -1,0 +1,187 @@
+/**
+ * Service configuration from environment variables (api.md "Process"), parsed and checked in
+ * one place. Pure: takes the environment as a record.
+ * @module
+ */
+
+import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from "../domain/cost.ts";
+import { SaeError } from "../domain/errors.ts";
+
+/** Backend choices accepted by $SAESERVE_BACKEND. */
+export type BackendChoice = "auto" | "webgpu" | "wasm" | "reference";
+
+/** Everything main.ts needs to start the service. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly store: string;
+  readonly backend: BackendChoice;
+  readonly memoryBudget: number;
+  readonly maxBodyBytes: number;
+  /** Threads per WASM kernel call ($SAESERVE_THREADS; undefined: the machine's cores). */
+  readonly threads?: number;
+  /** Stored weight precision of the WASM backend ($SAESERVE_WEIGHTS). */
+  readonly weights: "f32" | "bf16" | "f16";
+  /** Whether a request may pick its backend with X-Saeserve-Backend ($SAESERVE_ALLOW_BACKEND_OVERRIDE=1). */
+  readonly allowBackendOverride: boolean;
+  /** Per-request deadline in ms ($SAESERVE_REQUEST_TIMEOUT_MS, default 30000; 0: none). */
+  readonly requestTimeoutMs: number;
+  /** API keys from $SAESERVE_API_KEYS (comma-separated); the _FILE variant is read by main.ts. */
+  readonly apiKeys: string[];
+  readonly apiKeysFile?: string;
+  /** Requests per minute per key ($SAESERVE_RATE_LIMIT_PER_MINUTE; 0: none). */
+  readonly rateLimitPerMinute: number;
+  /** Failed auth attempts per client address per minute before 429 ($SAESERVE_AUTH_FAILURES_PER_MINUTE, default 20; 0: none). */
+  readonly authFailuresPerMinute: number;
+  /** Put /metrics behind the keys too ($SAESERVE_PROTECT_METRICS=1). */
+  readonly protectMetrics: boolean;
+  /** Longest wait for in-flight requests at shutdown ($SAESERVE_SHUTDOWN_GRACE_MS, default 10000). */
+  readonly shutdownGraceMs: number;
+  /**
+   * Job workers per class ($SAESERVE_LIVE_WORKERS, default 1: feature maps of live encodes;
+   * $SAESERVE_RESEARCH_WORKERS, default 1: probes, circuits, aligned work, heatmaps).
+   */
+  readonly jobWorkers: { live: number; research: number };
+  /**
+   * A kernel round making no progress this long has its pool replaced and its call fails with
+   * 503 ($SAESERVE_KERNEL_WATCHDOG_MS, default 30000).
+   */
+  readonly kernelWatchdogMs: number;
+  /** Micro-batching ($SAESERVE_BATCHING=0 turns it off). */
+  readonly batching: {
+    enabled: boolean;
+    maxRows: number;
+    maxWaitMs: number;
+    maxQueuedRows: number;
+  };
+  /** One JSON log line per request on stdout ($SAESERVE_LOG=off silences it). */
+  readonly requestLogs: boolean;
+  /** Cost budgets checked before a request's work starts (see {@link readLimits}). */
+  readonly limits: Limits;
+}
+
+/** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
+export function parseBytes(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?)?\s*$/i.exec(text);
+  if (!m) throw new SaeError("invalid", `not a byte size: ${JSON.stringify(text)}`);
+  const unit = (m[2] ?? "").toLowerCase().replace(/b$/, "");
+  const scale: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    t: 1e12,
+    ki: 2 ** 10,
+    mi: 2 ** 20,
+    gi: 2 ** 30,
+    ti: 2 ** 40,
+  };
+  return Math.floor(Number(m[1]) * scale[unit]);
+}
+
+/** Read the configuration from `env`, with the documented defaults. */
+export function readConfig(
+  env: Record<string, string | undefined>,
+  options?: { totalMemory?: number },
+): Config {
+  const port = Number(env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new SaeError("invalid", `PORT ${env.PORT} is not a port`);
+  }
+  const backend = (env.SAESERVE_BACKEND ?? "auto") as BackendChoice;
+  if (!["auto", "webgpu", "wasm", "reference"].includes(backend)) {
+    throw new SaeError(
+      "invalid",
+      `SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not ${backend}`,
+    );
+  }
+  const maxBodyMb = Number(env.SAESERVE_MAX_BODY_MB ?? 64);
+  if (!(maxBodyMb > 0)) {
+    throw new SaeError("invalid", "SAESERVE_MAX_BODY_MB must be a positive number");
+  }
+  // Default budget: half the machine's memory, or 4 GiB when that is unknown.
+  const memoryBudget = env.SAESERVE_MEMORY_BUDGET
+    ? parseBytes(env.SAESERVE_MEMORY_BUDGET)
+    : Math.floor((options?.totalMemory ?? 8 * 2 ** 30) / 2);
+  let threads: number | undefined;
+  if (env.SAESERVE_THREADS !== undefined && env.SAESERVE_THREADS !== "") {
+    threads = Number(env.SAESERVE_THREADS);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_THREADS must be an integer from 1 to 256, not ${env.SAESERVE_THREADS}`,
+      );
+    }
+  }
+  const weights = (env.SAESERVE_WEIGHTS || "f32") as Config["weights"];
+  if (!["f32", "bf16", "f16"].includes(weights)) {
+    throw new SaeError(
+      "invalid",
+      `SAESERVE_WEIGHTS must be f32, bf16 or f16, not ${env.SAESERVE_WEIGHTS}`,
+    );
+  }
+  const count = (name: string, fallback: number, min = 0) => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      throw new SaeError("invalid", `${name} must be an integer >= ${min}, not ${raw}`);
+    }
+    return n;
+  };
+  return {
+    allowBackendOverride: env.SAESERVE_ALLOW_BACKEND_OVERRIDE === "1",
+    requestTimeoutMs: count("SAESERVE_REQUEST_TIMEOUT_MS", 30_000),
+    apiKeys: (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
+    apiKeysFile: env.SAESERVE_API_KEYS_FILE || undefined,
+    rateLimitPerMinute: count("SAESERVE_RATE_LIMIT_PER_MINUTE", 0),
+    authFailuresPerMinute: count("SAESERVE_AUTH_FAILURES_PER_MINUTE", 20),
+    protectMetrics: env.SAESERVE_PROTECT_METRICS === "1",
+    shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
+    kernelWatchdogMs: count("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
+    jobWorkers: {
+      live: count("SAESERVE_LIVE_WORKERS", 1, 1),
+      research: count("SAESERVE_RESEARCH_WORKERS", 1, 1),
+    },
+    batching: {
+      enabled: env.SAESERVE_BATCHING !== "0",
+      maxRows: count("SAESERVE_BATCH_MAX_ROWS", 256, 1),
+      maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 1),
+      maxQueuedRows: count("SAESERVE_QUEUE_MAX_ROWS", 8192, 1),
+    },
+    requestLogs: env.SAESERVE_LOG !== "off",
+    limits: readLimits(env),
+    threads,
+    weights,
+    port,
+    host: env.HOST ?? "0.0.0.0",
+    store: env.SAESERVE_STORE ?? "file://./dictionaries",
+    backend,
+    memoryBudget,
+    maxBodyBytes: Math.floor(maxBodyMb * 2 ** 20),
+  };
+}
+
+/**
+ * The cost budgets from the environment: $SAESERVE_MAX_WORK, $SAESERVE_MAX_PROBE_WORK and
+ * $SAESERVE_MAX_CIRCUIT_WORK in work units (`1e11` works), $SAESERVE_MAX_IMAGE_PIXELS, and
+ * $SAESERVE_MAX_ANSWER_MB in MiB; unset ones keep the defaults of `domain/cost.ts`.
+ */
+export function readLimits(env: Record<string, string | undefined>): Limits {
+  const read = (key: keyof Limits, scale = 1): number => {
+    const raw = env[LIMIT_ENV[key]];
+    if (raw === undefined || raw.trim() === "") return DEFAULT_LIMITS[key];
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new SaeError("invalid", `${LIMIT_ENV[key]} must be a positive number, not ${raw}`);
+    }
+    return Math.floor(n * scale);
+  };
+  return {
+    maxWork: read("maxWork"),
+    maxProbeWork: read("maxProbeWork"),
+    maxCircuitWork: read("maxCircuitWork"),
+    maxImagePixels: read("maxImagePixels"),
+    maxAnswerBytes: read("maxAnswerBytes", 2 ** 20),
+  };
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { parseBytes, readConfig, readLimits } from "./config.ts";
+import { DEFAULT_LIMITS, LIMIT_ENV } from "../domain/cost.ts";
+
+Deno.test("readConfig applies the documented defaults", () => {
+  const c = readConfig({}, { totalMemory: 8 * 2 ** 30 });
+  assert.equal(c.port, 8080);
+  assert.equal(c.host, "0.0.0.0");
+  assert.equal(c.store, "file://./dictionaries");
+  assert.equal(c.backend, "auto");
+  assert.equal(c.maxBodyBytes, 64 * 2 ** 20);
+  assert.equal(c.memoryBudget, 4 * 2 ** 30);
+  assert.equal(c.threads, undefined);
+  assert.equal(c.weights, "f32");
+});
+
+Deno.test("readConfig reads every variable and rejects bad values", () => {
+  const c = readConfig({
+    PORT: "9000",
+    HOST: "127.0.0.1",
+    SAESERVE_STORE: "s3://b/p",
+    SAESERVE_BACKEND: "reference",
+    SAESERVE_MEMORY_BUDGET: "512MiB",
+    SAESERVE_MAX_BODY_MB: "2",
+    SAESERVE_THREADS: "3",
+    SAESERVE_WEIGHTS: "bf16",
+    SAESERVE_ALLOW_BACKEND_OVERRIDE: "1",
+  });
+  const {
+    requestTimeoutMs,
+    apiKeys,
+    apiKeysFile,
+    rateLimitPerMinute,
+    authFailuresPerMinute,
+    protectMetrics,
+    shutdownGraceMs,
+    jobWorkers,
+    kernelWatchdogMs,
+    batching,
+    requestLogs,
+    limits,
+    ...core
+  } = c;
+  assert.equal(requestTimeoutMs, 30_000);
+  assert.deepEqual(apiKeys, []);
+  assert.equal(apiKeysFile, undefined);
+  assert.equal(rateLimitPerMinute, 0);
+  assert.equal(authFailuresPerMinute, 20);
+  assert.equal(protectMetrics, false);
+  assert.equal(shutdownGraceMs, 10_000);
+  assert.deepEqual(jobWorkers, { live: 1, research: 1 });
+  assert.equal(kernelWatchdogMs, 30_000);
+  assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 1, maxQueuedRows: 8192 });
+  assert.equal(requestLogs, true);
+  assert.deepEqual(limits, DEFAULT_LIMITS);
+  assert.deepEqual(core, {
+    port: 9000,
+    host: "127.0.0.1",
+    store: "s3://b/p",
+    backend: "reference",
+    memoryBudget: 512 * 2 ** 20,
+    maxBodyBytes: 2 * 2 ** 20,
+    threads: 3,
+    weights: "bf16",
+    allowBackendOverride: true,
+  });
+  assert.throws(() => readConfig({ SAESERVE_BACKEND: "cuda" }));
+  assert.throws(() => readConfig({ SAESERVE_THREADS: "0" }), /SAESERVE_THREADS/);
+  assert.throws(() => readConfig({ SAESERVE_WEIGHTS: "int8" }), /SAESERVE_WEIGHTS/);
+  assert.throws(() => readConfig({ PORT: "http" }));
+});
+
+Deno.test("parseBytes understands SI and binary suffixes", () => {
+  assert.equal(parseBytes("1024"), 1024);
+  assert.equal(parseBytes("2GiB"), 2 * 2 ** 30);
+  assert.equal(parseBytes("1.5 GB"), 1.5e9);
+  assert.throws(() => parseBytes("lots"));
+});
+
+Deno.test("readConfig reads the serving settings: keys, limits, deadline, batching, logs", () => {
+  const c = readConfig({
+    SAESERVE_API_KEYS: "k1, k2 ,",
+    SAESERVE_RATE_LIMIT_PER_MINUTE: "60",
+    SAESERVE_AUTH_FAILURES_PER_MINUTE: "5",
+    SAESERVE_REQUEST_TIMEOUT_MS: "250",
+    SAESERVE_BATCHING: "0",
+    SAESERVE_BATCH_MAX_ROWS: "64",
+    SAESERVE_LOG: "off",
+    SAESERVE_PROTECT_METRICS: "1",
+  });
+  assert.deepEqual(c.apiKeys, ["k1", "k2"]);
+  assert.equal(c.rateLimitPerMinute, 60);
+  assert.equal(c.authFailuresPerMinute, 5);
+  assert.throws(
+    () => readConfig({ SAESERVE_AUTH_FAILURES_PER_MINUTE: "-1" }),
+    /SAESERVE_AUTH_FAILURES_PER_MINUTE/,
+  );
+  assert.equal(c.requestTimeoutMs, 250);
+  assert.equal(c.batching.enabled, false);
+  assert.equal(c.batching.maxRows, 64);
+  assert.equal(c.requestLogs, false);
+  assert.equal(c.protectMetrics, true);
+  assert.throws(() => readConfig({ SAESERVE_BATCH_MAX_ROWS: "0" }), /SAESERVE_BATCH_MAX_ROWS/);
+  assert.throws(
+    () => readConfig({ SAESERVE_REQUEST_TIMEOUT_MS: "soon" }),
+    /SAESERVE_REQUEST_TIMEOUT_MS/,
+  );
+});
+
+Deno.test("readLimits reads the cost budgets, keeps defaults for the rest, rejects bad values", () => {
+  assert.deepEqual(readLimits({}), DEFAULT_LIMITS);
+  assert.deepEqual(readLimits({ SAESERVE_MAX_WORK: "" }), DEFAULT_LIMITS);
+  const limits = readLimits({
+    SAESERVE_MAX_WORK: "2e9",
+    SAESERVE_MAX_PROBE_WORK: "1e10",
+    SAESERVE_MAX_CIRCUIT_WORK: "3000000",
+    SAESERVE_MAX_IMAGE_PIXELS: "65536",
+    SAESERVE_MAX_ANSWER_MB: "0.5",
+  });
+  assert.deepEqual(limits, {
+    maxWork: 2e9,
+    maxProbeWork: 1e10,
+    maxCircuitWork: 3e6,
+    maxImagePixels: 65536,
+    maxAnswerBytes: 2 ** 19,
+  });
+  assert.equal(readConfig({ SAESERVE_MAX_WORK: "5e10" }).limits.maxWork, 5e10);
+  for (const env of Object.values(LIMIT_ENV)) {
+    for (const bad of ["0", "-1", "lots", "Infinity"]) {
+      assert.throws(() => readLimits({ [env]: bad }), new RegExp(env));
+    }
+  }
+  // The defaults refuse the measured cases of issue 14 and keep README-sized requests.
+  assert.ok(DEFAULT_LIMITS.maxWork >= 256 * 2304 * 16384);
+  assert.equal(DEFAULT_LIMITS.maxImagePixels, 4096 * 4096);
+});

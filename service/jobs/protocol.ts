@@ -1,0 +1,28 @@
+/**
+ * Messages between the job runner and its workers.
+ * @module
+ */
+
+import type { ErrorKind } from "../../domain/errors.ts";
+
+/** A task for a worker (id 0 is reserved for the worker's "ready"). */
+export interface JobRequest {
+  readonly id: number;
+  readonly task: string;
+  readonly args: unknown;
+  /** One Int32 in shared memory the runner sets to 1 when the job is abandoned. */
+  readonly cancel: Int32Array;
+}
+
+/** A thrown value, as much of it as the runner rebuilds. */
+export interface JobError {
+  readonly name: "SaeError" | "RangeError" | "Error";
+  readonly kind?: ErrorKind;
+  readonly message: string;
+  readonly info?: Record<string, unknown>;
+}
+
+/** A worker's answer. */
+export type JobReply =
+  | { readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: JobError };

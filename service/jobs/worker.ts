@@ -1,0 +1,44 @@
+/**
+ * A job worker: runs one task of the table in `tasks.ts` at a time, as the runner posts them,
+ * and answers with the result or a cloneable description of the error.
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { SaeError } from "../../domain/errors.ts";
+import { type TaskContext, type TaskName, TASKS } from "./tasks.ts";
+import type { JobError, JobReply, JobRequest } from "./protocol.ts";
+
+/** What the runner can rebuild from a thrown value (no stack, nothing internal). */
+function describe(e: unknown): JobError {
+  if (e instanceof SaeError) {
+    return { name: "SaeError", kind: e.kind, message: e.message, info: e.info };
+  }
+  if (e instanceof RangeError) return { name: "RangeError", message: e.message };
+  console.error("job failed", e);
+  return { name: "Error", message: (e as Error)?.message ?? String(e) };
+}
+
+self.onmessage = async (e: MessageEvent<JobRequest>) => {
+  const { id, task, args, cancel } = e.data;
+  // The request thread cannot reach this busy thread's event loop; it sets a shared flag.
+  const signal = {
+    throwIfAborted(): void {
+      if (Atomics.load(cancel, 0) !== 0) throw new SaeError("unavailable", "the job was abandoned");
+    },
+  };
+  let reply: JobReply;
+  try {
+    const run = TASKS[task as TaskName] as (a: unknown, ctx: TaskContext) => unknown;
+    if (!run) throw new RangeError(`no task ${task}`);
+    reply = { id, ok: true, result: await run(args, { signal }) };
+  } catch (error) {
+    reply = { id, ok: false, error: describe(error) };
+  }
+  self.postMessage(reply);
+  // A job leaves megabytes of garbage that V8 would otherwise keep until this isolate's heap
+  // grows large; collect it now when the runtime allows (--v8-flags=--expose-gc).
+  (globalThis as { gc?: () => void }).gc?.();
+};
+self.postMessage({ id: 0, ok: true, result: "ready" } satisfies JobReply);

@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import { encodeNpy } from "../domain/io/npy.ts";
+import { DETAIL_MAX_CHARS, problem, truncateDetail } from "../routes/problem.ts";
+import { loadFixtures } from "./conformance.ts";
+import { postJson, testApp } from "./helpers.ts";
+
+const f = loadFixtures().find((e) => e.case === "saelens_standard")!;
+const url = `/v1/dictionaries/${f.case}`;
+
+async function expectProblem(res: Response, status: number, detail?: RegExp): Promise<void> {
+  const text = await res.text();
+  assert.equal(res.status, status, text);
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  const body = JSON.parse(text);
+  assert.equal(body.status, status);
+  assert.equal(typeof body.type, "string");
+  assert.equal(typeof body.title, "string");
+  assert.equal(typeof body.detail, "string");
+  if (detail) assert.match(body.detail, detail);
+}
+
+Deno.test("every kind of bad input gets its status and problem+json, and the service keeps serving", async () => {
+  const { app, registry } = testApp({ maxBodyBytes: 4096 });
+  const good = () => postJson(app, `${url}/encode`, { activations: f.x });
+  assert.equal((await good()).status, 200);
+  const row = f.x[0];
+  const npy = (data: Float32Array, shape: number[]) =>
+    app.request(`${url}/encode`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy" },
+      body: encodeNpy(data, shape),
+    });
+
+  const cases: [string, () => Response | Promise<Response>, number, RegExp?][] = [
+    ["malformed JSON", () => postJson(app, `${url}/encode`, '{"activations": [[1, 2'), 400, /JSON/],
+    ["JSON not an object", () => postJson(app, `${url}/encode`, "[1,2]"), 400],
+    ["missing activations", () => postJson(app, `${url}/encode`, { top: 3 }), 400, /activations/],
+    ["string in activations", () => postJson(app, `${url}/encode`, { activations: [["a"]] }), 400],
+    ["malformed npy", () =>
+      app.request(`${url}/encode`, {
+        method: "POST",
+        headers: { "content-type": "application/x-npy" },
+        body: new TextEncoder().encode("\x93NUMPY garbage"),
+      }), 400],
+    [
+      "wrong width",
+      () => postJson(app, `${url}/encode`, { activations: [row.slice(1)] }),
+      422,
+      /d_in/,
+    ],
+    [
+      "ragged rows",
+      () => postJson(app, `${url}/encode`, { activations: [row, row.slice(1)] }),
+      422,
+      /ragged/,
+    ],
+    ["no rows", () => postJson(app, `${url}/encode`, { activations: [] }), 422],
+    [
+      "Infinity via JSON overflow",
+      () =>
+        postJson(
+          app,
+          `${url}/encode`,
+          `{"activations": [[${row.map((_, i) => i ? "0" : "1e999").join(",")}]]}`,
+        ),
+      422,
+      /finite/,
+    ],
+    ["NaN in npy", () => npy(new Float32Array(row.length).fill(NaN), [1, row.length]), 422, /NaN/],
+    ["3-D npy", () => npy(new Float32Array(row.length * 2), [1, 2, row.length]), 422],
+    [
+      "unknown dictionary",
+      () => postJson(app, `/v1/dictionaries/nope/encode`, { activations: f.x }),
+      404,
+    ],
+    [
+      "unknown dictionary describe",
+      () => Promise.resolve(app.request(`/v1/dictionaries/nope`)),
+      404,
+    ],
+    [
+      "path traversal id",
+      () => postJson(app, `/v1/dictionaries/..%2F..%2Fetc/encode`, { activations: f.x }),
+      404,
+    ],
+    [
+      "traversal describe",
+      () => Promise.resolve(app.request(`/v1/dictionaries/..%2Fsaelens_standard`)),
+      404,
+    ],
+    [
+      "feature out of range",
+      () =>
+        postJson(app, `${url}/steer`, {
+          activations: f.x,
+          interventions: [{ feature: f.d_sae, mode: "add", value: 1 }],
+        }),
+      422,
+      /feature/,
+    ],
+    [
+      "negative feature",
+      () =>
+        postJson(app, `${url}/steer`, {
+          activations: f.x,
+          interventions: [{ feature: -1, mode: "clamp", value: 1 }],
+        }),
+      422,
+    ],
+    [
+      "unknown mode",
+      () =>
+        postJson(app, `${url}/steer`, {
+          activations: f.x,
+          interventions: [{ feature: 0, mode: "boost", value: 1 }],
+        }),
+      422,
+      /mode/,
+    ],
+    [
+      "position out of range",
+      () =>
+        postJson(app, `${url}/steer`, {
+          activations: f.x,
+          interventions: [{ feature: 0, mode: "add", value: 1, positions: [99] }],
+        }),
+      422,
+    ],
+    [
+      "decode index out of range",
+      () => postJson(app, `${url}/decode`, { indices: [[f.d_sae]], values: [[1]] }),
+      422,
+    ],
+    [
+      "decode mismatched lengths",
+      () => postJson(app, `${url}/decode`, { indices: [[0, 1]], values: [[1]] }),
+      422,
+    ],
+    ["top below 1", () => postJson(app, `${url}/encode`, { activations: f.x, top: 0 }), 422],
+    [
+      "unknown option",
+      () => postJson(app, `${url}/encode`, { activations: f.x, colour: "red" }),
+      400,
+    ],
+    [
+      "unsupported media type",
+      () =>
+        app.request(`${url}/encode`, {
+          method: "POST",
+          headers: { "content-type": "text/csv" },
+          body: "1,2,3",
+        }),
+      415,
+    ],
+    ["no content type", () => app.request(`${url}/encode`, { method: "POST", body: "{}" }), 415],
+    [
+      "oversized body by content-length",
+      () => postJson(app, `${url}/encode`, { activations: Array.from({ length: 200 }, () => row) }),
+      413,
+    ],
+    ["oversized chunked body", () =>
+      app.request(`${url}/encode`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: new ReadableStream({
+          start(c) {
+            for (let i = 0; i < 10; i++) c.enqueue(new Uint8Array(1000).fill(32));
+            c.close();
+          },
+        }),
+      }), 413],
+    ["unknown route", () => Promise.resolve(app.request(`/v2/nothing`)), 404],
+  ];
+  for (const [name, send, status, detail] of cases) {
+    await expectProblem(await send(), status, detail).catch((e) => {
+      throw new Error(`${name}: ${e.message}`);
+    });
+    assert.equal((await good()).status, 200, `still serving after ${name}`);
+  }
+  assert.ok(registry.isLoaded(f.case), "the dictionary stayed loaded");
+  registry.close();
+});
+
+Deno.test("error details never echo request content at length: a 2 MB unknown key gives a short 400", async () => {
+  const { app, registry } = testApp();
+  try {
+    const key = "k".repeat(2_000_000);
+    const res = await postJson(app, `${url}/encode`, `{"activations": [[1]], "${key}": 1}`);
+    const text = await res.text();
+    assert.equal(res.status, 400);
+    assert.ok(text.length < 1000, `a ${text.length}-character answer`);
+    const problem = JSON.parse(text);
+    assert.match(problem.detail, /Unrecognized key/);
+    assert.match(problem.detail, /\u2026 \(\d{7} characters\)/);
+    // A long route or id is cut too.
+    const long = await app.request(`/v1/nope/${"x".repeat(50_000)}`);
+    assert.equal(long.status, 404);
+    const detail = (await long.json()).detail as string;
+    assert.ok(detail.length <= DETAIL_MAX_CHARS + 30, `${detail.length} characters`);
+    assert.match(detail, /\(\d+ characters\)$/);
+    const dict = await app.request(`/v1/dictionaries/${"y".repeat(50_000)}`);
+    assert.ok((await dict.text()).length < 1000);
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("truncateDetail keeps short text, cuts long text with an ellipsis and its length, never splits a surrogate pair", () => {
+  assert.equal(truncateDetail("short"), "short");
+  assert.equal(truncateDetail("x".repeat(DETAIL_MAX_CHARS)), "x".repeat(DETAIL_MAX_CHARS));
+  assert.equal(truncateDetail("abcdef", { maxChars: 3 }), "abc\u2026 (6 characters)");
+  // "😀" is two UTF-16 code units: cutting after its first would leave a lone surrogate.
+  assert.equal(truncateDetail("ab\u{1F600}cd", { maxChars: 3 }), "ab\u2026 (6 characters)");
+  const p = problem(400, "z".repeat(10_000), { note: "n".repeat(10_000), retry_after: 3 });
+  assert.ok(p.detail.length < DETAIL_MAX_CHARS + 30);
+  assert.ok((p.note as string).length < DETAIL_MAX_CHARS + 30);
+  assert.equal(p.retry_after, 3);
+});
