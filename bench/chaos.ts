@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { seededRandom } from "../domain/probe/validation.ts";
+import { seededRandom } from "../domain/random.ts";
 import { startService } from "./service.ts";
 
 /** Options of {@link runChaos}. */

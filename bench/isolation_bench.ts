@@ -11,7 +11,7 @@
 
 import { runLoadtest } from "../cli/loadtest/mod.ts";
 import { circuitWork, DEFAULT_LIMITS } from "../domain/cost.ts";
-import { seededRandom } from "../domain/probe/validation.ts";
+import { seededRandom } from "../domain/random.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { startService } from "./service.ts";
 

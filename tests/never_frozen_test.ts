@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type RunningService, startService } from "../bench/service.ts";
-import { seededRandom } from "../domain/probe/validation.ts";
+import { seededRandom } from "../domain/random.ts";
 
 const DICTIONARIES = new URL("../dictionaries", import.meta.url).pathname;
 const DEADLINE_MS = 1500;

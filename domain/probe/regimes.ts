@@ -6,7 +6,7 @@
  * @module
  */
 
-import { seededRandom } from "./validation.ts";
+import { seededRandom } from "../random.ts";
 
 function shuffled(items: number[], rand: () => number): number[] {
   const out = [...items];

@@ -8,33 +8,13 @@
 
 import type { Cancellation } from "../cancellation.ts";
 
+import { seededRandom, shuffled } from "../random.ts";
 import { rocAuc } from "./roc_auc.ts";
 
 /** One fold: training and validation row indices. */
 export interface Fold {
   readonly train: number[];
   readonly val: number[];
-}
-
-function shuffled(items: number[], rand: () => number): number[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
-/** Seeded uniform [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The scheme's name for `n` rows. */

@@ -16,6 +16,7 @@ import type { Backend } from "../../backends/backend.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { Adam, scheduledLr } from "./adam.ts";
 import { lossAndGradients, type SaeParams, type TrainArchitecture } from "./objective.ts";
+import { gaussian, seededRandom } from "../random.ts";
 
 /** Where training rows come from: an endless, shuffled stream of [batch, d_in] blocks. */
 export interface RowSource {
@@ -81,22 +82,6 @@ export interface TrainResult {
   readonly final: { l0: number; fvu: number; deadFraction: number };
 }
 
-/** mulberry32: a small seeded generator. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(rand: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-}
-
 /** Geometric median of rows (Weiszfeld iterations from the mean). */
 export function geometricMedian(x: Matrix, options?: { iterations?: number }): Float32Array {
   const d = x.cols;
@@ -143,7 +128,7 @@ export function initialParams(
   options: { latents: number; seed: number; bDec: Float32Array; logThreshold?: number },
 ): SaeParams {
   const n = options.latents;
-  const g = gaussian(random(options.seed));
+  const g = gaussian(seededRandom(options.seed));
   const wDec = Float32Array.from({ length: n * dIn }, g);
   normalizeRows(wDec, n, dIn);
   const wEnc = new Float32Array(dIn * n);

@@ -3,7 +3,7 @@ import { JobRunner } from "./mod.ts";
 import { matrix } from "../../domain/sae/matrix.ts";
 import { SaeError } from "../../domain/errors.ts";
 import type { ProbeDocument } from "../../domain/probe/probes.ts";
-import { seededRandom } from "../../domain/probe/validation.ts";
+import { seededRandom } from "../../domain/random.ts";
 import { featureMap, topImageFeatures } from "../../domain/features/vision.ts";
 
 const rand = seededRandom(9);
