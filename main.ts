@@ -4,97 +4,16 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
 import { type Config, readConfig } from "./service/config.ts";
-import { backendSet } from "./backends/backend_set.ts";
 import { batchingBackend } from "./backends/batching.ts";
-import { Counter, Histogram, MetricsRegistry } from "./service/prometheus.ts";
-import { referenceBackend } from "./backends/reference/mod.ts";
+import { selectBackend } from "./backends/select.ts";
+import { Histogram, MetricsRegistry } from "./service/prometheus.ts";
 import { Registry } from "./service/registry.ts";
 import { openStore } from "./service/store/mod.ts";
 import { apiKeyAuth } from "./routes/auth.ts";
 import { createApp } from "./routes/mod.ts";
 import { JobRunner } from "./service/jobs/mod.ts";
-import { hasHardwareAdapter, webgpuBackend } from "./backends/gpu/mod.ts";
-import { wasmBackend } from "./backends/wasm/mod.ts";
-
-/** What {@link selectBackend} builds: the service's backend and, if allowed, a per-request chooser. */
-export interface Backends {
-  readonly backend: Backend;
-  readonly chooseBackend?: (name: string) => Backend;
-}
-
-/**
- * The backend for a $SAESERVE_BACKEND choice. A GPU backend is wrapped in a set that fails
- * over to WASM (logged, counted in saeserve_backend_failovers_total) and restarts the GPU in
- * the background; with $SAESERVE_ALLOW_BACKEND_OVERRIDE=1 every available backend joins the
- * set so a request can name one.
- */
-export async function selectBackend(
-  config: Pick<
-    Config,
-    "backend" | "threads" | "weights" | "allowBackendOverride" | "kernelWatchdogMs"
-  >,
-  options: { metrics: MetricsRegistry },
-): Promise<Backends> {
-  const replacements = options.metrics.add(
-    new Counter(
-      "saeserve_kernel_pool_replacements_total",
-      "WASM kernel pools replaced by the watchdog (a round made no progress) or a dead worker.",
-    ),
-  );
-  const wasm = () =>
-    wasmBackend({
-      threads: config.threads,
-      weights: config.weights,
-      watchdogMs: config.kernelWatchdogMs,
-      onReplaced: (reason) => {
-        replacements.inc();
-        console.warn(`saeserve: kernel pool replaced (${reason})`);
-      },
-    });
-  let gpu: Backend | null = null;
-  let requireHardware = false;
-  if (config.backend === "webgpu") gpu = await webgpuBackend({ weights: config.weights });
-  if (config.backend === "auto" && await hasHardwareAdapter()) {
-    requireHardware = true;
-    gpu = await webgpuBackend({ requireHardware, weights: config.weights }).catch((e) => {
-      console.warn(`saeserve: WebGPU failed to start (${(e as Error).message}); using wasm`);
-      return null;
-    });
-  }
-  const primary = gpu ?? (config.backend === "reference" ? referenceBackend() : await wasm());
-  if (!gpu && !config.allowBackendOverride) return { backend: primary };
-  const failovers = options.metrics.add(
-    new Counter(
-      "saeserve_backend_failovers_total",
-      "Requests moved from the GPU to the WASM backend after a GPU failure.",
-    ),
-  );
-  const fallback = gpu ? await wasm() : undefined;
-  const others: Backend[] = [];
-  if (config.allowBackendOverride) {
-    if (primary.name !== "reference") others.push(referenceBackend());
-    if (!fallback && primary.name !== "wasm") others.push(await wasm());
-    if (!gpu) {
-      others.push(...await webgpuBackend({ weights: config.weights }).then((b) => [b], () => []));
-    }
-  }
-  const set = backendSet(primary, {
-    fallback,
-    others,
-    restart: gpu ? () => webgpuBackend({ requireHardware, weights: config.weights }) : undefined,
-    onFailover: (reason) => {
-      failovers.inc();
-      console.warn(`saeserve: GPU failed (${reason}); serving on wasm while it restarts`);
-    },
-    onRecovered: () => console.warn("saeserve: GPU restarted; serving on webgpu again"),
-  });
-  return {
-    backend: set,
-    chooseBackend: config.allowBackendOverride ? (name) => set.use(name) : undefined,
-  };
-}
+import { runCli } from "./cli/run.ts";
 
 /** A running service: the server and a graceful stop. */
 export interface Service {
@@ -207,10 +126,13 @@ export async function startService(config: Config): Promise<Service> {
 }
 
 if (import.meta.main) {
-  const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
-  const service = await startService(config);
-  // Kernel workers keep the process alive: exit once in-flight requests are done.
-  const stop = () => service.stop().then(() => Deno.exit(0));
-  Deno.addSignalListener("SIGTERM", stop);
-  Deno.addSignalListener("SIGINT", stop);
+  // A bad environment value or a missing store folder: one `error:` line and exit 1.
+  await runCli("start", async () => {
+    const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
+    const service = await startService(config);
+    // Kernel workers keep the process alive: exit once in-flight requests are done.
+    const stop = () => service.stop().then(() => Deno.exit(0));
+    Deno.addSignalListener("SIGTERM", stop);
+    Deno.addSignalListener("SIGINT", stop);
+  });
 }

@@ -6,13 +6,12 @@ import { SaeError } from "../domain/errors.ts";
 import { matrix } from "../domain/sae/matrix.ts";
 import { steerRows } from "../domain/sae/steer.ts";
 import { wasmBackend } from "./wasm/mod.ts";
+import { seededRandom } from "../domain/random.ts";
 
+/** Seeded values uniform on [-0.5, 0.5). */
 function rand(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const next = seededRandom(seed);
+  return () => next() - 0.5;
 }
 
 function weights(): SaeWeights {

@@ -3,7 +3,7 @@
  * live clients (1-row encode, clamp steer, decode) beside research clients (probes, circuits,
  * heatmaps, grid maps, some past the deadline), random client disconnects, a /healthz probe,
  * and a SIGTERM at the end while requests are in flight. Seeded and bounded. The test suite
- * runs it for about 30 s (tests/chaos_test.ts); `deno run -A bench/chaos.ts --seconds 300`
+ * runs it for about 20 s (tests/chaos_test.ts); `deno run -A bench/chaos.ts --seconds 300`
  * runs it longer and prints the summary as JSON.
  * @module
  */

@@ -6,16 +6,12 @@
 
 import { discoverCircuit } from "../domain/features/circuits.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
+import { uniformArray } from "../domain/random.ts";
 
 const EXAMPLES = 500;
 const HEADS = 144;
 const D = 768;
-let s = 7;
-const rand = () => {
-  s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-  return s / 2 ** 32 - 0.5;
-};
-const data = Float32Array.from({ length: EXAMPLES * HEADS * D }, rand);
+const data = uniformArray(EXAMPLES * HEADS * D, 7, { scale: 0.5 });
 const labels = Array.from({ length: EXAMPLES }, (_, e) => e % 2);
 const backend = await wasmBackend();
 const started = performance.now();

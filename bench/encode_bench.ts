@@ -11,19 +11,13 @@ import { referenceBackend } from "../backends/reference/mod.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
+import { uniformArray } from "../domain/random.ts";
 
 const D_IN = 512;
 const D_SAE = 4096;
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 0.1;
-  }
-  return out;
-}
+/** `n` seeded values uniform on [-0.05, 0.05). */
+const random = (n: number, seed: number): Float32Array => uniformArray(n, seed, { scale: 0.05 });
 
 const weights: SaeWeights = {
   dIn: D_IN,

@@ -16,7 +16,8 @@
  */
 
 import { encodeNpy } from "../domain/io/npy.ts";
-import { gaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
+import { writeTopKDictionary } from "./synthetic_dictionary.ts";
+import { gaussianArray } from "../domain/random.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
@@ -112,7 +113,7 @@ function service(
 }
 
 async function measure(url: string, rows: number): Promise<Row> {
-  const x = gaussian(rows * D_IN, 1, 100 + rows);
+  const x = gaussianArray(rows * D_IN, 100 + rows);
   const body = encodeNpy(x, [rows, D_IN]);
   const once = async () => {
     const res = await fetch(`${url}/v1/dictionaries/big/encode?top=${K}`, {

@@ -9,25 +9,16 @@
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
 import { matrix } from "../domain/sae/matrix.ts";
 import { webgpuBackend } from "../backends/gpu/mod.ts";
+import { uniformArray } from "../domain/random.ts";
 
 const D_IN = Number(Deno.env.get("GPU_BENCH_D_IN") ?? 2304);
 const SIZES = (Deno.env.get("GPU_BENCH_SIZES") ?? "16384,131072").split(",").map(Number);
 const ROWS = (Deno.env.get("GPU_BENCH_ROWS") ?? "1,64,1024,8192").split(",").map(Number);
 const SECONDS = Number(Deno.env.get("GPU_BENCH_SECONDS") ?? 3);
 
-function noise(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 2 ** 32 - 0.5) * scale;
-  }
-  return out;
-}
+/** `n` seeded values uniform on [-width / 2, width / 2). */
+const noise = (n: number, seed: number, width: number): Float32Array =>
+  uniformArray(n, seed, { scale: width / 2 });
 
 const gpu = await webgpuBackend();
 console.log(

@@ -10,30 +10,14 @@
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
 import { matrix, type SparseRows } from "../domain/sae/matrix.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
+import { scaledGaussian } from "./synthetic_dictionary.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
 const K = 64;
 const ROWS = 64;
 
-function gaussian(n: number, scale: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 2 ** 32;
-  };
-  for (let i = 0; i < n; i++) {
-    out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next()) * scale;
-  }
-  return out;
-}
-
-const wDecData = gaussian(D_SAE * D_IN, 1 / Math.sqrt(D_IN), 1);
+const wDecData = scaledGaussian(D_SAE * D_IN, 1, { scale: 1 / Math.sqrt(D_IN) });
 const wEncData = new Float32Array(D_IN * D_SAE);
 for (let j = 0; j < D_SAE; j++) {
   for (let i = 0; i < D_IN; i++) wEncData[i * D_SAE + j] = wDecData[j * D_IN + i];
@@ -45,12 +29,12 @@ const weights = (): SaeWeights => ({
   wDec: matrix(D_SAE, D_IN, wDecData),
   bDec: new Float32Array(D_IN),
   preBias: null,
-  activation: { kind: "topk", bEnc: gaussian(D_SAE, 0.05, 2), k: K },
+  activation: { kind: "topk", bEnc: scaledGaussian(D_SAE, 2, { scale: 0.05 }), k: K },
   normalization: "none",
   wSkip: null,
 });
 // Inputs: sparse combinations of dictionary directions plus noise, like real activations.
-const x = matrix(ROWS, D_IN, gaussian(ROWS * D_IN, 0.3, 3));
+const x = matrix(ROWS, D_IN, scaledGaussian(ROWS * D_IN, 3, { scale: 0.3 }));
 for (let r = 0; r < ROWS; r++) {
   for (let t = 0; t < 32; t++) {
     const j = (r * 7919 + t * 104729) % D_SAE;

@@ -5,25 +5,12 @@
  */
 
 import { encodeSafetensors } from "../domain/io/safetensors.ts";
+import { gaussianArray } from "../domain/random.ts";
 
-/** Seeded Gaussian numbers times `scale`. */
-export function gaussian(n: number, scale: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 2 ** 32;
-  };
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next())) * scale;
-    const t = 2 * Math.PI * next();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
+/** `n` seeded standard normal values times `scale` (domain/random.ts's gaussianArray). */
+export function scaledGaussian(n: number, seed: number, options: { scale: number }): Float32Array {
+  const out = gaussianArray(n, seed);
+  for (let i = 0; i < n; i++) out[i] *= options.scale;
   return out;
 }
 
@@ -33,7 +20,7 @@ export async function writeTopKDictionary(
   options: { name?: string; dIn?: number; dSae?: number; k?: number } = {},
 ): Promise<number> {
   const { name = "big", dIn = 2304, dSae = 16384, k = 64 } = options;
-  const wEnc = gaussian(dIn * dSae, 0.02, 1);
+  const wEnc = scaledGaussian(dIn * dSae, 1, { scale: 0.02 });
   const wDec = new Float32Array(dSae * dIn);
   for (let i = 0; i < dIn; i++) {
     for (let j = 0; j < dSae; j++) wDec[j * dIn + i] = wEnc[i * dSae + j];
@@ -41,7 +28,7 @@ export async function writeTopKDictionary(
   const bytes = encodeSafetensors({
     W_enc: { shape: [dIn, dSae], data: wEnc },
     W_dec: { shape: [dSae, dIn], data: wDec },
-    b_enc: { shape: [dSae], data: gaussian(dSae, 0.01, 2) },
+    b_enc: { shape: [dSae], data: scaledGaussian(dSae, 2, { scale: 0.01 }) },
     b_dec: { shape: [dIn], data: new Float32Array(dIn) },
   });
   await Deno.mkdir(`${dir}/${name}`, { recursive: true });

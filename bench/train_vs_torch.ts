@@ -10,6 +10,7 @@ import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import { trainSae } from "../domain/train/trainer.ts";
 import { hasHardwareAdapter, webgpuBackend } from "../backends/gpu/mod.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
+import { uniformArray } from "../domain/random.ts";
 
 const D_IN = Number(Deno.env.get("TRAIN_BENCH_D_IN") ?? 768);
 const LATENTS = Number(Deno.env.get("TRAIN_BENCH_LATENTS") ?? 16384);
@@ -17,11 +18,7 @@ const BATCH = Number(Deno.env.get("TRAIN_BENCH_BATCH") ?? 4096);
 const STEPS = Number(Deno.env.get("TRAIN_BENCH_STEPS") ?? 5);
 const K = 32;
 
-let s = 1;
-const pool = Float32Array.from({ length: 2 * BATCH * D_IN }, () => {
-  s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-  return (s / 2 ** 32 - 0.5) * 3.4;
-});
+const pool = uniformArray(2 * BATCH * D_IN, 1, { scale: 1.7 });
 let turn = 0;
 const source = {
   dIn: D_IN,

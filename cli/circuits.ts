@@ -3,20 +3,65 @@
  * [--ground-truth 3,7] [--latents 200] [--l1 0.02] [--epochs 500] [--lr 0.001]
  * [--train-examples 10] [--seed 0] [--out DIR]`: circuit discovery from the command line.
  * Prints heads ranked by node score, writes DIR/circuit.json and DIR/circuit.svg (the head x
- * layer grid of node scores; layers read from names like "L9H6").
+ * layer grid of node scores; layers read from names like "L9H6"). `--help` lists every option.
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { discoverCircuit } from "../domain/features/circuits.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
 import { circuitJson } from "../routes/circuits.ts";
-import { wasmBackend } from "../backends/wasm/mod.ts";
+import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
+import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
+import { CliError, runCli } from "./run.ts";
 
-function fail(message: string): never {
-  console.error(`circuits: ${message}`);
-  Deno.exit(2);
-}
+/** The options of `deno task circuits`. */
+export const CIRCUITS_SPEC = {
+  name: "circuits",
+  summary: "Circuit discovery: prints heads ranked by node score, writes DIR/circuit.json and\n" +
+    "DIR/circuit.svg (the head x layer grid of node scores).",
+  options: {
+    data: {
+      type: "string",
+      required: true,
+      placeholder: "HEADS.npy",
+      description: "Head outputs, 3-D [examples, heads, d_model].",
+    },
+    labels: {
+      type: "string",
+      required: true,
+      placeholder: "LABELS.npy",
+      description: "One 0/1 label per example.",
+    },
+    names: {
+      type: "list",
+      placeholder: "L0H0,L0H1,...",
+      description: "Head names, one per head (default L0H0, L0H1, ...).",
+    },
+    "ground-truth": {
+      type: "list",
+      placeholder: "H,H",
+      description: "Indices of the true circuit's heads (adds ROC AUC).",
+    },
+    latents: { type: "integer", default: 200, positive: true, description: "SAE latents." },
+    l1: { type: "number", default: 0.02, description: "SAE sparsity coefficient." },
+    epochs: { type: "integer", default: 500, positive: true, description: "SAE training epochs." },
+    lr: { type: "number", default: 0.001, positive: true, description: "Learning rate." },
+    "train-examples": {
+      type: "integer",
+      default: 10,
+      positive: true,
+      description: "Examples the SAE is trained on.",
+    },
+    seed: { type: "integer", default: 0, description: "Seed of the SAE init." },
+    out: { type: "string", default: ".", placeholder: "DIR", description: "Output folder." },
+    backend: {
+      type: "string",
+      default: "wasm",
+      choices: BACKEND_CHOICES,
+      description: "Compute backend.",
+    },
+  },
+} as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
 /** An SVG grid of scores: rows are layers, columns heads within a layer (from "LxHy" names). */
 export function scoreGridSvg(scores: number[], names: readonly string[]): string {
@@ -56,38 +101,26 @@ export function scoreGridSvg(scores: number[], names: readonly string[]): string
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      data: { type: "string" },
-      labels: { type: "string" },
-      names: { type: "string" },
-      "ground-truth": { type: "string" },
-      latents: { type: "string", default: "200" },
-      l1: { type: "string", default: "0.02" },
-      epochs: { type: "string", default: "500" },
-      lr: { type: "string", default: "0.001" },
-      "train-examples": { type: "string", default: "10" },
-      seed: { type: "string", default: "0" },
-      out: { type: "string", default: "." },
-    },
-    strict: true,
-  });
-  if (!values.data || !values.labels) fail("--data and --labels are required");
+  const values = parseOptions(CIRCUITS_SPEC, Deno.args);
   const t = decodeNpy(await Deno.readFile(values.data));
-  if (t.shape.length !== 3) fail(`${values.data} must be 3-D [examples, heads, d_model]`);
+  if (t.shape.length !== 3) {
+    throw new CliError(`${values.data} must be 3-D [examples, heads, d_model]`);
+  }
   const labels = Array.from(
     decodeNpy(await Deno.readFile(values.labels)).data,
     (v) => (v > 0.5 ? 1 : 0),
   );
-  if (labels.length !== t.shape[0]) fail(`${labels.length} labels for ${t.shape[0]} examples`);
+  if (labels.length !== t.shape[0]) {
+    throw new CliError(`${labels.length} labels for ${t.shape[0]} examples`);
+  }
   const heads = t.shape[1];
-  const names = values.names
-    ? values.names.split(",")
-    : Array.from({ length: heads }, (_, h) => `L0H${h}`);
-  if (names.length !== heads) fail(`${names.length} names for ${heads} heads`);
-  const truth = values["ground-truth"] ? values["ground-truth"].split(",").map(Number) : undefined;
-  const backend = await wasmBackend();
+  const names = values.names ?? Array.from({ length: heads }, (_, h) => `L0H${h}`);
+  if (names.length !== heads) throw new UsageError(`${names.length} --names for ${heads} heads`);
+  const truth = values["ground-truth"]?.map(Number);
+  if (truth?.some((h) => !Number.isInteger(h) || h < 0 || h >= heads)) {
+    throw new UsageError(`--ground-truth must list head indices in 0..${heads - 1}`);
+  }
+  const backend = await openBackend(values.backend);
   try {
     const result = await discoverCircuit(backend, {
       examples: t.shape[0],
@@ -97,12 +130,12 @@ async function main(): Promise<void> {
     }, {
       labels,
       groundTruth: truth,
-      latents: Number(values.latents),
-      l1: Number(values.l1),
-      epochs: Number(values.epochs),
-      lr: Number(values.lr),
-      trainExamples: Number(values["train-examples"]),
-      seed: Number(values.seed),
+      latents: values.latents,
+      l1: values.l1,
+      epochs: values.epochs,
+      lr: values.lr,
+      trainExamples: values["train-examples"],
+      seed: values.seed,
     });
     console.log("rank  head      node score  edge score  positive-only codes");
     result.heads.slice(0, 20).forEach((h, i) =>
@@ -118,7 +151,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(`timings (ms): ${JSON.stringify(result.timingsMs)}`);
-    await Deno.mkdir(values.out!, { recursive: true });
+    await Deno.mkdir(values.out, { recursive: true });
     await Deno.writeTextFile(
       `${values.out}/circuit.json`,
       JSON.stringify(circuitJson(result, names), null, 2) + "\n",
@@ -127,8 +160,8 @@ async function main(): Promise<void> {
     for (const h of result.heads) byHead[h.head] = h.nodeScore;
     await Deno.writeTextFile(`${values.out}/circuit.svg`, scoreGridSvg(byHead, names));
   } finally {
-    backend.close();
+    backend.close?.();
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli("circuits", main);

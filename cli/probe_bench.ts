@@ -4,19 +4,56 @@
  * optional ood_x.npy, ood_y.npy) under each regime. Writes DIR/results.csv (dataset, regime,
  * setting, method, val_auc, test_auc) and DIR/results.md: mean test AUC per method and regime,
  * and the quiver of arrows (best method by validation AUC) with and without SAE probes.
+ * `--help` lists every option.
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { decodeNpy } from "../domain/io/npy.ts";
 import { type Matrix, matrix, type SparseRows } from "../domain/sae/matrix.ts";
 import { type MethodResult, type ProbeMethod, trainProbes } from "../domain/probe/probes.ts";
 import { flipLabels, regimeSettings, sampleRows } from "../domain/probe/regimes.ts";
-import { referenceBackend } from "../backends/reference/mod.ts";
 import { Registry } from "../service/registry.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
 import { openStore } from "../service/store/mod.ts";
-import { wasmBackend } from "../backends/wasm/mod.ts";
+import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
+import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
+import { CliError, runCli } from "./run.ts";
+
+/** The options of `deno task probe-bench`. */
+export const PROBE_BENCH_SPEC = {
+  name: "probe-bench",
+  summary: "Every probing method on every dataset of a folder (NAME/train_x.npy, train_y.npy,\n" +
+    "test_x.npy, test_y.npy, optional ood_x.npy, ood_y.npy) under each regime; writes\n" +
+    "DIR/results.csv and DIR/results.md.",
+  options: {
+    data: {
+      type: "string",
+      required: true,
+      placeholder: "DIR",
+      description: "The folder of dataset folders.",
+    },
+    dictionary: {
+      type: "string",
+      placeholder: "ID",
+      description: "Add SAE probes on this dictionary's codes.",
+    },
+    store: {
+      type: "string",
+      default: "file://./dictionaries",
+      placeholder: "URL",
+      description: "Where --dictionary is read from.",
+    },
+    k: { type: "list", default: "16,128", placeholder: "K,K", description: "SAE probe sizes." },
+    quick: { type: "boolean", description: "Fewer settings per regime." },
+    seed: { type: "integer", default: 0, description: "Seed of the samples and folds." },
+    backend: {
+      type: "string",
+      default: "wasm",
+      choices: BACKEND_CHOICES,
+      description: "Compute backend of the SAE encodes (wasm falls back to reference).",
+    },
+  },
+} as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
 /** One result row. */
 export interface BenchRow {
@@ -36,7 +73,7 @@ function load(path: string): { shape: readonly number[]; data: Float32Array } {
 
 function asMatrix(path: string): Matrix {
   const t = load(path);
-  if (t.shape.length !== 2) throw new Error(`${path} must be 2-D`);
+  if (t.shape.length !== 2) throw new CliError(`${path} must be 2-D`);
   return matrix(t.shape[0], t.shape[1], t.data);
 }
 
@@ -105,35 +142,32 @@ export function summarize(rows: BenchRow[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      data: { type: "string" },
-      dictionary: { type: "string" },
-      store: { type: "string", default: "file://./dictionaries" },
-      k: { type: "string", default: "16,128" },
-      quick: { type: "boolean", default: false },
-      seed: { type: "string", default: "0" },
-    },
-    strict: true,
-  });
-  if (!values.data) {
-    console.error("probe-bench: --data DIR is required");
-    Deno.exit(2);
-  }
+  const values = parseOptions(PROBE_BENCH_SPEC, Deno.args);
   const dir = values.data;
+  const info = await Deno.stat(dir).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) throw new CliError(`--data ${dir}: no such folder`);
+    throw e;
+  });
+  if (!info.isDirectory) throw new CliError(`--data ${dir} is not a folder`);
   const datasets = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name)
     .sort();
-  if (datasets.length === 0) {
-    console.error(`probe-bench: no dataset folders in ${dir}`);
-    Deno.exit(2);
-  }
-  const ks = values.k!.split(",").map(Number);
+  if (datasets.length === 0) throw new CliError(`no dataset folders in ${dir}`);
+  const ks = values.k.map((k) => {
+    const n = Number(k);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError(`--k must be a comma list of positive integers, not ${values.k}`);
+    }
+    return n;
+  });
   let encode: ((x: Matrix) => Promise<SparseRows>) | undefined;
   let close = () => {};
   if (values.dictionary) {
-    const backend = await wasmBackend().catch(() => referenceBackend());
-    const registry = new Registry(openStore(values.store!, Deno.env.toObject()), {
+    const backend = await openBackend(values.backend).catch((e: Error) => {
+      if (values.backend !== "wasm") throw e;
+      console.error(`probe-bench: wasm failed to start (${e.message}); using reference`);
+      return openBackend("reference");
+    });
+    const registry = new Registry(openStore(values.store, Deno.env.toObject()), {
       backend,
       memoryBudget: 8 * 2 ** 30,
     });
@@ -164,15 +198,15 @@ async function main(): Promise<void> {
         const idx = sampleRows(trainY, {
           n: s.n,
           positiveFraction: s.positiveFraction,
-          seed: Number(values.seed),
+          seed: values.seed,
         });
         let y: Uint8Array = Uint8Array.from(idx, (i) => trainY[i]);
-        if (s.noise > 0) y = flipLabels(y, { fraction: s.noise, seed: Number(values.seed) });
+        if (s.noise > 0) y = flipLabels(y, { fraction: s.noise, seed: values.seed });
         if (y.every((v) => v === y[0])) continue; // a flip or tiny sample left one class
         const test = s.shifted ? ood! : { x: testX, y: testY };
         const result = await trainProbes(
           { x: rowsOf(trainX, idx), y, testX: test.x, testY: test.y },
-          { methods, ks, encode, seed: Number(values.seed) },
+          { methods, ks, encode, seed: values.seed },
         );
         const group = `${name}/${s.regime}/${s.setting}`;
         for (const m of result.methods as MethodResult[]) {
@@ -208,4 +242,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli("probe-bench", main);

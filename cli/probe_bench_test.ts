@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { encodeNpy } from "../domain/io/npy.ts";
+import { seededRandom } from "../domain/random.ts";
 
 const BENCH = new URL("./probe_bench.ts", import.meta.url).pathname;
 const STORE = new URL("../dictionaries", import.meta.url).pathname;
@@ -16,11 +17,8 @@ function dataset(
   seed: number,
   shift = 0,
 ): { x: Float32Array; y: Float32Array } {
-  let s = seed;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const uniform = seededRandom(seed);
+  const rand = () => uniform() - 0.5;
   const x = new Float32Array(n * d);
   const y = new Float32Array(n);
   for (let r = 0; r < n; r++) {

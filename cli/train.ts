@@ -4,23 +4,21 @@
  *
  *   deno task train --data PATH_OR_URL --out DIR_OR_URL --architecture topk|batchtopk|jumprelu|relu
  *     --latents N [--k K] [--l1 C] [--steps S | --epochs E] [--batch B] [--lr LR] [--seed S]
- *     [--backend wasm|webgpu|reference]
+ *     [--backend auto|webgpu|wasm|reference]   (--help lists every option)
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import type { Backend } from "../backends/backend.ts";
-import { referenceBackend } from "../backends/reference/mod.ts";
+import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
 import { openStore, type Store } from "../service/store/mod.ts";
 import { saeLensFiles } from "../domain/train/export.ts";
 import type { TrainArchitecture } from "../domain/train/objective.ts";
 import { storeRows } from "../domain/train/rows.ts";
 import { type TrainProgress, trainSae } from "../domain/train/trainer.ts";
-import { webgpuBackend } from "../backends/gpu/mod.ts";
-import { wasmBackend } from "../backends/wasm/mod.ts";
+import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
+import { CliError, runCli } from "./run.ts";
 
-const ARCHITECTURES = ["topk", "batchtopk", "jumprelu", "relu"];
+const ARCHITECTURES = ["topk", "batchtopk", "jumprelu", "relu"] as const;
 
 /** A store and a path inside it for a local path or a store URL (`s3://b/dir/x.npy`, ...). */
 export function locate(
@@ -42,11 +40,6 @@ export function locate(
   return { store: openStore(root, env), path: parts.join("/") };
 }
 
-function fail(message: string): never {
-  console.error(`train: ${message}`);
-  Deno.exit(2);
-}
-
 function progressLine(p: TrainProgress): string {
   const pct = ((100 * p.step) / p.steps).toFixed(0).padStart(3);
   return `${pct}% step ${p.step}/${p.steps}  ${p.stepsPerSecond.toFixed(1)} steps/s  loss ${
@@ -55,67 +48,88 @@ function progressLine(p: TrainProgress): string {
     `L0 ${p.l0.toFixed(1)}  FVU ${p.fvu.toFixed(4)}  dead ${(100 * p.deadFraction).toFixed(1)}%`;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      data: { type: "string" },
-      out: { type: "string" },
-      architecture: { type: "string", default: "topk" },
-      latents: { type: "string" },
-      k: { type: "string" },
-      l1: { type: "string" },
-      steps: { type: "string" },
-      epochs: { type: "string" },
-      batch: { type: "string", default: "4096" },
-      lr: { type: "string" },
-      seed: { type: "string", default: "0" },
-      backend: { type: "string", default: "wasm" },
+/** The options of `deno task train`. */
+export const TRAIN_SPEC = {
+  name: "train",
+  summary: "Train a sparse autoencoder on activations from a file, a folder of shards or a store " +
+    "URL,\nand write a SAELens folder (plus metrics.json) to a directory or store.",
+  options: {
+    data: {
+      type: "string",
+      required: true,
+      placeholder: "PATH_OR_URL",
+      description: "An .npy file, a folder of .npy / .safetensors shards, or a store URL.",
     },
-    strict: true,
-  });
-  if (!values.data || !values.out || !values.latents) {
-    fail("--data, --out and --latents are required");
+    out: {
+      type: "string",
+      required: true,
+      placeholder: "DIR_OR_URL",
+      description: "Output directory or store URL.",
+    },
+    architecture: {
+      type: "string",
+      default: "topk",
+      choices: ARCHITECTURES,
+      description: "Dictionary architecture.",
+    },
+    latents: { type: "integer", required: true, positive: true, description: "Dictionary size." },
+    k: { type: "integer", positive: true, description: "Active latents per row (TopK kinds)." },
+    l1: { type: "number", positive: true, description: "Sparsity coefficient (relu, jumprelu)." },
+    steps: { type: "integer", positive: true, description: "Training steps." },
+    epochs: { type: "number", positive: true, description: "Passes over the data (or --steps)." },
+    batch: { type: "integer", default: 4096, positive: true, description: "Rows per step." },
+    lr: { type: "number", positive: true, description: "Learning rate." },
+    seed: { type: "integer", default: 0, description: "Seed of the init and the data order." },
+    backend: {
+      type: "string",
+      default: "wasm",
+      choices: BACKEND_CHOICES,
+      description: "Compute backend.",
+    },
+  },
+} as const satisfies CommandSpec<Record<string, OptionSpec>>;
+
+/** Fail fast on a local --data path that does not exist (before any kernel work). */
+async function checkLocal(flag: string, target: string): Promise<void> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) && !target.startsWith("file://")) return;
+  const path = resolve(target.replace(/^file:\/\//, ""));
+  try {
+    await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CliError(`${flag} ${target}: no such file or folder (${path})`);
+    }
+    throw e;
   }
-  if (!ARCHITECTURES.includes(values.architecture!)) {
-    fail(`--architecture must be one of ${ARCHITECTURES.join(", ")}`);
+}
+
+async function main(): Promise<void> {
+  const values = parseOptions(TRAIN_SPEC, Deno.args);
+  if (values.steps === undefined && values.epochs === undefined) {
+    throw new UsageError("give --steps or --epochs");
   }
-  const num = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) fail(`--${name} must be a positive number`);
-    return n;
-  };
+  await checkLocal("--data", values.data);
   const env = Deno.env.toObject();
-  const data = locate(values.data!, env);
-  const batch = num("batch", values.batch)!;
-  const rows = await storeRows(data.store, data.path, {
-    seed: Number(values.seed),
-  });
-  const steps = values.steps
-    ? num("steps", values.steps)!
-    : values.epochs
-    ? Math.max(1, Math.round((num("epochs", values.epochs)! * rows.rows) / batch))
-    : fail("give --steps or --epochs");
-  let backend: Backend & { close?(): void };
-  if (values.backend === "wasm") backend = await wasmBackend();
-  else if (values.backend === "webgpu") backend = await webgpuBackend();
-  else if (values.backend === "reference") backend = referenceBackend();
-  else fail("--backend must be wasm, webgpu or reference");
-  const architecture = values.architecture as TrainArchitecture;
+  const data = locate(values.data, env);
+  const batch = values.batch;
+  const rows = await storeRows(data.store, data.path, { seed: values.seed });
+  const steps = values.steps ??
+    Math.max(1, Math.round((values.epochs! * rows.rows) / batch));
+  const backend = await openBackend(values.backend);
+  const architecture: TrainArchitecture = values.architecture;
   const tty = Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
   const started = performance.now();
   const result = await trainSae(rows, {
     backend,
     architecture,
-    latents: num("latents", values.latents)!,
-    k: num("k", values.k),
-    sparsityCoefficient: num("l1", values.l1),
+    latents: values.latents,
+    k: values.k,
+    sparsityCoefficient: values.l1,
     steps,
     batch,
-    lr: num("lr", values.lr),
-    seed: Number(values.seed),
+    lr: values.lr,
+    seed: values.seed,
     progressEvery: tty ? 1 : Math.max(1, Math.floor(steps / 20)),
     onProgress: (p) => {
       if (tty) Deno.stderr.writeSync(encoder.encode(`\r${progressLine(p)}\x1b[K`));
@@ -126,17 +140,17 @@ async function main(): Promise<void> {
   backend.close?.();
   const files = saeLensFiles(result, {
     architecture,
-    k: num("k", values.k) ?? 32,
+    k: values.k ?? 32,
     metadata: { data: values.data, steps, batch, seconds: (performance.now() - started) / 1000 },
   });
-  const out = locate(values.out!, env);
-  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.out!) && !values.out!.startsWith("file://");
+  const out = locate(values.out, env);
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.out) && !values.out.startsWith("file://");
   for (const [name, bytes] of files) {
     if (isUrl) {
-      if (!out.store.put) fail(`${out.store.describe} is read-only`);
+      if (!out.store.put) throw new CliError(`${out.store.describe} is read-only`);
       await out.store.put(out.path ? `${out.path}/${name}` : name, bytes);
     } else {
-      const dir = resolve(values.out!.replace(/^file:\/\//, ""));
+      const dir = resolve(values.out.replace(/^file:\/\//, ""));
       await Deno.mkdir(dir, { recursive: true });
       await Deno.writeFile(`${dir}/${name}`, bytes);
     }
@@ -148,4 +162,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli("train", main);

@@ -8,17 +8,14 @@
 import assert from "node:assert/strict";
 import S3rver from "s3rver";
 import { encodeNpy } from "../domain/io/npy.ts";
+import { uniformArray } from "../domain/random.ts";
 import { encodeSafetensors } from "../domain/io/safetensors.ts";
 import { s3Store } from "../service/store/s3.ts";
 
 const TRAIN = new URL("./train.ts", import.meta.url).pathname;
 
 function rows(n: number, d: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n * d }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 2;
-  });
+  return uniformArray(n * d, seed);
 }
 
 async function run(args: string[], env: Record<string, string> = {}) {
@@ -122,19 +119,57 @@ Deno.test("train CLI: data from and output to an S3 store", async () => {
   }
 });
 
-Deno.test("train CLI: missing or bad arguments fail with a clear message", async () => {
+/** The README's train command, whose --data folder is a placeholder. */
+const README_ARGS = [
+  "--data",
+  "acts/",
+  "--out",
+  "my-sae/",
+  "--architecture",
+  "topk",
+  "--latents",
+  "16384",
+  "--k",
+  "32",
+  "--steps",
+  "2000",
+  "--batch",
+  "4096",
+];
+
+Deno.test("train CLI: missing or bad arguments fail with one clear line, before any work", async () => {
   const missing = await run(["--data", "x.npy"]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /--data, --out and --latents are required/);
-  const arch = await run([
-    "--data",
-    "x.npy",
-    "--out",
-    "o",
-    "--latents",
-    "4",
-    "--architecture",
-    "gated",
-  ]);
-  assert.match(arch.stderr, /--architecture must be one of/);
+  assert.equal(
+    missing.stderr,
+    "error: --out, --latents are required (see: deno task train --help)\n",
+  );
+  const base = ["--data", "x.npy", "--out", "o", "--latents", "4"];
+  const arch = await run([...base, "--architecture", "gated", "--steps", "1"]);
+  assert.equal(arch.code, 2);
+  assert.match(
+    arch.stderr,
+    /^error: --architecture must be one of topk, batchtopk, jumprelu, relu/,
+  );
+  const backend = await run([...base, "--backend", "wsam", "--steps", "1"]);
+  assert.equal(backend.code, 2);
+  assert.match(backend.stderr, /--backend must be one of auto, webgpu, wasm, reference/);
+  const length = await run(base);
+  assert.equal(length.code, 2);
+  assert.match(length.stderr, /^error: give --steps or --epochs/);
+  // The README's command with its placeholder folder: exit 1 naming the folder, no stack.
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-missing-" });
+  try {
+    const placeholder = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TRAIN, ...README_ARGS],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(placeholder.stderr);
+    assert.equal(placeholder.code, 1);
+    assert.equal(stderr, `error: --data acts/: no such file or folder (${dir}/acts)\n`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -5,111 +5,175 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/sae/matrix.ts";
-import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
+import { jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
-import { checkAligned } from "./cost_checks.ts";
+import { checkAligned } from "./research_costs.ts";
+import { DEMO, demoRows } from "./examples.ts";
+import { AUTH_STATUSES, type Operation, pathParam, problems } from "./operation.ts";
+import {
+  ActivationsResponseSchema,
+  AlignedEncodeResponseSchema,
+  ConceptAlignmentResponseSchema,
+} from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import { requestSignal } from "./request_signal.ts";
 import { activationsResponse } from "./respond.ts";
 import { AlignedEncodeSchema, AlignedTranslateSchema, ConceptAlignmentSchema } from "./schemas.ts";
 
-/** The aligned routes. */
-export function alignedRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
-  const json = async (c: Context) => {
-    requireJson(c);
-    return parseJsonObject(await readBody(c, deps.maxBodyBytes));
-  };
-  const inputs = (streams: Record<string, number[][]>) =>
-    new Map<string, Matrix>(
-      Object.entries(streams).map(([name, rows]) => [name, jsonMatrix(rows, `streams.${name}`)]),
-    );
-  /** Run `work` with the aligned dictionary (its weights live in shared memory for workers). */
-  async function withAligned<T>(
-    id: string,
-    work: (d: Awaited<ReturnType<AppDeps["registry"]["acquireAligned"]>>["aligned"]) => Promise<T>,
-  ): Promise<T> {
-    const lease = await deps.registry.acquireAligned(id);
-    try {
-      return await work(lease.aligned);
-    } finally {
-      lease.release();
-    }
-  }
+/** Errors of the aligned routes (404: no aligned dictionary of that id). */
+const ALIGNED_ERRORS = problems(400, ...AUTH_STATUSES, 404, 413, 415, 422, 503);
 
-  app.post("/:id/encode", async (c) => {
-    const body = validate(AlignedEncodeSchema, await json(c), "body");
-    const x = inputs(body.streams);
-    const out = await withAligned(
-      c.req.param("id"),
-      (dict) => {
-        checkAligned(limitsOf(deps), dict, { streams: x });
+/** The `id` of an aligned dictionary. */
+const ALIGNED_ID = { id: 'Aligned dictionary id (saeserve.json kind "aligned"), URL-encoded.' };
+
+/** Example streams of the demo aligned dictionary: a (d 6), b (d 5), c (d 4). */
+function exampleStreams(rows: number): Record<string, number[][]> {
+  return {
+    a: demoRows(rows, { cols: 6 }),
+    b: demoRows(rows, { cols: 5, seed: 1 }),
+    c: demoRows(rows, { cols: 4, seed: 2 }),
+  };
+}
+
+/** Matrices of each named stream. */
+function inputs(streams: Record<string, number[][]>): Map<string, Matrix> {
+  return new Map<string, Matrix>(
+    Object.entries(streams).map(([name, rows]) => [name, jsonMatrix(rows, `streams.${name}`)]),
+  );
+}
+
+type Aligned = Awaited<ReturnType<AppDeps["registry"]["acquireAligned"]>>["aligned"];
+
+/** Run `work` with the aligned dictionary (its weights live in shared memory for workers). */
+async function withAligned<T>(
+  deps: AppDeps,
+  id: string,
+  work: (d: Aligned) => Promise<T>,
+): Promise<T> {
+  const lease = await deps.registry.acquireAligned(id);
+  try {
+    return await work(lease.aligned);
+  } finally {
+    lease.release();
+  }
+}
+
+/** The aligned operations. */
+export function alignedOperations(deps: AppDeps): Operation[] {
+  const limits = limitsOf(deps);
+  const id = { id: DEMO.aligned };
+  return [{
+    method: "post",
+    path: "/v1/aligned/:id/encode",
+    tag: "aligned",
+    summary: "Encode several streams into the shared latent space, with per-row Jaccard",
+    description: "global TopK picks one active set for all streams; local, one per stream.",
+    request: { params: ALIGNED_ID, json: AlignedEncodeSchema },
+    responses: {
+      200: {
+        description: "codes per stream and the Jaccard of their active sets per row",
+        content: { "application/json": AlignedEncodeResponseSchema },
+      },
+      ...ALIGNED_ERRORS,
+    },
+    examples: [{
+      name: "three streams",
+      params: id,
+      body: { streams: exampleStreams(2), topk: "local" },
+    }],
+    handler: async (c) => {
+      const body = await jsonBody(c, AlignedEncodeSchema, deps);
+      const x = inputs(body.streams);
+      const out = await withAligned(deps, pathParam(c, "id"), (dict) => {
+        checkAligned(limits, dict, { streams: x });
         return deps.jobs.run("aligned_encode", { dict, x, topk: body.topk }, {
           signal: requestSignal(c),
         });
+      });
+      const obj = (m: Map<string, Int32Array[] | Float32Array[]>) =>
+        Object.fromEntries([...m].map(([k, rows]) => [k, rows.map((r) => Array.from(r))]));
+      return c.json({ indices: obj(out.indices), values: obj(out.values), jaccard: out.jaccard });
+    },
+  }, {
+    method: "post",
+    path: "/v1/aligned/:id/translate",
+    tag: "aligned",
+    summary: "Translate one stream's activations into another stream's space",
+    request: { params: ALIGNED_ID, json: AlignedTranslateSchema },
+    responses: {
+      200: {
+        description: "the activations in the target stream's space",
+        content: { "application/json": ActivationsResponseSchema },
       },
-    );
-    const obj = (m: Map<string, Int32Array[] | Float32Array[]>) =>
-      Object.fromEntries([...m].map(([k, rows]) => [k, rows.map((r) => Array.from(r))]));
-    return c.json({ indices: obj(out.indices), values: obj(out.values), jaccard: out.jaccard });
-  });
-
-  app.post("/:id/translate", async (c) => {
-    const body = validate(AlignedTranslateSchema, await json(c), "body");
-    const x = jsonMatrix(body.activations, "activations");
-    const y = await withAligned(
-      c.req.param("id"),
-      (dict) => {
-        checkAligned(limitsOf(deps), dict, {
-          streams: new Map([[body.from, x]]),
-          decodeTo: body.to,
-        });
+      ...ALIGNED_ERRORS,
+    },
+    examples: [{
+      name: "a to b",
+      params: id,
+      body: { from: "a", to: "b", activations: demoRows(2, { cols: 6 }) },
+    }],
+    handler: async (c) => {
+      const body = await jsonBody(c, AlignedTranslateSchema, deps);
+      const x = jsonMatrix(body.activations, "activations");
+      const y = await withAligned(deps, pathParam(c, "id"), (dict) => {
+        checkAligned(limits, dict, { streams: new Map([[body.from, x]]), decodeTo: body.to });
         return deps.jobs.run("aligned_translate", { dict, x, from: body.from, to: body.to }, {
           signal: requestSignal(c),
         });
+      });
+      return await activationsResponse(c, y, {
+        form: "json",
+        backend: "reference",
+        jobs: deps.jobs,
+        signal: requestSignal(c),
+      });
+    },
+  }, {
+    method: "post",
+    path: "/v1/aligned/:id/concept-alignment",
+    tag: "aligned",
+    summary: "Concept alignment: per-latent Jaccard of the streams' label profiles",
+    description: "Labels are multi-hot [rows, classes]; also lists dead and mixed latents.",
+    request: { params: ALIGNED_ID, json: ConceptAlignmentSchema },
+    responses: {
+      200: {
+        description: "mean and per-latent Jaccard, dead and mixed latents",
+        content: { "application/json": ConceptAlignmentResponseSchema },
       },
-    );
-    return await activationsResponse(c, y, {
-      form: "json",
-      backend: "reference",
-      jobs: deps.jobs,
-      signal: requestSignal(c),
-    });
-  });
-
-  app.post("/:id/concept-alignment", async (c) => {
-    const body = validate(ConceptAlignmentSchema, await json(c), "body");
-    const x = inputs(body.streams);
-    const rows = [...x.values()][0]?.rows ?? 0;
-    if (body.labels.length !== rows) {
-      throw new SaeError(
-        "invalid",
-        `labels has ${body.labels.length} rows for ${rows} activation rows`,
-      );
-    }
-    const result = await withAligned(
-      c.req.param("id"),
-      (dict) => {
+      ...ALIGNED_ERRORS,
+    },
+    examples: [{
+      name: "four rows, two classes",
+      params: id,
+      body: { streams: exampleStreams(4), labels: [[1, 0], [0, 1], [1, 1], [0, 1]] },
+    }],
+    handler: async (c) => {
+      const body = await jsonBody(c, ConceptAlignmentSchema, deps);
+      const x = inputs(body.streams);
+      const rows = [...x.values()][0]?.rows ?? 0;
+      if (body.labels.length !== rows) {
+        throw new SaeError(
+          "invalid",
+          `labels has ${body.labels.length} rows for ${rows} activation rows`,
+        );
+      }
+      const result = await withAligned(deps, pathParam(c, "id"), (dict) => {
         const classes = body.labels[0]?.length ?? 0;
-        checkAligned(limitsOf(deps), dict, { streams: x, classes });
+        checkAligned(limits, dict, { streams: x, classes });
         return deps.jobs.run(
           "concept_alignment",
           { dict, x, topk: body.topk, labels: body.labels },
-          {
-            signal: requestSignal(c),
-          },
+          { signal: requestSignal(c) },
         );
-      },
-    );
-    return c.json({
-      mean_jaccard: result.mean,
-      per_latent: result.perLatent,
-      dead: result.dead,
-      mixed: result.mixed,
-    });
-  });
-  return app;
+      });
+      return c.json({
+        mean_jaccard: result.mean,
+        per_latent: result.perLatent,
+        dead: result.dead,
+        mixed: result.mixed,
+      });
+    },
+  }];
 }

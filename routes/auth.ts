@@ -12,6 +12,7 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "./env.ts";
 import { clientBucket, FailureWindows } from "./auth_failures.ts";
 import { problemResponse } from "./problem.ts";
 
@@ -41,7 +42,7 @@ type Verdict =
   | { readonly kind: "locked"; readonly retryAfter: number };
 
 /** Each middleware's own credential check, for {@link holdsValidKey}. */
-const checks = new WeakMap<MiddlewareHandler, (c: Context) => Promise<Verdict>>();
+const checks = new WeakMap<MiddlewareHandler<AppEnv>, (c: Context) => Promise<Verdict>>();
 
 async function digest(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
@@ -56,7 +57,7 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The middleware; `c.get("keyId")` is the matching key's index (for logs, never the key). */
-export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandler> {
+export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandler<AppEnv>> {
   const digests = await Promise.all(options.keys.map(digest));
   const windows = new Map<number, { start: number; count: number }>();
   const limit = options.ratePerMinute ?? 0;
@@ -85,7 +86,7 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
     }
     return { kind: "ok", keyId: match };
   };
-  const middleware: MiddlewareHandler = async (c: Context, next) => {
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const verdict = await check(c, true);
     if (verdict.kind === "locked") {
       return problemResponse(
@@ -101,7 +102,7 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
     }
     if (verdict.kind === "wrong") return problemResponse(c, 403, "the key is not valid");
     const match = verdict.keyId;
-    c.set("keyId" as never, match as never);
+    c.set("keyId", match);
     if (limit > 0) {
       const at = now();
       let w = windows.get(match);
@@ -137,7 +138,7 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
  * `auth` is absent (an open service) or not made by {@link apiKeyAuth}.
  */
 export async function holdsValidKey(
-  auth: MiddlewareHandler | undefined,
+  auth: MiddlewareHandler<AppEnv> | undefined,
   c: Context,
 ): Promise<boolean> {
   const check = auth && checks.get(auth);

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
-import { type Matrix, matrix } from "../domain/sae/matrix.ts";
+import { type Matrix, matrix, type SparseRows } from "../domain/sae/matrix.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
 import { DETAIL_MAX_CHARS, truncateDetail } from "./problem.ts";
 
@@ -137,6 +137,43 @@ export function checkFinite(m: Matrix, what: string): Matrix {
   return m;
 }
 
+/** Sparse codes from JSON indices/values, checked for shape. */
+export function jsonSparse(indices: number[][], values: number[][], width: number): SparseRows {
+  if (indices.length !== values.length) {
+    throw new SaeError(
+      "invalid",
+      `indices has ${indices.length} rows but values has ${values.length}`,
+    );
+  }
+  return {
+    width,
+    indices: indices.map((ix, r) => {
+      if (ix.length !== values[r].length) {
+        throw new SaeError(
+          "invalid",
+          `row ${r}: ${ix.length} indices but ${values[r].length} values`,
+        );
+      }
+      // Int32Array.from would wrap 2^32 to 0: refuse what cannot be a feature index.
+      const outside = ix.find((i) => i < 0 || i > 0x7fffffff);
+      if (outside !== undefined) {
+        throw new SaeError("invalid", `row ${r}: feature index ${outside} is out of range`);
+      }
+      return Int32Array.from(ix);
+    }),
+    values: values.map((v, r) => {
+      if (!v.every((e) => typeof e === "number")) {
+        throw new SaeError("malformed", `values[${r}] must hold numbers`);
+      }
+      const out = Float32Array.from(v);
+      if (out.some((e) => !Number.isFinite(e))) {
+        throw new SaeError("invalid", `values[${r}] has a non-finite value`);
+      }
+      return out;
+    }),
+  };
+}
+
 /** An .npy body [rows, cols] (or one 1-D row) as a checked matrix. */
 export function npyMatrix(bytes: Uint8Array, what: string): Matrix {
   const tensor = decodeNpy(bytes, { maxBytes: bytes.byteLength });
@@ -170,6 +207,20 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string)
   );
   const message = truncateDetail(issue.message, { maxChars: DETAIL_MAX_CHARS / 2 });
   throw new SaeError(semantic ? "invalid" : "malformed", `${where} ${path}: ${message}`);
+}
+
+/**
+ * The JSON body of a JSON-only endpoint, validated by `schema`: 415 for any other Content-Type,
+ * 413 over `maxBodyBytes`, 400 when it is not a JSON object or has the wrong structure, 422
+ * for values out of range (see {@link validate}). The app's deps serve as the options.
+ */
+export async function jsonBody<T>(
+  c: Context,
+  schema: z.ZodType<T>,
+  options: { readonly maxBodyBytes: number },
+): Promise<T> {
+  requireJson(c);
+  return validate(schema, parseJsonObject(await readBody(c, options.maxBodyBytes)), "body");
 }
 
 /**

@@ -4,18 +4,16 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
 import type { Backend } from "../backends/backend.ts";
 import type { Lease } from "../service/registry.ts";
 import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae/sae.ts";
-import { type Intervention, steerRows } from "../domain/sae/steer.ts";
-import { imageCount, patchRows } from "../domain/features/vision.ts";
-import type { ImageMaps } from "../service/jobs/mod.ts";
+import { steerRows } from "../domain/sae/steer.ts";
 import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import {
   jsonMatrix,
+  jsonSparse,
   npyMatrix,
   parseJsonObject,
   queryOptions,
@@ -24,7 +22,18 @@ import {
   validate,
 } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
-import { checkCodesAnswer, checkDecode, checkEncode, checkSteer } from "./cost_checks.ts";
+import type { AppContext } from "./env.ts";
+import { DEMO, demoRows } from "./examples.ts";
+import {
+  DICTIONARY_POST_ERRORS,
+  ID_PARAM,
+  type Operation,
+  pathParam,
+  type QueryParam,
+} from "./operation.ts";
+import { gridMaps, withPatchPositions } from "./vision_grid.ts";
+import { ActivationsResponseSchema, EncodeResponseSchema } from "./response_schemas.ts";
+import { checkCodesAnswer, checkDecode, checkEncode, checkSteer } from "./compute_costs.ts";
 import { limitsOf } from "./limits.ts";
 import {
   activationsResponse,
@@ -37,7 +46,13 @@ import {
   wantsNpy,
   wantsNpz,
 } from "./respond.ts";
-import { DecodeRequestSchema, EncodeOptionsSchema, SteerOptionsSchema } from "./schemas.ts";
+import {
+  DecodeRequestSchema,
+  EncodeOptionsSchema,
+  EncodeRequestSchema,
+  SteerOptionsSchema,
+  SteerRequestSchema,
+} from "./schemas.ts";
 
 /** Split a JSON body into its activations and the remaining option fields. */
 function splitActivations(
@@ -52,7 +67,7 @@ function splitActivations(
 
 /** Activations and options of a request in either form. */
 async function activationsRequest(
-  c: Context,
+  c: AppContext,
   deps: AppDeps,
   query: { jsonKeys?: string[]; listKeys?: string[] },
 ): Promise<{ x: Matrix; options: Record<string, unknown>; form: "json" | "npy" }> {
@@ -78,107 +93,96 @@ async function withLease<T>(
   }
 }
 
-/** Sparse codes from JSON indices/values, checked for shape. */
-function jsonSparse(indices: number[][], values: number[][], width: number): SparseRows {
-  if (indices.length !== values.length) {
-    throw new SaeError(
-      "invalid",
-      `indices has ${indices.length} rows but values has ${values.length}`,
-    );
-  }
-  return {
-    width,
-    indices: indices.map((ix, r) => {
-      if (ix.length !== values[r].length) {
-        throw new SaeError(
-          "invalid",
-          `row ${r}: ${ix.length} indices but ${values[r].length} values`,
-        );
-      }
-      // Int32Array.from would wrap 2^32 to 0: refuse what cannot be a feature index.
-      const outside = ix.find((i) => i < 0 || i > 0x7fffffff);
-      if (outside !== undefined) {
-        throw new SaeError("invalid", `row ${r}: feature index ${outside} is out of range`);
-      }
-      return Int32Array.from(ix);
-    }),
-    values: values.map((v, r) => {
-      if (!v.every((e) => typeof e === "number")) {
-        throw new SaeError("malformed", `values[${r}] must hold numbers`);
-      }
-      const out = Float32Array.from(v);
-      if (out.some((e) => !Number.isFinite(e))) {
-        throw new SaeError("invalid", `values[${r}] has a non-finite value`);
-      }
-      return out;
-    }),
-  };
-}
+/** Query parameters of a computing route with an .npy body. */
+const query = (name: string, description: string, type = "string"): QueryParam => ({
+  name,
+  description: `with an .npy body: ${description}`,
+  schema: { type },
+});
 
-/** Per-image feature maps of a vision request (encode with `grid`), drawn on a live worker. */
-function gridMaps(
-  deps: AppDeps,
-  codes: SparseRows,
-  options: {
-    rows: number;
-    grid?: number[];
-    skip_tokens: number;
-    map_features?: number[];
-    maps_top: number;
-    signal: AbortSignal;
+/** .npy request bodies. */
+const NPY_BODY = { "application/x-npy": ".npy array [rows, d_in] (f32, f16 or f64)" };
+
+/** Answers of decode and steer: JSON, or .npy for an .npy request or Accept application/x-npy. */
+const ACTIVATIONS_ANSWER = {
+  description: "the activations; .npy when the request was .npy or Accept asks for it",
+  content: {
+    "application/json": ActivationsResponseSchema,
+    "application/x-npy": ".npy [rows, d_in]",
   },
-): Promise<ImageMaps[]> {
-  const grid = { h: options.grid![0], w: options.grid![1], skip: options.skip_tokens };
-  return deps.jobs.run("feature_maps", {
-    codes,
-    rows: options.rows,
-    grid,
-    images: imageCount(options.rows, grid),
-    features: options.map_features,
-    top: options.maps_top,
-  }, { priority: "live", signal: options.signal });
-}
+  headers: { "X-Saeserve-Backend": "the backend that computed it" },
+};
 
-/** Interventions with `patches` turned into row positions over every image of the grid. */
-function withPatchPositions(
-  options: { interventions: Intervention[]; grid?: number[]; skip_tokens: number },
-  rows: number,
-): Intervention[] {
-  return options.interventions.map((iv) => {
-    const { patches, ...rest } = iv as Intervention & {
-      patches?: number[] | boolean[] | boolean[][];
-    };
-    if (patches === undefined) return rest;
-    if (!options.grid) throw new SaeError("invalid", "patches need a grid: [h, w]");
-    if (iv.positions) throw new SaeError("invalid", "give positions or patches, not both");
-    const grid = { h: options.grid[0], w: options.grid[1], skip: options.skip_tokens };
-    return { ...rest, positions: patchRows(patches, { grid, images: imageCount(rows, grid) }) };
-  });
-}
-
-/** Routes computing with one dictionary. */
-export function computeRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
+/** The operations computing with one dictionary: encode, decode, steer. */
+export function computeOperations(deps: AppDeps): Operation[] {
   /** The backend for this request: the service's, or the one X-Saeserve-Backend names when allowed. */
-  const pick = (c: Context): Backend => {
+  const pick = (c: AppContext): Backend => {
     const wanted = c.req.header(BACKEND_HEADER);
     return wanted && deps.chooseBackend ? deps.chooseBackend(wanted) : deps.backend;
   };
-
-  app.post("/:id/encode", async (c) => {
-    const req = await activationsRequest(c, deps, { listKeys: ["include"] });
-    if (typeof req.options.include === "string") {
-      req.options.include = req.options.include.split(",").map((s) => s.trim());
-    }
-    c.set("rows" as never, req.x.rows as never);
-    const options = validate(EncodeOptionsSchema, req.options, "option");
-    const include = new Set<EncodeInclude>(options.include ?? []);
-    const compute = pick(c);
-    let answer = { otherBytes: 0, binary: wantsNpz(c) };
-    const result = await withLease(
-      deps,
-      c.req.param("id"),
-      (lease) => {
+  const vision = demoRows(2 * 17);
+  return [{
+    method: "post",
+    path: "/v1/dictionaries/:id/encode",
+    tag: "compute",
+    summary: "Encode activations into sparse latents",
+    description: "Indices sorted by value, descending. With `grid` (vision), per-image feature " +
+      "maps come back as `maps`. Accept application/x-npz answers an .npz of padded codes.",
+    request: {
+      params: ID_PARAM,
+      json: EncodeRequestSchema,
+      binary: NPY_BODY,
+      query: [
+        query("top", "at most this many latents per row", "integer"),
+        query("include", "comma list of reconstruction, error, metrics"),
+      ],
+    },
+    responses: {
+      200: {
+        description: "the codes (and what `include` asks for)",
+        content: {
+          "application/json": EncodeResponseSchema,
+          "application/x-npz":
+            ".npz of indices, values (padded with -1 / 0), reconstruction, error",
+        },
+        headers: {
+          "X-Saeserve-Backend": "the backend that computed it",
+          "X-Saeserve-Metrics": "with an .npz answer and include=metrics: the metrics as JSON",
+        },
+      },
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [
+      {
+        name: "topk",
+        summary: "two rows, top 4 latents, with metrics",
+        params: { id: DEMO.topk },
+        body: { activations: demoRows(2), top: 4, include: ["metrics"] },
+      },
+      {
+        name: "jumprelu",
+        summary: "a Gemma Scope dictionary with its reconstruction",
+        params: { id: DEMO.jumprelu },
+        body: { activations: demoRows(1), include: ["reconstruction", "metrics"] },
+      },
+      {
+        name: "vision",
+        summary: "two images of 1 + 4 x 4 tokens, with feature maps",
+        params: { id: DEMO.topk },
+        body: { activations: vision, grid: [4, 4], skip_tokens: 1, maps_top: 2 },
+      },
+    ],
+    handler: async (c) => {
+      const req = await activationsRequest(c, deps, { listKeys: ["include"] });
+      if (typeof req.options.include === "string") {
+        req.options.include = req.options.include.split(",").map((s) => s.trim());
+      }
+      c.set("rows", req.x.rows);
+      const options = validate(EncodeOptionsSchema, req.options, "option");
+      const include = new Set<EncodeInclude>(options.include ?? []);
+      const compute = pick(c);
+      let answer = { otherBytes: 0, binary: wantsNpz(c) };
+      const result = await withLease(deps, pathParam(c, "id"), (lease) => {
         // Cost first: top <= d_sae, map_features deduplicated, work and answer within budget.
         const cost = checkEncode(limitsOf(deps), lease.description, {
           rows: req.x.rows,
@@ -192,96 +196,146 @@ export function computeRoutes(deps: AppDeps): Hono {
           include,
           signal: requestSignal(c),
         });
-      },
-    );
-    checkCodesAnswer(limitsOf(deps), result.codes, answer);
-    const backend = compute.name; // after computing: a failover may have moved the work
-    for (const v of result.codes.values) expectFiniteResult(v, "the codes");
-    if (result.reconstruction) expectFiniteResult(result.reconstruction.data, "the reconstruction");
-    if (result.error) expectFiniteResult(result.error.data, "the error");
-    if (wantsNpz(c)) {
-      const padded = paddedCodes(result.codes);
-      const rows = req.x.rows;
-      const arrays: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {
-        indices: { shape: [rows, padded.width], data: padded.indices },
-        values: { shape: [rows, padded.width], data: padded.values },
-      };
-      if (result.reconstruction) {
-        arrays.reconstruction = { shape: [rows, req.x.cols], data: result.reconstruction.data };
-      }
-      if (result.error) arrays.error = { shape: [rows, req.x.cols], data: result.error.data };
-      if (result.metrics) c.header("X-Saeserve-Metrics", JSON.stringify(result.metrics));
-      return await npzResponse(c, arrays, backend);
-    }
-    c.header(BACKEND_HEADER, backend);
-    return await jsonAnswer(c, {
-      indices: result.codes.indices,
-      values: result.codes.values,
-      reconstruction: result.reconstruction ? matrixRows(result.reconstruction) : undefined,
-      error: result.error ? matrixRows(result.error) : undefined,
-      metrics: result.metrics,
-      maps: options.grid
-        ? await gridMaps(deps, result.codes, {
-          ...options,
-          rows: req.x.rows,
-          signal: requestSignal(c),
-        })
-        : undefined,
-    }, { jobs: deps.jobs, signal: requestSignal(c) });
-  });
-
-  app.post("/:id/decode", async (c) => {
-    const form = requestForm(c);
-    const bytes = await readBody(c, deps.maxBodyBytes);
-    const id = c.req.param("id");
-    let codes: SparseRows | Matrix;
-    if (form === "npy") {
-      codes = npyMatrix(bytes, "codes");
-    } else {
-      const body = validate(DecodeRequestSchema, parseJsonObject(bytes), "body");
-      codes = "codes" in body
-        ? jsonMatrix(body.codes, "codes")
-        : jsonSparse(body.indices, body.values, 0);
-    }
-    const compute = pick(c);
-    const y = await withLease(deps, id, (lease) => {
-      const rows = "data" in codes ? codes.rows : codes.indices.length;
-      const nonZeros = "data" in codes
-        ? undefined
-        : codes.indices.reduce((n, ix) => n + ix.length, 0);
-      checkDecode(limitsOf(deps), lease.description, { rows, nonZeros, binary: wantsNpy(c, form) });
-      return decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) });
-    });
-    return await activationsResponse(c, y, {
-      form,
-      backend: compute.name,
-      jobs: deps.jobs,
-      signal: requestSignal(c),
-    });
-  });
-
-  app.post("/:id/steer", async (c) => {
-    const req = await activationsRequest(c, deps, { jsonKeys: ["interventions"] });
-    c.set("rows" as never, req.x.rows as never);
-    const options = validate(SteerOptionsSchema, req.options, "option");
-    const compute = pick(c);
-    const requested = withPatchPositions(options, req.x.rows);
-    const y = await withLease(deps, c.req.param("id"), (lease) => {
-      // Positions deduplicated and < rows; the steering work and the answer within budget.
-      const interventions = checkSteer(limitsOf(deps), lease.description, {
-        rows: req.x.rows,
-        interventions: requested,
-        binary: wantsNpy(c, req.form),
       });
-      return steerRows(compute, lease.prepared, req.x, interventions, { signal: requestSignal(c) });
-    });
-    return await activationsResponse(c, y, {
-      form: req.form,
-      backend: compute.name,
-      jobs: deps.jobs,
-      signal: requestSignal(c),
-    });
-  });
-
-  return app;
+      checkCodesAnswer(limitsOf(deps), result.codes, answer);
+      const backend = compute.name; // after computing: a failover may have moved the work
+      for (const v of result.codes.values) expectFiniteResult(v, "the codes");
+      if (result.reconstruction) {
+        expectFiniteResult(result.reconstruction.data, "the reconstruction");
+      }
+      if (result.error) expectFiniteResult(result.error.data, "the error");
+      if (wantsNpz(c)) {
+        const padded = paddedCodes(result.codes);
+        const rows = req.x.rows;
+        const arrays: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {
+          indices: { shape: [rows, padded.width], data: padded.indices },
+          values: { shape: [rows, padded.width], data: padded.values },
+        };
+        if (result.reconstruction) {
+          arrays.reconstruction = { shape: [rows, req.x.cols], data: result.reconstruction.data };
+        }
+        if (result.error) arrays.error = { shape: [rows, req.x.cols], data: result.error.data };
+        if (result.metrics) c.header("X-Saeserve-Metrics", JSON.stringify(result.metrics));
+        return await npzResponse(c, arrays, backend);
+      }
+      c.header(BACKEND_HEADER, backend);
+      return await jsonAnswer(c, {
+        indices: result.codes.indices,
+        values: result.codes.values,
+        reconstruction: result.reconstruction ? matrixRows(result.reconstruction) : undefined,
+        error: result.error ? matrixRows(result.error) : undefined,
+        metrics: result.metrics,
+        maps: options.grid
+          ? await gridMaps(deps, result.codes, {
+            ...options,
+            rows: req.x.rows,
+            signal: requestSignal(c),
+          })
+          : undefined,
+      }, { jobs: deps.jobs, signal: requestSignal(c) });
+    },
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/decode",
+    tag: "compute",
+    summary: "Decode latents into activations",
+    description: "Sparse codes (indices and values per row) or dense codes [rows, d_sae].",
+    request: { params: ID_PARAM, json: DecodeRequestSchema, binary: NPY_BODY },
+    responses: { 200: ACTIVATIONS_ANSWER, ...DICTIONARY_POST_ERRORS },
+    examples: [
+      {
+        name: "sparse",
+        params: { id: DEMO.topk },
+        body: { indices: [[0, 17], [80]], values: [[1.5, 0.5], [2]] },
+      },
+      {
+        name: "dense",
+        params: { id: DEMO.sparsify },
+        body: {
+          codes: [Array.from({ length: DEMO.dSae }, (_, i) => (i % 64 === 3 ? 1 : 0))],
+        },
+      },
+    ],
+    handler: async (c) => {
+      const form = requestForm(c);
+      const bytes = await readBody(c, deps.maxBodyBytes);
+      let codes: SparseRows | Matrix;
+      if (form === "npy") {
+        codes = npyMatrix(bytes, "codes");
+      } else {
+        const body = validate(DecodeRequestSchema, parseJsonObject(bytes), "body");
+        codes = "codes" in body
+          ? jsonMatrix(body.codes, "codes")
+          : jsonSparse(body.indices, body.values, 0);
+      }
+      const compute = pick(c);
+      const y = await withLease(deps, pathParam(c, "id"), (lease) => {
+        const rows = "data" in codes ? codes.rows : codes.indices.length;
+        const nonZeros = "data" in codes
+          ? undefined
+          : codes.indices.reduce((n, ix) => n + ix.length, 0);
+        checkDecode(limitsOf(deps), lease.description, {
+          rows,
+          nonZeros,
+          binary: wantsNpy(c, form),
+        });
+        return decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) });
+      });
+      return await activationsResponse(c, y, {
+        form,
+        backend: compute.name,
+        jobs: deps.jobs,
+        signal: requestSignal(c),
+      });
+    },
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/steer",
+    tag: "compute",
+    summary: "Steer activations (error-preserving)",
+    description: "Interventions edit the codes of one encode in the order given; one decoded " +
+      "difference is added to the input (api.md).",
+    request: {
+      params: ID_PARAM,
+      json: SteerRequestSchema,
+      binary: NPY_BODY,
+      query: [query("interventions", "URL-encoded JSON list of interventions")],
+    },
+    responses: { 200: ACTIVATIONS_ANSWER, ...DICTIONARY_POST_ERRORS },
+    examples: [{
+      name: "add and clamp",
+      params: { id: DEMO.topk },
+      body: {
+        activations: demoRows(2),
+        interventions: [
+          { feature: 17, mode: "add", value: 2 },
+          { feature: 80, mode: "clamp", value: 0, positions: [1] },
+        ],
+      },
+    }],
+    handler: async (c) => {
+      const req = await activationsRequest(c, deps, { jsonKeys: ["interventions"] });
+      c.set("rows", req.x.rows);
+      const options = validate(SteerOptionsSchema, req.options, "option");
+      const compute = pick(c);
+      const requested = withPatchPositions(options, req.x.rows);
+      const y = await withLease(deps, pathParam(c, "id"), (lease) => {
+        // Positions deduplicated and < rows; the steering work and the answer within budget.
+        const interventions = checkSteer(limitsOf(deps), lease.description, {
+          rows: req.x.rows,
+          interventions: requested,
+          binary: wantsNpy(c, req.form),
+        });
+        return steerRows(compute, lease.prepared, req.x, interventions, {
+          signal: requestSignal(c),
+        });
+      });
+      return await activationsResponse(c, y, {
+        form: req.form,
+        backend: compute.name,
+        jobs: deps.jobs,
+        signal: requestSignal(c),
+      });
+    },
+  }];
 }

@@ -4,6 +4,7 @@
  */
 
 import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./env.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { Limits } from "../domain/cost.ts";
 import type { MetricsRegistry } from "../service/prometheus.ts";
@@ -27,7 +28,7 @@ export interface AppDeps {
    */
   readonly chooseBackend?: (name: string) => Backend;
   /** API-key middleware for /v1 (and /metrics when `protectMetrics`); absent: open service. */
-  readonly auth?: MiddlewareHandler;
+  readonly auth?: MiddlewareHandler<AppEnv>;
   readonly protectMetrics?: boolean;
   /** Per-request deadline ($SAESERVE_REQUEST_TIMEOUT_MS): 503 when exceeded. */
   readonly requestTimeoutMs?: number;

@@ -3,9 +3,11 @@
  * @module
  */
 
-import { Hono } from "hono";
 import type { DictionarySummary } from "../service/registry.ts";
 import type { AppDeps } from "./deps.ts";
+import { DEMO } from "./examples.ts";
+import { AUTH_STATUSES, ID_PARAM, type Operation, pathParam, problems } from "./operation.ts";
+import { DictionaryListSchema, DictionarySchema } from "./response_schemas.ts";
 
 /** The JSON form of one dictionary (api.md field names). */
 export function dictionaryJson(s: DictionarySummary): Record<string, unknown> {
@@ -32,16 +34,41 @@ export function dictionaryJson(s: DictionarySummary): Record<string, unknown> {
   };
 }
 
-/** Routes listing and describing dictionaries. */
-export function dictionaryRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
-  app.get("/", async (c) => {
-    const list = await deps.registry.list();
-    return c.json({ dictionaries: list.map(dictionaryJson) });
-  });
-  app.get("/:id", async (c) => {
-    const summary = await deps.registry.describe(c.req.param("id"));
-    return c.json(dictionaryJson(summary));
-  });
-  return app;
+/** The operations listing and describing dictionaries. */
+export function dictionaryOperations(deps: AppDeps): Operation[] {
+  return [{
+    method: "get",
+    path: "/v1/dictionaries",
+    tag: "dictionaries",
+    summary: "List the dictionaries in the store",
+    description: "Dictionaries not loaded yet are described from their config files; an " +
+      "unreadable one is listed with its `error`.",
+    responses: {
+      200: { description: "the list", content: { "application/json": DictionaryListSchema } },
+      ...problems(...AUTH_STATUSES, 503),
+    },
+    handler: async (c) => {
+      const list = await deps.registry.list();
+      return c.json({ dictionaries: list.map(dictionaryJson) });
+    },
+  }, {
+    method: "get",
+    path: "/v1/dictionaries/:id",
+    tag: "dictionaries",
+    summary: "Describe one dictionary (loads it if needed)",
+    request: { params: ID_PARAM },
+    responses: {
+      200: { description: "its metadata", content: { "application/json": DictionarySchema } },
+      ...problems(...AUTH_STATUSES, 404, 503),
+    },
+    examples: [
+      { name: "topk", params: { id: DEMO.topk } },
+      { name: "jumprelu", params: { id: DEMO.jumprelu } },
+      { name: "sparsify", params: { id: DEMO.sparsify } },
+    ],
+    handler: async (c) => {
+      const summary = await deps.registry.describe(pathParam(c, "id"));
+      return c.json(dictionaryJson(summary));
+    },
+  }];
 }

@@ -1,12 +1,33 @@
 /**
- * GET /docs: the interactive API reference, a self-contained page (no CDN) that reads
- * /openapi.json and lets a user send requests from the browser.
+ * GET /docs, the interactive API reference: a self-contained page (no CDN) that reads
+ * /openapi.json, pre-fills each operation's examples (from the route table) and lets a user
+ * send requests from the browser. GET /openapi.json serves the generated document.
  * @module
  */
 
-/** The page's HTML. */
-export function docsPage(): string {
-  return PAGE;
+import type { Operation } from "./operation.ts";
+
+/** The /openapi.json and /docs operations; `document` is the generated document. */
+export function docsOperations(document: () => Record<string, unknown>): Operation[] {
+  return [{
+    method: "get",
+    path: "/openapi.json",
+    tag: "process",
+    summary: "This OpenAPI 3.1 document, generated from the route table",
+    responses: {
+      200: { description: "the document", content: { "application/json": "OpenAPI 3.1 JSON" } },
+    },
+    handler: (c) => c.json(document()),
+  }, {
+    method: "get",
+    path: "/docs",
+    tag: "process",
+    summary: "Interactive API reference: every operation, with examples to send",
+    responses: {
+      200: { description: "the page", content: { "text/html": "a self-contained page" } },
+    },
+    handler: (c) => c.html(PAGE),
+  }];
 }
 
 const PAGE = `<!doctype html>
@@ -22,85 +43,102 @@ main{max-width:980px;margin:0 auto;padding:16px 24px}
 code,pre,textarea{font:13px ui-monospace,monospace}pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:320px}
 textarea{width:100%;min-height:110px;box-sizing:border-box}input{font:inherit}
 details summary{cursor:pointer;color:#57606a}button{font:inherit;padding:4px 14px;cursor:pointer}
-.status{font-weight:700;margin-left:8px}
+.status{font-weight:700;margin-left:8px}.desc{color:#57606a;margin:4px 0}pre img{max-width:256px}
 </style></head><body>
 <header><h1>saeserve API reference</h1><div id="info"></div></header>
 <main><p>Dictionary ids are folder paths in the store, URL-encoded in the path
 (<code>/</code> becomes <code>%2F</code>). Errors are <code>application/problem+json</code>.</p>
 <div id="ops">Loading /openapi.json ...</div></main>
 <script>
-const examples = {
-  encode: {activations: [[0.1, -0.2, 0.3]], top: 8, include: ["metrics"]},
-  decode: {indices: [[0, 1]], values: [[1.0, 0.5]]},
-  steer: {activations: [[0.1, -0.2, 0.3]], interventions: [{feature: 0, mode: "add", value: 2}]},
-  "logit-lens": {features: [0, 1], top: 10},
-  "input-score": {features: [0], activations: [[0.1, -0.2, 0.3]], token_ids: [5], example_ids: [0]},
-  prepare: {features: [0, 1], activations: [0.1, -0.2, 0.3], factor: 10},
-  "output-score": {features: [0], logits: [[0.1, 2.5, -1.0]]},
-  stats: {activations: [[0.1, -0.2, 0.3]]},
-  "steering-vector": {features: [{feature: 0, strength: 4}], unit: "norm", format: "json"},
-  train: {activations: [[0.1, 0.2], [0.9, 1.0], [0.2, 0.1], [1.1, 0.8]], labels: [0, 1, 0, 1], methods: ["logistic"]},
-  predict: {probe: {}, activations: [[0.1, 0.2]]},
-};
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
   for (const k of kids) e.append(k);
   return e;
 }
-async function firstDictionary() {
-  try {
-    const r = await fetch("/v1/dictionaries");
-    const list = (await r.json()).dictionaries || [];
-    return list.find((d) => !d.error) || null;
-  } catch { return null; }
-}
-function exampleFor(path, dict) {
-  const kind = path.split("/").pop();
-  const ex = structuredClone(examples[kind]);
-  if (ex && dict && dict.d_in) {
-    const row = Array.from({length: dict.d_in}, (_, i) => Math.round(Math.sin(i + 1) * 1000) / 1000);
-    if (Array.isArray(ex.activations)) ex.activations = Array.isArray(ex.activations[0]) ? [row] : row;
+/** Example names of an operation: its JSON body examples, else its path parameter examples. */
+function examplesOf(op) {
+  const body = op.requestBody?.content?.["application/json"]?.examples || {};
+  const names = Object.keys(body);
+  for (const p of op.parameters || []) {
+    for (const name of Object.keys(p.examples || {})) if (!names.includes(name)) names.push(name);
   }
-  return ex;
+  return names.map((name) => ({
+    name,
+    summary: body[name]?.summary,
+    body: body[name]?.value,
+    params: Object.fromEntries((op.parameters || []).filter((p) => p.in === "path" && p.examples?.[name]).map((p) => [p.name, p.examples[name].value])),
+  }));
+}
+async function show(r, out) {
+  const type = r.headers.get("content-type") || "";
+  if (/json/.test(type)) {
+    const text = await r.text();
+    try { out.textContent = JSON.stringify(JSON.parse(text), null, 1); } catch { out.textContent = text; }
+  } else if (type.startsWith("text/")) {
+    out.textContent = await r.text();
+  } else {
+    const blob = await r.blob();
+    out.textContent = blob.size + " bytes of " + (type || "unknown type");
+    if (type.startsWith("image/")) out.append(el("br"), el("img", {src: URL.createObjectURL(blob), alt: "answer"}));
+  }
+}
+function operation(path, method, op) {
+  const box = el("section", {class: "op", "data-path": path, "data-method": method, id: op.operationId || ""});
+  box.append(el("div", {}, el("span", {class: "method " + method}, method.toUpperCase()), el("code", {}, path), " ", op.summary || ""));
+  if (op.description) box.append(el("p", {class: "desc"}, op.description));
+  const inputs = {};
+  for (const p of (op.parameters || []).filter((p) => p.in === "path")) {
+    inputs[p.name] = el("input", {size: 50, name: p.name, title: p.description || ""});
+    box.append(el("div", {}, p.name + ": ", inputs[p.name]));
+  }
+  const json = op.requestBody?.content?.["application/json"];
+  let body = null;
+  if (json) {
+    box.append(el("details", {}, el("summary", {}, "request schema"), el("pre", {}, JSON.stringify(json.schema, null, 2))));
+    body = el("textarea", {name: "body"});
+    body.value = "{}";
+  }
+  const examples = examplesOf(op);
+  const fill = (ex) => {
+    for (const [name, input] of Object.entries(inputs)) input.value = ex?.params?.[name] ?? "";
+    if (body) body.value = ex?.body === undefined ? "{}" : JSON.stringify(ex.body, null, 1);
+  };
+  if (examples.length) {
+    const select = el("select", {name: "example"}, ...examples.map((ex) => el("option", {value: ex.name}, ex.name + (ex.summary ? ": " + ex.summary : ""))));
+    select.addEventListener("change", () => fill(examples.find((ex) => ex.name === select.value)));
+    box.append(el("div", {}, "example: ", select));
+  }
+  fill(examples[0]);
+  if (body) box.append(body);
+  const out = el("pre", {class: "response"});
+  const status = el("span", {class: "status"});
+  const send = el("button", {type: "button"}, "Send");
+  send.addEventListener("click", async () => {
+    let url = path;
+    for (const [name, input] of Object.entries(inputs)) url = url.replace("{" + name + "}", encodeURIComponent(input.value));
+    const init = {method: method.toUpperCase()};
+    if (body) { init.body = body.value; init.headers = {"content-type": "application/json"}; }
+    status.textContent = "...";
+    out.textContent = "";
+    try {
+      const r = await fetch(url, init);
+      await show(r, out);
+      status.textContent = r.status + " " + (r.headers.get("x-saeserve-backend") || "");
+    } catch (e) {
+      status.textContent = "failed: " + e;
+    }
+  });
+  box.append(el("div", {}, send, status), out);
+  return box;
 }
 async function render() {
   const doc = await (await fetch("/openapi.json")).json();
-  const dict = await firstDictionary();
   document.getElementById("info").textContent = doc.info.title + " " + doc.info.version + " - " + doc.info.description;
   const ops = document.getElementById("ops");
   ops.textContent = "";
   for (const [path, item] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(item)) {
-      const box = el("section", {class: "op", "data-path": path, "data-method": method});
-      box.append(el("div", {}, el("span", {class: "method " + method}, method.toUpperCase()), el("code", {}, path), " ", op.summary || ""));
-      const hasId = path.includes("{id}");
-      const idInput = el("input", {size: 50, name: "id", value: dict ? dict.id : "demo-topk"});
-      if (hasId) box.append(el("div", {}, "id: ", idInput));
-      let body = null;
-      if (op.requestBody) {
-        const schema = op.requestBody.content["application/json"].schema;
-        box.append(el("details", {}, el("summary", {}, "request schema"), el("pre", {}, JSON.stringify(schema, null, 2))));
-        body = el("textarea", {name: "body"});
-        body.value = JSON.stringify(exampleFor(path, dict), null, 1);
-        box.append(body);
-      }
-      const out = el("pre", {class: "response"});
-      const status = el("span", {class: "status"});
-      const send = el("button", {type: "button"}, "Send");
-      send.addEventListener("click", async () => {
-        const url = path.replace("{id}", encodeURIComponent(idInput.value));
-        const init = {method: method.toUpperCase()};
-        if (body) { init.body = body.value; init.headers = {"content-type": "application/json"}; }
-        status.textContent = "...";
-        const r = await fetch(url, init);
-        const text = await r.text();
-        status.textContent = r.status + " " + (r.headers.get("x-saeserve-backend") || "");
-        try { out.textContent = JSON.stringify(JSON.parse(text), null, 1); } catch { out.textContent = text; }
-      });
-      box.append(el("div", {}, send, status), out);
-      ops.append(box);
-    }
+    for (const [method, op] of Object.entries(item)) ops.append(operation(path, method, op));
   }
 }
 render().catch((e) => { document.getElementById("ops").textContent = "Could not load /openapi.json: " + e; });

@@ -1,402 +1,329 @@
 /**
- * Feature scoring and steering-vector export under /v1/dictionaries/{id}/: logit lens, input
- * score, the two-step output score (prepare steered activations; score the caller's logits,
- * or finish alone when the dictionary feeds the model's final norm), corpus statistics, and
- * summed steering directions as JSON, .npy or a llama.cpp control-vector GGUF.
+ * Feature scoring under /v1/dictionaries/{id}/features/: logit lens, input score, the two-step
+ * output score (prepare steered activations; score the caller's logits, or finish alone when
+ * the dictionary feeds the model's final norm) and corpus statistics. Steering vectors:
+ * steering_vector.ts.
  * @module
  */
 
-import { type Context, Hono } from "hono";
-import type { Backend } from "../backends/backend.ts";
+import type { z } from "zod";
 import {
-  decoderRows,
   featureStats,
   headLogits,
   inputScore,
-  type LensToken,
-  logitLens,
   outputScore,
-  steeringVector,
 } from "../domain/features/feature_scores.ts";
-import { encodeControlVector } from "../domain/io/gguf.ts";
 import { SaeError } from "../domain/errors.ts";
-import type { ModelHead } from "../domain/features/head.ts";
-import { type Matrix, matrix } from "../domain/sae/matrix.ts";
-import { encodeNpy } from "../domain/io/npy.ts";
-import type { Lease } from "../service/registry.ts";
+import type { Matrix } from "../domain/sae/matrix.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
-import { decoderDirections, steerRows } from "../domain/sae/steer.ts";
-import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
+import { jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
+import type { AppContext } from "./env.ts";
+import { DEMO, demoRows } from "./examples.ts";
+import { checkFeatures, lensIds, oneRow, prepareRows, withDictionary } from "./feature_lease.ts";
 import { requestSignal } from "./request_signal.ts";
-import { checkFeatureScores, checkFeatureStats } from "./cost_checks.ts";
+import { checkFeatureScores, checkFeatureStats } from "./feature_costs.ts";
 import { limitsOf } from "./limits.ts";
+import { DICTIONARY_POST_ERRORS, ID_PARAM, type Operation, pathParam } from "./operation.ts";
 import { activationsResponse, BACKEND_HEADER } from "./respond.ts";
+import {
+  ActivationsResponseSchema,
+  FeatureStatsResponseSchema,
+  InputScoreResponseSchema,
+  LogitLensResponseSchema,
+  OutputScoreResponseSchema,
+} from "./response_schemas.ts";
 import {
   FeatureStatsRequestSchema,
   InputScoreRequestSchema,
   LogitLensRequestSchema,
   OutputScorePrepareSchema,
   OutputScoreRequestSchema,
-  SteeringVectorRequestSchema,
 } from "./schemas.ts";
 
-/** What a dictionary's saeserve.json says about its model. */
-interface ModelInfo {
-  readonly head?: string;
-  readonly beforeFinalNorm: boolean;
-  readonly hook?: string;
-  readonly model?: string;
-}
+/** A JSON answer of a feature route. */
+const answer = (description: string, schema: z.ZodType) => ({
+  description,
+  content: { "application/json": schema },
+  headers: { "X-Saeserve-Backend": "the backend that computed it" },
+});
 
-async function modelInfo(deps: AppDeps, id: string): Promise<ModelInfo> {
-  const sidecar = (await deps.registry.describe(id)).sidecar ?? {};
-  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
-  return {
-    head: str(sidecar.head),
-    beforeFinalNorm: sidecar.before_final_norm === true,
-    hook: str(sidecar.hook),
-    model: str(sidecar.model),
-  };
-}
-
-/** Run `work` with the dictionary and, when `needHead`, its model head. */
-async function withDictionary<T>(
-  deps: AppDeps,
-  id: string,
-  work: (lease: Lease, head: ModelHead | null, info: ModelInfo) => Promise<T>,
-  options: { needHead: boolean },
-): Promise<T> {
-  const info = await modelInfo(deps, id);
-  if (options.needHead && !info.head) {
-    throw new SaeError("invalid", `dictionary ${id} names no model head (saeserve.json "head")`);
-  }
-  const lease = await deps.registry.acquire(id);
-  try {
-    if (!options.needHead) return await work(lease, null, info);
-    const headLease = await deps.registry.acquireHead(info.head!);
-    try {
-      if (headLease.head.dModel !== lease.description.dIn) {
-        throw new SaeError(
-          "unavailable",
-          `model head ${info.head} has d_model ${headLease.head.dModel}, dictionary ${id} has d_in ${lease.description.dIn}`,
-        );
-      }
-      return await work(lease, headLease.head, info);
-    } finally {
-      headLease.release();
-    }
-  } finally {
-    lease.release();
-  }
-}
-
-function checkFeatures(features: readonly number[], dSae: number): void {
-  for (const f of features) {
-    if (f >= dSae) throw new SaeError("invalid", `feature ${f} outside [0, ${dSae})`);
-  }
-}
-
-/** One activation row given as [d] or [[d]]. */
-function oneRow(value: number[] | number[][], dIn: number): Matrix {
-  const rows = Array.isArray(value[0]) ? value as number[][] : [value as number[]];
-  if (rows.length !== 1) {
-    throw new SaeError("invalid", `activations must be one row, got ${rows.length}`);
-  }
-  const m = jsonMatrix(rows, "activations");
-  if (m.cols !== dIn) {
-    throw new SaeError(
-      "invalid",
-      `activations has ${m.cols} columns, the dictionary d_in is ${dIn}`,
-    );
-  }
-  return m;
-}
-
-async function lensIds(backend: Backend, lease: Lease, head: ModelHead, options: {
-  features: readonly number[];
-  top: number;
-}): Promise<LensToken[][]> {
-  const dirs = await decoderDirections(backend, lease.prepared, options.features);
-  return await logitLens(backend, head, {
-    directions: decoderRows(options.features, dirs),
-    top: options.top,
-  });
-}
-
-/** Steered copies of one row x: row n adds factor * max_j f_j to features[n]. */
-async function prepareRows(
-  backend: Backend,
-  lease: Lease,
-  options: { x: Matrix; features: readonly number[]; factor: number },
-): Promise<Matrix> {
-  const n = options.features.length;
-  const d = options.x.cols;
-  const repeated = matrix(n, d);
-  for (let r = 0; r < n; r++) repeated.data.set(options.x.data, r * d);
-  return await steerRows(
-    backend,
-    lease.prepared,
-    repeated,
-    options.features.map((feature, r) => ({
-      feature,
-      mode: "add" as const,
-      value: options.factor,
-      relative: true,
-      positions: [r],
-    })),
-  );
-}
-
-/** llama.cpp layer of a hook name: blocks.L.hook_resid_post -> L + 1, hook_resid_pre -> L. */
-export function layerOfHook(hook: string | undefined): number | null {
-  const pattern =
-    /(?:^|\.)(?:blocks|layers)\.(\d+)(?:\.(hook_resid_post|hook_resid_pre|hook_resid_mid))?(?:$|\.)/;
-  const m = pattern.exec(hook ?? "");
-  if (!m) return null;
-  const layer = Number(m[1]);
-  return m[2] === "hook_resid_pre" ? layer : layer + 1;
-}
-
-/** The feature-scoring and steering-vector routes. */
-export function featureRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
-  const json = async (c: Context) => {
-    requireJson(c);
-    return parseJsonObject(await readBody(c, deps.maxBodyBytes));
-  };
-  const backendHeader = (c: Context) => c.header(BACKEND_HEADER, deps.backend.name);
-
-  app.post("/:id/features/logit-lens", async (c) => {
-    const body = validate(LogitLensRequestSchema, await json(c), "body");
-    const result = await withDictionary(deps, c.req.param("id"), async (lease, head) => {
-      checkFeatures(body.features, lease.description.dSae);
-      const n = body.features.length;
-      checkFeatureScores(limitsOf(deps), { dims: lease.description, head: head! }, {
-        features: n,
-        top: body.top,
-        answerNumbers: n * body.top * 3,
-      });
-      return await lensIds(deps.backend, lease, head!, body);
-    }, { needHead: true });
-    backendHeader(c);
-    return c.json({
-      features: body.features.map((feature, n) => ({ feature, tokens: result[n] })),
-    });
-  });
-
-  app.post("/:id/features/input-score", async (c) => {
-    const body = validate(InputScoreRequestSchema, await json(c), "body");
-    const x = jsonMatrix(body.activations, "activations");
-    if (body.token_ids.length !== x.rows || body.example_ids.length !== x.rows) {
-      throw new SaeError(
-        "invalid",
-        `token_ids and example_ids need one entry per activation row (${x.rows})`,
-      );
-    }
-    const scores = await withDictionary(deps, c.req.param("id"), async (lease, head) => {
-      checkFeatures(body.features, lease.description.dSae);
-      const n = body.features.length;
-      checkFeatureScores(limitsOf(deps), { dims: lease.description, head: head! }, {
-        features: n,
-        top: body.top,
-        rows: x.rows,
-        answerNumbers: n * (2 + 3 * Math.min(body.max_examples, x.rows)),
-      });
-      const lenses = await lensIds(deps.backend, lease, head!, body);
-      const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
-      return body.features.map((feature, n) => {
-        const s = inputScore(codes, {
-          feature,
-          tokenIds: body.token_ids,
-          exampleIds: body.example_ids,
-          lensIds: lenses[n].map((t) => t.id),
-          maxExamples: body.max_examples,
+/** The feature-scoring operations. */
+export function featureOperations(deps: AppDeps): Operation[] {
+  const limits = limitsOf(deps);
+  const backendHeader = (c: AppContext) => c.header(BACKEND_HEADER, deps.backend.name);
+  const headNote = " Needs a dictionary whose saeserve.json names a model head.";
+  return [{
+    method: "post",
+    path: "/v1/dictionaries/:id/features/logit-lens",
+    tag: "features",
+    summary: "Logit lens: decoder row -> final norm -> unembedding -> softmax",
+    description: "Each feature's most promoted tokens." + headNote,
+    request: { params: ID_PARAM, json: LogitLensRequestSchema },
+    responses: {
+      200: answer("top tokens per feature", LogitLensResponseSchema),
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [{
+      name: "two features",
+      params: { id: DEMO.topk },
+      body: { features: [17, 80], top: 5 },
+    }],
+    handler: async (c) => {
+      const req = await jsonBody(c, LogitLensRequestSchema, deps);
+      const result = await withDictionary(deps, pathParam(c, "id"), async (lease, head) => {
+        checkFeatures(req.features, lease.description.dSae);
+        const n = req.features.length;
+        checkFeatureScores(limits, { dims: lease.description, head: head! }, {
+          features: n,
+          top: req.top,
+          answerNumbers: n * req.top * 3,
         });
-        return {
-          feature,
-          score: s.score,
-          examples: s.examples.map((e) => ({
-            example_id: e.exampleId,
-            token_id: e.tokenId,
-            activation: e.activation,
-          })),
-        };
+        return await lensIds(deps.backend, lease, head!, req);
+      }, { needHead: true });
+      backendHeader(c);
+      return c.json({
+        features: req.features.map((feature, n) => ({ feature, tokens: result[n] })),
       });
-    }, { needHead: true });
-    backendHeader(c);
-    return c.json({ features: scores });
-  });
-
-  app.post("/:id/features/output-score/prepare", async (c) => {
-    const body = validate(OutputScorePrepareSchema, await json(c), "body");
-    const steered = await withDictionary(deps, c.req.param("id"), async (lease) => {
-      checkFeatures(body.features, lease.description.dSae);
-      checkFeatureScores(limitsOf(deps), { dims: lease.description }, {
-        features: body.features.length,
-        steered: true,
-        answerNumbers: body.features.length * lease.description.dIn,
-      });
-      const x = oneRow(body.activations, lease.description.dIn);
-      return await prepareRows(deps.backend, lease, {
-        x,
-        features: body.features,
-        factor: body.factor,
-      });
-    }, { needHead: false });
-    return await activationsResponse(c, steered, {
-      form: "json",
-      backend: deps.backend.name,
-      jobs: deps.jobs,
-      signal: requestSignal(c),
-    });
-  });
-
-  app.post("/:id/features/output-score", async (c) => {
-    const body = validate(OutputScoreRequestSchema, await json(c), "body");
-    if (!body.logits === !body.activations) {
-      throw new SaeError(
-        "invalid",
-        "send either logits (from your model) or activations (dictionaries before the final norm)",
-      );
-    }
-    const scores = await withDictionary(deps, c.req.param("id"), async (lease, head, info) => {
-      checkFeatures(body.features, lease.description.dSae);
-      checkFeatureScores(limitsOf(deps), { dims: lease.description, head: head! }, {
-        features: body.features.length,
-        top: body.top,
-        steered: !body.logits,
-        scored: true,
-        answerNumbers: body.features.length * 4,
-      });
-      const lenses = await lensIds(deps.backend, lease, head!, body);
-      let logits: Matrix;
-      if (body.logits) {
-        logits = jsonMatrix(body.logits, "logits");
-        if (logits.rows !== body.features.length || logits.cols !== head!.vocab) {
-          throw new SaeError(
-            "invalid",
-            `logits must be [${body.features.length}, ${
-              head!.vocab
-            }] (features x vocabulary), got [${logits.rows}, ${logits.cols}]`,
-          );
-        }
-      } else {
-        if (!info.beforeFinalNorm) {
-          throw new SaeError(
-            "invalid",
-            "this dictionary does not feed the final norm (saeserve.json before_final_norm): send logits",
-          );
-        }
-        const x = oneRow(body.activations!, lease.description.dIn);
-        const steered = await prepareRows(deps.backend, lease, {
-          x,
-          features: body.features,
-          factor: body.factor,
-        });
-        logits = await headLogits(deps.backend, head!, steered);
-      }
-      return body.features.map((feature, n) => {
-        const s = outputScore(
-          logits.data.subarray(n * logits.cols, (n + 1) * logits.cols),
-          lenses[n].map((t) => t.id),
-        );
-        return { feature, score: s.score, min_rank: s.minRank, max_prob: s.maxProb };
-      });
-    }, { needHead: true });
-    backendHeader(c);
-    return c.json({ scores });
-  });
-
-  app.post("/:id/features/stats", async (c) => {
-    const body = validate(FeatureStatsRequestSchema, await json(c), "body");
-    const x = jsonMatrix(body.activations, "activations");
-    if (body.token_ids && body.token_ids.length !== x.rows) {
-      throw new SaeError("invalid", `token_ids needs one entry per activation row (${x.rows})`);
-    }
-    const stats = await withDictionary(deps, c.req.param("id"), async (lease) => {
-      if (body.features) checkFeatures(body.features, lease.description.dSae);
-      const ask = { rows: x.rows, features: body.features?.length, topRows: body.top_rows };
-      checkFeatureStats(limitsOf(deps), lease.description, ask);
-      const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
-      checkFeatureStats(limitsOf(deps), lease.description, { ...ask, codes });
-      return featureStats(codes, {
-        tokenIds: body.token_ids,
-        features: body.features,
-        topRows: body.top_rows,
-      });
-    }, { needHead: false });
-    backendHeader(c);
-    return c.json({
-      rows: x.rows,
-      features: stats.map((s) => ({
-        feature: s.feature,
-        density: s.density,
-        mean: s.mean,
-        max: s.max,
-        top_rows: s.topRows.map((t) => ({
-          row: t.row,
-          activation: t.activation,
-          token_id: t.tokenId,
-        })),
-      })),
-    });
-  });
-
-  app.post("/:id/steering-vector", async (c) => {
-    const body = validate(SteeringVectorRequestSchema, await json(c), "body");
-    const id = c.req.param("id");
-    const { vector, info } = await withDictionary(deps, id, async (lease, _head, info) => {
-      const features = body.features.map((f) => f.feature);
-      checkFeatures(features, lease.description.dSae);
-      const dirs = await decoderDirections(deps.backend, lease.prepared, features);
-      return {
-        vector: steeringVector(body.features, {
-          ...dirs,
-          unit: body.unit,
-          normalize: body.normalize,
-        }),
-        info,
-      };
-    }, { needHead: false });
-    if (!vector.every(Number.isFinite)) {
-      throw new SaeError("invalid", "the steering vector overflows float32: lower the strengths");
-    }
-    backendHeader(c);
-    if (body.format === "npy") {
-      return c.body(encodeNpy(vector, [vector.length]), 200, {
-        "content-type": "application/x-npy",
-      });
-    }
-    if (body.format === "gguf") {
-      const layer = body.layer ?? layerOfHook(info.hook);
-      if (layer === null) {
+    },
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/features/input-score",
+    tag: "features",
+    summary: "Input score: share of top-activating examples whose max token is in the logit lens",
+    description: "token_ids and example_ids give one entry per activation row." + headNote,
+    request: { params: ID_PARAM, json: InputScoreRequestSchema },
+    responses: {
+      200: answer("score and top examples per feature", InputScoreResponseSchema),
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [{
+      name: "four rows",
+      params: { id: DEMO.topk },
+      body: {
+        features: [17],
+        activations: demoRows(4),
+        token_ids: [5, 6, 7, 8],
+        example_ids: [0, 0, 1, 1],
+        top: 10,
+      },
+    }],
+    handler: async (c) => {
+      const req = await jsonBody(c, InputScoreRequestSchema, deps);
+      const x = jsonMatrix(req.activations, "activations");
+      if (req.token_ids.length !== x.rows || req.example_ids.length !== x.rows) {
         throw new SaeError(
           "invalid",
-          `cannot tell the llama.cpp layer from hook ${JSON.stringify(info.hook)}: pass layer`,
+          `token_ids and example_ids need one entry per activation row (${x.rows})`,
         );
       }
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = encodeControlVector(new Map([[layer, vector]]), { modelHint: info.model });
-      } catch (e) {
-        // llama.cpp's limits (layer range): the request's values, not a server fault.
-        if (e instanceof RangeError) throw new SaeError("invalid", e.message, { cause: e });
-        throw e;
-      }
-      const name = `${id.replaceAll("/", "_")}.gguf`;
-      return c.body(bytes, 200, {
-        "content-type": "application/octet-stream",
-        "content-disposition": `attachment; filename="${name}"`,
+      const scores = await withDictionary(deps, pathParam(c, "id"), async (lease, head) => {
+        checkFeatures(req.features, lease.description.dSae);
+        const n = req.features.length;
+        checkFeatureScores(limits, { dims: lease.description, head: head! }, {
+          features: n,
+          top: req.top,
+          rows: x.rows,
+          answerNumbers: n * (2 + 3 * Math.min(req.max_examples, x.rows)),
+        });
+        const lenses = await lensIds(deps.backend, lease, head!, req);
+        const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
+        return req.features.map((feature, n) => {
+          const s = inputScore(codes, {
+            feature,
+            tokenIds: req.token_ids,
+            exampleIds: req.example_ids,
+            lensIds: lenses[n].map((t) => t.id),
+            maxExamples: req.max_examples,
+          });
+          return {
+            feature,
+            score: s.score,
+            examples: s.examples.map((e) => ({
+              example_id: e.exampleId,
+              token_id: e.tokenId,
+              activation: e.activation,
+            })),
+          };
+        });
+      }, { needHead: true });
+      backendHeader(c);
+      return c.json({ features: scores });
+    },
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/features/output-score/prepare",
+    tag: "features",
+    summary: "Output score, step 1: steered activations (f_i += factor * max_j f_j)",
+    description: "One steered row per feature (decode plus the error); run your model on them " +
+      "and send the next-token logits to /features/output-score.",
+    request: { params: ID_PARAM, json: OutputScorePrepareSchema },
+    responses: {
+      200: answer("one steered row per feature", ActivationsResponseSchema),
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [{
+      name: "two features",
+      params: { id: DEMO.topk },
+      body: { features: [17, 80], activations: demoRows(1)[0], factor: 10 },
+    }],
+    handler: async (c) => {
+      const req = await jsonBody(c, OutputScorePrepareSchema, deps);
+      const steered = await withDictionary(deps, pathParam(c, "id"), async (lease) => {
+        checkFeatures(req.features, lease.description.dSae);
+        checkFeatureScores(limits, { dims: lease.description }, {
+          features: req.features.length,
+          steered: true,
+          answerNumbers: req.features.length * lease.description.dIn,
+        });
+        const x = oneRow(req.activations, lease.description.dIn);
+        return await prepareRows(deps.backend, lease, {
+          x,
+          features: req.features,
+          factor: req.factor,
+        });
+      }, { needHead: false });
+      return await activationsResponse(c, steered, {
+        form: "json",
+        backend: deps.backend.name,
+        jobs: deps.jobs,
+        signal: requestSignal(c),
       });
-    }
-    return c.json({
-      d: vector.length,
-      unit: body.unit,
-      normalized: body.normalize,
-      vector: Array.from(vector),
-    });
-  });
-
-  return app;
+    },
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/features/output-score",
+    tag: "features",
+    summary:
+      "Output score, step 2: score next-token logits (or activations, before the final norm)",
+    description: "Send logits [features, vocab] from your model, or the prompt's activation when " +
+      "the dictionary feeds the final norm (saeserve.json before_final_norm)." + headNote,
+    request: { params: ID_PARAM, json: OutputScoreRequestSchema },
+    responses: {
+      200: answer("score, min rank and max probability per feature", OutputScoreResponseSchema),
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [
+      {
+        name: "activations",
+        summary: "finish alone (demo-topk feeds the final norm)",
+        params: { id: DEMO.topk },
+        body: { features: [17, 80], activations: demoRows(1)[0], factor: 10, top: 10 },
+      },
+      {
+        name: "logits",
+        summary: "score your model's logits",
+        params: { id: DEMO.topk },
+        body: { features: [17], logits: demoRows(1, { cols: DEMO.vocab, seed: 3 }), top: 10 },
+      },
+    ],
+    handler: async (c) => {
+      const req = await jsonBody(c, OutputScoreRequestSchema, deps);
+      if (!req.logits === !req.activations) {
+        throw new SaeError(
+          "invalid",
+          "send either logits (from your model) or activations (dictionaries before the final norm)",
+        );
+      }
+      const id = pathParam(c, "id");
+      const scores = await withDictionary(deps, id, async (lease, head, info) => {
+        checkFeatures(req.features, lease.description.dSae);
+        checkFeatureScores(limits, { dims: lease.description, head: head! }, {
+          features: req.features.length,
+          top: req.top,
+          steered: !req.logits,
+          scored: true,
+          answerNumbers: req.features.length * 4,
+        });
+        const lenses = await lensIds(deps.backend, lease, head!, req);
+        let logits: Matrix;
+        if (req.logits) {
+          logits = jsonMatrix(req.logits, "logits");
+          if (logits.rows !== req.features.length || logits.cols !== head!.vocab) {
+            throw new SaeError(
+              "invalid",
+              `logits must be [${req.features.length}, ${
+                head!.vocab
+              }] (features x vocabulary), got [${logits.rows}, ${logits.cols}]`,
+            );
+          }
+        } else {
+          if (!info.beforeFinalNorm) {
+            throw new SaeError(
+              "invalid",
+              "this dictionary does not feed the final norm (saeserve.json before_final_norm): send logits",
+            );
+          }
+          const x = oneRow(req.activations!, lease.description.dIn);
+          const steered = await prepareRows(deps.backend, lease, {
+            x,
+            features: req.features,
+            factor: req.factor,
+          });
+          logits = await headLogits(deps.backend, head!, steered);
+        }
+        return req.features.map((feature, n) => {
+          const s = outputScore(
+            logits.data.subarray(n * logits.cols, (n + 1) * logits.cols),
+            lenses[n].map((t) => t.id),
+          );
+          return { feature, score: s.score, min_rank: s.minRank, max_prob: s.maxProb };
+        });
+      }, { needHead: true });
+      backendHeader(c);
+      return c.json({ scores });
+    },
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/features/stats",
+    tag: "features",
+    summary: "Feature statistics: density, mean, max, top-activating rows",
+    request: { params: ID_PARAM, json: FeatureStatsRequestSchema },
+    responses: {
+      200: answer(
+        "statistics of every feature that fires (or of `features`)",
+        FeatureStatsResponseSchema,
+      ),
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [{
+      name: "eight rows",
+      params: { id: DEMO.topk },
+      body: { activations: demoRows(8), token_ids: [1, 2, 3, 4, 5, 6, 7, 8], top_rows: 3 },
+    }],
+    handler: async (c) => {
+      const req = await jsonBody(c, FeatureStatsRequestSchema, deps);
+      const x = jsonMatrix(req.activations, "activations");
+      if (req.token_ids && req.token_ids.length !== x.rows) {
+        throw new SaeError("invalid", `token_ids needs one entry per activation row (${x.rows})`);
+      }
+      const stats = await withDictionary(deps, pathParam(c, "id"), async (lease) => {
+        if (req.features) checkFeatures(req.features, lease.description.dSae);
+        const ask = { rows: x.rows, features: req.features?.length, topRows: req.top_rows };
+        checkFeatureStats(limits, lease.description, ask);
+        const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
+        checkFeatureStats(limits, lease.description, { ...ask, codes });
+        return featureStats(codes, {
+          tokenIds: req.token_ids,
+          features: req.features,
+          topRows: req.top_rows,
+        });
+      }, { needHead: false });
+      backendHeader(c);
+      return c.json({
+        rows: x.rows,
+        features: stats.map((s) => ({
+          feature: s.feature,
+          density: s.density,
+          mean: s.mean,
+          max: s.max,
+          top_rows: s.topRows.map((t) => ({
+            row: t.row,
+            activation: t.activation,
+            token_id: t.tokenId,
+          })),
+        })),
+      });
+    },
+  }];
 }

@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { readGguf } from "../domain/io/gguf.ts";
-import { layerOfHook } from "./features.ts";
+import { readGguf } from "../tests/gguf_reader.ts";
+import { layerOfHook } from "./steering_vector.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
 import { assertClose } from "../tests/conformance.ts";
 import { postJson, testApp } from "../tests/helpers.ts";

@@ -4,16 +4,19 @@
  * @module
  */
 
-import { Hono } from "hono";
 import { Gauge } from "../service/prometheus.ts";
 import type { AppDeps } from "./deps.ts";
 import { SaeError } from "../domain/errors.ts";
 import { holdsValidKey } from "./auth.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
+import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
+import { HealthSchema, ReadySchema } from "./response_schemas.ts";
 
-/** Health, readiness and metrics routes; registers the registry gauges. */
-export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): Hono {
-  const app = new Hono();
+/** Health, readiness and metrics operations; registers the registry and job gauges. */
+export function healthOperations(
+  deps: AppDeps,
+  options: { memoryBudget: number },
+): Operation[] {
   const { registry, metrics } = deps;
   metrics.add(
     new Gauge(
@@ -82,39 +85,64 @@ export function healthRoutes(deps: AppDeps, options: { memoryBudget: number }): 
     );
   }
 
-  // Liveness: answered by the request thread, which never computes; 503 while the backend
-  // cannot compute (a kernel pool stuck and not yet replaced), so an orchestrator restarts us.
-  app.get("/healthz", (c) => {
-    const health = deps.backend.health?.() ?? { healthy: true };
-    if (!health.healthy) {
-      return problemResponse(c, 503, `cannot compute: ${health.detail ?? "backend unhealthy"}`);
-    }
-    return c.json({ status: "ok" });
-  });
-  // The store's location (a local path, a bucket, a URL) is shown only to a caller holding a
-  // valid key; everyone else, and everyone on an open service, sees its kind ("file", "s3").
-  app.get("/readyz", async (c) => {
-    if (deps.draining?.()) return problemResponse(c, 503, "shutting down");
-    const store = registry.store.describe;
-    const kind = /^[a-z][a-z0-9+.-]*(?=:)/i.exec(store)?.[0].toLowerCase() ?? "unknown";
-    const trusted = await holdsValidKey(deps.auth, c);
-    try {
-      await registry.store.ping();
-    } catch (e) {
-      // A store's own message names its location; an unexpected error's 500 never does.
-      if (trusted || !(e instanceof SaeError)) return errorResponse(c, e);
-      return problemResponse(c, 503, `the ${kind} store is unavailable`);
-    }
-    return c.json({
-      status: "ready",
-      backend: deps.backend.name,
-      store: kind,
-      ...(trusted ? { store_location: store } : {}),
-    });
-  });
-  app.get(
-    "/metrics",
-    (c) => c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
-  );
-  return app;
+  return [{
+    method: "get",
+    path: "/healthz",
+    tag: "process",
+    summary: "Liveness: the process is up and able to compute",
+    description: "503 while the backend cannot compute (a kernel pool stuck and not yet replaced).",
+    responses: {
+      200: { description: "up", content: { "application/json": HealthSchema } },
+      ...problems(503),
+    },
+    // Answered by the request thread, which never computes.
+    handler: (c) => {
+      const health = deps.backend.health?.() ?? { healthy: true };
+      if (!health.healthy) {
+        return problemResponse(c, 503, `cannot compute: ${health.detail ?? "backend unhealthy"}`);
+      }
+      return c.json({ status: "ok" });
+    },
+  }, {
+    method: "get",
+    path: "/readyz",
+    tag: "process",
+    summary: "Readiness: store reachable, backend initialised, not shutting down",
+    description: "The store's location is shown only to a caller holding a valid key; everyone " +
+      "else, and everyone on an open service, sees its kind.",
+    responses: {
+      200: { description: "ready", content: { "application/json": ReadySchema } },
+      ...problems(503),
+    },
+    handler: async (c) => {
+      if (deps.draining?.()) return problemResponse(c, 503, "shutting down");
+      const store = registry.store.describe;
+      const kind = /^[a-z][a-z0-9+.-]*(?=:)/i.exec(store)?.[0].toLowerCase() ?? "unknown";
+      const trusted = await holdsValidKey(deps.auth, c);
+      try {
+        await registry.store.ping();
+      } catch (e) {
+        // A store's own message names its location; an unexpected error's 500 never does.
+        if (trusted || !(e instanceof SaeError)) return errorResponse(c, e);
+        return problemResponse(c, 503, `the ${kind} store is unavailable`);
+      }
+      return c.json({
+        status: "ready",
+        backend: deps.backend.name,
+        store: kind,
+        ...(trusted ? { store_location: store } : {}),
+      });
+    },
+  }, {
+    method: "get",
+    path: "/metrics",
+    tag: "process",
+    summary: "Prometheus metrics",
+    description: "Needs a key when SAESERVE_PROTECT_METRICS is set (401 / 403 / 429 then).",
+    responses: {
+      200: { description: "Prometheus text", content: { "text/plain": "exposition format 0.0.4" } },
+      ...problems(...AUTH_STATUSES),
+    },
+    handler: (c) => c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
+  }];
 }

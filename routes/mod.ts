@@ -1,23 +1,26 @@
 /**
- * The HTTP app: every route of api.md mounted on one Hono instance, with request metrics and
- * problem+json errors.
+ * The HTTP app: every operation of the route table mounted on one Hono instance, with request
+ * metrics, problem+json errors and /openapi.json generated from the same table.
  * @module
  */
 
 import { Hono } from "hono";
 import { Counter, Histogram } from "../service/prometheus.ts";
-import { computeRoutes } from "./compute.ts";
-import { featureRoutes } from "./features.ts";
-import { probeRoutes } from "./probes.ts";
-import { circuitRoutes } from "./circuits.ts";
-import { alignedRoutes } from "./aligned.ts";
-import { visionRoutes } from "./vision.ts";
-import { uiRoutes } from "./ui.ts";
+import { computeOperations } from "./compute.ts";
+import { featureOperations } from "./features.ts";
+import { steeringVectorOperation } from "./steering_vector.ts";
+import { probeOperations } from "./probes.ts";
+import { circuitOperation } from "./circuits.ts";
+import { alignedOperations } from "./aligned.ts";
+import { visionOperations } from "./vision.ts";
+import { uiOperations } from "./ui.ts";
 import type { AppDeps } from "./deps.ts";
-import { dictionaryRoutes } from "./dictionaries.ts";
-import { docsPage } from "./docs.ts";
-import { healthRoutes } from "./health.ts";
+import { dictionaryOperations } from "./dictionaries.ts";
+import { docsOperations } from "./docs.ts";
+import type { AppEnv } from "./env.ts";
+import { healthOperations } from "./health.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { Operation } from "./operation.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
 import { setRequestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
@@ -27,9 +30,33 @@ export type { AppDeps } from "./deps.ts";
 /** Service version reported in the OpenAPI document. */
 export const VERSION = "0.1.0";
 
-/** Build the app around its dependencies. */
+/** Every operation of the service, in the order the document lists them. */
+function operationsOf(deps: AppDeps, options: { memoryBudget: number }): Operation[] {
+  const operations: Operation[] = [
+    ...healthOperations(deps, options),
+    ...dictionaryOperations(deps),
+    ...computeOperations(deps),
+    ...featureOperations(deps),
+    steeringVectorOperation(deps),
+    ...visionOperations(deps),
+    ...probeOperations(deps),
+    circuitOperation(deps),
+    ...alignedOperations(deps),
+    ...uiOperations(),
+  ];
+  let document: Record<string, unknown> | undefined;
+  operations.push(
+    ...docsOperations(() => document ??= openApiDocument(operations, { version: VERSION })),
+  );
+  return operations;
+}
+
+/**
+ * Build the app around its dependencies. Handlers see the typed environment ({@link AppEnv});
+ * the app is mounted on a plain Hono, so callers get Hono's default environment.
+ */
 export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hono {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   const requests = deps.metrics.add(
     new Counter(
       "saeserve_http_requests_total",
@@ -104,7 +131,7 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
       route,
       dictionary: c.req.param("id") ?? undefined,
       backend: backend || undefined,
-      rows: (c.get("rows" as never) as number | undefined) ?? undefined,
+      rows: c.get("rows"),
       status: c.res.status,
       ms: Math.round(elapsed * 1000) / 1000,
     });
@@ -114,21 +141,13 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
     if (deps.protectMetrics) app.use("/metrics", deps.auth);
   }
   app.onError((error, c) => errorResponse(c, error));
-  app.notFound((c) =>
+  for (const op of operationsOf(deps, options)) {
+    app.on(op.method.toUpperCase(), op.path, op.handler);
+  }
+  const root = new Hono();
+  root.onError((error, c) => errorResponse(c, error));
+  root.notFound((c) =>
     problemResponse(c, 404, `no route ${c.req.method} ${new URL(c.req.url).pathname}`)
   );
-
-  app.route("/", healthRoutes(deps, options));
-  app.route("/", uiRoutes(deps));
-  app.route("/v1/dictionaries", dictionaryRoutes(deps));
-  app.route("/v1/dictionaries", computeRoutes(deps));
-  app.route("/v1/dictionaries", featureRoutes(deps));
-  app.route("/v1/dictionaries", visionRoutes(deps));
-  app.route("/v1/probes", probeRoutes(deps));
-  app.route("/v1/circuits", circuitRoutes(deps));
-  app.route("/v1/aligned", alignedRoutes(deps));
-  const document = openApiDocument({ version: VERSION });
-  app.get("/openapi.json", (c) => c.json(document));
-  app.get("/docs", (c) => c.html(docsPage()));
-  return app;
+  return root.route("/", app);
 }

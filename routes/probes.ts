@@ -4,16 +4,19 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import type { ProbeDocument } from "../domain/probe/probes.ts";
 import { requestSignal } from "./request_signal.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
-import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
+import { jsonBody, jsonMatrix, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
-import { checkProbePredict, checkProbeTrain } from "./cost_checks.ts";
+import type { AppContext } from "./env.ts";
+import { checkProbePredict, checkProbeTrain } from "./research_costs.ts";
+import { DEMO, demoRows } from "./examples.ts";
+import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
+import { ProbePredictResponseSchema, ProbeTrainResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import { ProbePredictRequestSchema, ProbeTrainRequestSchema } from "./schemas.ts";
 
@@ -114,138 +117,201 @@ async function encoder(deps: AppDeps, id: string, signal: AbortSignal) {
   };
 }
 
-/** The probe routes. */
-export function probeRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
-  const json = async (c: Context) => {
-    requireJson(c);
-    return parseJsonObject(await readBody(c, deps.maxBodyBytes));
-  };
+/** Errors of the probe routes (404: the sae method's dictionary). */
+const PROBE_ERRORS = problems(400, ...AUTH_STATUSES, 404, 413, 415, 422, 503);
 
-  app.post("/train", async (c) => {
-    const body = validate(ProbeTrainRequestSchema, await json(c), "body");
-    const x = jsonMatrix(body.activations, "activations");
-    const y = labels(body.labels, x.rows, "labels");
-    let testX: Matrix | undefined;
-    let testY: Uint8Array | undefined;
-    if (body.test_activations || body.test_labels) {
-      if (!body.test_activations || !body.test_labels) {
-        throw new SaeError("invalid", "send test_activations and test_labels together");
-      }
-      testX = jsonMatrix(body.test_activations, "test_activations");
-      if (testX.cols !== x.cols) {
+/** A logistic probe over two columns, as /train returns one. */
+const LOGISTIC_PROBE = {
+  kind: "logistic",
+  scaler: { mean: [0.5, 0.5], scale: [0.4, 0.4] },
+  weights: [2, 1.5],
+  intercept: -0.2,
+};
+
+/** The probe operations. */
+export function probeOperations(deps: AppDeps): Operation[] {
+  const train: Operation = {
+    method: "post",
+    path: "/v1/probes/train",
+    tag: "probes",
+    summary: "Sparse SAE probes beside baselines (logistic, PCA, KNN), tuned by validation AUC",
+    description: "Returns every method's scores and the best probe's document, which the caller " +
+      "keeps and sends to /v1/probes/predict.",
+    request: { json: ProbeTrainRequestSchema },
+    responses: {
+      200: {
+        description: "per-method AUCs, the best method's name and its probe document",
+        content: { "application/json": ProbeTrainResponseSchema },
+      },
+      ...PROBE_ERRORS,
+    },
+    examples: [
+      {
+        name: "baselines",
+        body: {
+          activations: [[0.1, 0.2], [0.9, 1.0], [0.2, 0.1], [1.1, 0.8], [0.15, 0.3], [0.8, 0.9]],
+          labels: [0, 1, 0, 1, 0, 1],
+          methods: ["logistic", "knn"],
+        },
+      },
+      {
+        name: "sae",
+        summary: "a sparse probe over demo-topk latents",
+        body: {
+          activations: demoRows(12),
+          labels: [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+          dictionary: DEMO.topk,
+          methods: ["sae", "logistic"],
+          k: [1, 2],
+        },
+      },
+    ],
+    handler: (c) => trainHandler(c, deps),
+  };
+  const predict: Operation = {
+    method: "post",
+    path: "/v1/probes/predict",
+    tag: "probes",
+    summary: "Apply a probe document to activations",
+    request: { json: ProbePredictRequestSchema },
+    responses: {
+      200: {
+        description: "the positive-class probability of each row",
+        content: { "application/json": ProbePredictResponseSchema },
+      },
+      ...PROBE_ERRORS,
+    },
+    examples: [{
+      name: "logistic",
+      body: { probe: LOGISTIC_PROBE, activations: [[0.1, 0.2], [0.9, 1.0]] },
+    }],
+    handler: (c) => predictHandler(c, deps),
+  };
+  return [train, predict];
+}
+
+async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
+  const body = await jsonBody(c, ProbeTrainRequestSchema, deps);
+  const x = jsonMatrix(body.activations, "activations");
+  const y = labels(body.labels, x.rows, "labels");
+  let testX: Matrix | undefined;
+  let testY: Uint8Array | undefined;
+  if (body.test_activations || body.test_labels) {
+    if (!body.test_activations || !body.test_labels) {
+      throw new SaeError("invalid", "send test_activations and test_labels together");
+    }
+    testX = jsonMatrix(body.test_activations, "test_activations");
+    if (testX.cols !== x.cols) {
+      throw new SaeError(
+        "invalid",
+        `test_activations has ${testX.cols} columns, activations ${x.cols}`,
+      );
+    }
+    testY = labels(body.test_labels, testX.rows, "test_labels");
+  }
+  const wantsSae = body.methods.includes("sae");
+  if (wantsSae && !body.dictionary) {
+    throw new SaeError("invalid", "the sae method needs a dictionary");
+  }
+  const signal = requestSignal(c);
+  const enc = wantsSae ? await encoder(deps, body.dictionary!, signal) : null;
+  try {
+    if (enc) {
+      if (enc.dIn !== x.cols) {
         throw new SaeError(
           "invalid",
-          `test_activations has ${testX.cols} columns, activations ${x.cols}`,
+          `activations have ${x.cols} columns, dictionary d_in is ${enc.dIn}`,
         );
       }
-      testY = labels(body.test_labels, testX.rows, "test_labels");
-    }
-    const wantsSae = body.methods.includes("sae");
-    if (wantsSae && !body.dictionary) {
-      throw new SaeError("invalid", "the sae method needs a dictionary");
-    }
-    const signal = requestSignal(c);
-    const enc = wantsSae ? await encoder(deps, body.dictionary!, signal) : null;
-    try {
-      if (enc) {
-        if (enc.dIn !== x.cols) {
-          throw new SaeError(
-            "invalid",
-            `activations have ${x.cols} columns, dictionary d_in is ${enc.dIn}`,
-          );
-        }
-        const tooBig = body.k.find((k) => k > enc.dSae);
-        if (tooBig !== undefined) {
-          throw new SaeError(
-            "invalid",
-            `k ${tooBig} is larger than the dictionary's ${enc.dSae} latents`,
-          );
-        }
+      const tooBig = body.k.find((k) => k > enc.dSae);
+      if (tooBig !== undefined) {
+        throw new SaeError(
+          "invalid",
+          `k ${tooBig} is larger than the dictionary's ${enc.dSae} latents`,
+        );
       }
-      checkProbeTrain(limitsOf(deps), enc, {
-        rows: x.rows,
-        cols: x.cols,
-        positives: y.reduce((n, v) => n + v, 0),
-        testRows: testX?.rows ?? 0,
+    }
+    checkProbeTrain(limitsOf(deps), enc, {
+      rows: x.rows,
+      cols: x.cols,
+      positives: y.reduce((n, v) => n + v, 0),
+      testRows: testX?.rows ?? 0,
+      methods: body.methods,
+      ks: wantsSae ? body.k : [],
+    });
+    // Codes come from the backend first; the fitting runs on a research worker.
+    const codes = enc ? await enc.encode(x) : undefined;
+    const testCodes = enc && testX ? await enc.encode(testX) : undefined;
+    const { methods, best } = await deps.jobs.run("probe_train", {
+      x,
+      y,
+      testX,
+      testY,
+      codes,
+      testCodes,
+      options: {
         methods: body.methods,
-        ks: wantsSae ? body.k : [],
-      });
-      // Codes come from the backend first; the fitting runs on a research worker.
-      const codes = enc ? await enc.encode(x) : undefined;
-      const testCodes = enc && testX ? await enc.encode(testX) : undefined;
-      const { methods, best } = await deps.jobs.run("probe_train", {
-        x,
-        y,
-        testX,
-        testY,
-        codes,
-        testCodes,
-        options: {
-          methods: body.methods,
-          ks: body.k,
-          dictionary: body.dictionary,
-          penalty: body.penalty,
-          normalizedSelection: body.normalized_selection,
-          seed: body.seed,
-        },
-      }, { signal });
-      const name = (
-        m: { method: string; k?: number },
-      ) => (m.k === undefined ? m.method : `${m.method}_k${m.k}`);
-      return c.json({
-        methods: methods.map((m) => ({
-          method: m.method,
-          name: name(m),
-          k: m.k,
-          val_auc: m.valAuc,
-          test_auc: m.testAuc,
-          params: m.params,
-          latents: m.latents,
-        })),
-        best: name(best),
-        probe: best.probe,
-      });
-    } finally {
-      enc?.release();
-    }
-  });
+        ks: body.k,
+        dictionary: body.dictionary,
+        penalty: body.penalty,
+        normalizedSelection: body.normalized_selection,
+        seed: body.seed,
+      },
+    }, { signal });
+    const name = (
+      m: { method: string; k?: number },
+    ) => (m.k === undefined ? m.method : `${m.method}_k${m.k}`);
+    return c.json({
+      methods: methods.map((m) => ({
+        method: m.method,
+        name: name(m),
+        k: m.k,
+        val_auc: m.valAuc,
+        test_auc: m.testAuc,
+        params: m.params,
+        latents: m.latents,
+      })),
+      best: name(best),
+      probe: best.probe,
+    });
+  } finally {
+    enc?.release();
+  }
+}
 
-  app.post("/predict", async (c) => {
-    const body = validate(ProbePredictRequestSchema, await json(c), "body");
-    if (!["logistic", "pca", "knn", "sae"].includes(body.probe.kind as string)) {
-      throw new SaeError("invalid", "probe.kind must be logistic, pca, knn or sae");
+async function predictHandler(c: AppContext, deps: AppDeps): Promise<Response> {
+  const body = await jsonBody(c, ProbePredictRequestSchema, deps);
+  if (!["logistic", "pca", "knn", "sae"].includes(body.probe.kind as string)) {
+    throw new SaeError("invalid", "probe.kind must be logistic, pca, knn or sae");
+  }
+  const probe = validate(ProbeDocumentSchema, body.probe, "probe") as ProbeDocument;
+  const x = jsonMatrix(body.activations, "activations");
+  checkProbe(probe, x.cols);
+  const enc = probe.kind === "sae" && probe.dictionary
+    ? await encoder(deps, probe.dictionary, requestSignal(c))
+    : null;
+  try {
+    if (probe.kind === "sae" && !enc) {
+      throw new SaeError("invalid", "this sae probe names no dictionary");
     }
-    const probe = validate(ProbeDocumentSchema, body.probe, "probe") as ProbeDocument;
-    const x = jsonMatrix(body.activations, "activations");
-    checkProbe(probe, x.cols);
-    const enc = probe.kind === "sae" && probe.dictionary
-      ? await encoder(deps, probe.dictionary, requestSignal(c))
-      : null;
-    try {
-      if (probe.kind === "sae" && !enc) {
-        throw new SaeError("invalid", "this sae probe names no dictionary");
+    if (probe.kind === "sae" && enc) {
+      const outside = probe.latents.find((l) => l >= enc.dSae);
+      if (outside !== undefined) {
+        throw new SaeError("invalid", `latent ${outside} outside [0, ${enc.dSae})`);
       }
-      if (probe.kind === "sae" && enc) {
-        const outside = probe.latents.find((l) => l >= enc.dSae);
-        if (outside !== undefined) {
-          throw new SaeError("invalid", `latent ${outside} outside [0, ${enc.dSae})`);
-        }
-      }
-      checkProbePredict(limitsOf(deps), enc, {
-        rows: x.rows,
-        cols: x.cols,
-        components: probe.kind === "pca" ? probe.components.length : undefined,
-        neighbours: probe.kind === "knn" ? probe.x.length : undefined,
-      });
-      const codes = enc ? await enc.encode(x) : undefined;
-      const p = await deps.jobs.run("probe_predict", { probe, x, codes }, {
-        signal: requestSignal(c),
-      });
-      return c.json({ probabilities: Array.from(p) });
-    } finally {
-      enc?.release();
     }
-  });
-  return app;
+    checkProbePredict(limitsOf(deps), enc, {
+      rows: x.rows,
+      cols: x.cols,
+      components: probe.kind === "pca" ? probe.components.length : undefined,
+      neighbours: probe.kind === "knn" ? probe.x.length : undefined,
+    });
+    const codes = enc ? await enc.encode(x) : undefined;
+    const p = await deps.jobs.run("probe_predict", { probe, x, codes }, {
+      signal: requestSignal(c),
+    });
+    return c.json({ probabilities: Array.from(p) });
+  } finally {
+    enc?.release();
+  }
 }

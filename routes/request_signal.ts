@@ -4,18 +4,16 @@
  * @module
  */
 
-import type { Context } from "hono";
-
-const KEY = "saeserve.signal";
+import type { AppContext } from "./env.ts";
 
 /** Attach `signal` to the request (done once, by the app's first middleware). */
-export function setRequestSignal(c: Context, signal: AbortSignal): void {
-  c.set(KEY as never, signal as never);
+export function setRequestSignal(c: AppContext, signal: AbortSignal): void {
+  c.set("signal", signal);
 }
 
 /** The request's signal (a never-aborted one outside the app's middleware). */
-export function requestSignal(c: Context): AbortSignal {
-  return (c.get(KEY as never) as AbortSignal | undefined) ?? NEVER;
+export function requestSignal(c: AppContext): AbortSignal {
+  return c.get("signal") ?? NEVER;
 }
 
 const NEVER = new AbortController().signal;

@@ -1,6 +1,6 @@
 /**
- * The zod schemas of the HTTP API: request options and response shapes. Runtime validation
- * and the OpenAPI document both come from these. The large numeric matrices are declared here
+ * The zod schemas of the HTTP API's requests (responses: response_schemas.ts, problem+json:
+ * ProblemSchema here). Runtime validation and the OpenAPI document both come from these. The large numeric matrices are declared here
  * for the document but checked by the fast dedicated parsers in `body.ts`.
  * @module
  */
@@ -98,25 +98,6 @@ export const EncodeOptionsSchema = z.object({
 export const EncodeRequestSchema = EncodeOptionsSchema.extend({ activations: MatrixSchema })
   .strict();
 
-/** POST /encode response. */
-export const EncodeResponseSchema = z.object({
-  indices: z.array(z.array(z.number().int())),
-  values: z.array(z.array(z.number())),
-  reconstruction: MatrixSchema.optional(),
-  error: MatrixSchema.optional(),
-  metrics: z.object({
-    l0: z.number(),
-    mse: z.number(),
-    fvu: z.number().nullable(),
-    cosine: z.number(),
-    per_row: z.object({
-      l0: z.array(z.number()),
-      mse: z.array(z.number()),
-      cosine: z.array(z.number()),
-    }),
-  }).optional(),
-});
-
 /** POST /decode JSON body: sparse codes or dense codes. */
 export const DecodeRequestSchema = z.union([
   z.object({ indices: z.array(z.array(z.number().int())), values: MatrixSchema }).strict(),
@@ -134,42 +115,6 @@ export const SteerOptionsSchema = z.object({
 
 /** POST /steer JSON body. */
 export const SteerRequestSchema = SteerOptionsSchema.extend({ activations: MatrixSchema }).strict();
-
-/** Activations response of decode and steer. */
-export const ActivationsResponseSchema = z.object({ activations: MatrixSchema });
-
-/** One dictionary as listed and described. */
-export const DictionarySchema = z.object({
-  id: z.string(),
-  format: z.string(),
-  architecture: z.string().optional(),
-  d_in: z.number().int().optional(),
-  d_sae: z.number().int().optional(),
-  loaded: z.boolean(),
-  dtype: z.string().optional(),
-  k: z.number().int().optional(),
-  normalize_activations: z.string().optional(),
-  apply_b_dec_to_input: z.boolean().optional(),
-  rescale_acts_by_decoder_norm: z.boolean().optional(),
-  skip_connection: z.boolean().optional(),
-  transcoder: z.boolean().optional(),
-  hook_name: z.string().optional(),
-  model_name: z.string().optional(),
-  weight_bytes: z.number().int().optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  error: z.string().optional(),
-});
-
-/** GET /v1/dictionaries response. */
-export const DictionaryListSchema = z.object({ dictionaries: z.array(DictionarySchema) });
-
-/** problem+json body. */
-export const ProblemSchema = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-});
 
 /** Feature ids of one dictionary. */
 const FeaturesSchema = z.array(z.number().int().min(0)).min(1).max(LIST_LIMITS.features).describe(
@@ -327,3 +272,11 @@ export const ConceptAlignmentSchema = z.object({
   labels: z.array(z.array(z.number())).describe("[rows, classes] multi-hot"),
   topk: z.enum(["global", "local"]).default("global"),
 }).strict();
+
+/** problem+json body. */
+export const ProblemSchema = z.looseObject({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+}).describe("RFC 9457 problem details; 413s add limit, limit_value and estimate");

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Hono } from "hono";
 import { encodeRgbPng } from "../domain/io/image_codec.ts";
-import type { AppDeps } from "./deps.ts";
+import type { Operation } from "./operation.ts";
+import { VisionExampleSchema } from "./response_schemas.ts";
 
 /** The bundled example: a 64 x 64 gradient image and activations whose features vary by patch. */
 function example(): {
@@ -129,10 +129,25 @@ $("run").addEventListener("click", async () => {
 });
 </script></body></html>`;
 
-/** The UI routes. */
-export function uiRoutes(_deps: AppDeps): Hono {
-  const app = new Hono();
-  app.get("/ui/vision", (c) => c.html(PAGE));
-  app.get("/ui/vision/example.json", (c) => c.json(example()));
-  return app;
+/** The UI operations. */
+export function uiOperations(): Operation[] {
+  return [{
+    method: "get",
+    path: "/ui/vision",
+    tag: "ui",
+    summary: "Vision features page: upload an image and its patch activations, see heatmaps",
+    responses: {
+      200: { description: "the page", content: { "text/html": "a self-contained page" } },
+    },
+    handler: (c) => c.html(PAGE),
+  }, {
+    method: "get",
+    path: "/ui/vision/example.json",
+    tag: "ui",
+    summary: "The vision page's bundled example: an image and 1 + 4 x 4 token activations",
+    responses: {
+      200: { description: "the example", content: { "application/json": VisionExampleSchema } },
+    },
+    handler: (c) => c.json(example()),
+  }];
 }

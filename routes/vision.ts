@@ -5,107 +5,152 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
 import { SaeError } from "../domain/errors.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
 import { featureMap, imageCount } from "../domain/features/vision.ts";
 import { requestSignal } from "./request_signal.ts";
-import { jsonMatrix, parseJsonObject, readBody, requireJson, validate } from "./body.ts";
+import { jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
-import { checkHeatmap, checkSemanticProbe } from "./cost_checks.ts";
+import { checkHeatmap, checkSemanticProbe } from "./feature_costs.ts";
+import type { AppContext } from "./env.ts";
+import { DEMO, demoRows } from "./examples.ts";
+import { DICTIONARY_POST_ERRORS, ID_PARAM, type Operation, pathParam } from "./operation.ts";
+import { SemanticProbeResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import { BACKEND_HEADER } from "./respond.ts";
 import { HeatmapRequestSchema, SemanticProbeRequestSchema } from "./schemas.ts";
 
-/** The vision routes. */
-export function visionRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
-  const json = async (c: Context) => {
-    requireJson(c);
-    return parseJsonObject(await readBody(c, deps.maxBodyBytes));
-  };
+/** The vision operations. */
+export function visionOperations(deps: AppDeps): Operation[] {
+  const image = demoRows(17); // 1 + 4 x 4 tokens
+  return [{
+    method: "post",
+    path: "/v1/dictionaries/:id/heatmap",
+    tag: "vision",
+    summary: "A feature's heatmap over one image's patch grid, as a PNG",
+    description: "Optionally blended over the image (PNG or JPEG, base64 or a data: URL).",
+    request: { params: ID_PARAM, json: HeatmapRequestSchema },
+    responses: {
+      200: {
+        description: "the heatmap",
+        content: {
+          "image/png": "PNG, `size` or the image's size (16 px per patch without either)",
+        },
+        headers: {
+          "X-Saeserve-Backend": "the backend that computed it",
+          "X-Saeserve-Max-Activation": "the feature's largest activation over the grid",
+        },
+      },
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [{
+      name: "one image",
+      params: { id: DEMO.topk },
+      body: { activations: image, grid: [4, 4], skip_tokens: 1, feature: 17, size: [64, 64] },
+    }],
+    handler: (c) => heatmap(c, deps),
+  }, {
+    method: "post",
+    path: "/v1/dictionaries/:id/features/semantic-probe",
+    tag: "vision",
+    summary: 'Semantic probe: per-feature F1 of "fires somewhere in the image" against labels',
+    request: { params: ID_PARAM, json: SemanticProbeRequestSchema },
+    responses: {
+      200: {
+        description: "features by F1, best first",
+        content: { "application/json": SemanticProbeResponseSchema },
+        headers: { "X-Saeserve-Backend": "the backend that computed it" },
+      },
+      ...DICTIONARY_POST_ERRORS,
+    },
+    examples: [{
+      name: "two images",
+      params: { id: DEMO.topk },
+      body: { activations: demoRows(34), grid: [4, 4], skip_tokens: 1, labels: [0, 1], top: 5 },
+    }],
+    handler: (c) => semanticProbe(c, deps),
+  }];
+}
 
-  app.post("/:id/heatmap", async (c) => {
-    const body = validate(HeatmapRequestSchema, await json(c), "body");
-    const x = jsonMatrix(body.activations, "activations");
-    const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
-    if (imageCount(x.rows, grid) !== 1) {
-      throw new SaeError("invalid", "heatmap takes the tokens of one image");
-    }
-    let image: Uint8Array | undefined;
-    if (body.image) {
-      const b64 = body.image.replace(/^data:[^,]*,/, "");
-      let bytes: Uint8Array;
-      try {
-        bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
-      } catch {
-        throw new SaeError("malformed", "image must be base64 (or a data: URL)");
-      }
-      image = bytes;
-    }
-    const lease = await deps.registry.acquire(c.req.param("id"));
+async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
+  const body = await jsonBody(c, HeatmapRequestSchema, deps);
+  const x = jsonMatrix(body.activations, "activations");
+  const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
+  if (imageCount(x.rows, grid) !== 1) {
+    throw new SaeError("invalid", "heatmap takes the tokens of one image");
+  }
+  let image: Uint8Array | undefined;
+  if (body.image) {
+    const b64 = body.image.replace(/^data:[^,]*,/, "");
+    let bytes: Uint8Array;
     try {
-      if (body.feature >= lease.description.dSae) {
-        throw new SaeError(
-          "invalid",
-          `feature ${body.feature} outside [0, ${lease.description.dSae})`,
-        );
-      }
-      // The image's size from its header, the output's size and the encode, before any work.
-      checkHeatmap(limitsOf(deps), lease.description, { rows: x.rows, ...body, image });
-      const signal = requestSignal(c);
-      const { codes } = await encodeRows(deps.backend, lease.prepared, x, { signal });
-      const values = featureMap(codes, grid, { image: 0, feature: body.feature });
-      // Decoding the image, drawing and PNG encoding run on a research worker.
-      const png = await deps.jobs.run("heatmap", {
-        values,
-        grid,
-        size: body.size ? { width: body.size[0], height: body.size[1] } : undefined,
-        max: body.max,
-        image,
-        maxPixels: limitsOf(deps).maxImagePixels,
-      }, { signal });
-      c.header(BACKEND_HEADER, deps.backend.name);
-      c.header("X-Saeserve-Max-Activation", String(values.reduce((m, v) => Math.max(m, v), 0)));
-      return c.body(png, 200, { "content-type": "image/png" });
-    } finally {
-      lease.release();
+      bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+    } catch {
+      throw new SaeError("malformed", "image must be base64 (or a data: URL)");
     }
-  });
-
-  app.post("/:id/features/semantic-probe", async (c) => {
-    const body = validate(SemanticProbeRequestSchema, await json(c), "body");
-    const x = jsonMatrix(body.activations, "activations");
-    const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
-    const images = imageCount(x.rows, grid);
-    if (body.labels.length !== images) {
+    image = bytes;
+  }
+  const lease = await deps.registry.acquire(pathParam(c, "id"));
+  try {
+    if (body.feature >= lease.description.dSae) {
       throw new SaeError(
         "invalid",
-        `labels has ${body.labels.length} entries for ${images} images`,
+        `feature ${body.feature} outside [0, ${lease.description.dSae})`,
       );
     }
-    if (!body.labels.every((v) => v === 0 || v === 1)) {
-      throw new SaeError("invalid", "labels must be 0 or 1");
-    }
-    const lease = await deps.registry.acquire(c.req.param("id"));
-    try {
-      checkSemanticProbe(limitsOf(deps), lease.description, { rows: x.rows, top: body.top });
-      const signal = requestSignal(c);
-      const { codes } = await encodeRows(deps.backend, lease.prepared, x, {
-        priority: "research",
-        signal,
-      });
-      const scores = await deps.jobs.run("semantic_probe", {
-        codes,
-        grid,
-        labels: body.labels,
-        top: body.top ?? 50,
-      }, { signal });
-      c.header(BACKEND_HEADER, deps.backend.name);
-      return c.json({ images, features: scores });
-    } finally {
-      lease.release();
-    }
-  });
-  return app;
+    // The image's size from its header, the output's size and the encode, before any work.
+    checkHeatmap(limitsOf(deps), lease.description, { rows: x.rows, ...body, image });
+    const signal = requestSignal(c);
+    const { codes } = await encodeRows(deps.backend, lease.prepared, x, { signal });
+    const values = featureMap(codes, grid, { image: 0, feature: body.feature });
+    // Decoding the image, drawing and PNG encoding run on a research worker.
+    const png = await deps.jobs.run("heatmap", {
+      values,
+      grid,
+      size: body.size ? { width: body.size[0], height: body.size[1] } : undefined,
+      max: body.max,
+      image,
+      maxPixels: limitsOf(deps).maxImagePixels,
+    }, { signal });
+    c.header(BACKEND_HEADER, deps.backend.name);
+    c.header("X-Saeserve-Max-Activation", String(values.reduce((m, v) => Math.max(m, v), 0)));
+    return c.body(png, 200, { "content-type": "image/png" });
+  } finally {
+    lease.release();
+  }
+}
+
+async function semanticProbe(c: AppContext, deps: AppDeps): Promise<Response> {
+  const body = await jsonBody(c, SemanticProbeRequestSchema, deps);
+  const x = jsonMatrix(body.activations, "activations");
+  const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
+  const images = imageCount(x.rows, grid);
+  if (body.labels.length !== images) {
+    throw new SaeError(
+      "invalid",
+      `labels has ${body.labels.length} entries for ${images} images`,
+    );
+  }
+  if (!body.labels.every((v) => v === 0 || v === 1)) {
+    throw new SaeError("invalid", "labels must be 0 or 1");
+  }
+  const lease = await deps.registry.acquire(pathParam(c, "id"));
+  try {
+    checkSemanticProbe(limitsOf(deps), lease.description, { rows: x.rows, top: body.top });
+    const signal = requestSignal(c);
+    const { codes } = await encodeRows(deps.backend, lease.prepared, x, {
+      priority: "research",
+      signal,
+    });
+    const scores = await deps.jobs.run("semantic_probe", {
+      codes,
+      grid,
+      labels: body.labels,
+      top: body.top ?? 50,
+    }, { signal });
+    c.header(BACKEND_HEADER, deps.backend.name);
+    return c.json({ images, features: scores });
+  } finally {
+    lease.release();
+  }
 }

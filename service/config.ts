@@ -6,6 +6,7 @@
 
 import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from "../domain/cost.ts";
 import { SaeError } from "../domain/errors.ts";
+import { isPrecision, type Precision } from "../domain/precision.ts";
 
 /** Backend choices accepted by $SAESERVE_BACKEND. */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "reference";
@@ -21,7 +22,7 @@ export interface Config {
   /** Threads per WASM kernel call ($SAESERVE_THREADS; undefined: the machine's cores). */
   readonly threads?: number;
   /** Stored weight precision of the WASM backend ($SAESERVE_WEIGHTS). */
-  readonly weights: "f32" | "bf16" | "f16";
+  readonly weights: Precision;
   /** Whether a request may pick its backend with X-Saeserve-Backend ($SAESERVE_ALLOW_BACKEND_OVERRIDE=1). */
   readonly allowBackendOverride: boolean;
   /** Per-request deadline in ms ($SAESERVE_REQUEST_TIMEOUT_MS, default 30000; 0: none). */
@@ -113,8 +114,8 @@ export function readConfig(
       );
     }
   }
-  const weights = (env.SAESERVE_WEIGHTS || "f32") as Config["weights"];
-  if (!["f32", "bf16", "f16"].includes(weights)) {
+  const weights = env.SAESERVE_WEIGHTS || "f32";
+  if (!isPrecision(weights)) {
     throw new SaeError(
       "invalid",
       `SAESERVE_WEIGHTS must be f32, bf16 or f16, not ${env.SAESERVE_WEIGHTS}`,

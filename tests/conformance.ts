@@ -12,6 +12,7 @@ import { Registry } from "../service/registry.ts";
 import { decodeRows, encodeRows } from "../domain/sae/sae.ts";
 import { type Intervention, steerRows } from "../domain/sae/steer.ts";
 import { fileStore } from "../service/store/file.ts";
+import { uniformArray } from "../domain/random.ts";
 
 /** One fixture file's contents. */
 export interface Fixture {
@@ -28,19 +29,9 @@ export interface Fixture {
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
-/** `n` seeded xorshift numbers, uniform in [-scale, scale) (the backend tests' inputs). */
+/** `n` seeded numbers uniform in [-scale, scale) (the backend tests' inputs; domain/random.ts). */
 export function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
+  return uniformArray(n, seed, { scale });
 }
 
 /** Every fixture, sorted by case name. */

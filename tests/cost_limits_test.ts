@@ -7,16 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import type { Hono } from "hono";
 import type { Limits } from "../domain/cost.ts";
 import { crc32 } from "../domain/io/crc32.ts";
-import { MetricsRegistry } from "../service/prometheus.ts";
-import { referenceBackend } from "../backends/reference/mod.ts";
-import { Registry } from "../service/registry.ts";
 import { fileStore } from "../service/store/file.ts";
-import { JobRunner } from "../service/jobs/mod.ts";
-import { createApp } from "../routes/mod.ts";
-import { postJson, testApp } from "./helpers.ts";
+import { postJson, type TestApp, testApp } from "./helpers.ts";
+import { expectProblem } from "./problem.ts";
 
 const DEMO = new URL("../dictionaries", import.meta.url).pathname;
 const D_IN = 64;
@@ -32,26 +27,10 @@ function rows(n: number, d = D_IN): number[][] {
 
 /** The demo app with the default limits, or with `limits` over them. */
 async function withApp(
-  work: (app: Hono) => Promise<void>,
+  work: (app: TestApp["app"]) => Promise<void>,
   limits?: Partial<Limits>,
 ): Promise<void> {
-  if (!limits) {
-    const { app, registry } = testApp({ store: fileStore(DEMO) });
-    try {
-      await work(app);
-    } finally {
-      registry.close();
-    }
-    return;
-  }
-  const backend = referenceBackend();
-  const metrics = new MetricsRegistry();
-  const registry = new Registry(fileStore(DEMO), { backend, memoryBudget: 1 << 30, metrics });
-  const jobs = new JobRunner();
-  const app = createApp(
-    { registry, backend, metrics, jobs, maxBodyBytes: 64 << 20, limits },
-    { memoryBudget: 1 << 30 },
-  );
+  const { app, registry, jobs } = testApp({ store: fileStore(DEMO), limits });
   try {
     await work(app);
   } finally {
@@ -62,7 +41,7 @@ async function withApp(
 
 /** POST `body` and expect a refusal with `status` whose detail matches `detail`, within `ms`. */
 async function refused(
-  app: Hono,
+  app: TestApp["app"],
   path: string,
   body: unknown,
   expect: { status: number; detail: RegExp; ms?: number },
@@ -70,10 +49,7 @@ async function refused(
   const started = performance.now();
   const res = await postJson(app, path, body);
   const elapsed = performance.now() - started;
-  const text = await res.text();
-  assert.equal(res.status, expect.status, text.slice(0, 300));
-  assert.equal(res.headers.get("content-type"), "application/problem+json");
-  assert.match(JSON.parse(text).detail, expect.detail);
+  await expectProblem(res, expect);
   assert.ok(elapsed < (expect.ms ?? 3000), `${path} took ${elapsed.toFixed(0)} ms`);
 }
 

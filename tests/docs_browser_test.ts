@@ -1,11 +1,13 @@
 /**
  * The interactive reference page in a real browser: it renders every operation of the
- * OpenAPI document, and a request sent from it reaches the service and shows the answer.
- * Ignored where no Chromium is installed.
+ * OpenAPI document, a request sent from it reaches the service and shows the answer, and
+ * every example it pre-fills succeeds against the embedded store. Ignored where no Chromium
+ * is installed.
  * @module
  */
 
 import assert from "node:assert/strict";
+import { fileStore } from "../service/store/file.ts";
 import { findChromium, launchChromium } from "./browser.ts";
 import { testApp } from "./helpers.ts";
 
@@ -69,6 +71,84 @@ Deno.test({
       await browser.close();
       await server.shutdown();
       registry.close();
+    }
+  },
+});
+
+/**
+ * The embedded store (dictionaries/) in a temporary folder. The aligned examples name
+ * `demo-aligned`; where dictionaries/ has none yet, the tiny aligned fixture (same streams:
+ * a 6, b 5, c 4) stands in for it.
+ */
+async function embeddedStore(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-docs-" });
+  const copy = async (from: URL, to: string) => {
+    const out = await new Deno.Command("cp", { args: ["-r", from.pathname, to] }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  };
+  const embedded = new URL("../dictionaries/", import.meta.url);
+  for (const entry of Deno.readDirSync(embedded)) {
+    if (entry.isDirectory) await copy(new URL(entry.name, embedded), `${dir}/${entry.name}`);
+  }
+  try {
+    Deno.statSync(`${dir}/demo-aligned`);
+  } catch {
+    await copy(new URL("./fixtures/dicts/aligned_tiny", import.meta.url), `${dir}/demo-aligned`);
+  }
+  return dir;
+}
+
+Deno.test({
+  name: "every example pre-filled on /docs succeeds against the embedded store",
+  ignore: chromium === null,
+  async fn() {
+    const dir = await embeddedStore();
+    const { app, registry } = testApp({ store: fileStore(dir) });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const browser = await launchChromium(chromium!);
+    try {
+      const page = await browser.open(`http://127.0.0.1:${server.addr.port}/docs`);
+      const ops = await page.waitFor<{ label: string; examples: string[] }[]>(
+        `document.querySelectorAll("section.op").length > 5 &&
+         [...document.querySelectorAll("section.op")].map((s) => ({
+           label: s.dataset.method + " " + s.dataset.path,
+           examples: [...s.querySelectorAll("select[name=example] option")].map((o) => o.value),
+         }))`,
+      );
+      const doc = await (await app.request("/openapi.json")).json();
+      assert.equal(ops.length, Object.values(doc.paths).flatMap((i) => Object.keys(i!)).length);
+      const answers: string[] = [];
+      let sent = 0;
+      for (const [n, op] of ops.entries()) {
+        const box = `document.querySelectorAll("section.op")[${n}]`;
+        for (const example of op.examples.length ? op.examples : [null]) {
+          await page.evaluate(`(() => {
+            const box = ${box};
+            const select = box.querySelector("select[name=example]");
+            if (select) {
+              select.value = ${JSON.stringify(example)};
+              select.dispatchEvent(new Event("change"));
+            }
+            box.querySelector("button").click();
+          })()`);
+          const status = await page.waitFor<string>(
+            `(${box}.querySelector(".status").textContent.match(/^(\\d{3}|failed)/) || [])[0]`,
+            { timeoutMs: 30_000 },
+          );
+          sent++;
+          answers.push(`${status} ${op.label}${example === null ? "" : ` (${example})`}`);
+        }
+      }
+      const failed = answers.filter((a) => !/^2\d\d /.test(a));
+      assert.deepEqual(failed, [], answers.join("\n"));
+      // Every operation was sent, those with several examples once per example.
+      assert.ok(sent >= ops.length + 8, `only ${sent} requests for ${ops.length} operations`);
+      assert.ok(answers.some((a) => a.includes("/v1/aligned/{id}/translate")));
+    } finally {
+      await browser.close();
+      await server.shutdown();
+      registry.close();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

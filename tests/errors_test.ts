@@ -3,21 +3,10 @@ import { encodeNpy } from "../domain/io/npy.ts";
 import { DETAIL_MAX_CHARS, problem, truncateDetail } from "../routes/problem.ts";
 import { loadFixtures } from "./conformance.ts";
 import { postJson, testApp } from "./helpers.ts";
+import { expectProblem } from "./problem.ts";
 
 const f = loadFixtures().find((e) => e.case === "saelens_standard")!;
 const url = `/v1/dictionaries/${f.case}`;
-
-async function expectProblem(res: Response, status: number, detail?: RegExp): Promise<void> {
-  const text = await res.text();
-  assert.equal(res.status, status, text);
-  assert.equal(res.headers.get("content-type"), "application/problem+json");
-  const body = JSON.parse(text);
-  assert.equal(body.status, status);
-  assert.equal(typeof body.type, "string");
-  assert.equal(typeof body.title, "string");
-  assert.equal(typeof body.detail, "string");
-  if (detail) assert.match(body.detail, detail);
-}
 
 Deno.test("every kind of bad input gets its status and problem+json, and the service keeps serving", async () => {
   const { app, registry } = testApp({ maxBodyBytes: 4096 });
@@ -172,7 +161,7 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     ["unknown route", () => Promise.resolve(app.request(`/v2/nothing`)), 404],
   ];
   for (const [name, send, status, detail] of cases) {
-    await expectProblem(await send(), status, detail).catch((e) => {
+    await expectProblem(await send(), { status, detail }).catch((e) => {
       throw new Error(`${name}: ${e.message}`);
     });
     assert.equal((await good()).status, 200, `still serving after ${name}`);

@@ -4,18 +4,13 @@
  * @module
  */
 
-/** xorshift32: a tiny deterministic generator in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+import type { Random } from "../domain/random.ts";
+
+/**
+ * The seeded generator the parser fuzz tests draw from (domain/random.ts's `seededRandom`;
+ * re-exported under the name those tests import).
+ */
+export { seededRandom as rng } from "../domain/random.ts";
 
 /** How `mutate` picks its damage. */
 export interface MutateOptions {
@@ -32,7 +27,7 @@ export interface MutateOptions {
 /** A damaged copy of `bytes`, drawn from `random`. */
 export function mutate(
   bytes: Uint8Array,
-  random: () => number,
+  random: Random,
   options: MutateOptions,
 ): Uint8Array<ArrayBuffer> {
   const out = bytes.slice();

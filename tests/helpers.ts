@@ -11,16 +11,16 @@ import { fileStore } from "../service/store/file.ts";
 import type { Store } from "../service/store/mod.ts";
 import { type AppDeps, createApp } from "../routes/mod.ts";
 import { JobRunner } from "../service/jobs/mod.ts";
-import type { Hono } from "hono";
 
 /** The fixture dictionaries written by tests/fixtures/make_fixtures.py. */
 export const FIXTURE_DICTS = new URL("./fixtures/dicts", import.meta.url).pathname;
 
-/** An app plus the registry behind it. */
+/** An app plus the registry, metrics and job runner behind it. */
 export interface TestApp {
-  readonly app: Hono;
+  readonly app: ReturnType<typeof createApp>;
   readonly registry: Registry;
   readonly metrics: MetricsRegistry;
+  readonly jobs: JobRunner;
 }
 
 /** Build the app over `store` (fixtures by default). */
@@ -34,6 +34,7 @@ export function testApp(options?: {
   protectMetrics?: boolean;
   requestTimeoutMs?: number;
   log?: AppDeps["log"];
+  limits?: AppDeps["limits"];
 }): TestApp {
   const backend = options?.backend ?? referenceBackend();
   const metrics = new MetricsRegistry();
@@ -43,26 +44,33 @@ export function testApp(options?: {
     memoryBudget,
     metrics,
   });
+  const jobs = new JobRunner();
   const app = createApp(
     {
       registry,
       backend,
       metrics,
-      jobs: new JobRunner(),
+      jobs,
       maxBodyBytes: options?.maxBodyBytes ?? 64 << 20,
       chooseBackend: options?.chooseBackend,
       auth: options?.auth,
       protectMetrics: options?.protectMetrics,
       requestTimeoutMs: options?.requestTimeoutMs,
       log: options?.log,
+      limits: options?.limits,
     },
     { memoryBudget },
   );
-  return { app, registry, metrics };
+  return { app, registry, metrics, jobs };
+}
+
+/** Anything that answers in-process requests like a Hono app (whatever its environment type). */
+export interface RequestTarget {
+  request(input: string, init?: RequestInit): Response | Promise<Response>;
 }
 
 /** POST a JSON body. */
-export function postJson(app: Hono, path: string, body: unknown): Promise<Response> {
+export function postJson(app: RequestTarget, path: string, body: unknown): Promise<Response> {
   return Promise.resolve(app.request(path, {
     method: "POST",
     headers: { "content-type": "application/json" },

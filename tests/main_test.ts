@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { selectBackend } from "../main.ts";
+import { selectBackend } from "../backends/select.ts";
 import { readConfig } from "../service/config.ts";
 import { MetricsRegistry } from "../service/prometheus.ts";
 import { startService } from "../bench/service.ts";
@@ -41,6 +41,28 @@ Deno.test({
     }
     any.backend.close?.();
   },
+});
+
+Deno.test("main.ts: a bad environment value is one error line naming the valid values (exit 1)", async () => {
+  const cases: [Record<string, string>, string][] = [
+    [
+      { SAESERVE_BACKEND: "wsam" },
+      "error: SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not wsam\n",
+    ],
+    [{ PORT: "abc" }, "error: PORT abc is not a port\n"],
+  ];
+  for (const [env, expected] of cases) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+      env: { NO_COLOR: "1", ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.equal(stderr, expected);
+    assert.ok(!stderr.includes("Uncaught") && !stderr.includes("    at "));
+  }
 });
 
 Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the process exits 0", async () => {

@@ -7,27 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import S3rver from "s3rver";
 import type { ByteSource } from "../domain/io/byte_source.ts";
 import { s3Store } from "../service/store/s3.ts";
 import type { Store, StoreEntry } from "../service/store/mod.ts";
 import { assertClose, loadFixtures } from "./conformance.ts";
 import { FIXTURE_DICTS, postJson, testApp } from "./helpers.ts";
+import { startS3rver } from "./s3rver.ts";
 
 const CASES = ["saelens_standard", "gemma_scope_compressed", "sparsify_topk"];
 const fixtures = new Map(loadFixtures().map((f) => [f.case, f]));
-
-async function startS3rver(directory: string, port = 0): Promise<{ server: S3rver; port: number }> {
-  const server = new S3rver({
-    port,
-    address: "127.0.0.1",
-    silent: true,
-    directory,
-    configureBuckets: [{ name: "b" }],
-  });
-  const address = await server.run();
-  return { server, port: address.port };
-}
 
 async function upload(store: Store): Promise<void> {
   for (const id of CASES) {
@@ -139,7 +127,7 @@ Deno.test("a store that stops mid-load gives 503; after it recovers the next req
     assert.doesNotMatch(JSON.stringify(problem), /S3RVER/, "no credentials in the error");
     assert.equal((await app.request("/readyz")).status, 503);
 
-    ({ server } = await startS3rver(directory, port));
+    ({ server } = await startS3rver(directory, { port }));
     const up = await postJson(app, `/v1/dictionaries/${f.case}/encode`, {
       activations: f.x,
       include: ["reconstruction"],

@@ -10,23 +10,10 @@
 import assert from "node:assert/strict";
 import { applyFinalNorm, type ModelHead, softmax } from "../domain/features/head.ts";
 import { matrix } from "../domain/sae/matrix.ts";
+import { gaussian, seededRandom } from "../domain/random.ts";
 import { postJson, testApp } from "./helpers.ts";
 
 const ID = "steer_rms"; // SAELens dictionary at blocks.1.hook_resid_post of a d=16 model, head "head_rms"
-
-/** Seeded normal numbers. */
-function gaussian(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const u = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 2 ** 32;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
 
 type Mat = number[][];
 const randMat = (rows: number, cols: number, scale: number, g: () => number): Mat =>
@@ -98,7 +85,7 @@ Deno.test("e2e: output scores from a real forward pass pick the feature that ste
   try {
     const head = headLease.head;
     const d = head.dModel;
-    const g = gaussian(2025);
+    const g = gaussian(seededRandom(2025));
     const embed = randMat(head.vocab, d, 1, g);
     const [first, rest] = [makeBlock(d, g), makeBlock(d, g)];
     const prompt = [3, 17, 42, 8, 25]; // a "neutral prompt"

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileStore } from "../service/store/file.ts";
 import { assertClose, type Fixture, loadFixtures } from "./conformance.ts";
 import { FIXTURE_DICTS, postJson, testApp } from "./helpers.ts";
+import { expectProblem } from "./problem.ts";
 
 const FIXTURES = new Map(loadFixtures().map((f) => [f.case, f]));
 
@@ -25,19 +26,6 @@ async function tempStore(ids: string[]): Promise<string> {
     }
   }
   return root;
-}
-
-async function expectProblem(res: Response, status: number, detail?: RegExp) {
-  const text = await res.text();
-  assert.equal(res.status, status, text);
-  assert.equal(res.headers.get("content-type"), "application/problem+json");
-  const body = JSON.parse(text);
-  assert.equal(body.status, status);
-  assert.equal(typeof body.type, "string");
-  assert.equal(typeof body.title, "string");
-  assert.equal(typeof body.detail, "string");
-  if (detail) assert.match(body.detail, detail);
-  return body;
 }
 
 /** Encode the fixture's rows and compare with the numpy codes. */
@@ -111,10 +99,13 @@ Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get
     // The other one cannot be loaded: the store is unavailable (503), not "no such id" (404).
     // The file store reports a missing root as "unavailable"; only a missing dictionary folder
     // inside a present root is a 404.
-    await expectProblem(await app.request(`/v1/dictionaries/${other.case}`), 503, /not a folder/);
+    await expectProblem(await app.request(`/v1/dictionaries/${other.case}`), {
+      status: 503,
+      detail: /not a folder/,
+    });
     await expectProblem(
       await postJson(app, `/v1/dictionaries/${other.case}/encode`, { activations: other.x }),
-      503,
+      { status: 503 },
     );
     assert.ok(!registry.isLoaded(other.case));
     assert.equal((await app.request("/readyz")).status, 503, "not ready without the store");
@@ -132,7 +123,7 @@ Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get
     registry.close(); // drop the loaded copies so the next request has to look
     await expectProblem(
       await postJson(app, `/v1/dictionaries/${other.case}/encode`, { activations: other.x }),
-      404,
+      { status: 404 },
     );
   } finally {
     registry.close();
@@ -160,11 +151,10 @@ Deno.test("a weights file whose sha256 does not match saeserve.json is refused, 
     for (let attempt = 1; attempt <= 2; attempt++) {
       const res = await postJson(app, `/v1/dictionaries/${id}/encode`, { activations: f.x });
       assert.equal(res.headers.get("retry-after"), "1");
-      const body = await expectProblem(
-        res,
-        503,
-        /sae_weights\.safetensors: sha256 [0-9a-f]{64} does not match saeserve\.json/,
-      );
+      const body = await expectProblem(res, {
+        status: 503,
+        detail: /sae_weights\.safetensors: sha256 [0-9a-f]{64} does not match saeserve\.json/,
+      });
       assert.ok(body.detail.includes(`${id}/sae_weights.safetensors`), body.detail);
       assert.ok(body.detail.includes(want), "names the expected hash");
       assert.ok(!registry.isLoaded(id), "a corrupt dictionary is never served");

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Precision } from "../../domain/precision.ts";
+
 /** Score given to latents an activation switches off: below every real value. */
 export const EXCLUDED = -3.0e38;
 
@@ -240,15 +242,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `;
 
-/** Stored precision of weights in GPU buffers (f16 and bf16 packed two per u32 word). */
-export type GpuPrecision = "f32" | "f16" | "bf16";
-
 /**
  * The declaration of weight array `name` plus its element loader: f32 as is; f16 and bf16
  * two per u32 (element i in the low half when i is even), unpacked to f32 in the shader, so
  * no shader-f16 feature is needed and arithmetic stays f32.
  */
-function weights(name: string, precision: GpuPrecision): string {
+function weights(name: string, precision: Precision): string {
   if (precision === "f32") {
     return `var<storage, read> ${name}: array<f32>;
 fn load${name}(i: u32) -> f32 { return ${name}[i]; }`;
@@ -261,16 +260,16 @@ fn load${name}(i: u32) -> f32 { let w = ${name}[i >> 1u]; ${unpack} }`;
 }
 
 /** The GEMM over weights stored in `precision`. */
-export function gemmShader(precision: GpuPrecision): string {
+export function gemmShader(precision: Precision): string {
   return GEMM.replace("WEIGHTS_B", weights("B", precision));
 }
 
 /** The skinny GEMM over weights stored in `precision`. */
-export function skinnyShader(precision: GpuPrecision): string {
+export function skinnyShader(precision: Precision): string {
   return SKINNY.replace("WEIGHTS_B", weights("B", precision));
 }
 
 /** The decode / steer accumulation over a decoder stored in `precision`. */
-export function decodeShader(precision: GpuPrecision): string {
+export function decodeShader(precision: Precision): string {
   return DECODE.replace("WEIGHTS_W", weights("W", precision));
 }

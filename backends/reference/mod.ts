@@ -1,70 +1,15 @@
 /**
  * The `reference` compute backend: plain TypeScript loops written for clarity, not speed. It
  * is the oracle the WASM and WebGPU backends are tested against, so every step follows the
- * definitions in `dictionary.ts` literally.
+ * definitions in `dictionary.ts` literally (the activations: domain/sae/activation.ts).
  * @module
  */
 
 import type { Backend, CallOptions, EncodeOptions, Prepared } from "../backend.ts";
-import type { Activation, SaeWeights } from "../../domain/sae/dictionary.ts";
+import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import { type Matrix, matrix, row, type SparseRows } from "../../domain/sae/matrix.ts";
-import { topK } from "../../domain/sae/top_k.ts";
-
-/** Dense codes f of one row from its pre-activation p = s @ W_enc (length d_sae). */
-export function activate(activation: Activation, p: Float32Array): Float32Array {
-  const f = new Float32Array(p.length);
-  switch (activation.kind) {
-    case "relu":
-      for (let i = 0; i < p.length; i++) f[i] = Math.max(0, p[i] + activation.bEnc[i]);
-      return f;
-    case "jumprelu":
-      for (let i = 0; i < p.length; i++) {
-        const h = Math.fround(p[i] + activation.bEnc[i]);
-        f[i] = h > activation.threshold[i] ? Math.max(0, h) : 0;
-      }
-      return f;
-    case "gated":
-      for (let i = 0; i < p.length; i++) {
-        const g = Math.fround(p[i] + activation.bGate[i]);
-        const m = Math.fround(Math.fround(p[i] * activation.magScale[i]) + activation.bMag[i]);
-        f[i] = g > 0 ? Math.max(0, m) : 0;
-      }
-      return f;
-    case "topk": {
-      const h = new Float32Array(p.length);
-      for (let i = 0; i < p.length; i++) h[i] = p[i] + activation.bEnc[i];
-      const chosen = topK(h, activation.k);
-      for (let j = 0; j < chosen.indices.length; j++) {
-        f[chosen.indices[j]] = Math.max(0, chosen.values[j]);
-      }
-      return f;
-    }
-    case "groupmax": {
-      const size = p.length / activation.k;
-      for (let g = 0; g < activation.k; g++) {
-        let best = g * size;
-        let bestValue = -Infinity;
-        for (let i = g * size; i < (g + 1) * size; i++) {
-          const h = Math.max(0, Math.fround(p[i] + activation.bEnc[i]));
-          if (h > bestValue) {
-            bestValue = h;
-            best = i;
-          }
-        }
-        f[best] = bestValue;
-      }
-      return f;
-    }
-  }
-}
-
-/** Sparse form of dense codes: non-zero entries, value descending, ties by lower index. */
-export function sparsify(
-  f: Float32Array,
-  top?: number,
-): { indices: Int32Array; values: Float32Array } {
-  return topK(f, top ?? f.length, { keep: (v) => v !== 0 });
-}
+import { activateRows } from "../../domain/sae/activation.ts";
+import { topKRows } from "../top_k_rows.ts";
 
 /** Sum of `value * W_dec[index]` over one row's sparse codes, accumulated into `out`. */
 function addDecoderRows(
@@ -93,14 +38,7 @@ export function referenceBackend(): Backend {
       options?.signal?.throwIfAborted();
       const w = prepared.weights;
       const p = await backend.matmul(s, w.wEnc);
-      const indices: Int32Array[] = [];
-      const values: Float32Array[] = [];
-      for (let r = 0; r < s.rows; r++) {
-        const chosen = sparsify(activate(w.activation, row(p, r)), options?.top);
-        indices.push(chosen.indices);
-        values.push(chosen.values);
-      }
-      return { width: w.dSae, indices, values };
+      return activateRows(w.activation, p, { top: options?.top });
     },
     decodeSparse(
       prepared: Prepared,
@@ -180,14 +118,7 @@ export function referenceBackend(): Backend {
     },
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-      const indices: Int32Array[] = [];
-      const values: Float32Array[] = [];
-      for (let r = 0; r < m.rows; r++) {
-        const chosen = topK(row(m, r), k);
-        indices.push(chosen.indices);
-        values.push(chosen.values);
-      }
-      return Promise.resolve({ width: m.cols, indices, values });
+      return Promise.resolve(topKRows(m, k));
     },
   };
   return backend;

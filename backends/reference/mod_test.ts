@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { matrix } from "../../domain/sae/matrix.ts";
-import { activate, referenceBackend } from "./mod.ts";
+import { activate } from "../../domain/sae/activation.ts";
+import { referenceBackend } from "./mod.ts";
 import { conformanceTests } from "../../tests/conformance.ts";
 
 conformanceTests("reference", () => referenceBackend(), 1e-5);

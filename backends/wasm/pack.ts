@@ -5,14 +5,12 @@
  * @module
  */
 
+import type { Matrix } from "../../domain/sae/matrix.ts";
+import type { Precision } from "../../domain/precision.ts";
 import type { SharedHeap } from "./heap.ts";
-import type { PREC } from "./params.ts";
 
-/** Stored precision of weights inside the kernels' memory. */
-export type WeightPrecision = keyof typeof PREC;
-
-/** Bytes per element. */
-export function precisionBytes(precision: WeightPrecision): number {
+/** Bytes per stored element. */
+export function precisionBytes(precision: Precision): number {
   return precision === "f32" ? 4 : 2;
 }
 
@@ -41,4 +39,21 @@ export function packVector(heap: SharedHeap, v: Float32Array): number {
   out.fill(0);
   out.set(v);
   return ptr;
+}
+
+/** Copy a matrix into the kernels' memory at `options.ptr`, rows padded with zeros to `options.ld` floats. */
+export function copyPadded(
+  heap: SharedHeap,
+  m: Matrix,
+  options: { ptr: number; ld: number },
+): void {
+  const dst = heap.f32(options.ptr, m.rows * options.ld);
+  if (options.ld === m.cols) {
+    dst.set(m.data);
+    return;
+  }
+  for (let r = 0; r < m.rows; r++) {
+    dst.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), r * options.ld);
+    dst.fill(0, r * options.ld + m.cols, (r + 1) * options.ld);
+  }
 }

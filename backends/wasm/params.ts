@@ -1,13 +1,15 @@
 /**
- * The kernels' parameter blocks and constants, mirrored from wasm/assembly/kernels.ts (keep
- * the two in step). Every block has PARAM_WORDS i32 words; words PROGRESS, OP and STOP are
- * common, the others depend on the operation. Every operation is resumable: `run_job` returns
+ * The kernels' parameter blocks and constants, mirrored from wasm/assembly/params.ts (keep
+ * the two in step; params_test.ts compares them). Every block has PARAM_WORDS i32 words;
+ * words PROGRESS, OP and STOP are common, the others depend on the operation. Every operation is resumable: `run_job` returns
  * 1 when it stopped at a checkpoint (the block records where), 0 when finished.
  * @module
  */
 
-/** Weight precisions the kernels stream. */
-export const PREC = { f32: 0, bf16: 1, f16: 2 } as const;
+import type { Precision } from "../../domain/precision.ts";
+
+/** Weight precisions the kernels stream, by their codes. */
+export const PREC = { f32: 0, bf16: 1, f16: 2 } as const satisfies Record<Precision, number>;
 
 /** Activation codes of the fused encode. */
 export const ACT = { dense: 0, relu: 1, jumprelu: 2, gated: 3 } as const;

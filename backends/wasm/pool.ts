@@ -18,21 +18,17 @@
 
 import type { BackendHealth, CallOptions, WorkClass } from "../backend.ts";
 import { SaeError } from "../../domain/errors.ts";
+import { type Generation, retireGeneration, slotMessage, spawnGeneration } from "./generation.ts";
 import type { SharedHeap } from "./heap.ts";
 import { COMMON } from "./params.ts";
 import {
-  controlBytes,
-  H_CANCEL,
   H_EXITED,
   H_REMAINING,
   H_STOP,
   H_STOPPED,
   H_THEN,
   H_THEN_RESULT,
-  MESSAGE_BYTES,
   S_JOB,
-  S_MESSAGE_BYTE,
-  S_MESSAGE_LENGTH,
   S_POSTED,
   S_RESULT,
   S_STATUS,
@@ -77,21 +73,6 @@ export class KernelStuckError extends SaeError {
     this.retired = retired;
   }
 }
-
-/** One set of workers and its control block. */
-interface Generation {
-  readonly ctrl: number;
-  readonly words: Int32Array;
-  readonly workers: Worker[];
-  /** Why it was abandoned (null while in service). */
-  abandoned: string | null;
-  /** Workers that died without reaching their exit code. */
-  deaths: number;
-  /** Resolves once all its workers have left (set when abandoned). */
-  retired: Promise<void>;
-}
-
-const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
 
 function unavailable(message: string): SaeError {
   return new SaeError("unavailable", message);
@@ -253,7 +234,7 @@ export class KernelPool {
       if (jobs[i] === 0) continue;
       const slot = slotWord(i);
       if (w[slot + S_STATUS] !== 0) {
-        throw new Error(`a WASM kernel failed: ${this.#message(gen, slot)}`);
+        throw new Error(`a WASM kernel failed: ${slotMessage(this.#heap, gen, { index: i })}`);
       }
       results[i] = w[slot + S_RESULT];
     }
@@ -305,67 +286,14 @@ export class KernelPool {
     }
   }
 
-  #message(gen: Generation, slot: number): string {
-    const n = Math.min(MESSAGE_BYTES, gen.words[slot + S_MESSAGE_LENGTH]);
-    const bytes = this.#heap.memory.buffer;
-    const view = new Uint8Array(bytes, gen.ctrl + 4 * slot + S_MESSAGE_BYTE, n);
-    return String.fromCharCode(...view);
-  }
-
   /** Start a set of workers on a fresh control block. */
-  async #spawn(): Promise<Generation> {
-    const bytes = controlBytes(this.threads);
-    const ctrl = this.#heap.alloc(bytes);
-    const words = this.#heap.i32(ctrl, bytes / 4);
-    words.fill(0);
-    const gen: Generation = {
-      ctrl,
-      words,
-      workers: [],
-      abandoned: null,
-      deaths: 0,
-      retired: Promise.resolve(),
-    };
-    const ready: Promise<void>[] = [];
-    for (let index = 0; index < this.threads; index++) {
-      const worker = new Worker(WORKER_URL, { type: "module" });
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          worker.onmessage = (e: MessageEvent) => {
-            if (e.data === "ready") return resolve();
-            // It left its loop (it counted itself in EXITED): give the generation up.
-            const why = `a kernel worker failed: ${e.data?.error}`;
-            reject(new Error(why));
-            this.#abandon(gen, why);
-          };
-          worker.onerror = (e: ErrorEvent) => {
-            e.preventDefault();
-            const why = `a kernel worker died: ${e.message}`;
-            reject(new Error(why));
-            this.#died(gen, why);
-          };
-        }),
-      );
-      worker.postMessage({ module: this.#module, memory: this.#heap.memory, ctrl, index });
-      gen.workers.push(worker);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const limit = Math.max(this.#watchdogMs, START_TIMEOUT_MS);
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`kernel workers did not start in ${limit} ms`)),
-        limit,
-      );
+  #spawn(): Promise<Generation> {
+    return spawnGeneration(this.#module, this.#heap, {
+      threads: this.threads,
+      timeoutMs: Math.max(this.#watchdogMs, START_TIMEOUT_MS),
+      onFailed: (gen, why) => this.#abandon(gen, why),
+      onDied: (gen, why) => this.#died(gen, why),
     });
-    try {
-      await Promise.race([Promise.all(ready), late]);
-    } catch (e) {
-      this.#retire(gen, (e as Error).message);
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    return gen;
   }
 
   /** A worker of `gen` died without leaving its loop: count it and give the generation up. */
@@ -386,34 +314,9 @@ export class KernelPool {
     this.#beginRestart(why);
   }
 
-  /**
-   * Tell `gen`'s workers to stop and leave; free its control block once they all have. With
-   * `terminate` (closing), terminate them at once and free nothing.
-   */
+  /** Retire `gen` (see {@link retireGeneration}). */
   #retire(gen: Generation, why: string, options: { terminate?: boolean } = {}): void {
-    if (gen.abandoned) return;
-    gen.abandoned = why;
-    const w = gen.words;
-    Atomics.store(w, H_STOP, 1);
-    Atomics.store(w, H_CANCEL, 1);
-    for (let i = 0; i < gen.workers.length; i++) {
-      Atomics.add(w, slotWord(i) + S_POSTED, 1);
-      Atomics.notify(w, slotWord(i) + S_POSTED);
-    }
-    Atomics.notify(w, H_REMAINING);
-    if (options.terminate) {
-      for (const worker of gen.workers) worker.terminate();
-      return;
-    }
-    gen.retired = (async () => {
-      let left: number;
-      while ((left = Atomics.load(w, H_EXITED)) + gen.deaths < gen.workers.length) {
-        const waiting = Atomics.waitAsync(w, H_EXITED, left);
-        if (waiting.async) await waiting.value;
-      }
-      for (const worker of gen.workers) worker.terminate();
-      this.#heap.free(gen.ctrl);
-    })();
+    retireGeneration(this.#heap, gen, { why, terminate: options.terminate });
   }
 
   #beginRestart(why: string): void {

@@ -14,6 +14,12 @@ export interface Folder {
   readonly files: ReadonlyMap<string, number>;
   /** Open one file of the folder for ranged reads. */
   open(name: string): Promise<ByteSource>;
+  /**
+   * Where the folder sits in its store (the dictionary id, e.g. `gemma-scope-2b-pt-res/embedding/
+   * width_4k/average_l0_6`), when the caller knows it. Only Gemma Scope reads it: SAELens scales
+   * the weights of Gemma Scope folders whose path contains `embedding`.
+   */
+  readonly path?: string;
 }
 
 /** Largest JSON config a loader will read (cfg.json, saeserve.json). */

@@ -1,6 +1,12 @@
 /**
- * Gemma Scope: one params.npz holding exactly W_enc [d_model, d_sae], W_dec [d_sae, d_model],
- * b_enc, b_dec and threshold. JumpReLU, no b_dec subtraction, no normalization.
+ * Gemma Scope: one params.npz holding W_enc [d_model, d_sae], W_dec [d_sae, d_model], b_enc,
+ * b_dec and threshold. JumpReLU, no b_dec subtraction, no normalization. Follows SAELens 6.18's
+ * gemma_2_sae_huggingface_loader:
+ * - members named `w_*` are read as `W_*` (some releases spell w_enc / w_dec in lower case);
+ * - folders whose path contains `embedding` are embedding SAEs, trained on embeddings scaled by
+ *   sqrt(d_model): W_enc is divided and W_dec multiplied by sqrt(d_in), so requests send the
+ *   unscaled embeddings SAELens' hook_embed sees. saeserve.json's `"embedding_scale": true |
+ *   false` overrides the path rule.
  * @module
  */
 
@@ -11,7 +17,7 @@ import { parseNpyHeader } from "../io/npy.ts";
 import { loadNpzArray, readNpzDirectory } from "../io/npz.ts";
 import type { Tensor } from "../sae/tensor.ts";
 import { openZipEntry, type ZipEntry } from "../io/zip.ts";
-import type { Folder } from "./folder.ts";
+import { type Folder, readJsonObject } from "./folder.ts";
 import type { DictionaryDescription, LoadOptions } from "./loaded.ts";
 import { asMatrix, asVector, dtypeName } from "./tensors.ts";
 
@@ -46,13 +52,51 @@ async function memberHeader(source: ByteSource, entry: ZipEntry) {
   return parseNpyHeader(bytes);
 }
 
+/** SAELens' rename: a member `w_x` is `W_x`; every other name stands. */
+function canonicalKey(member: string): string {
+  return member.startsWith("w_") ? "W_" + member.slice(2) : member;
+}
+
+/** params.npz's members by canonical key (W_enc, ...), each checked present exactly once. */
 async function directory(folder: Folder) {
   const source = await folder.open(GEMMA_SCOPE_FILE);
-  const members = await readNpzDirectory(source);
+  const all = await readNpzDirectory(source);
+  const members = new Map<string, ZipEntry>();
+  const names = new Map<string, string>();
+  for (const [name, entry] of all) {
+    const key = canonicalKey(name);
+    if (!(KEYS as readonly string[]).includes(key)) continue;
+    if (names.has(key)) {
+      throw new FormatError(GEMMA_SCOPE_FILE, `both ${names.get(key)} and ${name} are present`);
+    }
+    names.set(key, name);
+    members.set(key, entry);
+  }
   for (const key of KEYS) {
     if (!members.has(key)) throw new FormatError(GEMMA_SCOPE_FILE, `missing array ${key}`);
   }
   return { source, members };
+}
+
+const SIDECAR = "saeserve.json";
+
+/** Whether SAELens would treat the folder as an embedding SAE (saeserve.json may say). */
+export async function isEmbeddingSae(folder: Folder): Promise<boolean> {
+  if (folder.files.has(SIDECAR)) {
+    const choice = (await readJsonObject(folder, SIDECAR)).embedding_scale;
+    if (typeof choice === "boolean") return choice;
+    if (choice !== undefined) {
+      throw new FormatError(SIDECAR, "embedding_scale must be true or false");
+    }
+  }
+  return folder.path?.includes("embedding") ?? false;
+}
+
+/** SAELens' embedding-SAE adjustment, in place: W_enc / sqrt(d_in), W_dec * sqrt(d_in). */
+function scaleEmbedding(wEnc: Float32Array, wDec: Float32Array, dIn: number): void {
+  const root = Math.sqrt(dIn);
+  for (let i = 0; i < wEnc.length; i++) wEnc[i] /= root;
+  for (let i = 0; i < wDec.length; i++) wDec[i] *= root;
 }
 
 function describe(dIn: number, dSae: number, dtype: string): DictionaryDescription {
@@ -99,11 +143,14 @@ export async function loadGemmaScope(folder: Folder, options?: LoadOptions): Pro
   const [dIn, dSae] = wEncTensor.shape;
   const vector = (key: string, n: number) => asVector(tensors.get(key)!, n, key);
   const bDec = vector("b_dec", dIn);
+  const wEnc = asMatrix(wEncTensor, dIn, dSae, "W_enc");
+  const wDec = asMatrix(tensors.get("W_dec")!, dSae, dIn, "W_dec");
+  if (await isEmbeddingSae(folder)) scaleEmbedding(wEnc.data, wDec.data, dIn);
   return {
     dIn,
     dSae,
-    wEnc: asMatrix(wEncTensor, dIn, dSae, "W_enc"),
-    wDec: asMatrix(tensors.get("W_dec")!, dSae, dIn, "W_dec"),
+    wEnc,
+    wDec,
     bDec,
     preBias: null,
     activation: {

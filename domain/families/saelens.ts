@@ -2,6 +2,11 @@
  * SAELens folders: cfg.json + sae_weights.safetensors. Reads v6 configs and pre-6.0 ones
  * (hook_point, activation_fn_str/activation_fn, activation_fn_kwargs.k, boolean
  * normalize_activations), architectures standard / jumprelu / topk / gated.
+ *
+ * Pre-6.0 fine-tuned SAEs (cfg `finetuning_scaling_factor: true` and a `scaling_factor` or
+ * `finetuning_scaling_factor` tensor) decode as SAELens 5.9's SAE.decode does,
+ * `(f * s) @ W_dec + b_dec`: s is folded into the W_dec rows, so codes, decode, reconstruction
+ * and steering (edits are in code units, as on SAELens' hook_sae_acts_post) all match 5.9.
  * @module
  */
 
@@ -33,6 +38,8 @@ export interface SaeLensConfig {
   readonly dtype: string;
   readonly hookName?: string;
   readonly modelName?: string;
+  /** Pre-6.0 `finetuning_scaling_factor` flag: decode multiplies codes by a per-latent factor. */
+  readonly finetuningScalingFactor: boolean;
 }
 
 function positiveInt(cfg: Record<string, unknown>, key: string): number {
@@ -57,6 +64,15 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
   let architecture = optionalString(cfg.architecture) ?? "standard";
   // SAELens 3.x-5.x saved TopK SAEs as "standard" with activation_fn "topk" and ran them as TopK.
   if (architecture === "standard" && activationFn === "topk") architecture = "topk";
+  if (activationFn === "tanh-relu") {
+    // SAELens 5.x: tanh(relu(h)). SAELens 6 reads the same config as plain ReLU.
+    throw new FormatError(
+      "cfg.json",
+      "activation_fn tanh-relu (SAELens 5.x: codes tanh(relu(h))) is not served yet: " +
+        "serving it as ReLU, as SAELens 6 does, would give other codes",
+      { kind: "invalid" },
+    );
+  }
   if (architecture === "standard" && activationFn !== undefined && activationFn !== "relu") {
     throw new FormatError("cfg.json", `unsupported activation_fn ${JSON.stringify(activationFn)}`, {
       kind: "invalid",
@@ -107,6 +123,7 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
     dtype,
     hookName: optionalString(metadata.hook_name, cfg.hook_name, cfg.hook_point),
     modelName: optionalString(metadata.model_name, cfg.model_name),
+    finetuningScalingFactor: cfg.finetuning_scaling_factor === true,
   };
 }
 
@@ -157,6 +174,8 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
   if (config.architecture === "jumprelu") {
     names.push(header.tensors.has("threshold") ? "threshold" : "log_threshold");
   }
+  const scaleName = finetuningScaleTensor(header);
+  if (scaleName) names.push(scaleName);
   const t = await loadInFileOrder(header, names, async (name) => {
     if (name === "W_enc") {
       return await loadSafetensorsMatrix(source, header, {
@@ -211,6 +230,12 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
       activation = { kind: "topk", bEnc: vec("b_enc"), k: config.k! };
       break;
   }
+  if (scaleName) {
+    foldFinetuningScale(wDec.data, vec(scaleName), {
+      enabled: config.finetuningScalingFactor,
+      name: scaleName,
+    });
+  }
   if (config.rescaleByDecoderNorm && activation.kind === "topk") {
     foldDecoderNorms(wEnc.data, wDec.data, activation.bEnc, { dIn, dSae });
   }
@@ -251,5 +276,46 @@ export function foldDecoderNorms(
   }
   for (let r = 0; r < dIn; r++) {
     for (let i = 0; i < dSae; i++) wEnc[r * dSae + i] *= norms[i];
+  }
+}
+
+/** The tensor holding a pre-6.0 finetuning scale, if the file has one (two is ambiguous). */
+function finetuningScaleTensor(header: SafetensorsHeader): string | undefined {
+  const present = ["scaling_factor", "finetuning_scaling_factor"].filter((n) =>
+    header.tensors.has(n)
+  );
+  if (present.length > 1) {
+    throw new FormatError(
+      "sae_weights.safetensors",
+      "both scaling_factor and finetuning_scaling_factor are present",
+    );
+  }
+  return present[0];
+}
+
+/**
+ * SAELens 5.9's finetuning scale, folded: decode is (f * s) @ W_dec + b_dec, so W_dec[i] *= s_i.
+ * As SAELens' read_sae_components_from_disk: a factor of all ones (torch.allclose) is dropped;
+ * any other factor needs the cfg flag (SAELens refuses the folder otherwise, and so does this).
+ * In place.
+ */
+export function foldFinetuningScale(
+  wDec: Float32Array,
+  scale: Float32Array,
+  options: { enabled: boolean; name: string },
+): void {
+  const ones = scale.every((s) => Math.abs(s - 1) <= 1e-8 + 1e-5);
+  if (ones) return;
+  if (!options.enabled) {
+    throw new FormatError(
+      "sae_weights.safetensors",
+      `${options.name} is present and not all ones, but cfg.json's finetuning_scaling_factor ` +
+        "is not true (SAELens refuses this folder too)",
+      { kind: "invalid" },
+    );
+  }
+  const dIn = wDec.length / scale.length;
+  for (let i = 0; i < scale.length; i++) {
+    for (let c = 0; c < dIn; c++) wDec[i * dIn + c] *= scale[i];
   }
 }

@@ -3,13 +3,17 @@
  * as a JSON header line followed by `torch.save(sae.state_dict())` in the same file. Tensors
  * W_enc [d, d_sae], b_enc, W_dec [d_sae, d], b_dec (+ `activation.threshold` for BatchTopK).
  *
- * Semantics follow the code that wrote each schema (saev/nn/modeling.py):
- * - no `schema` (bare config: d_vit, exp_factor; before 2025-04) and schema 1: ReLU (or, in
- *   schema 1, TopK / BatchTopK), encoder input `x - b_dec`;
- * - schema >= 2 (2025-07 on): `x @ W_enc + b_enc`, no b_dec removal (commit e7ca004).
- * saeserve.json may override the latter with `"apply_b_dec_to_input": true | false`.
+ * Semantics follow the code that wrote each file (saev/nn/modeling.py):
+ * - no `schema` (bare config: d_vit, exp_factor; before 2025-04): ReLU, encoder input `x - b_dec`;
+ * - schema 1 (2025-04 to 2025-07-31): ReLU / TopK / BatchTopK, encoder input `x - b_dec`, except
+ *   files written by e7ca004 (2025-07-31) and the schema-1 commits after it, which no longer
+ *   remove b_dec; the header's `commit` (git's short hash of the writer) tells them apart (see
+ *   {@link SCHEMA1_WITHOUT_B_DEC}); an unknown commit is read as the older writers wrote;
+ * - schema >= 2 (2025-07-31 on): `x @ W_enc + b_enc`, no b_dec removal.
+ * saeserve.json may override any of these with `"apply_b_dec_to_input": true | false`.
  * TopK keeps the k largest pre-activations (saeserve then applies ReLU; saev does not, so rows
- * with fewer than k positive pre-activations differ in those negative codes). BatchTopK is
+ * with fewer than k positive pre-activations differ in those negative codes: issue 16 point 5,
+ * waiting for an unrectified top-k activation in the canonical dictionary). BatchTopK is
  * served as its eval-mode JumpReLU at `activation.threshold` (a threshold <= 0 is ReLU).
  *
  * saev trains on (x - mean) / scalar (its activations Dataset); saeserve.json's
@@ -69,6 +73,38 @@ const ACTIVATIONS: Record<string, SaevConfig["activation"]> = {
   BatchTopK: "batchtopk",
 };
 
+/**
+ * The saev commits that wrote schema-1 headers without removing b_dec before encoding: e7ca004
+ * ("don't remove decoder bias", 2025-07-31) and its descendants up to 8d38c23, which moved to
+ * schema 2 (every commit of OSU-NLP-Group/saev with e7ca004 as ancestor whose dump() still
+ * wrote `"schema": 1`).
+ */
+export const SCHEMA1_WITHOUT_B_DEC: readonly string[] = [
+  "e7ca004660a3ab414da7002fcecfc157d5b786aa",
+  "65c5a2b55e11c380d1b0ae537524977b240b346d",
+  "f5d892c65a1b2cec1603651f820b884c13656a93",
+  "8aecac1833f6412b9f6262b28b90248da6d49d26",
+  "ea2c9f59a17924f1a66b60a03fecbad66fbe9848",
+  "5fee417720e4c3cacca1ad2d8177c1455877838a",
+  "6845bc22bdfe38d2a3e1b401b067ba8fa1a555be",
+  "9f39cf867fc2bcf75bdbb04dfb6f2ffa1531e932",
+  "5056de48451e471a2978972abcf2196b291da32c",
+  "795479bf1f82bb1c16f7e3bbb06ff71e35730e24",
+  "fad99298d1458e372361f3f16693cbd672f9d71a",
+  "ab690dc03fe95926b0f9215476db0fca46a06a2b",
+];
+
+/**
+ * Whether a schema-1 header's `commit` names one of {@link SCHEMA1_WITHOUT_B_DEC}: git's short
+ * hash (7 or more hex digits) or a full one. "unknown" (saev run outside a git checkout) and
+ * other commits are not.
+ */
+export function writtenWithoutBDec(commit: unknown): boolean {
+  if (typeof commit !== "string" || !/^[0-9a-fA-F]{7,40}$/.test(commit)) return false;
+  const prefix = commit.toLowerCase();
+  return SCHEMA1_WITHOUT_B_DEC.some((full) => full.startsWith(prefix));
+}
+
 /** Resolve a saev header of any schema (none, 1 in both its forms, 2 to 5). */
 export function parseSaevHeader(header: Json): SaevConfig {
   const schema = header.schema;
@@ -116,7 +152,7 @@ export function parseSaevHeader(header: Json): SaevConfig {
     k,
     dIn,
     dSae,
-    subtractBDec: schema === undefined || schema === 1,
+    subtractBDec: schema === undefined || (schema === 1 && !writtenWithoutBDec(header.commit)),
   };
 }
 

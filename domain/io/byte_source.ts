@@ -20,6 +20,17 @@ export interface ByteSource {
   readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
+/**
+ * Read-only objects by path, as a domain reader needs them (a store offers this): list the
+ * objects under a prefix with their sizes, and open one for ranged reads.
+ */
+export interface ObjectSource {
+  /** Every object whose path starts with `prefix` ("" for all), with its size in bytes. */
+  list(prefix: string): Promise<readonly { readonly path: string; readonly size: number }[]>;
+  /** Open the object at `path`. */
+  open(path: string): Promise<ByteSource>;
+}
+
 /** A ByteSource over bytes already in memory. */
 export function bytesSource(bytes: Uint8Array): ByteSource {
   return {

@@ -7,9 +7,9 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { ByteSource } from "./byte_source.ts";
 import { FormatError } from "../errors.ts";
-import { Sha256 } from "./sha256.ts";
 
 /** A hashing wrapper: hand `source` to the parser, then await `finish()` for the digest. */
 export interface HashingSource {
@@ -24,7 +24,7 @@ export interface HashingSource {
 
 /** Wrap `source` so that the bytes streamed through it, in order, feed a SHA-256. */
 export function hashingSource(source: ByteSource): HashingSource {
-  const hash = new Sha256();
+  const hash = createHash("sha256");
   let position = 0;
   // The stream currently advancing the hash, if any. A newer read that covers the hash
   // position takes over (so an abandoned stream never blocks hashing), retiring the old one.
@@ -114,7 +114,7 @@ export function hashingSource(source: ByteSource): HashingSource {
     if (position !== source.size) {
       throw new FormatError("stream", `ended after ${position} of ${source.size} bytes`);
     }
-    return hash.digestHex();
+    return hash.digest("hex");
   };
 
   return {

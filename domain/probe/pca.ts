@@ -6,6 +6,7 @@
  */
 
 import { type Matrix, matrix } from "../sae/matrix.ts";
+import { seededRandom } from "../random.ts";
 
 /** A fitted PCA. */
 export interface Pca {
@@ -127,11 +128,8 @@ export function fitPca(x: Matrix, options: { components: number; seed?: number }
   } else {
     // Randomized subspace iteration with oversampling, then Rayleigh-Ritz.
     const p = Math.min(d, k + 10);
-    let s = options.seed ?? 1;
-    const rand = () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return s / 2 ** 32 - 0.5;
-    };
+    const uniform = seededRandom(options.seed ?? 1);
+    const rand = () => uniform() - 0.5;
     let basis = Array.from({ length: p }, () => normalize(Float64Array.from({ length: d }, rand)));
     const applyCov = (v: Float64Array) => {
       const xv = new Float64Array(n);

@@ -13,6 +13,7 @@ import type { AlignedDictionary, AlignedStream } from "../features/aligned.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { topK } from "../sae/top_k.ts";
 import { Adam } from "./adam.ts";
+import { gaussian, seededRandom } from "../random.ts";
 
 /** Paired rows of every stream, same count. */
 export interface AlignedRowSource {
@@ -39,18 +40,6 @@ export interface AlignedTrainOptions {
   readonly onProgress?: (p: { step: number; loss: number; deadFraction: number }) => void;
 }
 
-function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
-
 function normalizeRows(w: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     let sq = 0;
@@ -66,7 +55,7 @@ export async function trainAligned(
   options: AlignedTrainOptions,
 ): Promise<{ dictionary: AlignedDictionary; loss: number }> {
   const L = options.latents;
-  const g = gaussian(options.seed ?? 0);
+  const g = gaussian(seededRandom(options.seed ?? 0));
   const first = await source.next(Math.max(options.batch, 256));
   const streams: AlignedStream[] = source.streams.map(({ name, d }) => {
     const wDec = Float32Array.from({ length: L * d }, g);

@@ -17,6 +17,7 @@ import {
 } from "../features/aligned.ts";
 import { bytesSource } from "../io/byte_source.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
+import { gaussian, seededRandom } from "../random.ts";
 import { referenceBackend } from "../../backends/reference/mod.ts";
 import { trainAligned } from "./aligned_trainer.ts";
 
@@ -25,12 +26,8 @@ const D1 = 20;
 const D2 = 16;
 
 function world(seed: number) {
-  let s = seed;
-  const u = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
+  const u = seededRandom(seed);
+  const gauss = gaussian(u);
   const m1 = Array.from({ length: C * D1 }, gauss);
   const m2 = Array.from({ length: C * D2 }, gauss);
   const n1 = Array.from({ length: 4 * D1 }, gauss);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../../backends/backend.ts";
 import { matrix } from "../sae/matrix.ts";
+import { seededRandom } from "../random.ts";
 import { referenceBackend } from "../../backends/reference/mod.ts";
 import {
   lossAndGradients,
@@ -17,16 +18,10 @@ import {
 import { webgpuBackend } from "../../backends/gpu/mod.ts";
 import { wasmBackend } from "../../backends/wasm/mod.ts";
 
+/** Seeded values uniform on [-0.5, 0.5). */
 function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const uniform = seededRandom(seed);
+  return () => uniform() - 0.5;
 }
 
 const D = 6;

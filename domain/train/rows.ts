@@ -7,13 +7,13 @@
  * @module
  */
 
-import { readRange } from "../io/byte_source.ts";
+import { type ObjectSource, readRange } from "../io/byte_source.ts";
 import { bytesToF32, type DType, isDType } from "../io/dtype.ts";
 import { FormatError, SaeError } from "../errors.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
+import { seededRandom } from "../random.ts";
 import { parseNpyHeader } from "../io/npy.ts";
 import { readSafetensorsHeader } from "../io/safetensors.ts";
-import type { Store } from "../../service/store/mod.ts";
 import type { RowSource } from "./trainer.ts";
 
 /** Options of {@link storeRows}. */
@@ -34,21 +34,10 @@ interface Shard {
   readonly dataOffset: number;
 }
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
 /** A shard's layout from its header (no row is read). */
-async function describeShard(store: Store, path: string): Promise<Shard> {
+async function describeShard(store: ObjectSource, path: string): Promise<Shard> {
   const source = await store.open(path);
   let shape: readonly number[];
   let dtype: string | null;
@@ -89,7 +78,12 @@ async function describeShard(store: Store, path: string): Promise<Shard> {
 }
 
 /** Rows [r0, r1) of a shard as f32, checked finite. */
-async function readBlock(store: Store, shard: Shard, r0: number, r1: number): Promise<Matrix> {
+async function readBlock(
+  store: ObjectSource,
+  shard: Shard,
+  r0: number,
+  r1: number,
+): Promise<Matrix> {
   const rowBytes = shard.cols * BYTES[shard.dtype];
   const source = await store.open(shard.path);
   const bytes = await readRange(source, shard.dataOffset + r0 * rowBytes, (r1 - r0) * rowBytes);
@@ -107,7 +101,7 @@ async function readBlock(store: Store, shard: Shard, r0: number, r1: number): Pr
 
 /** Rows from `path` in `store`: a .npy / .safetensors file, or a folder of them. */
 export async function storeRows(
-  store: Store,
+  store: ObjectSource,
   path: string,
   options?: StoreRowsOptions,
 ): Promise<RowSource & { readonly rows: number }> {
@@ -138,7 +132,7 @@ export async function storeRows(
   if (blocks.length === 0) {
     throw new SaeError("not_found", `the rows under ${JSON.stringify(path)} are empty`);
   }
-  const rand = random(options?.seed ?? 0);
+  const rand = seededRandom(options?.seed ?? 0);
   let order: typeof blocks = [];
   let buffer = new Float32Array(0);
   let held = 0;

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type Matrix, matrix } from "../sae/matrix.ts";
+import { gaussian, seededRandom } from "../random.ts";
 import { referenceBackend } from "../../backends/reference/mod.ts";
 import { Registry } from "../../service/registry.ts";
 import { encodeRows } from "../sae/sae.ts";
@@ -19,12 +20,8 @@ import { wasmBackend } from "../../backends/wasm/mod.ts";
 function planted(options: { d: number; atoms: number; active: number; seed: number }): RowSource & {
   atoms: Float32Array;
 } {
-  let s = options.seed >>> 0 || 1;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const rand = seededRandom(options.seed);
+  const gauss = gaussian(rand);
   const { d } = options;
   const atoms = new Float32Array(options.atoms * d);
   for (let i = 0; i < options.atoms; i++) {

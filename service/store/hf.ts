@@ -7,7 +7,8 @@
 
 import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
-import { fetchWithRetry, httpObject, responseError, type RetryOptions } from "./http.ts";
+import { httpObject } from "./http.ts";
+import { fetchWithRetry, responseError, type RetryOptions } from "./http_fetch.ts";
 import type { Store, StoreEntry } from "./mod.ts";
 import { encodePath, isObjectPath, objectPath } from "./object_path.ts";
 

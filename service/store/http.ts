@@ -1,168 +1,22 @@
 /**
  * HTTP(S) objects read with ranged GETs, and the read-only `https://` store built on them.
- * The pieces here (retrying requests, status mapping, ranged ByteSources) are shared by the
- * S3 and Hugging Face stores, which differ only in how they address and sign requests.
+ * The pieces they share with the S3 and Hugging Face stores (retrying requests and status
+ * mapping in http_fetch.ts, ranged ByteSources in ranged_source.ts) live beside this module.
  * @module
  */
 
 import type { ByteSource } from "../../domain/io/byte_source.ts";
-import { FormatError, SaeError } from "../../domain/errors.ts";
+import { SaeError } from "../../domain/errors.ts";
 import type { Store, StoreEntry } from "./mod.ts";
 import { encodePath, isObjectPath, objectPath } from "./object_path.ts";
-
-/** How hard to retry a request that failed before its first byte arrived. */
-export interface RetryOptions {
-  /** Extra attempts after a network error, a timeout or a 5xx answer. Default 2. */
-  readonly retries?: number;
-  /** Delay before the first retry; each later one waits four times longer. Default 100 ms. */
-  readonly retryDelayMs?: number;
-  /** Longest wait for an answer's status and headers, per attempt. Default 30 000 ms. */
-  readonly timeoutMs?: number;
-}
-
-/** Options for {@link fetchWithRetry}. */
-export interface FetchRetryOptions extends RetryOptions {
-  /** What is being fetched, as shown in errors: a store address and path, never a secret. */
-  readonly label: string;
-}
-
-/** Sends one attempt of a request; `signal` aborts it when the attempt times out. */
-export type Sender = (signal: AbortSignal) => Promise<Response>;
-
-/**
- * Call `send` until it answers below 500, retrying network errors, timeouts and 5xx answers
- * with a short backoff. Returns the last response whatever its status (a 5xx after the last
- * retry included); throws SaeError "unavailable" when the server could not be reached at all.
- */
-export async function fetchWithRetry(send: Sender, options: FetchRetryOptions): Promise<Response> {
-  const retries = options.retries ?? 2;
-  const delay = options.retryDelayMs ?? 100;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  for (let attempt = 0;; attempt++) {
-    let response: Response;
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new DOMException(`no answer in ${timeoutMs} ms`, "TimeoutError")),
-      timeoutMs,
-    );
-    try {
-      response = await send(controller.signal);
-    } catch (error) {
-      if (error instanceof SaeError) throw error;
-      if (attempt >= retries) {
-        const why = controller.signal.aborted
-          ? "the store did not answer in time"
-          : "cannot reach the store";
-        throw new SaeError("unavailable", `${options.label}: ${why}`, { cause: scrubbed(error) });
-      }
-      await sleep(delay * 4 ** attempt);
-      continue;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (response.status < 500 || attempt >= retries) return response;
-    await response.body?.cancel().catch(() => {});
-    await sleep(delay * 4 ** attempt);
-  }
-}
-
-/** Options for {@link responseError}. */
-export interface ResponseErrorOptions {
-  /** A short, secret-free detail to add after the status, e.g. an S3 error code. */
-  readonly detail?: string;
-}
-
-/**
- * The SaeError for a failed response (its body is discarded): 404 and 410 are "not_found",
- * 401 and 403 "unavailable" saying access was denied, anything else "unavailable".
- */
-export async function responseError(
-  response: Response,
-  label: string,
-  options: ResponseErrorOptions = {},
-): Promise<SaeError> {
-  await response.body?.cancel().catch(() => {});
-  const status = options.detail ? `${response.status} ${options.detail}` : `${response.status}`;
-  switch (response.status) {
-    case 404:
-    case 410:
-      return new SaeError("not_found", `${label} not found (${status})`);
-    case 401:
-    case 403:
-      return new SaeError("unavailable", `${label}: access denied (${status})`);
-    default:
-      return new SaeError("unavailable", `${label}: the store answered ${status}`);
-  }
-}
-
-/** Sends one attempt of a GET for the byte range in `range` (e.g. "bytes=0-9"). */
-export type RangeFetcher = (range: string, signal: AbortSignal) => Promise<Response>;
-
-/**
- * A ByteSource over an object of `size` bytes read with ranged GETs. Each stream is one
- * request, retried only until its first byte; the answer must be 206 for exactly the range
- * asked (or 200 when the range is the whole object), and a body that breaks off, or runs
- * long or short, errors the stream with SaeError "unavailable".
- */
-export function rangedSource(
-  size: number,
-  fetchRange: RangeFetcher,
-  options: FetchRetryOptions,
-): ByteSource {
-  const { label } = options;
-  return {
-    size,
-    async stream(offset: number, length: number): Promise<ReadableStream<Uint8Array>> {
-      checkRange(offset, length, { size, label });
-      if (length === 0) return new ReadableStream({ start: (c) => c.close() });
-      const last = offset + length - 1;
-      const response = await fetchWithRetry(
-        (signal) => fetchRange(`bytes=${offset}-${last}`, signal),
-        options,
-      );
-      const whole = offset === 0 && length === size;
-      if (response.status === 200 && !whole) {
-        await response.body?.cancel();
-        throw new SaeError("unavailable", `${label}: the server ignored the Range header`);
-      }
-      if (response.status !== 200 && response.status !== 206) {
-        throw await responseError(response, label);
-      }
-      const range = contentRange(response.headers.get("content-range"));
-      const declared = declaredLength(response.headers);
-      if (
-        (response.status === 206 && range && (range.start !== offset || range.end !== last)) ||
-        (declared !== null && declared !== length) || response.body === null
-      ) {
-        await response.body?.cancel();
-        throw new SaeError(
-          "unavailable",
-          `${label}: the store answered a different range than bytes ${offset}-${last}`,
-        );
-      }
-      return exactBody(response.body, { length, label });
-    },
-  };
-}
-
-/** Options for {@link checkRange}. */
-export interface CheckRangeOptions {
-  /** The object's size in bytes. */
-  readonly size: number;
-  /** The object, as shown in errors. */
-  readonly label: string;
-}
-
-/** Throw FormatError unless [offset, offset + length) is a range of whole bytes inside the object. */
-export function checkRange(offset: number, length: number, options: CheckRangeOptions): void {
-  const { size, label } = options;
-  if (
-    !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
-    offset + length > size
-  ) {
-    throw new FormatError("bytes", `range ${offset}+${length} outside ${size} bytes of ${label}`);
-  }
-}
+import {
+  type FetchRetryOptions,
+  fetchWithRetry,
+  responseError,
+  type RetryOptions,
+  type Sender,
+} from "./http_fetch.ts";
+import { contentRange, declaredLength, rangedSource } from "./ranged_source.ts";
 
 /** Options for {@link httpObject}. */
 export interface HttpObjectOptions extends FetchRetryOptions {
@@ -312,103 +166,6 @@ export function httpStore(url: URL, options: HttpStoreOptions = {}): Store {
   };
 }
 
-interface ExactBodyOptions {
-  readonly length: number;
-  readonly label: string;
-}
-
-/** `body`, checked to carry exactly `length` bytes; breaks and mismatches are "unavailable". */
-function exactBody(
-  body: ReadableStream<Uint8Array>,
-  options: ExactBodyOptions,
-): ReadableStream<Uint8Array> {
-  const { length, label } = options;
-  const reader = body.getReader();
-  let received = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller): Promise<void> {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        controller.error(
-          new SaeError(
-            "unavailable",
-            `${label}: the connection broke after ${received} of ${length} bytes`,
-            { cause: scrubbed(error) },
-          ),
-        );
-        return;
-      }
-      if (chunk.done) {
-        if (received === length) controller.close();
-        else {
-          controller.error(
-            new SaeError(
-              "unavailable",
-              `${label}: the body ended after ${received} of ${length} bytes`,
-            ),
-          );
-        }
-        return;
-      }
-      received += chunk.value.byteLength;
-      if (received > length) {
-        await reader.cancel().catch(() => {});
-        controller.error(
-          new SaeError("unavailable", `${label}: more than the ${length} bytes asked`),
-        );
-        return;
-      }
-      controller.enqueue(chunk.value);
-    },
-    async cancel(reason): Promise<void> {
-      await reader.cancel(reason);
-    },
-  });
-}
-
-interface ContentRange {
-  readonly start: number | null;
-  readonly end: number | null;
-  readonly total: number | null;
-}
-
-function contentRange(header: string | null): ContentRange | null {
-  if (!header) return null;
-  const match = /^bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)\s*$/i.exec(header.trim());
-  if (!match) return null;
-  const number = (text: string | undefined): number | null =>
-    text === undefined || text === "*" ? null : Number(text);
-  return { start: number(match[1]), end: number(match[2]), total: number(match[3]) };
-}
-
-/** Content-Length, when it is present and describes the bytes as stored (not encoded). */
-function declaredLength(headers: Headers): number | null {
-  const encoding = headers.get("content-encoding");
-  if (encoding && encoding.toLowerCase() !== "identity") return null;
-  const text = headers.get("content-length");
-  return text !== null && /^\d+$/.test(text.trim()) ? Number(text) : null;
-}
-
-/**
- * `error` as a cause that is safe to keep: fetch errors quote the URL, and a URL may carry
- * user info or a signed query string, so both are cut from every URL in the message.
- */
-function scrubbed(error: unknown): Error {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new Error(
-    text.replace(
-      /\b([a-z][a-z0-9+.-]*:\/\/)(?:[^\s/?#@)]*@)?([^\s?#)]*)(?:[?#][^\s)]*)?/gi,
-      "$1$2",
-    ),
-  );
-}
-
 function toLatin1(text: string): string {
   return String.fromCharCode(...new TextEncoder().encode(text));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,7 +7,8 @@
 
 import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
-import { fetchWithRetry, rangedSource, responseError, type RetryOptions } from "./http.ts";
+import { fetchWithRetry, responseError, type RetryOptions } from "./http_fetch.ts";
+import { rangedSource } from "./ranged_source.ts";
 import type { Store, StoreEntry } from "./mod.ts";
 import { encodePath, isObjectPath, objectPath } from "./object_path.ts";
 import { encodeRfc3986, sha256Hex, type SigningCredentials, signRequest } from "./sigv4.ts";
@@ -158,7 +159,7 @@ export function s3Store(
     async put(path: string, body: Uint8Array): Promise<void> {
       const relative = objectPath(path, { refuseAs: "invalid" });
       const label = `${describe}/${relative}`;
-      const payloadHash = await sha256Hex(body);
+      const payloadHash = sha256Hex(body);
       const target = objectUrl(relative);
       const headers = { "content-type": "application/octet-stream" };
       // The answer comes only after the upload: allow for it at 1 MB/s or better.

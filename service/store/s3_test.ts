@@ -73,7 +73,7 @@ async function verify(req: Request, body: Uint8Array | undefined): Promise<strin
   const [, accessKeyId, , region, signedHeaders] = match;
   if (accessKeyId !== ACCESS_KEY) return "InvalidAccessKeyId";
   const payloadHash = req.headers.get("x-amz-content-sha256") ?? "";
-  if (body && payloadHash !== (await sha256Hex(body))) return "XAmzContentSHA256Mismatch";
+  if (body && payloadHash !== sha256Hex(body)) return "XAmzContentSHA256Mismatch";
   const amzDate = req.headers.get("x-amz-date") ?? "";
   const date = new Date(
     amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"),

@@ -1,9 +1,11 @@
 /**
  * AWS Signature Version 4 request signing (header form), with `crypto.subtle` for HMAC-SHA256
- * and SHA-256. S3 rules apply when the service is "s3": the path is encoded once rather than
- * twice, and `x-amz-content-sha256` is sent and signed.
+ * and node:crypto for SHA-256. S3 rules apply when the service is "s3": the path is encoded
+ * once rather than twice, and `x-amz-content-sha256` is sent and signed.
  * @module
  */
+
+import { createHash } from "node:crypto";
 
 const ALGORITHM = "AWS4-HMAC-SHA256";
 const encoder = new TextEncoder();
@@ -100,7 +102,7 @@ export async function signatureParts(
     ALGORITHM,
     amzDate,
     scope,
-    await sha256Hex(encoder.encode(canonicalRequest)),
+    sha256Hex(encoder.encode(canonicalRequest)),
   ]
     .join("\n");
 
@@ -116,8 +118,8 @@ export async function signatureParts(
 }
 
 /** Lowercase hex SHA-256 of `body`: the payload hash of a signed request with a body. */
-export async function sha256Hex(body: Uint8Array): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>));
+export function sha256Hex(body: Uint8Array): string {
+  return createHash("sha256").update(body).digest("hex");
 }
 
 /**

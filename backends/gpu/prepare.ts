@@ -1,0 +1,82 @@
+/**
+ * A dictionary uploaded to the GPU: the encoder as column chunks of whole GEMM tiles and the
+ * decoder as row chunks, each within one buffer binding and in the stored precision, plus the
+ * activation vectors the GEMM epilogue reads.
+ * @module
+ */
+
+import type { Prepared } from "../backend.ts";
+import type { SaeWeights } from "../../domain/sae/dictionary.ts";
+import { storedMatrix, upload } from "./buffers.ts";
+import { columnSlice, spans } from "./chunks.ts";
+import type { Chunk, EpilogueBuffers, GpuKernels } from "./kernels.ts";
+import { GEMM_TILE } from "./wgsl.ts";
+
+/** What `prepare` holds on the GPU for one dictionary. */
+export interface GpuPrepared extends Prepared {
+  /** The kernels (and device) the buffers belong to. */
+  readonly kernels: GpuKernels;
+  readonly encoder: Chunk[];
+  readonly decoder: Chunk[];
+  /** Activation vectors: bias (b_enc or b_gate), threshold or magnitude scale, magnitude bias. */
+  readonly epilogue: EpilogueBuffers;
+  /** Every buffer to destroy at release. */
+  readonly buffers: GPUBuffer[];
+}
+
+/**
+ * Upload `weights` for `kernels` (run it inside the device's error scopes). On failure the
+ * buffers created so far are destroyed.
+ */
+export function uploadWeights(kernels: GpuKernels, weights: SaeWeights): GpuPrepared {
+  const buffers: GPUBuffer[] = [];
+  const keep = (b: GPUBuffer) => (buffers.push(b), b);
+  const { device, maxBinding, precision } = kernels;
+  try {
+    const { dIn, dSae } = weights;
+    // Encoder [d_in, d_sae]: column chunks of whole GEMM tiles within one binding.
+    const encoder = spans(dSae, Math.floor(maxBinding / (dIn * 4)), { multiple: GEMM_TILE })
+      .map((span) => {
+        const width = span.end - span.start;
+        const { array, ld } = storedMatrix(
+          columnSlice(weights.wEnc.data, weights.wEnc, span),
+          { rows: dIn, cols: width, precision },
+        );
+        return { span, ld, buffer: keep(upload(device, array)) };
+      });
+    // Decoder [d_sae, d_in]: row chunks within one binding.
+    const decoder = spans(dSae, Math.floor(maxBinding / (dIn * 4))).map((span) => {
+      const rows = span.end - span.start;
+      const { array, ld } = storedMatrix(
+        weights.wDec.data.subarray(span.start * dIn, span.end * dIn),
+        { rows, cols: dIn, precision },
+      );
+      return { span, ld, buffer: keep(upload(device, array)) };
+    });
+    const a = weights.activation;
+    const vec = (v: Float32Array | undefined) => (v ? keep(upload(device, v)) : kernels.dummy);
+    return {
+      weights,
+      extraBytes: 0, // device memory, not host memory
+      kernels,
+      encoder,
+      decoder,
+      epilogue: {
+        bias: vec(a.kind === "gated" ? a.bGate : a.bEnc),
+        thr: vec(
+          a.kind === "jumprelu" ? a.threshold : a.kind === "gated" ? a.magScale : undefined,
+        ),
+        bmag: vec(a.kind === "gated" ? a.bMag : undefined),
+      },
+      buffers,
+    };
+  } catch (e) {
+    for (const b of buffers) b.destroy();
+    throw e;
+  }
+}
+
+/** Destroy the buffers of a prepared dictionary. */
+export function releaseWeights(prepared: GpuPrepared): void {
+  for (const b of prepared.buffers) b.destroy();
+}

@@ -1,0 +1,166 @@
+/**
+ * Backend selection by name, the one place that turns "auto", "webgpu", "wasm" or "reference"
+ * into a backend: {@link openBackend} for the CLIs (one backend), {@link selectBackend} for the
+ * service (the GPU wrapped in a failover set, and the per-request chooser).
+ * @module
+ */
+
+import type { Backend, BackendName } from "./backend.ts";
+import { backendSet } from "./backend_set.ts";
+import { referenceBackend } from "./reference/mod.ts";
+import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
+import { wasmBackend } from "./wasm/mod.ts";
+import { SaeError } from "../domain/errors.ts";
+import type { Precision } from "../domain/precision.ts";
+import { Counter, type MetricsRegistry } from "../service/prometheus.ts";
+
+/** A backend by name, or "auto": WebGPU on a hardware adapter, else WASM. */
+export type BackendChoice = "auto" | BackendName;
+
+/** Every accepted backend name, in the order help texts list them. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "reference"];
+
+/** `text` as a backend choice; SaeError "invalid" naming the valid values otherwise. */
+export function parseBackendChoice(text: string, options?: { source?: string }): BackendChoice {
+  const choice = BACKEND_CHOICES.find((c) => c === text);
+  if (choice) return choice;
+  throw new SaeError(
+    "invalid",
+    `${options?.source ?? "backend"} must be one of ${BACKEND_CHOICES.join(", ")}, not ${
+      JSON.stringify(text)
+    }`,
+  );
+}
+
+/** How {@link openBackend} starts the WASM and WebGPU backends. */
+export interface OpenBackendOptions {
+  /** WASM worker threads (default: the machine's cores). */
+  readonly threads?: number;
+  /** Stored weight precision (default f32). */
+  readonly weights?: Precision;
+  /** WASM kernel watchdog in ms. */
+  readonly watchdogMs?: number;
+  /** Told when the WASM watchdog replaces the kernel workers. */
+  readonly onReplaced?: (reason: string) => void;
+  /** For "webgpu": refuse software adapters (what "auto" does). */
+  readonly requireHardware?: boolean;
+}
+
+/**
+ * One backend for `choice`, without failover. "auto" uses WebGPU when a hardware adapter is
+ * present (falling back to WASM, with a warning, if it fails to start), else WASM. A WebGPU start
+ * without an adapter throws SaeError "unavailable". Close the backend when done.
+ */
+export async function openBackend(
+  choice: BackendChoice,
+  options: OpenBackendOptions = {},
+): Promise<Backend> {
+  const gpu = (requireHardware: boolean) =>
+    webgpuBackend({ requireHardware, weights: options.weights });
+  switch (choice) {
+    case "reference":
+      return referenceBackend();
+    case "webgpu":
+      return await gpu(options.requireHardware ?? false);
+    case "wasm":
+      return await wasmBackend({
+        threads: options.threads,
+        weights: options.weights,
+        watchdogMs: options.watchdogMs,
+        onReplaced: options.onReplaced,
+      });
+    case "auto":
+      if (await hasHardwareAdapter()) {
+        const started = await gpu(true).catch((e: Error) => {
+          console.warn(`saeserve: WebGPU failed to start (${e.message}); using wasm`);
+          return null;
+        });
+        if (started) return started;
+      }
+      return await openBackend("wasm", options);
+  }
+}
+
+/** What {@link selectBackend} builds: the service's backend and, if allowed, a per-request chooser. */
+export interface Backends {
+  readonly backend: Backend;
+  readonly chooseBackend?: (name: string) => Backend;
+}
+
+/** The service settings {@link selectBackend} reads (a subset of service/config.ts's Config). */
+export interface BackendConfig {
+  readonly backend: BackendChoice;
+  readonly threads?: number;
+  readonly weights: Precision;
+  readonly allowBackendOverride: boolean;
+  readonly kernelWatchdogMs: number;
+}
+
+/**
+ * The service's backend for a $SAESERVE_BACKEND choice. A GPU backend is wrapped in a set that
+ * fails over to WASM (logged, counted in saeserve_backend_failovers_total) and restarts the GPU
+ * in the background; with $SAESERVE_ALLOW_BACKEND_OVERRIDE=1 every available backend joins the
+ * set so a request can name one.
+ */
+export async function selectBackend(
+  config: BackendConfig,
+  options: { metrics: MetricsRegistry },
+): Promise<Backends> {
+  const replacements = options.metrics.add(
+    new Counter(
+      "saeserve_kernel_pool_replacements_total",
+      "WASM kernel pools replaced by the watchdog (a round made no progress) or a dead worker.",
+    ),
+  );
+  const wasm = () =>
+    openBackend("wasm", {
+      threads: config.threads,
+      weights: config.weights,
+      watchdogMs: config.kernelWatchdogMs,
+      onReplaced: (reason) => {
+        replacements.inc();
+        console.warn(`saeserve: kernel pool replaced (${reason})`);
+      },
+    });
+  const webgpu = (requireHardware: boolean) =>
+    openBackend("webgpu", { requireHardware, weights: config.weights });
+  let gpu: Backend | null = null;
+  let requireHardware = false;
+  if (config.backend === "webgpu") gpu = await webgpu(false);
+  if (config.backend === "auto" && await hasHardwareAdapter()) {
+    requireHardware = true;
+    gpu = await webgpu(true).catch((e) => {
+      console.warn(`saeserve: WebGPU failed to start (${(e as Error).message}); using wasm`);
+      return null;
+    });
+  }
+  const primary = gpu ?? (config.backend === "reference" ? referenceBackend() : await wasm());
+  if (!gpu && !config.allowBackendOverride) return { backend: primary };
+  const failovers = options.metrics.add(
+    new Counter(
+      "saeserve_backend_failovers_total",
+      "Requests moved from the GPU to the WASM backend after a GPU failure.",
+    ),
+  );
+  const fallback = gpu ? await wasm() : undefined;
+  const others: Backend[] = [];
+  if (config.allowBackendOverride) {
+    if (primary.name !== "reference") others.push(referenceBackend());
+    if (!fallback && primary.name !== "wasm") others.push(await wasm());
+    if (!gpu) others.push(...await webgpu(false).then((b) => [b], () => []));
+  }
+  const set = backendSet(primary, {
+    fallback,
+    others,
+    restart: gpu ? () => webgpu(requireHardware) : undefined,
+    onFailover: (reason) => {
+      failovers.inc();
+      console.warn(`saeserve: GPU failed (${reason}); serving on wasm while it restarts`);
+    },
+    onRecovered: () => console.warn("saeserve: GPU restarted; serving on webgpu again"),
+  });
+  return {
+    backend: set,
+    chooseBackend: config.allowBackendOverride ? (name) => set.use(name) : undefined,
+  };
+}

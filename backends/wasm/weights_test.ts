@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { SaeError } from "../../domain/errors.ts";
+import type { SaeWeights } from "../../domain/sae/dictionary.ts";
+import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
+import { uniformArray } from "../../domain/random.ts";
+import { KernelCalls } from "./calls.ts";
+import { SharedHeap } from "./heap.ts";
+import { compileKernels } from "./kernels_module.ts";
+import { KernelPool } from "./pool.ts";
+import { WeightStore } from "./weights.ts";
+
+const heap = new SharedHeap(
+  new WebAssembly.Memory({ initial: 32, maximum: 1024, shared: true }),
+  0,
+);
+const pool = await KernelPool.start(await compileKernels(), heap, { threads: 2 });
+const calls = new KernelCalls(pool, { heap, checkpointWork: 4096 });
+
+function weights(wEnc: Matrix, wDec: Matrix): SaeWeights {
+  return {
+    dIn: wEnc.rows,
+    dSae: wEnc.cols,
+    wEnc,
+    wDec,
+    bDec: new Float32Array(wEnc.rows),
+    preBias: null,
+    activation: { kind: "relu", bEnc: new Float32Array(wEnc.cols) },
+    normalization: "none",
+    wSkip: null,
+  };
+}
+
+Deno.test("prepare packs the encoder into panels of 8 columns and pads the decoder", async () => {
+  const store = new WeightStore(calls, { precision: "f32" });
+  const wEnc = matrix(3, 12, Float32Array.from({ length: 36 }, (_, i) => i));
+  const wDec = matrix(12, 3, uniformArray(36, 1));
+  const before = heap.allocatedBytes;
+  const p = await store.prepare(weights(wEnc, wDec));
+  // Panel 1 (columns 8..15, padded): k-major, 8 floats per k.
+  const panel = heap.f32(p.encoder.ptr + p.encoder.panelStride, 8);
+  assert.deepEqual([...panel], [8, 9, 10, 11, 0, 0, 0, 0]);
+  assert.equal(p.decoder.ldb, 8 * 4);
+  assert.deepEqual([...heap.f32(p.decoder.ptr, 4)], [...wDec.data.subarray(0, 3), 0]);
+  assert.equal(p.weights.wEnc, wEnc, "copied, so the caller's matrices stay valid");
+  store.release(p);
+  assert.equal(heap.allocatedBytes, before);
+});
+
+Deno.test("bf16 weights take half the bytes; extraBytes counts the difference", async () => {
+  const store = new WeightStore(calls, { precision: "bf16" });
+  const w = weights(matrix(16, 64, uniformArray(1024, 2)), matrix(64, 16, uniformArray(1024, 3)));
+  const p = await store.prepare(w);
+  assert.equal(p.encoder.bytes, 16 * 64 * 2);
+  assert.equal(p.extraBytes, -(2 * 1024 * 2) + 4 * 3 * 64);
+  store.release(p);
+});
+
+Deno.test("arena matrices are adopted in place; the rest of the arena is freed on dispose", async () => {
+  const store = new WeightStore(calls, { precision: "f32" });
+  const before = heap.allocatedBytes;
+  const arena = store.arena();
+  const wEnc = matrix(4, 8, arena.alloc(32));
+  const wDec = matrix(8, 4, arena.alloc(32));
+  arena.alloc(100); // never adopted
+  wEnc.data.set(uniformArray(32, 4));
+  const p = await store.prepare(weights(wEnc, wDec));
+  assert.equal(p.weights.wEnc.rows, 0, "no stale view of the re-packed encoder");
+  arena.dispose();
+  store.release(p);
+  assert.equal(heap.allocatedBytes, before);
+});
+
+Deno.test("release during a call frees after it; a released dictionary is unavailable (last test)", async () => {
+  const store = new WeightStore(calls, { precision: "f32" });
+  const before = heap.allocatedBytes;
+  const p = await store.prepare(weights(matrix(2, 8), matrix(8, 2)));
+  let finish = () => {};
+  const running = store.using(p, () => new Promise<void>((resolve) => (finish = resolve)));
+  store.release(p);
+  assert.ok(heap.allocatedBytes > before, "still in use");
+  finish();
+  await running;
+  assert.equal(heap.allocatedBytes, before);
+  await assert.rejects(
+    store.using(p, () => Promise.resolve()),
+    (e) => e instanceof SaeError && e.kind === "unavailable",
+  );
+  pool.close();
+});

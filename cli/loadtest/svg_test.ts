@@ -1,0 +1,49 @@
+/**
+ * The load test's SVG chart: one bar per bucket and series, bar heights as shares of each
+ * series, a log-x axis with labelled decades, a legend and escaped text.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { renderSvg } from "./svg.ts";
+
+Deno.test("renderSvg: one bar per bucket and series, log-x ticks, legend", () => {
+  const edges = [0.1, 1, 10, 100];
+  const svg = renderSvg([{ name: "webgpu", counts: [1, 2, 0] }, {
+    name: "wasm<&>",
+    counts: [0, 0, 3],
+  }], edges);
+  assert.ok(svg.startsWith("<svg"));
+  assert.equal(svg.match(/<rect class="bar"/g)?.length, 6);
+  assert.match(svg, />1 ms</);
+  assert.match(svg, />webgpu \(n=3\)</);
+  assert.match(svg, /wasm&#60;&#38;&#62;/);
+  assert.ok(svg.trimEnd().endsWith("</svg>"));
+});
+
+Deno.test("renderSvg: bar heights are shares of each series, on a shared y scale", () => {
+  const edges = [1, 10, 100];
+  const svg = renderSvg([{ name: "a", counts: [1, 3] }, { name: "b", counts: [2, 0] }], edges, {
+    title: "p<99>",
+  });
+  const heights = [...svg.matchAll(/<rect class="bar"[^>]* height="([\d.]+)"/g)].map((m) =>
+    Number(m[1])
+  );
+  assert.equal(heights.length, 4);
+  // a: 25 % and 75 %; b: 100 % and 0 %. The y axis tops out at 100 %, so b's first bar is full.
+  const [a0, a1, b0, b1] = heights;
+  assert.ok(Math.abs(a1 / a0 - 3) < 1e-6);
+  assert.ok(Math.abs(b0 / a1 - 4 / 3) < 1e-6);
+  assert.equal(b1, 0);
+  assert.match(svg, />100%</);
+  assert.match(svg, /p&#60;99&#62;/);
+  assert.match(svg, />10 ms</);
+  assert.match(svg, />100 ms</);
+});
+
+Deno.test("renderSvg: an empty series draws zero-height bars and n=0", () => {
+  const svg = renderSvg([{ name: "idle", counts: [0, 0, 0] }], [0.1, 1, 10, 100]);
+  assert.equal(svg.match(/<rect class="bar"[^>]* height="0"/g)?.length, 3);
+  assert.match(svg, />idle \(n=0\)</);
+  assert.match(svg, />Latency histogram</);
+});

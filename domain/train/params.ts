@@ -1,0 +1,58 @@
+/**
+ * What SAE training works on: the architectures, the parameters being trained, the
+ * objective's settings, and one batch's loss parts and gradients.
+ * @module
+ */
+
+/** Trainable SAE architectures. */
+export type TrainArchitecture = "topk" | "batchtopk" | "jumprelu" | "relu";
+
+/** The parameters being trained (row-major f32). */
+export interface SaeParams {
+  readonly dIn: number;
+  readonly dSae: number;
+  /** [d_in, d_sae] */
+  readonly wEnc: Float32Array;
+  /** [d_sae] */
+  readonly bEnc: Float32Array;
+  /** [d_sae, d_in] */
+  readonly wDec: Float32Array;
+  /** [d_in] */
+  readonly bDec: Float32Array;
+  /** [d_sae] (jumprelu only; empty otherwise) */
+  readonly logThreshold: Float32Array;
+}
+
+/** Objective settings. */
+export interface ObjectiveOptions {
+  readonly architecture: TrainArchitecture;
+  /** Active latents per row (topk, batchtopk). */
+  readonly k?: number;
+  /** L1 coefficient (relu) or L0 coefficient (jumprelu). */
+  readonly sparsityCoefficient?: number;
+  /** JumpReLU straight-through kernel width. */
+  readonly bandwidth?: number;
+  /** Dead latents (topk, batchtopk AuxK); empty or absent: no AuxK term. */
+  readonly dead?: Uint8Array;
+  /** Latents the AuxK term may use per row (default d_in / 2). */
+  readonly kAux?: number;
+  /** AuxK weight (default 1/32). */
+  readonly auxAlpha?: number;
+}
+
+/** Loss parts, gradients and statistics of one batch. */
+export interface BatchResult {
+  readonly loss: number;
+  readonly mse: number;
+  readonly sparsityLoss: number;
+  readonly auxLoss: number;
+  /** Fraction of variance unexplained over the batch. */
+  readonly fvu: number;
+  /** Mean active latents per row. */
+  readonly l0: number;
+  /** Per latent: how many rows it fired in. */
+  readonly fired: Uint32Array;
+  /** Smallest selected activation (batchtopk's threshold estimate), or 0. */
+  readonly minSelected: number;
+  readonly grads: SaeParams;
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import { SaeError } from "../domain/errors.ts";
+import { encodeNpy } from "../domain/io/npy.ts";
+import {
+  jsonBody,
+  jsonMatrix,
+  jsonSparse,
+  npyMatrix,
+  parseJsonObject,
+  queryOptions,
+  readBody,
+  requestForm,
+  validate,
+} from "./body.ts";
+
+/** The SaeError kind `work` throws. */
+function kindOf(work: () => unknown): string {
+  try {
+    work();
+  } catch (e) {
+    if (e instanceof SaeError) return e.kind;
+    throw e;
+  }
+  return "none";
+}
+
+/** Run `work` on a request and answer what it returned, or the kind of SaeError it threw. */
+async function onRequest(
+  init: RequestInit & { url?: string },
+  work: (c: Context) => Promise<unknown> | unknown,
+): Promise<unknown> {
+  const app = new Hono();
+  app.post("/", async (c) => {
+    try {
+      return c.json({ value: await work(c) });
+    } catch (e) {
+      if (e instanceof SaeError) return c.json({ kind: e.kind });
+      throw e;
+    }
+  });
+  return await (await app.request(init.url ?? "/", { method: "POST", ...init })).json();
+}
+
+Deno.test("requestForm: JSON and .npy by Content-Type, anything else is 415", async () => {
+  const form = (type: string) =>
+    onRequest({ headers: { "content-type": type }, body: "" }, (c) => requestForm(c));
+  assert.deepEqual(await form("application/json; charset=utf-8"), { value: "json" });
+  assert.deepEqual(await form("application/problem+json"), { value: "json" });
+  assert.deepEqual(await form("application/x-npy"), { value: "npy" });
+  assert.deepEqual(await form("text/plain"), { kind: "unsupported_media" });
+});
+
+Deno.test("readBody refuses more than the limit; jsonBody validates and is JSON-only", async () => {
+  assert.deepEqual(
+    await onRequest({ body: "x".repeat(100) }, async (c) => (await readBody(c, 10)).length),
+    { kind: "too_large" },
+  );
+  assert.deepEqual(
+    await onRequest({ body: "abc" }, async (c) => (await readBody(c, 10)).length),
+    { value: 3 },
+  );
+  const schema = z.object({ top: z.number().int().min(1) }).strict();
+  const send = (type: string, body: string) =>
+    onRequest(
+      { headers: { "content-type": type }, body },
+      (c) => jsonBody(c, schema, { maxBodyBytes: 64 }),
+    );
+  assert.deepEqual(await send("application/json", '{"top": 3}'), { value: { top: 3 } });
+  assert.deepEqual(await send("application/json", '{"top": 0}'), { kind: "invalid" });
+  assert.deepEqual(await send("application/json", '{"top": "3"}'), { kind: "malformed" });
+  assert.deepEqual(await send("application/json", "[1]"), { kind: "malformed" });
+  assert.deepEqual(await send("application/x-npy", "{}"), { kind: "unsupported_media" });
+  assert.deepEqual(await send("application/json", `{"top": ${"1".repeat(80)}}`), {
+    kind: "too_large",
+  });
+});
+
+Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-finite", () => {
+  const m = jsonMatrix([[1, 2], [3, 4]], "x");
+  assert.deepEqual([m.rows, m.cols, Array.from(m.data)], [2, 2, [1, 2, 3, 4]]);
+  assert.equal(kindOf(() => jsonMatrix("no", "x")), "malformed");
+  assert.equal(kindOf(() => jsonMatrix([["a"]], "x")), "malformed");
+  assert.equal(kindOf(() => jsonMatrix([], "x")), "invalid");
+  assert.equal(kindOf(() => jsonMatrix([[1, 2], [3]], "x")), "invalid");
+  assert.equal(kindOf(() => jsonMatrix([[1e39]], "x")), "invalid"); // f32 overflow
+});
+
+Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
+  const codes = jsonSparse([[0, 3]], [[1, 2]], 0);
+  assert.deepEqual(Array.from(codes.indices[0]), [0, 3]);
+  assert.equal(kindOf(() => jsonSparse([[0]], [[1], [2]], 0)), "invalid");
+  assert.equal(kindOf(() => jsonSparse([[-1]], [[1]], 0)), "invalid");
+  assert.equal(kindOf(() => jsonSparse([[2 ** 32]], [[1]], 0)), "invalid");
+  const npy = npyMatrix(encodeNpy(Float32Array.from([1, 2, 3]), [3]), "x");
+  assert.deepEqual([npy.rows, npy.cols], [1, 3]);
+  assert.equal(
+    kindOf(() => npyMatrix(encodeNpy(Float32Array.from([1, NaN]), [1, 2]), "x")),
+    "invalid",
+  );
+});
+
+Deno.test("parseJsonObject, validate and queryOptions", async () => {
+  assert.equal(kindOf(() => parseJsonObject(new TextEncoder().encode("{"))), "malformed");
+  assert.equal(kindOf(() => validate(z.enum(["a"]), "b", "option")), "invalid");
+  const q = await onRequest(
+    { url: "/?top=3&include=metrics,error&name=x&interventions=%5B1%5D", body: "" },
+    (c) => queryOptions(c, { listKeys: ["include"], jsonKeys: ["interventions"] }),
+  );
+  assert.deepEqual(q, {
+    value: { top: 3, include: ["metrics", "error"], name: "x", interventions: [1] },
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * What the registry caches: the key of each kind of loaded thing (a tagged union, so a head
+ * and a dictionary in the same folder never collide) and the value loaded for it.
+ * @module
+ */
+
+import type { Prepared } from "../../backends/backend.ts";
+import type { AlignedDictionary } from "../../domain/features/aligned.ts";
+import type { ModelHead } from "../../domain/features/head.ts";
+import type { DictionaryDescription, FormatName } from "../../domain/families/mod.ts";
+
+/** The kinds of thing the registry loads from a store folder. */
+export type EntryKind = "dictionary" | "head" | "aligned";
+
+/** One cached thing: its kind and its store folder id. */
+export interface EntryKey {
+  readonly kind: EntryKind;
+  readonly id: string;
+}
+
+/** A key as one string; kinds hold no ":", so no two keys share one. */
+export function keyOf(key: EntryKey): string {
+  return `${key.kind}:${key.id}`;
+}
+
+/** One dictionary as listed. */
+export interface DictionarySummary {
+  readonly id: string;
+  readonly format: FormatName;
+  readonly loaded: boolean;
+  /** Present when the folder could be described; `error` otherwise. */
+  readonly description?: DictionaryDescription;
+  readonly error?: string;
+  /** Contents of saeserve.json, when present. */
+  readonly sidecar?: Record<string, unknown>;
+}
+
+/** A loaded dictionary: prepared on the backend, with what `describe` answers while loaded. */
+export interface DictionaryEntry {
+  readonly kind: "dictionary";
+  readonly description: DictionaryDescription;
+  readonly summary: DictionarySummary;
+  readonly prepared: Prepared;
+}
+
+/** A loaded model head. */
+export interface HeadEntry {
+  readonly kind: "head";
+  readonly head: ModelHead;
+}
+
+/** A loaded aligned (multi-stream) dictionary. */
+export interface AlignedEntry {
+  readonly kind: "aligned";
+  readonly aligned: AlignedDictionary;
+}
+
+/** Any loaded thing; its `kind` is its key's. */
+export type Entry = DictionaryEntry | HeadEntry | AlignedEntry;
