@@ -1,10 +1,12 @@
 /**
  * saeserve entry point: read the environment, open the store, pick the compute backend,
- * serve the HTTP app. `deno task start`.
+ * serve the HTTP app, then report the backend and what the store holds. `deno task start`.
  * @module
  */
 
-import { type Config, readConfig } from "./service/config.ts";
+import { type Config, readConfig, unknownVariables } from "./service/config.ts";
+import { SaeError } from "./domain/errors.ts";
+import { startupReport, webgpuAdapter } from "./service/startup_report.ts";
 import { batchingBackend } from "./backends/batching.ts";
 import { selectBackend } from "./backends/select.ts";
 import { Histogram, MetricsRegistry } from "./service/prometheus.ts";
@@ -25,7 +27,10 @@ export interface Service {
 /** Build and start the service. */
 export async function startService(config: Config): Promise<Service> {
   const env = Deno.env.toObject();
-  const store = openStore(config.store, env);
+  for (const name of unknownVariables(env)) {
+    console.warn(`warning: ${name} is set but saeserve reads no such variable (a typo?)`);
+  }
+  const store = openStoreNamed(config.store, env);
   const metrics = new MetricsRegistry();
   const selected = await selectBackend(config, { metrics });
   const batchRows = metrics.add(
@@ -65,7 +70,12 @@ export async function startService(config: Config): Promise<Service> {
     : selected.backend;
   const keys = [...config.apiKeys];
   if (config.apiKeysFile) {
-    const text = await Deno.readTextFile(config.apiKeysFile);
+    const text = await Deno.readTextFile(config.apiKeysFile).catch((e: Error) => {
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_API_KEYS_FILE ${config.apiKeysFile} cannot be read: ${e.message}`,
+      );
+    });
     keys.push(
       ...text.split("\n").map((k) => k.trim()).filter((k) => k !== "" && !k.startsWith("#")),
     );
@@ -108,6 +118,8 @@ export async function startService(config: Config): Promise<Service> {
         `saeserve on http://${hostname}:${port} store=${store.describe} backend=${backend.name}` +
           (keys.length ? ` keys=${keys.length}` : ""),
       );
+      // After listening: a slow remote store must not hold the start-up back.
+      reportStartup(registry, backend.name).catch((e) => console.warn(`warning: ${e}`));
     },
   }, app.fetch);
   return {
@@ -123,6 +135,24 @@ export async function startService(config: Config): Promise<Service> {
       backend.close?.();
     },
   };
+}
+
+/** Open $SAESERVE_STORE; a bad address is one line naming the variable. */
+function openStoreNamed(url: string, env: Record<string, string>): ReturnType<typeof openStore> {
+  try {
+    return openStore(url, env);
+  } catch (e) {
+    if (!(e instanceof SaeError) || e.kind !== "invalid") throw e;
+    throw new SaeError("invalid", `SAESERVE_STORE ${url}: ${e.message}`);
+  }
+}
+
+/** Log the backend (and adapter) and what the store holds, warning when it holds nothing. */
+async function reportStartup(registry: Registry, backend: string): Promise<void> {
+  const adapter = backend === "webgpu" ? await webgpuAdapter() : undefined;
+  const report = await startupReport(registry, { backend, adapter });
+  for (const line of report.info) console.log(line);
+  for (const line of report.warnings) console.warn(line);
 }
 
 if (import.meta.main) {

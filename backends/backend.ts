@@ -10,6 +10,9 @@ import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 /** Backend names, as used by $SAESERVE_BACKEND and the X-Saeserve-Backend header. */
 export type BackendName = "reference" | "wasm" | "webgpu";
 
+/** Every backend name. */
+export const BACKEND_NAMES: readonly BackendName[] = ["webgpu", "wasm", "reference"];
+
 /** A dictionary after a backend prepared it (re-packed, uploaded). Opaque to callers. */
 export interface Prepared {
   /** The weights this was prepared from. */
@@ -53,9 +56,19 @@ export interface MatrixArena {
   dispose(): void;
 }
 
+/** What a backend computes on, as reported by /readyz and the start-up log. */
+export interface DeviceInfo {
+  /** e.g. "CPU (WASM SIMD, 2 threads)" or the WebGPU adapter's description. */
+  readonly adapter: string;
+  /** True for a software WebGPU adapter (llvmpipe): CPU speed, not GPU speed. */
+  readonly software: boolean;
+}
+
 /** One compute path. Every method is pure with respect to its inputs. */
 export interface Backend {
   readonly name: BackendName;
+  /** What it computes on (absent: not reported). */
+  device?(): DeviceInfo;
   /** Prepare weights once at load (re-pack, upload). */
   prepare(weights: SaeWeights): Promise<Prepared>;
   /** A new arena for loading one dictionary; absent where plain JS arrays serve. */

@@ -12,6 +12,7 @@ import type {
   BackendHealth,
   BackendName,
   CallOptions,
+  DeviceInfo,
   EncodeOptions,
   Prepared,
 } from "./backend.ts";
@@ -130,6 +131,7 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
         return pick().name;
       },
       health: (): BackendHealth => (failsOver ? setHealth() : memberHealth(pick())),
+      device: (): DeviceInfo => pick().device?.() ?? { adapter: "not reported", software: false },
       prepare: (weights: SaeWeights) => set.prepare(weights),
       release: (prepared: Prepared) => set.release(prepared),
       encode: (prepared: Prepared, s: Matrix, o?: EncodeOptions): Promise<SparseRows> =>

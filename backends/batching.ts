@@ -14,6 +14,7 @@ import type {
   BackendHealth,
   BackendName,
   CallOptions,
+  DeviceInfo,
   EncodeOptions,
   MatrixArena,
   Prepared,
@@ -219,6 +220,7 @@ export function batchingBackend(inner: Backend, options: BatchingOptions = {}): 
     arena: inner.arena ? (): MatrixArena => inner.arena!() : undefined,
     close: inner.close ? (): void => inner.close!() : undefined,
     health: inner.health ? (): BackendHealth => inner.health!() : undefined,
+    device: inner.device ? (): DeviceInfo => inner.device!() : undefined,
     prepare: (weights) => inner.prepare(weights),
     release: (prepared) => inner.release(prepared),
     encode(prepared: Prepared, s: Matrix, o?: EncodeOptions): Promise<SparseRows> {

@@ -7,7 +7,7 @@
 
 import { matrix } from "../domain/sae/matrix.ts";
 import { decodeNpy, encodeNpy } from "../domain/io/npy.ts";
-import { referenceBackend } from "../backends/reference/mod.ts";
+import { openBackend } from "../backends/select.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
@@ -30,7 +30,7 @@ const weights: SaeWeights = {
   normalization: "none",
   wSkip: null,
 };
-const reference = referenceBackend();
+const reference = await openBackend("reference");
 const wasm = await wasmBackend();
 const wasmBf16 = await wasmBackend({ weights: "bf16" });
 

@@ -3,34 +3,50 @@
  * [--ground-truth 3,7] [--latents 200] [--l1 0.02] [--epochs 500] [--lr 0.001]
  * [--train-examples 10] [--seed 0] [--out DIR]`: circuit discovery from the command line.
  * Prints heads ranked by node score, writes DIR/circuit.json and DIR/circuit.svg (the head x
- * layer grid of node scores; layers read from names like "L9H6"). `--help` lists every option.
+ * layer grid of node scores; layers read from names like "L9H6"). `--help` lists every option
+ * and what the data must be: paired task (label 1) / corrupted (label 0) examples. Warnings
+ * (unbalanced or unpaired labels, no head separating) go to stderr as `warning: ...` lines and
+ * into circuit.json's `warnings`.
  * @module
  */
 
 import { discoverCircuit } from "../domain/features/circuits.ts";
-import { decodeNpy } from "../domain/io/npy.ts";
+import { decodeNpy, decodeNpyLabels } from "../domain/io/npy.ts";
 import { circuitJson } from "../routes/circuits.ts";
 import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
+import { scoreGridSvg } from "./circuit_svg.ts";
 
 /** The options of `deno task circuits`. */
 export const CIRCUITS_SPEC = {
   name: "circuits",
   summary: "Circuit discovery: prints heads ranked by node score, writes DIR/circuit.json and\n" +
-    "DIR/circuit.svg (the head x layer grid of node scores).",
+    "DIR/circuit.svg (the head x layer grid of node scores, with scale and top heads).\n\n" +
+    "The data must be paired: task examples (label 1), where the model does the behaviour, and\n" +
+    "corrupted examples (label 0), each a copy of a task example changed only where the\n" +
+    "circuit acts (e.g. a name swapped), as many of each. --data holds every example's head\n" +
+    "outputs (float .npy, [examples, heads, d_model], e.g. each head's z @ W_O averaged over\n" +
+    "chosen positions); --labels one 0/1 per example, same order (any order of classes; an\n" +
+    "integer, bool or float .npy).\n" +
+    "Training uses the first train-examples/2 of each class. On unpaired data (unrelated\n" +
+    "examples, random labels) every head collects codes from noise and the ranking means\n" +
+    "nothing: the tool then prints a warning line on stderr and lists it in circuit.json.\n\n" +
+    "example: deno task circuits --data tests/fixtures/circuits/head_outputs.npy \\\n" +
+    "  --labels tests/fixtures/circuits/labels.npy --names L0H0,L0H1,L0H2,L0H3,L1H0,L1H1,L1H2,L1H3 \\\n" +
+    "  --ground-truth 0,4,5,6,7 --out out/circuits",
   options: {
     data: {
       type: "string",
       required: true,
       placeholder: "HEADS.npy",
-      description: "Head outputs, 3-D [examples, heads, d_model].",
+      description: "Head outputs, 3-D .npy [examples, heads, d_model].",
     },
     labels: {
       type: "string",
       required: true,
       placeholder: "LABELS.npy",
-      description: "One 0/1 label per example.",
+      description: "One label per example, .npy: 1 task, 0 corrupted.",
     },
     names: {
       type: "list",
@@ -63,52 +79,15 @@ export const CIRCUITS_SPEC = {
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
-/** An SVG grid of scores: rows are layers, columns heads within a layer (from "LxHy" names). */
-export function scoreGridSvg(scores: number[], names: readonly string[]): string {
-  const cells = names.map((n, i) => {
-    const m = /L(\d+)H(\d+)/.exec(n);
-    return { layer: m ? Number(m[1]) : 0, head: m ? Number(m[2]) : i, score: scores[i], name: n };
-  });
-  const layers = Math.max(...cells.map((c) => c.layer)) + 1;
-  const heads = Math.max(...cells.map((c) => c.head)) + 1;
-  const max = Math.max(...scores, 1e-12);
-  const size = 28;
-  const left = 48;
-  const top = 24;
-  const rects = cells.map((c) => {
-    const v = Math.round(255 * (1 - c.score / max));
-    return `<rect x="${left + c.head * size}" y="${top + c.layer * size}" width="${
-      size - 2
-    }" height="${size - 2}" fill="rgb(255,${v},${v})"><title>${c.name}: ${
-      c.score.toFixed(4)
-    }</title></rect>`;
-  });
-  const labels = [
-    ...Array.from(
-      { length: layers },
-      (_, l) => `<text x="4" y="${top + l * size + 18}" font-size="12">L${l}</text>`,
-    ),
-    ...Array.from(
-      { length: heads },
-      (_, h) => `<text x="${left + h * size + 6}" y="16" font-size="12">H${h}</text>`,
-    ),
-  ];
-  const width = left + heads * size + 8;
-  const height = top + layers * size + 8;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${
-    labels.join("")
-  }${rects.join("")}</svg>\n`;
-}
-
 async function main(): Promise<void> {
   const values = parseOptions(CIRCUITS_SPEC, Deno.args);
-  const t = decodeNpy(await Deno.readFile(values.data));
+  const t = decodeNpy(await Deno.readFile(values.data), { name: values.data });
   if (t.shape.length !== 3) {
     throw new CliError(`${values.data} must be 3-D [examples, heads, d_model]`);
   }
+  // 0/1 labels: any integer or bool dtype numpy writes, or whole-number floats.
   const labels = Array.from(
-    decodeNpy(await Deno.readFile(values.labels)).data,
-    (v) => (v > 0.5 ? 1 : 0),
+    decodeNpyLabels(await Deno.readFile(values.labels), { name: values.labels }).data,
   );
   if (labels.length !== t.shape[0]) {
     throw new CliError(`${labels.length} labels for ${t.shape[0]} examples`);
@@ -151,14 +130,26 @@ async function main(): Promise<void> {
       );
     }
     console.log(`timings (ms): ${JSON.stringify(result.timingsMs)}`);
+    for (const w of result.warnings) console.error(`warning: ${w}`);
     await Deno.mkdir(values.out, { recursive: true });
     await Deno.writeTextFile(
       `${values.out}/circuit.json`,
-      JSON.stringify(circuitJson(result, names), null, 2) + "\n",
+      JSON.stringify({ ...circuitJson(result, names), warnings: result.warnings }, null, 2) + "\n",
     );
     const byHead = new Array(heads).fill(0);
-    for (const h of result.heads) byHead[h.head] = h.nodeScore;
-    await Deno.writeTextFile(`${values.out}/circuit.svg`, scoreGridSvg(byHead, names));
+    const codes = new Array(heads).fill(0);
+    for (const h of result.heads) {
+      [byHead[h.head], codes[h.head]] = [h.nodeScore, h.positiveOnlyCodes];
+    }
+    const auc = result.rocAuc ? `; node ROC AUC ${result.rocAuc.node.toFixed(3)}` : "";
+    const svg = scoreGridSvg(byHead, names, {
+      subtitle: `${t.shape[0]} examples (${labels.filter((l) => l === 1).length} task), ` +
+        `${heads} heads, d_model ${t.shape[2]}; ${values.latents} latents, ` +
+        `${values.epochs} epochs, seed ${values.seed}${auc}`,
+      codes,
+      warnings: result.warnings,
+    });
+    await Deno.writeTextFile(`${values.out}/circuit.svg`, svg);
   } finally {
     backend.close?.();
   }

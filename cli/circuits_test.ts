@@ -1,12 +1,28 @@
 /**
  * `deno task circuits` end to end on a small planted .npy pair: ranked table on stdout,
- * circuit.json and the head x layer SVG written.
+ * circuit.json and the head x layer SVG written; on the real fixture no warning and a readable
+ * SVG; on unpaired data a warning line on stderr and in circuit.json.
  * @module
  */
 
 import assert from "node:assert/strict";
 import { encodeNpy } from "../domain/io/npy.ts";
-import { scoreGridSvg } from "./circuits.ts";
+import { gaussian, seededRandom } from "../domain/random.ts";
+
+const CIRCUITS = new URL("./circuits.ts", import.meta.url).pathname;
+const FIXTURE = new URL("../tests/fixtures/circuits/", import.meta.url).pathname;
+
+async function runCircuits(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CIRCUITS, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
 
 Deno.test("circuits CLI: ranks planted heads first and writes circuit.json and circuit.svg", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
@@ -60,14 +76,89 @@ Deno.test("circuits CLI: ranks planted heads first and writes circuit.json and c
     const json = JSON.parse(await Deno.readTextFile(`${dir}/circuit.json`));
     assert.equal(json.heads[0].name, "L1H0");
     const svg = await Deno.readTextFile(`${dir}/circuit.svg`);
-    assert.ok(svg.startsWith("<svg") && (svg.match(/<rect /g) ?? []).length === 4);
+    assert.ok(svg.startsWith("<svg") && (svg.match(/<rect class="cell"/g) ?? []).length === 4);
+    assert.deepEqual(json.warnings, []);
+    assert.doesNotMatch(new TextDecoder().decode(out.stderr), /warning/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("circuits CLI: the score grid places heads by their LxHy names", () => {
-  const svg = scoreGridSvg([0.1, 0.9], ["L0H1", "L2H0"]);
-  assert.match(svg, /<title>L2H0: 0\.9000<\/title>/);
-  assert.match(svg, />L2</);
+Deno.test("circuits CLI: the induction fixture gives no warning and a self-explaining SVG", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
+  try {
+    const meta = JSON.parse(await Deno.readTextFile(`${FIXTURE}meta.json`));
+    const out = await runCircuits([
+      "--data",
+      `${FIXTURE}head_outputs.npy`,
+      "--labels",
+      `${FIXTURE}labels.npy`,
+      "--names",
+      meta.head_names.join(","),
+      "--ground-truth",
+      meta.ground_truth.join(","),
+      "--out",
+      dir,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stderr, "");
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/circuit.json`));
+    assert.deepEqual(json.warnings, []);
+    const svg = await Deno.readTextFile(`${dir}/circuit.svg`);
+    assert.match(svg, />Circuit discovery: node score per head</);
+    assert.match(svg, />80 examples \(40 task\), 8 heads, d_model 64; .*node ROC AUC 0\.833</);
+    assert.equal(svg.match(/class="scale-value">[\d.]+</g)?.length, 5);
+    const top = [...svg.matchAll(/class="top-head">#\d (L\dH\d): /g)].map((m) => m[1]);
+    assert.deepEqual(top, json.heads.slice(0, 5).map((h: { name: string }) => h.name));
+    assert.doesNotMatch(svg, /warning/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("circuits CLI: unpaired examples give a warning line on stderr and in circuit.json", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
+  try {
+    // 20 task then 20 corrupted examples x 8 heads x 16: heads 2 and 5 carry the label; every
+    // other head is fresh noise per example, so no corrupted example repeats a task example.
+    const [perClass, heads, d] = [20, 8, 16];
+    const normal = gaussian(seededRandom(2));
+    const data = new Float32Array(2 * perClass * heads * d);
+    const labels = new Float32Array(2 * perClass);
+    for (let e = 0; e < 2 * perClass; e++) {
+      labels[e] = e < perClass ? 1 : 0;
+      for (let h = 0; h < heads; h++) {
+        for (let c = 0; c < d; c++) {
+          const k = labels[e] ? h : h + 20;
+          data[(e * heads + h) * d + c] = h === 2 || h === 5
+            ? 2 * Math.sin((k + 1) * (c + 1) * 0.7) + 0.1 * normal()
+            : normal();
+        }
+      }
+    }
+    await Deno.writeFile(`${dir}/heads.npy`, encodeNpy(data, [2 * perClass, heads, d]));
+    await Deno.writeFile(`${dir}/labels.npy`, encodeNpy(labels, [2 * perClass]));
+    const out = await runCircuits([
+      "--data",
+      `${dir}/heads.npy`,
+      "--labels",
+      `${dir}/labels.npy`,
+      "--ground-truth",
+      "2,5",
+      "--seed",
+      "2",
+      "--out",
+      dir,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const lines = out.stderr.trimEnd().split("\n");
+    assert.ok(lines.every((l) => l.startsWith("warning: ")), out.stderr);
+    assert.match(lines[0], /^warning: labels and data look unpaired: /);
+    assert.match(out.stderr, /ground-truth heads rank at node ROC AUC 0\.000/);
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/circuit.json`));
+    assert.equal(json.warnings.length, lines.length);
+    assert.match(await Deno.readTextFile(`${dir}/circuit.svg`), /warning: labels and data look/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeNpy } from "../domain/io/npy.ts";
+import { decodeNpy, decodeNpyLabels } from "../domain/io/npy.ts";
 import { type Matrix, matrix, type SparseRows } from "../domain/sae/matrix.ts";
 import { type MethodResult, type ProbeMethod, trainProbes } from "../domain/probe/probes.ts";
 import { flipLabels, regimeSettings, sampleRows } from "../domain/probe/regimes.ts";
@@ -67,18 +67,17 @@ export interface BenchRow {
   group: string;
 }
 
-function load(path: string): { shape: readonly number[]; data: Float32Array } {
-  return decodeNpy(Deno.readFileSync(path));
-}
-
 function asMatrix(path: string): Matrix {
-  const t = load(path);
+  const t = decodeNpy(Deno.readFileSync(path), { name: path });
   if (t.shape.length !== 2) throw new CliError(`${path} must be 2-D`);
   return matrix(t.shape[0], t.shape[1], t.data);
 }
 
-function asLabels(path: string): Uint8Array {
-  return Uint8Array.from(load(path).data, (v) => (v > 0.5 ? 1 : 0));
+/** 0/1 labels, one per row of `x`: any integer or bool dtype, or whole-number floats. */
+function asLabels(path: string, x: Matrix): Uint8Array {
+  const y = decodeNpyLabels(Deno.readFileSync(path), { name: path }).data;
+  if (y.length !== x.rows) throw new CliError(`${path} has ${y.length} labels for ${x.rows} rows`);
+  return y;
 }
 
 function rowsOf(x: Matrix, idx: number[]): Matrix {
@@ -185,13 +184,16 @@ async function main(): Promise<void> {
     for (const name of datasets) {
       const path = (f: string) => `${dir}/${name}/${f}`;
       const trainX = asMatrix(path("train_x.npy"));
-      const trainY = asLabels(path("train_y.npy"));
+      const trainY = asLabels(path("train_y.npy"), trainX);
       const testX = asMatrix(path("test_x.npy"));
-      const testY = asLabels(path("test_y.npy"));
+      const testY = asLabels(path("test_y.npy"), testX);
       let ood: { x: Matrix; y: Uint8Array } | null = null;
       try {
-        ood = { x: asMatrix(path("ood_x.npy")), y: asLabels(path("ood_y.npy")) };
-      } catch {
+        const x = asMatrix(path("ood_x.npy"));
+        ood = { x, y: asLabels(path("ood_y.npy"), x) };
+      } catch (e) {
+        // The shifted set is optional; a broken one is an error, not a silent skip.
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
         ood = null;
       }
       for (const s of regimeSettings(trainX.rows, { quick: values.quick, hasShift: !!ood })) {

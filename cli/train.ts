@@ -2,9 +2,14 @@
  * `deno task train`: train a sparse autoencoder on activations from a file, a folder of shards
  * or any store URL, and write a SAELens folder (plus metrics.json) to a directory or store.
  *
- *   deno task train --data PATH_OR_URL --out DIR_OR_URL --architecture topk|batchtopk|jumprelu|relu
- *     --latents N [--k K] [--l1 C] [--steps S | --epochs E] [--batch B] [--lr LR] [--seed S]
- *     [--backend auto|webgpu|wasm|reference]   (--help lists every option)
+ *   deno task train --data PATH_OR_URL --out DIR_OR_URL --latents N [--k K]
+ *     [--architecture topk|batchtopk|jumprelu|relu] [--l1 C] [--steps S | --epochs E]
+ *     [--batch B] [--lr LR] [--early-stop=false] [--seed S] [--backend auto|webgpu|wasm|reference]
+ *
+ * Defaults that converge: the learning rate follows sparsify's rule 2e-4 / sqrt(latents /
+ * 16384); the batch is 4096 rows but at most 1/32 of the data; the run is one pass over the data
+ * but at least 5000 steps, and a plateau of the loss starts the final decay early. The final
+ * FVU is printed and saved in metrics.json. `--help` lists every option.
  * @module
  */
 
@@ -14,7 +19,8 @@ import { openStore, type Store } from "../service/store/mod.ts";
 import { saeLensFiles } from "../domain/train/export.ts";
 import type { TrainArchitecture } from "../domain/train/objective.ts";
 import { storeRows } from "../domain/train/rows.ts";
-import { type TrainProgress, trainSae } from "../domain/train/trainer.ts";
+import { type TrainProgress, type TrainResult, trainSae } from "../domain/train/trainer.ts";
+import { defaultBatch, defaultLr, runSteps } from "../domain/train/schedule.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
 
@@ -73,12 +79,37 @@ export const TRAIN_SPEC = {
       description: "Dictionary architecture.",
     },
     latents: { type: "integer", required: true, positive: true, description: "Dictionary size." },
-    k: { type: "integer", positive: true, description: "Active latents per row (TopK kinds)." },
-    l1: { type: "number", positive: true, description: "Sparsity coefficient (relu, jumprelu)." },
-    steps: { type: "integer", positive: true, description: "Training steps." },
+    k: {
+      type: "integer",
+      positive: true,
+      description: "Active latents per row (TopK kinds; default 32).",
+    },
+    l1: {
+      type: "number",
+      positive: true,
+      description: "Sparsity coefficient (default: relu 5, jumprelu 0.001).",
+    },
+    steps: {
+      type: "integer",
+      positive: true,
+      description: "Most training steps (default: one pass over the data, at least 5000).",
+    },
     epochs: { type: "number", positive: true, description: "Passes over the data (or --steps)." },
-    batch: { type: "integer", default: 4096, positive: true, description: "Rows per step." },
-    lr: { type: "number", positive: true, description: "Learning rate." },
+    batch: {
+      type: "integer",
+      positive: true,
+      description: "Rows per step (default: 4096, at most 1/32 of the rows, at least 64).",
+    },
+    lr: {
+      type: "number",
+      positive: true,
+      description: "Peak learning rate (default: 2e-4 / sqrt(latents / 16384), sparsify's rule).",
+    },
+    "early-stop": {
+      type: "boolean",
+      default: true,
+      description: "Start the final decay when the loss plateaus (on; --early-stop=false: off).",
+    },
     seed: { type: "integer", default: 0, description: "Seed of the init and the data order." },
     backend: {
       type: "string",
@@ -103,45 +134,74 @@ async function checkLocal(flag: string, target: string): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const values = parseOptions(TRAIN_SPEC, Deno.args);
-  if (values.steps === undefined && values.epochs === undefined) {
-    throw new UsageError("give --steps or --epochs");
+/** What a train run reports (and writes to metrics.json). */
+export interface TrainRunReport {
+  readonly result: TrainResult;
+  readonly lr: number;
+  readonly batch: number;
+  readonly plannedSteps: number;
+}
+
+/**
+ * `deno task train` on command-line `args`: trains, writes the SAELens folder with
+ * metrics.json, logs to `options.log` (default stderr) and returns the report.
+ */
+export async function trainCommand(
+  args: readonly string[],
+  options?: { env?: Record<string, string | undefined>; log?: (line: string) => void },
+): Promise<TrainRunReport> {
+  const values = parseOptions(TRAIN_SPEC, args);
+  if (values.steps !== undefined && values.epochs !== undefined) {
+    throw new UsageError("give --steps or --epochs, not both");
   }
   await checkLocal("--data", values.data);
-  const env = Deno.env.toObject();
+  const env = options?.env ?? Deno.env.toObject();
+  const log = options?.log ?? ((line: string) => console.error(line));
   const data = locate(values.data, env);
-  const batch = values.batch;
   const rows = await storeRows(data.store, data.path, { seed: values.seed });
-  const steps = values.steps ??
-    Math.max(1, Math.round((values.epochs! * rows.rows) / batch));
+  const batch = values.batch ?? defaultBatch(rows.rows, 4096);
+  const planned = runSteps(rows.rows, { batch, steps: values.steps, epochs: values.epochs });
+  const lr = values.lr ?? defaultLr(values.latents);
   const backend = await openBackend(values.backend);
   const architecture: TrainArchitecture = values.architecture;
-  const tty = Deno.stderr.isTerminal();
+  const tty = !options?.log && Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
   const started = performance.now();
-  const result = await trainSae(rows, {
-    backend,
-    architecture,
-    latents: values.latents,
-    k: values.k,
-    sparsityCoefficient: values.l1,
-    steps,
-    batch,
-    lr: values.lr,
-    seed: values.seed,
-    progressEvery: tty ? 1 : Math.max(1, Math.floor(steps / 20)),
-    onProgress: (p) => {
-      if (tty) Deno.stderr.writeSync(encoder.encode(`\r${progressLine(p)}\x1b[K`));
-      else console.error(progressLine(p));
-    },
-  });
-  if (tty) Deno.stderr.writeSync(encoder.encode("\n"));
-  backend.close?.();
+  let result: TrainResult;
+  try {
+    result = await trainSae(rows, {
+      backend,
+      architecture,
+      latents: values.latents,
+      k: values.k,
+      sparsityCoefficient: values.l1,
+      steps: planned,
+      batch,
+      lr,
+      plateau: values["early-stop"] ? {} : null,
+      seed: values.seed,
+      progressEvery: tty ? 1 : Math.max(1, Math.floor(planned / 20)),
+      onProgress: (p) => {
+        if (tty) Deno.stderr.writeSync(encoder.encode(`\r${progressLine(p)}\x1b[K`));
+        else log(progressLine(p));
+      },
+    });
+  } finally {
+    if (tty) Deno.stderr.writeSync(encoder.encode("\n"));
+    backend.close?.();
+  }
   const files = saeLensFiles(result, {
     architecture,
     k: values.k ?? 32,
-    metadata: { data: values.data, steps, batch, seconds: (performance.now() - started) / 1000 },
+    metadata: {
+      data: values.data,
+      lr,
+      batch,
+      planned_steps: planned,
+      steps: result.steps,
+      plateau_at: result.plateauAt,
+      seconds: (performance.now() - started) / 1000,
+    },
   });
   const out = locate(values.out, env);
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.out) && !values.out.startsWith("file://");
@@ -155,11 +215,22 @@ async function main(): Promise<void> {
       await Deno.writeFile(`${dir}/${name}`, bytes);
     }
   }
-  console.error(
-    `train: wrote ${values.out} (L0 ${result.final.l0.toFixed(1)}, FVU ${
-      result.final.fvu.toFixed(4)
-    }, dead ${(100 * result.final.deadFraction).toFixed(1)}%)`,
+  const stop = result.plateauAt === null ? "" : `, plateau at ${result.plateauAt}`;
+  log(
+    `train: wrote ${values.out} (steps ${result.steps}/${planned}${stop}, batch ${batch}, lr ${
+      lr.toExponential(2)
+    })`,
   );
+  log(
+    `final FVU ${result.final.fvu.toFixed(4)}, L0 ${result.final.l0.toFixed(1)}, dead ${
+      (100 * result.final.deadFraction).toFixed(1)
+    }%`,
+  );
+  return { result, lr, batch, plannedSteps: planned };
 }
 
-if (import.meta.main) await runCli("train", main);
+if (import.meta.main) {
+  await runCli("train", async () => {
+    await trainCommand(Deno.args);
+  });
+}

@@ -1,18 +1,21 @@
 /**
- * `deno task train-aligned --stream NAME=PATH ... --out DIR_OR_URL --latents N --k K
- * [--topk global|local] [--cross 1.0] [--auxk 64] [--steps S] [--batch 256] [--lr 1e-4]
- * [--seed 0] [--dead-after 1000] [--backend wasm]`: train an aligned (SPARC) dictionary on
- * paired rows (row r of every stream is the same item; .npy files, local or in a store) and write
- * its folder. `--help` lists every option.
+ * `deno task train-aligned --stream NAME=PATH ... --out DIR_OR_URL --latents N --k K`: train an
+ * aligned (SPARC) dictionary on paired rows (row r of every stream is the same item; .npy
+ * files, local or in a store) and write its folder with metrics.json. The learning rate follows
+ * sparsify's rule (2e-4 / sqrt(latents / 16384)), the run is one pass over the data but at
+ * least 5000 steps, and a plateau of the loss starts the final decay early; the self and
+ * translation FVU of every stream are printed and saved. `--help` lists every option.
  * @module
  */
 
-import { alignedFiles } from "../domain/features/aligned.ts";
+import { type AlignedDictionary, alignedFiles } from "../domain/features/aligned.ts";
 import { readRange } from "../domain/io/byte_source.ts";
 import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
 import { seededRandom } from "../domain/random.ts";
-import { trainAligned } from "../domain/train/aligned_trainer.ts";
+import { type AlignedProgress, trainAligned } from "../domain/train/aligned_trainer.ts";
+import { type AlignedFvu, alignedFvu } from "../domain/train/evaluate.ts";
+import { defaultLr, runSteps } from "../domain/train/schedule.ts";
 import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
@@ -55,9 +58,23 @@ export const TRAIN_ALIGNED_SPEC = {
       default: 64,
       description: "Latents of the dead-latent auxiliary loss.",
     },
-    steps: { type: "integer", default: 1000, positive: true, description: "Training steps." },
+    steps: {
+      type: "integer",
+      positive: true,
+      description: "Most training steps (default: one pass over the data, at least 5000).",
+    },
+    epochs: { type: "number", positive: true, description: "Passes over the data (or --steps)." },
     batch: { type: "integer", default: 256, positive: true, description: "Rows per step." },
-    lr: { type: "number", default: 0.0001, positive: true, description: "Learning rate." },
+    lr: {
+      type: "number",
+      positive: true,
+      description: "Peak learning rate (default: 2e-4 / sqrt(latents / 16384), sparsify's rule).",
+    },
+    "early-stop": {
+      type: "boolean",
+      default: true,
+      description: "Start the final decay when the loss plateaus (on; --early-stop=false: off).",
+    },
     seed: { type: "integer", default: 0, description: "Seed of the init and the batches." },
     "dead-after": {
       type: "integer",
@@ -74,9 +91,49 @@ export const TRAIN_ALIGNED_SPEC = {
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
-async function main(): Promise<void> {
-  const values = parseOptions(TRAIN_ALIGNED_SPEC, Deno.args);
-  const env = Deno.env.toObject();
+/** What a train-aligned run reports (and writes to metrics.json). */
+export interface AlignedRunReport {
+  readonly dictionary: AlignedDictionary;
+  readonly lr: number;
+  readonly batch: number;
+  readonly plannedSteps: number;
+  readonly steps: number;
+  readonly plateauAt: number | null;
+  readonly loss: number;
+  /** On up to 1024 rows of the data. */
+  readonly fvu: AlignedFvu;
+}
+
+/** Rows [0, n) of every stream. */
+function head(data: Map<string, Matrix>, n: number): Map<string, Matrix> {
+  return new Map(
+    [...data].map(([name, m]) => [name, matrix(n, m.cols, m.data.slice(0, n * m.cols))]),
+  );
+}
+
+/** The FVU lines: one per stream, its self FVU and its FVU translated from each other stream. */
+export function fvuLines(fvu: AlignedFvu): string[] {
+  return Object.entries(fvu.self).map(([to, self]) => {
+    const from = Object.entries(fvu.cross).filter(([pair]) => pair.endsWith(`->${to}`))
+      .map(([pair, v]) => `, from ${pair.slice(0, -to.length - 2)} ${v.toFixed(4)}`);
+    return `  ${to}: FVU self ${self.toFixed(4)}${from.join("")}`;
+  });
+}
+
+/**
+ * `deno task train-aligned` on command-line `args`: trains, writes the folder and metrics.json,
+ * logs to `options.log` (default stderr) and returns the report.
+ */
+export async function trainAlignedCommand(
+  args: readonly string[],
+  options?: { env?: Record<string, string | undefined>; log?: (line: string) => void },
+): Promise<AlignedRunReport> {
+  const values = parseOptions(TRAIN_ALIGNED_SPEC, args);
+  if (values.steps !== undefined && values.epochs !== undefined) {
+    throw new UsageError("give --steps or --epochs, not both");
+  }
+  const log = options?.log ?? ((line: string) => console.error(line));
+  const env = options?.env ?? Deno.env.toObject();
   const data = new Map<string, Matrix>();
   for (const spec of values.stream) {
     const at = spec.indexOf("=");
@@ -107,34 +164,53 @@ async function main(): Promise<void> {
       );
     },
   };
+  const batch = values.batch;
+  const planned = runSteps(rows, { batch, steps: values.steps, epochs: values.epochs });
+  const lr = values.lr ?? defaultLr(values.latents);
+  const every = Math.max(1, Math.floor(planned / 20));
+  const curve: AlignedProgress[] = [];
   const backend = await openBackend(values.backend);
   try {
-    const steps = values.steps;
-    const { dictionary, loss } = await trainAligned(source, {
+    const result = await trainAligned(source, {
       backend,
       latents: values.latents,
       k: values.k,
       topk: values.topk,
       cross: values.cross,
       auxk: values.auxk,
-      steps,
-      batch: values.batch,
-      lr: values.lr,
+      steps: planned,
+      batch,
+      lr,
+      warmupSteps: Math.floor(planned * 0.05),
+      decaySteps: Math.floor(planned * 0.2),
+      plateau: values["early-stop"] ? {} : null,
       seed: values.seed,
       deadAfterSteps: values["dead-after"],
       onProgress: (p) => {
-        if (p.step % Math.max(1, Math.floor(steps / 20)) === 0) {
-          console.error(
-            `step ${p.step}/${steps} loss ${p.loss.toFixed(4)} dead ${
-              (100 * p.deadFraction).toFixed(1)
-            }%`,
+        if (p.step % every === 0 || p.step === p.steps) {
+          curve.push(p);
+          log(
+            `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ` +
+              `dead ${(100 * p.deadFraction).toFixed(1)}%`,
           );
         }
       },
     });
-    const files = alignedFiles(dictionary, {
+    const fvu = alignedFvu(result.dictionary, head(data, Math.min(rows, 1024)));
+    const report: AlignedRunReport = {
+      dictionary: result.dictionary,
+      lr,
+      batch,
+      plannedSteps: planned,
+      steps: result.steps,
+      plateauAt: result.plateauAt,
+      loss: result.loss,
+      fvu,
+    };
+    const files = alignedFiles(result.dictionary, {
       description: `trained by saeserve (${values.topk} TopK, cross ${values.cross})`,
     });
+    files.set("metrics.json", metricsJson(report, curve));
     const out = values.out;
     const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(out) && !out.startsWith("file://");
     const target = locate(out, env);
@@ -148,10 +224,43 @@ async function main(): Promise<void> {
         await Deno.writeFile(`${dir}/${name}`, bytes);
       }
     }
-    console.error(`train-aligned: wrote ${out} (final loss ${loss.toFixed(4)})`);
+    const stop = result.plateauAt === null ? "" : `, plateau at ${result.plateauAt}`;
+    log(
+      `train-aligned: wrote ${out} (steps ${result.steps}/${planned}${stop}, lr ${
+        lr.toExponential(2)
+      }, final loss ${result.loss.toFixed(4)})`,
+    );
+    log(`final FVU on ${Math.min(rows, 1024)} rows:`);
+    for (const line of fvuLines(fvu)) log(line);
+    return report;
   } finally {
     backend.close?.();
   }
 }
 
-if (import.meta.main) await runCli("train-aligned", main);
+function metricsJson(report: AlignedRunReport, curve: AlignedProgress[]): Uint8Array<ArrayBuffer> {
+  const metrics = {
+    kind: "aligned",
+    latents: report.dictionary.latents,
+    k: report.dictionary.k,
+    lr: report.lr,
+    batch: report.batch,
+    planned_steps: report.plannedSteps,
+    steps: report.steps,
+    plateau_at: report.plateauAt,
+    final: { loss: report.loss, fvu: report.fvu },
+    curve: curve.map((p) => ({
+      step: p.step,
+      loss: p.loss,
+      lr: p.lr,
+      dead_fraction: p.deadFraction,
+    })),
+  };
+  return new TextEncoder().encode(JSON.stringify(metrics, null, 2) + "\n");
+}
+
+if (import.meta.main) {
+  await runCli("train-aligned", async () => {
+    await trainAlignedCommand(Deno.args);
+  });
+}

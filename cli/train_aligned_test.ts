@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { encodeNpy } from "../domain/io/npy.ts";
 import { fileStore } from "../service/store/file.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
+import { alignedFvu } from "../domain/train/evaluate.ts";
+import { twoViewRows } from "../domain/train/planted.ts";
+import { trainAlignedCommand } from "./train_aligned.ts";
 
 Deno.test("train-aligned CLI: writes a folder the service serves", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-aligned-" });
@@ -65,6 +68,34 @@ Deno.test("train-aligned CLI: writes a folder the service serves", async () => {
     } finally {
       registry.close();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// The smallest size of bench/train_defaults.ts's statistical run, in a few seconds.
+Deno.test("train-aligned CLI: only the required flags converge (16 concepts, d 16 and 12)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-aligned-defaults-" });
+  try {
+    const sample = twoViewRows({ concepts: 16, dA: 16, dB: 12, active: 3, seed: 1 });
+    const train = sample(4000);
+    const test = sample(500);
+    await Deno.writeFile(`${dir}/a.npy`, encodeNpy(train.a.data, [4000, 16]));
+    await Deno.writeFile(`${dir}/b.npy`, encodeNpy(train.b.data, [4000, 12]));
+    const lines: string[] = [];
+    const report = await trainAlignedCommand([
+      ...["--stream", `a=${dir}/a.npy`, "--stream", `b=${dir}/b.npy`],
+      ...["--out", `${dir}/out`, "--latents", "32", "--k", "3"],
+      ...["--backend", "reference"],
+    ], { log: (line) => lines.push(line) });
+    const held = alignedFvu(report.dictionary, new Map([["a", test.a], ["b", test.b]]));
+    assert.ok(held.cross["a->b"] <= 0.15 && held.cross["b->a"] <= 0.15, JSON.stringify(held));
+    assert.ok(report.steps < report.plannedSteps, `a plateau ends the run early: ${report.steps}`);
+    assert.ok(lines.some((l) => /^ {2}b: FVU self \d\.\d{4}, from a \d\.\d{4}$/.test(l)));
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/out/metrics.json`));
+    assert.deepEqual(Object.keys(metrics.final.fvu.cross).sort(), ["a->b", "b->a"]);
+    assert.equal(metrics.steps, report.steps);
+    assert.equal(metrics.lr, 2e-4 / Math.sqrt(32 / 16384));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,6 +11,9 @@ import { encodeNpy } from "../domain/io/npy.ts";
 import { uniformArray } from "../domain/random.ts";
 import { encodeSafetensors } from "../domain/io/safetensors.ts";
 import { s3Store } from "../service/store/s3.ts";
+import { topkFvu } from "../domain/train/evaluate.ts";
+import { meanMaxCosine, plantedBaselineFvu, plantedRows } from "../domain/train/planted.ts";
+import { trainCommand } from "./train.ts";
 
 const TRAIN = new URL("./train.ts", import.meta.url).pathname;
 
@@ -154,9 +157,9 @@ Deno.test("train CLI: missing or bad arguments fail with one clear line, before 
   const backend = await run([...base, "--backend", "wsam", "--steps", "1"]);
   assert.equal(backend.code, 2);
   assert.match(backend.stderr, /--backend must be one of auto, webgpu, wasm, reference/);
-  const length = await run(base);
+  const length = await run([...base, "--steps", "5", "--epochs", "2"]);
   assert.equal(length.code, 2);
-  assert.match(length.stderr, /^error: give --steps or --epochs/);
+  assert.match(length.stderr, /^error: give --steps or --epochs, not both/);
   // The README's command with its placeholder folder: exit 1 naming the folder, no stack.
   const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-missing-" });
   try {
@@ -169,6 +172,33 @@ Deno.test("train CLI: missing or bad arguments fail with one clear line, before 
     const stderr = new TextDecoder().decode(placeholder.stderr);
     assert.equal(placeholder.code, 1);
     assert.equal(stderr, `error: --data acts/: no such file or folder (${dir}/acts)\n`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// The smallest size of bench/train_defaults.ts's statistical run, in a few seconds.
+Deno.test("train CLI: only the required flags recover planted atoms (16 atoms, d 16)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-train-defaults-" });
+  try {
+    const source = plantedRows({ d: 16, atoms: 16, active: 3, seed: 1 });
+    const x = await source.next(4000);
+    const test = await source.next(500);
+    await Deno.writeFile(`${dir}/x.npy`, encodeNpy(x.data, [4000, 16]));
+    const lines: string[] = [];
+    const report = await trainCommand([
+      ...["--data", `${dir}/x.npy`, "--out", `${dir}/sae`, "--latents", "32", "--k", "3"],
+      ...["--backend", "reference"],
+    ], { log: (line) => lines.push(line) });
+    const cosine = meanMaxCosine(source.atoms, report.result.params.wDec, 16);
+    const fvu = topkFvu(report.result.params, test, { k: 3 });
+    const baseline = plantedBaselineFvu(test, source.atoms, 3);
+    assert.ok(cosine >= 0.9 && fvu < baseline, `cosine ${cosine}, FVU ${fvu} vs ${baseline}`);
+    assert.ok(report.result.steps < report.plannedSteps, "a plateau ends the run early");
+    assert.ok(lines.some((l) => /^final FVU \d\.\d{4}, L0 /.test(l)));
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/sae/metrics.json`));
+    assert.equal(metrics.steps, report.result.steps);
+    assert.equal(metrics.final.fvu, report.result.final.fvu);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

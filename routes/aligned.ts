@@ -1,5 +1,6 @@
 /**
- * Aligned (SPARC) dictionaries under /v1/aligned/{id}/: encode several streams into the shared
+ * Aligned (SPARC) dictionaries: GET /v1/aligned lists them, GET /v1/aligned/{id} describes one;
+ * under /v1/aligned/{id}/: encode several streams into the shared
  * latent space (global or local TopK) with per-row Jaccard of their active sets, translate one
  * stream's activations into another's space, and concept alignment against multi-hot labels.
  * @module
@@ -12,9 +13,12 @@ import type { AppDeps } from "./deps.ts";
 import { checkAligned } from "./research_costs.ts";
 import { DEMO, demoRows } from "./examples.ts";
 import { AUTH_STATUSES, type Operation, pathParam, problems } from "./operation.ts";
+import { alignedJson } from "./dictionaries.ts";
 import {
   ActivationsResponseSchema,
   AlignedEncodeResponseSchema,
+  AlignedListSchema,
+  AlignedSchema,
   ConceptAlignmentResponseSchema,
 } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
@@ -65,6 +69,35 @@ export function alignedOperations(deps: AppDeps): Operation[] {
   const limits = limitsOf(deps);
   const id = { id: DEMO.aligned };
   return [{
+    method: "get",
+    path: "/v1/aligned",
+    tag: "aligned",
+    summary: "List the aligned dictionaries in the store",
+    description: "Described from their saeserve.json; an unreadable one is listed with its " +
+      '`error`. GET /v1/dictionaries lists them too, with `kind` "aligned".',
+    responses: {
+      200: { description: "the list", content: { "application/json": AlignedListSchema } },
+      ...problems(...AUTH_STATUSES, 503),
+    },
+    handler: async (c) => {
+      const { aligned } = await deps.registry.catalog();
+      return c.json({ aligned: aligned.map(alignedJson) });
+    },
+  }, {
+    method: "get",
+    path: "/v1/aligned/:id",
+    tag: "aligned",
+    summary: "Describe one aligned dictionary: its streams, latents and k",
+    request: { params: ALIGNED_ID },
+    responses: {
+      200: { description: "its metadata", content: { "application/json": AlignedSchema } },
+      ...problems(...AUTH_STATUSES, 404, 503),
+    },
+    examples: [{ name: "demo", params: id }],
+    handler: async (c) => {
+      return c.json(alignedJson(await deps.registry.describeAligned(pathParam(c, "id"))));
+    },
+  }, {
     method: "post",
     path: "/v1/aligned/:id/encode",
     tag: "aligned",

@@ -91,7 +91,8 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
 
 /**
  * A JSON rows x columns array of numbers as a matrix. Wrong structure is a 400; ragged rows,
- * no rows, and non-finite numbers (1e999 parses to Infinity) are a 422.
+ * no rows, non-finite numbers (1e999 parses to Infinity) and numbers f32 cannot hold (1e39:
+ * reported as an overflow) are a 422.
  */
 export function jsonMatrix(value: unknown, what: string): Matrix {
   if (!Array.isArray(value)) throw new SaeError("malformed", `${what} must be an array of rows`);
@@ -120,18 +121,29 @@ export function jsonMatrix(value: unknown, what: string): Matrix {
         throw new SaeError("malformed", `${what}[${r}][${c}] is not a number`);
       }
       if (!Number.isFinite(v)) throw new SaeError("invalid", `${what}[${r}][${c}] is not finite`);
+      if (!Number.isFinite(Math.fround(v))) throw overflow(`${what}[${r}][${c}]`, v);
       m.data[r * cols + c] = v;
     }
   }
   return checkFinite(m, what);
 }
 
-/** 422 unless every value is finite (f32 overflow of a huge JSON number included). */
+/** 422 for a finite number that f32, the type every computation uses, cannot hold. */
+function overflow(where: string, v: number): SaeError {
+  return new SaeError(
+    "invalid",
+    `${where} is ${v}, which overflows f32 (largest magnitude about 3.4e38); scale the inputs down`,
+  );
+}
+
+/** 422 unless every value is finite: NaN, and infinity (in an .npy body), are named as such. */
 export function checkFinite(m: Matrix, what: string): Matrix {
   for (let i = 0; i < m.data.length; i++) {
-    if (!Number.isFinite(m.data[i])) {
+    const v = m.data[i];
+    if (!Number.isFinite(v)) {
       const r = Math.floor(i / m.cols);
-      throw new SaeError("invalid", `${what}[${r}][${i - r * m.cols}] is NaN or infinite`);
+      const where = `${what}[${r}][${i - r * m.cols}]`;
+      throw new SaeError("invalid", `${where} is ${Number.isNaN(v) ? "NaN" : "infinite"}`);
     }
   }
   return m;
@@ -165,6 +177,8 @@ export function jsonSparse(indices: number[][], values: number[][], width: numbe
       if (!v.every((e) => typeof e === "number")) {
         throw new SaeError("malformed", `values[${r}] must hold numbers`);
       }
+      const big = v.findIndex((e) => Number.isFinite(e) && !Number.isFinite(Math.fround(e)));
+      if (big >= 0) throw overflow(`values[${r}][${big}]`, v[big]);
       const out = Float32Array.from(v);
       if (out.some((e) => !Number.isFinite(e))) {
         throw new SaeError("invalid", `values[${r}] has a non-finite value`);

@@ -17,7 +17,7 @@ import type { AppContext } from "./env.ts";
 import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
 import { CircuitResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
-import { CircuitOptionsSchema, CircuitRequestSchema } from "./schemas.ts";
+import { binaryLabels, CircuitOptionsSchema, CircuitRequestSchema } from "./schemas.ts";
 
 /** Head outputs from nested JSON arrays, checked rectangular and finite. */
 function fromJson(rows: number[][][]): HeadOutputs {
@@ -64,6 +64,7 @@ export function circuitJson(
     edges: result.edges,
     roc_auc: result.rocAuc,
     timings_ms: result.timingsMs,
+    warnings: [...result.warnings],
   };
 }
 
@@ -141,7 +142,7 @@ async function discover(c: AppContext, deps: AppDeps): Promise<Response> {
     }
     x = { examples: t.shape[0], heads: t.shape[1], dModel: t.shape[2], data: t.data };
     const q = queryOptions(c, { jsonKeys: ["labels", "head_names", "ground_truth", "options"] });
-    labels = q.labels as number[];
+    const rawLabels = q.labels as (number | boolean)[];
     names = q.head_names as string[] | undefined;
     truth = q.ground_truth as number[] | undefined;
     rawOptions = q.options;
@@ -150,14 +151,15 @@ async function discover(c: AppContext, deps: AppDeps): Promise<Response> {
     );
     if (extra.length) throw new SaeError("malformed", `unknown query parameter ${extra[0]}`);
     validate(CircuitRequestSchema.pick({ labels: true, head_names: true, ground_truth: true }), {
-      labels,
+      labels: rawLabels,
       head_names: names,
       ground_truth: truth,
     }, "query");
+    labels = binaryLabels(rawLabels, "labels");
   } else {
     const body = validate(CircuitRequestSchema, parseJsonObject(bytes), "body");
     x = fromJson(body.head_outputs);
-    labels = body.labels;
+    labels = binaryLabels(body.labels, "labels");
     names = body.head_names;
     truth = body.ground_truth;
     rawOptions = body.options;
@@ -168,9 +170,6 @@ async function discover(c: AppContext, deps: AppDeps): Promise<Response> {
       "invalid",
       `labels has ${labels.length} entries for ${x.examples} examples`,
     );
-  }
-  if (!labels.every((v) => v === 0 || v === 1)) {
-    throw new SaeError("invalid", "labels must be 0 or 1");
   }
   if (!labels.includes(1) || !labels.includes(0)) {
     throw new SaeError("invalid", "labels need both positives and negatives");

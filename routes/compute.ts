@@ -8,6 +8,7 @@ import type { Backend } from "../backends/backend.ts";
 import type { Lease } from "../service/registry.ts";
 import { decodeRows, type EncodeInclude, encodeRows } from "../domain/sae/sae.ts";
 import { steerRows } from "../domain/sae/steer.ts";
+import { checkSteerable } from "../domain/families/steerable.ts";
 import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
@@ -41,6 +42,7 @@ import {
   expectFiniteResult,
   jsonAnswer,
   matrixRows,
+  metricsArrays,
   npzResponse,
   paddedCodes,
   wantsNpy,
@@ -101,7 +103,10 @@ const query = (name: string, description: string, type = "string"): QueryParam =
 });
 
 /** .npy request bodies. */
-const NPY_BODY = { "application/x-npy": ".npy array [rows, d_in] (f32, f16 or f64)" };
+const NPY_BODY = {
+  "application/x-npy":
+    ".npy array [rows, d_in] (f16, f32 or f64; integer and bool arrays as their values)",
+};
 
 /** Answers of decode and steer: JSON, or .npy for an .npy request or Accept application/x-npy. */
 const ACTIVATIONS_ANSWER = {
@@ -143,7 +148,8 @@ export function computeOperations(deps: AppDeps): Operation[] {
         content: {
           "application/json": EncodeResponseSchema,
           "application/x-npz":
-            ".npz of indices, values (padded with -1 / 0), reconstruction, error",
+            ".npz of indices, values (padded with -1 / 0), reconstruction, error, and with " +
+            "include=metrics metrics_l0, _mse, _fvu, _cosine and metrics_per_row_l0, _mse, _cosine",
         },
         headers: {
           "X-Saeserve-Backend": "the backend that computed it",
@@ -180,6 +186,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
       c.set("rows", req.x.rows);
       const options = validate(EncodeOptionsSchema, req.options, "option");
       const include = new Set<EncodeInclude>(options.include ?? []);
+      if (options.grid && wantsNpz(c)) {
+        // Never dropped silently: feature maps have no .npz form.
+        throw new SaeError("invalid", "grid feature maps are answered in JSON only, not .npz");
+      }
       const compute = pick(c);
       let answer = { otherBytes: 0, binary: wantsNpz(c) };
       const result = await withLease(deps, pathParam(c, "id"), (lease) => {
@@ -215,7 +225,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
           arrays.reconstruction = { shape: [rows, req.x.cols], data: result.reconstruction.data };
         }
         if (result.error) arrays.error = { shape: [rows, req.x.cols], data: result.error.data };
-        if (result.metrics) c.header("X-Saeserve-Metrics", JSON.stringify(result.metrics));
+        if (result.metrics) {
+          Object.assign(arrays, metricsArrays(result.metrics));
+          c.header("X-Saeserve-Metrics", JSON.stringify(result.metrics));
+        }
         return await npzResponse(c, arrays, backend);
       }
       c.header(BACKEND_HEADER, backend);
@@ -319,7 +332,9 @@ export function computeOperations(deps: AppDeps): Operation[] {
       const options = validate(SteerOptionsSchema, req.options, "option");
       const compute = pick(c);
       const requested = withPatchPositions(options, req.x.rows);
-      const y = await withLease(deps, pathParam(c, "id"), (lease) => {
+      const id = pathParam(c, "id");
+      const y = await withLease(deps, id, (lease) => {
+        checkSteerable(lease.description, id); // 422 for a transcoder
         // Positions deduplicated and < rows; the steering work and the answer within budget.
         const interventions = checkSteer(limitsOf(deps), lease.description, {
           rows: req.x.rows,

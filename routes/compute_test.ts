@@ -107,7 +107,8 @@ for (const [name, backend] of BACKENDS) {
 
   Deno.test(`${name}: steer over JSON matches every numpy steering case of every family`, async () => {
     const { app, registry } = testApp({ backend });
-    for (const f of fixtures.values()) {
+    // Transcoders refuse steering (routes/steer_transcoder_test.ts).
+    for (const f of [...fixtures.values()].filter((f) => f.case !== "sparsify_transcode")) {
       for (const s of f.steer) {
         const res = await postJson(app, `/v1/dictionaries/${f.case}/steer`, {
           activations: f.x,

@@ -1,9 +1,10 @@
 /**
- * GET /v1/dictionaries and GET /v1/dictionaries/{id}: what the store holds, described.
+ * GET /v1/dictionaries and GET /v1/dictionaries/{id}: what the store holds, described (aligned
+ * dictionaries listed too, told apart by `kind`).
  * @module
  */
 
-import type { DictionarySummary } from "../service/registry.ts";
+import type { AlignedSummary, DictionarySummary } from "../service/registry.ts";
 import type { AppDeps } from "./deps.ts";
 import { DEMO } from "./examples.ts";
 import { AUTH_STATUSES, ID_PARAM, type Operation, pathParam, problems } from "./operation.ts";
@@ -14,6 +15,7 @@ export function dictionaryJson(s: DictionarySummary): Record<string, unknown> {
   const d = s.description;
   return {
     id: s.id,
+    kind: "dictionary",
     format: s.format,
     architecture: d?.architecture,
     d_in: d?.dIn,
@@ -34,6 +36,23 @@ export function dictionaryJson(s: DictionarySummary): Record<string, unknown> {
   };
 }
 
+/** The JSON form of one aligned dictionary (GET /v1/aligned/{id}, listed with `kind`). */
+export function alignedJson(s: AlignedSummary): Record<string, unknown> {
+  return {
+    id: s.id,
+    kind: "aligned",
+    format: "aligned",
+    architecture: s.error ? undefined : "topk",
+    d_sae: s.latents,
+    latents: s.latents,
+    k: s.k,
+    streams: s.streams,
+    loaded: s.loaded,
+    metadata: s.sidecar,
+    error: s.error,
+  };
+}
+
 /** The operations listing and describing dictionaries. */
 export function dictionaryOperations(deps: AppDeps): Operation[] {
   return [{
@@ -42,14 +61,17 @@ export function dictionaryOperations(deps: AppDeps): Operation[] {
     tag: "dictionaries",
     summary: "List the dictionaries in the store",
     description: "Dictionaries not loaded yet are described from their config files; an " +
-      "unreadable one is listed with its `error`.",
+      "unreadable one is listed with its `error`. Aligned dictionaries follow, with `kind` " +
+      '"aligned" (use them under /v1/aligned/{id}); the others have `kind` "dictionary".',
     responses: {
       200: { description: "the list", content: { "application/json": DictionaryListSchema } },
       ...problems(...AUTH_STATUSES, 503),
     },
     handler: async (c) => {
-      const list = await deps.registry.list();
-      return c.json({ dictionaries: list.map(dictionaryJson) });
+      const { dictionaries, aligned } = await deps.registry.catalog();
+      return c.json({
+        dictionaries: [...dictionaries.map(dictionaryJson), ...aligned.map(alignedJson)],
+      });
     },
   }, {
     method: "get",

@@ -16,6 +16,7 @@ import {
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/sae/matrix.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
+import { checkSteerable } from "../domain/families/steerable.ts";
 import { jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import type { AppContext } from "./env.ts";
@@ -169,7 +170,9 @@ export function featureOperations(deps: AppDeps): Operation[] {
     }],
     handler: async (c) => {
       const req = await jsonBody(c, OutputScorePrepareSchema, deps);
-      const steered = await withDictionary(deps, pathParam(c, "id"), async (lease) => {
+      const id = pathParam(c, "id");
+      const steered = await withDictionary(deps, id, async (lease) => {
+        checkSteerable(lease.description, id); // 422 for a transcoder
         checkFeatures(req.features, lease.description.dSae);
         checkFeatureScores(limits, { dims: lease.description }, {
           features: req.features.length,
@@ -254,6 +257,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
               "this dictionary does not feed the final norm (saeserve.json before_final_norm): send logits",
             );
           }
+          checkSteerable(lease.description, id); // 422 for a transcoder
           const x = oneRow(req.activations!, lease.description.dIn);
           const steered = await prepareRows(deps.backend, lease, {
             x,

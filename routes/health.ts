@@ -6,6 +6,7 @@
 
 import { Gauge } from "../service/prometheus.ts";
 import type { AppDeps } from "./deps.ts";
+import { type Backend, BACKEND_NAMES } from "../backends/backend.ts";
 import { SaeError } from "../domain/errors.ts";
 import { holdsValidKey } from "./auth.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
@@ -129,6 +130,7 @@ export function healthOperations(
       return c.json({
         status: "ready",
         backend: deps.backend.name,
+        backends: devices(deps),
         store: kind,
         ...(trusted ? { store_location: store } : {}),
       });
@@ -145,4 +147,22 @@ export function healthOperations(
     },
     handler: (c) => c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
   }];
+}
+
+/** Each usable backend's device, the default first (for /readyz). */
+function devices(deps: AppDeps): Record<string, { adapter: string; software_adapter: boolean }> {
+  const out: Record<string, { adapter: string; software_adapter: boolean }> = {};
+  const add = (backend: Backend) => {
+    if (out[backend.name]) return;
+    const device = backend.device?.() ?? { adapter: "not reported", software: false };
+    out[backend.name] = { adapter: device.adapter, software_adapter: device.software };
+  };
+  add(deps.backend);
+  for (const name of BACKEND_NAMES) {
+    if (!deps.chooseBackend || name === deps.backend.name) continue;
+    try {
+      add(deps.chooseBackend(name));
+    } catch { /* not available on this service */ }
+  }
+  return out;
 }

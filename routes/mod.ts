@@ -1,6 +1,7 @@
 /**
  * The HTTP app: every operation of the route table mounted on one Hono instance, with request
- * metrics, problem+json errors and /openapi.json generated from the same table.
+ * metrics, problem+json errors, 405 with `Allow` for a wrong method on a known path, and
+ * /openapi.json generated from the same table.
  * @module
  */
 
@@ -19,6 +20,7 @@ import { dictionaryOperations } from "./dictionaries.ts";
 import { docsOperations } from "./docs.ts";
 import type { AppEnv } from "./env.ts";
 import { healthOperations } from "./health.ts";
+import { allowedMethods, methodNotAllowed } from "./method_not_allowed.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { Operation } from "./operation.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
@@ -141,8 +143,13 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
     if (deps.protectMetrics) app.use("/metrics", deps.auth);
   }
   app.onError((error, c) => errorResponse(c, error));
-  for (const op of operationsOf(deps, options)) {
+  const operations = operationsOf(deps, options);
+  for (const op of operations) {
     app.on(op.method.toUpperCase(), op.path, op.handler);
+  }
+  // Registered after every operation: only a method no operation of the path takes gets here.
+  for (const [path, allow] of allowedMethods(operations)) {
+    app.all(path, methodNotAllowed(allow));
   }
   const root = new Hono();
   root.onError((error, c) => errorResponse(c, error));

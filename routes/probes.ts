@@ -18,19 +18,20 @@ import { DEMO, demoRows } from "./examples.ts";
 import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
 import { ProbePredictResponseSchema, ProbeTrainResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
-import { ProbePredictRequestSchema, ProbeTrainRequestSchema } from "./schemas.ts";
+import {
+  binaryLabels,
+  ProbePredictRequestSchema,
+  ProbeTrainRequestSchema as TrainRequestSchema,
+} from "./schemas.ts";
 
-function labels(values: number[], rows: number, what: string): Uint8Array {
+function labels(values: readonly (number | boolean)[], rows: number, what: string): Uint8Array {
   if (values.length !== rows) {
     throw new SaeError(
       "invalid",
       `${what} has ${values.length} entries for ${rows} activation rows`,
     );
   }
-  if (!values.every((v) => v === 0 || v === 1)) {
-    throw new SaeError("invalid", `${what} must be 0 or 1`);
-  }
-  const y = Uint8Array.from(values);
+  const y = Uint8Array.from(binaryLabels(values, what));
   const ones = y.reduce((n, v) => n + v, 0);
   if (ones === 0 || ones === rows) {
     throw new SaeError("invalid", `${what} holds a single class; probes need both`);
@@ -137,7 +138,7 @@ export function probeOperations(deps: AppDeps): Operation[] {
     summary: "Sparse SAE probes beside baselines (logistic, PCA, KNN), tuned by validation AUC",
     description: "Returns every method's scores and the best probe's document, which the caller " +
       "keeps and sends to /v1/probes/predict.",
-    request: { json: ProbeTrainRequestSchema },
+    request: { json: TrainRequestSchema },
     responses: {
       200: {
         description: "per-method AUCs, the best method's name and its probe document",
@@ -191,7 +192,7 @@ export function probeOperations(deps: AppDeps): Operation[] {
 }
 
 async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
-  const body = await jsonBody(c, ProbeTrainRequestSchema, deps);
+  const body = await jsonBody(c, TrainRequestSchema, deps);
   const x = jsonMatrix(body.activations, "activations");
   const y = labels(body.labels, x.rows, "labels");
   let testX: Matrix | undefined;

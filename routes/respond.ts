@@ -12,6 +12,7 @@ import { encodeNpz } from "../domain/io/npz.ts";
 import { NPY_TYPE, type RequestForm } from "./body.ts";
 import { jsonText, typedNumbers } from "../domain/io/json_text.ts";
 import type { JobRunner } from "../service/jobs/mod.ts";
+import type { ReconstructionMetrics } from "../domain/sae/reconstruction_metrics.ts";
 
 /** Header naming the backend that computed a response. */
 export const BACKEND_HEADER = "X-Saeserve-Backend";
@@ -101,6 +102,31 @@ export function paddedCodes(
     values.set(codes.values[r], r * width);
   }
   return { width, indices, values };
+}
+
+/** One array of an .npz answer. */
+export type NpzMember = { shape: number[]; data: Float32Array | Int32Array };
+
+/**
+ * The metrics of an encode as .npz members named like the JSON answer's fields: scalars
+ * `metrics_l0`, `metrics_mse`, `metrics_fvu` (NaN where the JSON has null) and
+ * `metrics_cosine`, and per-row arrays `metrics_per_row_l0`, `_mse` and `_cosine` [rows].
+ */
+export function metricsArrays(metrics: ReconstructionMetrics): Record<string, NpzMember> {
+  const scalar = (v: number | null): NpzMember => ({
+    shape: [],
+    data: Float32Array.of(v ?? NaN),
+  });
+  const perRow = (v: number[]): NpzMember => ({ shape: [v.length], data: Float32Array.from(v) });
+  return {
+    metrics_l0: scalar(metrics.l0),
+    metrics_mse: scalar(metrics.mse),
+    metrics_fvu: scalar(metrics.fvu),
+    metrics_cosine: scalar(metrics.cosine),
+    metrics_per_row_l0: perRow(metrics.per_row.l0),
+    metrics_per_row_mse: perRow(metrics.per_row.mse),
+    metrics_per_row_cosine: perRow(metrics.per_row.cosine),
+  };
 }
 
 /** An .npz of named arrays. */

@@ -14,6 +14,13 @@ export const HealthSchema = z.object({ status: z.literal("ok") });
 export const ReadySchema = z.object({
   status: z.literal("ready"),
   backend: z.string(),
+  backends: z.record(
+    z.string(),
+    z.object({
+      adapter: z.string().describe('e.g. "CPU (WASM SIMD, 2 threads)" or the WebGPU adapter'),
+      software_adapter: z.boolean().describe("a software WebGPU adapter (llvmpipe): CPU speed"),
+    }),
+  ).describe("what each backend this service can use computes on (the default first)"),
   store: z.string().describe("the store's kind: file, s3, https, hf"),
   store_location: z.string().optional().describe("only for a caller holding a valid key"),
 });
@@ -21,6 +28,9 @@ export const ReadySchema = z.object({
 /** One dictionary as listed and described. */
 export const DictionarySchema = z.object({
   id: z.string(),
+  kind: z.literal("dictionary").describe(
+    'what the folder holds: "dictionary" here, "aligned" for aligned dictionaries',
+  ),
   format: z.string(),
   architecture: z.string().optional(),
   d_in: z.number().int().optional(),
@@ -40,8 +50,28 @@ export const DictionarySchema = z.object({
   error: z.string().optional(),
 });
 
-/** GET /v1/dictionaries. */
-export const DictionaryListSchema = z.object({ dictionaries: z.array(DictionarySchema) });
+/** GET /v1/aligned/{id}: an aligned (multi-stream) dictionary. */
+export const AlignedSchema = z.object({
+  id: z.string(),
+  kind: z.literal("aligned"),
+  format: z.literal("aligned").describe('saeserve.json of kind "aligned" + aligned.safetensors'),
+  architecture: z.literal("topk").optional(),
+  d_sae: z.number().int().optional().describe("the shared latents"),
+  latents: z.number().int().optional(),
+  k: z.number().int().optional(),
+  streams: z.array(z.object({ name: z.string(), d: z.number().int() })).optional(),
+  loaded: z.boolean(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  error: z.string().optional(),
+});
+
+/** GET /v1/aligned. */
+export const AlignedListSchema = z.object({ aligned: z.array(AlignedSchema) });
+
+/** GET /v1/dictionaries: dictionaries, then aligned dictionaries (told apart by `kind`). */
+export const DictionaryListSchema = z.object({
+  dictionaries: z.array(z.union([DictionarySchema, AlignedSchema])),
+});
 
 /** One image's feature maps (encode with `grid`). */
 export const ImageMapsSchema = z.object({
@@ -172,6 +202,9 @@ export const CircuitResponseSchema = z.object({
   edges: z.array(z.object({ heads: z.array(z.number().int()), score: z.number() })),
   roc_auc: z.object({ node: z.number(), edge: z.number() }).optional(),
   timings_ms: z.record(z.string(), z.number()),
+  warnings: z.array(z.string()).describe(
+    "data that looks unpaired, a missing class, or no separating head (empty when none)",
+  ),
 });
 
 /** POST /v1/aligned/{id}/encode. */

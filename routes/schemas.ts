@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { STEER_MODES } from "../domain/sae/steer.ts";
+import { SaeError } from "../domain/errors.ts";
 
 /**
  * Bounds on array-valued options (api.md "Limits"). Lists of indices are also deduplicated and
@@ -181,12 +182,27 @@ export const SteeringVectorRequestSchema = z.object({
   ),
 }).strict();
 
+/**
+ * 0/1 labels as JSON numbers or booleans: numpy's int64, int32, uint8 and bool label arrays
+ * as `tolist()` writes them.
+ */
+export const LabelsSchema = z.array(z.union([z.number(), z.boolean()]));
+
+/** The labels as 0/1 numbers: SaeError "invalid" (422) unless each is 0, 1, false or true. */
+export function binaryLabels(values: readonly (number | boolean)[], what: string): number[] {
+  const y = values.map((v) => (v === true ? 1 : v === false ? 0 : v));
+  if (!y.every((v) => v === 0 || v === 1)) {
+    throw new SaeError("invalid", `${what} must be 0 or 1 (or false / true)`);
+  }
+  return y;
+}
+
 /** POST /v1/probes/train. */
 export const ProbeTrainRequestSchema = z.object({
   activations: MatrixSchema,
-  labels: z.array(z.number()).describe("0/1 label per row"),
+  labels: LabelsSchema.describe("0/1 (or false/true) label per row"),
   test_activations: MatrixSchema.optional(),
-  test_labels: z.array(z.number()).optional(),
+  test_labels: LabelsSchema.optional(),
   dictionary: z.string().optional().describe("dictionary id for the sae method"),
   k: z.array(z.number().int().min(1)).min(1).max(LIST_LIMITS.ks).default([1, 2, 4, 8, 16])
     .describe("latents per SAE probe (each at most d_sae)"),
@@ -226,7 +242,7 @@ export const SemanticProbeRequestSchema = z.object({
   activations: MatrixSchema,
   grid: GridSchema,
   skip_tokens: z.number().int().min(0).default(0),
-  labels: z.array(z.number()).describe("0/1 per image"),
+  labels: LabelsSchema.describe("0/1 (or false/true) per image"),
   top: z.number().int().min(1).max(10_000).optional().describe(
     "features listed (default 50; at most d_sae)",
   ),
@@ -245,7 +261,7 @@ export const CircuitOptionsSchema = z.object({
 /** POST /v1/circuits/discover (JSON form). */
 export const CircuitRequestSchema = z.object({
   head_outputs: z.array(z.array(z.array(z.number()))).describe("[examples, heads, d_model]"),
-  labels: z.array(z.number()).describe("1 task (positive), 0 corrupted"),
+  labels: LabelsSchema.describe("1 (true) task, 0 (false) corrupted"),
   head_names: z.array(z.string().max(256)).max(LIST_LIMITS.indices).optional(),
   ground_truth: z.array(z.number().int().min(0)).max(LIST_LIMITS.indices).optional(),
   options: CircuitOptionsSchema.optional(),

@@ -13,6 +13,7 @@ import { jsonBody } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { DEMO } from "./examples.ts";
 import { checkFeatures, withDictionary } from "./feature_lease.ts";
+import { checkSteerable } from "../domain/families/steerable.ts";
 import { DICTIONARY_POST_ERRORS, ID_PARAM, type Operation, pathParam } from "./operation.ts";
 import { BACKEND_HEADER } from "./respond.ts";
 import { SteeringVectorResponseSchema } from "./response_schemas.ts";
@@ -69,6 +70,7 @@ export function steeringVectorOperation(deps: AppDeps): Operation {
       const { vector, info } = await withDictionary(deps, id, async (lease, _head, info) => {
         const ids = body.features.map((f) => f.feature);
         checkFeatures(ids, lease.description.dSae);
+        checkSteerable(lease.description, id); // 422: a transcoder's W_dec rows are output-space
         const dirs = await decoderDirections(deps.backend, lease.prepared, ids);
         return {
           vector: steeringVector(body.features, {

@@ -1,7 +1,8 @@
 /**
  * GET /ui/vision: a self-contained page (no CDN) where a user uploads an image plus its patch
- * activations (JSON [tokens, d] or .npy) or loads the bundled example, picks a dictionary, and
- * sees the top features' heatmaps side by side. GET /ui/vision/example.json is that example:
+ * activations (JSON [tokens, d] or .npy) or loads the bundled example, picks a dictionary from
+ * the store's (GET /v1/dictionaries), and sees the top features' heatmaps side by side; a new
+ * request or an error clears the previous heatmaps. GET /ui/vision/example.json is that example:
  * a generated image and 1 + 4 x 4 token activations for the demo dictionary.
  * @module
  */
@@ -66,7 +67,7 @@ figcaption{font-size:13px;color:#57606a;margin-top:4px}
 <header><h1>Vision features</h1></header>
 <main>
 <fieldset><legend>Input</legend>
-<label>Dictionary <input id="dict" value="demo-topk" size="30"></label>
+<label>Dictionary <select id="dict"><option value="">loading...</option></select></label>
 <label>Grid <input id="gh" value="4" size="3"> x <input id="gw" value="4" size="3"></label>
 <label>Skip tokens <input id="skip" value="1" size="3"></label><br>
 <label>Image (PNG/JPEG) <input id="image" type="file" accept="image/png,image/jpeg"></label>
@@ -97,9 +98,29 @@ $("acts").addEventListener("change", async (e) => {
   const f = e.target.files[0]; if (!f) return;
   activations = f.name.endsWith(".npy") ? parseNpy(await f.arrayBuffer()) : JSON.parse(await f.text());
 });
+function choose(id) {
+  const select = $("dict");
+  if (![...select.options].some((o) => o.value === id)) select.append(new Option(id, id));
+  select.value = id;
+}
+async function listDictionaries() {
+  const select = $("dict");
+  try {
+    const r = await fetch("/v1/dictionaries");
+    if (!r.ok) throw new Error((await r.json()).detail || r.status);
+    const usable = (await r.json()).dictionaries.filter((d) => d.kind !== "aligned" && !d.error);
+    const keep = select.value;
+    select.textContent = "";
+    for (const d of usable) select.append(new Option(d.id + " (" + d.architecture + ", d_in " + d.d_in + ", d_sae " + d.d_sae + ")", d.id));
+    if (!usable.length) { select.append(new Option("(the store has no dictionaries)", "")); status("the store has no dictionaries"); }
+    else if (keep) choose(keep);
+  } catch (e) { select.textContent = ""; select.append(new Option("(cannot list dictionaries)", "")); status("error: cannot list dictionaries: " + e.message); }
+}
+const listed = listDictionaries();
 $("example").addEventListener("click", async () => {
   const ex = await (await fetch("/ui/vision/example.json")).json();
-  $("dict").value = ex.dictionary; $("gh").value = ex.grid[0]; $("gw").value = ex.grid[1]; $("skip").value = ex.skip_tokens;
+  await listed;
+  choose(ex.dictionary); $("gh").value = ex.grid[0]; $("gw").value = ex.grid[1]; $("skip").value = ex.skip_tokens;
   imageData = ex.image; activations = ex.activations; status("example loaded");
 });
 async function post(path, body) {
@@ -107,25 +128,40 @@ async function post(path, body) {
   if (!r.ok) throw new Error((await r.json()).detail || r.status);
   return r;
 }
+let runs = 0;
+function clearTiles() {
+  for (const img of document.querySelectorAll("#tiles img")) URL.revokeObjectURL(img.src);
+  $("tiles").textContent = "";
+}
 $("run").addEventListener("click", async () => {
+  const run = ++runs; // a later request supersedes this one: its results are not shown
+  clearTiles();
   try {
     if (!activations) throw new Error("load activations (or the example) first");
+    if (!$("dict").value) throw new Error("pick a dictionary first");
     const id = encodeURIComponent($("dict").value);
     const grid = [Number($("gh").value), Number($("gw").value)];
     const skip = Number($("skip").value);
     status("encoding...");
     const enc = await (await post("/v1/dictionaries/" + id + "/encode", { activations, grid, skip_tokens: skip, maps_top: Number($("top").value) })).json();
-    const tiles = $("tiles"); tiles.textContent = "";
+    if (run !== runs) return;
+    const tiles = $("tiles");
     for (const f of enc.maps[0].features) {
       const r = await post("/v1/dictionaries/" + id + "/heatmap", { activations, grid, skip_tokens: skip, feature: f.feature, image: imageData || undefined, size: [192, 192] });
-      const url = URL.createObjectURL(await r.blob());
+      const blob = await r.blob();
+      if (run !== runs) return;
+      const url = URL.createObjectURL(blob);
       const fig = document.createElement("figure"); fig.className = "tile";
       const img = document.createElement("img"); img.src = url; img.alt = "feature " + f.feature;
       const cap = document.createElement("figcaption"); cap.textContent = "feature " + f.feature + " (max " + f.max.toFixed(3) + ")";
       fig.append(img, cap); tiles.append(fig);
     }
     status(enc.maps[0].features.length + " heatmaps");
-  } catch (e) { status("error: " + e.message); }
+  } catch (e) {
+    if (run !== runs) return;
+    clearTiles();
+    status("error: " + e.message);
+  }
 });
 </script></body></html>`;
 

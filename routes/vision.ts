@@ -18,7 +18,7 @@ import { DICTIONARY_POST_ERRORS, ID_PARAM, type Operation, pathParam } from "./o
 import { SemanticProbeResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import { BACKEND_HEADER } from "./respond.ts";
-import { HeatmapRequestSchema, SemanticProbeRequestSchema } from "./schemas.ts";
+import { binaryLabels, HeatmapRequestSchema, SemanticProbeRequestSchema } from "./schemas.ts";
 
 /** The vision operations. */
 export function visionOperations(deps: AppDeps): Operation[] {
@@ -131,9 +131,7 @@ async function semanticProbe(c: AppContext, deps: AppDeps): Promise<Response> {
       `labels has ${body.labels.length} entries for ${images} images`,
     );
   }
-  if (!body.labels.every((v) => v === 0 || v === 1)) {
-    throw new SaeError("invalid", "labels must be 0 or 1");
-  }
+  const labels = binaryLabels(body.labels, "labels");
   const lease = await deps.registry.acquire(pathParam(c, "id"));
   try {
     checkSemanticProbe(limitsOf(deps), lease.description, { rows: x.rows, top: body.top });
@@ -145,7 +143,7 @@ async function semanticProbe(c: AppContext, deps: AppDeps): Promise<Response> {
     const scores = await deps.jobs.run("semantic_probe", {
       codes,
       grid,
-      labels: body.labels,
+      labels,
       top: body.top ?? 50,
     }, { signal });
     c.header(BACKEND_HEADER, deps.backend.name);

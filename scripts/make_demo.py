@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The embedded demo store: three small synthetic dictionaries, one per checkpoint family.
+"""The embedded demo store: three small synthetic dictionaries, one per checkpoint family, and
+one aligned (multi-stream) dictionary.
 
     python3 scripts/make_demo.py
 
@@ -7,6 +8,9 @@ Writes
   dictionaries/demo-topk/       SAELens v6 TopK      (cfg.json + sae_weights.safetensors)
   dictionaries/demo-jumprelu/   Gemma Scope JumpReLU (params.npz)
   dictionaries/demo-sparsify/   sparsify TopK        (cfg.json + sae.safetensors)
+  dictionaries/demo-aligned/    aligned (SPARC) TopK (saeserve.json kind "aligned" +
+                                aligned.safetensors): streams a (d 6), b (d 5), c (d 4),
+                                12 shared latents, k 3
 each with a saeserve.json (model, hook, description, sha256 of every file). d_in 64,
 d_sae 256, float32. The weights are synthetic but behave like a trained dictionary: decoder
 rows are unit-norm random directions, the encoder is their transpose plus a little noise, and
@@ -180,13 +184,47 @@ def demo_sparsify() -> None:
     sidecar(folder, "Synthetic EleutherAI sparsify TopK dictionary (k=8); not trained on any model.")
 
 
+ALIGNED_STREAMS = (("a", 6), ("b", 5), ("c", 4))
+ALIGNED_LATENTS, ALIGNED_K = 12, 3
+
+
+def demo_aligned() -> None:
+    """Per stream: unit decoder rows [latents, d], encoder = their transpose plus noise, small
+    biases (the layout of tests/fixtures/dicts/aligned_tiny, other weights)."""
+    rng = np.random.default_rng(5)
+    tensors = []
+    for name, d in ALIGNED_STREAMS:
+        w_dec = rng.normal(size=(ALIGNED_LATENTS, d))
+        w_dec /= np.linalg.norm(w_dec, axis=1, keepdims=True)
+        tensors += [
+            (f"{name}.W_enc", (w_dec.T + 0.2 * rng.normal(size=(d, ALIGNED_LATENTS))).astype(np.float32)),
+            (f"{name}.b_pre", (0.1 * rng.normal(size=d)).astype(np.float32)),
+            (f"{name}.b_lat", (0.05 * rng.normal(size=ALIGNED_LATENTS)).astype(np.float32)),
+            (f"{name}.W_dec", w_dec.astype(np.float32)),
+        ]
+    folder = OUT / "demo-aligned"
+    folder.mkdir(parents=True)
+    write_safetensors(folder / "aligned.safetensors", tensors)
+    hashes = {"aligned.safetensors": hashlib.sha256((folder / "aligned.safetensors").read_bytes()).hexdigest()}
+    write_json(folder / "saeserve.json", {
+        "kind": "aligned",
+        "latents": ALIGNED_LATENTS,
+        "k": ALIGNED_K,
+        "streams": [{"name": n, "d": d} for n, d in ALIGNED_STREAMS],
+        "description": "Synthetic aligned (SPARC) dictionary of three streams for trying /v1/aligned; "
+                       "not trained on any model.",
+        "sha256": hashes,
+    })
+
+
 def main() -> None:
-    for name in ("demo-topk", "demo-head", "demo-jumprelu", "demo-sparsify"):
+    for name in ("demo-topk", "demo-head", "demo-jumprelu", "demo-sparsify", "demo-aligned"):
         if (OUT / name).exists():
             shutil.rmtree(OUT / name)
     demo_topk()
     demo_jumprelu()
     demo_sparsify()
+    demo_aligned()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {OUT} ({total} bytes)")
 

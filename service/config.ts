@@ -61,10 +61,16 @@ export interface Config {
   readonly limits: Limits;
 }
 
-/** Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. */
-export function parseBytes(text: string): number {
+/**
+ * Parse a byte size: a plain number of bytes or a number with KB/MB/GB/KiB/MiB/GiB. Throws
+ * SaeError "invalid" for anything else, or with `quiet` answers NaN.
+ */
+export function parseBytes(text: string, options?: { quiet?: boolean }): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?)?\s*$/i.exec(text);
-  if (!m) throw new SaeError("invalid", `not a byte size: ${JSON.stringify(text)}`);
+  if (!m) {
+    if (options?.quiet) return NaN;
+    throw new SaeError("invalid", `not a byte size: ${JSON.stringify(text)}`);
+  }
   const unit = (m[2] ?? "").toLowerCase().replace(/b$/, "");
   const scale: Record<string, number> = {
     "": 1,
@@ -85,25 +91,37 @@ export function readConfig(
   env: Record<string, string | undefined>,
   options?: { totalMemory?: number },
 ): Config {
-  const port = Number(env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new SaeError("invalid", `PORT ${env.PORT} is not a port`);
+  const port = Number(env.PORT || 8080);
+  if (!/^\s*\d+\s*$/.test(env.PORT || "8080") || port > 65535) {
+    throw new SaeError("invalid", `PORT must be an integer from 0 to 65535, not ${env.PORT}`);
   }
-  const backend = (env.SAESERVE_BACKEND ?? "auto") as BackendChoice;
+  const backend = (env.SAESERVE_BACKEND || "auto") as BackendChoice;
   if (!["auto", "webgpu", "wasm", "reference"].includes(backend)) {
     throw new SaeError(
       "invalid",
       `SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not ${backend}`,
     );
   }
-  const maxBodyMb = Number(env.SAESERVE_MAX_BODY_MB ?? 64);
-  if (!(maxBodyMb > 0)) {
-    throw new SaeError("invalid", "SAESERVE_MAX_BODY_MB must be a positive number");
+  const maxBodyMb = Number(env.SAESERVE_MAX_BODY_MB || 64);
+  if (!(maxBodyMb > 0) || !Number.isFinite(maxBodyMb)) {
+    throw new SaeError(
+      "invalid",
+      `SAESERVE_MAX_BODY_MB must be a positive number of MiB, not ${env.SAESERVE_MAX_BODY_MB}`,
+    );
   }
   // Default budget: half the machine's memory, or 4 GiB when that is unknown.
-  const memoryBudget = env.SAESERVE_MEMORY_BUDGET
-    ? parseBytes(env.SAESERVE_MEMORY_BUDGET)
-    : Math.floor((options?.totalMemory ?? 8 * 2 ** 30) / 2);
+  let memoryBudget = Math.floor((options?.totalMemory ?? 8 * 2 ** 30) / 2);
+  if (env.SAESERVE_MEMORY_BUDGET) {
+    const raw = env.SAESERVE_MEMORY_BUDGET;
+    const bytes = /^\s*\d/.test(raw) ? parseBytes(raw, { quiet: true }) : NaN;
+    if (!(bytes > 0)) {
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_MEMORY_BUDGET must be a byte size such as 4GiB, 512MB or 1000000, not ${raw}`,
+      );
+    }
+    memoryBudget = bytes;
+  }
   let threads: number | undefined;
   if (env.SAESERVE_THREADS !== undefined && env.SAESERVE_THREADS !== "") {
     threads = Number(env.SAESERVE_THREADS);
@@ -130,14 +148,21 @@ export function readConfig(
     }
     return n;
   };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = (env[name] ?? "").trim().toLowerCase();
+    if (raw === "") return fallback;
+    if (["1", "true", "on", "yes"].includes(raw)) return true;
+    if (["0", "false", "off", "no"].includes(raw)) return false;
+    throw new SaeError("invalid", `${name} must be 1 or 0 (or on / off), not ${env[name]}`);
+  };
   return {
-    allowBackendOverride: env.SAESERVE_ALLOW_BACKEND_OVERRIDE === "1",
+    allowBackendOverride: flag("SAESERVE_ALLOW_BACKEND_OVERRIDE", false),
     requestTimeoutMs: count("SAESERVE_REQUEST_TIMEOUT_MS", 30_000),
     apiKeys: (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
     apiKeysFile: env.SAESERVE_API_KEYS_FILE || undefined,
     rateLimitPerMinute: count("SAESERVE_RATE_LIMIT_PER_MINUTE", 0),
     authFailuresPerMinute: count("SAESERVE_AUTH_FAILURES_PER_MINUTE", 20),
-    protectMetrics: env.SAESERVE_PROTECT_METRICS === "1",
+    protectMetrics: flag("SAESERVE_PROTECT_METRICS", false),
     shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
     kernelWatchdogMs: count("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
     jobWorkers: {
@@ -145,22 +170,57 @@ export function readConfig(
       research: count("SAESERVE_RESEARCH_WORKERS", 1, 1),
     },
     batching: {
-      enabled: env.SAESERVE_BATCHING !== "0",
+      enabled: flag("SAESERVE_BATCHING", true),
       maxRows: count("SAESERVE_BATCH_MAX_ROWS", 256, 1),
       maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 1),
       maxQueuedRows: count("SAESERVE_QUEUE_MAX_ROWS", 8192, 1),
     },
-    requestLogs: env.SAESERVE_LOG !== "off",
+    requestLogs: flag("SAESERVE_LOG", true),
     limits: readLimits(env),
     threads,
     weights,
     port,
-    host: env.HOST ?? "0.0.0.0",
-    store: env.SAESERVE_STORE ?? "file://./dictionaries",
+    host: env.HOST || "0.0.0.0",
+    store: env.SAESERVE_STORE || "file://./dictionaries",
     backend,
     memoryBudget,
     maxBodyBytes: Math.floor(maxBodyMb * 2 ** 20),
   };
+}
+
+/** Every $SAESERVE_* variable this project reads (the service, the load test, the tests). */
+export const KNOWN_VARIABLES: readonly string[] = [
+  "SAESERVE_STORE",
+  "SAESERVE_BACKEND",
+  "SAESERVE_MEMORY_BUDGET",
+  "SAESERVE_MAX_BODY_MB",
+  "SAESERVE_THREADS",
+  "SAESERVE_WEIGHTS",
+  "SAESERVE_ALLOW_BACKEND_OVERRIDE",
+  "SAESERVE_REQUEST_TIMEOUT_MS",
+  "SAESERVE_API_KEYS",
+  "SAESERVE_API_KEYS_FILE",
+  "SAESERVE_RATE_LIMIT_PER_MINUTE",
+  "SAESERVE_AUTH_FAILURES_PER_MINUTE",
+  "SAESERVE_PROTECT_METRICS",
+  "SAESERVE_SHUTDOWN_GRACE_MS",
+  "SAESERVE_KERNEL_WATCHDOG_MS",
+  "SAESERVE_LIVE_WORKERS",
+  "SAESERVE_RESEARCH_WORKERS",
+  "SAESERVE_BATCHING",
+  "SAESERVE_BATCH_MAX_ROWS",
+  "SAESERVE_BATCH_WAIT_MS",
+  "SAESERVE_QUEUE_MAX_ROWS",
+  "SAESERVE_LOG",
+  ...Object.values(LIMIT_ENV),
+  "SAESERVE_API_KEY",
+  "SAESERVE_LONG_TESTS",
+];
+
+/** The $SAESERVE_* variables set in `env` that nothing reads (a typo, most likely). */
+export function unknownVariables(env: Record<string, string | undefined>): string[] {
+  return Object.keys(env).filter((k) => k.startsWith("SAESERVE_") && !KNOWN_VARIABLES.includes(k))
+    .sort();
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseBytes, readConfig, readLimits } from "./config.ts";
+import { KNOWN_VARIABLES, parseBytes, readConfig, readLimits, unknownVariables } from "./config.ts";
 import { DEFAULT_LIMITS, LIMIT_ENV } from "../domain/cost.ts";
 
 Deno.test("readConfig applies the documented defaults", () => {
@@ -133,4 +133,64 @@ Deno.test("readLimits reads the cost budgets, keeps defaults for the rest, rejec
   // The defaults refuse the measured cases of issue 14 and keep README-sized requests.
   assert.ok(DEFAULT_LIMITS.maxWork >= 256 * 2304 * 16384);
   assert.equal(DEFAULT_LIMITS.maxImagePixels, 4096 * 4096);
+});
+
+Deno.test("every bad value is refused in one message naming the variable and what it accepts", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ PORT: "70000" }, /^PORT must be an integer from 0 to 65535, not 70000$/],
+    [{ PORT: "8.5" }, /^PORT must be an integer/],
+    [{ SAESERVE_BACKEND: "wsam" }, /^SAESERVE_BACKEND must be auto, webgpu, wasm or reference/],
+    [{ SAESERVE_MEMORY_BUDGET: "-5GiB" }, /^SAESERVE_MEMORY_BUDGET must be a byte size such as/],
+    [{ SAESERVE_MEMORY_BUDGET: "0" }, /^SAESERVE_MEMORY_BUDGET must be a byte size/],
+    [
+      { SAESERVE_MAX_BODY_MB: "lots" },
+      /^SAESERVE_MAX_BODY_MB must be a positive number of MiB, not lots$/,
+    ],
+    [{ SAESERVE_THREADS: "999" }, /^SAESERVE_THREADS must be an integer from 1 to 256/],
+    [{ SAESERVE_WEIGHTS: "int4" }, /^SAESERVE_WEIGHTS must be f32, bf16 or f16/],
+    [
+      { SAESERVE_ALLOW_BACKEND_OVERRIDE: "sure" },
+      /^SAESERVE_ALLOW_BACKEND_OVERRIDE must be 1 or 0/,
+    ],
+    [{ SAESERVE_PROTECT_METRICS: "2" }, /^SAESERVE_PROTECT_METRICS must be 1 or 0/],
+    [{ SAESERVE_BATCHING: "maybe" }, /^SAESERVE_BATCHING must be 1 or 0/],
+    [{ SAESERVE_LOG: "verbose" }, /^SAESERVE_LOG must be 1 or 0 \(or on \/ off\), not verbose$/],
+    [{ SAESERVE_LIVE_WORKERS: "0" }, /^SAESERVE_LIVE_WORKERS must be an integer >= 1, not 0$/],
+    [{ SAESERVE_SHUTDOWN_GRACE_MS: "1.5" }, /^SAESERVE_SHUTDOWN_GRACE_MS must be an integer >= 0/],
+    [
+      { SAESERVE_MAX_ANSWER_MB: "none" },
+      /^SAESERVE_MAX_ANSWER_MB must be a positive number, not none$/,
+    ],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(() => readConfig(env), (e: Error) => {
+      assert.match(e.message, message, JSON.stringify(env));
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    });
+  }
+  // Empty values keep the defaults; flags take on / off and true / false too.
+  const c = readConfig({
+    PORT: "",
+    SAESERVE_BACKEND: "",
+    SAESERVE_LOG: "on",
+    SAESERVE_BATCHING: "false",
+  });
+  assert.equal(c.port, 8080);
+  assert.equal(c.backend, "auto");
+  assert.equal(c.requestLogs, true);
+  assert.equal(c.batching.enabled, false);
+});
+
+Deno.test("unknownVariables names SAESERVE_* variables nothing reads", () => {
+  assert.deepEqual(
+    unknownVariables({
+      SAESERVE_BACKED: "wasm",
+      SAESERVE_STORE: "x",
+      PATH: "/bin",
+      SAESERVE_MAX_WORK: "1",
+    }),
+    ["SAESERVE_BACKED"],
+  );
+  assert.ok(KNOWN_VARIABLES.includes("SAESERVE_MAX_IMAGE_PIXELS"));
 });

@@ -31,6 +31,7 @@ import {
 import { type Backoff, type CacheLease, LeaseCache } from "./lease_cache.ts";
 import {
   alignedLoader,
+  type AlignedSummary,
   BROKEN_BACKOFF,
   dictionaryLoader,
   type DictionarySummary,
@@ -42,10 +43,13 @@ import {
   folders,
   formatOf,
   headLoader,
+  isAlignedFolder,
   keyOf,
   listingOf,
+  loadedAlignedSummary,
   SIDECAR,
   storeFolder,
+  summarizeAligned,
   TRANSIENT_BACKOFF,
   withRetryAfter,
 } from "./loaders/mod.ts";
@@ -54,6 +58,7 @@ import type { Store } from "./store/mod.ts";
 
 export type { Backoff } from "./lease_cache.ts";
 export {
+  type AlignedSummary,
   BROKEN_BACKOFF,
   type DictionarySummary,
   SIDECAR,
@@ -80,6 +85,12 @@ export interface AlignedLease {
   readonly id: string;
   readonly aligned: AlignedDictionary;
   release(): void;
+}
+
+/** What the store holds: its dictionaries and its aligned dictionaries, each sorted by id. */
+export interface Catalog {
+  readonly dictionaries: DictionarySummary[];
+  readonly aligned: AlignedSummary[];
 }
 
 /** Registry settings. */
@@ -159,14 +170,48 @@ export class Registry {
 
   /** Every dictionary folder in the store, described (a folder that fails carries `error`). */
   async list(): Promise<DictionarySummary[]> {
+    return (await this.catalog()).dictionaries;
+  }
+
+  /**
+   * Every dictionary and aligned dictionary in the store, from one listing, described (a
+   * folder that fails carries `error`).
+   */
+  async catalog(): Promise<Catalog> {
     const groups = folders(await this.#store.list(""));
-    const out: DictionarySummary[] = [];
+    const dictionaries: DictionarySummary[] = [];
+    const aligned: AlignedSummary[] = [];
     for (const [id, files] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
       const format = detectFormat(files.keys());
-      if (!format) continue;
-      out.push(await this.#summarize(id, format, files));
+      if (format) dictionaries.push(await this.#summarize(id, format, files));
+      else if (isAlignedFolder(files)) {
+        const loaded = this.#cache.peek({ kind: "aligned", id }) !== undefined;
+        aligned.push(await summarizeAligned(this.#store, id, { files, loaded }));
+      }
     }
-    return out;
+    return { dictionaries, aligned };
+  }
+
+  /**
+   * One aligned dictionary, described from its saeserve.json (from memory while loaded);
+   * throws "not_found" when the folder holds none, "unavailable" when its config is unreadable.
+   */
+  async describeAligned(id: string): Promise<AlignedSummary> {
+    checkDictionaryId(id);
+    const e = this.#cache.peek({ kind: "aligned", id });
+    if (e?.kind === "aligned") return loadedAlignedSummary(id, e.aligned);
+    const files = await filesOf(this.#store, id);
+    if (!isAlignedFolder(files)) {
+      throw new SaeError("not_found", `no aligned dictionary ${JSON.stringify(id)} in the store`);
+    }
+    const summary = await summarizeAligned(this.#store, id, { files, loaded: false });
+    if (summary.error) {
+      throw new SaeError(
+        "unavailable",
+        `aligned dictionary ${id} cannot be read: ${summary.error}`,
+      );
+    }
+    return summary;
   }
 
   /** One dictionary, described; throws "not_found" when no known family's files are there. */

@@ -75,25 +75,16 @@ Deno.test({
   },
 });
 
-/**
- * The embedded store (dictionaries/) in a temporary folder. The aligned examples name
- * `demo-aligned`; where dictionaries/ has none yet, the tiny aligned fixture (same streams:
- * a 6, b 5, c 4) stands in for it.
- */
+/** The embedded store (dictionaries/, demo-aligned included) in a temporary folder. */
 async function embeddedStore(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-docs-" });
-  const copy = async (from: URL, to: string) => {
-    const out = await new Deno.Command("cp", { args: ["-r", from.pathname, to] }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  };
   const embedded = new URL("../dictionaries/", import.meta.url);
   for (const entry of Deno.readDirSync(embedded)) {
-    if (entry.isDirectory) await copy(new URL(entry.name, embedded), `${dir}/${entry.name}`);
-  }
-  try {
-    Deno.statSync(`${dir}/demo-aligned`);
-  } catch {
-    await copy(new URL("./fixtures/dicts/aligned_tiny", import.meta.url), `${dir}/demo-aligned`);
+    if (!entry.isDirectory) continue;
+    const from = new URL(entry.name, embedded).pathname;
+    const out = await new Deno.Command("cp", { args: ["-r", from, `${dir}/${entry.name}`] })
+      .output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
   }
   return dir;
 }
@@ -144,6 +135,7 @@ Deno.test({
       // Every operation was sent, those with several examples once per example.
       assert.ok(sent >= ops.length + 8, `only ${sent} requests for ${ops.length} operations`);
       assert.ok(answers.some((a) => a.includes("/v1/aligned/{id}/translate")));
+      assert.ok(answers.some((a) => a.startsWith("200 get /v1/aligned/{id}")));
     } finally {
       await browser.close();
       await server.shutdown();

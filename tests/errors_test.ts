@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { bytesSource } from "../domain/io/byte_source.ts";
 import { encodeNpy } from "../domain/io/npy.ts";
+import { loadNpzArray, readNpzDirectory } from "../domain/io/npz.ts";
 import { DETAIL_MAX_CHARS, problem, truncateDetail } from "../routes/problem.ts";
 import { loadFixtures } from "./conformance.ts";
 import { postJson, testApp } from "./helpers.ts";
@@ -56,6 +58,42 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
       /finite/,
     ],
     ["NaN in npy", () => npy(new Float32Array(row.length).fill(NaN), [1, row.length]), 422, /NaN/],
+    [
+      "Infinity in npy",
+      () => npy(new Float32Array(row.length).fill(Infinity), [1, row.length]),
+      422,
+      /\[0\]\[0\] is infinite/,
+    ],
+    [
+      "a finite number past the f32 range",
+      () =>
+        postJson(app, `${url}/encode`, { activations: [row.map((v, i) => i === 2 ? 1e39 : v)] }),
+      422,
+      /activations\[0\]\[2\] is 1e\+39, which overflows f32/,
+    ],
+    [
+      "sparse decode value past the f32 range",
+      () => postJson(app, `${url}/decode`, { indices: [[0, 1]], values: [[1, -1e39]] }),
+      422,
+      /values\[0\]\[1\] is -1e\+39, which overflows f32/,
+    ],
+    [
+      "top above d_sae",
+      () => postJson(app, `${url}/encode`, { activations: f.x, top: 9999 }),
+      422,
+      new RegExp(`top 9999 is larger than d_sae \\(${f.d_sae}\\)`),
+    ],
+    [
+      "grid maps asked for in an .npz",
+      () =>
+        app.request(`${url}/encode`, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/x-npz" },
+          body: JSON.stringify({ activations: [row, row], grid: [1, 1], skip_tokens: 1 }),
+        }),
+      422,
+      /JSON only/,
+    ],
     ["3-D npy", () => npy(new Float32Array(row.length * 2), [1, 2, row.length]), 422],
     [
       "unknown dictionary",
@@ -204,4 +242,45 @@ Deno.test("truncateDetail keeps short text, cuts long text with an ellipsis and 
   assert.ok(p.detail.length < DETAIL_MAX_CHARS + 30);
   assert.ok((p.note as string).length < DETAIL_MAX_CHARS + 30);
   assert.equal(p.retry_after, 3);
+});
+
+Deno.test("include is honoured in the .npz answer: metrics arrays beside the codes", async () => {
+  const { app, registry } = testApp();
+  try {
+    const body = { activations: f.x, include: ["reconstruction", "error", "metrics"] };
+    const json = await (await postJson(app, `${url}/encode`, body)).json();
+    const res = await app.request(`${url}/encode`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/x-npz" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 200);
+    const source = bytesSource(new Uint8Array(await res.arrayBuffer()));
+    const members = await readNpzDirectory(source);
+    assert.deepEqual([...members.keys()].sort(), [
+      "error",
+      "indices",
+      "metrics_cosine",
+      "metrics_fvu",
+      "metrics_l0",
+      "metrics_mse",
+      "metrics_per_row_cosine",
+      "metrics_per_row_l0",
+      "metrics_per_row_mse",
+      "reconstruction",
+      "values",
+    ]);
+    const read = async (name: string) => await loadNpzArray(source, members.get(name)!);
+    const l0 = await read("metrics_l0");
+    assert.deepEqual(l0.shape, []);
+    assert.ok(Math.abs(l0.data[0] - json.metrics.l0) < 1e-5);
+    const mse = await read("metrics_mse");
+    assert.ok(Math.abs(mse.data[0] - json.metrics.mse) <= 1e-6 * Math.max(1, json.metrics.mse));
+    const perRow = await read("metrics_per_row_cosine");
+    assert.deepEqual(perRow.shape, [f.x.length]);
+    perRow.data.forEach((v, r) => assert.ok(Math.abs(v - json.metrics.per_row.cosine[r]) < 1e-5));
+    assert.ok(res.headers.get("x-saeserve-metrics"), "the header stays");
+  } finally {
+    registry.close();
+  }
 });

@@ -278,6 +278,9 @@ Deno.test("/readyz shows the store's location only to a caller holding a valid k
     assert.deepEqual(JSON.parse(open.text), {
       status: "ready",
       backend: "reference",
+      backends: {
+        reference: { adapter: "CPU (plain TypeScript, one thread)", software_adapter: false },
+      },
       store: "file",
     });
     assert.ok(!open.text.includes(FIXTURE_DICTS), "no local path");
@@ -303,7 +306,14 @@ Deno.test("/readyz on an open service shows the store kind only; a down store's 
   const keyed = testApp({ store: fileStore(missing), auth: await apiKeyAuth({ keys: ["right"] }) });
   try {
     const body = await (await open.app.request("/readyz")).json();
-    assert.deepEqual(body, { status: "ready", backend: "reference", store: "file" });
+    assert.deepEqual(body, {
+      status: "ready",
+      backend: "reference",
+      backends: {
+        reference: { adapter: "CPU (plain TypeScript, one thread)", software_adapter: false },
+      },
+      store: "file",
+    });
     const res = await down.app.request("/readyz");
     assert.equal(res.status, 503);
     const text = await res.text();

@@ -43,13 +43,35 @@ Deno.test({
   },
 });
 
-Deno.test("main.ts: a bad environment value is one error line naming the valid values (exit 1)", async () => {
+Deno.test("main.ts: a bad environment value is one error line naming the variable and valid values (exit 1)", async () => {
   const cases: [Record<string, string>, string][] = [
     [
       { SAESERVE_BACKEND: "wsam" },
       "error: SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not wsam\n",
     ],
-    [{ PORT: "abc" }, "error: PORT abc is not a port\n"],
+    [{ PORT: "abc" }, "error: PORT must be an integer from 0 to 65535, not abc\n"],
+    [{ SAESERVE_LOG: "loud" }, "error: SAESERVE_LOG must be 1 or 0 (or on / off), not loud\n"],
+    [
+      { SAESERVE_MEMORY_BUDGET: "lots" },
+      "error: SAESERVE_MEMORY_BUDGET must be a byte size such as 4GiB, 512MB or 1000000, not lots\n",
+    ],
+    [
+      { SAESERVE_MAX_BODY_MB: "0" },
+      "error: SAESERVE_MAX_BODY_MB must be a positive number of MiB, not 0\n",
+    ],
+    [
+      { SAESERVE_BATCH_MAX_ROWS: "many" },
+      "error: SAESERVE_BATCH_MAX_ROWS must be an integer >= 1, not many\n",
+    ],
+    [{ SAESERVE_MAX_WORK: "-1" }, "error: SAESERVE_MAX_WORK must be a positive number, not -1\n"],
+    [
+      { SAESERVE_STORE: "ftp://host/x" },
+      'error: SAESERVE_STORE ftp://host/x: unknown store scheme "ftp": use file://, s3://, https:// or hf://\n',
+    ],
+    [
+      { SAESERVE_BACKEND: "reference", SAESERVE_API_KEYS_FILE: "/nonexistent/keys" },
+      "error: SAESERVE_API_KEYS_FILE /nonexistent/keys cannot be read: No such file or directory (os error 2): readfile '/nonexistent/keys'\n",
+    ],
   ];
   for (const [env, expected] of cases) {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -92,4 +114,59 @@ Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the proc
   assert.equal(res.status, 200, await res.clone().text());
   assert.ok((await res.json()).methods.length >= 1);
   assert.equal((await stopped).code, 0);
+});
+
+/** Start main.ts with `env`, read its output until `done` matches it, then stop it. */
+async function startupOutput(env: Record<string, string>, done: RegExp): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+    env: { NO_COLOR: "1", PORT: "0", HOST: "127.0.0.1", SAESERVE_BACKEND: "reference", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  };
+  const reading = Promise.all([read(child.stdout), read(child.stderr)]);
+  const deadline = Date.now() + 20_000;
+  while (!done.test(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill("SIGTERM");
+  await child.status;
+  await reading;
+  return text;
+}
+
+Deno.test("main.ts start-up report: backend, the store's dictionaries, warnings for a missing or empty store", async () => {
+  const store = `file://${new URL("../dictionaries", import.meta.url).pathname}`;
+  const found = await startupOutput({ SAESERVE_STORE: store, SAESERVE_TYPO: "1" }, /holds .*\n/);
+  assert.match(found, /warning: SAESERVE_TYPO is set but saeserve reads no such variable/);
+  assert.match(found, /saeserve: backend reference\n/);
+  assert.match(
+    found,
+    /saeserve: store file:\/\/\S+ holds 3 dictionaries \(demo-jumprelu, demo-sparsify, demo-topk\) and 1 aligned dictionary \(demo-aligned\)\n/,
+  );
+  assert.doesNotMatch(found, /warning: the store/);
+
+  const missing = await startupOutput(
+    { SAESERVE_STORE: "file:///nonexistent/saeserve-store" },
+    /warning: the store.*\n/,
+  );
+  assert.match(missing, /saeserve on http:\/\//, "it still starts");
+  assert.match(
+    missing,
+    /warning: the store file:\/\/\/nonexistent\/saeserve-store cannot be listed \(.*is not a folder\); dictionary requests answer 503 until it can: check SAESERVE_STORE/,
+  );
+
+  const dir = await Deno.makeTempDir();
+  try {
+    const empty = await startupOutput(
+      { SAESERVE_STORE: `file://${dir}` },
+      /warning: the store.*\n/,
+    );
+    assert.match(empty, /warning: the store file:\/\/\S+ holds no dictionaries/);
+    assert.ok(!empty.includes("Uncaught") && !empty.includes("    at "));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

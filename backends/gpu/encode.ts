@@ -1,8 +1,9 @@
 /**
  * Encode on the GPU: the GEMM with the activation fused into its epilogue, then a multi-level
  * partial top-k in workgroup memory, so only each row's selected indices and values come back.
- * Unbounded or very wide selections read the scores back instead; groupmax, which needs whole
- * groups, reads raw pre-activations back and applies the activation on the host.
+ * Unbounded or very wide selections read the scores back instead; groupmax (which needs whole
+ * groups), tanh_relu and topk_signed (no epilogue) read raw pre-activations back and apply the
+ * activation on the host.
  * @module
  */
 
@@ -171,8 +172,11 @@ export async function encodeRows(
       case "topk":
         out = await encodeBlock(p, block, { act: EPILOGUE.relu, cap: Math.min(a.k, top ?? a.k) });
         break;
-      case "groupmax": {
-        // Whole groups are needed: raw scores come back and the activation runs here.
+      case "groupmax":
+      case "tanh_relu":
+      case "topk_signed": {
+        // Whole groups (groupmax) or an activation without an epilogue (tanh, unrectified
+        // top-k): raw scores come back and the shared activation runs here.
         const pre = await scores(p, block, EPILOGUE.none);
         out = activateRows(a, matrix(block.rows, dSae, pre), { top });
       }

@@ -32,8 +32,8 @@ Deno.test("blockRows fits a block's dense scores in one binding, 1 to 65535 rows
 });
 
 Deno.test({
-  name: "encodeRows: GPU selection (top <= MAX_GPU_K), read-back selection and groupmax agree " +
-    "with the reference, batches cut in blocks",
+  name: "encodeRows: GPU selection (top <= MAX_GPU_K), read-back selection, groupmax, " +
+    "tanh_relu and topk_signed agree with the reference, batches cut in blocks",
   ignore,
   async fn() {
     const reference = referenceBackend();
@@ -43,6 +43,8 @@ Deno.test({
     const activations: Activation[] = [
       { kind: "relu", bEnc: uniformArray(600, 14, { scale: 0.1 }) },
       { kind: "groupmax", bEnc: uniformArray(600, 15, { scale: 0.1 }), k: 6 },
+      { kind: "tanh_relu", bEnc: uniformArray(600, 16, { scale: 0.1 }) },
+      { kind: "topk_signed", bEnc: uniformArray(600, 17, { scale: 0.1 }).map((v) => v - 3), k: 9 },
     ];
     try {
       for (const activation of activations) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Backend, CallOptions, EncodeOptions, Prepared } from "../backend.ts";
+import type { Backend, CallOptions, DeviceInfo, EncodeOptions, Prepared } from "../backend.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import { SaeError } from "../../domain/errors.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
@@ -68,6 +68,10 @@ export async function webgpuBackend(options: WebGpuBackendOptions = {}): Promise
     name: "webgpu",
     adapter: adapter.info.description || adapter.info.vendor,
     fallbackAdapter: adapter.info.isFallbackAdapter,
+    device: (): DeviceInfo => ({
+      adapter: adapter.info.description || adapter.info.vendor || "unnamed adapter",
+      software: adapter.info.isFallbackAdapter,
+    }),
     maxBinding,
     precision: kernels.precision,
     lost: guard.lost,

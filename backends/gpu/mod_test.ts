@@ -82,6 +82,9 @@ const ACTIVATIONS = (dSae: number, seed: number): Record<string, Activation> => 
   },
   topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
   groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
+  tanh_relu: { kind: "tanh_relu", bEnc: random(dSae, seed, 0.2) },
+  // Shifted down so that rows keep negative codes.
+  topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
 });
 
 // Row counts around the 64-row tile, widths around the 1024-candidate top-k block (3000 needs

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend, CallOptions, EncodeOptions, Prepared } from "../backend.ts";
+import type { Backend, CallOptions, DeviceInfo, EncodeOptions, Prepared } from "../backend.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import { type Matrix, matrix, row, type SparseRows } from "../../domain/sae/matrix.ts";
 import { activateRows } from "../../domain/sae/activation.ts";
@@ -30,6 +30,7 @@ function addDecoderRows(
 export function referenceBackend(): Backend {
   const backend: Backend = {
     name: "reference",
+    device: (): DeviceInfo => ({ adapter: "CPU (plain TypeScript, one thread)", software: false }),
     prepare(weights: SaeWeights): Promise<Prepared> {
       return Promise.resolve({ weights, extraBytes: 0 });
     },

@@ -1,6 +1,6 @@
 /**
  * The WASM backend's compute methods on prepared dictionaries: encode (fused, or dense
- * pre-activations then the activation for groupmax), sparse and dense decode, steer, and a
+ * pre-activations then the activation for groupmax, tanh_relu and topk_signed), sparse and dense decode, steer, and a
  * plain f32 matmul, each one kernel call (wasm/calls.ts).
  * @module
  */
@@ -72,7 +72,10 @@ export class WasmCompute {
       case "topk":
         return fused(ACT.relu, Math.min(a.k, top ?? a.k));
       case "groupmax":
-        // Per-group maxima need whole groups: dense pre-activations, then the activation.
+      case "tanh_relu":
+      case "topk_signed":
+        // Per-group maxima need whole groups, and tanh / unrectified top-k have no fused
+        // epilogue: dense pre-activations, then the shared activation.
         return this.#calls.call(options, async (ctx) => {
           const pre = await gemm(ctx, s, { b: p.encoder, n: w.dSae, prec });
           return activateRows(a, pre, { top });

@@ -13,6 +13,7 @@ import type {
   Backend,
   BackendHealth,
   CallOptions,
+  DeviceInfo,
   EncodeOptions,
   MatrixArena,
   Prepared,
@@ -108,6 +109,10 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
     pool,
     heap,
     health: () => pool.health(),
+    device: (): DeviceInfo => ({
+      adapter: `CPU (WASM SIMD, ${threads} thread${threads === 1 ? "" : "s"})`,
+      software: false,
+    }),
     arena: (): MatrixArena => store.arena(),
     prepare: (weights: SaeWeights): Promise<Prepared> => store.prepare(weights),
     release: (prepared: Prepared): void => store.release(prepared),

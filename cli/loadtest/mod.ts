@@ -3,9 +3,12 @@
  * [--backends webgpu,wasm] [--mix encode,steer] [--out DIR] [--seed 0]`: drive a running saeserve
  * on this machine with `concurrency` closed-loop clients for `duration` seconds per backend
  * (chosen per request with the `X-Saeserve-Backend` header, which the service honours when
- * $SAESERVE_ALLOW_BACKEND_OVERRIDE=1). Prints a table per backend and writes OUT/loadtest.json
- * and OUT/loadtest.svg (latency histogram). Only loopback URLs are accepted. $SAESERVE_API_KEY,
- * when set, is sent as `Authorization: Bearer <key>` (never printed or written).
+ * $SAESERVE_ALLOW_BACKEND_OVERRIDE=1). During each phase a progress line a second goes to stderr
+ * (req/s, p50, p99, errors so far; rewritten in place on a terminal, a line per 5 s otherwise).
+ * Prints a table per backend and writes OUT/loadtest.json and OUT/loadtest.svg (latency
+ * histogram with p50 / p95 / p99 marked and each backend's adapter, as /readyz reports it, named).
+ * Only loopback URLs are accepted. $SAESERVE_API_KEY, when set, is sent as
+ * `Authorization: Bearer <key>` (never printed or written).
  *
  * The folder's entry: the CLI, and {@link runLoadtest} for the benchmarks.
  * @module
@@ -30,9 +33,14 @@ export { runLoadtest } from "./runner.ts";
 export const LOADTEST_SPEC = {
   name: "loadtest",
   summary: "Drive a running saeserve on this machine with closed-loop clients, one phase per " +
-    "backend\n(X-Saeserve-Backend; the service needs SAESERVE_ALLOW_BACKEND_OVERRIDE=1). Prints " +
-    "a table per\nbackend, writes OUT/loadtest.json and OUT/loadtest.svg. Only loopback URLs are " +
-    "accepted;\n$SAESERVE_API_KEY, when set, is sent as a bearer token.",
+    "backend\n(X-Saeserve-Backend; the service needs SAESERVE_ALLOW_BACKEND_OVERRIDE=1). While " +
+    "a phase runs,\na progress line (req/s, p50, p99, errors so far) goes to stderr each second " +
+    "(every 5 s\nwhen stderr is not a terminal). Prints a table per backend, writes " +
+    "OUT/loadtest.json and\nOUT/loadtest.svg (latency histogram, p50/p95/p99 marked, each " +
+    "backend's adapter named as\n/readyz reports it). Only loopback URLs are accepted; " +
+    "$SAESERVE_API_KEY, when set, is sent\nas a bearer token.\n\n" +
+    "example: deno task loadtest --url http://127.0.0.1:8080 --dictionary demo-topk " +
+    "--duration 10 --backends wasm",
   options: {
     url: {
       type: "string",

@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../args.ts";
+import { type ProgressSink, stderrProgress } from "./progress.ts";
 
 /** Request kinds: encode; steer (add: no encode needed); clamp (a steer that encodes first). */
 export type MixKind = "encode" | "steer" | "clamp";
@@ -35,6 +36,8 @@ export interface LoadtestOptions {
   readonly apiKey?: string;
   /** Where the tables go (default console.log). */
   readonly log?: (line: string) => void;
+  /** The live progress line each second (default: stderr, see progress.ts); null: none. */
+  readonly progress?: ProgressSink | null;
 }
 
 /** A bad option: the CLI answers these with exit code 2. */
@@ -78,6 +81,7 @@ export interface Resolved {
   requestTimeoutMs: number;
   headers: Record<string, string>;
   log: (line: string) => void;
+  progress: ProgressSink | null;
 }
 
 /** Check `o` and fill in the defaults; throws {@link LoadtestUsageError}. */
@@ -119,6 +123,7 @@ export function resolveOptions(o: LoadtestOptions): Resolved {
     requestTimeoutMs: intIn("requestTimeoutMs", o.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, 1, 3.6e6),
     headers: o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {},
     log: o.log ?? console.log,
+    progress: o.progress === undefined ? stderrProgress() : o.progress,
   };
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type AdapterInfo, adapterLabel } from "./adapters.ts";
 import type { MixKind } from "./options.ts";
 import type { LatencySummary } from "./stats.ts";
 import { renderSvg } from "./svg.ts";
@@ -12,6 +13,8 @@ import { renderSvg } from "./svg.ts";
 export interface PhaseReport {
   /** The backend asked for in X-Saeserve-Backend. */
   readonly backend: string;
+  /** The backend's adapter as the service reported it (/readyz), or what is known without it. */
+  readonly adapter: AdapterInfo;
   /** Response count per backend the service reported in X-Saeserve-Backend. */
   readonly reportedBackends: Record<string, number>;
   /** True when some response reported a backend other than the one asked for. */
@@ -63,7 +66,12 @@ export async function writeReport(report: LoadtestReport, dir: string): Promise<
   const svg = `${dir}/loadtest.svg`;
   const full = { ...report, files: [json, svg] };
   await Deno.writeTextFile(json, JSON.stringify(full, null, 2) + "\n");
-  const series = report.phases.map((p) => ({ name: seriesName(p), counts: p.histogram }));
+  const series = report.phases.map((p) => ({
+    name: seriesName(p),
+    detail: adapterLabel(p.adapter),
+    counts: p.histogram,
+    percentiles: p.latencyMs,
+  }));
   const title = `${report.dictionary}: latency, ${report.rows} row(s), ` +
     `concurrency ${report.concurrency}, mix ${report.mix.join("+")}`;
   await Deno.writeTextFile(svg, renderSvg(series, report.histogramEdgesMs, { title }));
@@ -98,7 +106,8 @@ export function formatTable(
   const row = (xs: string[]): string => xs.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
   const lines = [
     `backend ${p.backend}: ${p.elapsedS.toFixed(1)} s, concurrency ${r.concurrency}, ` +
-    `rows ${r.rows}, served by ${reported || "(no X-Saeserve-Backend)"}`,
+    `rows ${r.rows}, served by ${reported || "(no X-Saeserve-Backend)"}, ` +
+    `adapter: ${adapterLabel(p.adapter)}`,
     row(header),
     row(widths.map((w) => "-".repeat(w))),
     row(cells),

@@ -8,6 +8,7 @@ import { formatTable, type LoadtestReport, type PhaseReport, writeReport } from 
 
 const PHASE: PhaseReport = {
   backend: "webgpu",
+  adapter: { name: "llvmpipe (LLVM 15.0.6, 256 bits)", software: true, source: "service" },
   reportedBackends: { wasm: 88 },
   backendMismatch: true,
   requests: 100,
@@ -26,6 +27,7 @@ Deno.test("formatTable: errors by status and a warning when another backend answ
   assert.match(text, /429: 12/);
   assert.match(text, /WARNING: asked for webgpu, the service reported wasm \(88\)/);
   assert.match(text, /^backend webgpu: 2\.0 s, concurrency 8, rows 1, served by wasm \(88\)/);
+  assert.match(text, /adapter: llvmpipe \(LLVM 15\.0\.6, 256 bits\), software adapter\n/);
 });
 
 Deno.test("writeReport: loadtest.json and loadtest.svg, listed in the report", async () => {
@@ -52,7 +54,12 @@ Deno.test("writeReport: loadtest.json and loadtest.svg, listed in the report", a
     const json = JSON.parse(await Deno.readTextFile(`${dir}/out/loadtest.json`));
     assert.deepEqual(json, JSON.parse(JSON.stringify(written)));
     const svg = await Deno.readTextFile(`${dir}/out/loadtest.svg`);
-    assert.match(svg, />webgpu \(served by wasm\) \(n=88\)</);
+    assert.match(svg, />webgpu \(served by wasm\) \(n=88\): p50 1 ms, p95 2 ms, p99 3 ms</);
+    assert.match(
+      svg,
+      /class="legend-detail"[^>]*>llvmpipe \(LLVM 15\.0\.6, 256 bits\), software adapter</,
+    );
+    assert.equal(svg.match(/<line class="marker"/g)?.length, 3);
     assert.match(svg, /d: latency, 1 row\(s\), concurrency 8, mix encode/);
   } finally {
     await Deno.remove(dir, { recursive: true });

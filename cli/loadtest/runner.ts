@@ -15,6 +15,8 @@ import {
 } from "./options.ts";
 import { formatTable, type LoadtestReport, type PhaseReport, writeReport } from "./report.ts";
 import { LATENCY_EDGES_MS, round, summarizeLatencies } from "./stats.ts";
+import { adapterFor, type AdapterInfo, readReady } from "./adapters.ts";
+import { progressLine } from "./progress.ts";
 
 const PHASE_GRACE_MS = 1_000;
 const POOL_BYTES = 64 << 20;
@@ -142,18 +144,43 @@ async function settleAfterAbort(
   }
 }
 
-async function runPhase(r: Resolved, w: Workload, backend: string): Promise<PhaseReport> {
-  const phase = new AbortController();
+/** Calls `r.progress` with the phase so far once a second; the returned function stops it. */
+function startProgress(ctx: PhaseContext, start: number): () => void {
+  const sink = ctx.r.progress;
+  if (!sink) return () => {};
+  const line = (): string =>
+    progressLine({
+      backend: ctx.backend,
+      elapsedS: (performance.now() - start) / 1000,
+      durationS: ctx.r.duration,
+      requests: ctx.state.requests,
+      latencies: ctx.state.latencies,
+      errors: ctx.state.requests - ctx.state.ok,
+    });
+  const timer = setInterval(() => sink(line(), false), 1000);
+  return () => {
+    clearInterval(timer);
+    sink(line(), true);
+  };
+}
+
+async function runPhase(
+  r: Resolved,
+  w: Workload,
+  phase: { backend: string; adapter: AdapterInfo },
+): Promise<PhaseReport> {
+  const { backend } = phase;
+  const stop = new AbortController();
   const durationMs = r.duration * 1000;
   const start = performance.now();
-  const timer = setTimeout(() => phase.abort(), durationMs);
+  const timer = setTimeout(() => stop.abort(), durationMs);
   let seq = 0;
   const ctx: PhaseContext = {
     r,
     w,
     backend,
     base: `${r.url.origin}/v1/dictionaries/${encodeURIComponent(r.dictionary)}`,
-    signal: phase.signal,
+    signal: stop.signal,
     deadline: start + durationMs,
     state: {
       latencies: [],
@@ -165,15 +192,17 @@ async function runPhase(r: Resolved, w: Workload, backend: string): Promise<Phas
     },
     next: () => seq++,
   };
+  const stopProgress = startProgress(ctx, start);
   const clients = Promise.all(Array.from({ length: r.concurrency }, () => client(ctx)));
   try {
-    await settleAfterAbort(clients, phase.signal, PHASE_GRACE_MS);
+    await settleAfterAbort(clients, stop.signal, PHASE_GRACE_MS);
   } finally {
     clearTimeout(timer);
-    phase.abort();
+    stop.abort();
+    stopProgress();
   }
   return summarizePhase(
-    backend,
+    phase,
     ctx.state,
     Math.min(performance.now() - start, durationMs),
     r.rows,
@@ -181,7 +210,7 @@ async function runPhase(r: Resolved, w: Workload, backend: string): Promise<Phas
 }
 
 function summarizePhase(
-  backend: string,
+  { backend, adapter }: { backend: string; adapter: AdapterInfo },
   s: PhaseState,
   elapsedMs: number,
   rows: number,
@@ -191,6 +220,7 @@ function summarizePhase(
   const reportedBackends = Object.fromEntries(s.reported);
   return {
     backend,
+    adapter,
     reportedBackends,
     backendMismatch: Object.keys(reportedBackends).some((b) => b !== backend),
     requests: s.requests,
@@ -250,9 +280,13 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRep
   const startedAt = new Date().toISOString();
   const { dIn, dSae } = await describe(r);
   const w = workload(r, dIn, dSae);
+  const ready = await readReady(r.url.origin, {
+    headers: r.headers,
+    timeoutMs: r.requestTimeoutMs,
+  });
   const phases: PhaseReport[] = [];
   for (const backend of r.backends) {
-    const phase = await runPhase(r, w, backend);
+    const phase = await runPhase(r, w, { backend, adapter: adapterFor(backend, ready) });
     phases.push(phase);
     for (const l of formatTable(phase, r)) r.log(l);
   }

@@ -1,6 +1,7 @@
 /**
- * The load test's runner against real servers on 127.0.0.1: the app itself, and a hanging
- * service whose phases must still end on time.
+ * The load test's runner against real servers on 127.0.0.1: the app itself (with its progress
+ * lines), and a hanging service whose phases must still end on time and whose /readyz names the
+ * adapter.
  * @module
  */
 
@@ -14,6 +15,7 @@ Deno.test("runLoadtest: a 2 s run of encode+steer against the app on 127.0.0.1",
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const dir = await Deno.makeTempDir({ prefix: "saeserve-loadtest-" });
   const lines: string[] = [];
+  const progress: [string, boolean][] = [];
   try {
     const report = await runLoadtest({
       url: `http://127.0.0.1:${server.addr.port}`,
@@ -24,6 +26,7 @@ Deno.test("runLoadtest: a 2 s run of encode+steer against the app on 127.0.0.1",
       mix: ["encode", "steer"],
       out: dir,
       log: (l) => lines.push(l),
+      progress: (l, done) => progress.push([l, done]),
     });
     assert.equal(report.phases.length, 1);
     const [p] = report.phases;
@@ -38,7 +41,25 @@ Deno.test("runLoadtest: a 2 s run of encode+steer against the app on 127.0.0.1",
     assert.ok(0 < p50 && p50 <= p95 && p95 <= p99 && p99 <= max);
     assert.ok(p.elapsedS <= 2 && p.reqPerS > 0 && p.rowsPerS > 0);
     assert.equal(p.histogram.reduce((a, b) => a + b, 0), p.ok);
-    assert.match(lines.join("\n"), /backend reference[\s\S]*p50 ms[\s\S]*none/);
+    assert.match(
+      lines.join("\n"),
+      /backend reference[\s\S]*adapter: CPU \(plain TypeScript, one thread\)\n[\s\S]*p50 ms/,
+    );
+    assert.deepEqual(p.adapter, {
+      name: "CPU (plain TypeScript, one thread)",
+      software: false,
+      source: "service",
+    });
+    // A line a second while the phase runs, then one marked done.
+    assert.ok(progress.length >= 2, JSON.stringify(progress));
+    assert.deepEqual(progress.map(([, done]) => done), [
+      ...progress.slice(1).map(() => false),
+      true,
+    ]);
+    assert.match(
+      progress[0][0],
+      /^reference \d\/2 s: \d+ requests, [\d.]+ req\/s, p50 [\d.]+ ms, p99 [\d.]+ ms, 0 errors$/,
+    );
 
     const json = JSON.parse(await Deno.readTextFile(`${dir}/loadtest.json`));
     assert.equal(json.phases[0].requests, p.requests);
@@ -46,7 +67,8 @@ Deno.test("runLoadtest: a 2 s run of encode+steer against the app on 127.0.0.1",
     const svg = await Deno.readTextFile(`${dir}/loadtest.svg`);
     assert.ok(svg.startsWith("<svg"));
     assert.equal(svg.match(/<rect class="bar"/g)?.length, LATENCY_EDGES_MS.length - 1);
-    assert.match(svg, />reference \(n=\d+\)</);
+    assert.match(svg, />reference \(n=\d+\): p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms</);
+    assert.equal(svg.match(/<line class="marker"/g)?.length, 3);
     assert.ok(svg.trimEnd().endsWith("</svg>"));
   } finally {
     await server.shutdown();
@@ -58,6 +80,13 @@ Deno.test("runLoadtest: a 2 s run of encode+steer against the app on 127.0.0.1",
 Deno.test("runLoadtest: a phase ends on time against a hanging service; slow requests time out", async () => {
   const release: (() => void)[] = [];
   const handler = (req: Request): Response | Promise<Response> => {
+    if (new URL(req.url).pathname === "/readyz") {
+      return Response.json({
+        status: "ready",
+        backend: "wasm",
+        backends: { webgpu: { adapter: "llvmpipe (LLVM 15.0.6)", software_adapter: true } },
+      });
+    }
     if (req.method === "GET") return Response.json({ d_in: 4, d_sae: 8 });
     return req.arrayBuffer().then(() =>
       new Promise<Response>((resolve) => release.push(() => resolve(new Response("{}"))))
@@ -69,9 +98,10 @@ Deno.test("runLoadtest: a phase ends on time against a hanging service; slow req
     url,
     dictionary: "d",
     concurrency: 4,
-    backends: ["wasm"],
+    backends: ["webgpu"],
     out: null,
     log: () => {},
+    progress: null,
   };
   try {
     const t0 = performance.now();
@@ -80,6 +110,11 @@ Deno.test("runLoadtest: a phase ends on time against a hanging service; slow req
     assert.equal(hung.phases[0].requests, 0);
     assert.deepEqual(hung.phases[0].errors, {});
     assert.equal(hung.phases[0].latencyMs.p50, null);
+    assert.deepEqual(hung.phases[0].adapter, {
+      name: "llvmpipe (LLVM 15.0.6)",
+      software: true,
+      source: "service",
+    });
     const slow = await runLoadtest({ ...common, duration: 0.5, requestTimeoutMs: 100 });
     assert.ok((slow.phases[0].errors.timeout ?? 0) >= 4);
     assert.equal(slow.phases[0].ok, 0);

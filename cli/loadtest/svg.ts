@@ -1,6 +1,6 @@
 /**
  * The load test's chart: a standalone SVG latency histogram, one bar series per backend on a
- * log-x axis.
+ * log-x axis, with each series' p50 / p95 / p99 marked and its adapter named in the legend.
  * @module
  */
 
@@ -11,12 +11,31 @@ const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"
 /** One series of {@link renderSvg}: counts per bucket. */
 export interface SvgSeries {
   readonly name: string;
+  /** A second legend line, e.g. the backend's adapter. */
+  readonly detail?: string;
   readonly counts: readonly number[];
+  /** Marked as vertical lines (solid p50, dashed p95, dotted p99) and listed in the legend. */
+  readonly percentiles?: {
+    readonly p50: number | null;
+    readonly p95: number | null;
+    readonly p99: number | null;
+  };
 }
+
+/** From the x axis to the legend's first line. */
+const LEGEND_GAP = 72;
+
+const MARKERS = [
+  { key: "p50", dash: "" },
+  { key: "p95", dash: "7 4" },
+  { key: "p99", dash: "2 3" },
+] as const;
 
 /**
  * A standalone SVG latency histogram: one bar series per backend (share of its requests per
- * bucket, one `<rect class="bar">` per bucket and series), log-x axis with labelled decades, legend.
+ * bucket, one `<rect class="bar">` per bucket and series), log-x axis with labelled decades,
+ * percentile markers (`<line class="marker">`), and a legend with each series' n, percentiles
+ * and detail.
  */
 export function renderSvg(
   series: readonly SvgSeries[],
@@ -24,7 +43,7 @@ export function renderSvg(
   options?: { title?: string },
 ): string {
   const title = options?.title ?? "Latency histogram";
-  const g = svgGeometry(edgesMs);
+  const g = svgGeometry(edgesMs, series.length);
   const yMax = niceMax(Math.max(0, ...series.map(shareMax)));
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}" ` +
@@ -34,6 +53,7 @@ export function renderSvg(
     ...yAxis(g, yMax),
     ...xAxis(g, edgesMs),
     ...series.flatMap((s, i) => bars(g, edgesMs, s, i, series.length, yMax)),
+    ...series.flatMap((s, i) => markers(g, edgesMs, s, i)),
     ...legend(g, series),
   ];
   return parts.join("\n") + "\n</svg>\n";
@@ -49,8 +69,10 @@ interface Geometry {
   x: (ms: number) => number;
 }
 
-function svgGeometry(edgesMs: readonly number[]): Geometry {
-  const [width, height, left, right, top, bottom] = [900, 480, 70, 870, 40, 420];
+/** The plot area; the legend goes under the x axis, two lines per series. */
+function svgGeometry(edgesMs: readonly number[], nSeries: number): Geometry {
+  const [width, left, right, top, bottom] = [900, 70, 870, 40, 420];
+  const height = bottom + LEGEND_GAP + (nSeries * 2 + 1) * 16 + 12;
   const lo = Math.log10(edgesMs[0]);
   const hi = Math.log10(edgesMs[edgesMs.length - 1]);
   const x = (ms: number): number => left + ((Math.log10(ms) - lo) / (hi - lo)) * (right - left);
@@ -121,21 +143,73 @@ function bars(
   });
 }
 
+/** Vertical lines at the series' p50 / p95 / p99 (clamped to the axis), labelled at the top. */
+function markers(g: Geometry, edgesMs: readonly number[], s: SvgSeries, index: number): string[] {
+  const p = s.percentiles;
+  if (!p) return [];
+  const color = COLORS[index % COLORS.length];
+  const lo = edgesMs[0];
+  const hi = edgesMs[edgesMs.length - 1];
+  return MARKERS.flatMap(({ key, dash }) => {
+    const v = p[key];
+    if (v === null) return [];
+    const x = round(g.x(Math.min(hi, Math.max(lo, v))), 2);
+    const y = g.top + 4;
+    return [
+      `<line class="marker" x1="${x}" y1="${g.top}" x2="${x}" y2="${g.bottom}" stroke="${color}" ` +
+      `stroke-width="1.5"${dash ? ` stroke-dasharray="${dash}"` : ""}>` +
+      `<title>${xml(s.name)} ${key} ${fmtMs(v)}</title></line>`,
+      `<text class="marker-label" x="${x - 3}" y="${y}" font-size="10" fill="${color}" ` +
+      `text-anchor="end" stroke="#fff" stroke-width="3" paint-order="stroke" ` +
+      `transform="rotate(-90 ${x - 3} ${y})">${key} ${fmtMs(v)}</text>`,
+    ];
+  });
+}
+
+/** Under the plot: the marker key, then per series its n, percentiles and detail. */
 function legend(g: Geometry, series: readonly SvgSeries[]): string[] {
-  const box = `<rect class="legend-bg" x="${g.right - 198}" y="${g.top - 4}" width="196" ` +
-    `height="${series.length * 18 + 8}" fill="#fff" fill-opacity="0.8" stroke="#ccc"/>`;
+  const x = g.left;
+  const top = g.bottom + LEGEND_GAP;
+  const key = MARKERS.map(({ key, dash }, i) => {
+    const kx = x + i * 90;
+    return `<line x1="${kx}" y1="${top - 4}" x2="${kx + 24}" y2="${top - 4}" stroke="#333" ` +
+      `stroke-width="1.5"${dash ? ` stroke-dasharray="${dash}"` : ""}/>` +
+      `<text x="${kx + 30}" y="${top}">${key}</text>`;
+  });
   return [
-    box,
+    ...key,
     ...series.flatMap((s, i) => {
-      const y = g.top + 8 + i * 18;
+      const y = top + (2 * i + 1) * 16;
       const n = s.counts.reduce((a, b) => a + b, 0);
-      return [
-        `<rect class="legend" x="${g.right - 190}" y="${y - 9}" width="10" height="10" ` +
+      const p = s.percentiles;
+      const pcts = p
+        ? `: ${
+          MARKERS.map(({ key }) => `${key} ${p[key] === null ? "-" : fmtMs(p[key]!)}`).join(", ")
+        }`
+        : "";
+      const out = [
+        `<rect class="legend" x="${x}" y="${y - 9}" width="10" height="10" ` +
         `fill="${COLORS[i % COLORS.length]}"/>`,
-        `<text x="${g.right - 175}" y="${y}">${xml(s.name)} (n=${n})</text>`,
+        `<text class="legend-name" x="${x + 16}" y="${y}">${xml(s.name)} (n=${n})${pcts}</text>`,
       ];
+      if (s.detail) {
+        out.push(
+          `<text class="legend-detail" x="${x + 16}" y="${y + 16}" fill="#555">${
+            xml(clip(s.detail, 110))
+          }</text>`,
+        );
+      }
+      return out;
     }),
   ];
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 3)}...` : s;
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${fmtNum(round(ms / 1000, 2))} s` : `${Number(ms.toPrecision(3))} ms`;
 }
 
 function line(x1: number, y1: number, x2: number, y2: number): string {

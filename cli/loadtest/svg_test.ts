@@ -1,6 +1,7 @@
 /**
  * The load test's SVG chart: one bar per bucket and series, bar heights as shares of each
- * series, a log-x axis with labelled decades, a legend and escaped text.
+ * series, a log-x axis with labelled decades, percentile markers, a legend naming each series'
+ * percentiles and adapter, and escaped text.
  * @module
  */
 
@@ -46,4 +47,31 @@ Deno.test("renderSvg: an empty series draws zero-height bars and n=0", () => {
   assert.equal(svg.match(/<rect class="bar"[^>]* height="0"/g)?.length, 3);
   assert.match(svg, />idle \(n=0\)</);
   assert.match(svg, />Latency histogram</);
+});
+
+Deno.test("renderSvg: p50 / p95 / p99 markers per series and the adapter in the legend", () => {
+  const edges = [0.1, 1, 10, 100, 1000];
+  const svg = renderSvg([
+    {
+      name: "webgpu",
+      detail: "llvmpipe (LLVM 15.0.6, 256 bits), software adapter",
+      counts: [0, 5, 90, 5],
+      percentiles: { p50: 4.2, p95: 31, p99: 2000 },
+    },
+    { name: "wasm", counts: [0, 0, 0, 0], percentiles: { p50: null, p95: null, p99: null } },
+  ], edges);
+  const markers = [...svg.matchAll(/<line class="marker" x1="([\d.]+)"[^>]*>/g)];
+  assert.equal(markers.length, 3);
+  assert.match(markers[1][0], /stroke-dasharray="7 4"/);
+  // p99 beyond the last edge is drawn at the axis end, labelled with its value.
+  assert.equal(Number(markers[2][1]), 870);
+  assert.match(svg, />p50 4\.2 ms</);
+  assert.match(svg, />p95 31 ms</);
+  assert.match(svg, />p99 2 s</);
+  assert.match(svg, />webgpu \(n=100\): p50 4\.2 ms, p95 31 ms, p99 2 s</);
+  assert.match(svg, />wasm \(n=0\): p50 -, p95 -, p99 -</);
+  assert.match(
+    svg,
+    /class="legend-detail"[^>]*>llvmpipe \(LLVM 15\.0\.6, 256 bits\), software adapter</,
+  );
 });

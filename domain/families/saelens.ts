@@ -3,6 +3,9 @@
  * (hook_point, activation_fn_str/activation_fn, activation_fn_kwargs.k, boolean
  * normalize_activations), architectures standard / jumprelu / topk / gated.
  *
+ * Pre-6.0 standard SAEs with activation_fn "tanh-relu" encode as SAELens 5.9 does,
+ * tanh(relu(h)); SAELens 6 reads the same config as plain ReLU, so 5.9 is the reference.
+ *
  * Pre-6.0 fine-tuned SAEs (cfg `finetuning_scaling_factor: true` and a `scaling_factor` or
  * `finetuning_scaling_factor` tensor) decode as SAELens 5.9's SAE.decode does,
  * `(f * s) @ W_dec + b_dec`: s is folded into the W_dec rows, so codes, decode, reconstruction
@@ -38,6 +41,8 @@ export interface SaeLensConfig {
   readonly dtype: string;
   readonly hookName?: string;
   readonly modelName?: string;
+  /** Pre-6.0 activation_fn of a standard SAE: codes relu(h), or tanh(relu(h)) as in SAELens 5.9. */
+  readonly activationFn: "relu" | "tanh-relu";
   /** Pre-6.0 `finetuning_scaling_factor` flag: decode multiplies codes by a per-latent factor. */
   readonly finetuningScalingFactor: boolean;
 }
@@ -64,16 +69,18 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
   let architecture = optionalString(cfg.architecture) ?? "standard";
   // SAELens 3.x-5.x saved TopK SAEs as "standard" with activation_fn "topk" and ran them as TopK.
   if (architecture === "standard" && activationFn === "topk") architecture = "topk";
-  if (activationFn === "tanh-relu") {
-    // SAELens 5.x: tanh(relu(h)). SAELens 6 reads the same config as plain ReLU.
+  if (activationFn === "tanh-relu" && architecture !== "standard") {
     throw new FormatError(
       "cfg.json",
-      "activation_fn tanh-relu (SAELens 5.x: codes tanh(relu(h))) is not served yet: " +
-        "serving it as ReLU, as SAELens 6 does, would give other codes",
+      `activation_fn tanh-relu is served for architecture "standard" only (SAELens 5.9: ` +
+        `tanh(relu(h))), not ${JSON.stringify(architecture)}`,
       { kind: "invalid" },
     );
   }
-  if (architecture === "standard" && activationFn !== undefined && activationFn !== "relu") {
+  if (
+    architecture === "standard" && activationFn !== undefined && activationFn !== "relu" &&
+    activationFn !== "tanh-relu"
+  ) {
     throw new FormatError("cfg.json", `unsupported activation_fn ${JSON.stringify(activationFn)}`, {
       kind: "invalid",
     });
@@ -123,6 +130,7 @@ export function parseSaeLensConfig(cfg: Record<string, unknown>): SaeLensConfig 
     dtype,
     hookName: optionalString(metadata.hook_name, cfg.hook_name, cfg.hook_point),
     modelName: optionalString(metadata.model_name, cfg.model_name),
+    activationFn: activationFn === "tanh-relu" ? "tanh-relu" : "relu",
     finetuningScalingFactor: cfg.finetuning_scaling_factor === true,
   };
 }
@@ -209,7 +217,9 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
   let activation: Activation;
   switch (config.architecture) {
     case "standard":
-      activation = { kind: "relu", bEnc: vec("b_enc") };
+      activation = config.activationFn === "tanh-relu"
+        ? { kind: "tanh_relu", bEnc: vec("b_enc") }
+        : { kind: "relu", bEnc: vec("b_enc") };
       break;
     case "jumprelu":
       activation = {

@@ -11,10 +11,10 @@
  *   {@link SCHEMA1_WITHOUT_B_DEC}); an unknown commit is read as the older writers wrote;
  * - schema >= 2 (2025-07-31 on): `x @ W_enc + b_enc`, no b_dec removal.
  * saeserve.json may override any of these with `"apply_b_dec_to_input": true | false`.
- * TopK keeps the k largest pre-activations (saeserve then applies ReLU; saev does not, so rows
- * with fewer than k positive pre-activations differ in those negative codes: issue 16 point 5,
- * waiting for an unrectified top-k activation in the canonical dictionary). BatchTopK is
- * served as its eval-mode JumpReLU at `activation.threshold` (a threshold <= 0 is ReLU).
+ * TopK keeps the k largest pre-activations as they are, negative ones included, as saev's
+ * TopKActivation does (upstream test_topk_negative_values); `"topk_rectify": true` in
+ * saeserve.json applies ReLU to them instead (saeserve's behaviour before issue 16). BatchTopK
+ * is served as its eval-mode JumpReLU at `activation.threshold` (a threshold <= 0 is ReLU).
  *
  * saev trains on (x - mean) / scalar (its activations Dataset); saeserve.json's
  * `"normalization": {"mean": [d], "scalar": s}` folds that into the weights, so requests send
@@ -208,11 +208,13 @@ function shapes(config: SaevConfig, checkpoint: TorchCheckpoint): { dIn: number;
   return { dIn, dSae };
 }
 
-/** The sidecar's saev options: activation normalization and an explicit b_dec choice. */
+/** The sidecar's saev options: activation normalization, an explicit b_dec choice, TopK's ReLU. */
 interface SaevSidecar {
   readonly mean?: Float32Array;
   readonly scalar?: number;
   readonly subtractBDec?: boolean;
+  /** `topk_rectify`: TopK codes relu'd after the selection (default: kept as they are). */
+  readonly rectifyTopK?: boolean;
 }
 
 async function readSidecar(folder: Folder, dIn: number): Promise<SaevSidecar> {
@@ -222,7 +224,11 @@ async function readSidecar(folder: Folder, dIn: number): Promise<SaevSidecar> {
   if (apply !== undefined && typeof apply !== "boolean") {
     throw new FormatError(SIDECAR, "apply_b_dec_to_input must be true or false");
   }
-  if (sidecar.normalization === undefined) return { subtractBDec: apply };
+  const rectify = sidecar.topk_rectify;
+  if (rectify !== undefined && typeof rectify !== "boolean") {
+    throw new FormatError(SIDECAR, "topk_rectify must be true or false");
+  }
+  if (sidecar.normalization === undefined) return { subtractBDec: apply, rectifyTopK: rectify };
   const n = sidecar.normalization as Json;
   if (typeof n !== "object" || n === null || Array.isArray(n)) {
     throw new FormatError(SIDECAR, "normalization must be {mean: [d numbers], scalar: number}");
@@ -243,7 +249,7 @@ async function readSidecar(folder: Folder, dIn: number): Promise<SaevSidecar> {
   ) {
     throw new FormatError(SIDECAR, "normalization.scalar must be a positive number");
   }
-  return { mean, scalar: scalar as number | undefined, subtractBDec: apply };
+  return { mean, scalar: scalar as number | undefined, subtractBDec: apply, rectifyTopK: rectify };
 }
 
 const ARCHITECTURE: Record<SaevConfig["activation"], Architecture> = {
@@ -343,9 +349,14 @@ export async function loadSaev(folder: Folder, options?: LoadOptions): Promise<S
     case "relu":
       activation = { kind: "relu", bEnc };
       break;
-    case "topk":
-      activation = { kind: "topk", bEnc, k: Math.min(config.k!, dSae) };
+    case "topk": {
+      // saev keeps the selected pre-activations as they are; topk_rectify opts into ReLU.
+      const k = Math.min(config.k!, dSae);
+      activation = sidecar.rectifyTopK
+        ? { kind: "topk", bEnc, k }
+        : { kind: "topk_signed", bEnc, k };
       break;
+    }
     case "batchtopk": {
       // Eval mode: x > threshold ? x : 0, and a threshold <= 0 means x > 0 ? x : 0.
       const threshold = Math.max(t.get("activation.threshold") as number, 0);

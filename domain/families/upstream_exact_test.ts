@@ -3,14 +3,14 @@
  * Scope embedding SAEs and lower-case keys, saev's schema-1 writers and unrectified TopK. The
  * numbers on every backend are checked by the conformance fixtures that
  * tests/fixtures/make_upstream_fixtures.py writes; these tests check the rules around them
- * and, for the cases waiting on a canonical activation (tests/fixtures/pending/), that the
- * loaded weights give upstream's numbers under upstream's activation.
+ * and that the loaded weights give upstream's numbers under the canonical activation.
  * @module
  */
 
 import assert from "node:assert/strict";
 import { bytesSource } from "../io/byte_source.ts";
 import { SaeError } from "../errors.ts";
+import { activate } from "../sae/activation.ts";
 import type { SaeWeights } from "../sae/dictionary.ts";
 import { describeFolder, type Folder, type FormatName, loadFolder } from "./mod.ts";
 import { foldFinetuningScale } from "./saelens.ts";
@@ -18,7 +18,7 @@ import { parseSaevHeader, writtenWithoutBDec } from "./saev.ts";
 
 const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
 
-/** The files of a fixture folder (under dicts/ or pending/dicts/), some replaced. */
+/** The files of a fixture folder (under dicts/), some replaced. */
 function files(
   folder: string,
   replace: Record<string, Uint8Array | string | null> = {},
@@ -122,26 +122,35 @@ Deno.test("saelens 5.x: a scale of ones is dropped; any other needs the cfg flag
   );
 });
 
-// 6. SAELens 5.x tanh-relu (pending a canonical activation) --------------------------------------
+// 6. SAELens 5.x tanh-relu ----------------------------------------------------------------------
 
-Deno.test("saelens 5.x: tanh-relu is refused with the reason; its weights give 5.9's numbers", async () => {
-  const pending = files("pending/dicts/saelens_v5_tanh_relu");
-  await rejects(load("saelens", pending), /tanh-relu .* not served yet/);
-  const cfg = json(pending, "cfg.json");
-  const asRelu = await load(
-    "saelens",
-    {
-      ...pending,
-      "cfg.json": new TextEncoder().encode(JSON.stringify({ ...cfg, activation_fn_str: "relu" })),
-    },
-  );
-  const f = expected("pending/expected/saelens_v5_tanh_relu.json");
+Deno.test("saelens 5.x: standard tanh-relu loads as tanh(relu(h)), giving 5.9's numbers", async () => {
+  const contents = files("dicts/saelens_v5_tanh_relu");
+  const w = await load("saelens", contents);
+  assert.equal(w.activation.kind, "tanh_relu");
+  const bEnc = (w.activation as { bEnc: Float32Array }).bEnc;
+  const f = expected("expected/saelens_v5_tanh_relu.json");
   for (let r = 0; r < f.x.length; r++) {
-    const h = preActivations(asRelu, f.x[r], (asRelu.activation as { bEnc: Float32Array }).bEnc);
-    const codes = h.map((v) => Math.tanh(Math.max(0, v)));
+    const h = preActivations(w, f.x[r], bEnc);
+    assertNear(h.map((v) => Math.tanh(Math.max(0, v))), f.codes[r], `float64 codes row ${r}`);
+    const p = Float32Array.from(preActivations(w, f.x[r], new Float32Array(w.dSae)));
+    const codes = activate(w.activation, p);
     assertNear(codes, f.codes[r], `codes row ${r}`);
-    assertNear(decodeDense(asRelu, codes), f.reconstruction[r], `reconstruction row ${r}`);
+    assertNear(decodeDense(w, codes), f.reconstruction[r], `reconstruction row ${r}`);
   }
+  const d = await describeFolder("saelens", folder(contents));
+  assert.equal(d.architecture, "standard");
+  // Other architectures with tanh-relu stay refused.
+  const cfg = json(contents, "cfg.json");
+  await rejects(
+    load(
+      "saelens",
+      files("dicts/saelens_v5_tanh_relu", {
+        "cfg.json": JSON.stringify({ ...cfg, architecture: "jumprelu" }),
+      }),
+    ),
+    /tanh-relu is served for architecture "standard" only/,
+  );
 });
 
 // 2, 3. Gemma Scope ------------------------------------------------------------------------------
@@ -206,20 +215,38 @@ Deno.test("saev: schema-1 files from e7ca004 on keep b_dec out of the encoder in
   assert.ok(forced.preBias !== null);
 });
 
-Deno.test("saev: TopK's weights give upstream's unrectified codes (negative ones kept)", async () => {
-  const w = await load("saev", files("pending/dicts/saev_topk_negative"));
-  assert.equal(w.activation.kind, "topk");
-  const k = (w.activation as { k: number }).k;
-  const f = expected("pending/expected/saev_topk_negative.json");
+Deno.test("saev: TopK keeps upstream's unrectified codes (negatives kept); topk_rectify opts out", async () => {
+  const contents = files("dicts/saev_topk_negative");
+  const w = await load("saev", contents);
+  assert.equal(w.activation.kind, "topk_signed");
+  const { bEnc, k } = w.activation as { bEnc: Float32Array; k: number };
+  const f = expected("expected/saev_topk_negative.json");
   let negatives = 0;
   for (let r = 0; r < f.x.length; r++) {
-    const h = preActivations(w, f.x[r], (w.activation as { bEnc: Float32Array }).bEnc);
+    const h = preActivations(w, f.x[r], bEnc);
     const order = [...h.keys()].sort((a, b) => h[b] - h[a] || a - b).slice(0, k);
     const codes = new Float64Array(w.dSae);
     for (const i of order) codes[i] = h[i];
     negatives += codes.filter((v) => v < 0).length;
     assertNear(codes, f.codes[r], `codes row ${r}`);
     assertNear(decodeDense(w, codes), f.reconstruction[r], `reconstruction row ${r}`);
+    const p = Float32Array.from(preActivations(w, f.x[r], new Float32Array(w.dSae)));
+    assertNear(activate(w.activation, p), f.codes[r], `canonical codes row ${r}`);
   }
   assert.ok(negatives > 0, "the fixture keeps negative codes");
+  const rectified = await load(
+    "saev",
+    files("dicts/saev_topk_negative", { "saeserve.json": '{"topk_rectify": true}' }),
+  );
+  assert.equal(rectified.activation.kind, "topk");
+  assert.equal((rectified.activation as { k: number }).k, k);
+  const plain = await load(
+    "saev",
+    files("dicts/saev_topk_negative", { "saeserve.json": '{"topk_rectify": false}' }),
+  );
+  assert.equal(plain.activation.kind, "topk_signed");
+  await rejects(
+    load("saev", files("dicts/saev_topk_negative", { "saeserve.json": '{"topk_rectify": 1}' })),
+    /topk_rectify must be true or false/,
+  );
 });

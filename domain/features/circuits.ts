@@ -12,6 +12,7 @@ import type { Backend } from "../../backends/backend.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { rocAuc } from "../probe/roc_auc.ts";
 import { trainSae } from "../train/trainer.ts";
+import { circuitWarnings } from "./circuit_checks.ts";
 
 /** Head outputs [examples, heads, d_model] (row-major). */
 export interface HeadOutputs {
@@ -48,6 +49,11 @@ export interface CircuitResult {
   readonly edges: { heads: [number, number]; score: number }[];
   readonly rocAuc?: { node: number; edge: number };
   readonly timingsMs: Record<string, number>;
+  /**
+   * Why the ranking may not be trusted (unbalanced or unpaired labels, no head separating; see
+   * circuit_checks.ts), one sentence each; empty when the data looks as the method expects.
+   */
+  readonly warnings: string[];
 }
 
 function softmax(xs: number[]): number[] {
@@ -204,5 +210,6 @@ export async function discoverCircuit(
     edges: top.map((p) => ({ heads: p.heads, score: p.count / maxCount })),
     rocAuc: auc,
     timingsMs: timings,
+    warnings: circuitWarnings(codes, options.labels, { counts, groundTruthAuc: auc?.node }),
   };
 }

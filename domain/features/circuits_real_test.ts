@@ -3,7 +3,8 @@
  * (tests/fixtures/make_circuit_fixtures.py, Debian's python3-torch) until it formed induction
  * heads, on repeated (positive) and random (negative) prompts, with the previous-token and
  * induction heads found by ablation as ground truth. From 10 training examples, discovery must
- * rank them with node ROC AUC >= 0.85 (averaged over seeds, so no seed is cherry-picked).
+ * rank them with node ROC AUC >= 0.85 (averaged over seeds, so no seed is cherry-picked), with no
+ * warning (circuit_checks.ts).
  * @module
  */
 
@@ -37,6 +38,7 @@ Deno.test("circuits: induction and previous-token heads of a real tiny transform
         },
       );
       aucs.push(result.rocAuc!.node);
+      assert.deepEqual(result.warnings, [], `seed ${seed}`);
     }
     const mean = aucs.reduce((a, b) => a + b, 0) / aucs.length;
     console.log(

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { encodeControlVector, GGML_TYPE_F32 } from "./gguf.ts";
 import { type GgufFile, readGguf } from "../../tests/gguf_reader.ts";
-import { assertSameAsPython, readWithPython, smallDirections } from "./_gguf_test_utils.ts";
+import { assertSameAsPython, readWithPython, smallDirections } from "../../tests/gguf_fixtures.ts";
 
 // --- (a) the byte layout ---------------------------------------------------------------------
 

@@ -1,83 +1,56 @@
 /**
  * NumPy .npy (format versions 1, 2 and 3): magic, a bounded Python-literal header naming
  * descr, fortran_order and shape, then the raw data. Float arrays of either byte order decode
- * to f32 in C order; integer arrays decode to i32 for feature indices.
+ * to f32 in C order, and so do integer and bool arrays where floats are wanted; labels decode
+ * from any of them, range-checked (npy_int.ts reads integers exactly).
  * @module
  */
 
 import { dtypeSize, f16ToF32, f32ToF16, streamToF32 } from "./dtype.ts";
-import { FormatError } from "../errors.ts";
 import { elementCount, type Tensor } from "../sae/tensor.ts";
 
 import {
   fail,
   MAX_NPY_HEADER_BYTES,
+  named,
   NPY_MAGIC,
   type NpyHeader,
   parseNpyHeader,
 } from "./npy_header.ts";
+import { dataBytes, fortranToC } from "./npy_layout.ts";
+import { decodeNpyIntegers } from "./npy_int.ts";
 
 export { MAX_NPY_HEADER_BYTES, type NpyHeader, parseNpyHeader } from "./npy_header.ts";
+export {
+  decodeNpyInt,
+  decodeNpyIntegers,
+  type DecodeNpyIntegersOptions,
+  type NpyIntegers,
+} from "./npy_int.ts";
 
-/** C-order copy of an array stored in Fortran order (any rank). */
-function fortranToC<T extends Float32Array | Int32Array>(
-  data: T,
-  shape: readonly number[],
-  out: T,
-): T {
-  const rank = shape.length;
-  if (rank <= 1) {
-    out.set(data);
-    return out;
-  }
-  // Strides of the C-order output; walk the input in Fortran order with an odometer.
-  const stride = new Array<number>(rank);
-  stride[rank - 1] = 1;
-  for (let d = rank - 2; d >= 0; d--) stride[d] = stride[d + 1] * shape[d + 1];
-  const idx = new Array<number>(rank).fill(0);
-  let at = 0;
-  for (let i = 0; i < data.length; i++) {
-    out[at] = data[i];
-    for (let d = 0; d < rank; d++) {
-      at += stride[d];
-      if (++idx[d] < shape[d]) break;
-      at -= stride[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-  return out;
+/** Options of the whole-array .npy decoders. */
+export interface DecodeNpyOptions {
+  /** Largest data section accepted, in bytes (default: no limit). */
+  readonly maxBytes?: number;
+  /** The file's name or path: every FormatError then starts with it. */
+  readonly name?: string;
 }
 
-function dataBytes(bytes: Uint8Array, header: NpyHeader, maxBytes: number): Uint8Array {
-  const need = elementCount(header.shape) * header.elementSize;
-  if (need > maxBytes) {
-    throw new FormatError("npy", `array of ${need} bytes is over the ${maxBytes}-byte limit`);
-  }
-  const data = bytes.subarray(header.dataOffset);
-  if (data.byteLength !== need) {
-    fail(
-      `shape (${header.shape}) of ${header.descr} needs ${need} data bytes, found ${data.byteLength}`,
-    );
-  }
-  return data;
-}
-
-/** Decode a whole .npy float array to f32 in C order. */
-export function decodeNpy(bytes: Uint8Array, options?: { maxBytes?: number }): Tensor {
-  const header = parseNpyHeader(bytes);
-  if (!header.dtype) fail(`dtype ${header.descr} is not a float type`, "invalid");
-  const data = dataBytes(bytes, header, options?.maxBytes ?? Infinity);
+/** The float elements of an .npy array with a float dtype, decoded to f32 in C order. */
+function floats(bytes: Uint8Array, header: NpyHeader, maxBytes: number): Float32Array {
+  const dtype = header.dtype!;
+  const data = dataBytes(bytes, header, maxBytes);
   const count = elementCount(header.shape);
   const out = new Float32Array(count);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const le = header.littleEndian;
   const fortran = header.fortranOrder && header.shape.length > 1;
   const flat = fortran ? new Float32Array(count) : out;
-  if (header.dtype === "F32" && le) {
+  if (dtype === "F32" && le) {
     new Uint8Array(flat.buffer).set(data);
   } else {
+    const size = dtypeSize(dtype);
     for (let i = 0; i < count; i++) {
-      const size = dtypeSize(header.dtype);
       flat[i] = size === 8
         ? view.getFloat64(i * 8, le)
         : size === 4
@@ -85,40 +58,58 @@ export function decodeNpy(bytes: Uint8Array, options?: { maxBytes?: number }): T
         : f16ToF32(view.getUint16(i * 2, le));
     }
   }
-  return { shape: header.shape, data: fortran ? fortranToC(flat, header.shape, out) : out };
+  return fortran ? fortranToC(flat, header.shape, out) : out;
 }
 
-/** Decode a whole .npy integer array to i32 in C order; values outside i32 are "invalid". */
-export function decodeNpyInt(
+/**
+ * Decode a whole .npy array to f32 in C order. Float arrays of any size and byte order;
+ * integer and bool arrays too (each value a safe integer, rounded to f32 as a float64 is).
+ */
+export function decodeNpy(bytes: Uint8Array, options?: DecodeNpyOptions): Tensor {
+  return named(options?.name, () => {
+    const header = parseNpyHeader(bytes);
+    const maxBytes = options?.maxBytes ?? Infinity;
+    if (header.dtype) return { shape: header.shape, data: floats(bytes, header, maxBytes) };
+    const ints = decodeNpyIntegers(bytes, { maxBytes });
+    return { shape: ints.shape, data: Float32Array.from(ints.data) };
+  });
+}
+
+/** Options of {@link decodeNpyLabels}. */
+export interface DecodeNpyLabelsOptions extends DecodeNpyOptions {
+  /** Labels are 0..classes-1 (default 2: binary 0/1 labels; at most 256). */
+  readonly classes?: number;
+}
+
+/**
+ * Decode an .npy array of class labels in C order: any integer or bool dtype (numpy's
+ * defaults `<i8`, `<i4`, `|u1`, `|b1`), or floats holding whole numbers; every label must
+ * lie in 0..classes-1, else an "invalid" FormatError naming the element (and the file).
+ */
+export function decodeNpyLabels(
   bytes: Uint8Array,
-  options?: { maxBytes?: number },
-): { shape: readonly number[]; data: Int32Array } {
-  const header = parseNpyHeader(bytes);
-  if (!header.int) fail(`dtype ${header.descr} is not an integer type`, "invalid");
-  const data = dataBytes(bytes, header, options?.maxBytes ?? Infinity);
-  const count = elementCount(header.shape);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const { signed, size } = header.int;
-  const le = header.littleEndian;
-  const flat = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const o = i * size;
-    let v: number | bigint;
-    if (size === 1) v = signed ? view.getInt8(o) : view.getUint8(o);
-    else if (size === 2) v = signed ? view.getInt16(o, le) : view.getUint16(o, le);
-    else if (size === 4) v = signed ? view.getInt32(o, le) : view.getUint32(o, le);
-    else v = signed ? view.getBigInt64(o, le) : view.getBigUint64(o, le);
-    const n = Number(v);
-    if (n < -(2 ** 31) || n >= 2 ** 31) {
-      fail(`integer ${v} at element ${i} is out of range`, "invalid");
-    }
-    flat[i] = n;
+  options?: DecodeNpyLabelsOptions,
+): { shape: readonly number[]; data: Uint8Array } {
+  const classes = options?.classes ?? 2;
+  if (!Number.isInteger(classes) || classes < 1 || classes > 256) {
+    throw new RangeError(`classes must be an integer in 1..256, not ${classes}`);
   }
-  const fortran = header.fortranOrder && header.shape.length > 1;
-  return {
-    shape: header.shape,
-    data: fortran ? fortranToC(flat, header.shape, new Int32Array(count)) : flat,
-  };
+  return named(options?.name, () => {
+    const header = parseNpyHeader(bytes);
+    const maxBytes = options?.maxBytes ?? Infinity;
+    const values = header.dtype
+      ? floats(bytes, header, maxBytes)
+      : decodeNpyIntegers(bytes, { maxBytes, min: 0, max: classes - 1, what: "label" }).data;
+    const out = new Uint8Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!Number.isInteger(v) || v < 0 || v >= classes) {
+        fail(`label ${v} at element ${i} is not a whole number in 0..${classes - 1}`, "invalid");
+      }
+      out[i] = v;
+    }
+    return { shape: header.shape, data: out };
+  });
 }
 
 /**

@@ -22,8 +22,11 @@ export interface NpyHeader {
   readonly descr: string;
   /** Float element type, or null for an integer array. */
   readonly dtype: DType | null;
-  /** Integer element kind and size for integer arrays ("i" or "u", 1..8 bytes). */
-  readonly int: { signed: boolean; size: number } | null;
+  /**
+   * Integer element kind and size for integer and bool arrays ("i" or "u", 1..8 bytes; a bool
+   * is an unsigned byte read as 0 or 1).
+   */
+  readonly int: { signed: boolean; size: number; bool?: boolean } | null;
   /** Byte order of elements. */
   readonly littleEndian: boolean;
   /** Whether data is in column-major order. */
@@ -39,6 +42,20 @@ export interface NpyHeader {
 /** Throw a FormatError about an .npy file. */
 export function fail(message: string, kind?: "invalid"): never {
   throw new FormatError("npy", message, { kind });
+}
+
+/** Run `decode`, prefixing the message of any FormatError with `name` (when given). */
+export function named<T>(name: string | undefined, decode: () => T): T {
+  if (name === undefined) return decode();
+  try {
+    return decode();
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    throw new FormatError(name, e.message, {
+      kind: e.kind === "invalid" ? "invalid" : "malformed",
+      cause: e,
+    });
+  }
 }
 
 /** A value in the header's Python literal: string, bool, int tuple. */
@@ -106,16 +123,13 @@ function parseDictLiteral(text: string): Map<string, Literal> {
   return out;
 }
 
+const SUPPORTED = "send float (f2, f4, f8), integer (i1..i8, u1..u8) or bool (b1) arrays";
+
 function parseDescr(
   descr: string,
 ): Pick<NpyHeader, "dtype" | "int" | "littleEndian" | "elementSize"> {
   const m = /^([<>|=]?)([a-zA-Z])(\d+)$/.exec(descr);
-  if (!m) {
-    fail(
-      `dtype ${JSON.stringify(descr)} is not supported; send float32, float16 or float64`,
-      "invalid",
-    );
-  }
+  if (!m) fail(`dtype ${JSON.stringify(descr)} is not supported; ${SUPPORTED}`, "invalid");
   const [, order, kind, digits] = m;
   const size = Number(digits);
   const littleEndian = order !== ">";
@@ -126,7 +140,10 @@ function parseDescr(
   if ((kind === "i" || kind === "u") && [1, 2, 4, 8].includes(size)) {
     return { dtype: null, int: { signed: kind === "i", size }, littleEndian, elementSize: size };
   }
-  fail(`dtype ${descr} is not supported; send float32, float16 or float64`, "invalid");
+  if (kind === "b" && size === 1) {
+    return { dtype: null, int: { signed: false, size, bool: true }, littleEndian, elementSize: 1 };
+  }
+  fail(`dtype ${descr} is not supported; ${SUPPORTED}`, "invalid");
 }
 
 /**

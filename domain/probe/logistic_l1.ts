@@ -123,6 +123,7 @@ export function fitL1Newton(
   };
   const tol = options.tolerance ?? 1e-10;
   for (let outer = 0; outer < (options.maxIterations ?? 100); outer++) {
+    options.signal?.throwIfAborted();
     const { grad, z } = dataTerm(x, y, { w, b, C: options.C });
     if (l1Violation(grad, w) < tol) break;
     const h = new Float64Array(n * n);

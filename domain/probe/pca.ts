@@ -142,14 +142,27 @@ export function fitPca(x: Matrix, options: { components: number; seed?: number }
       for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) out[j] += c[i * d + j] * xv[i];
       return out.map((v2) => v2 / (n - 1));
     };
+    // Modified Gram-Schmidt, twice ("twice is enough"); a vector with (almost) nothing left
+    // outside the span so far (rank-deficient data) is replaced by a fresh random direction, so
+    // the basis stays orthonormal.
     const orthonormalize = (vs: Float64Array[]) => {
       const out: Float64Array[] = [];
+      const project = (u: Float64Array) => {
+        for (let pass = 0; pass < 2; pass++) {
+          for (const q of out) {
+            let dot = 0;
+            for (let j = 0; j < d; j++) dot += u[j] * q[j];
+            for (let j = 0; j < d; j++) u[j] -= dot * q[j];
+          }
+        }
+      };
       for (const v of vs) {
-        const u = Float64Array.from(v);
-        for (const q of out) {
-          let dot = 0;
-          for (let j = 0; j < d; j++) dot += u[j] * q[j];
-          for (let j = 0; j < d; j++) u[j] -= dot * q[j];
+        let u = Float64Array.from(v);
+        const before = Math.hypot(...u);
+        project(u);
+        for (let tries = 0; Math.hypot(...u) <= 1e-10 * (before || 1) && tries < 8; tries++) {
+          u = Float64Array.from({ length: d }, rand);
+          project(u);
         }
         out.push(normalize(u));
       }

@@ -6,16 +6,7 @@
  * @module
  */
 
-import { seededRandom } from "../random.ts";
-
-function shuffled(items: number[], rand: () => number): number[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
+import { seededRandom, shuffled } from "../random.ts";
 
 /** `n` training rows with the given positive fraction (as close as the data allows), seeded. */
 export function sampleRows(

@@ -2,7 +2,8 @@
  * The SAE activations as plain math: dense codes f of one row from its pre-activation
  * p = s @ W_enc, their sparse form, and both over a matrix of rows. The reference backend
  * computes with these; the WASM and WebGPU backends use them where an activation needs whole
- * rows (groupmax), so every backend shares one definition.
+ * rows (groupmax) or has no fused kernel (tanh_relu, topk_signed), so every backend shares one
+ * definition.
  * @module
  */
 
@@ -16,6 +17,11 @@ export function activate(activation: Activation, p: Float32Array): Float32Array 
   switch (activation.kind) {
     case "relu":
       for (let i = 0; i < p.length; i++) f[i] = Math.max(0, p[i] + activation.bEnc[i]);
+      return f;
+    case "tanh_relu":
+      for (let i = 0; i < p.length; i++) {
+        f[i] = Math.tanh(Math.max(0, Math.fround(p[i] + activation.bEnc[i])));
+      }
       return f;
     case "jumprelu":
       for (let i = 0; i < p.length; i++) {
@@ -39,6 +45,13 @@ export function activate(activation: Activation, p: Float32Array): Float32Array 
       }
       return f;
     }
+    case "topk_signed": {
+      const h = new Float32Array(p.length);
+      for (let i = 0; i < p.length; i++) h[i] = p[i] + activation.bEnc[i];
+      const chosen = topK(h, activation.k);
+      for (let j = 0; j < chosen.indices.length; j++) f[chosen.indices[j]] = chosen.values[j];
+      return f;
+    }
     case "groupmax": {
       const size = p.length / activation.k;
       for (let g = 0; g < activation.k; g++) {
@@ -58,7 +71,10 @@ export function activate(activation: Activation, p: Float32Array): Float32Array 
   }
 }
 
-/** Sparse form of dense codes: non-zero entries, value descending, ties by lower index. */
+/**
+ * Sparse form of dense codes: non-zero entries, value descending, ties by lower index (signed
+ * codes list their negative entries last; `top` keeps the largest values).
+ */
 export function sparsify(f: Float32Array, top?: number): Selection {
   return topK(f, top ?? f.length, { keep: (v) => v !== 0 });
 }

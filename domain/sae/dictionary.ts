@@ -26,6 +26,14 @@ export type Activation =
    * norms (SAELens rescale_acts_by_decoder_norm) is folded into the weights at load.
    */
   | { readonly kind: "topk"; readonly bEnc: Float32Array; readonly k: number }
+  /**
+   * h = p + b_enc; keep the k largest h as they are, negative ones included (ties: lower
+   * index), the others 0 (saev TopK). A kind of its own, not a flag on topk, so that every
+   * exhaustive switch has to decide how to compute it.
+   */
+  | { readonly kind: "topk_signed"; readonly bEnc: Float32Array; readonly k: number }
+  /** f = tanh(relu(p + b_enc)) (SAELens 5.x activation_fn "tanh-relu"). */
+  | { readonly kind: "tanh_relu"; readonly bEnc: Float32Array }
   /** g = p + b_gate; m = p * exp(r_mag) + b_mag; f = g > 0 ? relu(m) : 0. `magScale` = exp(r_mag). */
   | {
     readonly kind: "gated";
@@ -65,7 +73,9 @@ export function weightBytes(w: SaeWeights): number {
   const a = w.activation;
   switch (a.kind) {
     case "relu":
+    case "tanh_relu":
     case "topk":
+    case "topk_signed":
     case "groupmax":
       n += a.bEnc.byteLength;
       break;

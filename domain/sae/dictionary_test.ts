@@ -23,6 +23,8 @@ Deno.test("weightBytes: every f32 array the dictionary holds, per activation", (
   assert.equal(weightBytes(weights({ kind: "relu", bEnc: b })), base + 12);
   assert.equal(weightBytes(weights({ kind: "topk", bEnc: b, k: 1 })), base + 12);
   assert.equal(weightBytes(weights({ kind: "groupmax", bEnc: b, k: 1 })), base + 12);
+  assert.equal(weightBytes(weights({ kind: "topk_signed", bEnc: b, k: 1 })), base + 12);
+  assert.equal(weightBytes(weights({ kind: "tanh_relu", bEnc: b })), base + 12);
   assert.equal(weightBytes(weights({ kind: "jumprelu", bEnc: b, threshold: b })), base + 24);
   assert.equal(
     weightBytes(weights({ kind: "gated", bGate: b, magScale: b, bMag: b })),

@@ -115,6 +115,9 @@ export function checkSparseCodes(codes: SparseRows, dSae: number): void {
       if (ix[j] < 0 || ix[j] >= dSae) {
         throw new SaeError("invalid", `row ${r}: feature index ${ix[j]} outside [0, ${dSae})`);
       }
+      if (!Number.isFinite(v[j])) {
+        throw new SaeError("invalid", `row ${r}: value ${v[j]} of feature ${ix[j]} is not finite`);
+      }
     }
   }
 }

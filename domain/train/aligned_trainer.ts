@@ -13,6 +13,7 @@ import type { AlignedDictionary, AlignedStream } from "../features/aligned.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { topK } from "../sae/top_k.ts";
 import { Adam } from "./adam.ts";
+import { type PlateauOptions, RunSchedule } from "./schedule.ts";
 import { gaussian, seededRandom } from "../random.ts";
 
 /** Paired rows of every stream, same count. */
@@ -32,12 +33,41 @@ export interface AlignedTrainOptions {
   readonly cross: number;
   /** AuxK latents per row (0: none). */
   readonly auxk?: number;
+  /** Planned steps (the most the run takes). */
   readonly steps: number;
   readonly batch: number;
+  /** Peak learning rate (default 1e-3). */
   readonly lr?: number;
+  /** Linear warmup steps (default 0). */
+  readonly warmupSteps?: number;
+  /** Final linear decay steps (default 0: constant rate). */
+  readonly decaySteps?: number;
+  /** Stop early when the loss plateaus (the final decay then starts); absent: never. */
+  readonly plateau?: PlateauOptions | null;
   readonly seed?: number;
   readonly deadAfterSteps?: number;
-  readonly onProgress?: (p: { step: number; loss: number; deadFraction: number }) => void;
+  readonly onProgress?: (p: AlignedProgress) => void;
+}
+
+/** One step's report. */
+export interface AlignedProgress {
+  readonly step: number;
+  /** Steps the run now takes (fewer than planned after a plateau). */
+  readonly steps: number;
+  readonly loss: number;
+  readonly deadFraction: number;
+  readonly lr: number;
+}
+
+/** What aligned training produced. */
+export interface AlignedTrainResult {
+  readonly dictionary: AlignedDictionary;
+  /** The last step's loss. */
+  readonly loss: number;
+  /** Steps taken. */
+  readonly steps: number;
+  /** The step at which the loss plateaued and the final decay began, or null. */
+  readonly plateauAt: number | null;
 }
 
 function normalizeRows(w: Float32Array, rows: number, cols: number): void {
@@ -53,7 +83,7 @@ function normalizeRows(w: Float32Array, rows: number, cols: number): void {
 export async function trainAligned(
   source: AlignedRowSource,
   options: AlignedTrainOptions,
-): Promise<{ dictionary: AlignedDictionary; loss: number }> {
+): Promise<AlignedTrainResult> {
   const L = options.latents;
   const g = gaussian(seededRandom(options.seed ?? 0));
   const first = await source.next(Math.max(options.batch, 256));
@@ -74,7 +104,14 @@ export async function trainAligned(
   const deadAfter = options.deadAfterSteps ?? 1000;
   const S = streams.length;
   let loss = 0;
-  for (let step = 0; step < options.steps; step++) {
+  const schedule = new RunSchedule({
+    lr: options.lr ?? 1e-3,
+    steps: options.steps,
+    warmup: options.warmupSteps ?? 0,
+    decay: options.decaySteps ?? 0,
+    plateau: options.plateau,
+  });
+  for (let step = 0; step < schedule.steps; step++) {
     const batch = await source.next(options.batch);
     const B = options.batch;
     // Forward: pre-activations per stream.
@@ -241,13 +278,22 @@ export async function trainAligned(
         gs.wDec,
       ]);
     }
-    adam.step(entries, options.lr ?? 1e-3);
+    const rate = schedule.rateAt(step);
+    adam.step(entries, rate);
     for (const s of streams) normalizeRows(s.wDec, L, s.d);
+    schedule.observe(step, loss);
     options.onProgress?.({
       step: step + 1,
+      steps: schedule.steps,
       loss,
       deadFraction: dead.reduce((n, v) => n + v, 0) / L,
+      lr: rate,
     });
   }
-  return { dictionary: { latents: L, k: options.k, streams }, loss };
+  return {
+    dictionary: { latents: L, k: options.k, streams },
+    loss,
+    steps: schedule.steps,
+    plateauAt: schedule.plateauAt,
+  };
 }

@@ -4,7 +4,7 @@
  * Rows are scaled so their mean norm is sqrt(d_in); b_dec starts at the rows' geometric median;
  * decoder rows start as random unit vectors with W_enc = W_dec^T, stay at unit norm (the
  * gradient's component along each row is removed before the step), and Adam runs with warmup
- * and a final linear decay. TopK and BatchTopK add AuxK on dead latents; ReLU warms its L1
+ * and a final linear decay (started early when the loss plateaus, if asked: see schedule.ts). TopK and BatchTopK add AuxK on dead latents; ReLU warms its L1
  * coefficient up; JumpReLU trains log-thresholds with straight-through gradients. The result is
  * folded back to the raw activation scale, ready to save as a SAELens folder.
  * @module
@@ -14,8 +14,9 @@ import type { Cancellation } from "../cancellation.ts";
 
 import type { Backend } from "../../backends/backend.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
-import { Adam, scheduledLr } from "./adam.ts";
+import { Adam } from "./adam.ts";
 import { lossAndGradients, type SaeParams, type TrainArchitecture } from "./objective.ts";
+import { type PlateauOptions, RunSchedule } from "./schedule.ts";
 import { gaussian, seededRandom } from "../random.ts";
 
 /** Where training rows come from: an endless, shuffled stream of [batch, d_in] blocks. */
@@ -37,10 +38,13 @@ export interface TrainOptions {
   readonly k?: number;
   /** L1 (relu) or L0 (jumprelu) coefficient; defaults 5 and 0.001... see below. */
   readonly sparsityCoefficient?: number;
+  /** Planned steps (the most the run takes). */
   readonly steps: number;
   readonly batch: number;
   readonly lr?: number;
   readonly seed?: number;
+  /** Stop early when the loss plateaus (the final decay then starts); absent: never. */
+  readonly plateau?: PlateauOptions | null;
   /** Warmup steps (default 5% of steps). */
   readonly warmupSteps?: number;
   /** Steps of final linear decay (default 20% of steps). */
@@ -80,6 +84,10 @@ export interface TrainResult {
   readonly threshold: Float32Array | null;
   readonly curve: TrainProgress[];
   readonly final: { l0: number; fvu: number; deadFraction: number };
+  /** Steps taken (fewer than planned after a plateau). */
+  readonly steps: number;
+  /** The step at which the loss plateaued and the final decay began, or null. */
+  readonly plateauAt: number | null;
 }
 
 /** Geometric median of rows (Weiszfeld iterations from the mean). */
@@ -148,14 +156,20 @@ export function initialParams(
 
 /** Train a dictionary on `source`. */
 export async function trainSae(source: RowSource, options: TrainOptions): Promise<TrainResult> {
-  const { backend, architecture: arch, steps, batch } = options;
+  const { backend, architecture: arch, batch } = options;
+  const steps = options.steps;
   const dIn = source.dIn;
   const k = options.k ?? 32;
   const coef = options.sparsityCoefficient ??
     (arch === "relu" ? 5 : arch === "jumprelu" ? 0.001 : 0);
   const lr = options.lr ?? 4e-4;
-  const warmup = options.warmupSteps ?? Math.floor(steps * 0.05);
-  const decay = options.decaySteps ?? Math.floor(steps * 0.2);
+  const schedule = new RunSchedule({
+    lr,
+    steps,
+    warmup: options.warmupSteps,
+    decay: options.decaySteps,
+    plateau: options.plateau,
+  });
   const sparsityWarmup = options.sparsityWarmupSteps ?? Math.floor(steps * 0.05);
   const deadAfter = options.deadAfterRows ?? 50 * batch;
   const every = options.progressEvery ?? Math.max(1, Math.floor(steps / 100));
@@ -189,7 +203,7 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
   const curve: TrainProgress[] = [];
   const started = performance.now();
   let last = { l0: 0, fvu: 0, deadFraction: 0 };
-  for (let step = 0; step < steps; step++) {
+  for (let step = 0; step < schedule.steps; step++) {
     options.signal?.throwIfAborted();
     const x = scaled(await source.next(batch));
     const dead = Uint8Array.from(sinceFired, (t) => (t >= deadAfter ? 1 : 0));
@@ -211,7 +225,7 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     }
     const g = result.grads;
     removeParallel(g.wDec, params.wDec, options.latents, dIn);
-    const rate = scheduledLr(step, { lr, steps, warmup, decay });
+    const rate = schedule.rateAt(step);
     const entries: [string, Float32Array, Float32Array][] = [
       ["wEnc", params.wEnc, g.wEnc],
       ["bEnc", params.bEnc, g.bEnc],
@@ -223,10 +237,11 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     normalizeRows(params.wDec, options.latents, dIn);
     const deadFraction = dead.reduce((n, v) => n + v, 0) / options.latents;
     last = { l0: result.l0, fvu: result.fvu, deadFraction };
-    if ((step + 1) % every === 0 || step === steps - 1) {
+    schedule.observe(step, result.loss);
+    if ((step + 1) % every === 0 || step === schedule.steps - 1) {
       const progress: TrainProgress = {
         step: step + 1,
-        steps,
+        steps: schedule.steps,
         loss: result.loss,
         mse: result.mse,
         fvu: result.fvu,
@@ -239,7 +254,14 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
       options.onProgress?.(progress);
     }
   }
-  return { ...fold(params, scale, arch, batchThreshold), scale, curve, final: last };
+  return {
+    ...fold(params, scale, arch, batchThreshold),
+    scale,
+    curve,
+    final: last,
+    steps: schedule.steps,
+    plateauAt: schedule.plateauAt,
+  };
 }
 
 /**

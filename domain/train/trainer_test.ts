@@ -6,97 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { type Matrix, matrix } from "../sae/matrix.ts";
-import { gaussian, seededRandom } from "../random.ts";
 import { referenceBackend } from "../../backends/reference/mod.ts";
 import { Registry } from "../../service/registry.ts";
 import { encodeRows } from "../sae/sae.ts";
 import { fileStore } from "../../service/store/file.ts";
 import { saeLensFiles } from "./export.ts";
-import { geometricMedian, type RowSource, trainSae } from "./trainer.ts";
+import { geometricMedian, trainSae } from "./trainer.ts";
+import { meanMaxCosine, plantedBaselineFvu, plantedRows as planted } from "./planted.ts";
 import { wasmBackend } from "../../backends/wasm/mod.ts";
-
-/** Rows that are sparse non-negative combinations of planted unit atoms, plus noise. */
-function planted(options: { d: number; atoms: number; active: number; seed: number }): RowSource & {
-  atoms: Float32Array;
-} {
-  const rand = seededRandom(options.seed);
-  const gauss = gaussian(rand);
-  const { d } = options;
-  const atoms = new Float32Array(options.atoms * d);
-  for (let i = 0; i < options.atoms; i++) {
-    let n = 0;
-    for (let c = 0; c < d; c++) n += (atoms[i * d + c] = gauss()) ** 2;
-    for (let c = 0; c < d; c++) atoms[i * d + c] /= Math.sqrt(n);
-  }
-  return {
-    dIn: d,
-    atoms,
-    next(rows: number): Promise<Matrix> {
-      const x = new Float32Array(rows * d);
-      for (let r = 0; r < rows; r++) {
-        for (let j = 0; j < options.active; j++) {
-          const a = Math.floor(rand() * options.atoms);
-          const coef = 0.5 + rand();
-          for (let c = 0; c < d; c++) x[r * d + c] += coef * atoms[a * d + c];
-        }
-        for (let c = 0; c < d; c++) x[r * d + c] += 0.01 * gauss();
-      }
-      return Promise.resolve(matrix(rows, d, x));
-    },
-  };
-}
-
-/** For each true atom, the best cosine with a learned decoder row; averaged. */
-function meanMaxCosine(atoms: Float32Array, wDec: Float32Array, d: number): number {
-  const n = wDec.length / d;
-  const norms = Array.from(
-    { length: n },
-    (_, i) => Math.hypot(...wDec.subarray(i * d, (i + 1) * d)),
-  );
-  let sum = 0;
-  const count = atoms.length / d;
-  for (let a = 0; a < count; a++) {
-    let best = -1;
-    for (let i = 0; i < n; i++) {
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += atoms[a * d + c] * wDec[i * d + c];
-      best = Math.max(best, dot / norms[i]);
-    }
-    sum += best;
-  }
-  return sum / count;
-}
-
-/** FVU of the planted atoms used as an SAE (W_enc = atoms^T, TopK k): the naive baseline. */
-async function plantedBaselineFvu(source: ReturnType<typeof planted>, k: number): Promise<number> {
-  const x = await source.next(2000);
-  const d = source.dIn;
-  const n = source.atoms.length / d;
-  let sse = 0;
-  let sst = 0;
-  const mean = new Float64Array(d);
-  for (let r = 0; r < x.rows; r++) {
-    for (let c = 0; c < d; c++) mean[c] += x.data[r * d + c] / x.rows;
-  }
-  for (let r = 0; r < x.rows; r++) {
-    const row = x.data.subarray(r * d, (r + 1) * d);
-    const h = Array.from({ length: n }, (_, i) => {
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += row[c] * source.atoms[i * d + c];
-      return [dot, i];
-    }).sort((p, q) => q[0] - p[0]).slice(0, k);
-    const recon = new Float64Array(d);
-    for (const [v, i] of h) {
-      if (v > 0) { for (let c = 0; c < d; c++) recon[c] += v * source.atoms[i * d + c]; }
-    }
-    for (let c = 0; c < d; c++) {
-      sse += (recon[c] - row[c]) ** 2;
-      sst += (row[c] - mean[c]) ** 2;
-    }
-  }
-  return sse / sst;
-}
 
 // A long statistical run (about 40-50 s here): `deno task bench` runs it (SAESERVE_LONG_TESTS=1);
 // the README's test command reports it as ignored.
@@ -118,7 +35,7 @@ Deno.test({
       seed: 1,
     });
     const cosine = meanMaxCosine(source.atoms, result.params.wDec, 128);
-    const baseline = await plantedBaselineFvu(source, 8);
+    const baseline = plantedBaselineFvu(await source.next(2000), source.atoms, 8);
     console.log(
       `planted: mean max cosine ${cosine.toFixed(3)}, FVU ${
         result.final.fvu.toFixed(3)

@@ -32,7 +32,7 @@ import {
   trainProbes,
   type TrainProbesOptions,
 } from "../../domain/probe/probes.ts";
-import { referenceBackend } from "../../backends/reference/mod.ts";
+import { openBackend } from "../../backends/select.ts";
 import {
   featureMap,
   type Grid,
@@ -120,7 +120,10 @@ export const TASKS = {
     a: { x: HeadOutputs; options: DiscoverOptions & { labels: ArrayLike<number> } },
     ctx?: TaskContext,
   ): Promise<CircuitResult> {
-    return await discoverCircuit(referenceBackend(), a.x, { ...a.options, signal: ctx?.signal });
+    return await discoverCircuit(await openBackend("reference"), a.x, {
+      ...a.options,
+      signal: ctx?.signal,
+    });
   },
   aligned_encode(a: { dict: AlignedDictionary; x: Map<string, Matrix>; topk: "global" | "local" }) {
     for (const name of a.x.keys()) stream(a.dict, name);

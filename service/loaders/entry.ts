@@ -35,6 +35,19 @@ export interface DictionarySummary {
   readonly sidecar?: Record<string, unknown>;
 }
 
+/** One aligned (multi-stream) dictionary as listed, from its saeserve.json. */
+export interface AlignedSummary {
+  readonly id: string;
+  readonly loaded: boolean;
+  /** Present when saeserve.json could be read; `error` otherwise. */
+  readonly latents?: number;
+  readonly k?: number;
+  readonly streams?: readonly { readonly name: string; readonly d: number }[];
+  readonly error?: string;
+  /** Contents of saeserve.json, when it could be read. */
+  readonly sidecar?: Record<string, unknown>;
+}
+
 /** A loaded dictionary: prepared on the backend, with what `describe` answers while loaded. */
 export interface DictionaryEntry {
   readonly kind: "dictionary";

@@ -4,7 +4,13 @@
  * @module
  */
 
-export { alignedBytes, alignedLoader } from "./aligned.ts";
+export {
+  alignedBytes,
+  alignedLoader,
+  isAlignedFolder,
+  loadedAlignedSummary,
+  summarizeAligned,
+} from "./aligned.ts";
 export {
   dictionaryLoader,
   type DictionaryLoaderOptions,
@@ -13,6 +19,7 @@ export {
 } from "./dictionary.ts";
 export {
   type AlignedEntry,
+  type AlignedSummary,
   type DictionaryEntry,
   type DictionarySummary,
   type Entry,

@@ -54,8 +54,9 @@ export async function lookFolder(store: Store, id: string): Promise<Look<FolderF
 }
 
 /**
- * Folder `id` of `store` as the domain reads it; with `hashed`, each file opened is hashed
- * as it is read and its hasher recorded there by name.
+ * Folder `id` of `store` as the domain reads it, with `id` as its path (Gemma Scope's
+ * `embedding` rule reads it); with `hashed`, each file opened is hashed as it is read and its
+ * hasher recorded there by name.
  */
 export function storeFolder(
   store: Store,
@@ -65,6 +66,7 @@ export function storeFolder(
   const { files, hashed } = options;
   return {
     files,
+    path: id,
     open: async (name: string): Promise<ByteSource> => {
       if (!files.has(name)) throw new SaeError("not_found", `${id}/${name} is missing`);
       const source = await store.open(`${id}/${name}`);

@@ -109,6 +109,10 @@ Deno.test("hostile requests: every one is a 4xx problem+json, none throws or han
         failures.push(`${where}: status ${res.status}, expected ${h.expect} ${text.slice(0, 200)}`);
         continue;
       }
+      if (res.status === 405 && !/\bPOST\b|\bGET\b/.test(res.headers.get("allow") ?? "")) {
+        failures.push(`${where}: 405 without an Allow header naming the path's methods`);
+        continue;
+      }
       const type = res.headers.get("content-type")?.split(";")[0];
       if (type !== "application/problem+json") {
         failures.push(`${where}: content-type ${type}`);

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { FormatError, SaeError } from "../errors.ts";
-import { encodeControlVector } from "./gguf.ts";
-import { type GgufValue, readGguf } from "../../tests/gguf_reader.ts";
+import { FormatError, SaeError } from "../domain/errors.ts";
+import { encodeControlVector } from "../domain/io/gguf.ts";
+import { type GgufValue, readGguf } from "./gguf_reader.ts";
 import {
   allTypesFile,
   assertSameAsPython,
@@ -19,8 +19,8 @@ import {
   readWithPython,
   smallDirections,
   W,
-} from "./_gguf_test_utils.ts";
-import { mutate as mutateWith, rng } from "../../tests/fuzz.ts";
+} from "./gguf_fixtures.ts";
+import { mutate as mutateWith, rng } from "./fuzz.ts";
 
 const enc = new TextEncoder();
 

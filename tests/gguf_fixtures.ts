@@ -7,9 +7,9 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import type { GgufFile, GgufValue } from "../../tests/gguf_reader.ts";
+import type { GgufFile, GgufValue } from "./gguf_reader.ts";
 
-const PY_READER = fileURLToPath(new URL("../../tests/fixtures/read_gguf.py", import.meta.url));
+const PY_READER = fileURLToPath(new URL("./fixtures/read_gguf.py", import.meta.url));
 const enc = new TextEncoder();
 
 /** A small control vector: layers 3 and 1 (inserted out of order), n_embd = 3. */

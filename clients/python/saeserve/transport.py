@@ -1,0 +1,158 @@
+"""HTTP for the client: a keep-alive connection pool and retries on 429 / 503."""
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import queue
+import random
+import time
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
+from urllib.parse import urlsplit
+
+from .errors import SaeServeError
+
+#: Statuses retried with backoff (over capacity, unavailable).
+RETRY_STATUSES = frozenset({429, 503})
+
+
+@dataclass
+class Response:
+    """A successful answer: status, lower-cased headers and the whole body."""
+
+    status: int
+    headers: Dict[str, str]
+    body: bytes
+
+    def json(self):
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def problem_error(status: int, reason: str, body: bytes) -> SaeServeError:
+    """The error for a non-2xx answer: from its problem+json body, or its status line."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return SaeServeError(
+            int(parsed.get("status", status)),
+            str(parsed.get("title", reason)),
+            str(parsed.get("detail", "")),
+            str(parsed.get("type", "about:blank")),
+            parsed,
+        )
+    return SaeServeError(status, reason, body.decode("utf-8", "replace")[:500])
+
+
+class Transport:
+    """Keep-alive connections to one origin, shared by threads, with retries on 429 / 503.
+
+    A 429 or 503 is retried up to ``max_retries`` times, after the answer's Retry-After when it
+    has one, else after an exponential backoff with jitter (``backoff`` * 2^attempt, at most
+    ``max_backoff``), then raised as SaeServeError. A pooled connection the server closed is replaced once, transparently.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 0.25,
+        max_backoff: float = 10.0,
+        pool_size: int = 16,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be http(s)://host[:port][/prefix], got {base_url!r}")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._idle: "queue.LifoQueue[http.client.HTTPConnection]" = queue.LifoQueue(pool_size)
+
+    def _connect(self) -> http.client.HTTPConnection:
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=self.timeout)
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+    def _once(self, method: str, path: str, body: Optional[bytes], headers: Mapping[str, str]):
+        """One exchange on a pooled connection (a fresh one if the pooled one went stale)."""
+        for attempt in range(2):
+            try:
+                conn = self._idle.get_nowait()
+                reused = True
+            except queue.Empty:
+                conn, reused = self._connect(), False
+            try:
+                conn.request(method, self._prefix + path, body=body, headers=dict(headers))
+                res = conn.getresponse()
+                data = res.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.BadStatusLine) as e:
+                conn.close()
+                if reused and attempt == 0:
+                    continue
+                raise SaeServeError(0, "connection failed", str(e)) from e
+            except OSError as e:
+                conn.close()
+                raise SaeServeError(0, "connection failed", str(e)) from e
+            if res.will_close:
+                conn.close()
+            else:
+                try:
+                    self._idle.put_nowait(conn)
+                except queue.Full:
+                    conn.close()
+            return res.status, res.reason, {k.lower(): v for k, v in res.getheaders()}, data
+        raise AssertionError("unreachable")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Optional[bytes] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Response:
+        """Send, retrying 429 / 503; a 2xx answer, or SaeServeError for anything else."""
+        for attempt in range(self.max_retries + 1):
+            status, reason, head, data = self._once(method, path, body, headers or {})
+            if 200 <= status < 300:
+                return Response(status, head, data)
+            if status not in RETRY_STATUSES or attempt == self.max_retries:
+                raise problem_error(status, reason, data)
+            wait = retry_after_seconds(head.get("retry-after"))
+            if wait is None:
+                wait = min(self.max_backoff, self.backoff * (2 ** attempt))
+                wait *= 0.5 + random.random() / 2
+            time.sleep(wait)
+        raise AssertionError("unreachable")

@@ -1,0 +1,6 @@
+"""The service the tests talk to: $SAESERVE_URL (python_client_test.ts starts one and sets it)."""
+import os
+import unittest
+
+URL = os.environ.get("SAESERVE_URL", "")
+needs_service = unittest.skipUnless(URL, "set SAESERVE_URL to a running saeserve (demo store)")

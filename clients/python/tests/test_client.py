@@ -1,0 +1,98 @@
+"""The client's calls on every route it wraps, against the real service."""
+import json
+import unittest
+import urllib.request
+
+import numpy as np
+
+import saeserve
+from saeserve.client import Client as _Client
+
+from .service import URL, needs_service
+
+ID = "demo-topk"
+
+
+def rows(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 64)).astype(np.float32)
+
+
+@needs_service
+class ClientTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.client = saeserve.Client(URL)
+
+    def tearDown(self) -> None:
+        self.client.close()
+
+    def test_dictionaries_and_describe(self) -> None:
+        ids = {d["id"] for d in self.client.dictionaries()}
+        self.assertTrue({"demo-topk", "demo-jumprelu", "demo-sparsify"} <= ids)
+        meta = self.client.describe(ID)
+        self.assertEqual((meta["d_in"], meta["d_sae"], meta["architecture"]), (64, 256, "topk"))
+
+    def test_unknown_dictionary_is_a_404_problem(self) -> None:
+        with self.assertRaises(saeserve.SaeServeError) as caught:
+            self.client.describe("no/such dictionary")
+        err = caught.exception
+        self.assertEqual(err.status, 404)
+        self.assertTrue(err.title)
+        self.assertIn("no/such dictionary", err.detail)
+
+    def test_encode_pads_and_matches_json(self) -> None:
+        x = rows(3)
+        enc = self.client.encode(ID, x, top=4, include=("reconstruction", "error", "metrics"))
+        self.assertEqual((enc.indices.dtype, enc.values.dtype), (np.int32, np.float32))
+        self.assertEqual(enc.indices.shape, (3, 4))
+        self.assertTrue(np.all(np.diff(enc.values, axis=1) <= 0))
+        self.assertEqual(enc.reconstruction.shape, (3, 64))
+        np.testing.assert_allclose(enc.reconstruction + enc.error, x, atol=1e-5)
+        self.assertIn("fvu", enc.metrics)
+        req = urllib.request.Request(
+            f"{URL}/v1/dictionaries/{ID}/encode",
+            data=json.dumps({"activations": x.tolist(), "top": 4}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req) as res:
+            from_json = _Client._encoding_from_json(json.load(res))
+        np.testing.assert_array_equal(from_json.indices, enc.indices)
+        np.testing.assert_array_equal(from_json.values, enc.values)
+
+    def test_encode_one_row_and_padding(self) -> None:
+        enc = self.client.encode(ID, np.zeros(64, dtype=np.float64))
+        self.assertEqual(enc.indices.shape[0], 1)
+        self.assertTrue(np.all((enc.indices >= 0) | (enc.values == 0)))
+
+    def test_decode_sparse_and_dense_agree(self) -> None:
+        enc = self.client.encode(ID, rows(2, 1))
+        sparse = self.client.decode(ID, indices=enc.indices, values=enc.values)
+        dense = self.client.decode(ID, codes=enc.dense(256))
+        self.assertEqual((sparse.shape, sparse.dtype), ((2, 64), np.float32))
+        np.testing.assert_allclose(sparse, dense, atol=1e-6)
+        ragged = self.client.decode(ID, indices=[[0, 17], [80]], values=[[1.5, 0.5], [2.0]])
+        self.assertEqual(ragged.shape, (2, 64))
+        with self.assertRaises(ValueError):
+            self.client.decode(ID, indices=[[0]])
+
+    def test_steer_helpers_shapes_and_long_queries(self) -> None:
+        x = rows(4, 2)
+        ivs = [saeserve.clamp(3, 5.0), saeserve.add(7, 1.0, positions=[1]), saeserve.scale(9, 2.0),
+               saeserve.ablate(11)]
+        out = self.client.steer(ID, x, ivs)
+        self.assertEqual((out.shape, out.dtype), ((4, 64), np.float32))
+        self.assertFalse(np.array_equal(out, x))
+        np.testing.assert_array_equal(self.client.steer(ID, x[2], ivs[:1]), self.client.steer(ID, x, ivs[:1])[2])
+        # A query too long for a URL goes as JSON: same answer.
+        many = [saeserve.add(f, 0.0, positions=list(range(4))) for f in range(256)] + ivs
+        np.testing.assert_allclose(self.client.steer(ID, x, many), out, atol=1e-5)
+
+    def test_invalid_intervention_is_a_422_problem(self) -> None:
+        with self.assertRaises(saeserve.SaeServeError) as caught:
+            self.client.steer(ID, rows(1), [saeserve.clamp(9999, 1.0)])
+        self.assertEqual(caught.exception.status, 422)
+        self.assertIn("9999", caught.exception.detail)
+        self.assertEqual(caught.exception.body.get("status"), 422)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,245 @@
+/**
+ * The saeserve client for Deno, Node and browsers (fetch): list, describe, encode, decode and
+ * steer with typed arrays, .npy on the wire.
+ * @module
+ */
+
+import { decodeNpy, encodeNpy, type Matrix } from "./npy.ts";
+import type { Intervention } from "./interventions.ts";
+import { send, type TransportOptions } from "./transport.ts";
+
+const NPY = "application/x-npy";
+/** Above this many characters of query string, steer sends JSON instead of .npy + query. */
+const MAX_QUERY = 4000;
+
+/** Extras an encode may include (checked against /openapi.json). */
+export const ENCODE_INCLUDES = ["reconstruction", "error", "metrics"] as const;
+
+/** One entry of GET /v1/dictionaries (and the core of GET /v1/dictionaries/{id}). */
+export interface DictionaryInfo {
+  id: string;
+  format: string;
+  architecture: string;
+  d_in: number;
+  d_sae: number;
+  loaded: boolean;
+  [more: string]: unknown;
+}
+
+/** Reconstruction quality of an encode. */
+export interface EncodeMetrics {
+  l0: number;
+  mse: number;
+  fvu: number;
+  cosine: number;
+  [more: string]: unknown;
+}
+
+/** Codes of an encode: [rows, width] row-major, latents sorted by value, padded with -1 / 0. */
+export interface Encoding {
+  indices: Int32Array;
+  values: Float32Array;
+  rows: number;
+  width: number;
+  reconstruction?: Matrix;
+  error?: Matrix;
+  metrics?: EncodeMetrics;
+}
+
+/** Activations: a float32 matrix, or rows of numbers. */
+export type Activations = Matrix | readonly (readonly number[])[];
+
+/** Client settings. */
+export interface ClientOptions extends TransportOptions {
+  /** Service origin (default http://localhost:8080). */
+  baseUrl?: string;
+  /** Sent as `Authorization: Bearer`. */
+  apiKey?: string;
+}
+
+function toMatrix(x: Activations): Matrix {
+  if ("data" in x) return x;
+  const rows = x.length, cols = rows ? x[0].length : 0;
+  const data = new Float32Array(rows * cols);
+  x.forEach((row, r) => {
+    if (row.length !== cols) {
+      throw new RangeError(`row ${r} has ${row.length} numbers, not ${cols}`);
+    }
+    data.set(row, r * cols);
+  });
+  return { data, rows, cols };
+}
+
+function rowsOf(m: Matrix): number[][] {
+  return Array.from(
+    { length: m.rows },
+    (_, r) => Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols)),
+  );
+}
+
+function fromRows(rows: number[][] | undefined): Matrix | undefined {
+  return rows ? toMatrix(rows) : undefined;
+}
+
+/** A connection to saeserve; retries 429 / 503 and throws SaeServeError for error answers. */
+export class Client {
+  readonly baseUrl: string;
+  readonly #options: ClientOptions;
+
+  constructor(options: ClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? "http://localhost:8080").replace(
+      /\/+$/,
+      "",
+    );
+    this.#options = options;
+  }
+
+  #url(id?: string, op?: string): string {
+    let url = `${this.baseUrl}/v1/dictionaries`;
+    if (id !== undefined) url += `/${encodeURIComponent(id)}`;
+    return op ? `${url}/${op}` : url;
+  }
+
+  #send(
+    url: string,
+    init: { method?: string; body?: BodyInit; headers: Record<string, string> },
+  ) {
+    const headers = { ...init.headers };
+    if (this.#options.apiKey) {
+      headers.authorization = `Bearer ${this.#options.apiKey}`;
+    }
+    return send(
+      url,
+      { method: init.method ?? "GET", body: init.body, headers },
+      this.#options,
+    );
+  }
+
+  async #npy(res: Response): Promise<Matrix> {
+    return decodeNpy(new Uint8Array(await res.arrayBuffer()));
+  }
+
+  /** Every dictionary in the store. */
+  async dictionaries(): Promise<DictionaryInfo[]> {
+    const res = await this.#send(this.#url(), {
+      headers: { accept: "application/json" },
+    });
+    return (await res.json()).dictionaries;
+  }
+
+  /** Metadata of one dictionary (loads it on the service if needed). */
+  async describe(id: string): Promise<DictionaryInfo> {
+    return await (await this.#send(this.#url(id), {
+      headers: { accept: "application/json" },
+    }))
+      .json();
+  }
+
+  /** Sparse codes of `x` [rows, d_in]: at most `top` per row, with the extras `include` names. */
+  async encode(
+    id: string,
+    x: Activations,
+    options: {
+      top?: number;
+      include?: readonly (typeof ENCODE_INCLUDES[number])[];
+    } = {},
+  ): Promise<Encoding> {
+    const query = new URLSearchParams();
+    if (options.top !== undefined) query.set("top", String(options.top));
+    if (options.include?.length) {
+      query.set("include", options.include.join(","));
+    }
+    const url = this.#url(id, "encode") + (query.size ? `?${query}` : "");
+    const res = await this.#send(url, {
+      method: "POST",
+      body: encodeNpy(toMatrix(x)),
+      headers: { "content-type": NPY, accept: "application/json" },
+    });
+    const body = await res.json();
+    const lists: number[][] = body.indices;
+    const width = lists.reduce((w, r) => Math.max(w, r.length), 0);
+    const indices = new Int32Array(lists.length * width).fill(-1);
+    const values = new Float32Array(lists.length * width);
+    lists.forEach((r, i) => {
+      indices.set(r, i * width);
+      values.set(body.values[i], i * width);
+    });
+    return {
+      indices,
+      values,
+      rows: lists.length,
+      width,
+      reconstruction: fromRows(body.reconstruction),
+      error: fromRows(body.error),
+      metrics: body.metrics,
+    };
+  }
+
+  /** Activations from sparse codes (index -1 is padding, as `encode` pads) or dense codes. */
+  async decode(
+    id: string,
+    codes: {
+      indices: Int32Array | number[][];
+      values: Float32Array | number[][];
+      width?: number;
+    } | {
+      codes: Activations;
+    },
+  ): Promise<Matrix> {
+    const url = this.#url(id, "decode");
+    if ("codes" in codes) {
+      const body = encodeNpy(toMatrix(codes.codes));
+      return await this.#npy(
+        await this.#send(url, {
+          method: "POST",
+          body,
+          headers: { "content-type": NPY, accept: NPY },
+        }),
+      );
+    }
+    const split = <T extends Int32Array | Float32Array>(
+      a: T | number[][],
+    ): number[][] => {
+      if (Array.isArray(a)) return a;
+      const w = codes.width ?? codes.indices.length;
+      return Array.from(
+        { length: w ? a.length / w : 0 },
+        (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)),
+      );
+    };
+    const ix = split(codes.indices), vs = split(codes.values);
+    const indices = ix.map((r) => r.filter((i) => i >= 0));
+    const values = ix.map((r, n) => vs[n].filter((_, j) => r[j] >= 0));
+    const body = JSON.stringify({ indices, values });
+    return await this.#npy(
+      await this.#send(url, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", accept: NPY },
+      }),
+    );
+  }
+
+  /** Steered activations [rows, d_in] (error-preserving, interventions in order). */
+  async steer(
+    id: string,
+    x: Activations,
+    interventions: readonly Intervention[],
+  ): Promise<Matrix> {
+    const m = toMatrix(x);
+    const query = `interventions=${encodeURIComponent(JSON.stringify(interventions))}`;
+    const url = this.#url(id, "steer");
+    const res = query.length <= MAX_QUERY
+      ? await this.#send(`${url}?${query}`, {
+        method: "POST",
+        body: encodeNpy(m),
+        headers: { "content-type": NPY, accept: NPY },
+      })
+      : await this.#send(url, {
+        method: "POST",
+        body: JSON.stringify({ activations: rowsOf(m), interventions }),
+        headers: { "content-type": "application/json", accept: NPY },
+      });
+    return await this.#npy(res);
+  }
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { startService } from "../../bench/service.ts";
+import {
+  ablate,
+  add,
+  clamp,
+  Client,
+  ENCODE_INCLUDES,
+  type Matrix,
+  SaeServeError,
+  scale,
+  STEER_MODES,
+} from "./mod.ts";
+
+const ID = "demo-topk";
+
+/** `rows` x 64 deterministic activations. */
+function rows(n: number, seed = 1): Matrix {
+  const data = Float32Array.from(
+    { length: n * 64 },
+    (_, i) => Math.sin(i * 0.37 + seed) * 2,
+  );
+  return { data, rows: n, cols: 64 };
+}
+
+Deno.test("TypeScript client against the service", async (t) => {
+  const service = await startService({
+    SAESERVE_STORE: `file://${new URL("../../dictionaries", import.meta.url).pathname}`,
+  });
+  const client = new Client({ baseUrl: service.url });
+  try {
+    await t.step("types agree with /openapi.json", async () => {
+      const spec = await (await fetch(`${service.url}/openapi.json`)).json();
+      const post = (p: string) =>
+        spec.paths[`/v1/dictionaries/{id}/${p}`].post.requestBody
+          .content["application/json"]
+          .schema;
+      const steer = post("steer").properties.interventions.items.properties;
+      assert.deepEqual([...STEER_MODES].sort(), [...steer.mode.enum].sort());
+      for (const key of ["feature", "value", "positions", "unit", "relative"]) {
+        assert.ok(key in steer);
+      }
+      assert.deepEqual(
+        [...ENCODE_INCLUDES].sort(),
+        [...post("encode").properties.include.items.enum].sort(),
+      );
+    });
+
+    await t.step(
+      "dictionaries and describe; 404 as SaeServeError",
+      async () => {
+        const ids = (await client.dictionaries()).map((d) => d.id);
+        assert.ok(ids.includes(ID) && ids.includes("demo-jumprelu"));
+        const meta = await client.describe(ID);
+        assert.deepEqual([meta.d_in, meta.d_sae, meta.architecture], [
+          64,
+          256,
+          "topk",
+        ]);
+        const err = await client.describe("no/such").catch((e) => e);
+        assert.ok(err instanceof SaeServeError);
+        assert.equal(err.status, 404);
+        assert.match(err.detail, /no\/such/);
+      },
+    );
+
+    await t.step(
+      "encode pads codes; extras; decode sparse = dense",
+      async () => {
+        const x = rows(3);
+        const enc = await client.encode(ID, x, {
+          top: 4,
+          include: ["reconstruction", "error", "metrics"],
+        });
+        assert.deepEqual([enc.rows, enc.width], [3, 4]);
+        assert.ok(
+          enc.indices instanceof Int32Array &&
+            enc.values instanceof Float32Array,
+        );
+        for (let i = 1; i < 4; i++) {
+          assert.ok(enc.values[i] <= enc.values[i - 1]);
+        }
+        assert.equal(enc.reconstruction?.cols, 64);
+        assert.ok(
+          Math.abs(
+            enc.reconstruction!.data[5] + enc.error!.data[5] - x.data[5],
+          ) < 1e-5,
+        );
+        assert.equal(typeof enc.metrics?.fvu, "number");
+        const sparse = await client.decode(ID, enc);
+        const dense = new Float32Array(3 * 256);
+        enc.indices.forEach((f, j) => {
+          if (f >= 0) {
+            dense[Math.floor(j / enc.width) * 256 + f] = enc.values[j];
+          }
+        });
+        const fromDense = await client.decode(ID, {
+          codes: { data: dense, rows: 3, cols: 256 },
+        });
+        assert.deepEqual([sparse.rows, sparse.cols], [3, 64]);
+        sparse.data.forEach((v, i) => assert.ok(Math.abs(v - fromDense.data[i]) < 1e-6));
+        const ragged = await client.decode(ID, {
+          indices: [[0, 17], [80]],
+          values: [[1.5, 0.5], [2]],
+        });
+        assert.equal(ragged.rows, 2);
+      },
+    );
+
+    await t.step(
+      "steer: helpers, nested arrays, long interventions as JSON",
+      async () => {
+        const x = rows(4, 2);
+        const ivs = [clamp(3, 5), add(7, 1, [1]), scale(9, 2), ablate(11)];
+        const out = await client.steer(ID, x, ivs);
+        assert.deepEqual([out.rows, out.cols], [4, 64]);
+        assert.notDeepEqual(out.data, x.data);
+        const nested = Array.from(
+          { length: 4 },
+          (_, r) => Array.from(x.data.subarray(r * 64, r * 64 + 64)),
+        );
+        assert.deepEqual(await client.steer(ID, nested, ivs), out);
+        const many = [
+          ...Array.from({ length: 256 }, (_, f) => add(f, 0, [0, 1, 2, 3])),
+          ...ivs,
+        ];
+        const long = await client.steer(ID, x, many);
+        long.data.forEach((v, i) => assert.ok(Math.abs(v - out.data[i]) < 1e-5));
+        const err = await client.steer(ID, x, [clamp(9999, 1)]).catch((e) => e);
+        assert.ok(err instanceof SaeServeError && err.status === 422);
+      },
+    );
+  } finally {
+    await service.stop();
+  }
+});

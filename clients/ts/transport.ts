@@ -1,0 +1,70 @@
+/**
+ * fetch with retries on 429 / 503 (honouring Retry-After) and problem+json errors.
+ * @module
+ */
+
+import { problemError, SaeServeError } from "./errors.ts";
+
+/** Statuses retried with backoff. */
+export const RETRY_STATUSES: readonly number[] = [429, 503];
+
+/** How requests are sent and retried. */
+export interface TransportOptions {
+  /** Per-attempt timeout in milliseconds (default 30000). */
+  timeoutMs?: number;
+  /** Retries of a 429 / 503 before giving up (default 5). */
+  maxRetries?: number;
+  /** First backoff in milliseconds without Retry-After, doubled per attempt (default 250). */
+  backoffMs?: number;
+  /** Longest computed backoff in milliseconds (default 10000). */
+  maxBackoffMs?: number;
+  /** The fetch to use (default globalThis.fetch). */
+  fetch?: typeof fetch;
+}
+
+/** Milliseconds a Retry-After value asks to wait (seconds or an HTTP date); undefined if none. */
+export function retryAfterMs(
+  value: string | null,
+  now: number = Date.now(),
+): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value.trim());
+  if (value.trim() !== "" && Number.isFinite(seconds)) {
+    return Math.max(0, seconds * 1000);
+  }
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? undefined : Math.max(0, when - now);
+}
+
+/** Send `init` to `url`, retrying 429 / 503; the 2xx response, or a SaeServeError. */
+export async function send(
+  url: string,
+  init: RequestInit,
+  options: TransportOptions = {},
+): Promise<Response> {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const maxRetries = options.maxRetries ?? 5;
+  const backoff = options.backoffMs ?? 250;
+  for (let attempt = 0;; attempt++) {
+    let res: Response;
+    try {
+      res = await doFetch(url, {
+        ...init,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30000),
+      });
+    } catch (e) {
+      throw new SaeServeError(0, "connection failed", { detail: String(e) });
+    }
+    if (res.ok) return res;
+    if (!RETRY_STATUSES.includes(res.status) || attempt >= maxRetries) {
+      throw await problemError(res);
+    }
+    await res.body?.cancel();
+    let wait = retryAfterMs(res.headers.get("retry-after"));
+    if (wait === undefined) {
+      wait = Math.min(options.maxBackoffMs ?? 10000, backoff * 2 ** attempt) *
+        (0.5 + Math.random() / 2);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}

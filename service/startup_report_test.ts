@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { referenceBackend } from "../backends/reference/mod.ts";
+import { FIXTURE_DICTS } from "../tests/helpers.ts";
+import { Registry } from "./registry.ts";
+import { backendLine, startupReport, storeLines } from "./startup_report.ts";
+import { fileStore } from "./store/file.ts";
+
+Deno.test("backendLine names the WebGPU adapter and says when it is a software one", () => {
+  assert.equal(backendLine("wasm"), "saeserve: backend wasm");
+  assert.equal(
+    backendLine("webgpu", { name: "llvmpipe", isFallbackAdapter: true }),
+    'saeserve: backend webgpu, adapter "llvmpipe" (isFallbackAdapter true, a software adapter: expect CPU speed)',
+  );
+  assert.equal(
+    backendLine("webgpu", { name: "NVIDIA H100", isFallbackAdapter: false }),
+    'saeserve: backend webgpu, adapter "NVIDIA H100" (isFallbackAdapter false)',
+  );
+});
+
+Deno.test("storeLines: counts and a few ids; warnings for unreadable, empty and broken", () => {
+  const many = Array.from(
+    { length: 7 },
+    (_, i) => ({ id: `d${i}`, format: "sparsify", loaded: false }),
+  );
+  const ok = storeLines("file:///s", { dictionaries: many as never, aligned: [] });
+  assert.deepEqual(ok.info, [
+    "saeserve: store file:///s holds 7 dictionaries (d0, d1, d2, d3, d4 and 2 more)",
+  ]);
+  assert.deepEqual(ok.warnings, []);
+  const broken = storeLines("file:///s", {
+    dictionaries: [],
+    aligned: [{ id: "al", loaded: false, error: "saeserve.json: k must be an integer" }],
+  });
+  assert.deepEqual(broken.info, [
+    "saeserve: store file:///s holds no dictionaries and 1 aligned dictionary (al)",
+  ]);
+  assert.match(broken.warnings[0], /1 dictionary in the store cannot be read: al \(saeserve/);
+  assert.match(
+    storeLines("s3://b/p", { dictionaries: [], aligned: [] }).warnings[0],
+    /the store s3:\/\/b\/p holds no dictionaries/,
+  );
+  assert.match(
+    storeLines("s3://b/p", new Error("connection refused")).warnings[0],
+    /the store s3:\/\/b\/p cannot be listed \(connection refused\)/,
+  );
+});
+
+Deno.test("startupReport lists the fixture store through the registry", async () => {
+  const registry = new Registry(fileStore(FIXTURE_DICTS), {
+    backend: referenceBackend(),
+    memoryBudget: 1 << 30,
+  });
+  try {
+    const report = await startupReport(registry, { backend: "reference" });
+    assert.equal(report.info[0], "saeserve: backend reference");
+    assert.match(
+      report.info[1],
+      /holds \d+ dictionaries \(.* more\) and 1 aligned dictionary \(aligned_tiny\)/,
+    );
+  } finally {
+    registry.close();
+  }
+});
