@@ -35,6 +35,8 @@ export interface CommandSpec<O extends Record<string, OptionSpec>> {
   readonly name: string;
   /** What the command does, shown under the usage line. */
   readonly summary: string;
+  /** One example invocation's arguments (after `deno task NAME`), shown at the end of --help. */
+  readonly example?: string;
   readonly options: O;
 }
 
@@ -78,7 +80,8 @@ export function parseOptions<const O extends Record<string, OptionSpec>>(
   args: readonly string[],
 ): OptionValues<O> {
   const end = args.indexOf("--");
-  const flags = end < 0 ? args : args.slice(0, end);
+  // --debug belongs to the top-level handler (cli/run.ts): stack traces on failure.
+  const flags = (end < 0 ? args : args.slice(0, end)).filter((a) => a !== "--debug");
   if (flags.includes("-h") || flags.includes("--help")) throw new HelpRequested(usage(spec));
   if (end >= 0 && end < args.length - 1) {
     throw new UsageError(`unexpected argument ${JSON.stringify(args[end + 1])}`);
@@ -236,6 +239,7 @@ export function usage<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>
     ].filter((n) => n !== "");
     return [flag(name, opt), opt.description + (notes.length ? ` (${notes.join("; ")})` : "")];
   });
+  rows.push(["--debug", "Print the stack trace of a failure."]);
   rows.push(["-h, --help", "Show this help and exit."]);
   const width = Math.min(32, Math.max(...rows.map(([f]) => f.length)));
   const lines = rows.map(([f, d]) =>
@@ -249,5 +253,8 @@ export function usage<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>
     "options:",
     ...lines,
     "",
+    ...(spec.example
+      ? ["example:", `  npx -y deno@2.9.6 task ${spec.name} ${spec.example}`, ""]
+      : []),
   ].join("\n");
 }

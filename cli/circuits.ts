@@ -21,6 +21,9 @@ import { scoreGridSvg } from "./circuit_svg.ts";
 /** The options of `deno task circuits`. */
 export const CIRCUITS_SPEC = {
   name: "circuits",
+  example: "--data tests/fixtures/circuits/head_outputs.npy " +
+    "--labels tests/fixtures/circuits/labels.npy --names L0H0,L0H1,L0H2,L0H3,L1H0,L1H1,L1H2,L1H3 " +
+    "--ground-truth 0,4,5,6,7 --out out/circuits",
   summary: "Circuit discovery: prints heads ranked by node score, writes DIR/circuit.json and\n" +
     "DIR/circuit.svg (the head x layer grid of node scores, with scale and top heads).\n\n" +
     "The data must be paired: task examples (label 1), where the model does the behaviour, and\n" +
@@ -31,10 +34,7 @@ export const CIRCUITS_SPEC = {
     "integer, bool or float .npy).\n" +
     "Training uses the first train-examples/2 of each class. On unpaired data (unrelated\n" +
     "examples, random labels) every head collects codes from noise and the ranking means\n" +
-    "nothing: the tool then prints a warning line on stderr and lists it in circuit.json.\n\n" +
-    "example: deno task circuits --data tests/fixtures/circuits/head_outputs.npy \\\n" +
-    "  --labels tests/fixtures/circuits/labels.npy --names L0H0,L0H1,L0H2,L0H3,L1H0,L1H1,L1H2,L1H3 \\\n" +
-    "  --ground-truth 0,4,5,6,7 --out out/circuits",
+    "nothing: the tool then prints a warning line on stderr and lists it in circuit.json.",
   options: {
     data: {
       type: "string",

@@ -22,6 +22,7 @@ import { CliError, runCli } from "./run.ts";
 /** The options of `deno task probe-bench`. */
 export const PROBE_BENCH_SPEC = {
   name: "probe-bench",
+  example: "--data my-datasets/ --dictionary demo-topk --quick",
   summary: "Every probing method on every dataset of a folder (NAME/train_x.npy, train_y.npy,\n" +
     "test_x.npy, test_y.npy, optional ood_x.npy, ood_y.npy) under each regime; writes\n" +
     "DIR/results.csv and DIR/results.md.",

@@ -2,7 +2,7 @@
  * The top-level handler of every CLI and of main.ts: expected failures (a bad command line, a
  * domain SaeError / FormatError, a missing file or folder, a bad environment value) print one
  * `error: ...` line and exit (2 for the command line, 1 otherwise); only an unexpected error
- * prints its stack.
+ * prints its stack, or any error with `--debug` (or SAESERVE_DEBUG=1, for main.ts).
  * @module
  */
 
@@ -36,13 +36,14 @@ export function isExpectedError(e: unknown): e is Error {
 export function report(
   e: unknown,
   name: string,
+  options?: { debug?: boolean },
 ): { stdout?: string; stderr?: string; code: number } {
   if (e instanceof HelpRequested) return { stdout: e.text, code: 0 };
   const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
   if (e instanceof UsageError) {
     return { stderr: `error: ${message} (see: deno task ${name} --help)`, code: 2 };
   }
-  if (isExpectedError(e)) return { stderr: `error: ${message}`, code: 1 };
+  if (isExpectedError(e) && !options?.debug) return { stderr: `error: ${message}`, code: 1 };
   return {
     stderr: `error: unexpected failure\n${e instanceof Error ? e.stack : String(e)}`,
     code: 1,
@@ -58,7 +59,8 @@ export async function runCli(name: string, body: () => Promise<void | number>): 
   try {
     code = await body();
   } catch (e) {
-    const out = report(e, name);
+    const debug = Deno.args.includes("--debug") || Deno.env.get("SAESERVE_DEBUG") === "1";
+    const out = report(e, name, { debug });
     if (out.stdout !== undefined) console.log(out.stdout);
     if (out.stderr !== undefined) console.error(out.stderr);
     Deno.exit(out.code);

@@ -60,6 +60,11 @@ Deno.test("every CLI: --help prints its usage (exit 0); an unknown option is one
       assert.equal(help.code, 0, `${name}: ${help.stderr}`);
       assert.match(help.stdout, new RegExp(`^usage: deno task ${name} `), name);
       assert.match(help.stdout, /-h, --help/, name);
+      assert.match(
+        help.stdout,
+        new RegExp(`\\nexample:\\n  npx -y deno@2.9.6 task ${name} --`),
+        name,
+      );
       assert.equal(help.stderr, "", name);
       for (const flag of ["--step", "--label"]) {
         const bad = await run(path, [flag, "3"]);
@@ -81,4 +86,12 @@ Deno.test("probe-bench and circuits: a missing data folder or file is one line (
   assert.equal(circuits.code, 1);
   assert.match(circuits.stderr, /^error: .*\/nonexistent\/h\.npy/);
   assert.equal(circuits.stderr.trimEnd().split("\n").length, 1, circuits.stderr);
+});
+
+Deno.test("report: --debug adds the stack to an expected error", () => {
+  const e = new CliError("no dataset folders in x");
+  assert.deepEqual(report(e, "probe-bench"), { stderr: "error: no dataset folders in x", code: 1 });
+  const debug = report(e, "probe-bench", { debug: true });
+  assert.equal(debug.code, 1);
+  assert.match(debug.stderr ?? "", /no dataset folders in x\n\s+at /);
 });

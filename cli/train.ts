@@ -57,6 +57,7 @@ function progressLine(p: TrainProgress): string {
 /** The options of `deno task train`. */
 export const TRAIN_SPEC = {
   name: "train",
+  example: "--data acts/ --out my-sae/ --latents 16384 --k 32",
   summary: "Train a sparse autoencoder on activations from a file, a folder of shards or a store " +
     "URL,\nand write a SAELens folder (plus metrics.json) to a directory or store.",
   options: {

@@ -24,6 +24,8 @@ import { locate } from "./train.ts";
 /** The options of `deno task train-aligned`. */
 export const TRAIN_ALIGNED_SPEC = {
   name: "train-aligned",
+  example:
+    "--stream dino=acts/dino.npy --stream clip=acts/clip.npy --out my-sparc/ --latents 4096 --k 32",
   summary: "Train an aligned (SPARC) dictionary on paired rows (row r of every stream is the " +
     "same item)\nand write its folder.",
   options: {

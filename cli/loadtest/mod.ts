@@ -32,15 +32,14 @@ export { runLoadtest } from "./runner.ts";
 /** The options of `deno task loadtest`. */
 export const LOADTEST_SPEC = {
   name: "loadtest",
+  example: "--url http://localhost:8080 --dictionary demo-topk --backends wasm --duration 10",
   summary: "Drive a running saeserve on this machine with closed-loop clients, one phase per " +
     "backend\n(X-Saeserve-Backend; the service needs SAESERVE_ALLOW_BACKEND_OVERRIDE=1). While " +
     "a phase runs,\na progress line (req/s, p50, p99, errors so far) goes to stderr each second " +
     "(every 5 s\nwhen stderr is not a terminal). Prints a table per backend, writes " +
     "OUT/loadtest.json and\nOUT/loadtest.svg (latency histogram, p50/p95/p99 marked, each " +
     "backend's adapter named as\n/readyz reports it). Only loopback URLs are accepted; " +
-    "$SAESERVE_API_KEY, when set, is sent\nas a bearer token.\n\n" +
-    "example: deno task loadtest --url http://127.0.0.1:8080 --dictionary demo-topk " +
-    "--duration 10 --backends wasm",
+    "$SAESERVE_API_KEY, when set, is sent\nas a bearer token.",
   options: {
     url: {
       type: "string",
