@@ -125,6 +125,7 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
       c.header("RateLimit-Reset", String(reset));
     }
     await next();
+    return undefined;
   };
   checks.set(middleware, (c) => check(c, false));
   return middleware;

@@ -390,6 +390,7 @@ Deno.test("s3Store refuses addresses that are not s3://BUCKET/PREFIX", () => {
       } catch (e) {
         return e;
       }
+      return undefined;
     })();
     assert.ok(error instanceof SaeError && error.kind === "invalid", address);
     assert.ok(!error.message.includes("secret"), address);
