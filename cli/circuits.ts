@@ -13,7 +13,8 @@
 import { discoverCircuit } from "../domain/features/circuits.ts";
 import { decodeNpy, decodeNpyLabels } from "../domain/io/npy.ts";
 import { circuitJson } from "../routes/circuits.ts";
-import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
+import { openBackend } from "../backends/select.ts";
+import { BACKEND_OPTION } from "./common_options.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
 import { scoreGridSvg } from "./circuit_svg.ts";
@@ -70,12 +71,7 @@ export const CIRCUITS_SPEC = {
     },
     seed: { type: "integer", default: 0, description: "Seed of the SAE init." },
     out: { type: "string", default: ".", placeholder: "DIR", description: "Output folder." },
-    backend: {
-      type: "string",
-      default: "wasm",
-      choices: BACKEND_CHOICES,
-      description: "Compute backend.",
-    },
+    backend: BACKEND_OPTION,
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 

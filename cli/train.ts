@@ -14,7 +14,8 @@
  */
 
 import { resolve } from "node:path";
-import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
+import { openBackend } from "../backends/select.ts";
+import { BACKEND_OPTION, LENGTH_OPTIONS, SCHEDULE_OPTIONS } from "./common_options.ts";
 import { openStore, type Store } from "../service/store/mod.ts";
 import { saeLensFiles } from "../domain/train/export.ts";
 import type { TrainArchitecture } from "../domain/train/objective.ts";
@@ -90,34 +91,15 @@ export const TRAIN_SPEC = {
       positive: true,
       description: "Sparsity coefficient (default: relu 5, jumprelu 0.001).",
     },
-    steps: {
-      type: "integer",
-      positive: true,
-      description: "Most training steps (default: one pass over the data, at least 5000).",
-    },
-    epochs: { type: "number", positive: true, description: "Passes over the data (or --steps)." },
+    ...LENGTH_OPTIONS,
     batch: {
       type: "integer",
       positive: true,
       description: "Rows per step (default: 4096, at most 1/32 of the rows, at least 64).",
     },
-    lr: {
-      type: "number",
-      positive: true,
-      description: "Peak learning rate (default: 2e-4 / sqrt(latents / 16384), sparsify's rule).",
-    },
-    "early-stop": {
-      type: "boolean",
-      default: true,
-      description: "Start the final decay when the loss plateaus (on; --early-stop=false: off).",
-    },
+    ...SCHEDULE_OPTIONS,
     seed: { type: "integer", default: 0, description: "Seed of the init and the data order." },
-    backend: {
-      type: "string",
-      default: "wasm",
-      choices: BACKEND_CHOICES,
-      description: "Compute backend.",
-    },
+    backend: BACKEND_OPTION,
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 

@@ -16,7 +16,8 @@ import { seededRandom } from "../domain/random.ts";
 import { type AlignedProgress, trainAligned } from "../domain/train/aligned_trainer.ts";
 import { type AlignedFvu, alignedFvu } from "../domain/train/evaluate.ts";
 import { defaultLr, runSteps } from "../domain/train/schedule.ts";
-import { BACKEND_CHOICES, openBackend } from "../backends/select.ts";
+import { openBackend } from "../backends/select.ts";
+import { BACKEND_OPTION, LENGTH_OPTIONS, SCHEDULE_OPTIONS } from "./common_options.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
 import { locate } from "./train.ts";
@@ -60,23 +61,9 @@ export const TRAIN_ALIGNED_SPEC = {
       default: 64,
       description: "Latents of the dead-latent auxiliary loss.",
     },
-    steps: {
-      type: "integer",
-      positive: true,
-      description: "Most training steps (default: one pass over the data, at least 5000).",
-    },
-    epochs: { type: "number", positive: true, description: "Passes over the data (or --steps)." },
+    ...LENGTH_OPTIONS,
     batch: { type: "integer", default: 256, positive: true, description: "Rows per step." },
-    lr: {
-      type: "number",
-      positive: true,
-      description: "Peak learning rate (default: 2e-4 / sqrt(latents / 16384), sparsify's rule).",
-    },
-    "early-stop": {
-      type: "boolean",
-      default: true,
-      description: "Start the final decay when the loss plateaus (on; --early-stop=false: off).",
-    },
+    ...SCHEDULE_OPTIONS,
     seed: { type: "integer", default: 0, description: "Seed of the init and the batches." },
     "dead-after": {
       type: "integer",
@@ -84,12 +71,7 @@ export const TRAIN_ALIGNED_SPEC = {
       positive: true,
       description: "Steps without firing before a latent counts as dead.",
     },
-    backend: {
-      type: "string",
-      default: "wasm",
-      choices: BACKEND_CHOICES,
-      description: "Compute backend.",
-    },
+    backend: BACKEND_OPTION,
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
