@@ -55,8 +55,14 @@ export async function openBackend(
   choice: BackendChoice,
   options: OpenBackendOptions = {},
 ): Promise<Backend> {
-  const gpu = (requireHardware: boolean) =>
-    webgpuBackend({ requireHardware, weights: options.weights });
+  const gpu = (requireHardware: boolean) => {
+    // int8 is a WASM kernel path (int8 dot products, exact f32 rescoring); WebGPU holds bf16.
+    const weights = options.weights === "int8" ? "bf16" : options.weights;
+    if (options.weights === "int8") {
+      console.warn("saeserve: SAESERVE_WEIGHTS=int8 is a WASM path; WebGPU stores bf16 weights");
+    }
+    return webgpuBackend({ requireHardware, weights });
+  };
   switch (choice) {
     case "reference":
       return referenceBackend();

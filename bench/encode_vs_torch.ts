@@ -10,7 +10,7 @@
  *
  * Run: npx -y deno@2.9.6 task bench (torch comes from Debian's python3-torch; without it the
  * torch column is skipped). Options: BENCH_ROWS=1,16,64,256 BENCH_SECONDS=3
- * BENCH_RUNS=wasm/f32,wasm/bf16,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384. On a software
+ * BENCH_RUNS=wasm/f32,wasm/bf16,wasm/int8,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384. On a software
  * WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to 16 rows.
  * @module
  */
@@ -25,6 +25,20 @@ const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
 const K = 64;
 const ROWS = (Deno.env.get("BENCH_ROWS") ?? "1,16,64,256").split(",").map(Number);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
+/**
+ * Bytes the service stores for the weights: encoder and decoder in the precision, and for
+ * int8 both in f32 plus an int8 copy of the encoder.
+ */
+function storedBytes(precision: string): number {
+  if (precision === "int8") return 9 * D_IN * D_SAE;
+  return 2 * D_IN * D_SAE * (precision === "f32" ? 4 : 2);
+}
+
+/** Encoder bytes one row streams (int8: its int8 copy; the rescored candidates come on top). */
+function encoderBytes(precision: string): number {
+  return D_IN * D_SAE * (precision === "f32" ? 4 : precision === "int8" ? 1 : 2);
+}
+
 /** Service configurations measured: backend/precision pairs. */
 const RUNS = (Deno.env.get("BENCH_RUNS") ?? "wasm/f32,wasm/bf16,webgpu/f32").split(",").map(
   (run) => {
@@ -173,7 +187,7 @@ try {
         loaded ??= memoryOf(svc.pid); // right after the load and the first batch size
       }
       const mem = memoryOf(svc.pid);
-      const weightBytes = 2 * D_IN * D_SAE * (precision === "f32" ? 4 : 2);
+      const weightBytes = storedBytes(precision);
       const where = run.backend === "webgpu"
         ? ` on ${adapter!.info.description}${
           software ? " (software adapter: informative only)" : ""
@@ -198,8 +212,7 @@ try {
       }
       const one = results.find((r) => r.rows === 1);
       if (one) {
-        const encoderBytes = D_IN * D_SAE * (precision === "f32" ? 4 : 2);
-        const gbs = encoderBytes / (one.medianMs / 1000) / 1e9;
+        const gbs = encoderBytes(precision) / (one.medianMs / 1000) / 1e9;
         const t = torchBy.get(1);
         console.log(
           `1 row: ${one.medianMs.toFixed(2)} ms` + (t

@@ -1,6 +1,7 @@
 /**
- * What reduced-precision weights cost in accuracy: encode the same rows with f32, bf16 and f16
- * weights (WASM backend) on a 2304 x 16384 TopK (k = 64) dictionary and report the relative
+ * What reduced-precision weights cost in accuracy: encode the same rows with f32, bf16, f16 and
+ * int8 weights (WASM backend; int8 selects candidates with an int8 encoder and rescores them in
+ * f32, so its values should equal f32's exactly and only boundary membership may differ) on a 2304 x 16384 TopK (k = 64) dictionary and report the relative
  * error of the kept values and reconstructions, and the top-k agreement (share of f32's 64
  * indices that the reduced-precision encode also returns).
  * Run: deno task wasm && deno run -A bench/precision_error.ts
@@ -9,6 +10,7 @@
 
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
 import { matrix, type SparseRows } from "../domain/sae/matrix.ts";
+import type { Precision } from "../domain/precision.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
 import { scaledGaussian } from "./synthetic_dictionary.ts";
 
@@ -43,7 +45,7 @@ for (let r = 0; r < ROWS; r++) {
 }
 
 async function run(
-  precision: "f32" | "bf16" | "f16",
+  precision: Precision,
 ): Promise<{ codes: SparseRows; recon: Float32Array }> {
   const backend = await wasmBackend({ weights: precision });
   try {
@@ -58,11 +60,14 @@ async function run(
 
 const base = await run("f32");
 console.log(`dictionary ${D_IN} x ${D_SAE} TopK k=${K}, ${ROWS} rows; reference: f32 weights`);
-console.log("weights  top-k agreement  max rel. error of shared values  recon. rel. error (L2)");
-for (const precision of ["bf16", "f16"] as const) {
+console.log(
+  "weights  top-k agreement  max rel. error of shared values  recon. rel. error (L2)  values != f32",
+);
+for (const precision of ["bf16", "f16", "int8"] as const) {
   const { codes, recon } = await run(precision);
   let shared = 0;
   let maxErr = 0;
+  let unequal = 0;
   for (let r = 0; r < ROWS; r++) {
     const want = new Map<number, number>();
     base.codes.indices[r].forEach((i, j) => want.set(i, base.codes.values[r][j]));
@@ -70,6 +75,7 @@ for (const precision of ["bf16", "f16"] as const) {
       const w = want.get(i);
       if (w === undefined) return;
       shared++;
+      if (codes.values[r][j] !== w) unequal++;
       maxErr = Math.max(maxErr, Math.abs(codes.values[r][j] - w) / Math.abs(w));
     });
   }
@@ -83,6 +89,6 @@ for (const precision of ["bf16", "f16"] as const) {
   console.log(
     `${precision.padEnd(8)} ${(100 * shared / total).toFixed(2).padStart(14)}%  ${
       maxErr.toExponential(2).padStart(31)
-    }  ${Math.sqrt(num / den).toExponential(2).padStart(22)}`,
+    }  ${Math.sqrt(num / den).toExponential(2).padStart(22)}  ${String(unequal).padStart(13)}`,
   );
 }

@@ -4,13 +4,17 @@
  * @module
  */
 
-/** Weight precision: f32 as stored, or compacted to bf16 / f16. */
-export type Precision = "f32" | "bf16" | "f16";
+/**
+ * Weight precision: f32 as stored, compacted to bf16 / f16, or "int8": the encoder also
+ * quantized to int8 for candidate selection, the returned values rescored in f32 (the WASM
+ * backend; the others fall back to f32).
+ */
+export type Precision = "f32" | "bf16" | "f16" | "int8";
 
 /** Every precision, in a stable order. */
-export const PRECISIONS: readonly Precision[] = ["f32", "bf16", "f16"];
+export const PRECISIONS: readonly Precision[] = ["f32", "bf16", "f16", "int8"];
 
 /** True when `value` names a precision. */
 export function isPrecision(value: unknown): value is Precision {
-  return value === "f32" || value === "bf16" || value === "f16";
+  return value === "f32" || value === "bf16" || value === "f16" || value === "int8";
 }

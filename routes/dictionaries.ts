@@ -32,6 +32,7 @@ export function dictionaryJson(s: DictionarySummary): Record<string, unknown> {
     model_name: d?.modelName ?? (s.sidecar?.model as string | undefined),
     weight_bytes: d?.weightBytes,
     metadata: s.sidecar,
+    explanations: s.explanations,
     error: s.error,
   };
 }

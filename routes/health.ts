@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Gauge } from "../service/prometheus.ts";
+import { Gauge, LabelledGauge } from "../service/prometheus.ts";
 import type { AppDeps } from "./deps.ts";
 import { type Backend, BACKEND_NAMES } from "../backends/backend.ts";
 import { SaeError } from "../domain/errors.ts";
@@ -24,6 +24,13 @@ export function healthOperations(
       "saeserve_dictionaries_loaded",
       "Dictionaries in memory.",
       () => registry.loadedCount,
+    ),
+  );
+  metrics.add(
+    new LabelledGauge(
+      "saeserve_dictionary_loaded",
+      "1 for each dictionary this replica holds in memory (which replica a proxy routes it to).",
+      () => registry.loadedDictionaries().map((id) => [{ dictionary: id }, 1] as const),
     ),
   );
   metrics.add(

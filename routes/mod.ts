@@ -9,6 +9,8 @@ import { Hono } from "hono";
 import { Counter, Histogram } from "../service/prometheus.ts";
 import { computeOperations } from "./compute.ts";
 import { featureOperations } from "./features.ts";
+import { featureSearchOperations } from "./feature_search.ts";
+import { featureCardOperation } from "./feature_card.ts";
 import { steeringVectorOperation } from "./steering_vector.ts";
 import { probeOperations } from "./probes.ts";
 import { circuitOperation } from "./circuits.ts";
@@ -39,6 +41,8 @@ function operationsOf(deps: AppDeps, options: { memoryBudget: number }): Operati
     ...dictionaryOperations(deps),
     ...computeOperations(deps),
     ...featureOperations(deps),
+    ...featureSearchOperations(deps),
+    featureCardOperation(deps),
     steeringVectorOperation(deps),
     ...visionOperations(deps),
     ...probeOperations(deps),

@@ -47,6 +47,12 @@ export const DictionarySchema = z.object({
   model_name: z.string().optional(),
   weight_bytes: z.number().int().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  explanations: z.object({
+    file: z.string(),
+    count: z.number().int().describe("explanations read"),
+    features: z.number().int().describe("features with at least one explanation"),
+    warnings: z.array(z.string()).describe("entries skipped: malformed, out of range, ..."),
+  }).optional().describe("the dictionary's explanations file, when it has one"),
   error: z.string().optional(),
 });
 

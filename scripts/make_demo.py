@@ -5,7 +5,9 @@ one aligned (multi-stream) dictionary.
     python3 scripts/make_demo.py
 
 Writes
-  dictionaries/demo-topk/       SAELens v6 TopK      (cfg.json + sae_weights.safetensors)
+  dictionaries/demo-topk/       SAELens v6 TopK      (cfg.json + sae_weights.safetensors,
+                                explanations.json: Neuronpedia export format, written after
+                                saeserve.json so its sha256 list stays the weights')
   dictionaries/demo-jumprelu/   Gemma Scope JumpReLU (params.npz)
   dictionaries/demo-sparsify/   sparsify TopK        (cfg.json + sae.safetensors)
   dictionaries/demo-aligned/    aligned (SPARC) TopK (saeserve.json kind "aligned" +
@@ -138,6 +140,51 @@ def demo_topk() -> None:
     demo_head(w_dec)
     sidecar(folder, "Synthetic SAELens TopK dictionary (k=8) for trying saeserve; not trained on any model.",
             {"head": "demo-head", "before_final_norm": True})
+    demo_explanations()
+
+
+CONCEPTS = [
+    "pirates, ships and sailing on the open sea",
+    "deception, lying and dishonest statements",
+    "French cuisine and cooking recipes",
+    "numbers written as digits in financial reports",
+    "Python source code and function definitions",
+    "legal contracts and court rulings",
+    "weather forecasts, rain and storms",
+    "music, songs and concert reviews",
+    "medical symptoms and hospital visits",
+    "football matches and goal scoring",
+    "astronomy, planets and telescopes",
+    "questions asked by a customer to a support agent",
+    "dates and calendar months",
+    "love letters and romantic poetry",
+    "chemistry experiments and laboratory safety",
+    "the end of a sentence before a full stop",
+    "gardening, plants and flowers",
+    "ancient Rome and its emperors",
+    "error messages and stack traces",
+    "travel itineraries, flights and hotels",
+    "polite refusals and apologies",
+    "mathematics proofs and theorems",
+    "cats, dogs and household pets",
+    "elections, voting and political campaigns",
+]
+
+
+def demo_explanations() -> None:
+    """Explanations for demo-topk's first 128 features in Neuronpedia's export format (index as a
+    string, modelId, layer, explanationModelName, typeName), a second one for the concept
+    features, and a stored density for some."""
+    entries = []
+    for f in range(VOCAB):
+        base = {"modelId": MODEL, "layer": "6-demo-topk", "index": str(f)}
+        text = CONCEPTS[f] if f < len(CONCEPTS) else f"the token tok{f:03d} and its contexts"
+        entries.append({**base, "description": text, "explanationModelName": "demo-explainer",
+                        "typeName": "oai_token-act-pair", "density": round(0.001 + f / 5000, 5)})
+        if f < len(CONCEPTS):
+            entries.append({**base, "description": f"promotes tok{f:03d}",
+                            "explanationModelName": "logit-lens", "typeName": "np_max-act-logits"})
+    (OUT / "demo-topk" / "explanations.json").write_text(json.dumps(entries, indent=1) + "\n")
 
 
 def demo_jumprelu() -> None:

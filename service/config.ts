@@ -11,6 +11,14 @@ import { isPrecision, type Precision } from "../domain/precision.ts";
 /** Backend choices accepted by $SAESERVE_BACKEND. */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "reference";
 
+/**
+ * $SAESERVE_STORE when unset: ./dictionaries under the working directory, or, in the single
+ * binary (`deno task compile`), the demo dictionaries embedded in it, whatever the directory.
+ */
+export const DEFAULT_STORE: string = Deno.build.standalone
+  ? new URL("../dictionaries", import.meta.url).href
+  : "file://./dictionaries";
+
 /** Everything main.ts needs to start the service. */
 export interface Config {
   readonly port: number;
@@ -136,7 +144,7 @@ export function readConfig(
   if (!isPrecision(weights)) {
     throw new SaeError(
       "invalid",
-      `SAESERVE_WEIGHTS must be f32, bf16 or f16, not ${env.SAESERVE_WEIGHTS}`,
+      `SAESERVE_WEIGHTS must be f32, bf16, f16 or int8, not ${env.SAESERVE_WEIGHTS}`,
     );
   }
   const count = (name: string, fallback: number, min = 0) => {
@@ -181,7 +189,7 @@ export function readConfig(
     weights,
     port,
     host: env.HOST || "0.0.0.0",
-    store: env.SAESERVE_STORE || "file://./dictionaries",
+    store: env.SAESERVE_STORE || DEFAULT_STORE,
     backend,
     memoryBudget,
     maxBodyBytes: Math.floor(maxBodyMb * 2 ** 20),

@@ -66,7 +66,8 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   });
   assert.throws(() => readConfig({ SAESERVE_BACKEND: "cuda" }));
   assert.throws(() => readConfig({ SAESERVE_THREADS: "0" }), /SAESERVE_THREADS/);
-  assert.throws(() => readConfig({ SAESERVE_WEIGHTS: "int8" }), /SAESERVE_WEIGHTS/);
+  assert.equal(readConfig({ SAESERVE_WEIGHTS: "int8" }).weights, "int8");
+  assert.throws(() => readConfig({ SAESERVE_WEIGHTS: "int4" }), /SAESERVE_WEIGHTS/);
   assert.throws(() => readConfig({ PORT: "http" }));
 });
 
@@ -147,7 +148,7 @@ Deno.test("every bad value is refused in one message naming the variable and wha
       /^SAESERVE_MAX_BODY_MB must be a positive number of MiB, not lots$/,
     ],
     [{ SAESERVE_THREADS: "999" }, /^SAESERVE_THREADS must be an integer from 1 to 256/],
-    [{ SAESERVE_WEIGHTS: "int4" }, /^SAESERVE_WEIGHTS must be f32, bf16 or f16/],
+    [{ SAESERVE_WEIGHTS: "int4" }, /^SAESERVE_WEIGHTS must be f32, bf16, f16 or int8/],
     [
       { SAESERVE_ALLOW_BACKEND_OVERRIDE: "sure" },
       /^SAESERVE_ALLOW_BACKEND_OVERRIDE must be 1 or 0/,

@@ -59,6 +59,24 @@ export class Gauge implements Metric {
   }
 }
 
+/** Values read at scrape time, one series per label set (none when `read` returns none). */
+export class LabelledGauge implements Metric {
+  /** A gauge named `name` whose series `read` returns at scrape time. */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly read: () => Iterable<readonly [Labels, number]>,
+  ) {}
+  /** Exposition lines. */
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    for (const [labels, value] of this.read()) {
+      lines.push(`${this.name}${braces(key(labels))} ${value}`);
+    }
+    return lines;
+  }
+}
+
 /** Observations bucketed by upper bound, per label set. */
 export class Histogram implements Metric {
   readonly #series = new Map<string, { counts: number[]; sum: number; count: number }>();

@@ -18,6 +18,8 @@
 
 import type { Backend, Prepared } from "../backends/backend.ts";
 import type { AlignedDictionary } from "../domain/features/aligned.ts";
+import { explanationFileOf, type ExplanationSet } from "../domain/features/explanations.ts";
+import type { ExplanationIndex } from "../domain/features/search.ts";
 import type { ModelHead } from "../domain/features/head.ts";
 import { checkDictionaryId } from "../domain/sae/dictionary_id.ts";
 import { SaeError } from "../domain/errors.ts";
@@ -37,6 +39,8 @@ import {
   type DictionarySummary,
   type Entry,
   type EntryKey,
+  explanationsLoader,
+  type ExplanationsSummary,
   failureKind,
   filesOf,
   type FolderFiles,
@@ -87,6 +91,14 @@ export interface AlignedLease {
   release(): void;
 }
 
+/** A dictionary's explanations held by one request; call `release` when done. */
+export interface ExplanationsLease {
+  readonly id: string;
+  readonly set: ExplanationSet;
+  readonly index: ExplanationIndex;
+  release(): void;
+}
+
 /** What the store holds: its dictionaries and its aligned dictionaries, each sorted by id. */
 export interface Catalog {
   readonly dictionaries: DictionarySummary[];
@@ -112,6 +124,8 @@ export class Registry {
   readonly #cache: LeaseCache<EntryKey, Entry>;
   readonly #loads: Counter;
   readonly #loadSeconds: Histogram;
+  /** Dictionaries loaded at some point; {@link loadedDictionaries} keeps those still loaded. */
+  readonly #seen = new Set<string>();
 
   /** A registry over `store`. */
   constructor(store: Store, options: RegistryOptions) {
@@ -168,6 +182,12 @@ export class Registry {
     return this.#cache.peek({ kind: "dictionary", id }) !== undefined;
   }
 
+  /** The ids of the dictionaries loaded now, sorted (for the per-dictionary gauge). */
+  loadedDictionaries(): string[] {
+    for (const id of this.#seen) if (!this.isLoaded(id)) this.#seen.delete(id);
+    return [...this.#seen].sort();
+  }
+
   /** Every dictionary folder in the store, described (a folder that fails carries `error`). */
   async list(): Promise<DictionarySummary[]> {
     return (await this.catalog()).dictionaries;
@@ -219,7 +239,7 @@ export class Registry {
     checkDictionaryId(id);
     // A loaded dictionary is described from memory, so it keeps serving while the store is down.
     const loaded = this.#dictionary(id);
-    if (loaded) return loaded.summary;
+    if (loaded) return this.#withCachedExplanations(loaded.summary);
     const files = await filesOf(this.#store, id);
     const format = formatOf(id, files);
     const listing = listingOf(files);
@@ -247,6 +267,7 @@ export class Registry {
       dictionaryLoader(this.#store, id, { backend, memoryBudget, metrics }),
     );
     const e = expectKind(lease, "dictionary");
+    this.#seen.add(id);
     return { id, description: e.description, prepared: e.prepared, release: lease.release };
   }
 
@@ -268,6 +289,43 @@ export class Registry {
       alignedLoader(this.#store, id),
     );
     return { id, aligned: expectKind(lease, "aligned").aligned, release: lease.release };
+  }
+
+  /**
+   * Borrow dictionary `id`'s explanations indexed for search, loading them first if needed
+   * (an empty set when its folder has no explanations file); they share the memory budget.
+   */
+  async acquireExplanations(id: string): Promise<ExplanationsLease> {
+    checkDictionaryId(id);
+    const lease = await this.#cache.borrow(
+      { kind: "explanations", id },
+      explanationsLoader(this.#store, id),
+    );
+    const e = expectKind(lease, "explanations");
+    return { id, set: e.set, index: e.index, release: lease.release };
+  }
+
+  /** What a folder's explanations file holds, or undefined when it has none. */
+  async #explanations(id: string, files: FolderFiles): Promise<ExplanationsSummary | undefined> {
+    const file = explanationFileOf(files.keys());
+    if (!file) return undefined;
+    try {
+      const lease = await this.acquireExplanations(id);
+      lease.release();
+      const { count, byFeature, warnings } = lease.set;
+      return { file, count, features: byFeature.size, warnings };
+    } catch (e) {
+      const warnings = [`${file}: not read (${(e as Error).message})`];
+      return { file, count: 0, features: 0, warnings };
+    }
+  }
+
+  /** A loaded dictionary's summary with its explanations' summary, when they are loaded too. */
+  #withCachedExplanations(summary: DictionarySummary): DictionarySummary {
+    const e = this.#cache.peek({ kind: "explanations", id: summary.id });
+    if (e?.kind !== "explanations" || !e.set.file) return summary;
+    const { file, count, byFeature, warnings } = e.set;
+    return { ...summary, explanations: { file, count, features: byFeature.size, warnings } };
   }
 
   /** Drop every loaded dictionary and every remembered failure (used at shutdown). */
@@ -299,7 +357,8 @@ export class Registry {
     try {
       if (files.has(SIDECAR)) sidecar = await readJsonObject(folder, SIDECAR);
       const description = loaded?.description ?? await describeFolder(format, folder);
-      return { id, format, loaded: !!loaded, description, sidecar };
+      const explanations = await this.#explanations(id, files);
+      return { id, format, loaded: !!loaded, description, sidecar, explanations };
     } catch (e) {
       if (e instanceof SaeError && e.kind === "unavailable") throw e;
       return { id, format, loaded: !!loaded, error: (e as Error).message, sidecar };

@@ -85,14 +85,20 @@ export function storeLines(store: string, listed: Catalog | Error): StartupRepor
     );
   }
   const broken = [...dictionaries, ...aligned].filter((d) => d.error !== undefined);
+  const explained = dictionaries.flatMap((d) =>
+    (d.explanations?.warnings ?? []).map((w) => `warning: ${d.id}: ${w}`)
+  );
   return {
     info: [`saeserve: store ${store} holds ${parts.join(" and ")}`],
-    warnings: broken.length
-      ? [
-        `warning: ${count(broken.length, "dictionary", "dictionaries")} in the store cannot be ` +
-        `read: ${some(broken.map((d) => `${d.id} (${d.error})`))}`,
-      ]
-      : [],
+    warnings: [
+      ...(broken.length
+        ? [
+          `warning: ${count(broken.length, "dictionary", "dictionaries")} in the store cannot be ` +
+          `read: ${some(broken.map((d) => `${d.id} (${d.error})`))}`,
+        ]
+        : []),
+      ...explained,
+    ],
   };
 }
 

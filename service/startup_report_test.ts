@@ -61,3 +61,23 @@ Deno.test("startupReport lists the fixture store through the registry", async ()
     registry.close();
   }
 });
+
+Deno.test("storeLines: an explanations file's warnings are start-up warnings naming the dictionary", () => {
+  const report = storeLines("file:///s", {
+    dictionaries: [{
+      id: "gemma-16k",
+      format: "saelens",
+      loaded: false,
+      explanations: {
+        file: "explanations.jsonl",
+        count: 3,
+        features: 2,
+        warnings: ["line 4: feature 99999 is outside 0..16383"],
+      },
+    }] as never,
+    aligned: [],
+  });
+  assert.deepEqual(report.warnings, [
+    "warning: gemma-16k: line 4: feature 99999 is outside 0..16383",
+  ]);
+});

@@ -32,13 +32,13 @@ export function checkIndices(codes: SparseRows, dSae: number): void {
 /** Compute on dictionaries stored in one precision. */
 export class WasmCompute {
   readonly #calls: KernelCalls;
-  /** The stored precision's `PREC` code. */
+  /** The `PREC` code of the streamed encoder and decoder (int8 streams f32 copies). */
   readonly #prec: number;
 
   /** Compute through `calls` on weights stored in `options.precision`. */
   constructor(calls: KernelCalls, options: { precision: Precision }) {
     this.#calls = calls;
-    this.#prec = PREC[options.precision];
+    this.#prec = options.precision === "int8" ? PREC.f32 : PREC[options.precision];
   }
 
   /** Sparse codes of rows `s`, at most `options.top` per row. */
@@ -50,6 +50,9 @@ export class WasmCompute {
     const a = w.activation;
     const top = options?.top;
     const prec = this.#prec;
+    // int8 candidates need a bound that grows with the pre-activation: gated magnitudes only
+    // when their scales are not negative; every other kind goes through f32.
+    const int8 = a.kind !== "gated" || a.magScale.every((x) => x >= 0) ? p.int8 : undefined;
     const fused = (act: number, cap: number) =>
       this.#calls.call(options, (ctx) =>
         encodeFused(ctx, s, {
@@ -61,6 +64,7 @@ export class WasmCompute {
           bias: p.bias,
           thr: p.thr,
           bmag: p.bmag,
+          int8,
         }));
     switch (a.kind) {
       case "relu":

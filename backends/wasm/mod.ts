@@ -4,8 +4,9 @@
  * split the latent dimension (wasm/pool.ts). The calling thread runs no kernel: each call is
  * cut into bounded rounds that queue at the pool, live before research, and the caller awaits
  * them, so its event loop stays free (wasm/calls.ts, wasm/compute.ts). Weights are re-packed
- * once at `prepare` (by the workers) into the layouts the kernels stream, in f32, bf16 or f16
- * (wasm/weights.ts).
+ * once at `prepare` (by the workers) into the layouts the kernels stream, in f32, bf16 or f16,
+ * or int8: an int8 copy of the encoder selects candidates that are rescored exactly in f32
+ * (wasm/weights.ts, wasm/int8.ts).
  * @module
  */
 
@@ -77,9 +78,12 @@ export function defaultThreads(): number {
   return Math.max(1, navigator.hardwareConcurrency || 1);
 }
 
-/** Bytes per stored weight element (for memory accounting). */
+/**
+ * Bytes per stored weight element (for memory accounting); int8 keeps the f32 encoder and
+ * decoder plus an int8 copy of the encoder: 4.5 bytes on average over the two matrices.
+ */
 export function weightElementBytes(precision: Precision): number {
-  return precisionBytes(precision);
+  return precision === "int8" ? 4.5 : precisionBytes(precision);
 }
 
 /** Start the WASM backend (compiles the kernels, starts `threads` workers). */

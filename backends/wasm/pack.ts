@@ -9,9 +9,9 @@ import type { Matrix } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { SharedHeap } from "./heap.ts";
 
-/** Bytes per stored element. */
+/** Bytes per element of the streamed encoder and decoder (int8 streams f32 copies too). */
 export function precisionBytes(precision: Precision): number {
-  return precision === "f32" ? 4 : 2;
+  return precision === "f32" || precision === "int8" ? 4 : 2;
 }
 
 /** Round up to a multiple of 8. */

@@ -9,7 +9,10 @@
 import type { Precision } from "../../domain/precision.ts";
 
 /** Weight precisions the kernels stream, by their codes. */
-export const PREC = { f32: 0, bf16: 1, f16: 2 } as const satisfies Record<Precision, number>;
+export const PREC = { f32: 0, bf16: 1, f16: 2, int8: 3 } as const satisfies Record<
+  Precision,
+  number
+>;
 
 /** Activation codes of the fused encode. */
 export const ACT = { dense: 0, relu: 1, jumprelu: 2, gated: 3 } as const;
@@ -30,6 +33,8 @@ export const OP = {
   transposeF32: 5,
   /** Per-part selections merged into sorted rows ({@link MERGE} words). */
   merge: 6,
+  /** f32 encoder panels quantized to int8 panels and per-column data ({@link QUANT_I8} words). */
+  quantI8: 7,
 } as const;
 
 /** Columns per fused tile (scratch is rows x TN floats). */
@@ -74,6 +79,29 @@ export const P = {
   RB: 23,
   /** First row of the first tile: where a stopped job resumes (zero it when posting anew). */
   R0: 24,
+  /** PREC int8: address of the {@link I8} words. */
+  AUX: 25,
+  /** PREC int8: 0 int8 tiles, 1 exact rescoring (zero it when posting anew). */
+  PHASE: 26,
+} as const;
+
+/**
+ * Words of the int8 encode's aux block: activations as u8 (q + 64) LDA bytes apart, int8
+ * panels at B (KP deep), per-column data COL (4 arrays of NPAD: scale, sum of q, bound on the
+ * weight error, ||wq||), per-row data ROW (4 f32: scale, ||x||, ||x - xq||, 0).
+ */
+export const I8 = { A: 0, LDA: 1, B: 2, KP: 3, COL: 4, NPAD: 5, ROW: 6 } as const;
+
+/** Word offsets of an int8 quantization: panels [P0, P1) of the f32 panels at SRC (K deep). */
+export const QUANT_I8 = {
+  SRC: 0,
+  K: 1,
+  KP: 2,
+  DST: 3,
+  COL: 4,
+  NPAD: 5,
+  P0: 6,
+  P1: 7,
 } as const;
 
 /**

@@ -10,11 +10,13 @@ import {
   AXPY,
   COMMON,
   COMPACT,
+  I8,
   MERGE,
   OP,
   P,
   PARAM_WORDS,
   PREC,
+  QUANT_I8,
   TN,
   TRANSPOSE_BLOCKS,
   TRANSPOSE_F32,
@@ -52,14 +54,17 @@ Deno.test("every parameter-block word matches the kernels, within PARAM_WORDS", 
   assertMirrors(COMPACT, "CP_");
   assertMirrors(TRANSPOSE_F32, "TF_");
   assertMirrors(MERGE, "MG_");
-  for (const layout of [COMMON, P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE]) {
+  assertMirrors(I8, "I8_");
+  assertMirrors(QUANT_I8, "QI_");
+  const layouts = [COMMON, P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE, QUANT_I8];
+  for (const layout of layouts) {
     for (const word of Object.values(layout)) assert.ok(word >= 0 && word < PARAM_WORDS);
   }
 });
 
 Deno.test("operation words stay clear of the common words", () => {
   const common = new Set<number>(Object.values(COMMON));
-  for (const layout of [P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE]) {
+  for (const layout of [P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE, QUANT_I8]) {
     for (const word of Object.values(layout)) assert.ok(!common.has(word));
   }
 });

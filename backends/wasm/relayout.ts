@@ -6,7 +6,6 @@
  */
 
 import type { Matrix } from "../../domain/sae/matrix.ts";
-import type { Precision } from "../../domain/precision.ts";
 import { COMPACT, OP, TRANSPOSE_BLOCKS, TRANSPOSE_F32, TRANSPOSE_STATE_BYTES } from "./params.ts";
 import { compactionRounds, splitByWork } from "./rounds.ts";
 import { type CallContext, PARALLEL_MIN_WORK, paramBlock, runToEnd } from "./ops.ts";
@@ -45,7 +44,7 @@ export async function transposeBlocks(
 export async function compactInPlace(
   ctx: CallContext,
   ptr: number,
-  options: { count: number; precision: Exclude<Precision, "f32"> },
+  options: { count: number; precision: "bf16" | "f16" },
 ): Promise<number> {
   const op = options.precision === "bf16" ? OP.compactBf16 : OP.compactF16;
   const blocks = Array.from({ length: ctx.threads }, () => {

@@ -1,8 +1,10 @@
 /**
- * Dictionaries in the kernels' memory: loading arenas whose matrices `prepare` adopts in place,
- * the encoder re-packed into panels and the decoder padded (both compacted to bf16 or f16 by the
- * workers when asked), and reference counting so that `release` frees memory only once the
- * calls using it have ended.
+ * Dictionaries in the kernels' memory: loading arenas whose matrices `prepare` adopts in place
+ * (f32 and int8; for bf16 / f16 the arena hands out ordinary arrays, converted a chunk at a
+ * time, so the f32 image never occupies the kernels' memory, which cannot shrink), the encoder
+ * re-packed into panels and the decoder padded, for int8 an int8 copy of the encoder beside its
+ * f32 panels, and reference counting so that `release` frees memory only once the calls using
+ * it have ended.
  * @module
  */
 
@@ -12,13 +14,17 @@ import { SaeError } from "../../domain/errors.ts";
 import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { KernelCalls } from "./calls.ts";
+import { int8Bytes, type Int8Encoder, quantizeEncoder } from "./int8.ts";
 import { copyPadded, type Packed, packVector, pad8, precisionBytes } from "./pack.ts";
-import { compactInPlace, transposeBlocks } from "./relayout.ts";
+import { transposeBlocks } from "./relayout.ts";
+import { packStreamed } from "./streamed.ts";
 
 /** What `prepare` puts in the kernels' memory for one dictionary. */
 export interface WasmPrepared extends Prepared {
   readonly encoder: Packed;
   readonly decoder: Packed;
+  /** For int8: the encoder's int8 copy (its f32 panels, `encoder`, rescore the candidates). */
+  readonly int8?: Int8Encoder;
   /** Activation vectors (f32, padded): bias, threshold or magnitude scale, magnitude bias. */
   readonly bias: number;
   readonly thr: number;
@@ -38,6 +44,8 @@ export class WeightStore {
   readonly #calls: KernelCalls;
   /** Arena allocations not yet adopted by `prepare`: array -> address. */
   readonly #arenaBlocks = new Map<Float32Array, number>();
+  /** Arrays handed out by bf16 / f16 arenas (outside the kernels' memory). */
+  readonly #hostArrays = new WeakSet<Float32Array>();
 
   /** Store dictionaries through `calls` in `options.precision`. */
   constructor(calls: KernelCalls, options: { precision: Precision }) {
@@ -47,6 +55,17 @@ export class WeightStore {
 
   /** A new arena for loading one dictionary straight into the kernels' memory. */
   arena(): MatrixArena {
+    if (this.precision === "bf16" || this.precision === "f16") {
+      const host = this.#hostArrays;
+      return {
+        alloc(length: number): Float32Array {
+          const data = new Float32Array(length);
+          host.add(data);
+          return data;
+        },
+        dispose(): void {},
+      };
+    }
     const heap = this.#calls.heap;
     const blocks = this.#arenaBlocks;
     const mine = new Set<Float32Array>();
@@ -77,9 +96,12 @@ export class WeightStore {
     const heap = this.#calls.heap;
     const allocations: number[] = [];
     try {
-      const inArena = this.#arenaBlocks.has(input.wEnc.data) ||
-        this.#arenaBlocks.has(input.wDec.data);
+      const arena = (m: Matrix) => this.#arenaBlocks.has(m.data) || this.#hostArrays.has(m.data);
+      const inArena = arena(input.wEnc) || arena(input.wDec);
       const encoder = await this.#prepareEncoder(input.wEnc, allocations);
+      const int8 = this.precision === "int8"
+        ? await this.#quantize(encoder, input.wEnc, allocations)
+        : undefined;
       const decoder = await this.#prepareDecoder(input.wDec, allocations);
       // Matrices adopted from the arena now hold the kernels' layouts: keep no stale views.
       const weights: SaeWeights = inArena ? { ...input, wEnc: EMPTY, wDec: EMPTY } : input;
@@ -96,13 +118,15 @@ export class WeightStore {
       );
       const bmag = vec(a.kind === "gated" ? a.bMag : undefined);
       // The kernels' copies replace what the registry counted for the f32 weights.
-      const stored = encoder.bytes + decoder.bytes;
+      const stored = encoder.bytes + decoder.bytes +
+        (int8 ? int8Bytes(input.wEnc.rows, int8.npad) : 0);
       const counted = input.wEnc.data.byteLength + input.wDec.data.byteLength;
       return {
         weights,
         extraBytes: stored - counted + 4 * 3 * pad8(weights.dSae),
         encoder,
         decoder,
+        int8,
         bias,
         thr,
         bmag,
@@ -147,26 +171,52 @@ export class WeightStore {
     return ptr;
   }
 
-  /** Convert an f32 block to the stored precision in place, releasing the spare half. */
-  async #compact(ptr: number, count: number): Promise<void> {
-    const precision = this.precision;
-    if (precision === "f32" || count === 0) return;
+  /** The precision the kernels stream encoder and decoder in (int8 keeps f32 copies). */
+  get #stream(): "f32" | "bf16" | "f16" {
+    return this.precision === "int8" ? "f32" : this.precision;
+  }
+
+  /** `m` in bf16 / f16 at a new block, converted a chunk at a time (panels or padded rows). */
+  async #streamed(m: Matrix, panels: boolean, allocations: number[]): Promise<number> {
+    const precision = this.#stream;
+    if (precision === "f32") throw new RangeError("f32 weights are not streamed");
+    const ptr = this.#calls.heap.alloc(m.rows * pad8(m.cols) * 2);
+    allocations.push(ptr);
     const overflow = await this.#calls.call(
       undefined,
-      (ctx) => compactInPlace(ctx, ptr, { count, precision }),
+      (ctx) => packStreamed(ctx, m, { dst: ptr, precision, panels }),
     );
     if (overflow > 0) {
       throw new RangeError("a weight does not fit in f16; use SAESERVE_WEIGHTS=bf16 or f32");
     }
-    this.#calls.heap.shrink(ptr, count * 2);
+    return ptr;
   }
 
-  /** The encoder as panels of 8 columns, re-packed in place (adopted from the arena or copied). */
-  async #prepareEncoder(wEnc: Matrix, allocations: number[]): Promise<Packed> {
-    const heap = this.#calls.heap;
-    const esize = precisionBytes(this.precision);
+  /** The int8 copy of the encoder whose f32 panels are `encoder`. */
+  async #quantize(encoder: Packed, wEnc: Matrix, allocations: number[]): Promise<Int8Encoder> {
     const K = wEnc.rows;
     const npad = pad8(wEnc.cols);
+    const dst = this.#calls.heap.alloc(int8Bytes(K, npad));
+    allocations.push(dst);
+    return await this.#calls.call(
+      undefined,
+      (ctx) => quantizeEncoder(ctx, encoder.ptr, { K, npad, dst }),
+    );
+  }
+
+  /** The encoder as panels of 8 columns (f32: re-packed in place, adopted from the arena or copied). */
+  async #prepareEncoder(wEnc: Matrix, allocations: number[]): Promise<Packed> {
+    const heap = this.#calls.heap;
+    const esize = precisionBytes(this.#stream);
+    const K = wEnc.rows;
+    const npad = pad8(wEnc.cols);
+    const packed = (ptr: number): Packed => ({
+      ptr,
+      bytes: K * npad * esize,
+      ldb: 8 * esize,
+      panelStride: K * 8 * esize,
+    });
+    if (this.#stream !== "f32") return packed(await this.#streamed(wEnc, true, allocations));
     let ptr = npad === wEnc.cols ? this.#adopt(wEnc.data) : null;
     if (ptr === null) {
       ptr = heap.alloc(K * npad * 4);
@@ -179,22 +229,27 @@ export class WeightStore {
       undefined,
       (ctx) => transposeBlocks(ctx, at, { rows: K, cols: npad / 8 }),
     );
-    await this.#compact(ptr, K * npad);
-    return { ptr, bytes: K * npad * esize, ldb: 8 * esize, panelStride: K * 8 * esize };
+    return packed(ptr);
   }
 
-  /** The decoder row-major with rows padded to 8 (adopted from the arena or copied). */
+  /** The decoder row-major with rows padded to 8 (f32: adopted from the arena or copied). */
   async #prepareDecoder(wDec: Matrix, allocations: number[]): Promise<Packed> {
     const heap = this.#calls.heap;
-    const esize = precisionBytes(this.precision);
+    const esize = precisionBytes(this.#stream);
     const npad = pad8(wDec.cols);
+    const packed = (ptr: number): Packed => ({
+      ptr,
+      bytes: wDec.rows * npad * esize,
+      ldb: npad * esize,
+      panelStride: 8 * esize,
+    });
+    if (this.#stream !== "f32") return packed(await this.#streamed(wDec, false, allocations));
     let ptr = npad === wDec.cols ? this.#adopt(wDec.data) : null;
     if (ptr === null) {
       ptr = heap.alloc(wDec.rows * npad * 4);
       copyPadded(heap, wDec, { ptr, ld: npad });
     }
     allocations.push(ptr);
-    await this.#compact(ptr, wDec.rows * npad);
-    return { ptr, bytes: wDec.rows * npad * esize, ldb: npad * esize, panelStride: 8 * esize };
+    return packed(ptr);
   }
 }

@@ -6,11 +6,13 @@
 
 import type { Prepared } from "../../backends/backend.ts";
 import type { AlignedDictionary } from "../../domain/features/aligned.ts";
+import type { ExplanationSet } from "../../domain/features/explanations.ts";
 import type { ModelHead } from "../../domain/features/head.ts";
+import type { ExplanationIndex } from "../../domain/features/search.ts";
 import type { DictionaryDescription, FormatName } from "../../domain/families/mod.ts";
 
 /** The kinds of thing the registry loads from a store folder. */
-export type EntryKind = "dictionary" | "head" | "aligned";
+export type EntryKind = "dictionary" | "head" | "aligned" | "explanations";
 
 /** One cached thing: its kind and its store folder id. */
 export interface EntryKey {
@@ -33,6 +35,17 @@ export interface DictionarySummary {
   readonly error?: string;
   /** Contents of saeserve.json, when present. */
   readonly sidecar?: Record<string, unknown>;
+  /** The dictionary's explanations file, when it has one: what it holds and its warnings. */
+  readonly explanations?: ExplanationsSummary;
+}
+
+/** A dictionary's explanations as listed. */
+export interface ExplanationsSummary {
+  readonly file: string;
+  /** Explanations read, and features that have at least one. */
+  readonly count: number;
+  readonly features: number;
+  readonly warnings: readonly string[];
 }
 
 /** One aligned (multi-stream) dictionary as listed, from its saeserve.json. */
@@ -68,5 +81,12 @@ export interface AlignedEntry {
   readonly aligned: AlignedDictionary;
 }
 
+/** A dictionary's explanations, indexed for search. */
+export interface ExplanationsEntry {
+  readonly kind: "explanations";
+  readonly set: ExplanationSet;
+  readonly index: ExplanationIndex;
+}
+
 /** Any loaded thing; its `kind` is its key's. */
-export type Entry = DictionaryEntry | HeadEntry | AlignedEntry;
+export type Entry = DictionaryEntry | HeadEntry | AlignedEntry | ExplanationsEntry;

@@ -25,6 +25,8 @@ export {
   type Entry,
   type EntryKey,
   type EntryKind,
+  type ExplanationsEntry,
+  type ExplanationsSummary,
   type HeadEntry,
   keyOf,
 } from "./entry.ts";
@@ -36,6 +38,7 @@ export {
   unreadable,
   withRetryAfter,
 } from "./errors.ts";
+export { explanationsLoader } from "./explanations.ts";
 export { headLoader } from "./head.ts";
 export {
   filesOf,

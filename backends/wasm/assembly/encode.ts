@@ -1,6 +1,7 @@
 // The GEMM / fused encode job (OP_GEMM): tiles of TN columns, checkpoints between row groups.
 
 import { gemmTile } from "./gemm";
+import { encodeI8 } from "./int8";
 import {
   ACT_DENSE,
   checkpoint,
@@ -17,6 +18,7 @@ import {
   PREC_BF16,
   PREC_F16,
   PREC_F32,
+  PREC_INT8,
   param,
   setParam,
   TN,
@@ -65,5 +67,6 @@ export function encode(pb: usize): i32 {
   const prec = param(pb, P_PREC);
   if (prec == PREC_F32) return run(pb, PREC_F32);
   if (prec == PREC_BF16) return run(pb, PREC_BF16);
+  if (prec == PREC_INT8) return encodeI8(pb, param(pb, P_ACT));
   return run(pb, PREC_F16);
 }

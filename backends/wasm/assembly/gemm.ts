@@ -109,7 +109,7 @@ import { KC, P_A, P_B, P_K, P_LDA, P_LDB, P_PSTRIDE, PREC_BF16, PREC_F32, param 
 
 // 1 row x 8 columns, kc steps. The sum runs over k in order, like the wider kernels, so a row
 // gets bit-identical results whether it is encoded alone or inside a batch.
-@inline function kernel1(a: usize, b: usize, ldb: usize, kc: i32, c: usize, prec: i32, first: bool): void {
+@inline export function kernel1(a: usize, b: usize, ldb: usize, kc: i32, c: usize, prec: i32, first: bool): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   if (!first) {
     c0 = v128.load(c);

@@ -17,16 +17,21 @@
 // tiles of TN into a small scratch C tile, then pushed into per-row bounded heaps (or lists),
 // so the dense [rows, d_sae] pre-activation is never written out whole.
 //
+// Int8 encode (PREC_INT8, int8.ts): W_enc quantized per column at load (OP_QUANT_I8), candidates
+// chosen by proven upper bounds from the relaxed 8-bit dot, then rescored exactly in f32.
+//
 // The kernels live in the modules imported below; this entry exports run_job and hang only.
 
 import { axpyJob } from "./axpy";
 import { encode } from "./encode";
+import { quantJob } from "./int8";
 import {
   OP_AXPY,
   OP_COMPACT_BF16,
   OP_COMPACT_F16,
   OP_GEMM,
   OP_MERGE,
+  OP_QUANT_I8,
   OP_TRANSPOSE_BLOCKS,
   OP_TRANSPOSE_F32,
   P_OP,
@@ -50,6 +55,7 @@ export function run_job(pb: usize): i32 {
   if (op == OP_COMPACT_F16) return compactJob(pb, true);
   if (op == OP_TRANSPOSE_F32) return transposeF32(pb);
   if (op == OP_MERGE) return mergeJob(pb);
+  if (op == OP_QUANT_I8) return quantJob(pb);
   unreachable();
   return 0;
 }

@@ -4,6 +4,7 @@
 export const PREC_F32: i32 = 0;
 export const PREC_BF16: i32 = 1;
 export const PREC_F16: i32 = 2;
+export const PREC_INT8: i32 = 3; // int8 encode (I8_* aux words), rescored exactly in f32
 
 export const ACT_DENSE: i32 = 0; // write pre-activations to C
 export const ACT_RELU: i32 = 1; // h = p + bias; keep h > 0
@@ -39,6 +40,8 @@ export const P_OSTRIDE = 21; // entries per row in the output lists / heaps
 export const P_NREAL = 22; // real column count (columns >= NREAL are padding)
 export const P_RB = 23; // rows per checkpoint inside a tile (0: all M)
 export const P_R0 = 24; // first row of the first tile (where a stopped job resumes; the host zeroes it)
+export const P_AUX = 25; // PREC_INT8: address of the I8_* words
+export const P_PHASE = 26; // PREC_INT8: 0 int8 tiles, 1 exact rescoring from row R0 (the host zeroes it)
 // Words common to every parameter block (the other words depend on the operation).
 export const P_PROGRESS = 29; // counted up at every checkpoint (the pool's watchdog reads it)
 export const P_OP = 30;
@@ -51,6 +54,30 @@ export const OP_COMPACT_BF16 = 3; // f32 -> bf16 in place over [i0, i1) (CP_* wo
 export const OP_COMPACT_F16 = 4; // f32 -> f16 in place over [i0, i1) (CP_* words)
 export const OP_TRANSPOSE_F32 = 5; // out-of-place f32 transpose of a column range (TF_* words)
 export const OP_MERGE = 6; // merge per-part selections into sorted rows (MG_* words)
+export const OP_QUANT_I8 = 7; // f32 panels -> int8 panels and per-column data (QI_* words)
+
+// PREC_INT8 aux words: activations as u8 (q + 64, q in [-63, 63]) LDA8 bytes apart; int8 panels
+// (panel p at B8 + p * KP * 8, four k of one column in 4 bytes, 8 columns in 32); per-column
+// data COL (4 arrays of NPAD: scale f32, sum of q i32, error bound on ||w - wq|| (with the f32
+// dot's rounding folded in) f32, ||wq|| f32); per-row data ROW (4 f32: scale, ||x||, ||x - xq||, 0).
+export const I8_A = 0;
+export const I8_LDA = 1;
+export const I8_B = 2;
+export const I8_KP = 3;
+export const I8_COL = 4;
+export const I8_NPAD = 5;
+export const I8_ROW = 6;
+
+// OP_QUANT_I8: panels [P0, P1) of the f32 panels at SRC (K deep) into int8 panels at DST (KP
+// deep, a multiple of 4) and per-column data at COL (NPAD columns); P0 advances as it runs.
+export const QI_SRC = 0;
+export const QI_K = 1;
+export const QI_KP = 2;
+export const QI_DST = 3;
+export const QI_COL = 4;
+export const QI_NPAD = 5;
+export const QI_P0 = 6;
+export const QI_P1 = 7;
 
 // OP_AXPY: out row r (LDO floats apart) += SCALE[r] * sum over j in [ROWPTR[r], ROWPTR[r+1])
 // of VAL[j] * W[IDX[j]], for r in [R0, R1); rows of W are LDW bytes, N (multiple of 8) wide.

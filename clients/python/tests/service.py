@@ -4,3 +4,5 @@ import unittest
 
 URL = os.environ.get("SAESERVE_URL", "")
 needs_service = unittest.skipUnless(URL, "set SAESERVE_URL to a running saeserve (demo store)")
+#: A service whose batching queue holds one row ($SAESERVE_BUSY_URL), for the real 429 tests.
+BUSY_URL = os.environ.get("SAESERVE_BUSY_URL", "")

@@ -1,0 +1,203 @@
+/**
+ * The int8 encode (`weights: "int8"`) against the f32 WASM encode and the reference: every
+ * activation kind, odd depths (not a multiple of 4) and padding columns, row remainders of the
+ * 6-row kernel; rescored values bit-identical to f32, uncapped selections identical (their
+ * candidates come from a proven bound), capped ones nearly so; the numpy fixtures.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Activation, SaeWeights } from "../../domain/sae/dictionary.ts";
+import { matrix, type SparseRows } from "../../domain/sae/matrix.ts";
+import { referenceBackend } from "../reference/mod.ts";
+import { wasmBackend } from "./mod.ts";
+import { assertClose, conformanceTests, random } from "../../tests/conformance.ts";
+import { int8Candidates } from "./int8.ts";
+
+const f32 = await wasmBackend({ threads: 2 });
+const int8 = await wasmBackend({ threads: 2, weights: "int8" });
+const reference = referenceBackend();
+
+conformanceTests("wasm int8", () => int8, 1e-4);
+
+function weights(dIn: number, dSae: number, activation: Activation, seed: number): SaeWeights {
+  return {
+    dIn,
+    dSae,
+    wEnc: matrix(dIn, dSae, random(dIn * dSae, seed, 0.3)),
+    wDec: matrix(dSae, dIn, random(dSae * dIn, seed + 1, 0.3)),
+    bDec: random(dIn, seed + 2, 0.1),
+    preBias: null,
+    activation,
+    normalization: "none",
+    wSkip: null,
+  };
+}
+
+function activations(dSae: number, seed: number): Record<string, Activation> {
+  return {
+    relu: { kind: "relu", bEnc: random(dSae, seed, 0.2) },
+    jumprelu: {
+      kind: "jumprelu",
+      bEnc: random(dSae, seed, 0.2),
+      threshold: random(dSae, seed + 7, 0.3).map(Math.abs),
+    },
+    gated: {
+      kind: "gated",
+      bGate: random(dSae, seed, 0.2),
+      magScale: random(dSae, seed + 3, 0.5).map((v) => Math.exp(v)),
+      bMag: random(dSae, seed + 4, 0.2),
+    },
+    topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
+    groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
+    topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
+  };
+}
+
+/** Every value int8 returns is the f32 encode's bit for bit; `shared` of the indices agree. */
+function compare(
+  got: SparseRows,
+  want: SparseRows,
+  what: string,
+): { shared: number; total: number } {
+  let shared = 0;
+  let total = 0;
+  for (let r = 0; r < want.indices.length; r++) {
+    const exact = new Map<number, number>();
+    want.indices[r].forEach((j, i) => exact.set(j, want.values[r][i]));
+    got.indices[r].forEach((j, i) => {
+      if (exact.has(j)) {
+        shared++;
+        assert.equal(got.values[r][i], exact.get(j), `${what} row ${r} latent ${j}`);
+      }
+    });
+    total += want.indices[r].length;
+    const v = got.values[r];
+    for (let i = 1; i < v.length; i++) assert.ok(v[i - 1] >= v[i], `${what} row ${r} order`);
+  }
+  return { shared, total };
+}
+
+// Depths 3, 37 and 301 (not multiples of 4), widths with padding columns, 1, 7 and 13 rows.
+const SHAPES: [number, number, number][] = [[1, 3, 9], [7, 37, 45], [13, 301, 260]];
+
+for (const [rows, dIn, dSae] of SHAPES) {
+  for (const [name, activation] of Object.entries(activations(dSae, dIn + dSae))) {
+    Deno.test(`int8 encode ${name} ${rows}x${dIn} -> ${dSae}: f32 values, same selection`, async () => {
+      const w = weights(dIn, dSae, activation, rows * 17 + dSae);
+      const s = matrix(rows, dIn, random(rows * dIn, 5 + rows));
+      const [p8, p32, pr] = [
+        await int8.prepare(w),
+        await f32.prepare(w),
+        await reference.prepare(w),
+      ];
+      try {
+        for (const top of [undefined, 3]) {
+          const got = await int8.encode(p8, s, { top });
+          const want = await f32.encode(p32, s, { top });
+          const { shared, total } = compare(got, want, `${name} top ${top}`);
+          // Uncapped selections come from a proven bound, and at these sizes the margin
+          // covers every row: the same latents.
+          assert.equal(shared, total, `${name} top ${top}: every f32 latent kept`);
+          assert.deepEqual(got.indices.map((ix) => [...ix]), want.indices.map((ix) => [...ix]));
+          const ref = await reference.encode(pr, s, { top });
+          for (let r = 0; r < rows; r++) {
+            assertClose(got.values[r], ref.values[r], 1e-4, `${name} row ${r} vs reference`);
+          }
+        }
+      } finally {
+        int8.release(p8);
+        f32.release(p32);
+      }
+    });
+  }
+}
+
+Deno.test("int8 topk on a wide dictionary: f32 values, >= 99 % of the f32 latents", async () => {
+  const dIn = 130, dSae = 3000, k = 32, rows = 20;
+  const w = weights(dIn, dSae, { kind: "topk", bEnc: random(dSae, 3, 0.05), k }, 41);
+  const s = matrix(rows, dIn, random(rows * dIn, 42));
+  const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
+  try {
+    const { shared, total } = compare(await int8.encode(p8, s), await f32.encode(p32, s), "wide");
+    assert.equal(total, rows * k);
+    assert.ok(shared / total >= 0.99, `agreement ${shared / total}`);
+  } finally {
+    int8.release(p8);
+    f32.release(p32);
+  }
+});
+
+Deno.test("candidates come from the int8 copy; whatever they are, values are rescored in f32", async () => {
+  const dIn = 64, dSae = 512, k = 8;
+  const w = weights(dIn, dSae, { kind: "topk", bEnc: random(dSae, 3, 0.05), k }, 51);
+  const s = matrix(4, dIn, random(4 * dIn, 52));
+  const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
+  try {
+    const want = await f32.encode(p32, s);
+    assert.equal(compare(await int8.encode(p8, s), want, "intact").shared, 4 * k);
+    // Scramble the int8 weights: the selection goes astray, the values stay exact.
+    const q = (p8 as unknown as { int8: { panels: number; kp: number; npad: number } }).int8;
+    new Int8Array(int8.heap.memory.buffer, q.panels, q.kp * q.npad).set(
+      Int8Array.from(random(q.kp * q.npad, 53), (v) => Math.round(v * 100)),
+    );
+    const got = await int8.encode(p8, s);
+    const { shared } = compare(got, want, "scrambled");
+    assert.ok(shared < 4 * k, "the int8 copy picks the candidates");
+    // Every positive f32 code, from the same weights as a relu dictionary.
+    const relu = await f32.prepare({
+      ...w,
+      activation: {
+        kind: "relu",
+        bEnc: w.activation.kind === "topk" ? w.activation.bEnc : new Float32Array(dSae),
+      },
+    });
+    const exact = await f32.encode(relu, s);
+    f32.release(relu);
+    for (let r = 0; r < 4; r++) {
+      got.indices[r].forEach((j, i) => {
+        const at = exact.indices[r].indexOf(j);
+        assert.ok(at >= 0);
+        assert.equal(got.values[r][i], exact.values[r][at]);
+      });
+    }
+  } finally {
+    int8.release(p8);
+    f32.release(p32);
+  }
+});
+
+Deno.test("int8 keeps f32 decode and steer; counts its int8 copy", async () => {
+  const w = weights(37, 100, { kind: "relu", bEnc: random(100, 5) }, 11);
+  const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
+  try {
+    const codes: SparseRows = {
+      width: 100,
+      indices: [Int32Array.from([5, 99, 0])],
+      values: [Float32Array.from([1.5, -0.25, 3])],
+    };
+    const a = await int8.decodeSparse(p8, codes);
+    const b = await f32.decodeSparse(p32, codes);
+    assert.deepEqual([...a.data], [...b.data]);
+    const x = matrix(1, 37, random(37, 9));
+    assert.deepEqual([...(await int8.steer(p8, x, codes)).data], [
+      ...(await f32.steer(p32, x, codes)).data,
+    ]);
+    // An int8 panel byte per weight (depth rounded up to 4) and 16 bytes per column.
+    assert.equal(p8.extraBytes - p32.extraBytes, 104 * 40 + 16 * 104);
+  } finally {
+    int8.release(p8);
+    f32.release(p32);
+  }
+});
+
+Deno.test("the candidate margin widens small and large caps", () => {
+  assert.equal(int8Candidates(3), 19);
+  assert.equal(int8Candidates(64), 80);
+  assert.equal(int8Candidates(256), 320);
+});
+
+Deno.test("int8 backends: close (last test)", () => {
+  int8.close();
+  f32.close();
+});

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { writeTopKDictionary } from "../bench/synthetic_dictionary.ts";
+import { type Cluster, findProxy, startCluster } from "./cluster.ts";
+import { PROXIES, type ProxyName, renderProxyConfig } from "./proxy_config.ts";
+
+const DICTIONARIES = Array.from({ length: 12 }, (_, i) => `d${String(i).padStart(2, "0")}`);
+const D_IN = 64;
+const D_SAE = 512;
+/** Weights of one dictionary: W_enc, W_dec, b_enc, b_dec in f32. */
+const DICTIONARY_BYTES = (2 * D_IN * D_SAE + D_SAE + D_IN) * 4;
+const ROW = JSON.stringify({ activations: [Array.from({ length: D_IN }, (_, i) => i % 7 - 3)] });
+
+/** Which dictionaries each running replica holds, from its /metrics. */
+async function placement(cluster: Cluster): Promise<Map<string, number[]>> {
+  const held = new Map<string, number[]>();
+  for (const r of cluster.replicas.filter((r) => r.running)) {
+    const text = await (await fetch(`${r.url}/metrics`)).text();
+    for (const m of text.matchAll(/^saeserve_dictionary_loaded\{dictionary="([^"]+)"\} 1$/gm)) {
+      held.set(m[1], [...held.get(m[1]) ?? [], r.index]);
+    }
+  }
+  return held;
+}
+
+async function encode(cluster: Cluster, id: string): Promise<number> {
+  const r = await fetch(`${cluster.url}/v1/dictionaries/${id}/encode`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: ROW,
+  });
+  await r.body?.cancel();
+  return r.status;
+}
+
+for (const proxy of PROXIES) {
+  const binary = await findProxy(proxy);
+  if (!binary) {
+    console.warn(
+      `cluster_test: ${proxy} is not installed (apt-get install -y ${proxy}): its test is skipped`,
+    );
+  }
+  Deno.test({
+    name: `${proxy} in front of 3 replicas: one replica per dictionary, failover and return`,
+    ignore: !binary,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: () => clusterScenario(proxy),
+  });
+}
+
+async function clusterScenario(proxy: ProxyName): Promise<void> {
+  const store = await Deno.makeTempDir({ prefix: "saeserve-cluster-store-" });
+  for (const name of DICTIONARIES) {
+    await writeTopKDictionary(store, { name, dIn: D_IN, dSae: D_SAE, k: 8 });
+  }
+  const cluster = await startCluster({
+    replicas: 3,
+    port: 20000 + Math.floor(Math.random() * 30000),
+    proxy,
+    env: {
+      SAESERVE_STORE: `file://${store}`,
+      SAESERVE_BACKEND: "reference",
+      // Each replica holds about half of the 12 dictionaries (one third are routed to it).
+      SAESERVE_MEMORY_BUDGET: String(7 * DICTIONARY_BYTES),
+      SAESERVE_LOG: "off",
+      SAESERVE_SHUTDOWN_GRACE_MS: "5000",
+    },
+  });
+  try {
+    for (const id of DICTIONARIES) assert.equal(await encode(cluster, id), 200, id);
+    const first = await placement(cluster);
+    for (const id of DICTIONARIES) {
+      assert.equal(first.get(id)?.length, 1, `${id} is held by ${first.get(id) ?? "none"}`);
+    }
+    const counts = [0, 1, 2].map((i) => DICTIONARIES.filter((id) => first.get(id)![0] === i));
+    assert.ok(counts.filter((c) => c.length > 0).length >= 2, "the dictionaries spread");
+    const victim = counts.findIndex((c) => c.length === Math.max(...counts.map((c) => c.length)));
+    const moved = counts[victim];
+
+    // Clients keep sending while the busiest replica is stopped (SIGTERM: it drains).
+    const statuses = new Map<number, number>();
+    let running = true;
+    const client = async (offset: number) => {
+      for (let i = offset; running; i++) {
+        const status = await encode(cluster, DICTIONARIES[i % DICTIONARIES.length])
+          .catch(() => -1);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    const clients = [0, 3, 6, 9].map(client);
+    await new Promise((r) => setTimeout(r, 500));
+    await cluster.stopReplica(victim);
+    await new Promise((r) => setTimeout(r, 2000));
+    running = false;
+    await Promise.all(clients);
+    assert.deepEqual([...statuses.keys()], [200], `statuses ${JSON.stringify([...statuses])}`);
+    assert.ok(statuses.get(200)! > 20);
+
+    // Its dictionaries are now loaded by the others (with HAProxy, a retry redispatched before
+    // the health check marked the replica down may have loaded one on a second survivor too).
+    for (const id of moved) {
+      assert.equal(await encode(cluster, id), 200);
+      const holders = (await placement(cluster)).get(id) ?? [];
+      assert.ok(holders.length >= 1 && !holders.includes(victim), `${id} on ${holders}`);
+    }
+
+    // Started again, it gets its dictionaries back (after the proxy sees it healthy).
+    await cluster.startReplica(victim);
+    const deadline = Date.now() + 20_000;
+    let back: string[] = [];
+    while (Date.now() < deadline) {
+      for (const id of moved) assert.equal(await encode(cluster, id), 200);
+      const now = await placement(cluster);
+      back = moved.filter((id) => now.get(id)?.includes(victim));
+      if (back.length === moved.length) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.deepEqual(back, moved, "the first placement is restored");
+  } finally {
+    await cluster.stop();
+    await Deno.remove(store, { recursive: true });
+  }
+}
+
+Deno.test("proxy configs come from deploy/proxy with one line per replica", async () => {
+  for (const proxy of PROXIES) {
+    const file = proxy === "nginx" ? "nginx.conf" : "haproxy.cfg";
+    const reference = await Deno.readTextFile(new URL(`../deploy/proxy/${file}`, import.meta.url));
+    const text = renderProxyConfig(reference, {
+      proxy,
+      listen: "127.0.0.1:9000",
+      replicas: ["127.0.0.1:9001", "127.0.0.1:9002"],
+      runDir: "/run/x",
+    });
+    const replicas = text.split("\n").filter((l) => /# replica$/.test(l));
+    assert.equal(replicas.length, 2);
+    assert.match(replicas[0], /127\.0\.0\.1:9001/);
+    assert.match(replicas[1], /127\.0\.0\.1:9002/);
+    assert.match(text, proxy === "nginx" ? /listen 127\.0\.0\.1:9000;/ : /bind 127\.0\.0\.1:9000/);
+    assert.match(
+      text,
+      proxy === "nginx" ? /hash \$saeserve_key consistent/ : /hash-type consistent/,
+    );
+    assert.match(text, proxy === "nginx" ? /http_503 non_idempotent/ : /retry-on .*503/);
+    if (proxy === "nginx") assert.match(text, /client_body_temp_path \/run\/x\/client_body_temp;/);
+    else assert.match(text, /option httpchk GET \/readyz/);
+  }
+});

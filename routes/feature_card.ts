@@ -1,0 +1,97 @@
+/**
+ * GET /v1/dictionaries/{id}/features/{feature}: one feature's card: its explanations and
+ * Neuronpedia link, decoder norm, logit-lens top and bottom tokens (when the dictionary names a
+ * model head), stored statistics, and the 10 features nearest by decoder cosine.
+ * @module
+ */
+
+import { headLogits } from "../domain/features/feature_scores.ts";
+import { storedStatistics } from "../domain/features/explanations.ts";
+import { decoderNorm, lensExtremes, nearestFeatures } from "../domain/features/search_card.ts";
+import { SaeError } from "../domain/errors.ts";
+import { matrix } from "../domain/sae/matrix.ts";
+import type { AppDeps } from "./deps.ts";
+import { DEMO } from "./examples.ts";
+import { explainedJson } from "./explained.ts";
+import { withDictionary } from "./feature_lease.ts";
+import { AUTH_STATUSES, ID_PARAM, type Operation, pathParam, problems } from "./operation.ts";
+import { BACKEND_HEADER } from "./respond.ts";
+import { FeatureCardSchema } from "./feature_search_schemas.ts";
+
+/** Neighbours and lens tokens on a card. */
+const NEAREST = 10;
+const LENS_TOKENS = 10;
+
+/** The feature-card operation (register it after the search, whose path it would shadow). */
+export function featureCardOperation(deps: AppDeps): Operation {
+  return {
+    method: "get",
+    path: "/v1/dictionaries/:id/features/:feature",
+    tag: "features",
+    summary: "A feature's card: explanations, decoder norm, logit lens, nearest features",
+    description: "The logit lens (tokens the decoder row promotes and suppresses most, raw " +
+      "logits) needs a dictionary whose saeserve.json names a model head; statistics come " +
+      "from fields such as `density` stored with the explanations.",
+    request: { params: { ...ID_PARAM, feature: "Feature index in [0, d_sae)." } },
+    responses: {
+      200: {
+        description: "the card",
+        content: { "application/json": FeatureCardSchema },
+        headers: { "X-Saeserve-Backend": "the backend that computed it" },
+      },
+      ...problems(400, ...AUTH_STATUSES, 404, 422, 503),
+    },
+    examples: [{ name: "feature 1", params: { id: DEMO.topk, feature: "1" } }],
+    handler: async (c) => {
+      const id = pathParam(c, "id");
+      const card = await withDictionary(deps, id, async (lease, _head, info) => {
+        const raw = pathParam(c, "feature");
+        if (!/^\d+$/.test(raw)) throw new SaeError("malformed", "the feature must be an integer");
+        const feature = Number(raw);
+        const { wDec, dSae } = lease.prepared.weights;
+        if (feature >= dSae) {
+          throw new SaeError("invalid", `feature ${feature} outside [0, ${dSae})`);
+        }
+        let lens: ReturnType<typeof lensExtremes> | undefined;
+        if (info.head) {
+          const head = await deps.registry.acquireHead(info.head);
+          try {
+            if (head.head.dModel === wDec.cols) {
+              const row = matrix(
+                1,
+                wDec.cols,
+                wDec.data.slice(feature * wDec.cols, (feature + 1) * wDec.cols),
+              );
+              const logits = await headLogits(deps.backend, head.head, row);
+              lens = lensExtremes(logits.data, { top: LENS_TOKENS, tokens: head.head.tokens });
+            }
+          } finally {
+            head.release();
+          }
+        }
+        return {
+          feature,
+          norm: decoderNorm(wDec, feature),
+          lens,
+          nearest: nearestFeatures(wDec, feature, { top: NEAREST }),
+        };
+      }, { needHead: false });
+      const explained = await deps.registry.acquireExplanations(id);
+      try {
+        const set = explained.set;
+        c.header(BACKEND_HEADER, deps.backend.name);
+        return c.json({
+          dictionary: id,
+          feature: card.feature,
+          ...explainedJson(set, card.feature),
+          decoder_norm: card.norm,
+          logit_lens: card.lens,
+          statistics: storedStatistics(set.byFeature.get(card.feature) ?? []),
+          nearest: card.nearest.map((n) => ({ ...n, ...explainedJson(set, n.feature) })),
+        });
+      } finally {
+        explained.release();
+      }
+    },
+  };
+}
