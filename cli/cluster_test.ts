@@ -32,6 +32,9 @@ async function encode(cluster: Cluster, id: string): Promise<number> {
   return r.status;
 }
 
+// nginx runs in the suite; the HAProxy scenario (same assertions, 7 s more) is opt-in with
+// SAESERVE_CLUSTER_TESTS=all, and its configuration is always checked by `haproxy -c` below.
+const ALL = Deno.env.get("SAESERVE_CLUSTER_TESTS") === "all";
 for (const proxy of PROXIES) {
   const binary = await findProxy(proxy);
   if (!binary) {
@@ -41,7 +44,7 @@ for (const proxy of PROXIES) {
   }
   Deno.test({
     name: `${proxy} in front of 3 replicas: one replica per dictionary, failover and return`,
-    ignore: !binary,
+    ignore: !binary || (proxy === "haproxy" && !ALL),
     sanitizeResources: false,
     sanitizeOps: false,
     fn: () => clusterScenario(proxy),
@@ -145,4 +148,32 @@ Deno.test("proxy configs come from deploy/proxy with one line per replica", asyn
     if (proxy === "nginx") assert.match(text, /client_body_temp_path \/run\/x\/client_body_temp;/);
     else assert.match(text, /option httpchk GET \/readyz/);
   }
+});
+
+Deno.test({
+  name: "the rendered HAProxy configuration is valid (haproxy -c)",
+  ignore: !(await findProxy("haproxy")),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "saeserve-haproxy-" });
+    try {
+      const reference = await Deno.readTextFile(
+        new URL("../deploy/proxy/haproxy.cfg", import.meta.url),
+      );
+      const text = renderProxyConfig(reference, {
+        proxy: "haproxy",
+        listen: "127.0.0.1:9000",
+        replicas: ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"],
+        runDir: dir,
+      });
+      await Deno.writeTextFile(`${dir}/haproxy.cfg`, text);
+      const out = await new Deno.Command((await findProxy("haproxy"))!, {
+        args: ["-c", "-f", `${dir}/haproxy.cfg`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

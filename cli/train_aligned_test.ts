@@ -86,7 +86,6 @@ Deno.test("train-aligned CLI: only the required flags converge (16 concepts, d 1
     const report = await trainAlignedCommand([
       ...["--stream", `a=${dir}/a.npy`, "--stream", `b=${dir}/b.npy`],
       ...["--out", `${dir}/out`, "--latents", "32", "--k", "3"],
-      ...["--backend", "reference"],
     ], { log: (line) => lines.push(line) });
     const held = alignedFvu(report.dictionary, new Map([["a", test.a], ["b", test.b]]));
     assert.ok(held.cross["a->b"] <= 0.15 && held.cross["b->a"] <= 0.15, JSON.stringify(held));

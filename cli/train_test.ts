@@ -188,7 +188,6 @@ Deno.test("train CLI: only the required flags recover planted atoms (16 atoms, d
     const lines: string[] = [];
     const report = await trainCommand([
       ...["--data", `${dir}/x.npy`, "--out", `${dir}/sae`, "--latents", "32", "--k", "3"],
-      ...["--backend", "reference"],
     ], { log: (line) => lines.push(line) });
     const cosine = meanMaxCosine(source.atoms, report.result.params.wDec, 16);
     const fvu = topkFvu(report.result.params, test, { k: 3 });

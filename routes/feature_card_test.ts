@@ -1,0 +1,126 @@
+/**
+ * The feature card and the contrast endpoint over HTTP, on the reference backend, against the
+ * numpy reference (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search.json):
+ * decoder norm, nearest features by decoder cosine, logit lens through a layernorm head, and
+ * the contrast ranking of two sets of activation rows.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { assertClose } from "../tests/conformance.ts";
+import { postJson, testApp } from "../tests/helpers.ts";
+
+const FX = JSON.parse(Deno.readTextFileSync(
+  new URL("../tests/fixtures/expected/search.json", import.meta.url),
+));
+const TOL = 1e-5;
+
+interface Scored {
+  feature?: number;
+  id?: number;
+  [key: string]: unknown;
+}
+
+/** Same features (or token ids) in the same order, and `keys` within TOL. */
+function assertRanked(
+  got: readonly Scored[],
+  want: readonly Scored[],
+  options: { keys: readonly string[]; what: string },
+): void {
+  const ids = (list: readonly Scored[]) => list.map((s) => s.feature ?? s.id);
+  assert.deepEqual(ids(got), ids(want), `${options.what}: order`);
+  for (const key of options.keys) {
+    assertClose(
+      got.map((s) => s[key] as number),
+      want.map((s) => s[key] as number),
+      TOL,
+      `${options.what} ${key}`,
+    );
+  }
+}
+
+for (const [dictionary, cards] of Object.entries(FX.cards) as [string, Scored[]][]) {
+  Deno.test(`${dictionary}: feature cards match numpy`, async () => {
+    const { app, registry } = testApp();
+    try {
+      for (const want of cards) {
+        const what = `${dictionary} feature ${want.feature}`;
+        const res = await app.request(`/v1/dictionaries/${dictionary}/features/${want.feature}`);
+        assert.equal(res.status, 200, await res.clone().text());
+        assert.equal(res.headers.get("x-saeserve-backend"), "reference");
+        const body = await res.json();
+        assert.equal(body.dictionary, dictionary);
+        assert.equal(body.feature, want.feature);
+        assert.deepEqual(body.explanations, []);
+        assertClose([body.decoder_norm], [want.decoder_norm as number], TOL, `${what} norm`);
+        assertRanked(body.nearest, want.nearest as Scored[], {
+          keys: ["cosine"],
+          what: `${what} nearest`,
+        });
+        for (const n of body.nearest) assert.deepEqual(n.explanations, []);
+        const lens = want.logit_lens as { top: Scored[]; bottom: Scored[] } | undefined;
+        if (!lens) {
+          assert.equal(body.logit_lens, undefined, `${what}: no head, no lens`);
+          continue;
+        }
+        for (const side of ["top", "bottom"] as const) {
+          assertRanked(body.logit_lens[side], lens[side], {
+            keys: ["logit"],
+            what: `${what} ${side}`,
+          });
+          assert.deepEqual(
+            body.logit_lens[side].map((t: Scored) => t.token),
+            lens[side].map((t) => t.token),
+          );
+        }
+      }
+    } finally {
+      registry.close();
+    }
+  });
+}
+
+Deno.test("feature card: a feature outside the dictionary or not an integer is refused", async () => {
+  const { app, registry } = testApp();
+  try {
+    const outside = await app.request("/v1/dictionaries/saelens_standard/features/32");
+    assert.equal(outside.status, 422, await outside.clone().text());
+    await outside.body?.cancel();
+    const malformed = await app.request("/v1/dictionaries/saelens_standard/features/1.5");
+    assert.equal(malformed.status, 400, await malformed.clone().text());
+    await malformed.body?.cancel();
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("contrast endpoint ranks features as numpy does", async () => {
+  const c = FX.contrast;
+  const { app, registry } = testApp();
+  try {
+    const url = `/v1/dictionaries/${c.dictionary}/features/contrast`;
+    const keys = ["positive_mean", "negative_mean", "difference"];
+    const res = await postJson(app, url, {
+      positive: c.positive,
+      negative: c.negative,
+      top: 1000,
+      both: true,
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get("x-saeserve-backend"), "reference");
+    const body = await res.json();
+    assertRanked(body.positive, c.ranking.positive, { keys, what: "positive" });
+    assertRanked(body.negative, c.ranking.negative, { keys, what: "negative" });
+    for (const h of [...body.positive, ...body.negative]) assert.deepEqual(h.explanations, []);
+
+    const cut = await (await postJson(app, url, {
+      positive: c.positive,
+      negative: c.negative,
+      top: 4,
+    })).json();
+    assertRanked(cut.positive, c.ranking.positive.slice(0, 4), { keys, what: "top 4" });
+    assert.deepEqual(cut.negative, []);
+  } finally {
+    registry.close();
+  }
+});
