@@ -190,6 +190,10 @@ export class LeaseCache<K, V> {
     let loaded: Loaded<V>;
     try {
       loaded = await loader.load(state);
+      // A load leaves its source arrays behind (a bf16 dictionary's f32 images: gigabytes at
+      // 262k latents) and nothing else allocates enough to make V8 collect them soon: collect once
+      // the loader's frames are gone, when the runtime allows (--v8-flags=--expose-gc).
+      setTimeout(() => (globalThis as { gc?: () => void }).gc?.(), 0);
     } catch (error) {
       const kind = this.#options.classify(error);
       if (!kind) {
