@@ -1,6 +1,6 @@
 /**
  * The feature card and the contrast endpoint over HTTP, on the reference backend, against the
- * numpy reference (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search.json):
+ * numpy reference (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search/search.json):
  * decoder norm, nearest features by decoder cosine, logit lens through a layernorm head, and
  * the contrast ranking of two sets of activation rows.
  * @module
@@ -11,7 +11,7 @@ import { assertClose } from "../tests/conformance.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
 
 const FX = JSON.parse(Deno.readTextFileSync(
-  new URL("../tests/fixtures/expected/search.json", import.meta.url),
+  new URL("../tests/fixtures/expected/search/search.json", import.meta.url),
 ));
 const TOL = 1e-5;
 

@@ -1,6 +1,6 @@
 /**
  * Contrast ranking and nearest features against the numpy reference
- * (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search.json), on the codes
+ * (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search/search.json), on the codes
  * and decoder rows of the saelens_standard fixture dictionary.
  * @module
  */
@@ -12,7 +12,7 @@ import { decoderNorm, nearestFeatures } from "./search_card.ts";
 import { contrastFeatures, meanCodes } from "./search_contrast.ts";
 
 const FX = JSON.parse(Deno.readTextFileSync(
-  new URL("../../tests/fixtures/expected/search.json", import.meta.url),
+  new URL("../../tests/fixtures/expected/search/search.json", import.meta.url),
 ));
 const TOL = 1e-6;
 
