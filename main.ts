@@ -6,7 +6,8 @@
 
 import { type Config, readConfig, unknownVariables } from "./service/config.ts";
 import { SaeError } from "./domain/errors.ts";
-import { startupReport, webgpuAdapter } from "./service/startup_report.ts";
+import { startupReport } from "./service/startup_report.ts";
+import type { Backend } from "./backends/backend.ts";
 import { batchingBackend } from "./backends/batching.ts";
 import { selectBackend } from "./backends/select.ts";
 import { Histogram, MetricsRegistry } from "./service/prometheus.ts";
@@ -119,7 +120,7 @@ export async function startService(config: Config): Promise<Service> {
           (keys.length ? ` keys=${keys.length}` : ""),
       );
       // After listening: a slow remote store must not hold the start-up back.
-      reportStartup(registry, backend.name).catch((e) => console.warn(`warning: ${e}`));
+      reportStartup(registry, backend).catch((e) => console.warn(`warning: ${e}`));
     },
   }, app.fetch);
   return {
@@ -148,15 +149,19 @@ function openStoreNamed(url: string, env: Record<string, string>): ReturnType<ty
 }
 
 /** Log the backend (and adapter) and what the store holds, warning when it holds nothing. */
-async function reportStartup(registry: Registry, backend: string): Promise<void> {
-  const adapter = backend === "webgpu" ? await webgpuAdapter() : undefined;
-  const report = await startupReport(registry, { backend, adapter });
+async function reportStartup(registry: Registry, backend: Backend): Promise<void> {
+  const adapter = backend.name === "webgpu" ? backend.device?.() : undefined;
+  const report = await startupReport(registry, { backend: backend.name, adapter });
   for (const line of report.info) console.log(line);
   for (const line of report.warnings) console.warn(line);
 }
 
-if (import.meta.main) {
-  // A bad environment value or a missing store folder: one `error:` line and exit 1.
+/**
+ * Start from the environment under the CLI error handler (a bad value or a missing store folder is
+ * one `error:` line, exit 1); SIGTERM and SIGINT drain and exit 0. `main.ts` and the container
+ * entry (cli/container.ts) both start this way.
+ */
+export async function serveFromEnvironment(): Promise<void> {
   await runCli("start", async () => {
     const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
     const service = await startService(config);
@@ -166,3 +171,5 @@ if (import.meta.main) {
     Deno.addSignalListener("SIGINT", stop);
   });
 }
+
+if (import.meta.main) await serveFromEnvironment();

@@ -28,17 +28,7 @@ if (import.meta.main) {
     if (!ok) console.error("unhealthy: /healthz did not answer 200");
     Deno.exit(ok ? 0 : 1);
   }
-  // Loaded only here so that the probe above stays small.
-  const { startService } = await import("../main.ts");
-  const { readConfig } = await import("../service/config.ts");
-  const { runCli } = await import("./run.ts");
-  // As main.ts: a bad environment value or a missing store folder is one `error:` line, exit 1.
-  await runCli("start", async () => {
-    const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
-    const service = await startService(config);
-    // SIGTERM (the image's STOPSIGNAL) drains in-flight requests, then exits 0.
-    const stop = () => service.stop().then(() => Deno.exit(0));
-    Deno.addSignalListener("SIGTERM", stop);
-    Deno.addSignalListener("SIGINT", stop);
-  });
+  // Loaded only here so that the probe above stays small; the start is main.ts's own.
+  const { serveFromEnvironment } = await import("../main.ts");
+  await serveFromEnvironment();
 }

@@ -6,13 +6,8 @@
  * @module
  */
 
+import type { DeviceInfo } from "../backends/backend.ts";
 import type { Catalog, Registry } from "./registry.ts";
-
-/** A WebGPU adapter as the report names it. */
-export interface AdapterInfo {
-  readonly name: string;
-  readonly isFallbackAdapter: boolean;
-}
 
 /** The report's lines: `info` for stdout, `warnings` for stderr. */
 export interface StartupReport {
@@ -23,19 +18,6 @@ export interface StartupReport {
 /** Ids shown per list before "and N more". */
 const SHOWN = 5;
 
-/** The adapter WebGPU hands out here, or undefined when there is none. */
-export async function webgpuAdapter(): Promise<AdapterInfo | undefined> {
-  try {
-    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
-    if (!adapter) return undefined;
-    const info = adapter.info;
-    const name = info.description || info.vendor || info.architecture || "unnamed";
-    return { name, isFallbackAdapter: info.isFallbackAdapter };
-  } catch {
-    return undefined;
-  }
-}
-
 /** "a, b, c and 4 more". */
 function some(ids: string[]): string {
   const shown = ids.slice(0, SHOWN).join(", ");
@@ -43,12 +25,12 @@ function some(ids: string[]): string {
 }
 
 /** The backend line: its name, and for WebGPU the adapter. */
-export function backendLine(backend: string, adapter?: AdapterInfo): string {
+export function backendLine(backend: string, adapter?: DeviceInfo): string {
   if (backend !== "webgpu") return `saeserve: backend ${backend}`;
   if (!adapter) return "saeserve: backend webgpu (adapter unknown)";
-  const software = adapter.isFallbackAdapter ? ", a software adapter: expect CPU speed" : "";
-  return `saeserve: backend webgpu, adapter ${JSON.stringify(adapter.name)} ` +
-    `(isFallbackAdapter ${adapter.isFallbackAdapter}${software})`;
+  const software = adapter.software ? ", a software adapter: expect CPU speed" : "";
+  return `saeserve: backend webgpu, adapter ${JSON.stringify(adapter.adapter)} ` +
+    `(isFallbackAdapter ${adapter.software}${software})`;
 }
 
 /** The store's lines, from its catalog or the error listing it gave. */
@@ -105,7 +87,7 @@ export function storeLines(store: string, listed: Catalog | Error): StartupRepor
 /** The whole report: the backend line, then what listing the store finds. */
 export async function startupReport(
   registry: Registry,
-  options: { backend: string; adapter?: AdapterInfo },
+  options: { backend: string; adapter?: DeviceInfo },
 ): Promise<StartupReport> {
   const listed = await registry.catalog().catch((e: unknown) =>
     e instanceof Error ? e : new Error(String(e))

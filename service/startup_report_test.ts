@@ -8,11 +8,11 @@ import { fileStore } from "./store/file.ts";
 Deno.test("backendLine names the WebGPU adapter and says when it is a software one", () => {
   assert.equal(backendLine("wasm"), "saeserve: backend wasm");
   assert.equal(
-    backendLine("webgpu", { name: "llvmpipe", isFallbackAdapter: true }),
+    backendLine("webgpu", { adapter: "llvmpipe", software: true }),
     'saeserve: backend webgpu, adapter "llvmpipe" (isFallbackAdapter true, a software adapter: expect CPU speed)',
   );
   assert.equal(
-    backendLine("webgpu", { name: "NVIDIA H100", isFallbackAdapter: false }),
+    backendLine("webgpu", { adapter: "NVIDIA H100", software: false }),
     'saeserve: backend webgpu, adapter "NVIDIA H100" (isFallbackAdapter false)',
   );
 });

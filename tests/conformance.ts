@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../backends/backend.ts";
 import { matrix, type SparseRows } from "../domain/sae/matrix.ts";
+import type { Activation, SaeWeights } from "../domain/sae/dictionary.ts";
 import { Registry } from "../service/registry.ts";
 import { decodeRows, encodeRows } from "../domain/sae/sae.ts";
 import { type Intervention, steerRows } from "../domain/sae/steer.ts";
@@ -32,6 +33,49 @@ const FIXTURES = new URL("./fixtures/", import.meta.url);
 /** `n` seeded numbers uniform in [-scale, scale) (the backend tests' inputs; domain/random.ts). */
 export function random(n: number, seed: number, scale = 1): Float32Array {
   return uniformArray(n, seed, { scale });
+}
+
+/** A seeded random dictionary of `dIn` x `dSae` with `activation` (the backend tests' shapes). */
+export function randomWeights(
+  dIn: number,
+  dSae: number,
+  options: { activation: Activation; seed: number },
+): SaeWeights {
+  const { activation, seed } = options;
+  return {
+    dIn,
+    dSae,
+    wEnc: matrix(dIn, dSae, random(dIn * dSae, seed, 0.3)),
+    wDec: matrix(dSae, dIn, random(dSae * dIn, seed + 1, 0.3)),
+    bDec: random(dIn, seed + 2, 0.1),
+    preBias: null,
+    activation,
+    normalization: "none",
+    wSkip: null,
+  };
+}
+
+/** One seeded parameter set of every activation kind for `dSae` latents, by name. */
+export function everyActivation(dSae: number, seed: number): Record<string, Activation> {
+  return {
+    relu: { kind: "relu", bEnc: random(dSae, seed, 0.2) },
+    jumprelu: {
+      kind: "jumprelu",
+      bEnc: random(dSae, seed, 0.2),
+      threshold: random(dSae, seed + 7, 0.3).map(Math.abs),
+    },
+    gated: {
+      kind: "gated",
+      bGate: random(dSae, seed, 0.2),
+      magScale: random(dSae, seed + 3, 0.5).map((v) => Math.exp(v)),
+      bMag: random(dSae, seed + 4, 0.2),
+    },
+    topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
+    groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
+    tanh_relu: { kind: "tanh_relu", bEnc: random(dSae, seed, 0.2) },
+    // Shifted down so that rows keep negative codes.
+    topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
+  };
 }
 
 /** Every fixture, sorted by case name. */

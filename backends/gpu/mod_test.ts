@@ -6,11 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import type { Activation, SaeWeights } from "../../domain/sae/dictionary.ts";
 import { matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { referenceBackend } from "../reference/mod.ts";
 import { webgpuBackend } from "./mod.ts";
-import { assertClose, conformanceTests, random } from "../../tests/conformance.ts";
+import {
+  assertClose,
+  conformanceTests,
+  everyActivation,
+  random,
+  randomWeights,
+} from "../../tests/conformance.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 const ignore = !adapter;
@@ -20,20 +25,6 @@ const tiny = ignore ? null : await webgpuBackend({ maxBindingBytes: 64 << 10 });
 const reference = referenceBackend();
 
 if (gpu) conformanceTests("webgpu", () => gpu, 1e-4);
-
-function weights(dIn: number, dSae: number, activation: Activation, seed: number): SaeWeights {
-  return {
-    dIn,
-    dSae,
-    wEnc: matrix(dIn, dSae, random(dIn * dSae, seed, 0.3)),
-    wDec: matrix(dSae, dIn, random(dSae * dIn, seed + 1, 0.3)),
-    bDec: random(dIn, seed + 2, 0.1),
-    preBias: null,
-    activation,
-    normalization: "none",
-    wSkip: null,
-  };
-}
 
 /**
  * `indices` in the order of `expected`, except that two neighbours whose expected values are
@@ -67,26 +58,6 @@ function assertSameCodes(
   }
 }
 
-const ACTIVATIONS = (dSae: number, seed: number): Record<string, Activation> => ({
-  relu: { kind: "relu", bEnc: random(dSae, seed, 0.2) },
-  jumprelu: {
-    kind: "jumprelu",
-    bEnc: random(dSae, seed, 0.2),
-    threshold: random(dSae, seed + 7, 0.3).map(Math.abs),
-  },
-  gated: {
-    kind: "gated",
-    bGate: random(dSae, seed, 0.2),
-    magScale: random(dSae, seed + 3, 0.5).map((v) => Math.exp(v)),
-    bMag: random(dSae, seed + 4, 0.2),
-  },
-  topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
-  groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
-  tanh_relu: { kind: "tanh_relu", bEnc: random(dSae, seed, 0.2) },
-  // Shifted down so that rows keep negative codes.
-  topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
-});
-
 // Row counts around the 64-row tile, widths around the 1024-candidate top-k block (3000 needs
 // two selection levels with k = 300), depths that are not a multiple of the 16-deep tile.
 const SHAPES: [number, number, number][] = [[1, 16, 40], [3, 33, 300], [65, 40, 64], [2, 24, 3000]];
@@ -97,8 +68,8 @@ for (const [rows, dIn, dSae] of SHAPES) {
       `webgpu encode ${rows}x${dIn} -> ${dSae}, every activation, matches reference (all, top 3, top 300)`,
     ignore,
     async fn() {
-      for (const [name, activation] of Object.entries(ACTIVATIONS(dSae, dIn + dSae))) {
-        const w = weights(dIn, dSae, activation, rows * 31 + dSae);
+      for (const [name, activation] of Object.entries(everyActivation(dSae, dIn + dSae))) {
+        const w = randomWeights(dIn, dSae, { activation: activation, seed: rows * 31 + dSae });
         const s = matrix(rows, dIn, random(rows * dIn, 99 + rows));
         for (const backend of [gpu!, tiny!]) {
           const p = await backend.prepare(w);
@@ -127,7 +98,10 @@ Deno.test({
   name: "webgpu decode (sparse, dense), steer and matmul match reference, split or not",
   ignore,
   async fn() {
-    const w = weights(37, 1000, { kind: "relu", bEnc: random(1000, 5) }, 11);
+    const w = randomWeights(37, 1000, {
+      activation: { kind: "relu", bEnc: random(1000, 5) },
+      seed: 11,
+    });
     const pr = await reference.prepare(w);
     for (const backend of [gpu!, tiny!]) {
       const p = await backend.prepare(w);
@@ -201,7 +175,10 @@ Deno.test({
   async fn() {
     const dIn = 2304;
     const dSae = 16384;
-    const w = weights(dIn, dSae, { kind: "topk", bEnc: random(dSae, 3, 0.1), k: 64 }, 77);
+    const w = randomWeights(dIn, dSae, {
+      activation: { kind: "topk", bEnc: random(dSae, 3, 0.1), k: 64 },
+      seed: 77,
+    });
     assert.ok(dIn * dSae * 4 > gpu!.maxBinding, "the encoder must not fit one binding");
     const s = matrix(2, dIn, random(2 * dIn, 78));
     const p = await gpu!.prepare(w);
@@ -230,7 +207,10 @@ for (const precision of ["bf16", "f16"] as const) {
     async fn() {
       const tol = precision === "bf16" ? 2e-2 : 3e-3;
       // Odd d_in (decoder rows padded to even) and odd d_sae (last encoder chunk odd).
-      const w = weights(37, 1001, { kind: "relu", bEnc: random(1001, 4, 0.1) }, 31);
+      const w = randomWeights(37, 1001, {
+        activation: { kind: "relu", bEnc: random(1001, 4, 0.1) },
+        seed: 31,
+      });
       const s = matrix(5, 37, random(5 * 37, 32));
       const pr = await reference.prepare(w);
       const want = await reference.encode(pr, s, { top: 1001 });

@@ -7,11 +7,16 @@
  */
 
 import assert from "node:assert/strict";
-import type { Activation, SaeWeights } from "../../domain/sae/dictionary.ts";
 import { matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { referenceBackend } from "../reference/mod.ts";
 import { wasmBackend } from "./mod.ts";
-import { assertClose, conformanceTests, random } from "../../tests/conformance.ts";
+import {
+  assertClose,
+  conformanceTests,
+  everyActivation,
+  random,
+  randomWeights,
+} from "../../tests/conformance.ts";
 import { int8Candidates } from "./int8.ts";
 
 const f32 = await wasmBackend({ threads: 2 });
@@ -19,40 +24,6 @@ const int8 = await wasmBackend({ threads: 2, weights: "int8" });
 const reference = referenceBackend();
 
 conformanceTests("wasm int8", () => int8, 1e-4);
-
-function weights(dIn: number, dSae: number, activation: Activation, seed: number): SaeWeights {
-  return {
-    dIn,
-    dSae,
-    wEnc: matrix(dIn, dSae, random(dIn * dSae, seed, 0.3)),
-    wDec: matrix(dSae, dIn, random(dSae * dIn, seed + 1, 0.3)),
-    bDec: random(dIn, seed + 2, 0.1),
-    preBias: null,
-    activation,
-    normalization: "none",
-    wSkip: null,
-  };
-}
-
-function activations(dSae: number, seed: number): Record<string, Activation> {
-  return {
-    relu: { kind: "relu", bEnc: random(dSae, seed, 0.2) },
-    jumprelu: {
-      kind: "jumprelu",
-      bEnc: random(dSae, seed, 0.2),
-      threshold: random(dSae, seed + 7, 0.3).map(Math.abs),
-    },
-    gated: {
-      kind: "gated",
-      bGate: random(dSae, seed, 0.2),
-      magScale: random(dSae, seed + 3, 0.5).map((v) => Math.exp(v)),
-      bMag: random(dSae, seed + 4, 0.2),
-    },
-    topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
-    groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
-    topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
-  };
-}
 
 /** Every value int8 returns is the f32 encode's bit for bit; `shared` of the indices agree. */
 function compare(
@@ -82,9 +53,9 @@ function compare(
 const SHAPES: [number, number, number][] = [[1, 3, 9], [7, 37, 45], [13, 301, 260]];
 
 for (const [rows, dIn, dSae] of SHAPES) {
-  for (const [name, activation] of Object.entries(activations(dSae, dIn + dSae))) {
+  for (const [name, activation] of Object.entries(everyActivation(dSae, dIn + dSae))) {
     Deno.test(`int8 encode ${name} ${rows}x${dIn} -> ${dSae}: f32 values, same selection`, async () => {
-      const w = weights(dIn, dSae, activation, rows * 17 + dSae);
+      const w = randomWeights(dIn, dSae, { activation: activation, seed: rows * 17 + dSae });
       const s = matrix(rows, dIn, random(rows * dIn, 5 + rows));
       const [p8, p32, pr] = [
         await int8.prepare(w),
@@ -115,7 +86,10 @@ for (const [rows, dIn, dSae] of SHAPES) {
 
 Deno.test("int8 topk on a wide dictionary: f32 values, >= 99 % of the f32 latents", async () => {
   const dIn = 130, dSae = 3000, k = 32, rows = 20;
-  const w = weights(dIn, dSae, { kind: "topk", bEnc: random(dSae, 3, 0.05), k }, 41);
+  const w = randomWeights(dIn, dSae, {
+    activation: { kind: "topk", bEnc: random(dSae, 3, 0.05), k },
+    seed: 41,
+  });
   const s = matrix(rows, dIn, random(rows * dIn, 42));
   const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
   try {
@@ -130,7 +104,10 @@ Deno.test("int8 topk on a wide dictionary: f32 values, >= 99 % of the f32 latent
 
 Deno.test("candidates come from the int8 copy; whatever they are, values are rescored in f32", async () => {
   const dIn = 64, dSae = 512, k = 8;
-  const w = weights(dIn, dSae, { kind: "topk", bEnc: random(dSae, 3, 0.05), k }, 51);
+  const w = randomWeights(dIn, dSae, {
+    activation: { kind: "topk", bEnc: random(dSae, 3, 0.05), k },
+    seed: 51,
+  });
   const s = matrix(4, dIn, random(4 * dIn, 52));
   const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
   try {
@@ -168,7 +145,10 @@ Deno.test("candidates come from the int8 copy; whatever they are, values are res
 });
 
 Deno.test("int8 keeps f32 decode and steer; counts its int8 copy", async () => {
-  const w = weights(37, 100, { kind: "relu", bEnc: random(100, 5) }, 11);
+  const w = randomWeights(37, 100, {
+    activation: { kind: "relu", bEnc: random(100, 5) },
+    seed: 11,
+  });
   const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
   try {
     const codes: SparseRows = {

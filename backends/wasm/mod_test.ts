@@ -8,52 +8,21 @@
 
 import assert from "node:assert/strict";
 import type { Backend } from "../backend.ts";
-import type { Activation, SaeWeights } from "../../domain/sae/dictionary.ts";
 import { type Matrix, matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { referenceBackend } from "../reference/mod.ts";
 import { wasmBackend } from "./mod.ts";
-import { assertClose, conformanceTests, random } from "../../tests/conformance.ts";
+import {
+  assertClose,
+  conformanceTests,
+  everyActivation,
+  random,
+  randomWeights,
+} from "../../tests/conformance.ts";
 
 const wasm = await wasmBackend({ threads: 3 });
 const reference = referenceBackend();
 
 conformanceTests("wasm", () => wasm, 1e-4);
-
-function weights(dIn: number, dSae: number, activation: Activation, seed: number): SaeWeights {
-  return {
-    dIn,
-    dSae,
-    wEnc: matrix(dIn, dSae, random(dIn * dSae, seed, 0.3)),
-    wDec: matrix(dSae, dIn, random(dSae * dIn, seed + 1, 0.3)),
-    bDec: random(dIn, seed + 2, 0.1),
-    preBias: null,
-    activation,
-    normalization: "none",
-    wSkip: null,
-  };
-}
-
-function activations(dSae: number, seed: number): Record<string, Activation> {
-  return {
-    relu: { kind: "relu", bEnc: random(dSae, seed, 0.2) },
-    jumprelu: {
-      kind: "jumprelu",
-      bEnc: random(dSae, seed, 0.2),
-      threshold: random(dSae, seed + 7, 0.3).map(Math.abs),
-    },
-    gated: {
-      kind: "gated",
-      bGate: random(dSae, seed, 0.2),
-      magScale: random(dSae, seed + 3, 0.5).map((v) => Math.exp(v)),
-      bMag: random(dSae, seed + 4, 0.2),
-    },
-    topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
-    groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
-    tanh_relu: { kind: "tanh_relu", bEnc: random(dSae, seed, 0.2) },
-    // Shifted down so that rows keep negative codes.
-    topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
-  };
-}
 
 function assertSameCodes(
   actual: SparseRows,
@@ -83,9 +52,9 @@ const SHAPES: [number, number, number][] = [
 ];
 
 for (const [rows, dIn, dSae] of SHAPES) {
-  for (const [name, activation] of Object.entries(activations(dSae, dIn + dSae))) {
+  for (const [name, activation] of Object.entries(everyActivation(dSae, dIn + dSae))) {
     Deno.test(`wasm encode ${name} ${rows}x${dIn} -> ${dSae} matches reference (all and top 3)`, async () => {
-      const w = weights(dIn, dSae, activation, rows * 31 + dSae);
+      const w = randomWeights(dIn, dSae, { activation: activation, seed: rows * 31 + dSae });
       const s = matrix(rows, dIn, random(rows * dIn, 99 + rows));
       const [pw, pr] = [await wasm.prepare(w), await reference.prepare(w)];
       try {
@@ -102,7 +71,10 @@ for (const [rows, dIn, dSae] of SHAPES) {
 }
 
 Deno.test("wasm decode (sparse and dense), steer and matmul match reference", async () => {
-  const w = weights(37, 100, { kind: "relu", bEnc: random(100, 5) }, 11);
+  const w = randomWeights(37, 100, {
+    activation: { kind: "relu", bEnc: random(100, 5) },
+    seed: 11,
+  });
   const pw = await wasm.prepare(w);
   const pr = await reference.prepare(w);
   try {
@@ -154,7 +126,10 @@ Deno.test("wasm decode (sparse and dense), steer and matmul match reference", as
 Deno.test("wasm results do not depend on the thread count", async () => {
   const one = await wasmBackend({ threads: 1 });
   try {
-    const w = weights(96, 2048, { kind: "topk", bEnc: random(2048, 3, 0.1), k: 16 }, 21);
+    const w = randomWeights(96, 2048, {
+      activation: { kind: "topk", bEnc: random(2048, 3, 0.1), k: 16 },
+      seed: 21,
+    });
     const s = matrix(9, 96, random(9 * 96, 22));
     const [p1, p3] = [await one.prepare(w), await wasm.prepare(w)];
     const a = await one.encode(p1, s);
@@ -172,7 +147,10 @@ for (const precision of ["bf16", "f16"] as const) {
   Deno.test(`wasm with ${precision} weights stays within its rounding error of f32`, async () => {
     const low = await wasmBackend({ threads: 2, weights: precision });
     try {
-      const w = weights(128, 512, { kind: "relu", bEnc: random(512, 4, 0.1) }, 31);
+      const w = randomWeights(128, 512, {
+        activation: { kind: "relu", bEnc: random(512, 4, 0.1) },
+        seed: 31,
+      });
       const s = matrix(4, 128, random(4 * 128, 32));
       const pl = await low.prepare(w);
       const pr = await reference.prepare(w);

@@ -7,7 +7,12 @@
 
 import type { Backend } from "../../backends/backend.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
-import type { BatchResult, ObjectiveOptions, SaeParams } from "./params.ts";
+import {
+  type BatchResult,
+  type ObjectiveOptions,
+  type SaeParams,
+  zeroGradients,
+} from "./params.ts";
 
 /** Transposes of input batches, kept while the batch array lives. */
 const transposedInputs = new WeakMap<Float32Array, Float32Array>();
@@ -78,15 +83,7 @@ export async function denseGradients(
   const wDec = matrix(dSae, dIn, params.wDec);
   const recon = await backend.matmul(f, wDec);
   const { sst } = momentsOf(x);
-  const grads: SaeParams = {
-    dIn,
-    dSae,
-    wEnc: new Float32Array(dIn * dSae),
-    bEnc: new Float32Array(dSae),
-    wDec: new Float32Array(dSae * dIn),
-    bDec: new Float32Array(dIn),
-    logThreshold: new Float32Array(params.logThreshold.length),
-  };
+  const grads = zeroGradients(params);
   // dR = dLoss/dx^ = 2 (x^ - x) / B; its column sums are b_dec's direct gradient.
   let sse = 0;
   const dR = matrix(B, dIn);

@@ -19,7 +19,12 @@ import type { Backend } from "../../backends/backend.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { topK } from "../sae/top_k.ts";
 import { denseGradients, momentsOf, transpose } from "./dense_objective.ts";
-import type { BatchResult, ObjectiveOptions, SaeParams } from "./params.ts";
+import {
+  type BatchResult,
+  type ObjectiveOptions,
+  type SaeParams,
+  zeroGradients,
+} from "./params.ts";
 
 export type { BatchResult, ObjectiveOptions, SaeParams, TrainArchitecture } from "./params.ts";
 
@@ -119,15 +124,7 @@ export async function lossAndGradients(
   }
   const mse = sse / B;
 
-  const grads: SaeParams = {
-    dIn,
-    dSae,
-    wEnc: new Float32Array(dIn * dSae),
-    bEnc: new Float32Array(dSae),
-    wDec: new Float32Array(dSae * dIn),
-    bDec: new Float32Array(dIn),
-    logThreshold: new Float32Array(params.logThreshold.length),
-  };
+  const grads = zeroGradients(params);
   // Decoder grads and dLoss/dh for active latents: dh = dR . W_dec[i] (+ sparsity terms).
   const dWencT = new Float32Array(dSae * dIn); // accumulated as [d_sae, d_in], transposed at the end
   let sparsityLoss = 0;

@@ -56,3 +56,17 @@ export interface BatchResult {
   readonly minSelected: number;
   readonly grads: SaeParams;
 }
+
+/** Zeroed gradients shaped like `params`. */
+export function zeroGradients(params: SaeParams): SaeParams {
+  const { dIn, dSae } = params;
+  return {
+    dIn,
+    dSae,
+    wEnc: new Float32Array(dIn * dSae),
+    bEnc: new Float32Array(dSae),
+    wDec: new Float32Array(dSae * dIn),
+    bDec: new Float32Array(dIn),
+    logThreshold: new Float32Array(params.logThreshold.length),
+  };
+}

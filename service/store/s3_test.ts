@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import S3rver from "s3rver";
+import { startS3rver, stopS3rver } from "../../tests/s3rver.ts";
 import { readRange } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { s3Store } from "./s3.ts";
@@ -97,28 +97,6 @@ async function verify(req: Request, body: Uint8Array | undefined): Promise<strin
     { date },
   );
   return expected.get("authorization") === auth ? null : "SignatureDoesNotMatch";
-}
-
-/** s3rver's own Node http.Server, to drop live connections when stopping it mid-read. */
-type Running = { httpServer?: { closeAllConnections?(): void } };
-
-/** Start s3rver with bucket "b" over `directory`, on `port` (0: any free port). */
-async function startS3rver(directory: string, port = 0): Promise<{ server: S3rver; port: number }> {
-  const server = new S3rver({
-    port,
-    address: "127.0.0.1",
-    silent: true,
-    directory,
-    configureBuckets: [{ name: "b" }],
-  });
-  const address = await server.run();
-  return { server, port: address.port };
-}
-
-/** Stop s3rver at once, breaking any answer still being sent. */
-async function stopS3rver(server: S3rver): Promise<void> {
-  (server as unknown as Running).httpServer?.closeAllConnections?.();
-  await server.close();
 }
 
 Deno.test("s3Store against s3rver behind a signature-checking proxy", async (t) => {
@@ -291,7 +269,7 @@ Deno.test("s3Store: s3rver stopped mid-read is unavailable; restarted, the same 
     await assert.rejects(store.list(""), isKind("unavailable"));
     await assert.rejects(store.ping(), isKind("unavailable"));
 
-    ({ server, port } = await startS3rver(directory, port));
+    ({ server, port } = await startS3rver(directory, { port }));
     running = true;
     assert.deepEqual(await readRange(source, 0, big.byteLength), big, "the old source reads again");
     assert.deepEqual(await store.list(""), [{ path: "big.bin", size: big.byteLength }]);
