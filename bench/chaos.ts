@@ -22,6 +22,8 @@ export interface ChaosOptions {
   readonly researchClients?: number;
   /** Seconds of the same mix before the starting memory is read (10). */
   readonly warmupSeconds?: number;
+  /** Pause after the warm-up and after the traffic before memory is read, ms (2000). */
+  readonly settleMs?: number;
 }
 
 /** What a run saw. */
@@ -222,7 +224,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   // Warm up with the same mix (the service reaches its working size: V8 heaps, connection
   // buffers, kernel memory), then take the starting memory: the run must not grow it.
   await traffic(options.warmupSeconds ?? 10, true);
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, options.settleMs ?? 2000));
   const rssStart = await residentBytes();
   for (const key of Object.keys(statuses)) delete statuses[key];
   liveMs.length = 0;
@@ -231,7 +233,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   await traffic(options.seconds, true);
 
   // Memory after the traffic, as long after it as the start was after the warm-up.
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, options.settleMs ?? 2000));
   const rssEnd = await residentBytes();
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const replaced = [...metrics.matchAll(/^saeserve_jobs_\w+_workers_replaced (\d+)/gm)]

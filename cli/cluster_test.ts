@@ -22,6 +22,27 @@ async function placement(cluster: Cluster): Promise<Map<string, number[]>> {
   return held;
 }
 
+/**
+ * The first of `count` consecutive free loopback ports, below Linux's ephemeral range (32768+),
+ * so no connection or port-0 listener of a test module running beside this one can take one.
+ */
+function freePortBlock(count: number): number {
+  for (;;) {
+    const first = 10000 + Math.floor(Math.random() * (32000 - 10000));
+    const held: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port: first + i }));
+      }
+      return first;
+    } catch {
+      // one of them is taken: try another block
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+}
+
 async function encode(cluster: Cluster, id: string): Promise<number> {
   const r = await fetch(`${cluster.url}/v1/dictionaries/${id}/encode`, {
     method: "POST",
@@ -58,7 +79,7 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
   }
   const cluster = await startCluster({
     replicas: 3,
-    port: 20000 + Math.floor(Math.random() * 30000),
+    port: freePortBlock(4),
     proxy,
     env: {
       SAESERVE_STORE: `file://${store}`,
@@ -73,7 +94,11 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
     for (const id of DICTIONARIES) assert.equal(await encode(cluster, id), 200, id);
     const first = await placement(cluster);
     for (const id of DICTIONARIES) {
-      assert.equal(first.get(id)?.length, 1, `${id} is held by ${first.get(id) ?? "none"}`);
+      assert.equal(
+        first.get(id)?.length,
+        1,
+        `${id} is held by ${first.get(id) ?? "none"}: ${JSON.stringify([...first])}`,
+      );
     }
     const counts = [0, 1, 2].map((i) => DICTIONARIES.filter((id) => first.get(id)![0] === i));
     assert.ok(counts.filter((c) => c.length > 0).length >= 2, "the dictionaries spread");
