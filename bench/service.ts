@@ -12,14 +12,20 @@ export interface RunningService {
   stop(): Promise<Deno.CommandStatus>;
 }
 
-/** Start main.ts with `env` on a random port (from `portBase`) and wait until it listens. */
+/**
+ * Start main.ts with `env` on a random port (from `portBase`) and wait until it listens;
+ * `v8Flags` replaces the default `--expose-gc` (as `deno task start` passes it).
+ */
 export async function startService(
   env: Record<string, string>,
-  options: { portBase?: number } = {},
+  options: { portBase?: number; v8Flags?: string } = {},
 ): Promise<RunningService> {
-  const port = (options.portBase ?? 20000) + Math.floor(Math.random() * 20000);
+  // Below Linux's ephemeral ports (32768+), which test modules running beside this one use.
+  const base = Math.min(options.portBase ?? 10000, 30000);
+  const port = base + Math.floor(Math.random() * (32000 - base));
+  const flags = options.v8Flags ?? "--expose-gc";
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--v8-flags=--expose-gc", new URL("../main.ts", import.meta.url).pathname],
+    args: ["run", "-A", `--v8-flags=${flags}`, new URL("../main.ts", import.meta.url).pathname],
     env: { PORT: String(port), HOST: "127.0.0.1", ...env },
     stdout: "piped",
     stderr: "inherit",

@@ -67,6 +67,8 @@ export interface LeaseCacheOptions<K, V> {
   readonly annotate?: (error: unknown, delayMs: number) => unknown;
   /** Free what a value holds; called when it is evicted and at `clear`. */
   readonly dispose?: (value: V) => void;
+  /** Called after each successful load (the registry collects the load's garbage). */
+  readonly onLoaded?: (key: K) => void;
   /** Called after each eviction by the LRU (metrics). */
   readonly onEvict?: (key: K) => void;
   /** Clock in ms; default Date.now. */
@@ -190,10 +192,6 @@ export class LeaseCache<K, V> {
     let loaded: Loaded<V>;
     try {
       loaded = await loader.load(state);
-      // A load leaves its source arrays behind (a bf16 dictionary's f32 images: gigabytes at
-      // 262k latents) and nothing else allocates enough to make V8 collect them soon: collect once
-      // the loader's frames are gone, when the runtime allows (--v8-flags=--expose-gc).
-      setTimeout(() => (globalThis as { gc?: () => void }).gc?.(), 0);
     } catch (error) {
       const kind = this.#options.classify(error);
       if (!kind) {
@@ -207,6 +205,9 @@ export class LeaseCache<K, V> {
       throw this.remember(key, error, { kind, version: seen });
     }
     this.#failures.delete(k);
+    // A load leaves its source arrays behind (a bf16 dictionary's f32 images): the owner may
+    // collect them now.
+    this.#options.onLoaded?.(key);
     return this.#admit(k, key, loaded);
   }
 

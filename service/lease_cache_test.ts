@@ -194,3 +194,21 @@ Deno.test("lease cache: remember without a load, and clear", async () => {
   assert.equal(c.size, 0);
   assert.equal(c.recall(key, "v"), undefined);
 });
+
+Deno.test("lease cache: onLoaded is told of each successful load only", async () => {
+  const told: string[] = [];
+  const { cache: c } = cache({ onLoaded: (k) => told.push(`${k.kind}:${k.id}`) });
+  const a = { kind: "a", id: "x" } as const;
+  const b = { kind: "b", id: "x" } as const;
+  const state = { loads: 0 };
+  const [l1, l2] = await Promise.all([
+    c.borrow(a, loader("A", 1, state)),
+    c.borrow(a, loader("A", 1, state)),
+  ]);
+  l1.release();
+  l2.release();
+  (await c.borrow(a, loader("A", 1, state))).release();
+  await assert.rejects(c.borrow(b, loader("B", 1, { loads: 0, fail: new Broken("bad") })));
+  assert.equal(state.loads, 1);
+  assert.deepEqual(told, ["a:x"]);
+});

@@ -30,7 +30,8 @@ import {
   type DictionaryDescription,
   type FormatName,
 } from "../domain/families/mod.ts";
-import { type Backoff, type CacheLease, LeaseCache } from "./lease_cache.ts";
+import { IdleCollector, type IdleCollectorOptions } from "./idle_collector.ts";
+import { type Backoff, type CacheLease, LeaseCache, type Loader } from "./lease_cache.ts";
 import {
   alignedLoader,
   type AlignedSummary,
@@ -115,6 +116,8 @@ export interface RegistryOptions {
   readonly backoff?: { readonly broken?: Backoff; readonly transient?: Backoff };
   /** Clock in ms (tests); default Date.now. */
   readonly now?: () => number;
+  /** Garbage collection after loads and once no lease is held (service/idle_collector.ts). */
+  readonly collector?: IdleCollectorOptions;
 }
 
 /** Loads, caches and lends dictionaries, model heads and aligned dictionaries from one store. */
@@ -126,6 +129,7 @@ export class Registry {
   readonly #loadSeconds: Histogram;
   /** Dictionaries loaded at some point; {@link loadedDictionaries} keeps those still loaded. */
   readonly #seen = new Set<string>();
+  readonly #collector: IdleCollector;
 
   /** A registry over `store`. */
   constructor(store: Store, options: RegistryOptions) {
@@ -145,6 +149,7 @@ export class Registry {
     m?.add(this.#loads);
     m?.add(evictions);
     m?.add(this.#loadSeconds);
+    const collector = this.#collector = new IdleCollector(options.collector);
     this.#cache = new LeaseCache<EntryKey, Entry>({
       budget: options.memoryBudget,
       keyOf,
@@ -158,6 +163,7 @@ export class Registry {
         if (e.kind === "dictionary") options.backend.release(e.prepared);
       },
       onEvict: () => evictions.inc(),
+      onLoaded: () => collector.afterLoad(),
       now: options.now,
     });
   }
@@ -262,7 +268,7 @@ export class Registry {
     checkDictionaryId(id);
     const { backend, memoryBudget } = this.#options;
     const metrics = { loads: this.#loads, loadSeconds: this.#loadSeconds };
-    const lease = await this.#cache.borrow(
+    const lease = await this.#borrow(
       { kind: "dictionary", id },
       dictionaryLoader(this.#store, id, { backend, memoryBudget, metrics }),
     );
@@ -277,17 +283,14 @@ export class Registry {
    */
   async acquireHead(id: string): Promise<HeadLease> {
     checkDictionaryId(id);
-    const lease = await this.#cache.borrow({ kind: "head", id }, headLoader(this.#store, id));
+    const lease = await this.#borrow({ kind: "head", id }, headLoader(this.#store, id));
     return { id, head: expectKind(lease, "head").head, release: lease.release };
   }
 
   /** Borrow an aligned dictionary (saeserve.json kind "aligned" + aligned.safetensors). */
   async acquireAligned(id: string): Promise<AlignedLease> {
     checkDictionaryId(id);
-    const lease = await this.#cache.borrow(
-      { kind: "aligned", id },
-      alignedLoader(this.#store, id),
-    );
+    const lease = await this.#borrow({ kind: "aligned", id }, alignedLoader(this.#store, id));
     return { id, aligned: expectKind(lease, "aligned").aligned, release: lease.release };
   }
 
@@ -297,7 +300,7 @@ export class Registry {
    */
   async acquireExplanations(id: string): Promise<ExplanationsLease> {
     checkDictionaryId(id);
-    const lease = await this.#cache.borrow(
+    const lease = await this.#borrow(
       { kind: "explanations", id },
       explanationsLoader(this.#store, id),
     );
@@ -330,7 +333,20 @@ export class Registry {
 
   /** Drop every loaded dictionary and every remembered failure (used at shutdown). */
   close(): void {
+    this.#collector.close();
     this.#cache.clear();
+  }
+
+  /** Borrow from the cache, counting the lease as work in progress for the idle collector. */
+  async #borrow<S>(key: EntryKey, loader: Loader<Entry, S>): Promise<CacheLease<Entry>> {
+    const done = this.#collector.enter();
+    try {
+      const lease = await this.#cache.borrow(key, loader);
+      return { value: lease.value, release: () => (lease.release(), done()) };
+    } catch (e) {
+      done();
+      throw e;
+    }
   }
 
   /** The loaded dictionary `id`, if any. */

@@ -294,3 +294,36 @@ Deno.test("a folder that cannot even be described is remembered too, by describe
     assert.ok(store.opens > opens, "read again after the backoff");
   });
 });
+
+Deno.test("garbage is collected after a load, and once no lease has been held for a moment", async () => {
+  const collected: number[] = [];
+  const heap = { bytes: 0 };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await withStore(async (_, { registry }) => {
+    const lease = await registry.acquire(ID);
+    await sleep(5);
+    assert.equal(collected.length, 1, "the load's garbage, with the lease still held");
+    heap.bytes = 1000;
+    await sleep(40);
+    assert.equal(collected.length, 1, "no idle collection while a lease is held");
+    const again = await registry.acquire(ID);
+    lease.release();
+    await sleep(40);
+    assert.equal(collected.length, 1, "another lease still held");
+    again.release();
+    again.release();
+    await sleep(40);
+    assert.equal(collected.length, 2, "idle: collected once");
+    await rejection(registry.acquire("missing"));
+    heap.bytes = 2000;
+    await sleep(40);
+    assert.equal(collected.length, 3, "a failed acquire leaves the registry idle too");
+  }, {
+    collector: {
+      delayMs: 10,
+      minGrowthBytes: 1,
+      heapBytes: () => heap.bytes,
+      collect: () => collected.push(heap.bytes),
+    },
+  });
+});
