@@ -195,3 +195,26 @@ Deno.test("batching: an aborted caller is rejected at once; the kernel call abor
   calls[2].finish();
   assert.equal((await later).values[0][0], 5);
 });
+
+Deno.test("batching: by default an idle lane runs at once, without a timer; calls made while it runs go together next", async () => {
+  const { inner, calls } = recorder();
+  const batched = batchingBackend(inner);
+  const prepared = await batched.prepare(weights());
+  const one = (v: number) => matrix(1, 1, Float32Array.from([v]));
+  const first = [batched.encode(prepared, one(1)), batched.encode(prepared, one(2))];
+  // Two microtask turns, no timer: the calls of the same turn already run, together.
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].rows, 2, "calls made in the same turn share a batch");
+  const later = [3, 4, 5].map((v) => batched.encode(prepared, one(v)));
+  await settle();
+  assert.equal(calls.length, 1, "nothing else runs while the lane's batch runs");
+  calls[0].finish();
+  assert.deepEqual((await Promise.all(first)).map((r) => r.values[0][0]), [1, 2]);
+  await settle();
+  assert.equal(calls.length, 2);
+  assert.equal(calls[1].rows, 3, "the calls that waited go together");
+  calls[1].finish();
+  assert.deepEqual((await Promise.all(later)).map((r) => r.values[0][0]), [3, 4, 5]);
+});

@@ -180,7 +180,7 @@ export function readConfig(
     batching: {
       enabled: flag("SAESERVE_BATCHING", true),
       maxRows: count("SAESERVE_BATCH_MAX_ROWS", 256, 1),
-      maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 1),
+      maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 0),
       maxQueuedRows: count("SAESERVE_QUEUE_MAX_ROWS", 8192, 1),
     },
     requestLogs: flag("SAESERVE_LOG", true),

@@ -50,7 +50,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   assert.equal(shutdownGraceMs, 10_000);
   assert.deepEqual(jobWorkers, { live: 1, research: 1 });
   assert.equal(kernelWatchdogMs, 30_000);
-  assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 1, maxQueuedRows: 8192 });
+  assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 0, maxQueuedRows: 8192 });
   assert.equal(requestLogs, true);
   assert.deepEqual(limits, DEFAULT_LIMITS);
   assert.deepEqual(core, {
