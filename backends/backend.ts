@@ -6,6 +6,7 @@
 
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
+import type { BatchResult, ObjectiveOptions, SaeParams } from "../domain/train/params.ts";
 
 /** Backend names, as used by $SAESERVE_BACKEND and the X-Saeserve-Backend header. */
 export type BackendName = "reference" | "wasm" | "webgpu";
@@ -111,4 +112,14 @@ export interface Backend {
   matmul(a: Matrix, b: Matrix, options?: { transposeB?: boolean } & CallOptions): Promise<Matrix>;
   /** Per-row top-k of a dense matrix by value (ties: lower index first), zeros included. */
   topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows>;
+  /**
+   * The TopK / BatchTopK training objective's loss and gradients for one batch `x` (already
+   * scaled), computed by the backend's own kernels (other architectures reject with a
+   * RangeError). Absent: domain/train/objective.ts computes it in TypeScript (the reference).
+   */
+  sparseObjective?(
+    params: SaeParams,
+    x: Matrix,
+    options: ObjectiveOptions & CallOptions,
+  ): Promise<BatchResult>;
 }

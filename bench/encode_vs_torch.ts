@@ -3,20 +3,29 @@
  * one run, on a 2304 x 16384 TopK (k = 64) dictionary (the size of Gemma Scope 2B 16k).
  *
  * For each weight precision the service is started as its own process (`main.ts`,
- * SAESERVE_BACKEND=wasm) over a temporary SAELens folder; requests carry .npy bodies.
+ * SAESERVE_BACKEND=wasm) over a temporary SAELens folder; requests carry .npy bodies and ask for
+ * .npz answers (Accept: application/x-npz), the fastest documented forms both ways.
  * Reported: median latency, rows/s, GFLOP/s, the ratio to torch, GB/s of weights streamed at
  * one row against this machine's copy bandwidth, and the service's resident memory after the
  * load (VmRSS) and at its peak (VmHWM) against the weights' bytes.
  *
  * Run: npx -y deno@2.9.6 task bench (torch comes from Debian's python3-torch; without it the
  * torch column is skipped). Options: BENCH_ROWS=1,16,64,256 BENCH_SECONDS=3
- * BENCH_RUNS=wasm/f32,wasm/bf16,wasm/int8,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384. On a software
- * WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to 16 rows.
+ * BENCH_RUNS=wasm/f32,wasm/bf16,wasm/int8,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384;
+ * BENCH_IN_PROCESS=1 also times each WASM precision's encode in this process (the same rows,
+ * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
+ * starts the service without micro-batching (whose wait for company a lone request pays). On
+ * a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to 16
+ * rows.
  * @module
  */
 
 import { encodeNpy } from "../domain/io/npy.ts";
-import { writeTopKDictionary } from "./synthetic_dictionary.ts";
+import type { SaeWeights } from "../domain/sae/dictionary.ts";
+import { matrix } from "../domain/sae/matrix.ts";
+import type { Precision } from "../domain/precision.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
+import { scaledGaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
 
@@ -25,6 +34,10 @@ const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
 const K = 64;
 const ROWS = (Deno.env.get("BENCH_ROWS") ?? "1,16,64,256").split(",").map(Number);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
+/** Micro-batching in the service (BENCH_BATCHING=0 starts it with SAESERVE_BATCHING=0). */
+const BATCHING = Deno.env.get("BENCH_BATCHING") !== "0";
+/** Also time each WASM precision's encode in this process, without HTTP (BENCH_IN_PROCESS=1). */
+const IN_PROCESS = Deno.env.get("BENCH_IN_PROCESS") === "1";
 /**
  * Bytes the service stores for the weights: encoder and decoder in the precision, and for
  * int8 both in f32 plus an int8 copy of the encoder.
@@ -123,21 +136,64 @@ function service(
     SAESERVE_STORE: `file://${dir}`,
     SAESERVE_BACKEND: run.backend,
     SAESERVE_WEIGHTS: run.precision,
+    ...(BATCHING ? {} : { SAESERVE_BATCHING: "0" }),
   });
 }
 
-async function measure(url: string, rows: number): Promise<Row> {
-  const x = gaussianArray(rows * D_IN, 100 + rows);
-  const body = encodeNpy(x, [rows, D_IN]);
-  const once = async () => {
+/** The rows a batch size sends (the same in every run). */
+const input = (rows: number) => gaussianArray(rows * D_IN, 100 + rows);
+
+/** One encode of `rows` rows over HTTP: an .npy body, an .npz answer. */
+function overHttp(url: string, rows: number): () => Promise<void> {
+  const body = encodeNpy(input(rows), [rows, D_IN]);
+  return async () => {
     const res = await fetch(`${url}/v1/dictionaries/big/encode?top=${K}`, {
       method: "POST",
-      headers: { "content-type": "application/x-npy" },
+      headers: { "content-type": "application/x-npy", accept: "application/x-npz" },
       body,
     });
     if (res.status !== 200) throw new Error(`encode answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   };
+}
+
+/** The same dictionary as writeTopKDictionary's, for the in-process backend. */
+function inProcessWeights(): SaeWeights {
+  const wEnc = scaledGaussian(D_IN * D_SAE, 1, { scale: 0.02 });
+  const wDec = new Float32Array(D_SAE * D_IN);
+  for (let i = 0; i < D_IN; i++) {
+    for (let j = 0; j < D_SAE; j++) wDec[j * D_IN + i] = wEnc[i * D_SAE + j];
+  }
+  return {
+    dIn: D_IN,
+    dSae: D_SAE,
+    wEnc: matrix(D_IN, D_SAE, wEnc),
+    wDec: matrix(D_SAE, D_IN, wDec),
+    bDec: new Float32Array(D_IN),
+    preBias: null,
+    activation: { kind: "topk", bEnc: scaledGaussian(D_SAE, 2, { scale: 0.01 }), k: K },
+    normalization: "none",
+    wSkip: null,
+  };
+}
+
+/** The WASM backend's encode in this process (no HTTP, no batching): the kernels' share. */
+async function inProcess(precision: Precision, rows: number[]): Promise<Row[]> {
+  const backend = await wasmBackend({ weights: precision });
+  try {
+    const prepared = await backend.prepare(inProcessWeights());
+    const out: Row[] = [];
+    for (const n of rows) {
+      const x = matrix(n, D_IN, input(n));
+      out.push(await measure(n, async () => void await backend.encode(prepared, x, { top: K })));
+    }
+    return out;
+  } finally {
+    backend.close();
+  }
+}
+
+async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
   for (let i = 0; i < 3; i++) await once();
   const times: number[] = [];
   const deadline = performance.now() + SECONDS * 1000;
@@ -159,7 +215,10 @@ const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
 
 const dir = await Deno.makeTempDir({ prefix: "saeserve-bench-" });
 try {
-  console.log(`dictionary ${D_IN} x ${D_SAE} TopK k=${K}; ${navigator.hardwareConcurrency} cores`);
+  console.log(
+    `dictionary ${D_IN} x ${D_SAE} TopK k=${K}; ${navigator.hardwareConcurrency} cores; ` +
+      `micro-batching ${BATCHING ? "on (default)" : "off (SAESERVE_BATCHING=0)"}`,
+  );
   const fileBytes = await writeDictionary(dir);
   const copy = copyBandwidth();
   console.log(`copy bandwidth (1 thread, read+write): ${(copy / 1e9).toFixed(1)} GB/s`);
@@ -183,7 +242,7 @@ try {
       const results: Row[] = [];
       let loaded: { rss: number; peak: number } | undefined;
       for (const rows of software ? ROWS.filter((r) => r <= 16) : ROWS) {
-        results.push(await measure(svc.url, rows));
+        results.push(await measure(rows, overHttp(svc.url, rows)));
         loaded ??= memoryOf(svc.pid); // right after the load and the first batch size
       }
       const mem = memoryOf(svc.pid);
@@ -193,7 +252,9 @@ try {
           software ? " (software adapter: informative only)" : ""
         }`
         : "";
-      console.log(`\nsaeserve ${run.backend}${where} over HTTP (.npy), ${precision} weights`);
+      console.log(
+        `\nsaeserve ${run.backend}${where} over HTTP (.npy in, .npz out), ${precision} weights`,
+      );
       console.log(
         "     rows        ms       rows/s  GFLOP/s  torch ms torch rows/s  GFLOP/s  saeserve/torch throughput",
       );
@@ -221,6 +282,17 @@ try {
             `; encoder streamed at ${gbs.toFixed(1)} GB/s (copy bandwidth ${
               (copy / 1e9).toFixed(1)
             } GB/s)`,
+        );
+      }
+      if (IN_PROCESS && run.backend === "wasm") {
+        const kernels = await inProcess(precision as Precision, results.map((r) => r.rows));
+        console.log(
+          "in this process, no HTTP: " +
+            kernels.map((k, i) =>
+              `${k.rows} rows ${k.medianMs.toFixed(2)} ms (over HTTP ${
+                results[i].medianMs.toFixed(2)
+              } ms)`
+            ).join(", "),
         );
       }
       const mib = (b: number) =>

@@ -13,6 +13,7 @@ import { nonZeroRows } from "../top_k_rows.ts";
 import type { KernelCalls } from "./calls.ts";
 import { decoderRows } from "./decoder_rows.ts";
 import { encodeFused, gemm } from "./gemm.ts";
+import { encodeInt8 } from "./int8_encode.ts";
 import { copyPadded, type Packed, pad8 } from "./pack.ts";
 import { ACT, PREC } from "./params.ts";
 import { transposeInto } from "./relayout.ts";
@@ -54,18 +55,13 @@ export class WasmCompute {
     // when their scales are not negative; every other kind goes through f32.
     const int8 = a.kind !== "gated" || a.magScale.every((x) => x >= 0) ? p.int8 : undefined;
     const fused = (act: number, cap: number) =>
-      this.#calls.call(options, (ctx) =>
-        encodeFused(ctx, s, {
-          encoder: p.encoder,
-          dSae: w.dSae,
-          prec,
-          act,
-          cap,
-          bias: p.bias,
-          thr: p.thr,
-          bmag: p.bmag,
-          int8,
-        }));
+      this.#calls.call(options, (ctx) => {
+        const common = { encoder: p.encoder, dSae: w.dSae, act, cap };
+        const vectors = { bias: p.bias, thr: p.thr, bmag: p.bmag };
+        return int8
+          ? encodeInt8(ctx, s, { ...common, ...vectors, int8 })
+          : encodeFused(ctx, s, { ...common, ...vectors, prec });
+      });
     switch (a.kind) {
       case "relu":
         return fused(ACT.relu, top ?? 0);

@@ -6,9 +6,8 @@
  */
 
 import { type Matrix, matrix, type SparseRows } from "../../domain/sae/matrix.ts";
-import { int8Candidates, type Int8Encoder, quantizeRows } from "./int8.ts";
 import { type Packed, pad8 } from "./pack.ts";
-import { ACT, I8, MERGE, OP, P, PREC, TN } from "./params.ts";
+import { ACT, MERGE, OP, P, TN } from "./params.ts";
 import { blockRows, splitByWork, splitColumns } from "./rounds.ts";
 import {
   type CallContext,
@@ -104,12 +103,6 @@ export interface EncodeFusedOptions {
   readonly bias: number;
   readonly thr: number;
   readonly bmag: number;
-  /**
-   * Select candidates with this int8 copy of the encoder, then rescore them exactly from
-   * `encoder` (which must then be f32): values equal the f32 encode's, membership at the
-   * boundary of a capped selection may differ.
-   */
-  readonly int8?: Int8Encoder;
 }
 
 /**
@@ -121,21 +114,19 @@ export async function encodeFused(
   s: Matrix,
   options: EncodeFusedOptions,
 ): Promise<SparseRows> {
-  const { dSae: n, cap, int8 } = options;
+  const { dSae: n, cap } = options;
   const K = s.cols;
   const indices: Int32Array[] = [];
   const values: Float32Array[] = [];
   if (s.rows === 0) return { width: n, indices, values };
   const cols = splitColumns(n, parallelParts(ctx, { work: s.rows * K * n, n }));
-  const wide = int8 ? int8Candidates(cap) : cap;
-  const strides = cols.map(([n0, n1]) => (cap > 0 ? Math.min(wide, n1 - n0) : n1 - n0));
+  const strides = cols.map(([n0, n1]) => (cap > 0 ? Math.min(cap, n1 - n0) : n1 - n0));
   const candidates = strides.reduce((t, x) => t + x, 0);
   const kept = cap > 0 ? Math.min(cap, candidates) : candidates;
   const rowBytes = K * 4 + cols.length * TN * 4 + 8 * (candidates + kept) +
-    4 * (cols.length + 1) + (int8 ? int8.kp + 16 : 0);
+    4 * (cols.length + 1);
   const rows = gemmRows(s.rows, rowBytes);
   const aPtr = ctx.alloc(rows * K * 4);
-  const aux = int8 ? int8Aux(ctx, int8, rows) : null;
   const outs = cols.map(([n0, n1], t) => {
     const stride = strides[t];
     const vals = ctx.alloc(rows * stride * 4);
@@ -149,8 +140,7 @@ export async function encodeFused(
       K,
       LDB: options.encoder.ldb,
       PSTRIDE: options.encoder.panelStride,
-      PREC: int8 ? PREC.int8 : options.prec,
-      AUX: aux?.ptr ?? 0,
+      PREC: options.prec,
       RB: checkpointRows(ctx, K),
       ACT: options.act,
       BIAS: options.bias,
@@ -170,9 +160,6 @@ export async function encodeFused(
   for (let r0 = 0; r0 < s.rows; r0 += rows) {
     const m = Math.min(rows, s.rows - r0);
     ctx.heap.f32(aPtr, m * K).set(s.data.subarray(r0 * K, (r0 + m) * K));
-    if (aux && int8) {
-      quantizeRows(ctx.heap, s, { r0, m, kp: int8.kp, a8: aux.a8, rows: aux.rows });
-    }
     for (const o of outs) ctx.heap.i32(o.cnt, m).fill(0);
     const jobs = outs.map((o) => o.block.set({ M: m, N0: o.n0, N1: o.n1, R0: 0, PHASE: 0 }));
     if (m * candidates <= MERGE_AFTER_MAX) {
@@ -194,26 +181,6 @@ export async function encodeFused(
     }
   }
   return { width: n, indices, values };
-}
-
-/** The int8 encode's aux words and its buffers for `rows` quantized rows. */
-function int8Aux(
-  ctx: CallContext,
-  int8: Int8Encoder,
-  rows: number,
-): { ptr: number; a8: number; rows: number } {
-  const ptr = ctx.alloc(Object.keys(I8).length * 4);
-  const a8 = ctx.alloc(rows * int8.kp);
-  const data = ctx.alloc(rows * 16);
-  const words = ctx.heap.i32(ptr, Object.keys(I8).length);
-  words[I8.A] = a8;
-  words[I8.LDA] = int8.kp;
-  words[I8.B] = int8.panels;
-  words[I8.KP] = int8.kp;
-  words[I8.COL] = int8.columns;
-  words[I8.NPAD] = int8.npad;
-  words[I8.ROW] = data;
-  return { ptr, a8, rows: data };
 }
 
 /** Buffers and parameter blocks of the merge of per-part selections (`kept` per row). */

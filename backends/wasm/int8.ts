@@ -1,13 +1,11 @@
 /**
- * The host's side of the int8 encode (`SAESERVE_WEIGHTS=int8`): the encoder's f32 panels
- * quantized per column by the workers at load, activations quantized per row before each
- * block, and the width of the candidate heaps. Why the selection is exact where it must be,
- * and how values come out equal to the f32 encode: wasm/assembly/int8.ts.
+ * The host's side of the int8 weights (`SAESERVE_WEIGHTS=int8`): the encoder's f32 panels
+ * quantized per column by the workers at load, and how many candidates each row rescores. The
+ * encode itself: wasm/int8_encode.ts; why the selection is exact where it must be, and how
+ * values come out equal to the f32 encode: wasm/assembly/int8.ts.
  * @module
  */
 
-import type { Matrix } from "../../domain/sae/matrix.ts";
-import type { SharedHeap } from "./heap.ts";
 import { type CallContext, paramBlock, runToEnd } from "./ops.ts";
 import { OP, QUANT_I8 } from "./params.ts";
 import { splitByWork } from "./rounds.ts";
@@ -35,8 +33,9 @@ function depth(K: number): number {
 }
 
 /**
- * Candidates kept per row and part before the exact rescoring: the requested count plus a
- * margin, so that a latent just past the k-th by the int8 estimate is still rescored.
+ * Candidates rescored exactly per row (the best by the int8 estimate over all parts): the
+ * requested count plus a margin, so that a latent just past the k-th by the estimate is still
+ * rescored.
  */
 export function int8Candidates(cap: number): number {
   return cap + Math.max(16, Math.ceil(cap / 4));
@@ -71,42 +70,4 @@ export async function quantizeEncoder(
   );
   await runToEnd(ctx, jobs);
   return enc;
-}
-
-/**
- * Rows [r0, r0 + m) of `s` as the relaxed dot's 7-bit operand at `options.a8` (kp bytes a
- * row, q + 64 with q = round(x / scale) in [-63, 63], scale = max|x| / 63), and per row at
- * `options.rows` 4 f32: the scale, ||x|| and ||x - scale * q||, both rounded up.
- */
-export function quantizeRows(
-  heap: SharedHeap,
-  s: Matrix,
-  options: { r0: number; m: number; kp: number; a8: number; rows: number },
-): void {
-  const { r0, m, kp } = options;
-  const K = s.cols;
-  const a8 = new Uint8Array(heap.memory.buffer, options.a8, m * kp);
-  const data = heap.f32(options.rows, m * 4);
-  for (let r = 0; r < m; r++) {
-    const x = s.data.subarray((r0 + r) * K, (r0 + r + 1) * K);
-    let amax = 0;
-    for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(x[k]));
-    const scale = Math.fround(amax / 63);
-    const inv = scale > 0 ? 1 / scale : 0;
-    let xx = 0;
-    let ee = 0;
-    const row = a8.subarray(r * kp, (r + 1) * kp);
-    for (let k = 0; k < K; k++) {
-      const q = Math.max(-63, Math.min(63, Math.round(x[k] * inv)));
-      row[k] = q + 64;
-      const e = x[k] - scale * q;
-      xx += x[k] * x[k];
-      ee += e * e;
-    }
-    row.fill(64, K);
-    data[r * 4] = scale;
-    data[r * 4 + 1] = Math.sqrt(xx) * (1 + 1e-6);
-    data[r * 4 + 2] = Math.sqrt(ee) * (1 + 1e-6);
-    data[r * 4 + 3] = 0;
-  }
 }

@@ -1,8 +1,10 @@
 /**
  * The int8 encode (`weights: "int8"`) against the f32 WASM encode and the reference: every
  * activation kind, odd depths (not a multiple of 4) and padding columns, row remainders of the
- * 6-row kernel; rescored values bit-identical to f32, uncapped selections identical (their
- * candidates come from a proven bound), capped ones nearly so; the numpy fixtures.
+ * 6-row kernel, rows at the quantizer's edges, blocks finished in one round or two, merged
+ * apart, cut into checkpoints on 3 workers; rescored values bit-identical to f32, uncapped
+ * selections identical (their candidates come from a proven bound), capped ones nearly so; the
+ * numpy fixtures.
  * @module
  */
 
@@ -175,6 +177,91 @@ Deno.test("the candidate margin widens small and large caps", () => {
   assert.equal(int8Candidates(3), 19);
   assert.equal(int8Candidates(64), 80);
   assert.equal(int8Candidates(256), 320);
+});
+
+/** The f32 encode's codes of `s` and int8's agree: every shared value bit-identical. */
+async function agreement(
+  w: ReturnType<typeof randomWeights>,
+  s: ReturnType<typeof matrix>,
+  top: number | undefined,
+): Promise<number> {
+  const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
+  try {
+    const got = await int8.encode(p8, s, { top });
+    const { shared, total } = compare(got, await f32.encode(p32, s, { top }), `top ${top}`);
+    return total === 0 ? 1 : shared / total;
+  } finally {
+    int8.release(p8);
+    f32.release(p32);
+  }
+}
+
+Deno.test("int8 blocks finished in one round, in two, with a separate merge, over several blocks", async () => {
+  const dIn = 40, dSae = 2048;
+  const w = randomWeights(dIn, dSae, {
+    activation: { kind: "topk", bEnc: random(dSae, 61, 0.05), k: 32 },
+    seed: 62,
+  });
+  // 1 x 48 candidates: one round; 20 x 48: two rounds, merged by the last worker; 300 rows of
+  // 2 x 250 at top 200: a 256-row block merged in a round of its own, then a 44-row block.
+  for (const [rows, top] of [[1, 32], [20, 32], [300, 200]]) {
+    const s = matrix(rows, dIn, random(rows * dIn, 63 + rows));
+    const share = await agreement(w, s, top);
+    assert.ok(share >= 0.99, `${rows} rows top ${top}: agreement ${share}`);
+  }
+});
+
+Deno.test("int8 rows at the quantizer's edges: zeros, one spike, tiny and huge magnitudes", async () => {
+  const dIn = 37, dSae = 70;
+  const x = new Float32Array(5 * dIn);
+  x[dIn + 11] = 3; // one spike: every other entry quantizes to 0
+  for (let k = 0; k < dIn; k++) {
+    x[2 * dIn + k] = (k % 3 - 1) * 1e-35; // scale below the quantizer's floor: all error
+    x[3 * dIn + k] = Math.sin(k) * 1e30;
+    x[4 * dIn + k] = k === 36 ? 100 : Math.cos(k); // the largest value in the K tail
+  }
+  const s = matrix(5, dIn, x);
+  for (const [name, activation] of Object.entries(everyActivation(dSae, 71))) {
+    const w = randomWeights(dIn, dSae, { activation, seed: 72 });
+    for (const top of [undefined, 4]) {
+      assert.equal(await agreement(w, s, top), 1, `${name} top ${top}`);
+    }
+  }
+});
+
+Deno.test("int8 calls cut into checkpoints on 3 workers, interleaved, equal the 2-worker codes", async () => {
+  const cut = await wasmBackend({ threads: 3, checkpointWork: 1024, weights: "int8" });
+  try {
+    const w = randomWeights(40, 300, {
+      activation: {
+        kind: "jumprelu",
+        bEnc: random(300, 81, 0.2),
+        threshold: random(300, 82, 0.1).map(Math.abs),
+      },
+      seed: 83,
+    });
+    const [p, q] = [await cut.prepare(w), await int8.prepare(w)];
+    const x = matrix(37, 40, random(37 * 40, 84));
+    const got = await Promise.all([
+      cut.encode(p, x, { priority: "research" }),
+      cut.encode(p, x, { top: 5 }),
+      cut.encode(p, matrix(1, 40, x.data.slice(0, 40)), { top: 5 }),
+    ]);
+    const want = [
+      await int8.encode(q, x),
+      await int8.encode(q, x, { top: 5 }),
+      await int8.encode(q, matrix(1, 40, x.data.slice(0, 40)), { top: 5 }),
+    ];
+    const plain = (c: SparseRows) => ({
+      indices: c.indices.map((ix) => [...ix]),
+      values: c.values.map((v) => [...v]),
+    });
+    for (let i = 0; i < 3; i++) assert.deepEqual(plain(got[i]), plain(want[i]), `call ${i}`);
+    cut.release(p);
+    int8.release(q);
+  } finally {
+    cut.close();
+  }
 });
 
 Deno.test("int8 backends: close (last test)", () => {

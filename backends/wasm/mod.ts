@@ -22,6 +22,7 @@ import type {
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
+import type { BatchResult, ObjectiveOptions, SaeParams } from "../../domain/train/params.ts";
 import { topKRows } from "../top_k_rows.ts";
 import { KernelCalls } from "./calls.ts";
 import { WasmCompute } from "./compute.ts";
@@ -31,6 +32,7 @@ import { precisionBytes } from "./pack.ts";
 import { PREC } from "./params.ts";
 import { KernelPool } from "./pool.ts";
 import { WeightStore } from "./weights.ts";
+import { sparseObjective } from "./train_objective.ts";
 
 export { DEFAULT_WATCHDOG_MS, KernelStuckError } from "./pool.ts";
 
@@ -71,6 +73,12 @@ export interface WasmBackend extends Backend {
   health(): BackendHealth;
   /** Stop the workers; later calls fail with SaeError "unavailable". */
   close(): void;
+  /** The TopK / BatchTopK training objective on the kernels (wasm/train_objective.ts). */
+  sparseObjective(
+    params: SaeParams,
+    x: Matrix,
+    options: ObjectiveOptions & CallOptions,
+  ): Promise<BatchResult>;
 }
 
 /** Threads to use when not told: the machine's logical cores. */
@@ -155,6 +163,13 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       return Promise.resolve(topKRows(m, k));
+    },
+    sparseObjective(
+      params: SaeParams,
+      x: Matrix,
+      options: ObjectiveOptions & CallOptions,
+    ): Promise<BatchResult> {
+      return sparseObjective(calls, params, { ...options, x, objective: options });
     },
     close(): void {
       calls.close();

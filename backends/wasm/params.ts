@@ -35,6 +35,16 @@ export const OP = {
   merge: 6,
   /** f32 encoder panels quantized to int8 panels and per-column data ({@link QUANT_I8} words). */
   quantI8: 7,
+  /** Training: an f32 matrix re-packed into encoder panels (train_params.ts TRAIN_PANELS). */
+  trainPanels: 40,
+  /** Training: the encoder GEMM fused with the TopK / AuxK selections (TRAIN_ENCODE). */
+  trainEncode: 41,
+  /** Training: the sparse decoder product and the residual (TRAIN_DECODE). */
+  trainDecode: 42,
+  /** Training: the backward pass over the active latents (TRAIN_BACKWARD). */
+  trainBackward: 43,
+  /** The int8 encode's cut, rescoring and merge of a small block on one worker ({@link I8_FINISH}). */
+  i8Finish: 60,
 } as const;
 
 /** Columns per fused tile (scratch is rows x TN floats). */
@@ -81,16 +91,47 @@ export const P = {
   R0: 24,
   /** PREC int8: address of the {@link I8} words. */
   AUX: 25,
-  /** PREC int8: 0 int8 tiles, 1 exact rescoring (zero it when posting anew). */
+  /** PREC int8: 0 rows, 1 int8 tiles, 2 cut, 3 exact rescoring, 4 done (zero it when posting anew). */
   PHASE: 26,
 } as const;
 
 /**
- * Words of the int8 encode's aux block: activations as u8 (q + 64) LDA bytes apart, int8
- * panels at B (KP deep), per-column data COL (4 arrays of NPAD: scale, sum of q, bound on the
- * weight error, ||wq||), per-row data ROW (4 f32: scale, ||x||, ||x - xq||, 0).
+ * Words of the int8 encode's aux block (one per part): activations as u8 (q + 64) LDA bytes
+ * apart, int8 panels at B (KP deep), per-column data COL (4 arrays of NPAD: scale, sum of q,
+ * bound on the weight error, ||wq||), per-row data ROW (4 f32: scale, ||x||, ||x - xq||, 0).
+ * Then, for the cut and the rescoring (assembly/int8_rescore.ts): PART of PARTS, DESC (every
+ * part's selection: 4 words each, as MERGE's), CUT (candidates rescored per row over all parts;
+ * 0: every one), C0/C1 (this part's columns), OWN (per row), PROW/PQUAD/SLOT/EXACT (pairs),
+ * QUADS (2 * (quads + 1) + PARTS words of scratch), NPAIRS and G (set by the kernel), GSTEP
+ * (pairs between checkpoints), OVAL/OIDX/OCNT (the survivors, OSTRIDE per row).
  */
-export const I8 = { A: 0, LDA: 1, B: 2, KP: 3, COL: 4, NPAD: 5, ROW: 6 } as const;
+export const I8 = {
+  A: 0,
+  LDA: 1,
+  B: 2,
+  KP: 3,
+  COL: 4,
+  NPAD: 5,
+  ROW: 6,
+  PART: 7,
+  PARTS: 8,
+  DESC: 9,
+  CUT: 10,
+  C0: 11,
+  C1: 12,
+  OWN: 13,
+  PROW: 14,
+  PQUAD: 15,
+  SLOT: 16,
+  EXACT: 17,
+  QUADS: 18,
+  NPAIRS: 19,
+  G: 20,
+  GSTEP: 21,
+  OVAL: 22,
+  OIDX: 23,
+  OCNT: 24,
+} as const;
 
 /** Word offsets of an int8 quantization: panels [P0, P1) of the f32 panels at SRC (K deep). */
 export const QUANT_I8 = {
@@ -103,6 +144,12 @@ export const QUANT_I8 = {
   P0: 6,
   P1: 7,
 } as const;
+
+/**
+ * Word offsets of an int8 finish: phases 2 and 3 of the PARTS int8 encode blocks listed at
+ * BLOCKS (i32 addresses), then the MERGE block.
+ */
+export const I8_FINISH = { PARTS: 0, BLOCKS: 1, MERGE: 2 } as const;
 
 /**
  * Word offsets of an axpy block: out row r (LDO floats apart) += SCALE[r] * sum over j in

@@ -11,6 +11,7 @@ import {
   COMMON,
   COMPACT,
   I8,
+  I8_FINISH,
   MERGE,
   OP,
   P,
@@ -56,7 +57,18 @@ Deno.test("every parameter-block word matches the kernels, within PARAM_WORDS", 
   assertMirrors(MERGE, "MG_");
   assertMirrors(I8, "I8_");
   assertMirrors(QUANT_I8, "QI_");
-  const layouts = [COMMON, P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE, QUANT_I8];
+  assertMirrors(I8_FINISH, "FN_");
+  const layouts = [
+    COMMON,
+    P,
+    AXPY,
+    TRANSPOSE_BLOCKS,
+    COMPACT,
+    TRANSPOSE_F32,
+    MERGE,
+    QUANT_I8,
+    I8_FINISH,
+  ];
   for (const layout of layouts) {
     for (const word of Object.values(layout)) assert.ok(word >= 0 && word < PARAM_WORDS);
   }
@@ -64,7 +76,8 @@ Deno.test("every parameter-block word matches the kernels, within PARAM_WORDS", 
 
 Deno.test("operation words stay clear of the common words", () => {
   const common = new Set<number>(Object.values(COMMON));
-  for (const layout of [P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE, QUANT_I8]) {
+  const layouts = [P, AXPY, TRANSPOSE_BLOCKS, COMPACT, TRANSPOSE_F32, MERGE, QUANT_I8, I8_FINISH];
+  for (const layout of layouts) {
     for (const word of Object.values(layout)) assert.ok(!common.has(word));
   }
 });

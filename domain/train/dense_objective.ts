@@ -83,7 +83,7 @@ export async function denseGradients(
   const wDec = matrix(dSae, dIn, params.wDec);
   const recon = await backend.matmul(f, wDec);
   const { sst } = momentsOf(x);
-  const grads = zeroGradients(params);
+  const grads = zeroGradients(params, options.gradients);
   // dR = dLoss/dx^ = 2 (x^ - x) / B; its column sums are b_dec's direct gradient.
   let sse = 0;
   const dR = matrix(B, dIn);

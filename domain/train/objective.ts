@@ -1,7 +1,8 @@
 /**
  * The training objective of the four SAE architectures and its exact gradient, for one batch.
  * Dense products go through a compute backend (so WASM and WebGPU carry the heavy math);
- * k-sparse parts (TopK, BatchTopK) run as sparse sums here.
+ * k-sparse parts (TopK, BatchTopK) run as sparse sums here, the reference for backends that
+ * compute the whole TopK / BatchTopK objective with their own kernels (`sparseObjective`).
  *
  *   s = x - b_dec;  h = s @ W_enc + b_enc;  f = act(h);  x^ = f @ W_dec + b_dec
  *   loss = mean_b ||x^ - x||^2 + sparsity + auxk
@@ -46,9 +47,12 @@ export async function lossAndGradients(
   x: Matrix,
   options: ObjectiveOptions,
 ): Promise<BatchResult> {
+  const arch = options.architecture;
+  if ((arch === "topk" || arch === "batchtopk") && backend.sparseObjective) {
+    return await backend.sparseObjective(params, x, options);
+  }
   const { dIn, dSae } = params;
   const B = x.rows;
-  const arch = options.architecture;
   const coef = options.sparsityCoefficient ?? 0;
   // h = s @ W_enc + b_enc with s = x - b_dec, computed as x @ W_enc + (b_enc - b_dec @ W_enc).
   const h = await backend.matmul(x, matrix(dIn, dSae, params.wEnc));
@@ -124,7 +128,7 @@ export async function lossAndGradients(
   }
   const mse = sse / B;
 
-  const grads = zeroGradients(params);
+  const grads = zeroGradients(params, options.gradients);
   // Decoder grads and dLoss/dh for active latents: dh = dR . W_dec[i] (+ sparsity terms).
   const dWencT = new Float32Array(dSae * dIn); // accumulated as [d_sae, d_in], transposed at the end
   let sparsityLoss = 0;

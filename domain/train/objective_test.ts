@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { Backend } from "../../backends/backend.ts";
 import { matrix } from "../sae/matrix.ts";
 import { seededRandom } from "../random.ts";
+import { topK } from "../sae/top_k.ts";
 import { referenceBackend } from "../../backends/reference/mod.ts";
 import {
   lossAndGradients,
@@ -183,6 +184,77 @@ async function compareBackend(name: string, make: () => Promise<Backend & { clos
     backend.close?.();
   }
 }
+
+Deno.test("objective: the wasm kernels match the reference on odd sizes, ties, BatchTopK rows beyond their candidates and AuxK", async () => {
+  const [dIn, dSae, rows] = [13, 37, 77];
+  const r = rng(31);
+  const base: SaeParams = {
+    dIn,
+    dSae,
+    wEnc: Float32Array.from({ length: dIn * dSae }, () => r()),
+    bEnc: Float32Array.from({ length: dSae }, () => r() * 0.2),
+    wDec: Float32Array.from({ length: dSae * dIn }, () => r()),
+    bDec: Float32Array.from({ length: dIn }, () => r() * 0.3),
+    logThreshold: new Float32Array(0),
+  };
+  // Latent 10 repeats latent 4's encoder column: equal pre-activations, ties at the cap.
+  for (let c = 0; c < dIn; c++) base.wEnc[c * dSae + 10] = base.wEnc[c * dSae + 4];
+  base.bEnc[10] = base.bEnc[4];
+  const xs = matrix(rows, dIn, Float32Array.from({ length: rows * dIn }, () => r() * 3));
+  // Row 5 dominates the batch: BatchTopK takes more of it than its first candidates.
+  for (let c = 0; c < dIn; c++) xs.data[5 * dIn + c] *= 20;
+  const dead = Uint8Array.from({ length: dSae }, (_, i) => (i % 3 === 1 ? 1 : 0));
+  const wasm = await wasmBackend({ threads: 2 });
+  try {
+    assert.ok(wasm.sparseObjective);
+    for (const architecture of ["topk", "batchtopk"] as const) {
+      for (const options of [{ architecture, k: 4 }, { architecture, k: 4, dead }]) {
+        const label = `${architecture}${"dead" in options ? " + AuxK" : ""}`;
+        const a = await lossAndGradients(wasm, base, xs, options);
+        const b = await lossAndGradients(referenceBackend(), base, xs, options);
+        for (const key of ["loss", "mse", "auxLoss", "fvu", "l0", "minSelected"] as const) {
+          assert.ok(
+            Math.abs(a[key] - b[key]) <= 1e-5 * Math.max(1, Math.abs(b[key])),
+            `${label} ${key}`,
+          );
+        }
+        assert.deepEqual(a.fired, b.fired, `${label} fired`);
+        if ("dead" in options) assert.ok(b.auxLoss > 0, `${label}: the AuxK term is active`);
+        for (const key of KEYS) {
+          b.grads[key].forEach((e, i) =>
+            assert.ok(
+              Math.abs(a.grads[key][i] - e) <= 1e-4 * Math.max(1, Math.abs(e)),
+              `${label} ${key}[${i}]: ${a.grads[key][i]} vs ${e}`,
+            )
+          );
+        }
+      }
+    }
+    // The premises: the tie falls at the TopK cap in some rows, and BatchTopK takes more of
+    // row 5 than the 4 k = 16 candidates a row keeps at first.
+    const h = (b: number, i: number) => {
+      let v = base.bEnc[i];
+      for (let c = 0; c < dIn; c++) {
+        v += (xs.data[b * dIn + c] - base.bDec[c]) * base.wEnc[c * dSae + i];
+      }
+      return v;
+    };
+    const all = Float32Array.from(
+      { length: rows * dSae },
+      (_, at) => h(Math.floor(at / dSae), at % dSae),
+    );
+    let split = 0;
+    for (let b = 0; b < rows; b++) {
+      const top = [...topK(all.subarray(b * dSae, (b + 1) * dSae), 4).indices];
+      if (top.includes(4) && !top.includes(10)) split++;
+    }
+    assert.ok(split > 0, "a tie at the cap");
+    const batchTop = topK(all, 4 * rows, { keep: (v) => v > 0 }).indices;
+    assert.ok(batchTop.filter((at) => Math.floor(at / dSae) === 5).length > 16);
+  } finally {
+    wasm.close();
+  }
+});
 
 Deno.test("objective: the wasm backend's gradients match the reference", () =>
   compareBackend("wasm", () => wasmBackend({ threads: 2 })));

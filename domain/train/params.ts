@@ -38,6 +38,11 @@ export interface ObjectiveOptions {
   readonly kAux?: number;
   /** AuxK weight (default 1/32). */
   readonly auxAlpha?: number;
+  /**
+   * Arrays shaped like the parameters to write the gradients into (every value overwritten),
+   * reused from step to step; default: new arrays.
+   */
+  readonly gradients?: SaeParams;
 }
 
 /** Loss parts, gradients and statistics of one batch. */
@@ -57,9 +62,21 @@ export interface BatchResult {
   readonly grads: SaeParams;
 }
 
-/** Zeroed gradients shaped like `params`. */
-export function zeroGradients(params: SaeParams): SaeParams {
+/** Zeroed gradients shaped like `params`: `into`'s arrays zeroed, or new ones. */
+export function zeroGradients(params: SaeParams, into?: SaeParams): SaeParams {
   const { dIn, dSae } = params;
+  if (into) {
+    if (
+      into.dIn !== dIn || into.dSae !== dSae ||
+      into.logThreshold.length !== params.logThreshold.length
+    ) {
+      throw new RangeError(`gradients for ${into.dIn}x${into.dSae}, parameters ${dIn}x${dSae}`);
+    }
+    for (const key of ["wEnc", "bEnc", "wDec", "bDec", "logThreshold"] as const) {
+      into[key].fill(0);
+    }
+    return into;
+  }
   return {
     dIn,
     dSae,

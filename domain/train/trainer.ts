@@ -16,6 +16,7 @@ import type { Backend } from "../../backends/backend.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { Adam } from "./adam.ts";
 import { lossAndGradients, type SaeParams, type TrainArchitecture } from "./objective.ts";
+import { zeroGradients } from "./params.ts";
 import { type PlateauOptions, RunSchedule } from "./schedule.ts";
 import { gaussian, seededRandom } from "../random.ts";
 
@@ -113,11 +114,11 @@ export function geometricMedian(x: Matrix, options?: { iterations?: number }): F
 
 function normalizeRows(w: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
-    const row = w.subarray(r * cols, (r + 1) * cols);
+    const o = r * cols;
     let sq = 0;
-    for (const v of row) sq += v * v;
+    for (let c = 0; c < cols; c++) sq += w[o + c] * w[o + c];
     const n = Math.sqrt(sq);
-    if (n > 0) { for (let c = 0; c < cols; c++) row[c] /= n; }
+    if (n > 0) { for (let c = 0; c < cols; c++) w[o + c] /= n; }
   }
 }
 
@@ -183,12 +184,18 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     normSum += Math.sqrt(sq);
   }
   const scale = normSum > 0 ? Math.sqrt(dIn) / (normSum / sample.rows) : 1;
-  // Scaled copies, reused when the source hands back the same batch (full-batch training).
-  const scaledCache = new WeakMap<Float32Array, Matrix>();
-  const scaled = (m: Matrix) => {
-    let out = scaledCache.get(m.data);
-    if (!out) scaledCache.set(m.data, out = matrix(m.rows, m.cols, m.data.map((v) => v * scale)));
-    return out;
+  // The scaled copy of the last batch, reused when the source hands back the same array
+  // (full-batch training). A new batch is scaled into the previous copy's memory (fresh memory
+  // costs page faults every step) under a new view, so caches keyed by the array start afresh.
+  let copy: { from: Float32Array; out: Matrix } | null = null;
+  const scaled = (m: Matrix): Matrix => {
+    if (copy?.from === m.data) return copy.out;
+    const n = m.data.length;
+    const old = copy?.out.data.buffer;
+    const data = new Float32Array(old && old.byteLength === n * 4 ? old : new ArrayBuffer(n * 4));
+    for (let i = 0; i < n; i++) data[i] = m.data[i] * scale;
+    copy = { from: m.data, out: matrix(m.rows, m.cols, data) };
+    return copy.out;
   };
   const params = initialParams(dIn, {
     latents: options.latents,
@@ -198,6 +205,8 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
   });
 
   const adam = new Adam();
+  // Gradient arrays reused every step (fresh ones would cost page faults each step).
+  const gradients = zeroGradients(params);
   const sinceFired = new Float64Array(options.latents);
   let batchThreshold = 0;
   const curve: TrainProgress[] = [];
@@ -214,6 +223,7 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
         (sparsityWarmup > 0 ? Math.min(1, (step + 1) / sparsityWarmup) : 1),
       bandwidth: options.bandwidth ?? 0.001 * Math.sqrt(dIn),
       dead,
+      gradients,
     });
     for (let i = 0; i < sinceFired.length; i++) {
       sinceFired[i] = result.fired[i] > 0 ? 0 : sinceFired[i] + batch;

@@ -72,6 +72,48 @@ Deno.test("train: a seed makes runs reproducible on the reference backend", asyn
   assert.deepEqual(a.curve.map((c) => c.loss), b.curve.map((c) => c.loss));
 });
 
+for (const architecture of ["topk", "batchtopk"] as const) {
+  Deno.test(`train: ${architecture} on the wasm kernels follows the reference's loss curve`, async () => {
+    const wasm = await wasmBackend({ threads: 2 });
+    try {
+      const run = async (backend: Parameters<typeof trainSae>[1]["backend"]) =>
+        await trainSae(planted({ d: 20, atoms: 40, active: 3, seed: 6 }), {
+          backend,
+          architecture,
+          latents: 52,
+          k: 3,
+          steps: 40,
+          batch: 48,
+          lr: 3e-3,
+          seed: 8,
+          // Latents go dead after two batches: AuxK takes part early.
+          deadAfterRows: 96,
+          progressEvery: 1,
+        });
+      const [got, want] = [await run(wasm), await run(referenceBackend())];
+      assert.equal(got.curve.length, 40);
+      assert.ok(want.curve.some((c) => c.deadFraction > 0), "some latents went dead");
+      got.curve.forEach((c, i) => {
+        const e = want.curve[i];
+        for (const key of ["loss", "mse", "fvu", "l0", "deadFraction"] as const) {
+          assert.ok(
+            Math.abs(c[key] - e[key]) <= 1e-4 * Math.max(1, Math.abs(e[key])),
+            `step ${i + 1} ${key}: ${c[key]} vs ${e[key]}`,
+          );
+        }
+      });
+      let worst = 0;
+      got.params.wDec.forEach((
+        v,
+        i,
+      ) => (worst = Math.max(worst, Math.abs(v - want.params.wDec[i]))));
+      assert.ok(worst < 1e-4, `decoder weights differ by ${worst}`);
+    } finally {
+      wasm.close();
+    }
+  });
+}
+
 for (const architecture of ["topk", "batchtopk", "jumprelu", "relu"] as const) {
   Deno.test(`train: ${architecture} trains, saves a SAELens folder, and the service serves the same numbers`, async () => {
     const source = planted({ d: 16, atoms: 48, active: 3, seed: 3 });

@@ -1,33 +1,31 @@
-// The int8 encode (PREC_INT8): W_enc quantized per column (OP_QUANT_I8), activations per row by
-// the host; the relaxed 8-bit dot takes the weights as its signed operand and the activations
-// offset by 64 (q + 64 in [1, 127]) as its 7-bit operand, so every product is exact whether a
-// CPU reads that operand as signed or unsigned, and no pair sum saturates 16 bits (127 * 127 *
-// 2 < 32767). The offset is taken back out with the column's sum of q: sum w (q + 64) - 64 sum
-// w = sum w q, exactly, in i32. Each tile's values become upper bounds U >= the f32 result
-// (a proven bound on the quantization error and the f32 dot's rounding), which feed the usual
-// selection with a wider heap; then each kept candidate is rescored with the f32 kernel on the
-// f32 panels (the same sum, in the same order, as the f32 encode), so returned values equal it.
+// The int8 encode (PREC_INT8): W_enc quantized per column (OP_QUANT_I8), activations per row
+// (phase 0, int8_rows.ts); the relaxed 8-bit dot takes the weights as its signed operand and the
+// activations offset by 64 (q + 64 in [1, 127]) as its 7-bit operand, so every product is exact
+// whether a CPU reads that operand as signed or unsigned, and no pair sum saturates 16 bits
+// (127 * 127 * 2 < 32767). The offset is taken back out with the column's sum of q: sum w (q +
+// 64) - 64 sum w = sum w q, exactly, in i32. Phase 1 turns each tile's sums into estimates of the
+// pre-activations and selects candidates (int8_select.ts: admitted on a proven upper bound,
+// ranked by the estimate), then sorts each row's selection best first; phases 2 and 3
+// (int8_rescore.ts; once every part is through phase 1: a second round, or for a small block
+// the first round's follow-up, OP_I8_FINISH) cut the candidates to the best CUT over all parts
+// and rescore them exactly in f32, as the f32 encode sums them.
 
-import { kernel1 } from "./gemm";
 import {
-  ACT_GATED,
-  ACT_JUMPRELU,
   checkpoint,
+  FN_BLOCKS,
+  FN_MERGE,
+  FN_PARTS,
   I8_A,
   I8_B,
   I8_COL,
   I8_KP,
   I8_LDA,
   I8_NPAD,
+  I8_PARTS,
   I8_ROW,
-  P_A,
+  P_ACT,
   P_AUX,
-  P_B,
-  P_BIAS,
-  P_BMAG,
-  P_K,
-  P_LDA,
-  P_LDB,
+  P_CAP,
   P_M,
   P_N0,
   P_N1,
@@ -36,13 +34,10 @@ import {
   P_OSTRIDE,
   P_OVAL,
   P_PHASE,
-  P_PSTRIDE,
   P_R0,
   P_RB,
   P_SCRATCH,
-  P_THR,
   param,
-  PREC_F32,
   QI_COL,
   QI_DST,
   QI_K,
@@ -54,7 +49,10 @@ import {
   setParam,
   TN,
 } from "./params";
-import { selectTile } from "./select";
+import { cutAndPair, rescorePairs } from "./int8_rescore";
+import { quantizeRows } from "./int8_rows";
+import { selectI8 } from "./int8_select";
+import { mergeJob, sortBestFirst } from "./select";
 
 // Candidate scales per column: max|w| / 127 times 1 - i / 32 for i < ALPHAS.
 const ALPHAS: i32 = 16;
@@ -145,22 +143,15 @@ export function quantJob(pb: usize): i32 {
   return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, x, acc);
 }
 
-// Upper bounds of 4 columns of one row from their i32 sums: U = p~ + slack >= the f32 result.
-@inline function bound(acc: v128, j: usize, cols: usize, npad: usize, rowData: usize): v128 {
+// Estimates of 4 columns of one row from their i32 sums: p~ = (sum w (q + 64) - 64 sum w) times
+// both scales.
+@inline function estimate(acc: v128, j: usize, cols: usize, npad: usize, rowData: usize): v128 {
   const sum = v128.load(cols + (npad << 2) + (j << 2));
   const q = f32x4.convert_i32x4_s(i32x4.sub(acc, i32x4.shl(sum, 6)));
-  const p = f32x4.mul(q, f32x4.mul(v128.load(cols + (j << 2)), f32x4.splat(load<f32>(rowData))));
-  const slack = f32x4.add(
-    f32x4.add(
-      f32x4.mul(v128.load(cols + (npad << 3) + (j << 2)), f32x4.splat(load<f32>(rowData, 4))),
-      f32x4.mul(v128.load(cols + npad * 12 + (j << 2)), f32x4.splat(load<f32>(rowData, 8))),
-    ),
-    f32x4.mul(f32x4.abs(p), f32x4.splat(1e-6)),
-  );
-  return f32x4.add(p, slack);
+  return f32x4.mul(q, f32x4.mul(v128.load(cols + (j << 2)), f32x4.splat(load<f32>(rowData))));
 }
 
-// 6 rows x 8 columns over every k (12 i32 accumulators), bounds into c (ldc bytes per row).
+// 6 rows x 8 columns over every k (12 i32 accumulators), estimates into c (ldc bytes per row).
 @inline function kernel6(a: usize, lda: usize, b: usize, groups: i32, c: usize, ldc: usize, j: usize, cols: usize, npad: usize, rows: usize): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
@@ -191,22 +182,22 @@ export function quantJob(pb: usize): i32 {
     off += 4;
     b += 32;
   }
-  v128.store(c, bound(c00, j, cols, npad, rows));
-  v128.store(c, bound(c01, j + 4, cols, npad, rows), 16);
-  v128.store(c + ldc, bound(c10, j, cols, npad, rows + 16));
-  v128.store(c + ldc, bound(c11, j + 4, cols, npad, rows + 16), 16);
-  v128.store(c + 2 * ldc, bound(c20, j, cols, npad, rows + 32));
-  v128.store(c + 2 * ldc, bound(c21, j + 4, cols, npad, rows + 32), 16);
-  v128.store(c + 3 * ldc, bound(c30, j, cols, npad, rows + 48));
-  v128.store(c + 3 * ldc, bound(c31, j + 4, cols, npad, rows + 48), 16);
-  v128.store(c + 4 * ldc, bound(c40, j, cols, npad, rows + 64));
-  v128.store(c + 4 * ldc, bound(c41, j + 4, cols, npad, rows + 64), 16);
-  v128.store(c + 5 * ldc, bound(c50, j, cols, npad, rows + 80));
-  v128.store(c + 5 * ldc, bound(c51, j + 4, cols, npad, rows + 80), 16);
+  v128.store(c, estimate(c00, j, cols, npad, rows));
+  v128.store(c, estimate(c01, j + 4, cols, npad, rows), 16);
+  v128.store(c + ldc, estimate(c10, j, cols, npad, rows + 16));
+  v128.store(c + ldc, estimate(c11, j + 4, cols, npad, rows + 16), 16);
+  v128.store(c + 2 * ldc, estimate(c20, j, cols, npad, rows + 32));
+  v128.store(c + 2 * ldc, estimate(c21, j + 4, cols, npad, rows + 32), 16);
+  v128.store(c + 3 * ldc, estimate(c30, j, cols, npad, rows + 48));
+  v128.store(c + 3 * ldc, estimate(c31, j + 4, cols, npad, rows + 48), 16);
+  v128.store(c + 4 * ldc, estimate(c40, j, cols, npad, rows + 64));
+  v128.store(c + 4 * ldc, estimate(c41, j + 4, cols, npad, rows + 64), 16);
+  v128.store(c + 5 * ldc, estimate(c50, j, cols, npad, rows + 80));
+  v128.store(c + 5 * ldc, estimate(c51, j + 4, cols, npad, rows + 80), 16);
 }
 
 // 1 row x 8 columns over every k: even and odd groups in separate chains (integer sums, so
-// the split changes nothing), bounds into c.
+// the split changes nothing), estimates into c.
 @inline function kernel1i8(a: usize, b: usize, groups: i32, c: usize, j: usize, cols: usize, npad: usize, rows: usize): void {
   let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
   let g = 0;
@@ -225,12 +216,12 @@ export function quantJob(pb: usize): i32 {
     c0 = dot(v128.load(b), x, c0);
     c1 = dot(v128.load(b, 16), x, c1);
   }
-  v128.store(c, bound(i32x4.add(c0, c2), j, cols, npad, rows));
-  v128.store(c, bound(i32x4.add(c1, c3), j + 4, cols, npad, rows), 16);
+  v128.store(c, estimate(i32x4.add(c0, c2), j, cols, npad, rows));
+  v128.store(c, estimate(i32x4.add(c1, c3), j + 4, cols, npad, rows), 16);
 }
 
-// Bounds for the tile [rows r0..r1, cols n0t..n1t) into c (rows of TN floats).
-@inline function tileI8(pb: usize, aux: usize, n0t: i32, n1t: i32, c: usize, r0: i32, r1: i32): void {
+// Estimates for the tile [rows r0..r1, cols n0t..n1t) into c (rows of TN floats).
+@inline function tileI8(aux: usize, n0t: i32, n1t: i32, c: usize, r0: i32, r1: i32): void {
   const lda = <usize>load<i32>(aux + (I8_LDA << 2));
   const a = <usize>load<i32>(aux + (I8_A << 2)) + <usize>r0 * lda;
   const b = <usize>load<i32>(aux + (I8_B << 2));
@@ -256,71 +247,38 @@ export function quantJob(pb: usize): i32 {
   }
 }
 
-// Row r's candidates (vals, idx, cnt) rescored exactly from the f32 panels; those the exact
-// value rejects are dropped. Candidates are sorted by index first so each panel is summed once.
-function rescoreRow(pb: usize, r: i32, act: i32, scratch: usize): void {
+// Each row's selection sorted best first (value descending, index ascending), for the cut.
+function sortRows(pb: usize): void {
+  const m = param(pb, P_M);
   const stride = <usize>param(pb, P_OSTRIDE) << 2;
-  const vals = <usize>param(pb, P_OVAL) + <usize>r * stride;
-  const idx = <usize>param(pb, P_OIDX) + <usize>r * stride;
-  const cnt = <usize>param(pb, P_OCNT) + (<usize>r << 2);
-  const n = load<i32>(cnt);
-  for (let i = 1; i < n; i++) {
-    const j = load<i32>(idx + (<usize>i << 2));
-    let t = i;
-    while (t > 0 && load<i32>(idx + (<usize>(t - 1) << 2)) > j) {
-      store<i32>(idx + (<usize>t << 2), load<i32>(idx + (<usize>(t - 1) << 2)));
-      t--;
-    }
-    store<i32>(idx + (<usize>t << 2), j);
+  const vals = <usize>param(pb, P_OVAL);
+  const idx = <usize>param(pb, P_OIDX);
+  const cnt = <usize>param(pb, P_OCNT);
+  for (let r = 0; r < m; r++) {
+    const row = <usize>r * stride;
+    sortBestFirst(vals + row, idx + row, load<i32>(cnt + (<usize>r << 2)));
   }
-  const K = param(pb, P_K);
-  const a = <usize>param(pb, P_A) + <usize>r * (<usize>param(pb, P_LDA) << 2);
-  const b = <usize>param(pb, P_B);
-  const ldb = <usize>param(pb, P_LDB);
-  const pstride = <usize>param(pb, P_PSTRIDE);
-  const bias = <usize>param(pb, P_BIAS);
-  const thr = <usize>param(pb, P_THR);
-  const bmag = <usize>param(pb, P_BMAG);
-  let panel = -1;
-  let kept = 0;
-  for (let i = 0; i < n; i++) {
-    const j = load<i32>(idx + (<usize>i << 2));
-    if (j >> 3 != panel) {
-      panel = j >> 3;
-      kernel1(a, b + <usize>panel * pstride, ldb, K, scratch, PREC_F32, true);
-    }
-    const p = load<f32>(scratch + (<usize>(j & 7) << 2));
-    const jb = <usize>j << 2;
-    let v: f32;
-    let ok: bool;
-    if (act == ACT_GATED) {
-      const g = p + load<f32>(bias + jb);
-      v = p * load<f32>(thr + jb) + load<f32>(bmag + jb);
-      ok = g > 0 && v > 0;
-    } else {
-      v = p + load<f32>(bias + jb);
-      ok = v > 0 && (act != ACT_JUMPRELU || v > load<f32>(thr + jb));
-    }
-    if (ok) {
-      store<f32>(vals + (<usize>kept << 2), v);
-      store<i32>(idx + (<usize>kept << 2), j);
-      kept++;
-    }
-  }
-  store<i32>(cnt, kept);
 }
 
 /**
- * The int8 fused encode of columns [N0, N1): phase 0 selects candidates by their upper
- * bounds, tile by tile as the f32 encode does; phase 1 rescores them row by row. Stopped at a
- * checkpoint, N0 / R0 (phase 0) or R0 (phase 1) are left where it goes on.
+ * The int8 fused encode of columns [N0, N1), one part of a row block. Round one: phase 0
+ * quantizes the rows, phase 1 selects candidates tile by tile as the f32 encode does and sorts
+ * them, and the job finishes at phase 2. Round two (every part through phase 1): phase 2 cuts
+ * and pairs, phase 3 rescores, and the block is left at phase 4 (done). A lone part (PARTS 1)
+ * runs every phase in one round. Stopped at a checkpoint, N0 / R0 (phase 1) or I8_G (phase 3)
+ * are left where it goes on.
  */
 export function encodeI8(pb: usize, act: i32): i32 {
-  const m = param(pb, P_M);
-  const c = <usize>param(pb, P_SCRATCH);
+  const aux = <usize>param(pb, P_AUX);
   let first = true;
+  if (param(pb, P_PHASE) == 4) return 0;
   if (param(pb, P_PHASE) == 0) {
-    const aux = <usize>param(pb, P_AUX);
+    quantizeRows(pb);
+    setParam(pb, P_PHASE, 1);
+  }
+  if (param(pb, P_PHASE) == 1) {
+    const m = param(pb, P_M);
+    const c = <usize>param(pb, P_SCRATCH);
     const n0 = param(pb, P_N0);
     const n1 = param(pb, P_N1);
     const rb = param(pb, P_RB) > 0 ? param(pb, P_RB) : m;
@@ -335,23 +293,36 @@ export function encodeI8(pb: usize, act: i32): i32 {
         }
         first = false;
         const re = min(r + rb, m);
-        tileI8(pb, aux, t, te, c + <usize>r * (<usize>TN << 2), r, re);
-        selectTile(pb, t, te, c, act, r, re);
+        tileI8(aux, t, te, c + <usize>r * (<usize>TN << 2), r, re);
+        selectI8(pb, aux, t, te, c, act, r, re);
       }
       r = 0;
     }
+    if (param(pb, P_CAP) > 0) sortRows(pb);
     setParam(pb, P_N0, n1);
-    setParam(pb, P_PHASE, 1);
     setParam(pb, P_R0, 0);
+    setParam(pb, P_PHASE, 2);
+    // A lone part waits for no other selection: on to the cut at once.
+    if (load<i32>(aux + (I8_PARTS << 2)) > 1) return 0;
   }
-  for (let r = param(pb, P_R0); r < m; r++) {
-    if (!first && checkpoint(pb)) {
-      setParam(pb, P_R0, r);
-      return 1;
-    }
-    first = false;
-    rescoreRow(pb, r, act, c);
+  if (param(pb, P_PHASE) == 2) {
+    cutAndPair(pb, aux);
+    setParam(pb, P_PHASE, 3);
   }
-  setParam(pb, P_R0, 0);
+  if (rescorePairs(pb, aux, act, first) != 0) return 1;
+  setParam(pb, P_PHASE, 4);
   return 0;
+}
+
+/**
+ * OP_I8_FINISH: phases 2 and 3 of every part's block, then the merge, on one worker (a small
+ * block's whole second round, run as the first round's follow-up).
+ */
+export function finishJob(pb: usize): i32 {
+  const blocks = <usize>param(pb, FN_BLOCKS);
+  for (let t = 0; t < param(pb, FN_PARTS); t++) {
+    const part = <usize>load<i32>(blocks + (<usize>t << 2));
+    if (encodeI8(part, param(part, P_ACT)) != 0) return 1;
+  }
+  return mergeJob(<usize>param(pb, FN_MERGE));
 }

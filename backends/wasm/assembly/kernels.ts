@@ -24,12 +24,13 @@
 
 import { axpyJob } from "./axpy";
 import { encode } from "./encode";
-import { quantJob } from "./int8";
+import { finishJob, quantJob } from "./int8";
 import {
   OP_AXPY,
   OP_COMPACT_BF16,
   OP_COMPACT_F16,
   OP_GEMM,
+  OP_I8_FINISH,
   OP_MERGE,
   OP_QUANT_I8,
   OP_TRANSPOSE_BLOCKS,
@@ -39,6 +40,7 @@ import {
 } from "./params";
 import { compactJob, transposeF32, transposeStep } from "./relayout";
 import { mergeJob } from "./select";
+import { trainJob } from "./train";
 
 /**
  * Run (or continue) the job whose parameter block is at `pb` (word P_OP picks the kernel).
@@ -56,6 +58,8 @@ export function run_job(pb: usize): i32 {
   if (op == OP_TRANSPOSE_F32) return transposeF32(pb);
   if (op == OP_MERGE) return mergeJob(pb);
   if (op == OP_QUANT_I8) return quantJob(pb);
+  if (op == OP_I8_FINISH) return finishJob(pb);
+  if (op >= 40 && op < 60) return trainJob(pb, op);
   unreachable();
   return 0;
 }

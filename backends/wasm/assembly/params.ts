@@ -41,7 +41,7 @@ export const P_NREAL = 22; // real column count (columns >= NREAL are padding)
 export const P_RB = 23; // rows per checkpoint inside a tile (0: all M)
 export const P_R0 = 24; // first row of the first tile (where a stopped job resumes; the host zeroes it)
 export const P_AUX = 25; // PREC_INT8: address of the I8_* words
-export const P_PHASE = 26; // PREC_INT8: 0 int8 tiles, 1 exact rescoring from row R0 (the host zeroes it)
+export const P_PHASE = 26; // PREC_INT8: 0 rows, 1 int8 tiles, 2 cut, 3 exact rescoring, 4 done (the host zeroes it)
 // Words common to every parameter block (the other words depend on the operation).
 export const P_PROGRESS = 29; // counted up at every checkpoint (the pool's watchdog reads it)
 export const P_OP = 30;
@@ -55,6 +55,11 @@ export const OP_COMPACT_F16 = 4; // f32 -> f16 in place over [i0, i1) (CP_* word
 export const OP_TRANSPOSE_F32 = 5; // out-of-place f32 transpose of a column range (TF_* words)
 export const OP_MERGE = 6; // merge per-part selections into sorted rows (MG_* words)
 export const OP_QUANT_I8 = 7; // f32 panels -> int8 panels and per-column data (QI_* words)
+export const OP_TRAIN_PANELS = 40; // training: f32 matrix -> encoder panels (train_params.ts TPN_* words)
+export const OP_TRAIN_ENCODE = 41; // training: encoder GEMM fused with the TopK / AuxK selections (TEN_*)
+export const OP_TRAIN_DECODE = 42; // training: sparse decoder product and residual (TDE_*)
+export const OP_TRAIN_BACKWARD = 43; // training: backward pass over active latents (TBW_*)
+export const OP_I8_FINISH = 60; // the int8 encode's cut, rescoring and merge on one worker (FN_* words)
 
 // PREC_INT8 aux words: activations as u8 (q + 64, q in [-63, 63]) LDA8 bytes apart; int8 panels
 // (panel p at B8 + p * KP * 8, four k of one column in 4 bytes, 8 columns in 32); per-column
@@ -67,6 +72,31 @@ export const I8_KP = 3;
 export const I8_COL = 4;
 export const I8_NPAD = 5;
 export const I8_ROW = 6;
+// The int8 encode's later phases (int8_rescore.ts): each part has its own aux block. PART of
+// PARTS; DESC: every part's estimate lists (4 words each, as MG_DESC); CUT: candidates rescored
+// per row over all parts (0: every one); C0/C1: this part's columns; OWN: per row, this part's
+// entries within the cut; PROW/PQUAD: rows and quads (4 columns) of the pairs to rescore, SLOT:
+// each own entry's pair, EXACT: 4 f32 per pair, QUADS: 2 * (quads + 1) i32 of scratch, NPAIRS:
+// pairs found, G: next pair to rescore, GSTEP: pairs between checkpoints; OVAL/OIDX/OCNT: the
+// rescored survivors (OSTRIDE of the P block per row).
+export const I8_PART = 7;
+export const I8_PARTS = 8;
+export const I8_DESC = 9;
+export const I8_CUT = 10;
+export const I8_C0 = 11;
+export const I8_C1 = 12;
+export const I8_OWN = 13;
+export const I8_PROW = 14;
+export const I8_PQUAD = 15;
+export const I8_SLOT = 16;
+export const I8_EXACT = 17;
+export const I8_QUADS = 18;
+export const I8_NPAIRS = 19;
+export const I8_G = 20;
+export const I8_GSTEP = 21;
+export const I8_OVAL = 22;
+export const I8_OIDX = 23;
+export const I8_OCNT = 24;
 
 // OP_QUANT_I8: panels [P0, P1) of the f32 panels at SRC (K deep) into int8 panels at DST (KP
 // deep, a multiple of 4) and per-column data at COL (NPAD columns); P0 advances as it runs.
@@ -78,6 +108,13 @@ export const QI_COL = 4;
 export const QI_NPAD = 5;
 export const QI_P0 = 6;
 export const QI_P1 = 7;
+
+// OP_I8_FINISH: phases 2 and 3 of each of the PARTS int8 encode blocks listed at BLOCKS (i32
+// addresses), in order, then the merge block MERGE; stopped at a checkpoint, it goes on where
+// it was when posted again.
+export const FN_PARTS = 0;
+export const FN_BLOCKS = 1;
+export const FN_MERGE = 2;
 
 // OP_AXPY: out row r (LDO floats apart) += SCALE[r] * sum over j in [ROWPTR[r], ROWPTR[r+1])
 // of VAL[j] * W[IDX[j]], for r in [R0, R1); rows of W are LDW bytes, N (multiple of 8) wide.

@@ -30,11 +30,11 @@ import {
 
 // Push (v, j) into row r's selection: a bounded min-heap keyed by (value, -index) when cap > 0
 // (so the root is the worst kept entry; ties keep the lower index), else an append-only list.
-@inline function worse(va: f32, ia: i32, vb: f32, ib: i32): bool {
+@inline export function worse(va: f32, ia: i32, vb: f32, ib: i32): bool {
   return va < vb || (va == vb && ia > ib);
 }
 
-function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): void {
+export function push(vals: usize, idx: usize, cnt: usize, cap: i32, v: f32, j: i32): void {
   let n = load<i32>(cnt);
   if (cap == 0) {
     store<f32>(vals + (<usize>n << 2), v);
@@ -185,7 +185,7 @@ function siftDown(vals: usize, idx: usize, i: i32, n: i32): void {
 
 // Sort n entries best first (value descending, index ascending): heapsort on the worst-first
 // heap puts each extracted worst entry at the end.
-function sortBestFirst(vals: usize, idx: usize, n: i32): void {
+export function sortBestFirst(vals: usize, idx: usize, n: i32): void {
   for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(vals, idx, i, n);
   for (let end = n - 1; end > 0; end--) {
     const ev = load<f32>(vals + (<usize>end << 2));
