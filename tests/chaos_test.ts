@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { runChaos } from "../bench/chaos.ts";
 
 Deno.test("chaos: no hang, no 5xx but deliberate 503s, memory back, prompt drain", async () => {
-  // 4 s of traffic after a 3 s warm-up, 1 s settling pauses (about 12 s in all with start and
-  // shutdown): it still answers ~1500 requests with a few deadline 503s and disconnects. The
+  // 4 s of traffic after a 3 s warm-up, 1 s settling pauses (about 14 s in all with start and
+  // shutdown): it still answers 2000-3600 requests with a few deadline 503s and disconnects. The
   // 300 s run in bench/chaos.ts gives the README's memory figures.
   const s = await runChaos({
     seconds: 4,

@@ -12,16 +12,13 @@ import { blockRows, splitByWork, splitColumns } from "./rounds.ts";
 import {
   type CallContext,
   MAX_BLOCK_BYTES,
+  MAX_BLOCK_ROWS,
+  MERGE_AFTER_MAX,
   parallelParts,
   type ParamBlock,
   paramBlock,
   runToEnd,
 } from "./ops.ts";
-
-/** Up to this many candidates in a block, the last worker of the encode round merges them. */
-const MERGE_AFTER_MAX = 1 << 16;
-/** Most rows per block of an encode or GEMM. */
-const MAX_BLOCK_ROWS = 256;
 
 /** Rows per block of a GEMM (the weights are streamed once per block), within the scratch bound. */
 function gemmRows(rows: number, rowBytes: number): number {

@@ -16,21 +16,19 @@ import { blockRows, splitByWork, splitColumns } from "./rounds.ts";
 import {
   type CallContext,
   MAX_BLOCK_BYTES,
+  MAX_BLOCK_ROWS,
+  MERGE_AFTER_MAX,
   parallelParts,
   type ParamBlock,
   paramBlock,
   runToEnd,
 } from "./ops.ts";
 
-/** Up to this many candidates in a block, the last worker of the rescoring round merges them. */
-const MERGE_AFTER_MAX = 1 << 16;
 /**
  * Up to this many candidates to rescore in a block, the last worker of the first round cuts,
  * rescores and merges them alone: cheaper than waking the workers for a second round.
  */
 const FINISH_ALONE_MAX = 512;
-/** Most rows per block. */
-const MAX_BLOCK_ROWS = 256;
 
 /** Options of {@link encodeInt8}. */
 export interface Int8EncodeOptions {

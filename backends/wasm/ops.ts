@@ -15,6 +15,10 @@ import { COMMON, PARAM_WORDS } from "./params.ts";
 export const PARALLEL_MIN_WORK = 1 << 18;
 /** Most scratch bytes per block of rows. */
 export const MAX_BLOCK_BYTES = 64 << 20;
+/** Most rows per block of an encode or GEMM. */
+export const MAX_BLOCK_ROWS = 256;
+/** Up to this many candidates in a block, the last worker of the round merges them. */
+export const MERGE_AFTER_MAX = 1 << 16;
 
 /** What one kernel call works with. */
 export interface CallContext {

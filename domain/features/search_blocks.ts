@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { TopHeap } from "./search_heap.ts";
+import type { TopHeap } from "../sae/top_heap.ts";
 
 /** Documents per block (the sums of a block: 256 KiB). */
 export const BLOCK = 1 << 15;

@@ -12,7 +12,7 @@
 
 import MiniSearch, { type Options } from "minisearch";
 import { BlockScratch, type Cursor, scoreInBlocks, type TermCursors } from "./search_blocks.ts";
-import { TopHeap } from "./search_heap.ts";
+import { TopHeap } from "../sae/top_heap.ts";
 
 /** A document found by {@link TopKMiniSearch.top}. */
 export interface ScoredId {

@@ -5,7 +5,7 @@ import { parseExplanations } from "./explanations.ts";
 import { explanationMiniSearch } from "./search.ts";
 import { generateExplanations } from "./search_corpus.ts";
 import { BLOCK } from "./search_blocks.ts";
-import { TopHeap } from "./search_heap.ts";
+import { TopHeap } from "../sae/top_heap.ts";
 import { TopKMiniSearch } from "./search_topk.ts";
 
 const COUNT = 40_000; // over two blocks of search_blocks.ts

@@ -1,6 +1,7 @@
 /**
  * The best `capacity` (score, id) pairs seen: higher score first, ties to the lower id. A binary
- * min-heap on typed arrays with the worst kept pair at its root.
+ * min-heap on typed arrays with the worst kept pair at its root. Used by the per-row top-k
+ * (`top_k.ts`) and by the explanation search.
  * @module
  */
 
@@ -67,6 +68,21 @@ export class TopHeap {
     }
     scores[i] = score;
     ids[i] = id;
+  }
+
+  /** The kept pairs, best first, as f32 values and int32 ids. */
+  selection(): { indices: Int32Array; values: Float32Array } {
+    const order = Array.from({ length: this.#size }, (_, j) => j);
+    const scores = this.#scores;
+    const ids = this.#ids;
+    order.sort((a, b) => scores[b] - scores[a] || ids[a] - ids[b]);
+    const indices = new Int32Array(this.#size);
+    const values = new Float32Array(this.#size);
+    for (let j = 0; j < this.#size; j++) {
+      indices[j] = ids[order[j]];
+      values[j] = scores[order[j]];
+    }
+    return { indices, values };
   }
 
   /** The kept pairs as [score, id], best first. */
