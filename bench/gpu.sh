@@ -3,7 +3,9 @@
 # (H100/H200 class). Run from the repo root: bench/gpu.sh
 #   DENO=path/to/deno   a deno 2.9.6 binary (default: deno on PATH, else .deno/deno[.xz])
 #   .gl/*.deb           Vulkan/EGL loaders to unpack when the machine has none (see README)
-# Results: JSON lines on stdout: transfer costs, saeserve encode, then torch (skipped without CUDA torch).
+#   .deno/npm.tar.xz    Deno's npm cache (tar of $DENO_DIR/npm), for the kernel tests offline
+# Results: JSON lines on stdout: transfer costs, saeserve encode, then torch (skipped without CUDA
+# torch), then the WebGPU kernel tests (backends/gpu/, each kernel against the reference backend).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! ldconfig -p 2>/dev/null | grep -q libvulkan && [ -d .gl ]; then
@@ -27,3 +29,9 @@ echo "# saeserve webgpu (in-process)"
 "$DENO" run --allow-all bench/gpu_encode.ts
 echo "# torch cuda f32 (TF32 off)"
 python3 bench/torch_cuda_encode.py || echo '{"torch": "skipped: no CUDA torch here"}'
+echo "# webgpu kernels against the reference backend on this adapter"
+if [ -f .deno/npm.tar.xz ] && [ -z "${DENO_DIR:-}" ]; then
+  export DENO_DIR=/tmp/saeserve-deno-dir
+  mkdir -p "$DENO_DIR" && tar -xJf .deno/npm.tar.xz -C "$DENO_DIR"
+fi
+"$DENO" test --cached-only --allow-all --no-check backends/gpu/ 2>&1 | grep -v ' ok ' || true

@@ -19,7 +19,9 @@ import {
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 const ignore = !adapter;
-const gpu = ignore ? null : await webgpuBackend();
+// Bindings capped at llvmpipe's 128 MiB, so a real GPU (2 GiB on an H200) splits the same
+// matrices as this machine does.
+const gpu = ignore ? null : await webgpuBackend({ maxBindingBytes: 128 << 20 });
 // A second instance whose bindings hold at most 64 KiB: every small dictionary is split.
 const tiny = ignore ? null : await webgpuBackend({ maxBindingBytes: 64 << 10 });
 const reference = referenceBackend();
