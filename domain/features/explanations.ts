@@ -9,6 +9,8 @@
  * @module
  */
 
+import { runAtOnce, runInSlices, type Steps } from "./search_slices.ts";
+
 /** The file names read, in order of preference (the first present is used). */
 export const EXPLANATION_FILES = [
   "explanations.json",
@@ -93,11 +95,17 @@ function indexOf(value: unknown): number | undefined {
   return undefined;
 }
 
+/** Entries read, or checked, between two yields of the parsing steps. */
+const ENTRIES_PER_STEP = 512;
+
 /** The entries of the text: a JSON array, or one JSON value per line. */
-function entriesOf(text: string, warn: (w: string) => void): [string, unknown][] {
+function* entriesOf(text: string, warn: (w: string) => void): Steps<[string, unknown][]> {
   const trimmed = text.trimStart();
   if (trimmed.startsWith("[")) {
+    const elements = yield* arrayElements(trimmed);
+    if (elements) return elements.map((v, n) => [`entry ${n}`, v]);
     try {
+      // Not an array of JSON values: the whole parse says why (or reads what the split missed).
       const array = JSON.parse(trimmed) as unknown[];
       return array.map((v, n) => [`entry ${n}`, v]);
     } catch (e) {
@@ -106,9 +114,12 @@ function entriesOf(text: string, warn: (w: string) => void): [string, unknown][]
     }
   }
   const out: [string, unknown][] = [];
-  const lines = text.split("\n");
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n].trim();
+  for (let n = 0, at = 0; at <= text.length; n++) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    const line = text.slice(at, end).trim();
+    at = end + 1;
+    if (n % ENTRIES_PER_STEP === 0) yield;
     if (line === "") continue;
     try {
       out.push([`line ${n + 1}`, JSON.parse(line)]);
@@ -119,19 +130,97 @@ function entriesOf(text: string, warn: (w: string) => void): [string, unknown][]
   return out;
 }
 
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const OPEN = new Set([0x5b, 0x7b]); // [ {
+const CLOSE = new Set([0x5d, 0x7d]); // ] }
+
+/**
+ * The values of a JSON array, each parsed on its own (so that parsing can pause between them),
+ * or undefined when `text` (starting with "[") is not exactly one array of JSON values.
+ */
+function* arrayElements(text: string): Steps<unknown[] | undefined> {
+  const out: unknown[] = [];
+  let depth = 0;
+  let start = 1;
+  for (let i = 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+      if (i < 0) return undefined;
+    } else if (OPEN.has(c)) {
+      depth++;
+    } else if (depth > 0) {
+      if (CLOSE.has(c)) depth--;
+    } else if (c === COMMA || c === 0x5d) {
+      const element = text.slice(start, i);
+      const last = c === 0x5d;
+      // "[]" is empty; "[,", "[1,,2]" and "[1,]" are not JSON.
+      if (last && out.length === 0 && element.trim() === "") {
+        return text.slice(i + 1).trim() === "" ? out : undefined;
+      }
+      try {
+        out.push(JSON.parse(element));
+      } catch {
+        return undefined;
+      }
+      if (last) return text.slice(i + 1).trim() === "" ? out : undefined;
+      start = i + 1;
+      if (out.length % ENTRIES_PER_STEP === 0) yield;
+    } else if (CLOSE.has(c)) {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Index of the quote closing the string opened at `open`, or -1. */
+function closingQuote(text: string, open: number): number {
+  let at = open;
+  for (;;) {
+    at = text.indexOf('"', at + 1);
+    if (at < 0) return -1;
+    let slashes = 0;
+    while (text.charCodeAt(at - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return at;
+  }
+}
+
+/** Options of {@link parseExplanations}. */
+export interface ParseOptions {
+  readonly file: string;
+  readonly dSae: number;
+  readonly neuronpediaId?: string;
+}
+
 /**
  * Parse an explanation file's text for a dictionary with `dSae` features. Entries are objects
  * with `index` or `feature`, and `description`, `text` or `explanation`.
  */
-export function parseExplanations(
+export function parseExplanations(text: string, options: ParseOptions): ExplanationSet {
+  return runAtOnce(parseSteps(text, options));
+}
+
+/**
+ * {@link parseExplanations} in slices that give the event loop a turn between them
+ * (search_slices.ts): a million explanations take seconds to read.
+ */
+export function parseExplanationsInSlices(
   text: string,
-  options: { file: string; dSae: number; neuronpediaId?: string },
-): ExplanationSet {
+  options: ParseOptions & { sliceMs?: number },
+): Promise<ExplanationSet> {
+  return runInSlices(parseSteps(text, options), options);
+}
+
+/** {@link parseExplanations} as steps of a few hundred entries each. */
+function* parseSteps(text: string, options: ParseOptions): Steps<ExplanationSet> {
   const all: string[] = [];
   const warn = (w: string) => all.push(w);
   const byFeature = new Map<number, Explanation[]>();
   let count = 0;
-  for (const [where, entry] of entriesOf(text, warn)) {
+  let seen = 0;
+  for (const [where, entry] of yield* entriesOf(text, warn)) {
+    if (++seen % ENTRIES_PER_STEP === 0) yield;
     if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
       warn(`${where}: not an object`);
       continue;

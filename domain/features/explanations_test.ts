@@ -6,8 +6,10 @@ import {
   neuronpediaIdOf,
   neuronpediaLink,
   parseExplanations,
+  parseExplanationsInSlices,
   storedStatistics,
 } from "./explanations.ts";
+import { generateExplanations } from "./search_corpus.ts";
 
 const NEURONPEDIA = [
   {
@@ -136,4 +138,79 @@ Deno.test("file choice, Neuronpedia links and stored statistics", () => {
   assert.equal(neuronpediaLink(emptyExplanations(), 5), undefined);
   assert.deepEqual(storedStatistics(set.byFeature.get(5)!), { density: 0.01 });
   assert.equal(storedStatistics([]), undefined);
+});
+
+Deno.test("an array is split into its values exactly as JSON.parse reads it", () => {
+  const tricky = [
+    'quotes " and \\" and \\\\',
+    "brackets ] } [ { and commas , inside",
+    "unicode \u00e9\u4e2d \ud83d\ude00 and \u0000",
+    "\\",
+  ];
+  const entries = tricky.map((description, i) => ({
+    index: String(i),
+    description,
+    nested: { list: [1, [2, { x: "]" }]], empty: {} },
+    n: -1.5e-7,
+  }));
+  const text = ` \n[\n${entries.map((e) => JSON.stringify(e, null, i(e))).join(" ,\n")} ]\n `;
+  const set = parseExplanations(text, { file: "explanations.json", dSae: 8 });
+  assert.deepEqual(set.warnings, []);
+  // The reference: the whole text through JSON.parse.
+  const expected = (JSON.parse(text) as typeof entries).map(({ index, description, ...rest }) => ({
+    feature: Number(index),
+    text: description.trim(),
+    metadata: rest,
+  }));
+  assert.deepEqual([...set.byFeature.values()].flat(), expected);
+  assert.equal(parseExplanations("[ ]", { file: "e.json", dSae: 1 }).count, 0);
+  assert.deepEqual(parseExplanations("[ ]", { file: "e.json", dSae: 1 }).warnings, []);
+});
+
+/** Indentation of the n-th entry (some on one line, some spread over several). */
+function i(e: { index: string }): number {
+  return Number(e.index) % 2 ? 2 : 0;
+}
+
+Deno.test("a malformed array gets JSON.parse's own message, whatever is wrong", () => {
+  const broken = [
+    '[{"index": 1, "description": "a"},]',
+    "[,]",
+    '[{"index": 1, "description": "a"} {"index": 2}]',
+    '[{"index": 1, "description": "a"}] trailing',
+    '[{"index": 1, "description": "unterminated]',
+    '[{"index": 1}}]',
+    '[{"index": [1, 2}]',
+    '[{"index": 1, "description": "a"}',
+    "[1,,2]",
+  ];
+  for (const text of broken) {
+    let message = "";
+    try {
+      JSON.parse(text);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.notEqual(message, "", text);
+    const set = parseExplanations(text, { file: "e.json", dSae: 4 });
+    assert.equal(set.count, 0, text);
+    assert.deepEqual(set.warnings, [`e.json: not valid JSON (${message}); no explanations read`]);
+  }
+});
+
+Deno.test("parsing in slices gives the same set as parsing at once", async () => {
+  const { jsonl } = generateExplanations(3000, { seed: 5, vocabulary: 500 });
+  const lines =
+    `${jsonl.trimEnd()}\n{"feature": 3, "text": "again"}\nnot json\n{"feature": 9999}\n`;
+  const array = `[${jsonl.trimEnd().split("\n").join(",")}]`;
+  const counts = [];
+  for (const [text, file] of [[lines, "e.jsonl"], [array, "e.json"]]) {
+    const options = { file, dSae: 3000, neuronpediaId: "m/l" };
+    const sliced = await parseExplanationsInSlices(text, { ...options, sliceMs: 0 });
+    const atOnce = parseExplanations(text, options);
+    assert.deepEqual(sliced, atOnce);
+    counts.push(atOnce.count);
+  }
+  assert.ok(counts[1] > 2900);
+  assert.equal(counts[0], counts[1] + 1);
 });

@@ -9,6 +9,7 @@
  */
 
 import type { ExplanationSet } from "./explanations.ts";
+import { runAtOnce, runInSlices, type Steps } from "./search_slices.ts";
 import { TopKMiniSearch } from "./search_topk.ts";
 
 /** One feature found by a query. */
@@ -65,8 +66,16 @@ export interface ExplanationIndex {
   readonly size: number;
 }
 
+/** Features added to the index between two yields of {@link explanationSteps}. */
+const FEATURES_PER_STEP = 32;
+
 /** The MiniSearch index of every feature that has explanations (document id = feature). */
 export function explanationMiniSearch(set: ExplanationSet): TopKMiniSearch<FeatureDoc> {
+  return runAtOnce(miniSearchSteps(set));
+}
+
+/** {@link explanationMiniSearch} as steps of a few dozen features each (search_slices.ts). */
+export function* miniSearchSteps(set: ExplanationSet): Steps<TopKMiniSearch<FeatureDoc>> {
   const mini = new TopKMiniSearch<FeatureDoc>({
     fields: ["text"],
     storeFields: [],
@@ -80,19 +89,43 @@ export function explanationMiniSearch(set: ExplanationSet): TopKMiniSearch<Featu
       ...SCORING,
     },
   });
+  let added = 0;
   for (const [feature, list] of set.byFeature) {
     mini.add({
       id: feature,
       text: list.length === 1 ? list[0].text : list.map((e) => e.text).join("\n"),
     });
+    if (++added % FEATURES_PER_STEP === 0) yield;
   }
   return mini;
 }
 
-/** Index every feature that has explanations. */
+/** {@link indexExplanations} as steps of about a millisecond each (search_slices.ts). */
+export function* explanationSteps(set: ExplanationSet): Steps<ExplanationIndex> {
+  const mini = yield* miniSearchSteps(set);
+  yield* mini.prepareSteps();
+  return indexOver(mini);
+}
+
+/** Index every feature that has explanations, at once. */
 export function indexExplanations(set: ExplanationSet): ExplanationIndex {
-  const mini = explanationMiniSearch(set);
-  mini.prepare();
+  return runAtOnce(explanationSteps(set));
+}
+
+/**
+ * Index every feature that has explanations in slices of `sliceMs` (default 10 ms), giving
+ * the event loop a turn between them: a million explanations take half a minute to index, and
+ * the thread that builds them also answers requests. The index equals {@link indexExplanations}'.
+ */
+export function indexExplanationsInSlices(
+  set: ExplanationSet,
+  options: { sliceMs?: number } = {},
+): Promise<ExplanationIndex> {
+  return runInSlices(explanationSteps(set), options);
+}
+
+/** The index over a built and prepared MiniSearch. */
+function indexOver(mini: TopKMiniSearch<FeatureDoc>): ExplanationIndex {
   return {
     size: mini.documentCount,
     search(query: string, options: { top: number }): SearchHit[] {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseExplanations } from "./explanations.ts";
-import { indexExplanations } from "./search.ts";
+import { indexExplanations, indexExplanationsInSlices } from "./search.ts";
+import { generateExplanations } from "./search_corpus.ts";
 
 const LABELLED: [number, string][] = [
   [0, "pirates, ships and sailing on the open sea"],
@@ -55,4 +56,31 @@ Deno.test("several explanations of one feature are searched together", () => {
   );
   const hits = indexExplanations(two).search("whiskers", { top: 5 });
   assert.deepEqual(hits.map((h) => h.feature), [0]);
+});
+
+Deno.test("the index built in slices answers exactly as the one built at once", async () => {
+  const corpus = generateExplanations(4000, { seed: 9, vocabulary: 800 });
+  // Some features explained twice, so documents join several explanations.
+  const extra = corpus.jsonl.trimEnd().split("\n").slice(0, 300)
+    .map((line, n) => ({ ...JSON.parse(line), feature: 3 * n }));
+  const text = `${corpus.jsonl.trimEnd()}\n${extra.map((e) => JSON.stringify(e)).join("\n")}`;
+  const set = parseExplanations(text, { file: "e.jsonl", dSae: 4000 });
+  const atOnce = indexExplanations(set);
+  const sliced = await indexExplanationsInSlices(set, { sliceMs: 0 });
+  assert.equal(sliced.size, atOnce.size);
+  const words = corpus.vocabulary;
+  const queries = [
+    ...words.slice(0, 20),
+    ...words.slice(200, 210),
+    ...words.slice(0, 10).map((w) => w.slice(0, 4)),
+    ...words.slice(0, 10).map((w, n) => `${w} ${words[n + 50]}`),
+    `${words[3]}q`,
+  ];
+  let hits = 0;
+  for (const q of queries) {
+    const expected = atOnce.search(q, { top: 5000 });
+    assert.deepEqual(sliced.search(q, { top: 5000 }), expected, q);
+    hits += expected.length;
+  }
+  assert.ok(hits > 10_000, `${hits} hits compared`);
 });

@@ -13,6 +13,7 @@
 import MiniSearch, { type Options } from "minisearch";
 import { BlockScratch, type Cursor, scoreInBlocks, type TermCursors } from "./search_blocks.ts";
 import { TopHeap } from "../sae/top_heap.ts";
+import { runAtOnce, type Steps } from "./search_slices.ts";
 
 /** A document found by {@link TopKMiniSearch.top}. */
 export interface ScoredId {
@@ -34,6 +35,9 @@ interface QueryTermPlan {
   readonly bit: number;
   readonly expansions: readonly Expansion[];
 }
+
+/** Items (documents, postings, terms) handled between two yields of the table's steps. */
+const STEP = 8192;
 
 /** Terms in this many documents or more are also held as arrays (faster to scan). */
 const ARRAY_POSTINGS = 512;
@@ -85,6 +89,14 @@ export class TopKMiniSearch<T> extends MiniSearch<T> {
   /** Copy what {@link top} reads: field lengths, ids, large posting lists (else its first call). */
   prepare(): void {
     this.#documentTable();
+  }
+
+  /**
+   * {@link prepare} as steps of about a millisecond each (run them with search_slices.ts), for
+   * a thread that must keep answering meanwhile. The index must not change until they end.
+   */
+  *prepareSteps(): Steps<void> {
+    if (this.#table?.nextId !== this._nextId) this.#table = yield* this.#tableSteps();
   }
 
   /**
@@ -177,30 +189,41 @@ export class TopKMiniSearch<T> extends MiniSearch<T> {
 
   /** Field lengths, ids and large terms' postings as arrays (rebuilt after changes). */
   #documentTable(): DocumentTable {
-    if (this.#table?.nextId === this._nextId) return this.#table;
+    if (this.#table?.nextId !== this._nextId) this.#table = runAtOnce(this.#tableSteps());
+    return this.#table;
+  }
+
+  /** Builds the {@link DocumentTable}, yielding every {@link STEP} items or so. */
+  *#tableSteps(): Steps<DocumentTable> {
     const n = this._nextId;
     const classes = new Map<number, number>();
+    let work = 0;
     for (const lengths of this._fieldLength.values()) {
       if (!classes.has(lengths[0])) classes.set(lengths[0], classes.size);
+      if (++work % STEP === 0) yield;
     }
     const lengthClass = classes.size <= 0x10000 ? new Uint16Array(n) : new Uint32Array(n);
     for (const [shortId, lengths] of this._fieldLength) {
       lengthClass[shortId] = classes.get(lengths[0])!;
+      if (++work % STEP === 0) yield;
     }
     const lengthValues = Float64Array.from(classes.keys());
     const ids = new Float64Array(n);
-    for (const [shortId, id] of this._documentIds) ids[shortId] = typeof id === "number" ? id : NaN;
+    for (const [shortId, id] of this._documentIds) {
+      ids[shortId] = typeof id === "number" ? id : NaN;
+      if (++work % STEP === 0) yield;
+    }
     const arrays = new WeakMap<ReadonlyMap<number, number>, PostingArrays>();
     for (const fields of this._index.values()) {
       const postings = fields.get(0);
       if (postings && postings.size >= ARRAY_POSTINGS) {
-        arrays.set(postings, arraysOf(postings, lengthClass));
+        arrays.set(postings, yield* arraysOf(postings, lengthClass));
       }
+      if (++work % STEP === 0) yield;
     }
     const scratch = this.#table?.scratch ?? new BlockScratch();
     const numericIds = !ids.some(Number.isNaN);
-    this.#table = { nextId: n, lengthClass, lengthValues, ids, numericIds, arrays, scratch };
-    return this.#table;
+    return { nextId: n, lengthClass, lengthValues, ids, numericIds, arrays, scratch };
   }
 
   /** The fallback: MiniSearch's own search, ordered and cut the same way. */
@@ -253,14 +276,18 @@ function cursorOf(expansion: Expansion, scoring: Scoring): Cursor {
   };
 }
 
-/** A term's postings copied into arrays (short id ascending). */
-function arraysOf(
+/** A term's postings copied into arrays (short id ascending), yielding every {@link STEP}. */
+function* arraysOf(
   postings: ReadonlyMap<number, number>,
   lengthClass: Uint16Array | Uint32Array,
-): PostingArrays {
-  const entries = [...postings.keys()];
-  if (!ascending(entries)) entries.sort((a, b) => a - b);
-  const docs = Int32Array.from(entries);
+): Steps<PostingArrays> {
+  const docs = new Int32Array(postings.size);
+  let i = 0;
+  for (const doc of postings.keys()) {
+    docs[i++] = doc;
+    if (i % STEP === 0) yield;
+  }
+  if (!ascending(docs)) docs.sort();
   const codes = new Map<number, number>();
   const pairTf: number[] = [];
   const pairClass: number[] = [];
@@ -276,6 +303,7 @@ function arraysOf(
       pairClass.push(c);
     }
     pairs[i] = code;
+    if ((i + 1) % STEP === 0) yield;
   }
   const pair = pairTf.length <= 0x100
     ? Uint8Array.from(pairs)
