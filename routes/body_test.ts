@@ -77,6 +77,31 @@ Deno.test("readBody refuses more than the limit; jsonBody validates and is JSON-
   });
 });
 
+Deno.test("readBody: a declared length is read at once, a stream in chunks; both keep the limit", async () => {
+  const bytes = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+  const sum = (b: Uint8Array) => b.reduce((t, x) => t + x, 0);
+  const read = (init: RequestInit) => onRequest(init, async (c) => sum(await readBody(c, 256)));
+  const declared = (n: number) => ({ "content-length": String(n) });
+  const chunked = (n: number) =>
+    new ReadableStream<Uint8Array>({
+      start(ctl) {
+        for (let at = 0; at < n; at += 64) ctl.enqueue(bytes.slice(at, Math.min(n, at + 64)));
+        ctl.close();
+      },
+    });
+  // Declared and within the limit: every byte, in order.
+  assert.deepEqual(await read({ headers: declared(200), body: bytes.slice(0, 200) }), {
+    value: sum(bytes.slice(0, 200)),
+  });
+  // Declared over the limit: refused before reading.
+  assert.deepEqual(await read({ headers: declared(300), body: bytes }), { kind: "too_large" });
+  // A Request made in-process that declares less than it carries is still held to the limit.
+  assert.deepEqual(await read({ headers: declared(10), body: bytes }), { kind: "too_large" });
+  // No length: streamed in chunks, refused once past the limit.
+  assert.deepEqual(await read({ body: chunked(200) }), { value: sum(bytes.slice(0, 200)) });
+  assert.deepEqual(await read({ body: chunked(300) }), { kind: "too_large" });
+});
+
 Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-finite", () => {
   const m = jsonMatrix([[1, 2], [3, 4]], "x");
   assert.deepEqual([m.rows, m.cols, Array.from(m.data)], [2, 2, [1, 2, 3, 4]]);
