@@ -51,9 +51,8 @@ export class WasmCompute {
     const a = w.activation;
     const top = options?.top;
     const prec = this.#prec;
-    // int8 candidates need a bound that grows with the pre-activation: gated magnitudes only
-    // when their scales are not negative; every other kind goes through f32.
-    const int8 = a.kind !== "gated" || a.magScale.every((x) => x >= 0) ? p.int8 : undefined;
+    // Dictionaries the int8 encode serves have an int8 copy (wasm/int8.ts int8Applies).
+    const int8 = p.int8;
     const fused = (act: number, cap: number) =>
       this.#calls.call(options, (ctx) => {
         const common = { encoder: p.encoder, dSae: w.dSae, act, cap };

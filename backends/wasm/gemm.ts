@@ -47,6 +47,7 @@ export interface GemmOptions {
 /** Dense C [m, n] = A [m, k] @ B. */
 export async function gemm(ctx: CallContext, a: Matrix, options: GemmOptions): Promise<Matrix> {
   const { b, n } = options;
+  if (b.quads) throw new RangeError("the GEMM cannot read panels split into quads");
   const K = a.cols;
   const out = matrix(a.rows, n);
   if (a.rows === 0 || n === 0 || K === 0) return out;
@@ -112,6 +113,7 @@ export async function encodeFused(
   options: EncodeFusedOptions,
 ): Promise<SparseRows> {
   const { dSae: n, cap } = options;
+  if (options.encoder.quads) throw new RangeError("the fused encode cannot read quad halves");
   const K = s.cols;
   const indices: Int32Array[] = [];
   const values: Float32Array[] = [];

@@ -6,8 +6,9 @@
  * @module
  */
 
+import type { Activation } from "../../domain/sae/dictionary.ts";
 import { type CallContext, paramBlock, runToEnd } from "./ops.ts";
-import { OP, QUANT_I8 } from "./params.ts";
+import { OP, QUANT_I8, SPLIT_QUADS } from "./params.ts";
 import { splitByWork } from "./rounds.ts";
 
 /** The int8 copy of an encoder: panels of 8 columns, KP (K rounded up to 4) deep. */
@@ -70,4 +71,47 @@ export async function quantizeEncoder(
   );
   await runToEnd(ctx, jobs);
   return enc;
+}
+
+/**
+ * Whether the int8 encode serves `activation`: ReLU, JumpReLU and TopK, and gated whose
+ * magnitude scales are not negative (its candidates need a bound that grows with the
+ * pre-activation). Every other kind encodes from the f32 panels, without an int8 copy.
+ */
+export function int8Applies(activation: Activation): boolean {
+  switch (activation.kind) {
+    case "relu":
+    case "jumprelu":
+    case "topk":
+      return true;
+    case "gated":
+      return activation.magScale.every((x) => x >= 0);
+    default:
+      return false;
+  }
+}
+
+/**
+ * Split the f32 encoder panels at `f32` (K deep, `panels` of 8 columns) in place into
+ * quad-major halves, by the workers: a quad's 4 columns become one 16-byte stream per k, which
+ * halves the memory the int8 encode's exact rescoring reads.
+ */
+export async function splitQuads(
+  ctx: CallContext,
+  f32: number,
+  options: { K: number; panels: number },
+): Promise<void> {
+  const { K, panels } = options;
+  if (panels === 0) return;
+  const ranges = splitByWork(new Float64Array(panels).fill(K), ctx.threads);
+  const jobs = ranges.map(([p0, p1]) =>
+    paramBlock(ctx, SPLIT_QUADS, { op: OP.splitQuads }).set({
+      PTR: f32,
+      K,
+      P0: p0,
+      P1: p1,
+      SCRATCH: ctx.alloc(K * 32),
+    })
+  );
+  await runToEnd(ctx, jobs);
 }

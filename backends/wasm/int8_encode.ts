@@ -62,7 +62,9 @@ export async function encodeInt8(
   options: Int8EncodeOptions,
 ): Promise<SparseRows> {
   const { dSae: n, cap, int8 } = options;
-  if (options.encoder.ldb !== 32) throw new RangeError("the int8 encode needs packed f32 panels");
+  if (!options.encoder.quads) {
+    throw new RangeError("the int8 encode needs f32 panels split into quads");
+  }
   const K = s.cols;
   const indices: Int32Array[] = [];
   const values: Float32Array[] = [];

@@ -173,6 +173,38 @@ Deno.test("int8 keeps f32 decode and steer; counts its int8 copy", async () => {
   }
 });
 
+Deno.test("kinds the int8 encode does not serve keep plain f32 panels and no int8 copy", async () => {
+  const dSae = 48;
+  const kinds = everyActivation(dSae, 3);
+  const negative = kinds.gated.kind === "gated"
+    ? { ...kinds.gated, magScale: random(dSae, 4).map((x) => x - 0.5) }
+    : kinds.gated;
+  const cases = {
+    groupmax: kinds.groupmax,
+    tanh_relu: kinds.tanh_relu,
+    topk_signed: kinds.topk_signed,
+    "gated, a negative scale": negative,
+    "relu (served)": kinds.relu,
+  };
+  for (const [name, activation] of Object.entries(cases)) {
+    const w = randomWeights(21, dSae, { activation, seed: 5 });
+    const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
+    try {
+      const served = name === "relu (served)";
+      // No int8 copy counted unless the int8 encode serves the kind.
+      assert.equal(p8.extraBytes > p32.extraBytes, served, name);
+      const x = matrix(3, 21, random(63, 6));
+      const got = await int8.encode(p8, x);
+      const want = await f32.encode(p32, x);
+      if (served) compare(got, want, name); // rescored: f32 values bit for bit
+      else assert.deepEqual(got, want, name); // the f32 encode itself
+    } finally {
+      int8.release(p8);
+      f32.release(p32);
+    }
+  }
+});
+
 Deno.test("the candidate margin widens small and large caps", () => {
   assert.equal(int8Candidates(3), 19);
   assert.equal(int8Candidates(64), 80);

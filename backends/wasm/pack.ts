@@ -29,6 +29,11 @@ export interface Packed {
   readonly ldb: number;
   /** Bytes between panels of 8 columns. */
   readonly panelStride: number;
+  /**
+   * f32 panels split into quad-major halves (columns 0-3 then 4-7 of each panel, 16 bytes per
+   * k): the layout the int8 encode rescores from; the GEMM kernels cannot read it.
+   */
+  readonly quads?: boolean;
 }
 
 /** Copy an f32 vector, zero-padded to a multiple of 8. */

@@ -35,6 +35,8 @@ export const OP = {
   merge: 6,
   /** f32 encoder panels quantized to int8 panels and per-column data ({@link QUANT_I8} words). */
   quantI8: 7,
+  /** f32 encoder panels split into quad-major halves in place ({@link SPLIT_QUADS} words). */
+  splitQuads: 8,
   /** Training: an f32 matrix re-packed into encoder panels (train_params.ts TRAIN_PANELS). */
   trainPanels: 40,
   /** Training: the encoder GEMM fused with the TopK / AuxK selections (TRAIN_ENCODE). */
@@ -144,6 +146,12 @@ export const QUANT_I8 = {
   P0: 6,
   P1: 7,
 } as const;
+
+/**
+ * Word offsets of a quad split: panels [P0, P1) of the f32 encoder at PTR (K deep) become two
+ * halves of K x 4 floats each, through SCRATCH (K * 32 bytes, one per job).
+ */
+export const SPLIT_QUADS = { PTR: 0, K: 1, P0: 2, P1: 3, SCRATCH: 4 } as const;
 
 /**
  * Word offsets of an int8 finish: phases 2 and 3 of the PARTS int8 encode blocks listed at

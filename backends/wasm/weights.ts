@@ -14,7 +14,7 @@ import { SaeError } from "../../domain/errors.ts";
 import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { KernelCalls } from "./calls.ts";
-import { int8Bytes, type Int8Encoder, quantizeEncoder } from "./int8.ts";
+import { int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder, splitQuads } from "./int8.ts";
 import { copyPadded, type Packed, packVector, pad8, precisionBytes } from "./pack.ts";
 import { transposeBlocks } from "./relayout.ts";
 import { packStreamed } from "./streamed.ts";
@@ -98,10 +98,18 @@ export class WeightStore {
     try {
       const arena = (m: Matrix) => this.#arenaBlocks.has(m.data) || this.#hostArrays.has(m.data);
       const inArena = arena(input.wEnc) || arena(input.wDec);
-      const encoder = await this.#prepareEncoder(input.wEnc, allocations);
-      const int8 = this.precision === "int8"
+      let encoder = await this.#prepareEncoder(input.wEnc, allocations);
+      // int8: quantized from the f32 panels, which are then split for the exact rescoring.
+      const int8 = this.precision === "int8" && int8Applies(input.activation)
         ? await this.#quantize(encoder, input.wEnc, allocations)
         : undefined;
+      if (int8) {
+        const at = encoder.ptr;
+        const K = input.wEnc.rows;
+        const panels = int8.npad / 8;
+        await this.#calls.call(undefined, (ctx) => splitQuads(ctx, at, { K, panels }));
+        encoder = { ...encoder, quads: true };
+      }
       const decoder = await this.#prepareDecoder(input.wDec, allocations);
       // Matrices adopted from the arena now hold the kernels' layouts: keep no stale views.
       const weights: SaeWeights = inArena ? { ...input, wEnc: EMPTY, wDec: EMPTY } : input;

@@ -4,7 +4,9 @@
 // quad of 4 columns), sorted by quad so that the rows sharing a quad read its weights once,
 // and rescored 4 pairs at a time as 4 independent chains: each is the f32 encode's own sum
 // (f32x4.relaxed_madd over k in order, from 0, on the same f32 panels), so the values are the
-// f32 encode's bit for bit. The panels must be packed (32 bytes per k). The survivors of the exact activation go to OVAL/OIDX/OCNT.
+// f32 encode's bit for bit. The f32 panels must be split into quad-major halves (OP_SPLIT_QUADS:
+// a quad's 4 columns are 16 contiguous bytes per k). The survivors of the exact activation go
+// to OVAL/OIDX/OCNT.
 
 import {
   ACT_GATED,
@@ -146,10 +148,11 @@ export function cutAndPair(pb: usize, aux: usize): void {
   store<i32>(at(aux, I8_G), 0);
 }
 
-// The f32 panels' 4 columns of pair p's quad (panels 8 columns wide: 32 bytes per k).
+// The 4 columns of pair p's quad: the half of its panel (8 columns, split into two halves of
+// K x 4 floats: 16 bytes per k) that holds them.
 @inline function quadAt(b: usize, pstride: usize, pquad: usize, p: i32): usize {
   const Q = <usize>load<i32>(at(pquad, p));
-  return b + (Q >> 1) * pstride + ((Q & 1) << 4);
+  return b + (Q >> 1) * pstride + (Q & 1) * (pstride >> 1);
 }
 
 // Lane l of x in every lane.
@@ -170,7 +173,7 @@ export function cutAndPair(pb: usize, aux: usize): void {
   return f32x4.relaxed_madd(x, w, c);
 }
 
-// Four chains: weights w0..w3 (a quad each, 32 bytes per k), rows x0..x3, over k in order from
+// Four chains: weights w0..w3 (a quad each, 16 bytes per k), rows x0..x3, over k in order from
 // 0 (4 k per iteration: one 16-byte load of each row, its lanes broadcast in registers).
 // Results to the pairs' EXACT slots e0..e3.
 @inline function chains(K: i32, w0: usize, w1: usize, w2: usize, w3: usize, x0: usize, x1: usize, x2: usize, x3: usize, e0: usize, e1: usize, e2: usize, e3: usize): void {
@@ -185,19 +188,19 @@ export function cutAndPair(pb: usize, aux: usize): void {
     c1 = fma(lane0(xb), v128.load(w1 + kw), c1);
     c2 = fma(lane0(xc), v128.load(w2 + kw), c2);
     c3 = fma(lane0(xd), v128.load(w3 + kw), c3);
-    c0 = fma(lane1(xa), v128.load(w0 + kw, 32), c0);
-    c1 = fma(lane1(xb), v128.load(w1 + kw, 32), c1);
-    c2 = fma(lane1(xc), v128.load(w2 + kw, 32), c2);
-    c3 = fma(lane1(xd), v128.load(w3 + kw, 32), c3);
-    c0 = fma(lane2(xa), v128.load(w0 + kw, 64), c0);
-    c1 = fma(lane2(xb), v128.load(w1 + kw, 64), c1);
-    c2 = fma(lane2(xc), v128.load(w2 + kw, 64), c2);
-    c3 = fma(lane2(xd), v128.load(w3 + kw, 64), c3);
-    c0 = fma(lane3(xa), v128.load(w0 + kw, 96), c0);
-    c1 = fma(lane3(xb), v128.load(w1 + kw, 96), c1);
-    c2 = fma(lane3(xc), v128.load(w2 + kw, 96), c2);
-    c3 = fma(lane3(xd), v128.load(w3 + kw, 96), c3);
-    kw += 128;
+    c0 = fma(lane1(xa), v128.load(w0 + kw, 16), c0);
+    c1 = fma(lane1(xb), v128.load(w1 + kw, 16), c1);
+    c2 = fma(lane1(xc), v128.load(w2 + kw, 16), c2);
+    c3 = fma(lane1(xd), v128.load(w3 + kw, 16), c3);
+    c0 = fma(lane2(xa), v128.load(w0 + kw, 32), c0);
+    c1 = fma(lane2(xb), v128.load(w1 + kw, 32), c1);
+    c2 = fma(lane2(xc), v128.load(w2 + kw, 32), c2);
+    c3 = fma(lane2(xd), v128.load(w3 + kw, 32), c3);
+    c0 = fma(lane3(xa), v128.load(w0 + kw, 48), c0);
+    c1 = fma(lane3(xb), v128.load(w1 + kw, 48), c1);
+    c2 = fma(lane3(xc), v128.load(w2 + kw, 48), c2);
+    c3 = fma(lane3(xd), v128.load(w3 + kw, 48), c3);
+    kw += 64;
     kx += 16;
   }
   for (; k < K; k++) {
@@ -205,7 +208,7 @@ export function cutAndPair(pb: usize, aux: usize): void {
     c1 = fma(v128.load32_splat(x1 + kx), v128.load(w1 + kw), c1);
     c2 = fma(v128.load32_splat(x2 + kx), v128.load(w2 + kw), c2);
     c3 = fma(v128.load32_splat(x3 + kx), v128.load(w3 + kw), c3);
-    kw += 32;
+    kw += 16;
     kx += 4;
   }
   v128.store(e0, c0);
@@ -228,22 +231,22 @@ export function cutAndPair(pb: usize, aux: usize): void {
     c1 = fma(lane0(xb), b, c1);
     c2 = fma(lane0(xc), b, c2);
     c3 = fma(lane0(xd), b, c3);
-    b = v128.load(w + kw, 32);
+    b = v128.load(w + kw, 16);
     c0 = fma(lane1(xa), b, c0);
     c1 = fma(lane1(xb), b, c1);
     c2 = fma(lane1(xc), b, c2);
     c3 = fma(lane1(xd), b, c3);
-    b = v128.load(w + kw, 64);
+    b = v128.load(w + kw, 32);
     c0 = fma(lane2(xa), b, c0);
     c1 = fma(lane2(xb), b, c1);
     c2 = fma(lane2(xc), b, c2);
     c3 = fma(lane2(xd), b, c3);
-    b = v128.load(w + kw, 96);
+    b = v128.load(w + kw, 48);
     c0 = fma(lane3(xa), b, c0);
     c1 = fma(lane3(xb), b, c1);
     c2 = fma(lane3(xc), b, c2);
     c3 = fma(lane3(xd), b, c3);
-    kw += 128;
+    kw += 64;
     kx += 16;
   }
   for (; k < K; k++) {
@@ -252,7 +255,7 @@ export function cutAndPair(pb: usize, aux: usize): void {
     c1 = fma(v128.load32_splat(x1 + kx), b, c1);
     c2 = fma(v128.load32_splat(x2 + kx), b, c2);
     c3 = fma(v128.load32_splat(x3 + kx), b, c3);
-    kw += 32;
+    kw += 16;
     kx += 4;
   }
   v128.store(e0, c0);

@@ -55,6 +55,7 @@ export const OP_COMPACT_F16 = 4; // f32 -> f16 in place over [i0, i1) (CP_* word
 export const OP_TRANSPOSE_F32 = 5; // out-of-place f32 transpose of a column range (TF_* words)
 export const OP_MERGE = 6; // merge per-part selections into sorted rows (MG_* words)
 export const OP_QUANT_I8 = 7; // f32 panels -> int8 panels and per-column data (QI_* words)
+export const OP_SPLIT_QUADS = 8; // f32 panels -> quad-major halves, in place (SQ_* words)
 export const OP_TRAIN_PANELS = 40; // training: f32 matrix -> encoder panels (train_params.ts TPN_* words)
 export const OP_TRAIN_ENCODE = 41; // training: encoder GEMM fused with the TopK / AuxK selections (TEN_*)
 export const OP_TRAIN_DECODE = 42; // training: sparse decoder product and residual (TDE_*)
@@ -158,6 +159,15 @@ export const MG_OCNT = 5;
 export const MG_OSTRIDE = 6;
 export const MG_R0 = 7;
 export const MG_R1 = 8;
+
+// OP_SPLIT_QUADS: panels [P0, P1) of the f32 encoder at PTR (K x 8 floats each) become two
+// halves of K x 4 (columns 0-3, then 4-7), through SCRATCH (K * 32 bytes); stopped at a
+// checkpoint, P0 is left at the next panel.
+export const SQ_PTR = 0;
+export const SQ_K = 1;
+export const SQ_P0 = 2;
+export const SQ_P1 = 3;
+export const SQ_SCRATCH = 4;
 
 // OP_TRANSPOSE_F32: DST[c * LDD + r] = SRC[r * COLS + c] for r < ROWS, c in [C0, C1).
 export const TF_SRC = 0;

@@ -1,5 +1,6 @@
 // Layout changes done at load: the in-place block transpose (OP_TRANSPOSE_BLOCKS), the f32
-// transpose (OP_TRANSPOSE_F32) and the in-place compaction to bf16 / f16 (OP_COMPACT_*).
+// transpose (OP_TRANSPOSE_F32), the in-place compaction to bf16 / f16 (OP_COMPACT_*) and the
+// split of f32 panels into quad-major halves (OP_SPLIT_QUADS).
 
 import {
   checkpoint,
@@ -9,6 +10,11 @@ import {
   CP_PTR,
   param,
   setParam,
+  SQ_K,
+  SQ_P0,
+  SQ_P1,
+  SQ_PTR,
+  SQ_SCRATCH,
   TB_BUDGET,
   TB_COLS,
   TB_PTR,
@@ -94,6 +100,32 @@ export function transposeStep(pb: usize): i32 {
       i = s;
     }
   }
+}
+
+// OP_SPLIT_QUADS: each panel [K][8] f32 becomes [2][K][4] in place (a quad's 4 columns are then
+// 16 contiguous bytes per k, one stream for the int8 encode's rescoring instead of half of
+// every 32 bytes). A checkpoint between panels.
+export function splitQuads(pb: usize): i32 {
+  const ptr = <usize>param(pb, SQ_PTR);
+  const K = <usize>param(pb, SQ_K);
+  const p1 = param(pb, SQ_P1);
+  const scratch = <usize>param(pb, SQ_SCRATCH);
+  const first = param(pb, SQ_P0);
+  for (let p = first; p < p1; p++) {
+    if (p > first && checkpoint(pb)) {
+      setParam(pb, SQ_P0, p);
+      return 1;
+    }
+    const base = ptr + <usize>p * K * 32;
+    memory.copy(scratch, base, K * 32);
+    const hi = base + K * 16;
+    for (let k: usize = 0; k < K; k++) {
+      v128.store(base + (k << 4), v128.load(scratch + (k << 5)));
+      v128.store(hi + (k << 4), v128.load(scratch + (k << 5), 16));
+    }
+  }
+  setParam(pb, SQ_P0, p1);
+  return 0;
 }
 
 // OP_TRANSPOSE_F32 in 32 x 32 tiles; stopped at a checkpoint, C0 is left at the next tile.
