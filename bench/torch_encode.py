@@ -17,6 +17,7 @@ parser.add_argument("--d-sae", type=int, default=16384)
 parser.add_argument("--k", type=int, default=64)
 parser.add_argument("--rows", default="1,16,64,256")
 parser.add_argument("--seconds", type=float, default=3.0)
+parser.add_argument("--warmup", type=float, default=0.0, help="seconds of calls before timing")
 args = parser.parse_args()
 
 torch.manual_seed(0)
@@ -33,7 +34,10 @@ def encode(x):
 with torch.inference_mode():
     for rows in [int(r) for r in args.rows.split(",")]:
         x = torch.randn(rows, args.d_in)
-        for _ in range(3):
+        warm = time.perf_counter() + args.warmup
+        for i in range(1_000_000_000):
+            if i >= 3 and time.perf_counter() >= warm:
+                break
             encode(x)
         times = []
         deadline = time.perf_counter() + args.seconds
