@@ -1,10 +1,11 @@
 /**
  * Dictionaries in the kernels' memory: loading arenas whose matrices `prepare` adopts in place
- * (f32 and int8; for bf16 / f16 the arena hands out ordinary arrays, converted a chunk at a
- * time, so the f32 image never occupies the kernels' memory, which cannot shrink), the encoder
- * re-packed into panels and the decoder padded, for int8 an int8 copy of the encoder beside its
- * f32 panels, and reference counting so that `release` frees memory only once the calls using
- * it have ended.
+ * (f32 and int8; for bf16 / f16 the first matrix is loaded there in f32 and halved in place,
+ * and the second, an ordinary array, is converted a chunk at a time into the freed half, so the
+ * kernels' memory, which cannot shrink, never holds more than the stored bytes), the encoder
+ * re-packed into panels and the decoder padded, for int8 an int8 copy of the encoder beside
+ * its f32 panels split into quads, and reference counting so that `release` frees memory only
+ * once the calls using it have ended.
  * @module
  */
 
@@ -16,7 +17,7 @@ import type { Precision } from "../../domain/precision.ts";
 import type { KernelCalls } from "./calls.ts";
 import { int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder, splitQuads } from "./int8.ts";
 import { copyPadded, type Packed, packVector, pad8, precisionBytes } from "./pack.ts";
-import { transposeBlocks } from "./relayout.ts";
+import { compactInPlace, transposeBlocks } from "./relayout.ts";
 import { packStreamed } from "./streamed.ts";
 
 /** What `prepare` puts in the kernels' memory for one dictionary. */
@@ -53,24 +54,25 @@ export class WeightStore {
     this.precision = options.precision;
   }
 
-  /** A new arena for loading one dictionary straight into the kernels' memory. */
+  /**
+   * A new arena for loading one dictionary straight into the kernels' memory. bf16 / f16: the
+   * first matrix goes there in f32 and is compacted in place by `prepare`, which hands the
+   * freed half to the second, loaded outside as ordinary f32 (so the kernels' memory never
+   * holds more than the stored bytes, and loading holds one f32 matrix less).
+   */
   arena(): MatrixArena {
-    if (this.precision === "bf16" || this.precision === "f16") {
-      const host = this.#hostArrays;
-      return {
-        alloc(length: number): Float32Array {
-          const data = new Float32Array(length);
-          host.add(data);
-          return data;
-        },
-        dispose(): void {},
-      };
-    }
     const heap = this.#calls.heap;
     const blocks = this.#arenaBlocks;
+    const host = this.#hostArrays;
+    const reduced = this.precision === "bf16" || this.precision === "f16";
     const mine = new Set<Float32Array>();
     return {
       alloc(length: number): Float32Array {
+        if (reduced && mine.size > 0) {
+          const data = new Float32Array(length);
+          host.add(data);
+          return data;
+        }
         const ptr = heap.alloc(length * 4);
         const data = heap.f32(ptr, length);
         data.fill(0);
@@ -98,6 +100,9 @@ export class WeightStore {
     try {
       const arena = (m: Matrix) => this.#arenaBlocks.has(m.data) || this.#hostArrays.has(m.data);
       const inArena = arena(input.wEnc) || arena(input.wDec);
+      // bf16 / f16: the matrix compacted in place goes first, so the other takes its freed half.
+      const decoderFirst = this.#stream !== "f32" && this.#arenaBlocks.has(input.wDec.data);
+      let decoder = decoderFirst ? await this.#prepareDecoder(input.wDec, allocations) : undefined;
       let encoder = await this.#prepareEncoder(input.wEnc, allocations);
       // int8: quantized from the f32 panels, which are then split for the exact rescoring.
       const int8 = this.precision === "int8" && int8Applies(input.activation)
@@ -110,7 +115,7 @@ export class WeightStore {
         await this.#calls.call(undefined, (ctx) => splitQuads(ctx, at, { K, panels }));
         encoder = { ...encoder, quads: true };
       }
-      const decoder = await this.#prepareDecoder(input.wDec, allocations);
+      decoder ??= await this.#prepareDecoder(input.wDec, allocations);
       // Matrices adopted from the arena now hold the kernels' layouts: keep no stale views.
       const weights: SaeWeights = inArena ? { ...input, wEnc: EMPTY, wDec: EMPTY } : input;
       const a = weights.activation;
@@ -200,6 +205,29 @@ export class WeightStore {
     return ptr;
   }
 
+  /**
+   * `m`, an f32 block of the arena, turned into bf16 / f16 in place (panels first when asked)
+   * and shrunk to its half; null when `m` is not an arena block.
+   */
+  async #compacted(m: Matrix, panels: boolean, allocations: number[]): Promise<number | null> {
+    const precision = this.#stream;
+    if (precision === "f32") throw new RangeError("f32 weights are not compacted");
+    const ptr = this.#adopt(m.data);
+    if (ptr === null) return null;
+    allocations.push(ptr);
+    const count = m.rows * m.cols;
+    const overflow = await this.#calls.call(undefined, async (ctx) => {
+      // Row-major [K, N/8] blocks of 8 floats -> [N/8, K]: the panel layout, then halved.
+      if (panels) await transposeBlocks(ctx, ptr, { rows: m.rows, cols: m.cols / 8 });
+      return await compactInPlace(ctx, ptr, { count, precision });
+    });
+    if (overflow > 0) {
+      throw new RangeError("a weight does not fit in f16; use SAESERVE_WEIGHTS=bf16 or f32");
+    }
+    this.#calls.heap.shrink(ptr, count * 2);
+    return ptr;
+  }
+
   /** The int8 copy of the encoder whose f32 panels are `encoder`. */
   async #quantize(encoder: Packed, wEnc: Matrix, allocations: number[]): Promise<Int8Encoder> {
     const K = wEnc.rows;
@@ -224,7 +252,10 @@ export class WeightStore {
       ldb: 8 * esize,
       panelStride: K * 8 * esize,
     });
-    if (this.#stream !== "f32") return packed(await this.#streamed(wEnc, true, allocations));
+    if (this.#stream !== "f32") {
+      const done = npad === wEnc.cols ? await this.#compacted(wEnc, true, allocations) : null;
+      return packed(done ?? await this.#streamed(wEnc, true, allocations));
+    }
     let ptr = npad === wEnc.cols ? this.#adopt(wEnc.data) : null;
     if (ptr === null) {
       ptr = heap.alloc(K * npad * 4);
@@ -251,7 +282,10 @@ export class WeightStore {
       ldb: npad * esize,
       panelStride: 8 * esize,
     });
-    if (this.#stream !== "f32") return packed(await this.#streamed(wDec, false, allocations));
+    if (this.#stream !== "f32") {
+      const done = npad === wDec.cols ? await this.#compacted(wDec, false, allocations) : null;
+      return packed(done ?? await this.#streamed(wDec, false, allocations));
+    }
     let ptr = npad === wDec.cols ? this.#adopt(wDec.data) : null;
     if (ptr === null) {
       ptr = heap.alloc(wDec.rows * npad * 4);

@@ -70,6 +70,55 @@ Deno.test("arena matrices are adopted in place; the rest of the arena is freed o
   assert.equal(heap.allocatedBytes, before);
 });
 
+Deno.test("bf16 / f16 arenas: the first matrix is halved in place, the second takes the freed half", async () => {
+  const halves = (ptr: number, bytes: number) => [...heap.u16(ptr, bytes / 2)];
+  for (const precision of ["bf16", "f16"] as const) {
+    for (const decoderFirst of [false, true]) {
+      const what = `${precision}, ${decoderFirst ? "W_dec" : "W_enc"} first`;
+      const store = new WeightStore(calls, { precision });
+      const enc = uniformArray(24 * 64, 5);
+      const dec = uniformArray(64 * 24, 6);
+      // The same weights from ordinary arrays: converted a chunk at a time into new blocks.
+      const before = heap.allocatedBytes;
+      const want = await store.prepare(weights(matrix(24, 64, enc), matrix(64, 24, dec)));
+      const wantBytes = heap.allocatedBytes - before;
+      const arena = store.arena();
+      const [first, second] = decoderFirst ? [dec, enc] : [enc, dec];
+      const a = arena.alloc(first.length);
+      const b = arena.alloc(second.length);
+      a.set(first);
+      b.set(second);
+      const [wEnc, wDec] = decoderFirst
+        ? [matrix(24, 64, b), matrix(64, 24, a)]
+        : [matrix(24, 64, a), matrix(64, 24, b)];
+      const end = heap.memory.buffer.byteLength;
+      const got = await store.prepare(weights(wEnc, wDec));
+      arena.dispose();
+      assert.deepEqual(
+        halves(got.encoder.ptr, got.encoder.bytes),
+        halves(want.encoder.ptr, want.encoder.bytes),
+        what,
+      );
+      assert.deepEqual(
+        halves(got.decoder.ptr, got.decoder.bytes),
+        halves(want.decoder.ptr, want.decoder.bytes),
+        what,
+      );
+      assert.equal(heap.allocatedBytes - before, 2 * wantBytes, `${what}: only the stored bytes`);
+      assert.equal(heap.memory.buffer.byteLength, end, `${what}: no growth past the f32 block`);
+      assert.equal(
+        got.decoder.ptr === got.encoder.ptr + got.encoder.bytes ||
+          got.encoder.ptr === got.decoder.ptr + got.decoder.bytes,
+        true,
+        `${what}: the second matrix sits in the first one's freed half`,
+      );
+      store.release(want);
+      store.release(got);
+      assert.equal(heap.allocatedBytes, before, what);
+    }
+  }
+});
+
 Deno.test("release during a call frees after it; a released dictionary is unavailable (last test)", async () => {
   const store = new WeightStore(calls, { precision: "f32" });
   const before = heap.allocatedBytes;
