@@ -119,6 +119,22 @@ Deno.test("bf16 / f16 arenas: the first matrix is halved in place, the second ta
   }
 });
 
+Deno.test("an f16 arena matrix holding a weight beyond f16 is refused and its memory freed", async () => {
+  const store = new WeightStore(calls, { precision: "f16" });
+  const before = heap.allocatedBytes;
+  const arena = store.arena();
+  const enc = arena.alloc(16 * 64);
+  enc.set(uniformArray(16 * 64, 7));
+  enc[100] = 70000;
+  const dec = arena.alloc(64 * 16);
+  await assert.rejects(
+    store.prepare(weights(matrix(16, 64, enc), matrix(64, 16, dec))),
+    (e) => e instanceof RangeError && /does not fit in f16/.test(e.message),
+  );
+  arena.dispose();
+  assert.equal(heap.allocatedBytes, before);
+});
+
 Deno.test("release during a call frees after it; a released dictionary is unavailable (last test)", async () => {
   const store = new WeightStore(calls, { precision: "f32" });
   const before = heap.allocatedBytes;
