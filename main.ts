@@ -16,6 +16,7 @@ import { openStore } from "./service/store/mod.ts";
 import { apiKeyAuth } from "./routes/auth.ts";
 import { createApp } from "./routes/mod.ts";
 import { JobRunner } from "./service/jobs/mod.ts";
+import { LineWriter } from "./service/line_writer.ts";
 import { runCli } from "./cli/run.ts";
 
 /** A running service: the server and a graceful stop. */
@@ -91,7 +92,7 @@ export async function startService(config: Config): Promise<Service> {
   const registry = new Registry(store, { backend, memoryBudget: config.memoryBudget, metrics });
   const jobs = new JobRunner({ workers: config.jobWorkers });
   let draining = false;
-  const encoder = new TextEncoder();
+  const logs = new LineWriter();
   const app = createApp(
     {
       registry,
@@ -104,9 +105,7 @@ export async function startService(config: Config): Promise<Service> {
       auth,
       protectMetrics: config.protectMetrics,
       requestTimeoutMs: config.requestTimeoutMs,
-      log: config.requestLogs
-        ? (line) => Deno.stdout.writeSync(encoder.encode(JSON.stringify(line) + "\n"))
-        : undefined,
+      log: config.requestLogs ? (line) => logs.line(JSON.stringify(line)) : undefined,
       draining: () => draining,
     },
     { memoryBudget: config.memoryBudget },
@@ -131,6 +130,7 @@ export async function startService(config: Config): Promise<Service> {
         server.shutdown(),
         new Promise((r) => setTimeout(r, config.shutdownGraceMs)),
       ]);
+      logs.flush();
       jobs.close();
       registry.close();
       backend.close?.();

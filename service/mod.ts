@@ -7,5 +7,6 @@
 
 export * from "./config.ts";
 export * from "./lease_cache.ts";
+export * from "./line_writer.ts";
 export * from "./prometheus.ts";
 export * from "./registry.ts";
