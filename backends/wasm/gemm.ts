@@ -29,7 +29,7 @@ function gemmRows(rows: number, rowBytes: number): number {
  * Rows between two checkpoints inside a GEMM tile (TN columns of each row): within the
  * checkpoint work, a multiple of 6 (the widest row kernel) when there is room for one.
  */
-function checkpointRows(ctx: CallContext, K: number): number {
+export function checkpointRows(ctx: CallContext, K: number): number {
   const rows = Math.floor(ctx.checkpointWork / Math.max(1, K * TN));
   return rows >= 6 ? rows - (rows % 6) : Math.max(1, rows);
 }
@@ -183,7 +183,7 @@ export async function encodeFused(
 }
 
 /** Buffers and parameter blocks of the merge of per-part selections (`kept` per row). */
-function mergeBuffers(
+export function mergeBuffers(
   ctx: CallContext,
   parts: readonly { vals: number; idx: number; cnt: number; stride: number }[],
   options: { rows: number; kept: number; cap: number },

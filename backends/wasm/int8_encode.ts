@@ -11,7 +11,8 @@
 import { type Matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { int8Candidates, type Int8Encoder } from "./int8.ts";
 import type { Packed } from "./pack.ts";
-import { I8, I8_FINISH, MERGE, OP, P, PREC, TN } from "./params.ts";
+import { I8, I8_FINISH, OP, P, PREC, TN } from "./params.ts";
+import { checkpointRows, mergeBuffers } from "./gemm.ts";
 import { blockRows, splitByWork, splitColumns } from "./rounds.ts";
 import {
   type CallContext,
@@ -81,13 +82,13 @@ export async function encodeInt8(
   const rows = blockRows(s.rows, { rowBytes, maxRows: MAX_BLOCK_ROWS, maxBytes: MAX_BLOCK_BYTES });
   const aPtr = ctx.alloc(rows * K * 4);
   const est = descriptors(ctx, cols.length);
-  const out = descriptors(ctx, cols.length);
+  const outs: { vals: number; idx: number; cnt: number; stride: number }[] = [];
   const parts: Part[] = cols.map(([n0, n1], t) => {
     const stride = strides[t];
     const lists = partLists(ctx, { rows, stride });
     const rescored = partLists(ctx, { rows, stride });
     est.set([lists.vals, lists.idx, lists.cnt, stride * 4], t * 4);
-    out.set([rescored.vals, rescored.idx, rescored.cnt, stride * 4], t * 4);
+    outs.push({ ...rescored, stride });
     const quads = (n1 - n0) / 4;
     const aux = auxBlock(ctx, {
       A: ctx.alloc(rows * int8.kp),
@@ -139,7 +140,7 @@ export async function encodeInt8(
     });
     return { n0, n1, block };
   });
-  const merged = mergeBuffers(ctx, { desc: out.ptr, parts: parts.length, rows, kept, cap });
+  const merged = mergeBuffers(ctx, outs, { rows, kept, cap });
   const finish = paramBlock(ctx, I8_FINISH, { op: OP.i8Finish });
   const list = ctx.alloc(parts.length * 4);
   ctx.heap.i32(list, parts.length).set(parts.map((p) => p.block.pb));
@@ -172,12 +173,6 @@ export async function encodeInt8(
   return { width: n, indices, values };
 }
 
-/** Rows between two checkpoints inside a tile: within the checkpoint work, a multiple of 6. */
-function checkpointRows(ctx: CallContext, K: number): number {
-  const rows = Math.floor(ctx.checkpointWork / Math.max(1, K * TN));
-  return rows >= 6 ? rows - (rows % 6) : Math.max(1, rows);
-}
-
 /** A table of `parts` list descriptors (values, indices, counts, bytes between rows). */
 function descriptors(
   ctx: CallContext,
@@ -200,37 +195,15 @@ function partLists(
   };
 }
 
+/** Words of an aux block. */
+const I8_WORDS = Object.keys(I8).length;
+
 /** An aux block with the given {@link I8} words (the others zero). */
 function auxBlock(ctx: CallContext, words: Partial<Record<keyof typeof I8, number>>): number {
-  const size = Object.keys(I8).length;
+  const size = I8_WORDS;
   const ptr = ctx.alloc(size * 4);
   const view = ctx.heap.i32(ptr, size);
   view.fill(0);
   for (const key in words) view[I8[key as keyof typeof I8]] = words[key as keyof typeof I8]!;
   return ptr;
-}
-
-/** Buffers and parameter blocks of the merge of per-part survivors (`kept` per row). */
-function mergeBuffers(
-  ctx: CallContext,
-  options: { desc: number; parts: number; rows: number; kept: number; cap: number },
-): { vals: number; idx: number; cnt: number; blocks: ParamBlock<typeof MERGE>[] } {
-  const { rows, kept } = options;
-  const vals = ctx.alloc(rows * kept * 4);
-  const idx = ctx.alloc(rows * kept * 4);
-  const cnt = ctx.alloc(rows * 4);
-  const blocks = Array.from({ length: ctx.threads }, () => {
-    const block = paramBlock(ctx, MERGE, { op: OP.merge });
-    block.set({
-      DESC: options.desc,
-      PARTS: options.parts,
-      CAP: options.cap > 0 ? kept : 0,
-      OVAL: vals,
-      OIDX: idx,
-      OCNT: cnt,
-      OSTRIDE: kept,
-    });
-    return block;
-  });
-  return { vals, idx, cnt, blocks };
 }
