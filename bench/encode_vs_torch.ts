@@ -11,6 +11,7 @@
  *
  * Run: npx -y deno@2.9.6 task bench (torch comes from Debian's python3-torch; without it the
  * torch column is skipped). Options: BENCH_ROWS=1,16,64,256 BENCH_SECONDS=3 BENCH_WARMUP_SECONDS=3
+ * BENCH_WARMUP_CALLS=4000 BENCH_WARMUP_MAX_SECONDS=20
  * BENCH_RUNS=wasm/f32,wasm/bf16,wasm/int8,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384;
  * BENCH_IN_PROCESS=1 also times each WASM precision's encode in this process (the same rows,
  * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
@@ -35,12 +36,17 @@ const K = 64;
 const ROWS = (Deno.env.get("BENCH_ROWS") ?? "1,16,64,256").split(",").map(Number);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
 /**
- * Calls before timing, in seconds (at least 3 calls): V8 compiles a function called once per
- * request with TurboFan only after ~3000 calls, and a service that has run that long answers
- * one row ~0.3 ms faster over HTTP (~0.8 ms in-process) than one just started. torch gets the
- * same warm-up.
+ * Calls before timing: at least this many seconds (and 3 calls), torch's warm-up too.
  */
 const WARMUP = Number(Deno.env.get("BENCH_WARMUP_SECONDS") ?? 3);
+/**
+ * ... and at least this many calls, within BENCH_WARMUP_MAX_SECONDS (default 20): V8 compiles a
+ * function called once per request with TurboFan only after ~3000 calls, so a service that has
+ * served that many requests (a live client steering token by token does within minutes) answers
+ * one row 0.3-0.7 ms faster over HTTP than one 3 s old.
+ */
+const WARMUP_CALLS = Number(Deno.env.get("BENCH_WARMUP_CALLS") ?? 4000);
+const WARMUP_MAX = Number(Deno.env.get("BENCH_WARMUP_MAX_SECONDS") ?? 20);
 /** Micro-batching in the service (BENCH_BATCHING=0 starts it with SAESERVE_BATCHING=0). */
 const BATCHING = Deno.env.get("BENCH_BATCHING") !== "0";
 /** Also time each WASM precision's encode in this process, without HTTP (BENCH_IN_PROCESS=1). */
@@ -203,8 +209,14 @@ async function inProcess(precision: Precision, rows: number[]): Promise<Row[]> {
 }
 
 async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
-  const warm = performance.now() + WARMUP * 1000;
-  for (let i = 0; i < 3 || performance.now() < warm; i++) await once();
+  const start = performance.now();
+  const warm = start + WARMUP * 1000;
+  const cap = start + Math.max(WARMUP, WARMUP_MAX) * 1000;
+  for (let i = 0;; i++) {
+    const now = performance.now();
+    if (i >= 3 && now >= warm && (i >= WARMUP_CALLS || now >= cap)) break;
+    await once();
+  }
   const times: number[] = [];
   const deadline = performance.now() + SECONDS * 1000;
   while (performance.now() < deadline || times.length < 5) {

@@ -11,7 +11,7 @@ const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 Deno.test("LineWriter writes the lines of a turn together, after it", async () => {
   const out = recorder();
-  const w = new LineWriter({ write: out.write });
+  const w = new LineWriter({ write: out.write, delayMs: 0 });
   w.line('{"a":1}');
   w.line('{"b":2}');
   assert.deepEqual(out.writes, [], "nothing is written during the turn");
@@ -36,4 +36,19 @@ Deno.test("LineWriter flushes at once past its queue limit, and on flush()", asy
   assert.deepEqual(out.writes, ["12345\n67890\n", "x\n"]);
   await turn();
   assert.equal(out.writes.length, 2, "the pending timer was cleared");
+});
+
+Deno.test("LineWriter by default gathers the lines of 50 ms in one write", async () => {
+  const out = recorder();
+  const w = new LineWriter({ write: out.write });
+  w.line("a");
+  await turn();
+  w.line("b");
+  await turn();
+  assert.deepEqual(out.writes, [], "two turns later nothing is written yet");
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.deepEqual(out.writes, ["a\nb\n"], "one write after the delay");
+  w.line("c");
+  w.flush();
+  assert.deepEqual(out.writes, ["a\nb\n", "c\n"], "flush() does not wait");
 });

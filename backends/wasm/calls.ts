@@ -8,7 +8,7 @@
 
 import type { CallOptions } from "../backend.ts";
 import { SaeError } from "../../domain/errors.ts";
-import type { SharedHeap } from "./heap.ts";
+import { ALIGN, type SharedHeap } from "./heap.ts";
 import type { CallContext } from "./ops.ts";
 import { type KernelPool, KernelStuckError } from "./pool.ts";
 
@@ -20,6 +20,13 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
     work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
+
+/**
+ * A call's small scratch (parameter blocks, lists, a row) is cut from chunks of this many bytes,
+ * one heap block each: a 1-row encode allocates about 25 pieces, and a heap block apiece cost
+ * more than its kernel round's bookkeeping. Pieces larger than a quarter chunk get their own.
+ */
+export const CHUNK_BYTES = 64 << 10;
 
 /** Options of {@link KernelCalls}. */
 export interface KernelCallsOptions {
@@ -59,14 +66,27 @@ export class KernelCalls {
     const blocks: number[] = [];
     const heap = this.heap;
     const pool = this.#pool;
+    let at = 0; // the free part of the current chunk: [at, end)
+    let end = 0;
     const ctx: CallContext = {
       heap,
       threads: pool.threads,
       checkpointWork: this.#checkpointWork,
       round: (jobs, then) => pool.run(jobs, { ...turn, then }),
       alloc(bytes: number): number {
-        const ptr = heap.alloc(bytes);
-        blocks.push(ptr);
+        const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+        if (size > CHUNK_BYTES / 4) {
+          const ptr = heap.alloc(bytes);
+          blocks.push(ptr);
+          return ptr;
+        }
+        if (at + size > end) {
+          at = heap.alloc(CHUNK_BYTES);
+          blocks.push(at);
+          end = at + CHUNK_BYTES;
+        }
+        const ptr = at;
+        at += size;
         return ptr;
       },
     };

@@ -6,7 +6,8 @@
  */
 
 const PAGE = 65536;
-const ALIGN = 64;
+/** Alignment of every block, in bytes (a cache line; v128 loads). */
+export const ALIGN = 64;
 
 /** Allocation inside a shared WebAssembly.Memory. */
 export class SharedHeap {
