@@ -47,7 +47,7 @@ export interface GemmOptions {
 /** Dense C [m, n] = A [m, k] @ B. */
 export async function gemm(ctx: CallContext, a: Matrix, options: GemmOptions): Promise<Matrix> {
   const { b, n } = options;
-  if (b.quads) throw new RangeError("the GEMM cannot read panels split into quads");
+  if (b.columnMajor) throw new RangeError("the GEMM cannot read column-major panels");
   const K = a.cols;
   const out = matrix(a.rows, n);
   if (a.rows === 0 || n === 0 || K === 0) return out;
@@ -113,7 +113,9 @@ export async function encodeFused(
   options: EncodeFusedOptions,
 ): Promise<SparseRows> {
   const { dSae: n, cap } = options;
-  if (options.encoder.quads) throw new RangeError("the fused encode cannot read quad halves");
+  if (options.encoder.columnMajor) {
+    throw new RangeError("the fused encode cannot read column-major panels");
+  }
   const K = s.cols;
   const indices: Int32Array[] = [];
   const values: Float32Array[] = [];

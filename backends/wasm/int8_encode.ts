@@ -63,8 +63,8 @@ export async function encodeInt8(
   options: Int8EncodeOptions,
 ): Promise<SparseRows> {
   const { dSae: n, cap, int8 } = options;
-  if (!options.encoder.quads) {
-    throw new RangeError("the int8 encode needs f32 panels split into quads");
+  if (!options.encoder.columnMajor) {
+    throw new RangeError("the int8 encode needs column-major f32 panels");
   }
   const K = s.cols;
   const indices: Int32Array[] = [];
@@ -76,9 +76,9 @@ export async function encodeInt8(
   const candidates = strides.reduce((t, x) => t + x, 0);
   const kept = cap > 0 ? Math.min(cap, candidates) : candidates;
   // Per row: the f32 row, the merged row, and each part's quantized row, tile, counts and per
-  // candidate its estimate, its survivor, its pair (row, quad, slot) and exact values.
+  // candidate its estimate, its survivor, its pair (row, column, slot) and exact values.
   const rowBytes = K * 4 + 8 * kept + 4 +
-    strides.reduce((t, stride) => t + int8.kp + 16 + TN * 4 + 44 * stride + 12, 0);
+    strides.reduce((t, stride) => t + int8.kp + 16 + TN * 4 + 32 * stride + 12, 0);
   const rows = blockRows(s.rows, { rowBytes, maxRows: MAX_BLOCK_ROWS, maxBytes: MAX_BLOCK_BYTES });
   const aPtr = ctx.alloc(rows * K * 4);
   const est = descriptors(ctx, cols.length);
@@ -89,7 +89,6 @@ export async function encodeInt8(
     const rescored = partLists(ctx, { rows, stride });
     est.set([lists.vals, lists.idx, lists.cnt, stride * 4], t * 4);
     outs.push({ ...rescored, stride });
-    const quads = (n1 - n0) / 4;
     const aux = auxBlock(ctx, {
       A: ctx.alloc(rows * int8.kp),
       LDA: int8.kp,
@@ -106,10 +105,10 @@ export async function encodeInt8(
       C1: n1,
       OWN: ctx.alloc(rows * 4),
       PROW: ctx.alloc(rows * stride * 4),
-      PQUAD: ctx.alloc(rows * stride * 4),
+      PCOL: ctx.alloc(rows * stride * 4),
       SLOT: ctx.alloc(rows * stride * 4),
-      EXACT: ctx.alloc(rows * stride * 16),
-      QUADS: ctx.alloc((2 * (quads + 1) + cols.length) * 4),
+      EXACT: ctx.alloc(rows * stride * 4),
+      COUNTS: ctx.alloc((2 * (n1 - n0 + 1) + cols.length) * 4),
       GSTEP: Math.max(4, Math.floor(ctx.checkpointWork / (16 * K)) * 4),
       OVAL: rescored.vals,
       OIDX: rescored.idx,

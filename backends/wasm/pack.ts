@@ -30,10 +30,10 @@ export interface Packed {
   /** Bytes between panels of 8 columns. */
   readonly panelStride: number;
   /**
-   * f32 panels split into quad-major halves (columns 0-3 then 4-7 of each panel, 16 bytes per
-   * k): the layout the int8 encode rescores from; the GEMM kernels cannot read it.
+   * f32 panels made column-major (each panel's 8 columns of K floats): the layout the int8
+   * encode rescores from; the GEMM kernels cannot read it.
    */
-  readonly quads?: boolean;
+  readonly columnMajor?: boolean;
 }
 
 /** Copy an f32 vector, zero-padded to a multiple of 8. */

@@ -35,8 +35,8 @@ export const OP = {
   merge: 6,
   /** f32 encoder panels quantized to int8 panels and per-column data ({@link QUANT_I8} words). */
   quantI8: 7,
-  /** f32 encoder panels split into quad-major halves in place ({@link SPLIT_QUADS} words). */
-  splitQuads: 8,
+  /** f32 encoder panels made column-major in place ({@link COLUMN_MAJOR} words). */
+  columnMajor: 8,
   /** Training: an f32 matrix re-packed into encoder panels (train_params.ts TRAIN_PANELS). */
   trainPanels: 40,
   /** Training: the encoder GEMM fused with the TopK / AuxK selections (TRAIN_ENCODE). */
@@ -103,8 +103,8 @@ export const P = {
  * bound on the weight error, ||wq||), per-row data ROW (4 f32: scale, ||x||, ||x - xq||, 0).
  * Then, for the cut and the rescoring (assembly/int8_rescore.ts): PART of PARTS, DESC (every
  * part's selection: 4 words each, as MERGE's), CUT (candidates rescored per row over all parts;
- * 0: every one), C0/C1 (this part's columns), OWN (per row), PROW/PQUAD/SLOT/EXACT (pairs),
- * QUADS (2 * (quads + 1) + PARTS words of scratch), NPAIRS and G (set by the kernel), GSTEP
+ * 0: every one), C0/C1 (this part's columns), OWN (per row), PROW/PCOL/SLOT/EXACT (pairs),
+ * COUNTS (2 * (columns + 1) + PARTS words of scratch), NPAIRS and G (set by the kernel), GSTEP
  * (pairs between checkpoints), OVAL/OIDX/OCNT (the survivors, OSTRIDE per row).
  */
 export const I8 = {
@@ -123,10 +123,10 @@ export const I8 = {
   C1: 12,
   OWN: 13,
   PROW: 14,
-  PQUAD: 15,
+  PCOL: 15,
   SLOT: 16,
   EXACT: 17,
-  QUADS: 18,
+  COUNTS: 18,
   NPAIRS: 19,
   G: 20,
   GSTEP: 21,
@@ -148,10 +148,10 @@ export const QUANT_I8 = {
 } as const;
 
 /**
- * Word offsets of a quad split: panels [P0, P1) of the f32 encoder at PTR (K deep) become two
- * halves of K x 4 floats each, through SCRATCH (K * 32 bytes, one per job).
+ * Word offsets of a column-major relayout: panels [P0, P1) of the f32 encoder at PTR (K deep)
+ * each become their 8 columns of K floats, through SCRATCH (K * 32 bytes, one per job).
  */
-export const SPLIT_QUADS = { PTR: 0, K: 1, P0: 2, P1: 3, SCRATCH: 4 } as const;
+export const COLUMN_MAJOR = { PTR: 0, K: 1, P0: 2, P1: 3, SCRATCH: 4 } as const;
 
 /**
  * Word offsets of an int8 finish: phases 2 and 3 of the PARTS int8 encode blocks listed at

@@ -4,7 +4,7 @@
  * and the second, an ordinary array, is converted a chunk at a time into the freed half, so the
  * kernels' memory, which cannot shrink, never holds more than the stored bytes), the encoder
  * re-packed into panels and the decoder padded, for int8 an int8 copy of the encoder beside
- * its f32 panels split into quads, and reference counting so that `release` frees memory only
+ * its f32 panels made column-major, and reference counting so that `release` frees memory only
  * once the calls using it have ended.
  * @module
  */
@@ -15,7 +15,7 @@ import { SaeError } from "../../domain/errors.ts";
 import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { KernelCalls } from "./calls.ts";
-import { int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder, splitQuads } from "./int8.ts";
+import { columnMajor, int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder } from "./int8.ts";
 import { copyPadded, type Packed, packVector, pad8, precisionBytes } from "./pack.ts";
 import { compactInPlace, transposeBlocks } from "./relayout.ts";
 import { packStreamed } from "./streamed.ts";
@@ -112,8 +112,8 @@ export class WeightStore {
         const at = encoder.ptr;
         const K = input.wEnc.rows;
         const panels = int8.npad / 8;
-        await this.#calls.call(undefined, (ctx) => splitQuads(ctx, at, { K, panels }));
-        encoder = { ...encoder, quads: true };
+        await this.#calls.call(undefined, (ctx) => columnMajor(ctx, at, { K, panels }));
+        encoder = { ...encoder, columnMajor: true };
       }
       decoder ??= await this.#prepareDecoder(input.wDec, allocations);
       // Matrices adopted from the arena now hold the kernels' layouts: keep no stale views.

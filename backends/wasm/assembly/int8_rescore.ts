@@ -1,12 +1,11 @@
 // Phases 2 and 3 of the int8 encode, once every part has its selection sorted best first:
 // the cut (per row, the CUT best estimates over all parts; each part takes its own share),
-// then the exact f32 rescoring of those candidates. Candidates are gathered into pairs (row,
-// quad of 4 columns), sorted by quad so that the rows sharing a quad read its weights once,
-// and rescored 4 pairs at a time as 4 independent chains: each is the f32 encode's own sum
-// (f32x4.relaxed_madd over k in order, from 0, on the same f32 panels), so the values are the
-// f32 encode's bit for bit. The f32 panels must be split into quad-major halves (OP_SPLIT_QUADS:
-// a quad's 4 columns are 16 contiguous bytes per k). The survivors of the exact activation go
-// to OVAL/OIDX/OCNT.
+// then the exact f32 rescoring of those candidates. Candidates become pairs (row, column),
+// sorted by column, and are rescored 4 pairs at a time as the 4 lanes of one sum: lane i is
+// the f32 encode's own sum for its column (f32x4.relaxed_madd over k in order, from 0, on the
+// same f32 weights), so the values are the f32 encode's bit for bit. The f32 panels must be
+// column-major (OP_COLUMN_MAJOR: a column is K contiguous floats, so a candidate reads only its
+// own weights). The survivors of the exact activation go to OVAL/OIDX/OCNT.
 
 import {
   ACT_GATED,
@@ -26,9 +25,9 @@ import {
   I8_OWN,
   I8_PART,
   I8_PARTS,
-  I8_PQUAD,
+  I8_PCOL,
   I8_PROW,
-  I8_QUADS,
+  I8_COUNTS,
   I8_SLOT,
   P_A,
   P_B,
@@ -84,8 +83,8 @@ function cutRow(desc: usize, parts: i32, me: i32, r: i32, cut: i32, heads: usize
 }
 
 /**
- * Phase 2: this part's share of each row's cut (OWN), and its candidates as pairs (row, quad)
- * sorted by quad then row (PROW, PQUAD, NPAIRS), each candidate's pair in SLOT.
+ * Phase 2: this part's share of each row's cut (OWN), and its candidates as pairs (row, column)
+ * sorted by column then row (PROW, PCOL, NPAIRS), each candidate's pair in SLOT.
  */
 export function cutAndPair(pb: usize, aux: usize): void {
   const m = param(pb, P_M);
@@ -94,177 +93,122 @@ export function cutAndPair(pb: usize, aux: usize): void {
   const cnt = <usize>param(pb, P_OCNT);
   const parts = word(aux, I8_PARTS);
   const cut = word(aux, I8_CUT);
-  const q0 = word(aux, I8_C0) >> 2;
-  const nq = (word(aux, I8_C1) >> 2) - q0;
+  const c0 = word(aux, I8_C0);
+  const nc = word(aux, I8_C1) - c0;
   const own = <usize>word(aux, I8_OWN);
   const prow = <usize>word(aux, I8_PROW);
-  const pquad = <usize>word(aux, I8_PQUAD);
+  const pcol = <usize>word(aux, I8_PCOL);
   const slot = <usize>word(aux, I8_SLOT);
-  const start = <usize>word(aux, I8_QUADS);
-  const latest = at(start, nq + 1);
-  const heads = at(latest, nq);
+  const start = <usize>word(aux, I8_COUNTS);
+  const latest = at(start, nc + 1);
+  const heads = at(latest, nc);
   for (let r = 0; r < m; r++) {
     const n = cut > 0
       ? cutRow(<usize>word(aux, I8_DESC), parts, word(aux, I8_PART), r, cut, heads)
       : load<i32>(at(cnt, r));
     store<i32>(at(own, r), n);
   }
-  // Pairs per quad (a row's candidates in one quad make one pair), then their offsets.
-  memory.fill(start, 0, <usize>(nq + 1) << 2);
-  memory.fill(latest, 0xff, <usize>nq << 2);
+  // Pairs per column, then their offsets.
+  memory.fill(start, 0, <usize>(nc + 1) << 2);
+  memory.fill(latest, 0xff, <usize>nc << 2);
   for (let r = 0; r < m; r++) {
     const ix = idx + <usize>(r * stride) * 4;
     const n = load<i32>(at(own, r));
     for (let e = 0; e < n; e++) {
-      const q = (load<i32>(at(ix, e)) >> 2) - q0;
-      if (load<i32>(at(latest, q)) != r) {
-        store<i32>(at(latest, q), r);
-        store<i32>(at(start, q + 1), load<i32>(at(start, q + 1)) + 1);
+      const c = load<i32>(at(ix, e)) - c0;
+      if (load<i32>(at(latest, c)) != r) {
+        store<i32>(at(latest, c), r);
+        store<i32>(at(start, c + 1), load<i32>(at(start, c + 1)) + 1);
       }
     }
   }
-  for (let q = 0; q < nq; q++) {
-    store<i32>(at(start, q + 1), load<i32>(at(start, q + 1)) + load<i32>(at(start, q)));
+  for (let c = 0; c < nc; c++) {
+    store<i32>(at(start, c + 1), load<i32>(at(start, c + 1)) + load<i32>(at(start, c)));
   }
-  memory.fill(latest, 0xff, <usize>nq << 2);
+  memory.fill(latest, 0xff, <usize>nc << 2);
   for (let r = 0; r < m; r++) {
     const ix = idx + <usize>(r * stride) * 4;
     const sl = slot + <usize>(r * stride) * 4;
     const n = load<i32>(at(own, r));
     for (let e = 0; e < n; e++) {
-      const q = (load<i32>(at(ix, e)) >> 2) - q0;
-      let p = load<i32>(at(latest, q));
+      const c = load<i32>(at(ix, e)) - c0;
+      let p = load<i32>(at(latest, c));
       if (p < 0 || load<i32>(at(prow, p)) != r) {
-        p = load<i32>(at(start, q));
-        store<i32>(at(start, q), p + 1);
+        p = load<i32>(at(start, c));
+        store<i32>(at(start, c), p + 1);
         store<i32>(at(prow, p), r);
-        store<i32>(at(pquad, p), q + q0);
-        store<i32>(at(latest, q), p);
+        store<i32>(at(pcol, p), c + c0);
+        store<i32>(at(latest, c), p);
       }
       store<i32>(at(sl, e), p);
     }
   }
-  store<i32>(at(aux, I8_NPAIRS), load<i32>(at(start, nq)));
+  store<i32>(at(aux, I8_NPAIRS), load<i32>(at(start, nc)));
   store<i32>(at(aux, I8_G), 0);
 }
 
-// The 4 columns of pair p's quad: the half of its panel (8 columns, split into two halves of
-// K x 4 floats: 16 bytes per k) that holds them.
-@inline function quadAt(b: usize, pstride: usize, pquad: usize, p: i32): usize {
-  const Q = <usize>load<i32>(at(pquad, p));
-  return b + (Q >> 1) * pstride + (Q & 1) * (pstride >> 1);
+// Column j of the f32 encoder: its panel (8 columns) holds it as K contiguous floats.
+@inline function columnAt(b: usize, pstride: usize, K: usize, j: i32): usize {
+  return b + (<usize>j >> 3) * pstride + (<usize>(j & 7)) * (K << 2);
 }
 
-// Lane l of x in every lane.
-@inline function lane0(x: v128): v128 {
-  return v128.shuffle<i32>(x, x, 0, 0, 0, 0);
+// Lanes 0-3 of a and b interleaved: a0 b0 a1 b1 (lo) and a2 b2 a3 b3 (hi); then rows of four.
+@inline function lo(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(a, b, 0, 4, 1, 5);
 }
-@inline function lane1(x: v128): v128 {
-  return v128.shuffle<i32>(x, x, 1, 1, 1, 1);
+@inline function hi(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(a, b, 2, 6, 3, 7);
 }
-@inline function lane2(x: v128): v128 {
-  return v128.shuffle<i32>(x, x, 2, 2, 2, 2);
+@inline function lo2(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(a, b, 0, 1, 4, 5);
 }
-@inline function lane3(x: v128): v128 {
-  return v128.shuffle<i32>(x, x, 3, 3, 3, 3);
+@inline function hi2(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(a, b, 2, 3, 6, 7);
 }
 
 @inline function fma(x: v128, w: v128, c: v128): v128 {
   return f32x4.relaxed_madd(x, w, c);
 }
 
-// Four chains: weights w0..w3 (a quad each, 16 bytes per k), rows x0..x3, over k in order from
-// 0 (4 k per iteration: one 16-byte load of each row, its lanes broadcast in registers).
-// Results to the pairs' EXACT slots e0..e3.
-@inline function chains(K: i32, w0: usize, w1: usize, w2: usize, w3: usize, x0: usize, x1: usize, x2: usize, x3: usize, e0: usize, e1: usize, e2: usize, e3: usize): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  let kw: usize = 0;
-  let kx: usize = 0;
+// Four pairs as the four lanes of one sum: lane i is row xi against column wi, over k in order
+// from 0 (four k per step: each operand's four values transposed so that lane i holds its own),
+// which is the f32 encode's own sum for that column, bit for bit. Lane i goes to ei.
+function four(K: i32, w0: usize, w1: usize, w2: usize, w3: usize, x0: usize, x1: usize, x2: usize, x3: usize, e0: usize, e1: usize, e2: usize, e3: usize): void {
+  let c = f32x4.splat(0);
+  let o: usize = 0;
   let k = 0;
   for (; k + 4 <= K; k += 4) {
-    const xa = v128.load(x0 + kx), xb = v128.load(x1 + kx);
-    const xc = v128.load(x2 + kx), xd = v128.load(x3 + kx);
-    c0 = fma(lane0(xa), v128.load(w0 + kw), c0);
-    c1 = fma(lane0(xb), v128.load(w1 + kw), c1);
-    c2 = fma(lane0(xc), v128.load(w2 + kw), c2);
-    c3 = fma(lane0(xd), v128.load(w3 + kw), c3);
-    c0 = fma(lane1(xa), v128.load(w0 + kw, 16), c0);
-    c1 = fma(lane1(xb), v128.load(w1 + kw, 16), c1);
-    c2 = fma(lane1(xc), v128.load(w2 + kw, 16), c2);
-    c3 = fma(lane1(xd), v128.load(w3 + kw, 16), c3);
-    c0 = fma(lane2(xa), v128.load(w0 + kw, 32), c0);
-    c1 = fma(lane2(xb), v128.load(w1 + kw, 32), c1);
-    c2 = fma(lane2(xc), v128.load(w2 + kw, 32), c2);
-    c3 = fma(lane2(xd), v128.load(w3 + kw, 32), c3);
-    c0 = fma(lane3(xa), v128.load(w0 + kw, 48), c0);
-    c1 = fma(lane3(xb), v128.load(w1 + kw, 48), c1);
-    c2 = fma(lane3(xc), v128.load(w2 + kw, 48), c2);
-    c3 = fma(lane3(xd), v128.load(w3 + kw, 48), c3);
-    kw += 64;
-    kx += 16;
+    const wa = v128.load(w0 + o), wb = v128.load(w1 + o);
+    const wc = v128.load(w2 + o), wd = v128.load(w3 + o);
+    const xa = v128.load(x0 + o), xb = v128.load(x1 + o);
+    const xc = v128.load(x2 + o), xd = v128.load(x3 + o);
+    const wl = lo(wa, wb), wh = hi(wa, wb), wm = lo(wc, wd), wn = hi(wc, wd);
+    const xl = lo(xa, xb), xh = hi(xa, xb), xm = lo(xc, xd), xn = hi(xc, xd);
+    c = fma(lo2(xl, xm), lo2(wl, wm), c);
+    c = fma(hi2(xl, xm), hi2(wl, wm), c);
+    c = fma(lo2(xh, xn), lo2(wh, wn), c);
+    c = fma(hi2(xh, xn), hi2(wh, wn), c);
+    o += 16;
   }
   for (; k < K; k++) {
-    c0 = fma(v128.load32_splat(x0 + kx), v128.load(w0 + kw), c0);
-    c1 = fma(v128.load32_splat(x1 + kx), v128.load(w1 + kw), c1);
-    c2 = fma(v128.load32_splat(x2 + kx), v128.load(w2 + kw), c2);
-    c3 = fma(v128.load32_splat(x3 + kx), v128.load(w3 + kw), c3);
-    kw += 16;
-    kx += 4;
+    let w = f32x4.splat(load<f32>(w0 + o));
+    w = f32x4.replace_lane(w, 1, load<f32>(w1 + o));
+    w = f32x4.replace_lane(w, 2, load<f32>(w2 + o));
+    w = f32x4.replace_lane(w, 3, load<f32>(w3 + o));
+    let x = f32x4.splat(load<f32>(x0 + o));
+    x = f32x4.replace_lane(x, 1, load<f32>(x1 + o));
+    x = f32x4.replace_lane(x, 2, load<f32>(x2 + o));
+    x = f32x4.replace_lane(x, 3, load<f32>(x3 + o));
+    c = fma(x, w, c);
+    o += 4;
   }
-  v128.store(e0, c0);
-  v128.store(e1, c1);
-  v128.store(e2, c2);
-  v128.store(e3, c3);
+  store<f32>(e0, f32x4.extract_lane(c, 0));
+  store<f32>(e1, f32x4.extract_lane(c, 1));
+  store<f32>(e2, f32x4.extract_lane(c, 2));
+  store<f32>(e3, f32x4.extract_lane(c, 3));
 }
 
-// Four rows x0..x3 against one quad w: chains as above, the weights loaded once for all four.
-@inline function rows4(K: i32, w: usize, x0: usize, x1: usize, x2: usize, x3: usize, e0: usize, e1: usize, e2: usize, e3: usize): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  let kw: usize = 0;
-  let kx: usize = 0;
-  let k = 0;
-  for (; k + 4 <= K; k += 4) {
-    const xa = v128.load(x0 + kx), xb = v128.load(x1 + kx);
-    const xc = v128.load(x2 + kx), xd = v128.load(x3 + kx);
-    let b = v128.load(w + kw);
-    c0 = fma(lane0(xa), b, c0);
-    c1 = fma(lane0(xb), b, c1);
-    c2 = fma(lane0(xc), b, c2);
-    c3 = fma(lane0(xd), b, c3);
-    b = v128.load(w + kw, 16);
-    c0 = fma(lane1(xa), b, c0);
-    c1 = fma(lane1(xb), b, c1);
-    c2 = fma(lane1(xc), b, c2);
-    c3 = fma(lane1(xd), b, c3);
-    b = v128.load(w + kw, 32);
-    c0 = fma(lane2(xa), b, c0);
-    c1 = fma(lane2(xb), b, c1);
-    c2 = fma(lane2(xc), b, c2);
-    c3 = fma(lane2(xd), b, c3);
-    b = v128.load(w + kw, 48);
-    c0 = fma(lane3(xa), b, c0);
-    c1 = fma(lane3(xb), b, c1);
-    c2 = fma(lane3(xc), b, c2);
-    c3 = fma(lane3(xd), b, c3);
-    kw += 64;
-    kx += 16;
-  }
-  for (; k < K; k++) {
-    const b = v128.load(w + kw);
-    c0 = fma(v128.load32_splat(x0 + kx), b, c0);
-    c1 = fma(v128.load32_splat(x1 + kx), b, c1);
-    c2 = fma(v128.load32_splat(x2 + kx), b, c2);
-    c3 = fma(v128.load32_splat(x3 + kx), b, c3);
-    kw += 16;
-    kx += 4;
-  }
-  v128.store(e0, c0);
-  v128.store(e1, c1);
-  v128.store(e2, c2);
-  v128.store(e3, c3);
-}
-
-// Pairs p0..p3 (any quads, any rows; repeats allowed) as four chains.
+// Pairs p0..p3 (any columns, any rows; repeats allowed) as the lanes of one sum.
 function pairs4(pb: usize, aux: usize, p0: i32, p1: i32, p2: i32, p3: i32): void {
   const K = param(pb, P_K);
   const a = <usize>param(pb, P_A);
@@ -272,67 +216,32 @@ function pairs4(pb: usize, aux: usize, p0: i32, p1: i32, p2: i32, p3: i32): void
   const b = <usize>param(pb, P_B);
   const pstride = <usize>param(pb, P_PSTRIDE);
   const prow = <usize>word(aux, I8_PROW);
-  const pquad = <usize>word(aux, I8_PQUAD);
+  const pcol = <usize>word(aux, I8_PCOL);
   const exact = <usize>word(aux, I8_EXACT);
-  chains(
+  four(
     K,
-    quadAt(b, pstride, pquad, p0),
-    quadAt(b, pstride, pquad, p1),
-    quadAt(b, pstride, pquad, p2),
-    quadAt(b, pstride, pquad, p3),
+    columnAt(b, pstride, K, load<i32>(at(pcol, p0))),
+    columnAt(b, pstride, K, load<i32>(at(pcol, p1))),
+    columnAt(b, pstride, K, load<i32>(at(pcol, p2))),
+    columnAt(b, pstride, K, load<i32>(at(pcol, p3))),
     a + <usize>load<i32>(at(prow, p0)) * lda,
     a + <usize>load<i32>(at(prow, p1)) * lda,
     a + <usize>load<i32>(at(prow, p2)) * lda,
     a + <usize>load<i32>(at(prow, p3)) * lda,
-    exact + (<usize>p0 << 4),
-    exact + (<usize>p1 << 4),
-    exact + (<usize>p2 << 4),
-    exact + (<usize>p3 << 4),
+    exact + (<usize>p0 << 2),
+    exact + (<usize>p1 << 2),
+    exact + (<usize>p2 << 2),
+    exact + (<usize>p3 << 2),
   );
 }
 
-// Pairs p..p+3, one quad's: four rows sharing its weights.
-function quad4(pb: usize, aux: usize, p: i32): void {
-  const K = param(pb, P_K);
-  const a = <usize>param(pb, P_A);
-  const lda = <usize>param(pb, P_LDA) << 2;
-  const prow = <usize>word(aux, I8_PROW);
-  const e = <usize>word(aux, I8_EXACT) + (<usize>p << 4);
-  rows4(
-    K,
-    quadAt(<usize>param(pb, P_B), <usize>param(pb, P_PSTRIDE), <usize>word(aux, I8_PQUAD), p),
-    a + <usize>load<i32>(at(prow, p)) * lda,
-    a + <usize>load<i32>(at(prow, p + 1)) * lda,
-    a + <usize>load<i32>(at(prow, p + 2)) * lda,
-    a + <usize>load<i32>(at(prow, p + 3)) * lda,
-    e,
-    e + 16,
-    e + 32,
-    e + 48,
-  );
-}
-
-// Rescore whole runs of pairs (a run: one quad's) from g until at least `end`: four rows of a
-// run at a time share its weights; the rest go four at a time, any mix. Returns where it
-// stopped.
-function rescoreRuns(pb: usize, aux: usize, g: i32, end: i32, n: i32): i32 {
-  const pquad = <usize>word(aux, I8_PQUAD);
-  let pend = 0;
-  let q0 = 0, q1 = 0, q2 = 0;
-  while (g < end) {
-    const quad = load<i32>(at(pquad, g));
-    let r = g + 1;
-    while (r < n && load<i32>(at(pquad, r)) == quad) r++;
-    for (; g + 4 <= r; g += 4) quad4(pb, aux, g);
-    for (; g < r; g++) {
-      if (pend == 0) q0 = g;
-      else if (pend == 1) q1 = g;
-      else if (pend == 2) q2 = g;
-      else pairs4(pb, aux, q0, q1, q2, g);
-      pend = (pend + 1) & 3;
-    }
+// Rescore pairs g..end, four at a time (the last four repeat pair g where fewer are left).
+function rescoreRuns(pb: usize, aux: usize, g: i32, end: i32): i32 {
+  for (; g + 4 <= end; g += 4) pairs4(pb, aux, g, g + 1, g + 2, g + 3);
+  if (g < end) {
+    pairs4(pb, aux, g, g + 1 < end ? g + 1 : g, g + 2 < end ? g + 2 : g, g);
+    g = end;
   }
-  if (pend > 0) pairs4(pb, aux, q0, pend > 1 ? q1 : q0, pend > 2 ? q2 : q0, q0);
   return g;
 }
 
@@ -356,7 +265,7 @@ function survivors(pb: usize, aux: usize, act: i32): void {
     let kept = 0;
     for (let e = 0; e < n; e++) {
       const j = load<i32>(at(idx + row, e));
-      const p = load<f32>(exact + (<usize>load<i32>(at(slot + row, e)) << 4) + (<usize>(j & 3) << 2));
+      const p = load<f32>(exact + (<usize>load<i32>(at(slot + row, e)) << 2));
       const jb = <usize>j << 2;
       let v: f32;
       let ok: bool;
@@ -392,7 +301,7 @@ export function rescorePairs(pb: usize, aux: usize, act: i32, first: bool): i32 
       return 1;
     }
     first = false;
-    g = rescoreRuns(pb, aux, g, min(n, g + step), n);
+    g = rescoreRuns(pb, aux, g, min(n, g + step));
   }
   store<i32>(at(aux, I8_G), n);
   survivors(pb, aux, act);

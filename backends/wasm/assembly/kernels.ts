@@ -33,13 +33,13 @@ import {
   OP_I8_FINISH,
   OP_MERGE,
   OP_QUANT_I8,
-  OP_SPLIT_QUADS,
+  OP_COLUMN_MAJOR,
   OP_TRANSPOSE_BLOCKS,
   OP_TRANSPOSE_F32,
   P_OP,
   param,
 } from "./params";
-import { compactJob, splitQuads, transposeF32, transposeStep } from "./relayout";
+import { columnMajor, compactJob, transposeF32, transposeStep } from "./relayout";
 import { mergeJob } from "./select";
 import { trainJob } from "./train";
 
@@ -59,7 +59,7 @@ export function run_job(pb: usize): i32 {
   if (op == OP_TRANSPOSE_F32) return transposeF32(pb);
   if (op == OP_MERGE) return mergeJob(pb);
   if (op == OP_QUANT_I8) return quantJob(pb);
-  if (op == OP_SPLIT_QUADS) return splitQuads(pb);
+  if (op == OP_COLUMN_MAJOR) return columnMajor(pb);
   if (op == OP_I8_FINISH) return finishJob(pb);
   if (op >= 40 && op < 60) return trainJob(pb, op);
   unreachable();

@@ -55,7 +55,7 @@ export const OP_COMPACT_F16 = 4; // f32 -> f16 in place over [i0, i1) (CP_* word
 export const OP_TRANSPOSE_F32 = 5; // out-of-place f32 transpose of a column range (TF_* words)
 export const OP_MERGE = 6; // merge per-part selections into sorted rows (MG_* words)
 export const OP_QUANT_I8 = 7; // f32 panels -> int8 panels and per-column data (QI_* words)
-export const OP_SPLIT_QUADS = 8; // f32 panels -> quad-major halves, in place (SQ_* words)
+export const OP_COLUMN_MAJOR = 8; // f32 panels -> column-major, in place (CM_* words)
 export const OP_TRAIN_PANELS = 40; // training: f32 matrix -> encoder panels (train_params.ts TPN_* words)
 export const OP_TRAIN_ENCODE = 41; // training: encoder GEMM fused with the TopK / AuxK selections (TEN_*)
 export const OP_TRAIN_DECODE = 42; // training: sparse decoder product and residual (TDE_*)
@@ -76,8 +76,8 @@ export const I8_ROW = 6;
 // The int8 encode's later phases (int8_rescore.ts): each part has its own aux block. PART of
 // PARTS; DESC: every part's estimate lists (4 words each, as MG_DESC); CUT: candidates rescored
 // per row over all parts (0: every one); C0/C1: this part's columns; OWN: per row, this part's
-// entries within the cut; PROW/PQUAD: rows and quads (4 columns) of the pairs to rescore, SLOT:
-// each own entry's pair, EXACT: 4 f32 per pair, QUADS: 2 * (quads + 1) i32 of scratch, NPAIRS:
+// entries within the cut; PROW/PCOL: rows and columns of the pairs to rescore, SLOT: each own
+// entry's pair, EXACT: one f32 per pair, COUNTS: 2 * (columns + 1) i32 of scratch, NPAIRS:
 // pairs found, G: next pair to rescore, GSTEP: pairs between checkpoints; OVAL/OIDX/OCNT: the
 // rescored survivors (OSTRIDE of the P block per row).
 export const I8_PART = 7;
@@ -88,10 +88,10 @@ export const I8_C0 = 11;
 export const I8_C1 = 12;
 export const I8_OWN = 13;
 export const I8_PROW = 14;
-export const I8_PQUAD = 15;
+export const I8_PCOL = 15;
 export const I8_SLOT = 16;
 export const I8_EXACT = 17;
-export const I8_QUADS = 18;
+export const I8_COUNTS = 18;
 export const I8_NPAIRS = 19;
 export const I8_G = 20;
 export const I8_GSTEP = 21;
@@ -160,14 +160,14 @@ export const MG_OSTRIDE = 6;
 export const MG_R0 = 7;
 export const MG_R1 = 8;
 
-// OP_SPLIT_QUADS: panels [P0, P1) of the f32 encoder at PTR (K x 8 floats each) become two
-// halves of K x 4 (columns 0-3, then 4-7), through SCRATCH (K * 32 bytes); stopped at a
-// checkpoint, P0 is left at the next panel.
-export const SQ_PTR = 0;
-export const SQ_K = 1;
-export const SQ_P0 = 2;
-export const SQ_P1 = 3;
-export const SQ_SCRATCH = 4;
+// OP_COLUMN_MAJOR: panels [P0, P1) of the f32 encoder at PTR (K x 8 floats each) become their 8
+// columns of K floats each, through SCRATCH (K * 32 bytes); stopped at a checkpoint, P0 is left
+// at the next panel.
+export const CM_PTR = 0;
+export const CM_K = 1;
+export const CM_P0 = 2;
+export const CM_P1 = 3;
+export const CM_SCRATCH = 4;
 
 // OP_TRANSPOSE_F32: DST[c * LDD + r] = SRC[r * COLS + c] for r < ROWS, c in [C0, C1).
 export const TF_SRC = 0;

@@ -1,6 +1,6 @@
 // Layout changes done at load: the in-place block transpose (OP_TRANSPOSE_BLOCKS), the f32
 // transpose (OP_TRANSPOSE_F32), the in-place compaction to bf16 / f16 (OP_COMPACT_*) and the
-// split of f32 panels into quad-major halves (OP_SPLIT_QUADS).
+// relayout of f32 panels into columns (OP_COLUMN_MAJOR).
 
 import {
   checkpoint,
@@ -10,11 +10,11 @@ import {
   CP_PTR,
   param,
   setParam,
-  SQ_K,
-  SQ_P0,
-  SQ_P1,
-  SQ_PTR,
-  SQ_SCRATCH,
+  CM_K,
+  CM_P0,
+  CM_P1,
+  CM_PTR,
+  CM_SCRATCH,
   TB_BUDGET,
   TB_COLS,
   TB_PTR,
@@ -102,29 +102,37 @@ export function transposeStep(pb: usize): i32 {
   }
 }
 
-// OP_SPLIT_QUADS: each panel [K][8] f32 becomes [2][K][4] in place (a quad's 4 columns are then
-// 16 contiguous bytes per k, one stream for the int8 encode's rescoring instead of half of
-// every 32 bytes). A checkpoint between panels.
-export function splitQuads(pb: usize): i32 {
-  const ptr = <usize>param(pb, SQ_PTR);
-  const K = <usize>param(pb, SQ_K);
-  const p1 = param(pb, SQ_P1);
-  const scratch = <usize>param(pb, SQ_SCRATCH);
-  const first = param(pb, SQ_P0);
+// OP_COLUMN_MAJOR: each panel [K][8] f32 becomes [8][K] in place: a column is then K contiguous
+// floats, and the int8 encode's exact rescoring of a candidate reads its own 4 K bytes instead of
+// its quad's or panel's 16 or 32 per k. A checkpoint between panels.
+export function columnMajor(pb: usize): i32 {
+  const ptr = <usize>param(pb, CM_PTR);
+  const K = <usize>param(pb, CM_K);
+  const p1 = param(pb, CM_P1);
+  const scratch = <usize>param(pb, CM_SCRATCH);
+  const first = param(pb, CM_P0);
   for (let p = first; p < p1; p++) {
     if (p > first && checkpoint(pb)) {
-      setParam(pb, SQ_P0, p);
+      setParam(pb, CM_P0, p);
       return 1;
     }
     const base = ptr + <usize>p * K * 32;
     memory.copy(scratch, base, K * 32);
-    const hi = base + K * 16;
+    const K4 = K << 2;
     for (let k: usize = 0; k < K; k++) {
-      v128.store(base + (k << 4), v128.load(scratch + (k << 5)));
-      v128.store(hi + (k << 4), v128.load(scratch + (k << 5), 16));
+      const s = scratch + (k << 5);
+      const d = base + (k << 2);
+      store<f32>(d, load<f32>(s));
+      store<f32>(d + K4, load<f32>(s, 4));
+      store<f32>(d + 2 * K4, load<f32>(s, 8));
+      store<f32>(d + 3 * K4, load<f32>(s, 12));
+      store<f32>(d + 4 * K4, load<f32>(s, 16));
+      store<f32>(d + 5 * K4, load<f32>(s, 20));
+      store<f32>(d + 6 * K4, load<f32>(s, 24));
+      store<f32>(d + 7 * K4, load<f32>(s, 28));
     }
   }
-  setParam(pb, SQ_P0, p1);
+  setParam(pb, CM_P0, p1);
   return 0;
 }
 
