@@ -108,7 +108,7 @@ export async function encodeInt8(
       PCOL: ctx.alloc(rows * stride * 4),
       SLOT: ctx.alloc(rows * stride * 4),
       EXACT: ctx.alloc(rows * stride * 4),
-      COUNTS: ctx.alloc((2 * (n1 - n0 + 1) + cols.length) * 4),
+      COUNTS: ctx.alloc((2 * (n1 - n0 + 1) + cols.length + 24) * 4),
       GSTEP: Math.max(4, Math.floor(ctx.checkpointWork / (16 * K)) * 4),
       OVAL: rescored.vals,
       OIDX: rescored.idx,

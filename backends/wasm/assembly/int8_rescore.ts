@@ -1,7 +1,7 @@
 // Phases 2 and 3 of the int8 encode, once every part has its selection sorted best first:
 // the cut (per row, the CUT best estimates over all parts; each part takes its own share),
 // then the exact f32 rescoring of those candidates. Candidates become pairs (row, column),
-// sorted by column, and are rescored 4 pairs at a time as the 4 lanes of one sum: lane i is
+// sorted by column, and are rescored 8 pairs at a time as the lanes of two sums: lane i is
 // the f32 encode's own sum for its column (f32x4.relaxed_madd over k in order, from 0, on the
 // same f32 weights), so the values are the f32 encode's bit for bit. The f32 panels must be
 // column-major (OP_COLUMN_MAJOR: a column is K contiguous floats, so a candidate reads only its
@@ -170,46 +170,76 @@ export function cutAndPair(pb: usize, aux: usize): void {
   return f32x4.relaxed_madd(x, w, c);
 }
 
-// Four pairs as the four lanes of one sum: lane i is row xi against column wi, over k in order
-// from 0 (four k per step: each operand's four values transposed so that lane i holds its own),
-// which is the f32 encode's own sum for that column, bit for bit. Lane i goes to ei.
-function four(K: i32, w0: usize, w1: usize, w2: usize, w3: usize, x0: usize, x1: usize, x2: usize, x3: usize, e0: usize, e1: usize, e2: usize, e3: usize): void {
-  let c = f32x4.splat(0);
-  let o: usize = 0;
-  let k = 0;
-  for (; k + 4 <= K; k += 4) {
-    const wa = v128.load(w0 + o), wb = v128.load(w1 + o);
-    const wc = v128.load(w2 + o), wd = v128.load(w3 + o);
-    const xa = v128.load(x0 + o), xb = v128.load(x1 + o);
-    const xc = v128.load(x2 + o), xd = v128.load(x3 + o);
-    const wl = lo(wa, wb), wh = hi(wa, wb), wm = lo(wc, wd), wn = hi(wc, wd);
-    const xl = lo(xa, xb), xh = hi(xa, xb), xm = lo(xc, xd), xn = hi(xc, xd);
-    c = fma(lo2(xl, xm), lo2(wl, wm), c);
-    c = fma(hi2(xl, xm), hi2(wl, wm), c);
-    c = fma(lo2(xh, xn), lo2(wh, wn), c);
-    c = fma(hi2(xh, xn), hi2(wh, wn), c);
-    o += 16;
-  }
-  for (; k < K; k++) {
-    let w = f32x4.splat(load<f32>(w0 + o));
-    w = f32x4.replace_lane(w, 1, load<f32>(w1 + o));
-    w = f32x4.replace_lane(w, 2, load<f32>(w2 + o));
-    w = f32x4.replace_lane(w, 3, load<f32>(w3 + o));
-    let x = f32x4.splat(load<f32>(x0 + o));
-    x = f32x4.replace_lane(x, 1, load<f32>(x1 + o));
-    x = f32x4.replace_lane(x, 2, load<f32>(x2 + o));
-    x = f32x4.replace_lane(x, 3, load<f32>(x3 + o));
-    c = fma(x, w, c);
-    o += 4;
-  }
+// Four k of four pairs (columns w, rows x at byte offset o) transposed so that lane i holds pair
+// i's, added in order to c.
+@inline function step4(c: v128, o: usize, w0: usize, w1: usize, w2: usize, w3: usize, x0: usize, x1: usize, x2: usize, x3: usize): v128 {
+  const wa = v128.load(w0 + o), wb = v128.load(w1 + o);
+  const wc = v128.load(w2 + o), wd = v128.load(w3 + o);
+  const xa = v128.load(x0 + o), xb = v128.load(x1 + o);
+  const xc = v128.load(x2 + o), xd = v128.load(x3 + o);
+  const wl = lo(wa, wb), wh = hi(wa, wb), wm = lo(wc, wd), wn = hi(wc, wd);
+  const xl = lo(xa, xb), xh = hi(xa, xb), xm = lo(xc, xd), xn = hi(xc, xd);
+  c = fma(lo2(xl, xm), lo2(wl, wm), c);
+  c = fma(hi2(xl, xm), hi2(wl, wm), c);
+  c = fma(lo2(xh, xn), lo2(wh, wn), c);
+  return fma(hi2(xh, xn), hi2(wh, wn), c);
+}
+
+// One k of four pairs (gathered lane by lane), added to c.
+@inline function step1(c: v128, o: usize, w0: usize, w1: usize, w2: usize, w3: usize, x0: usize, x1: usize, x2: usize, x3: usize): v128 {
+  let w = f32x4.splat(load<f32>(w0 + o));
+  w = f32x4.replace_lane(w, 1, load<f32>(w1 + o));
+  w = f32x4.replace_lane(w, 2, load<f32>(w2 + o));
+  w = f32x4.replace_lane(w, 3, load<f32>(w3 + o));
+  let x = f32x4.splat(load<f32>(x0 + o));
+  x = f32x4.replace_lane(x, 1, load<f32>(x1 + o));
+  x = f32x4.replace_lane(x, 2, load<f32>(x2 + o));
+  x = f32x4.replace_lane(x, 3, load<f32>(x3 + o));
+  return fma(x, w, c);
+}
+
+@inline function store4(c: v128, e0: usize, e1: usize, e2: usize, e3: usize): void {
   store<f32>(e0, f32x4.extract_lane(c, 0));
   store<f32>(e1, f32x4.extract_lane(c, 1));
   store<f32>(e2, f32x4.extract_lane(c, 2));
   store<f32>(e3, f32x4.extract_lane(c, 3));
 }
 
-// Pairs p0..p3 (any columns, any rows; repeats allowed) as the lanes of one sum.
-function pairs4(pb: usize, aux: usize, p0: i32, p1: i32, p2: i32, p3: i32): void {
+// Eight pairs as the lanes of two sums, interleaved so that neither waits on the other's adds:
+// lane i of a sum is row x against column w over k in order from 0 (four k per step), which is
+// the f32 encode's own sum for that column, bit for bit. W, X and E hold the 8 pairs' column,
+// row and result addresses (8 words each).
+function eight(K: i32, W: usize, X: usize, E: usize): void {
+  const w0 = <usize>load<i32>(W), w1 = <usize>load<i32>(W, 4);
+  const w2 = <usize>load<i32>(W, 8), w3 = <usize>load<i32>(W, 12);
+  const w4 = <usize>load<i32>(W, 16), w5 = <usize>load<i32>(W, 20);
+  const w6 = <usize>load<i32>(W, 24), w7 = <usize>load<i32>(W, 28);
+  const x0 = <usize>load<i32>(X), x1 = <usize>load<i32>(X, 4);
+  const x2 = <usize>load<i32>(X, 8), x3 = <usize>load<i32>(X, 12);
+  const x4 = <usize>load<i32>(X, 16), x5 = <usize>load<i32>(X, 20);
+  const x6 = <usize>load<i32>(X, 24), x7 = <usize>load<i32>(X, 28);
+  let c = f32x4.splat(0);
+  let d = f32x4.splat(0);
+  let o: usize = 0;
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    c = step4(c, o, w0, w1, w2, w3, x0, x1, x2, x3);
+    d = step4(d, o, w4, w5, w6, w7, x4, x5, x6, x7);
+    o += 16;
+  }
+  for (; k < K; k++) {
+    c = step1(c, o, w0, w1, w2, w3, x0, x1, x2, x3);
+    d = step1(d, o, w4, w5, w6, w7, x4, x5, x6, x7);
+    o += 4;
+  }
+  store4(c, <usize>load<i32>(E), <usize>load<i32>(E, 4), <usize>load<i32>(E, 8), <usize>load<i32>(E, 12));
+  store4(d, <usize>load<i32>(E, 16), <usize>load<i32>(E, 20), <usize>load<i32>(E, 24), <usize>load<i32>(E, 28));
+}
+
+// Pairs g, g + 1, ... (any columns, any rows), eight at a time: where fewer than eight are left
+// before `end`, pair g stands in for the missing ones (its result is written again, unchanged).
+// TMP: 24 words of scratch for the addresses.
+function pairs8(pb: usize, aux: usize, g: i32, end: i32, tmp: usize): void {
   const K = param(pb, P_K);
   const a = <usize>param(pb, P_A);
   const lda = <usize>param(pb, P_LDA) << 2;
@@ -218,31 +248,20 @@ function pairs4(pb: usize, aux: usize, p0: i32, p1: i32, p2: i32, p3: i32): void
   const prow = <usize>word(aux, I8_PROW);
   const pcol = <usize>word(aux, I8_PCOL);
   const exact = <usize>word(aux, I8_EXACT);
-  four(
-    K,
-    columnAt(b, pstride, K, load<i32>(at(pcol, p0))),
-    columnAt(b, pstride, K, load<i32>(at(pcol, p1))),
-    columnAt(b, pstride, K, load<i32>(at(pcol, p2))),
-    columnAt(b, pstride, K, load<i32>(at(pcol, p3))),
-    a + <usize>load<i32>(at(prow, p0)) * lda,
-    a + <usize>load<i32>(at(prow, p1)) * lda,
-    a + <usize>load<i32>(at(prow, p2)) * lda,
-    a + <usize>load<i32>(at(prow, p3)) * lda,
-    exact + (<usize>p0 << 2),
-    exact + (<usize>p1 << 2),
-    exact + (<usize>p2 << 2),
-    exact + (<usize>p3 << 2),
-  );
+  for (let i = 0; i < 8; i++) {
+    const p = g + i < end ? g + i : g;
+    store<i32>(at(tmp, i), <i32>columnAt(b, pstride, K, load<i32>(at(pcol, p))));
+    store<i32>(at(tmp, 8 + i), <i32>(a + <usize>load<i32>(at(prow, p)) * lda));
+    store<i32>(at(tmp, 16 + i), <i32>(exact + (<usize>p << 2)));
+  }
+  eight(K, tmp, at(tmp, 8), at(tmp, 16));
 }
 
-// Rescore pairs g..end, four at a time (the last four repeat pair g where fewer are left).
+// Rescore pairs g..end, eight at a time. Returns end.
 function rescoreRuns(pb: usize, aux: usize, g: i32, end: i32): i32 {
-  for (; g + 4 <= end; g += 4) pairs4(pb, aux, g, g + 1, g + 2, g + 3);
-  if (g < end) {
-    pairs4(pb, aux, g, g + 1 < end ? g + 1 : g, g + 2 < end ? g + 2 : g, g);
-    g = end;
-  }
-  return g;
+  const tmp = at(at(<usize>word(aux, I8_COUNTS), 2 * (word(aux, I8_C1) - word(aux, I8_C0) + 1)), word(aux, I8_PARTS));
+  for (; g < end; g += 8) pairs8(pb, aux, g, end, tmp);
+  return end;
 }
 
 // Each own candidate's exact value through the activation; survivors to OVAL/OIDX/OCNT.
