@@ -152,7 +152,8 @@ export function cutAndPair(pb: usize, aux: usize): void {
   return b + (<usize>j >> 3) * pstride + (<usize>(j & 7)) * (K << 2);
 }
 
-// Lanes 0-3 of a and b interleaved: a0 b0 a1 b1 (lo) and a2 b2 a3 b3 (hi); then rows of four.
+// A 4 x 4 transpose in two steps: lo / hi interleave two vectors (a0 b0 a1 b1, a2 b2 a3 b3), then
+// lo2 / hi2 join halves (a0 a1 b0 b1, a2 a3 b2 b3), so lane i ends up holding the i-th vector's.
 @inline function lo(a: v128, b: v128): v128 {
   return v128.shuffle<f32>(a, b, 0, 4, 1, 5);
 }
