@@ -8,7 +8,7 @@
 
 import type { Activation } from "../../domain/sae/dictionary.ts";
 import { type CallContext, paramBlock, runToEnd } from "./ops.ts";
-import { COLUMN_MAJOR, OP, QUANT_I8 } from "./params.ts";
+import { OP, QUANT_I8 } from "./params.ts";
 import { splitByWork } from "./rounds.ts";
 
 /** The int8 copy of an encoder: panels of 8 columns, KP (K rounded up to 4) deep. */
@@ -89,29 +89,4 @@ export function int8Applies(activation: Activation): boolean {
     default:
       return false;
   }
-}
-
-/**
- * Make the f32 encoder panels at `f32` (K deep, `panels` of 8 columns) column-major in place,
- * by the workers: the int8 encode's exact rescoring then reads a candidate's own K floats, a
- * quarter of the bytes of its 4-column quad.
- */
-export async function columnMajor(
-  ctx: CallContext,
-  f32: number,
-  options: { K: number; panels: number },
-): Promise<void> {
-  const { K, panels } = options;
-  if (panels === 0) return;
-  const ranges = splitByWork(new Float64Array(panels).fill(K), ctx.threads);
-  const jobs = ranges.map(([p0, p1]) =>
-    paramBlock(ctx, COLUMN_MAJOR, { op: OP.columnMajor }).set({
-      PTR: f32,
-      K,
-      P0: p0,
-      P1: p1,
-      SCRATCH: ctx.alloc(K * 32),
-    })
-  );
-  await runToEnd(ctx, jobs);
 }

@@ -104,7 +104,7 @@ export const P = {
  * Then, for the cut and the rescoring (assembly/int8_rescore.ts): PART of PARTS, DESC (every
  * part's selection: 4 words each, as MERGE's), CUT (candidates rescored per row over all parts;
  * 0: every one), C0/C1 (this part's columns), OWN (per row), PROW/PCOL/SLOT/EXACT (pairs),
- * COUNTS (2 * (columns + 1) + PARTS + 24 words of scratch), NPAIRS and G (set by the kernel), GSTEP
+ * COUNTS (columns + 1 + PARTS words of scratch), NPAIRS and G (set by the kernel), GSTEP
  * (pairs between checkpoints), OVAL/OIDX/OCNT (the survivors, OSTRIDE per row).
  */
 export const I8 = {

@@ -1,12 +1,20 @@
 /**
  * Layout changes in the kernels' memory: the in-place block transpose that turns a row-major
- * encoder into panels of 8 columns, the in-place compaction of f32 weights to bf16 or f16,
- * and an out-of-place f32 transpose (matmul with a transposed operand).
+ * encoder into panels of 8 columns, the in-place compaction of f32 weights to bf16 or f16, the
+ * in-place column-major relayout of f32 panels (the int8 encode's exact rescoring reads it), and
+ * an out-of-place f32 transpose (matmul with a transposed operand).
  * @module
  */
 
 import type { Matrix } from "../../domain/sae/matrix.ts";
-import { COMPACT, OP, TRANSPOSE_BLOCKS, TRANSPOSE_F32, TRANSPOSE_STATE_BYTES } from "./params.ts";
+import {
+  COLUMN_MAJOR,
+  COMPACT,
+  OP,
+  TRANSPOSE_BLOCKS,
+  TRANSPOSE_F32,
+  TRANSPOSE_STATE_BYTES,
+} from "./params.ts";
 import { compactionRounds, splitByWork } from "./rounds.ts";
 import { type CallContext, PARALLEL_MIN_WORK, paramBlock, runToEnd } from "./ops.ts";
 
@@ -62,6 +70,31 @@ export async function compactInPlace(
   let overflow = 0;
   for (const block of blocks) overflow += block.get("OVERFLOW");
   return overflow;
+}
+
+/**
+ * Make the f32 encoder panels at `f32` (K deep, `panels` of 8 columns) column-major in place,
+ * by the workers: the int8 encode's exact rescoring then reads a candidate's own K floats, a
+ * quarter of the bytes of its 4-column quad.
+ */
+export async function columnMajor(
+  ctx: CallContext,
+  f32: number,
+  options: { K: number; panels: number },
+): Promise<void> {
+  const { K, panels } = options;
+  if (panels === 0) return;
+  const ranges = splitByWork(new Float64Array(panels).fill(K), ctx.threads);
+  const jobs = ranges.map(([p0, p1]) =>
+    paramBlock(ctx, COLUMN_MAJOR, { op: OP.columnMajor }).set({
+      PTR: f32,
+      K,
+      P0: p0,
+      P1: p1,
+      SCRATCH: ctx.alloc(K * 32),
+    })
+  );
+  await runToEnd(ctx, jobs);
 }
 
 /** Write src [rows, cols]^T into the kernels' memory at `dst` ([cols, ldd] f32, row-major). */

@@ -15,9 +15,9 @@ import { SaeError } from "../../domain/errors.ts";
 import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { KernelCalls } from "./calls.ts";
-import { columnMajor, int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder } from "./int8.ts";
+import { int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder } from "./int8.ts";
 import { copyPadded, type Packed, packVector, pad8, precisionBytes } from "./pack.ts";
-import { compactInPlace, transposeBlocks } from "./relayout.ts";
+import { columnMajor, compactInPlace, transposeBlocks } from "./relayout.ts";
 import { packStreamed } from "./streamed.ts";
 
 /** What `prepare` puts in the kernels' memory for one dictionary. */

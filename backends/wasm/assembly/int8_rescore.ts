@@ -84,7 +84,8 @@ function cutRow(desc: usize, parts: i32, me: i32, r: i32, cut: i32, heads: usize
 
 /**
  * Phase 2: this part's share of each row's cut (OWN), and its candidates as pairs (row, column)
- * sorted by column then row (PROW, PCOL, NPAIRS), each candidate's pair in SLOT.
+ * sorted by column then row (PROW, PCOL, NPAIRS), each candidate's pair in SLOT (a row names a
+ * column once, so every candidate is its own pair).
  */
 export function cutAndPair(pb: usize, aux: usize): void {
   const m = param(pb, P_M);
@@ -100,46 +101,36 @@ export function cutAndPair(pb: usize, aux: usize): void {
   const pcol = <usize>word(aux, I8_PCOL);
   const slot = <usize>word(aux, I8_SLOT);
   const start = <usize>word(aux, I8_COUNTS);
-  const latest = at(start, nc + 1);
-  const heads = at(latest, nc);
+  const heads = at(start, nc + 1);
   for (let r = 0; r < m; r++) {
     const n = cut > 0
       ? cutRow(<usize>word(aux, I8_DESC), parts, word(aux, I8_PART), r, cut, heads)
       : load<i32>(at(cnt, r));
     store<i32>(at(own, r), n);
   }
-  // Pairs per column, then their offsets.
+  // Candidates per column, then where each column's pairs start.
   memory.fill(start, 0, <usize>(nc + 1) << 2);
-  memory.fill(latest, 0xff, <usize>nc << 2);
   for (let r = 0; r < m; r++) {
     const ix = idx + <usize>(r * stride) * 4;
     const n = load<i32>(at(own, r));
     for (let e = 0; e < n; e++) {
       const c = load<i32>(at(ix, e)) - c0;
-      if (load<i32>(at(latest, c)) != r) {
-        store<i32>(at(latest, c), r);
-        store<i32>(at(start, c + 1), load<i32>(at(start, c + 1)) + 1);
-      }
+      store<i32>(at(start, c + 1), load<i32>(at(start, c + 1)) + 1);
     }
   }
   for (let c = 0; c < nc; c++) {
     store<i32>(at(start, c + 1), load<i32>(at(start, c + 1)) + load<i32>(at(start, c)));
   }
-  memory.fill(latest, 0xff, <usize>nc << 2);
   for (let r = 0; r < m; r++) {
     const ix = idx + <usize>(r * stride) * 4;
     const sl = slot + <usize>(r * stride) * 4;
     const n = load<i32>(at(own, r));
     for (let e = 0; e < n; e++) {
       const c = load<i32>(at(ix, e)) - c0;
-      let p = load<i32>(at(latest, c));
-      if (p < 0 || load<i32>(at(prow, p)) != r) {
-        p = load<i32>(at(start, c));
-        store<i32>(at(start, c), p + 1);
-        store<i32>(at(prow, p), r);
-        store<i32>(at(pcol, p), c + c0);
-        store<i32>(at(latest, c), p);
-      }
+      const p = load<i32>(at(start, c));
+      store<i32>(at(start, c), p + 1);
+      store<i32>(at(prow, p), r);
+      store<i32>(at(pcol, p), c + c0);
       store<i32>(at(sl, e), p);
     }
   }
@@ -199,26 +190,38 @@ export function cutAndPair(pb: usize, aux: usize): void {
   return fma(x, w, c);
 }
 
-@inline function store4(c: v128, e0: usize, e1: usize, e2: usize, e3: usize): void {
-  store<f32>(e0, f32x4.extract_lane(c, 0));
-  store<f32>(e1, f32x4.extract_lane(c, 1));
-  store<f32>(e2, f32x4.extract_lane(c, 2));
-  store<f32>(e3, f32x4.extract_lane(c, 3));
-}
-
-// Eight pairs as the lanes of two sums, interleaved so that neither waits on the other's adds:
-// lane i of a sum is row x against column w over k in order from 0 (four k per step), which is
-// the f32 encode's own sum for that column, bit for bit. W, X and E hold the 8 pairs' column,
-// row and result addresses (8 words each).
-function eight(K: i32, W: usize, X: usize, E: usize): void {
-  const w0 = <usize>load<i32>(W), w1 = <usize>load<i32>(W, 4);
-  const w2 = <usize>load<i32>(W, 8), w3 = <usize>load<i32>(W, 12);
-  const w4 = <usize>load<i32>(W, 16), w5 = <usize>load<i32>(W, 20);
-  const w6 = <usize>load<i32>(W, 24), w7 = <usize>load<i32>(W, 28);
-  const x0 = <usize>load<i32>(X), x1 = <usize>load<i32>(X, 4);
-  const x2 = <usize>load<i32>(X, 8), x3 = <usize>load<i32>(X, 12);
-  const x4 = <usize>load<i32>(X, 16), x5 = <usize>load<i32>(X, 20);
-  const x6 = <usize>load<i32>(X, 24), x7 = <usize>load<i32>(X, 28);
+// Eight pairs from g on as the lanes of two sums, interleaved so that neither waits on the
+// other's adds: lane i of a sum is its pair's row against its pair's column over k in order from
+// 0 (four k per step), which is the f32 encode's own sum for that column, bit for bit. The results
+// go to EXACT[g..g + 8). Where fewer than eight pairs are left before `end`, pair g stands in for
+// the missing ones: their lanes land past `end`, on pairs rescored later or on EXACT's 8 floats
+// of slack.
+function pairs8(pb: usize, aux: usize, g: i32, end: i32): void {
+  const K = param(pb, P_K);
+  const a = <usize>param(pb, P_A);
+  const lda = <usize>param(pb, P_LDA) << 2;
+  const b = <usize>param(pb, P_B);
+  const pstride = <usize>param(pb, P_PSTRIDE);
+  const prow = <usize>word(aux, I8_PROW);
+  const pcol = <usize>word(aux, I8_PCOL);
+  const p0 = g, p1 = pick(g, 1, end), p2 = pick(g, 2, end), p3 = pick(g, 3, end);
+  const p4 = pick(g, 4, end), p5 = pick(g, 5, end), p6 = pick(g, 6, end), p7 = pick(g, 7, end);
+  const w0 = columnAt(b, pstride, K, load<i32>(at(pcol, p0)));
+  const w1 = columnAt(b, pstride, K, load<i32>(at(pcol, p1)));
+  const w2 = columnAt(b, pstride, K, load<i32>(at(pcol, p2)));
+  const w3 = columnAt(b, pstride, K, load<i32>(at(pcol, p3)));
+  const w4 = columnAt(b, pstride, K, load<i32>(at(pcol, p4)));
+  const w5 = columnAt(b, pstride, K, load<i32>(at(pcol, p5)));
+  const w6 = columnAt(b, pstride, K, load<i32>(at(pcol, p6)));
+  const w7 = columnAt(b, pstride, K, load<i32>(at(pcol, p7)));
+  const x0 = a + <usize>load<i32>(at(prow, p0)) * lda;
+  const x1 = a + <usize>load<i32>(at(prow, p1)) * lda;
+  const x2 = a + <usize>load<i32>(at(prow, p2)) * lda;
+  const x3 = a + <usize>load<i32>(at(prow, p3)) * lda;
+  const x4 = a + <usize>load<i32>(at(prow, p4)) * lda;
+  const x5 = a + <usize>load<i32>(at(prow, p5)) * lda;
+  const x6 = a + <usize>load<i32>(at(prow, p6)) * lda;
+  const x7 = a + <usize>load<i32>(at(prow, p7)) * lda;
   let c = f32x4.splat(0);
   let d = f32x4.splat(0);
   let o: usize = 0;
@@ -233,35 +236,19 @@ function eight(K: i32, W: usize, X: usize, E: usize): void {
     d = step1(d, o, w4, w5, w6, w7, x4, x5, x6, x7);
     o += 4;
   }
-  store4(c, <usize>load<i32>(E), <usize>load<i32>(E, 4), <usize>load<i32>(E, 8), <usize>load<i32>(E, 12));
-  store4(d, <usize>load<i32>(E, 16), <usize>load<i32>(E, 20), <usize>load<i32>(E, 24), <usize>load<i32>(E, 28));
+  const e = at(<usize>word(aux, I8_EXACT), g);
+  v128.store(e, c);
+  v128.store(e, d, 16);
 }
 
-// Pairs g, g + 1, ... (any columns, any rows), eight at a time: where fewer than eight are left
-// before `end`, pair g stands in for the missing ones (its result is written again, unchanged).
-// TMP: 24 words of scratch for the addresses.
-function pairs8(pb: usize, aux: usize, g: i32, end: i32, tmp: usize): void {
-  const K = param(pb, P_K);
-  const a = <usize>param(pb, P_A);
-  const lda = <usize>param(pb, P_LDA) << 2;
-  const b = <usize>param(pb, P_B);
-  const pstride = <usize>param(pb, P_PSTRIDE);
-  const prow = <usize>word(aux, I8_PROW);
-  const pcol = <usize>word(aux, I8_PCOL);
-  const exact = <usize>word(aux, I8_EXACT);
-  for (let i = 0; i < 8; i++) {
-    const p = g + i < end ? g + i : g;
-    store<i32>(at(tmp, i), <i32>columnAt(b, pstride, K, load<i32>(at(pcol, p))));
-    store<i32>(at(tmp, 8 + i), <i32>(a + <usize>load<i32>(at(prow, p)) * lda));
-    store<i32>(at(tmp, 16 + i), <i32>(exact + (<usize>p << 2)));
-  }
-  eight(K, tmp, at(tmp, 8), at(tmp, 16));
+// Pair g + i, or g itself when that is at or past `end`.
+@inline function pick(g: i32, i: i32, end: i32): i32 {
+  return g + i < end ? g + i : g;
 }
 
 // Rescore pairs g..end, eight at a time. Returns end.
 function rescoreRuns(pb: usize, aux: usize, g: i32, end: i32): i32 {
-  const tmp = at(at(<usize>word(aux, I8_COUNTS), 2 * (word(aux, I8_C1) - word(aux, I8_C0) + 1)), word(aux, I8_PARTS));
-  for (; g < end; g += 8) pairs8(pb, aux, g, end, tmp);
+  for (; g < end; g += 8) pairs8(pb, aux, g, end);
   return end;
 }
 

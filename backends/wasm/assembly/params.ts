@@ -77,7 +77,7 @@ export const I8_ROW = 6;
 // PARTS; DESC: every part's estimate lists (4 words each, as MG_DESC); CUT: candidates rescored
 // per row over all parts (0: every one); C0/C1: this part's columns; OWN: per row, this part's
 // entries within the cut; PROW/PCOL: rows and columns of the pairs to rescore, SLOT: each own
-// entry's pair, EXACT: one f32 per pair, COUNTS: 2 * (columns + 1) + PARTS + 24 i32 of scratch, NPAIRS:
+// entry's pair, EXACT: one f32 per pair (and 8 of slack), COUNTS: columns + 1 + PARTS i32 of scratch, NPAIRS:
 // pairs found, G: next pair to rescore, GSTEP: pairs between checkpoints; OVAL/OIDX/OCNT: the
 // rescored survivors (OSTRIDE of the P block per row).
 export const I8_PART = 7;
