@@ -63,6 +63,13 @@ const runs = halves.map(async (files) => {
   const status = await child.status;
   const line = seen.findLast((l) => SUMMARY.test(l));
   const m = line?.match(SUMMARY);
+  if (!status.success && m?.[1] === "ok") {
+    // Every test passed but the process did not exit cleanly: say how, as nothing else will.
+    console.log(
+      `deno test (${files.length} modules from ${files[0]}) exited with code ${status.code}` +
+        (status.signal ? ` (${status.signal})` : "") + " after its summary",
+    );
+  }
   return {
     ok: status.success,
     passed: Number(m?.[2] ?? 0),
