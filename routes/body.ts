@@ -40,23 +40,11 @@ export function requireJson(c: Context): void {
   }
 }
 
-/**
- * Bodies larger than this close their connection once answered. Deno's HTTP/1.1 server keeps
- * a connection's read buffer at the size of the largest body it received until the connection
- * closes: one 12 MB JSON body (256 rows of 2304) left 16 MiB resident per idle keep-alive
- * connection. A client reconnects for its next request, a fraction of a millisecond beside the
- * work such a body asks for.
- */
-export const KEEP_ALIVE_MAX_BODY_BYTES = 1 << 20;
-
 /** Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () =>
     new SaeError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
   const declared = Number(c.req.header("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > KEEP_ALIVE_MAX_BODY_BYTES) {
-    c.header("Connection", "close");
-  }
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   const stream = c.req.raw.body;
   if (!stream) return new Uint8Array(0);
@@ -75,7 +63,6 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
-      if (total > KEEP_ALIVE_MAX_BODY_BYTES) c.header("Connection", "close");
       if (total > maxBytes) {
         await reader.cancel().catch(() => {});
         throw tooLarge();

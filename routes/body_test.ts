@@ -7,7 +7,6 @@ import {
   jsonBody,
   jsonMatrix,
   jsonSparse,
-  KEEP_ALIVE_MAX_BODY_BYTES,
   npyMatrix,
   parseJsonObject,
   queryOptions,
@@ -101,60 +100,6 @@ Deno.test("readBody: a declared length is read at once, a stream in chunks; both
   // No length: streamed in chunks, refused once past the limit.
   assert.deepEqual(await read({ body: chunked(200) }), { value: sum(bytes.slice(0, 200)) });
   assert.deepEqual(await read({ body: chunked(300) }), { kind: "too_large" });
-});
-
-Deno.test("readBody: a body over KEEP_ALIVE_MAX_BODY_BYTES closes its connection, declared or streamed, read or refused", async () => {
-  const app = new Hono();
-  app.post("/", async (c) => {
-    try {
-      return c.json({ read: (await readBody(c, 4 * KEEP_ALIVE_MAX_BODY_BYTES)).length });
-    } catch (e) {
-      if (e instanceof SaeError) return c.json({ kind: e.kind }, 413);
-      throw e;
-    }
-  });
-  const streamed = (n: number) =>
-    new ReadableStream<Uint8Array>({
-      start(ctl) {
-        for (let at = 0; at < n; at += 65536) ctl.enqueue(new Uint8Array(Math.min(65536, n - at)));
-        ctl.close();
-      },
-    });
-  const send = async (body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>) => {
-    const headers: Record<string, string> = body instanceof Uint8Array
-      ? { "content-length": String(body.length) }
-      : {};
-    const res = await app.request("/", { method: "POST", body, headers });
-    return { status: res.status, connection: res.headers.get("connection"), ...await res.json() };
-  };
-  const limit = KEEP_ALIVE_MAX_BODY_BYTES;
-  assert.deepEqual(await send(new Uint8Array(limit)), {
-    status: 200,
-    connection: null,
-    read: limit,
-  });
-  assert.deepEqual(await send(new Uint8Array(limit + 1)), {
-    status: 200,
-    connection: "close",
-    read: limit + 1,
-  });
-  assert.deepEqual(await send(streamed(limit)), { status: 200, connection: null, read: limit });
-  assert.deepEqual(await send(streamed(limit + 1)), {
-    status: 200,
-    connection: "close",
-    read: limit + 1,
-  });
-  // Refused unread by its declared length, or once the stream passes the limit.
-  assert.deepEqual(await send(new Uint8Array(5 * limit)), {
-    status: 413,
-    connection: "close",
-    kind: "too_large",
-  });
-  assert.deepEqual(await send(streamed(5 * limit)), {
-    status: 413,
-    connection: "close",
-    kind: "too_large",
-  });
 });
 
 Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-finite", () => {

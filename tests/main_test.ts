@@ -3,8 +3,6 @@ import { selectBackend } from "../backends/select.ts";
 import { readConfig } from "../service/config.ts";
 import { MetricsRegistry } from "../service/prometheus.ts";
 import { startService } from "../bench/service.ts";
-import { encodeNpy } from "../domain/io/npy.ts";
-import { KEEP_ALIVE_MAX_BODY_BYTES } from "../routes/body.ts";
 
 const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));
 
@@ -116,37 +114,6 @@ Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the proc
   assert.equal(res.status, 200, await res.clone().text());
   assert.ok((await res.json()).methods.length >= 1);
   assert.equal((await stopped).code, 0);
-});
-
-Deno.test("a request body over 1 MiB is answered with Connection: close; the client's next request reconnects", async () => {
-  const svc = await startService({
-    SAESERVE_BACKEND: "wasm",
-    SAESERVE_STORE: `file://${new URL("../dictionaries", import.meta.url).pathname}`,
-    SAESERVE_LOG: "off",
-  });
-  const client = Deno.createHttpClient({});
-  try {
-    const dIn = 64;
-    const encode = async (rows: number) => {
-      const x = Float32Array.from({ length: rows * dIn }, (_, i) => Math.sin(i));
-      const res = await fetch(`${svc.url}/v1/dictionaries/demo-topk/encode?top=8`, {
-        method: "POST",
-        headers: { "content-type": "application/x-npy", accept: "application/json" },
-        body: encodeNpy(x, [rows, dIn]),
-        client,
-      } as RequestInit);
-      const body = await res.json();
-      assert.equal(res.status, 200, JSON.stringify(body));
-      return { connection: res.headers.get("connection"), rows: body.indices.length };
-    };
-    const big = Math.ceil(KEEP_ALIVE_MAX_BODY_BYTES / (4 * dIn)) + 1;
-    assert.deepEqual(await encode(1), { connection: null, rows: 1 });
-    assert.deepEqual(await encode(big), { connection: "close", rows: big });
-    assert.deepEqual(await encode(1), { connection: null, rows: 1 });
-  } finally {
-    client.close();
-    await svc.stop();
-  }
 });
 
 /** Start main.ts with `env`, read its output until `done` matches it, then stop it. */
