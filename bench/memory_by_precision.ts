@@ -4,7 +4,9 @@
  * way users' files are, then for each precision (f32, bf16, f16, int8) and size starts the
  * service (main.ts, SAESERVE_BACKEND=wasm, a file store) as a child process, loads the
  * dictionary with its first encode, serves 1-row encodes and 256-row batches (.npy and JSON
- * bodies), and reads the child's /proc status and smaps.
+ * bodies) over one keep-alive connection, and reads the child's /proc status and smaps; then
+ * once more after the client has closed that connection (Deno's HTTP/1.1 server keeps a
+ * connection's read buffer at the size of the largest body it carried until it closes).
  *
  * "Stored weight bytes" = the bytes of the dictionary's weights in the precision the service
  * holds them: W_enc and W_dec in that precision plus the f32 biases; for int8, the f32 encoder
@@ -132,15 +134,17 @@ export interface MemoryFigures {
   readonly idle: MemoryReading;
   readonly afterSingles: MemoryReading;
   readonly afterBatches: MemoryReading;
+  /** After the batches, once the client has closed its connection. */
+  readonly afterClose: MemoryReading;
 }
 
 /** One encode of `rows` Gaussian rows of width `dIn`, as JSON or .npy. */
 async function encode(
   url: string,
   name: string,
-  body: { rows: number; dIn: number; json: boolean },
+  body: { rows: number; dIn: number; json: boolean; client: Deno.HttpClient },
 ): Promise<void> {
-  const { rows, dIn } = body;
+  const { rows, dIn, client } = body;
   const x = gaussianArray(rows * dIn, 7 + rows);
   for (let i = 0; i < x.length; i++) x[i] *= 3;
   const init: RequestInit = body.json
@@ -159,7 +163,7 @@ async function encode(
       headers: { "content-type": "application/x-npy" },
       body: encodeNpy(x, [rows, dIn]),
     };
-  const res = await fetch(`${url}/v1/dictionaries/${name}/encode?top=${K}`, init);
+  const res = await fetch(`${url}/v1/dictionaries/${name}/encode?top=${K}`, { ...init, client });
   const answer = await res.arrayBuffer();
   if (res.status !== 200) {
     throw new Error(`encode answered ${res.status}: ${new TextDecoder().decode(answer)}`);
@@ -214,18 +218,25 @@ export async function measureMemory(dir: string, options: MeasureOptions): Promi
     env[pair.slice(0, at)] = pair.slice(at + 1);
   }
   const service = await startService(env, { v8Flags: options.v8Flags });
+  const client = Deno.createHttpClient({});
+  let closed = false;
   try {
     const idle = await settle(service.pid);
     for (let i = 0; i < options.singles; i++) {
-      await encode(service.url, name, { rows: 1, dIn, json: true });
+      await encode(service.url, name, { rows: 1, dIn, json: true, client });
     }
     const afterSingles = await settle(service.pid);
     for (let i = 0; i < options.batches; i++) {
-      await encode(service.url, name, { rows: BATCH, dIn, json: false });
-      await encode(service.url, name, { rows: BATCH, dIn, json: true });
+      await encode(service.url, name, { rows: BATCH, dIn, json: false, client });
+      await encode(service.url, name, { rows: BATCH, dIn, json: true, client });
     }
-    for (let i = 0; i < 5; i++) await encode(service.url, name, { rows: 1, dIn, json: true });
+    for (let i = 0; i < 5; i++) {
+      await encode(service.url, name, { rows: 1, dIn, json: true, client });
+    }
     const afterBatches = await settle(service.pid);
+    closed = true;
+    client.close();
+    const afterClose = await settle(service.pid);
     const held = heldWeightBytes(precision, { dIn, dSae });
     return {
       precision,
@@ -235,8 +246,10 @@ export async function measureMemory(dir: string, options: MeasureOptions): Promi
       idle,
       afterSingles,
       afterBatches,
+      afterClose,
     };
   } finally {
+    if (!closed) client.close();
     await service.stop();
   }
 }
@@ -272,6 +285,7 @@ export function tableRow(f: MemoryFigures): string {
     mib(b.rss),
     x(b.rss, f.held),
     x(b.rss, f.fileBytes),
+    `${mib(f.afterClose.rss)} (${x(f.afterClose.rss, f.held)})`,
     `${mib(b.peak)} (${x(b.peak, f.held)})`,
     `${mib(b.wasm)} / ${mib(b.anon - b.wasm)} / ${mib(b.file)}`,
   ];
@@ -280,9 +294,10 @@ export function tableRow(f: MemoryFigures): string {
 
 const HEADER = [
   "| weights | d_sae | stored MiB | f32 file MiB | idle RSS MiB | RSS after 1-row MiB " +
-  "| / stored | / file | RSS after 256-row MiB | / stored | / file | peak MiB (/ stored) " +
+  "| / stored | / file | RSS after 256-row MiB | / stored | / file " +
+  "| connection closed MiB (/ stored) | peak MiB (/ stored) " +
   "| after 256-row: WASM / other anon / file-backed MiB |",
-  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ];
 
 /** Which runs stay within `limit` x the stored bytes, after 1-row and after 256-row requests. */
@@ -290,7 +305,7 @@ function verdict(all: readonly MemoryFigures[], limit: number): string[] {
   const within = (r: MemoryReading, f: MemoryFigures) => r.rss <= limit * f.held ? "yes" : "no";
   return all.map((f) =>
     `${f.precision} ${f.dSae}: within ${limit} x after 1-row ${within(f.afterSingles, f)}, ` +
-    `after 256-row ${within(f.afterBatches, f)}`
+    `after 256-row ${within(f.afterBatches, f)}, connection closed ${within(f.afterClose, f)}`
   );
 }
 
