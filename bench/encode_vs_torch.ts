@@ -15,9 +15,10 @@
  * BENCH_RUNS=wasm/f32,wasm/bf16,wasm/int8,webgpu/f32 BENCH_D_IN=2304 BENCH_D_SAE=16384;
  * BENCH_IN_PROCESS=1 also times each WASM precision's encode in this process (the same rows,
  * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
- * starts the service without micro-batching (whose wait for company a lone request pays). On
- * a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to 16
- * rows.
+ * starts the service without micro-batching (whose wait for company a lone request pays);
+ * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE}).
+ * On a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to
+ * 16 rows.
  * @module
  */
 
@@ -73,6 +74,14 @@ const RUNS = (Deno.env.get("BENCH_RUNS") ?? "wasm/f32,wasm/bf16,webgpu/f32").spl
   },
 );
 const TORCH_PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
+/**
+ * Rounds per batch size, after the figures above, that alternate a block of saeserve over HTTP
+ * with a block of torch (bench/torch_encode.py --serve, kept running), BENCH_BLOCK_SECONDS
+ * (default 1) each, the order swapped every round: the host's drift then reaches both sides of
+ * each round's ratio alike (BENCH_INTERLEAVE, default 0: none).
+ */
+const INTERLEAVE = Number(Deno.env.get("BENCH_INTERLEAVE") ?? 0);
+const BLOCK_SECONDS = Number(Deno.env.get("BENCH_BLOCK_SECONDS") ?? 1);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -105,28 +114,68 @@ interface Row {
   gflops: number;
 }
 
+/** torch_encode.py's command: the dictionary's shape, then `extra` arguments. */
+function torchCommand(extra: string[], stdin: "piped" | "null"): Deno.Command {
+  return new Deno.Command(TORCH_PYTHON, {
+    args: [
+      new URL("./torch_encode.py", import.meta.url).pathname,
+      "--d-in",
+      String(D_IN),
+      "--d-sae",
+      String(D_SAE),
+      "--k",
+      String(K),
+      ...extra,
+    ],
+    env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** A running torch_encode.py --serve: one timed block per call, its median in ms. */
+interface TorchBlocks {
+  block(rows: number, seconds: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+function torchBlocks(): TorchBlocks {
+  const child = torchCommand(["--serve"], "piped").spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const line = async (): Promise<string> => {
+    while (!buffered.includes("\n")) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error("torch_encode.py --serve ended early");
+      buffered += value;
+    }
+    const at = buffered.indexOf("\n");
+    const text = buffered.slice(0, at);
+    buffered = buffered.slice(at + 1);
+    return text;
+  };
+  return {
+    async block(rows: number, seconds: number): Promise<number> {
+      await writer.write(new TextEncoder().encode(`${rows} ${seconds}\n`));
+      return JSON.parse(await line()).median_ms;
+    },
+    async close(): Promise<void> {
+      await writer.close();
+      await reader.cancel();
+      await child.stderr.cancel();
+      await child.status;
+    },
+  };
+}
+
 function torchRows(): Row[] | null {
   try {
-    const out = new Deno.Command(TORCH_PYTHON, {
-      args: [
-        new URL("./torch_encode.py", import.meta.url).pathname,
-        "--d-in",
-        String(D_IN),
-        "--d-sae",
-        String(D_SAE),
-        "--k",
-        String(K),
-        "--rows",
-        ROWS.join(","),
-        "--seconds",
-        String(SECONDS),
-        "--warmup",
-        String(WARMUP),
-      ],
-      env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
+    const out = torchCommand(
+      ["--rows", ROWS.join(","), "--seconds", String(SECONDS), "--warmup", String(WARMUP)],
+      "null",
+    ).outputSync();
     if (!out.success) {
       console.log(
         `torch skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`,
@@ -233,6 +282,45 @@ async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
   };
 }
 
+/** Median ms of `once` over calls made for `seconds` (at least 5), after 3 untimed calls. */
+async function block(once: () => Promise<void>, seconds: number): Promise<number> {
+  for (let i = 0; i < 3; i++) await once();
+  const times: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline || times.length < 5) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/**
+ * {@link INTERLEAVE} rounds of a saeserve block and a torch block for `rows` rows, the order
+ * swapped every round; one line: both sides' medians over blocks and each round's ratio
+ * (saeserve's time over torch's: below 1 is faster).
+ */
+async function interleaved(
+  rows: number,
+  sides: { saeserve: () => Promise<void>; torch: TorchBlocks },
+): Promise<string> {
+  await sides.torch.block(rows, WARMUP); // the torch process's own warm-up for this size
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let round = 0; round < INTERLEAVE; round++) {
+    if (round % 2 === 0) ours.push(await block(sides.saeserve, BLOCK_SECONDS));
+    theirs.push(await sides.torch.block(rows, BLOCK_SECONDS));
+    if (round % 2 === 1) ours.push(await block(sides.saeserve, BLOCK_SECONDS));
+  }
+  const ratios = ours.map((ms, i) => ms / theirs[i]);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return `${String(rows).padStart(4)} rows: saeserve ${median(ours).toFixed(2)} ms, torch ${
+    median(theirs).toFixed(2)
+  } ms; time ratio per round median ${median(ratios).toFixed(3)} (${sorted[0].toFixed(3)}-${
+    sorted[sorted.length - 1].toFixed(3)
+  }): ${ratios.map((r) => r.toFixed(3)).join(" ")}`;
+}
+
 const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
 
 const dir = await Deno.makeTempDir({ prefix: "saeserve-bench-" });
@@ -251,6 +339,7 @@ try {
       `torch f32 in-process, ${navigator.hardwareConcurrency} threads (bench/torch_encode.py)`,
     );
   }
+  const blocks = torch && INTERLEAVE > 0 ? torchBlocks() : undefined;
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
   for (const run of RUNS) {
     const { precision } = run;
@@ -306,6 +395,16 @@ try {
             } GB/s)`,
         );
       }
+      if (blocks) {
+        console.log(
+          `interleaved with torch, ${INTERLEAVE} rounds of ${BLOCK_SECONDS} s blocks each side:`,
+        );
+        for (const r of results) {
+          console.log(
+            await interleaved(r.rows, { saeserve: overHttp(svc.url, r.rows), torch: blocks }),
+          );
+        }
+      }
       if (IN_PROCESS && run.backend === "wasm") {
         const kernels = await inProcess(precision as Precision, results.map((r) => r.rows));
         console.log(
@@ -337,6 +436,7 @@ try {
       await svc.stop();
     }
   }
+  await blocks?.close();
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

@@ -3,10 +3,14 @@
 x @ W_enc + b_enc, then topk(k) and relu, in-process, all cores (torch's default threads).
 Prints one JSON object per batch size: {"rows", "median_ms", "rows_per_s", "gflops"}.
 Run by bench/encode_vs_torch.ts; standalone: /usr/bin/python3 bench/torch_encode.py
+With --serve it times blocks on request instead, so that a caller can alternate them with its
+own: each stdin line "ROWS SECONDS" runs 3 untimed calls, then times calls for SECONDS and
+prints one JSON object as above; it exits at the end of stdin.
 """
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -18,6 +22,7 @@ parser.add_argument("--k", type=int, default=64)
 parser.add_argument("--rows", default="1,16,64,256")
 parser.add_argument("--seconds", type=float, default=3.0)
 parser.add_argument("--warmup", type=float, default=0.0, help="seconds of calls before timing")
+parser.add_argument("--serve", action="store_true", help="time blocks asked for on stdin")
 args = parser.parse_args()
 
 torch.manual_seed(0)
@@ -31,7 +36,37 @@ def encode(x):
     return torch.relu(values), indices
 
 
+def timed(x, seconds):
+    """Median seconds of one encode of x, over calls made for `seconds` (at least 5)."""
+    times = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times) < 5:
+        t0 = time.perf_counter()
+        encode(x)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def report(rows, median):
+    print(json.dumps({
+        "rows": rows,
+        "median_ms": median * 1e3,
+        "rows_per_s": rows / median,
+        "gflops": 2 * rows * args.d_in * args.d_sae / median / 1e9,
+        "threads": torch.get_num_threads(),
+    }), flush=True)
+
+
 with torch.inference_mode():
+    if args.serve:
+        inputs = {}
+        for line in sys.stdin:
+            rows, seconds = int(line.split()[0]), float(line.split()[1])
+            x = inputs.setdefault(rows, torch.randn(rows, args.d_in))
+            for _ in range(3):
+                encode(x)
+            report(rows, timed(x, seconds))
+        sys.exit(0)
     for rows in [int(r) for r in args.rows.split(",")]:
         x = torch.randn(rows, args.d_in)
         warm = time.perf_counter() + args.warmup
@@ -39,17 +74,4 @@ with torch.inference_mode():
             if i >= 3 and time.perf_counter() >= warm:
                 break
             encode(x)
-        times = []
-        deadline = time.perf_counter() + args.seconds
-        while time.perf_counter() < deadline or len(times) < 5:
-            t0 = time.perf_counter()
-            encode(x)
-            times.append(time.perf_counter() - t0)
-        median = statistics.median(times)
-        print(json.dumps({
-            "rows": rows,
-            "median_ms": median * 1e3,
-            "rows_per_s": rows / median,
-            "gflops": 2 * rows * args.d_in * args.d_sae / median / 1e9,
-            "threads": torch.get_num_threads(),
-        }), flush=True)
+        report(rows, timed(x, args.seconds))
