@@ -156,6 +156,7 @@ async function encode(
           { length: rows },
           (_, r) => Array.from(x.subarray(r * dIn, (r + 1) * dIn)),
         ),
+        top: K,
       }),
     }
     : {
@@ -163,7 +164,8 @@ async function encode(
       headers: { "content-type": "application/x-npy" },
       body: encodeNpy(x, [rows, dIn]),
     };
-  const res = await fetch(`${url}/v1/dictionaries/${name}/encode?top=${K}`, { ...init, client });
+  const query = body.json ? "" : `?top=${K}`; // a JSON request carries its options in the body
+  const res = await fetch(`${url}/v1/dictionaries/${name}/encode${query}`, { ...init, client });
   const answer = await res.arrayBuffer();
   if (res.status !== 200) {
     throw new Error(`encode answered ${res.status}: ${new TextDecoder().decode(answer)}`);

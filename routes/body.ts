@@ -164,34 +164,37 @@ export function jsonSparse(indices: number[][], values: number[][], width: numbe
       `indices has ${indices.length} rows but values has ${values.length}`,
     );
   }
+  const rows = indices.map((ix, r) => {
+    const v = values[r];
+    if (ix.length !== v.length) {
+      throw new SaeError("invalid", `row ${r}: ${ix.length} indices but ${v.length} values`);
+    }
+    // Int32Array.from would wrap 2^32 to 0: refuse what cannot be a feature index. Index -1
+    // with value 0 is padding, as encode's .npz answers pad short rows: skipped.
+    const outside = ix.findIndex((i, j) => (i < 0 || i > 0x7fffffff) && !(i === -1 && v[j] === 0));
+    if (outside >= 0) {
+      throw new SaeError(
+        "invalid",
+        `row ${r}: feature index ${ix[outside]} is out of range` +
+          (ix[outside] === -1 ? " (-1 is padding only with value 0)" : ""),
+      );
+    }
+    if (!v.every((e) => typeof e === "number")) {
+      throw new SaeError("malformed", `values[${r}] must hold numbers`);
+    }
+    const big = v.findIndex((e) => Number.isFinite(e) && !Number.isFinite(Math.fround(e)));
+    if (big >= 0) throw overflow(`values[${r}][${big}]`, v[big]);
+    const kept = ix.includes(-1) ? ix.flatMap((i, j) => (i === -1 ? [] : [j])) : null;
+    const out = Float32Array.from(kept ? kept.map((j) => v[j]) : v);
+    if (out.some((e) => !Number.isFinite(e))) {
+      throw new SaeError("invalid", `values[${r}] has a non-finite value`);
+    }
+    return { indices: Int32Array.from(kept ? kept.map((j) => ix[j]) : ix), values: out };
+  });
   return {
     width,
-    indices: indices.map((ix, r) => {
-      if (ix.length !== values[r].length) {
-        throw new SaeError(
-          "invalid",
-          `row ${r}: ${ix.length} indices but ${values[r].length} values`,
-        );
-      }
-      // Int32Array.from would wrap 2^32 to 0: refuse what cannot be a feature index.
-      const outside = ix.find((i) => i < 0 || i > 0x7fffffff);
-      if (outside !== undefined) {
-        throw new SaeError("invalid", `row ${r}: feature index ${outside} is out of range`);
-      }
-      return Int32Array.from(ix);
-    }),
-    values: values.map((v, r) => {
-      if (!v.every((e) => typeof e === "number")) {
-        throw new SaeError("malformed", `values[${r}] must hold numbers`);
-      }
-      const big = v.findIndex((e) => Number.isFinite(e) && !Number.isFinite(Math.fround(e)));
-      if (big >= 0) throw overflow(`values[${r}][${big}]`, v[big]);
-      const out = Float32Array.from(v);
-      if (out.some((e) => !Number.isFinite(e))) {
-        throw new SaeError("invalid", `values[${r}] has a non-finite value`);
-      }
-      return out;
-    }),
+    indices: rows.map((row) => row.indices),
+    values: rows.map((row) => row.values),
   };
 }
 

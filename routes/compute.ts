@@ -49,7 +49,9 @@ import {
   wantsNpz,
 } from "./respond.ts";
 import {
+  DecodeDenseSchema,
   DecodeRequestSchema,
+  DecodeSparseSchema,
   EncodeOptionsSchema,
   EncodeRequestSchema,
   SteerOptionsSchema,
@@ -65,6 +67,22 @@ function splitActivations(
     throw new SaeError("malformed", "body needs an `activations` field");
   }
   return { activations, rest };
+}
+
+/**
+ * A JSON request carries its options in the body: a query string would be ignored, so 400.
+ * Checked once the dictionary is found, so an unknown one is still a 404.
+ */
+function refuseQueryOptions(c: AppContext, form: "json" | "npy"): void {
+  if (form !== "json") return;
+  const names = [...new URL(c.req.url).searchParams.keys()];
+  if (names.length === 0) return;
+  throw new SaeError(
+    "malformed",
+    `with a JSON body, options go in the JSON object, not the query string (got ${
+      [...new Set(names)].slice(0, 5).join(", ")
+    }); the query string carries options only for .npy bodies`,
+  );
 }
 
 /** Activations and options of a request in either form. */
@@ -193,6 +211,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
       const compute = pick(c);
       let answer = { otherBytes: 0, binary: wantsNpz(c) };
       const result = await withLease(deps, pathParam(c, "id"), (lease) => {
+        refuseQueryOptions(c, req.form);
         // Cost first: top <= d_sae, map_features deduplicated, work and answer within budget.
         const cost = checkEncode(limitsOf(deps), lease.description, {
           rows: req.x.rows,
@@ -276,13 +295,26 @@ export function computeOperations(deps: AppDeps): Operation[] {
       if (form === "npy") {
         codes = npyMatrix(bytes, "codes");
       } else {
-        const body = validate(DecodeRequestSchema, parseJsonObject(bytes), "body");
-        codes = "codes" in body
-          ? jsonMatrix(body.codes, "codes")
-          : jsonSparse(body.indices, body.values, 0);
+        const object = parseJsonObject(bytes);
+        const dense = "codes" in object;
+        if (dense === ("indices" in object || "values" in object)) {
+          throw new SaeError(
+            "malformed",
+            dense
+              ? "send either {indices, values} (sparse) or {codes} (dense), not both"
+              : "decode takes {indices, values} (sparse codes) or {codes} (dense rows)",
+          );
+        }
+        if (dense) {
+          codes = jsonMatrix(validate(DecodeDenseSchema, object, "body").codes, "codes");
+        } else {
+          const body = validate(DecodeSparseSchema, object, "body");
+          codes = jsonSparse(body.indices, body.values, 0);
+        }
       }
       const compute = pick(c);
       const y = await withLease(deps, pathParam(c, "id"), (lease) => {
+        refuseQueryOptions(c, form);
         const rows = "data" in codes ? codes.rows : codes.indices.length;
         const nonZeros = "data" in codes
           ? undefined
@@ -334,6 +366,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
       const requested = withPatchPositions(options, req.x.rows);
       const id = pathParam(c, "id");
       const y = await withLease(deps, id, (lease) => {
+        refuseQueryOptions(c, req.form);
         checkSteerable(lease.description, id); // 422 for a transcoder
         // Positions deduplicated and < rows; the steering work and the answer within budget.
         const interventions = checkSteer(limitsOf(deps), lease.description, {

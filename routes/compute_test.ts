@@ -152,3 +152,76 @@ Deno.test("large JSON answers (written on a job worker) equal the .npy answer", 
   assert.equal(got.length, rows);
   assert.deepEqual(got.flat(), Array.from(m.data as Float32Array));
 });
+
+Deno.test("first-hour traps: query options with a JSON body, steer without a value, decode's two forms and encode's -1 padding", async () => {
+  const { app, registry } = testApp();
+  const f = fixtures.get("saelens_standard")!;
+  const base = `/v1/dictionaries/${f.case}`;
+  const problem = async (res: Response) => ({ status: res.status, ...await res.json() });
+
+  // A JSON request's options go in its body: a query string is refused, not ignored.
+  const queried = await problem(
+    await postJson(app, `${base}/encode?top=2&foo=1`, { activations: f.x }),
+  );
+  assert.equal(queried.status, 400);
+  assert.match(
+    queried.detail,
+    /options go in the JSON object, not the query string \(got top, foo\)/,
+  );
+  const decodeQueried = await postJson(app, `${base}/decode?bias=false`, { codes: f.codes });
+  assert.equal(decodeQueried.status, 400);
+
+  // Every steering mode but ablate needs a value; ablate takes none.
+  for (const mode of ["add", "clamp", "scale", "orthogonal", "cap"]) {
+    const res = await problem(
+      await postJson(app, `${base}/steer`, {
+        activations: f.x,
+        interventions: [{ feature: 1, mode }],
+      }),
+    );
+    assert.equal(res.status, 400, mode);
+    assert.match(res.detail, new RegExp(`mode ${mode} needs a value`));
+  }
+  const ablated = await postJson(app, `${base}/steer`, {
+    activations: f.x,
+    interventions: [{ feature: 1, mode: "ablate" }],
+  });
+  assert.equal(ablated.status, 200);
+
+  // Decode names its two forms when the body holds both or neither.
+  const both = await problem(
+    await postJson(app, `${base}/decode`, { codes: f.codes, indices: [[1]], values: [[1]] }),
+  );
+  assert.equal(both.status, 400);
+  assert.match(
+    both.detail,
+    /either \{indices, values\} \(sparse\) or \{codes\} \(dense\), not both/,
+  );
+  const neither = await problem(await postJson(app, `${base}/decode`, { activations: f.x }));
+  assert.equal(neither.status, 400);
+  assert.match(neither.detail, /decode takes \{indices, values\}/);
+  const fractional = await problem(
+    await postJson(app, `${base}/decode`, { indices: [[3.5]], values: [[1]] }),
+  );
+  assert.equal(fractional.status, 400);
+  assert.match(fractional.detail, /indices/);
+
+  // Encode's padded answer decodes as is: (-1, 0) pairs are skipped, other -1s refused.
+  const enc = await (await postJson(app, `${base}/encode`, { activations: f.x, top: 3 })).json();
+  const width = Math.max(...enc.indices.map((ix: number[]) => ix.length)) + 2;
+  const pad = (rows: number[][], fill: number) =>
+    rows.map((row) => [...row, ...new Array(width - row.length).fill(fill)]);
+  const plain = await (await postJson(app, `${base}/decode`, enc)).json();
+  const padded = await postJson(app, `${base}/decode`, {
+    indices: pad(enc.indices, -1),
+    values: pad(enc.values, 0),
+  });
+  assert.equal(padded.status, 200);
+  assert.deepEqual((await padded.json()).activations, plain.activations);
+  const wrongPad = await problem(
+    await postJson(app, `${base}/decode`, { indices: [[2, -1]], values: [[1, 0.5]] }),
+  );
+  assert.equal(wrongPad.status, 422);
+  assert.match(wrongPad.detail, /-1 is padding only with value 0/);
+  registry.close();
+});

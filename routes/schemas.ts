@@ -47,7 +47,7 @@ export const InterventionSchema = z.object({
     "add: f += value; clamp: f = value; scale: f *= value; ablate: f = 0; " +
       "orthogonal: x - (x.u)u + value u; cap: x - max(0, x.u - value) u (u: unit decoder direction)",
   ),
-  value: z.number().default(0),
+  value: z.number().optional().describe("required by every mode but ablate"),
   positions: z.array(z.number().int()).max(LIST_LIMITS.indices).optional().describe(
     "rows to steer (default all); duplicates count once",
   ),
@@ -99,11 +99,19 @@ export const EncodeOptionsSchema = z.object({
 export const EncodeRequestSchema = EncodeOptionsSchema.extend({ activations: MatrixSchema })
   .strict();
 
-/** POST /decode JSON body: sparse codes or dense codes. */
-export const DecodeRequestSchema = z.union([
-  z.object({ indices: z.array(z.array(z.number().int())), values: MatrixSchema }).strict(),
-  z.object({ codes: MatrixSchema }).strict(),
-]);
+/** POST /decode JSON body, sparse form. */
+export const DecodeSparseSchema = z.object({
+  indices: z.array(z.array(z.number().int())).describe(
+    "latent indices per row; -1 with value 0 is padding (as .npz answers of encode hold) and skipped",
+  ),
+  values: MatrixSchema,
+}).strict();
+
+/** POST /decode JSON body, dense form. */
+export const DecodeDenseSchema = z.object({ codes: MatrixSchema }).strict();
+
+/** POST /decode JSON body: sparse or dense codes. */
+export const DecodeRequestSchema = z.union([DecodeSparseSchema, DecodeDenseSchema]);
 
 /** Options of POST /steer. */
 export const SteerOptionsSchema = z.object({

@@ -30,8 +30,8 @@ export interface SteerCondition {
 export interface Intervention {
   readonly feature: number;
   readonly mode: typeof STEER_MODES[number];
-  /** Ignored by "ablate". */
-  readonly value: number;
+  /** Required by every mode but "ablate", which ignores it. */
+  readonly value?: number;
   /** Rows to edit; every row when absent. */
   readonly positions?: readonly number[];
   /**
@@ -59,6 +59,12 @@ export function checkInterventions(
     feature(iv.feature, n, "feature");
     if (!STEER_MODES.includes(iv.mode)) {
       throw new SaeError("invalid", `interventions[${n}]: unknown mode ${JSON.stringify(iv.mode)}`);
+    }
+    if (iv.mode !== "ablate" && iv.value === undefined) {
+      throw new SaeError(
+        "malformed",
+        `interventions[${n}]: mode ${iv.mode} needs a value (only ablate takes none)`,
+      );
     }
     if (iv.mode !== "ablate" && !Number.isFinite(iv.value)) {
       throw new SaeError("invalid", `interventions[${n}]: value must be a finite number`);
@@ -141,7 +147,7 @@ export function steeringDeltas(
     const rowMax = codes && codes.values[r].length ? Math.max(0, ...codes.values[r]) : 0;
     for (const iv of interventions) {
       if (!LATENT_MODES.includes(iv.mode) || !applies(iv, r, codes)) continue;
-      let value = iv.relative ? iv.value * rowMax : iv.value;
+      let value = (iv.value ?? 0) * (iv.relative ? rowMax : 1);
       if (iv.unit === "norm" && (iv.mode === "add" || iv.mode === "clamp")) {
         const norm = options.decoderNorms?.get(iv.feature) ?? 0;
         value = norm > 0 ? value / norm : 0;
@@ -180,9 +186,8 @@ export function applyProjections(
       const row = x.data.subarray(r * x.cols, (r + 1) * x.cols);
       let dot = 0;
       for (let c = 0; c < x.cols; c++) dot += row[c] * u[c];
-      const value = iv.relative && options.codes
-        ? iv.value * Math.max(0, ...options.codes.values[r])
-        : iv.value;
+      const value = (iv.value ?? 0) *
+        (iv.relative && options.codes ? Math.max(0, ...options.codes.values[r]) : 1);
       const shift = iv.mode === "orthogonal" ? value - dot : -Math.max(0, dot - value);
       for (let c = 0; c < x.cols; c++) row[c] += shift * u[c];
     }
