@@ -105,6 +105,13 @@ export function jsonMatrix(value: unknown, what: string): Matrix {
   if (!Array.isArray(value)) throw new SaeError("malformed", `${what} must be an array of rows`);
   if (value.length === 0) throw new SaeError("invalid", `${what} has no rows`);
   const first = value[0];
+  if (typeof first === "number") {
+    throw new SaeError(
+      "malformed",
+      `${what} must be rows (an array of arrays of numbers), got one flat array: ` +
+        `send one row as [[...]]`,
+    );
+  }
   if (!Array.isArray(first)) {
     throw new SaeError("malformed", `${what}[0] must be an array of numbers`);
   }
@@ -258,6 +265,9 @@ export function queryOptions(
   const out: Record<string, unknown> = {};
   const url = new URL(c.req.url);
   for (const [key, raw] of url.searchParams) {
+    if (Object.hasOwn(out, key)) {
+      throw new SaeError("malformed", `query parameter ${key} is given twice`);
+    }
     if (options.jsonKeys?.includes(key)) {
       try {
         out[key] = JSON.parse(raw);

@@ -110,6 +110,11 @@ Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-fin
   assert.equal(kindOf(() => jsonMatrix([], "x")), "invalid");
   assert.equal(kindOf(() => jsonMatrix([[1, 2], [3]], "x")), "invalid");
   assert.equal(kindOf(() => jsonMatrix([[1e39]], "x")), "invalid"); // f32 overflow
+  // One flat row: told to wrap it.
+  assert.throws(
+    () => jsonMatrix([1, 2, 3], "x"),
+    /x must be rows .* send one row as \[\[\.\.\.\]\]/,
+  );
 });
 
 Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
@@ -117,6 +122,10 @@ Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
   assert.deepEqual(Array.from(codes.indices[0]), [0, 3]);
   assert.equal(kindOf(() => jsonSparse([[0]], [[1], [2]], 0)), "invalid");
   assert.equal(kindOf(() => jsonSparse([[-1]], [[1]], 0)), "invalid");
+  // (-1, 0) is encode's padding: skipped, whatever the row's length.
+  const padded = jsonSparse([[4, -1, -1], [-1]], [[2, 0, 0], [0]], 0);
+  assert.deepEqual(padded.indices.map((ix) => Array.from(ix)), [[4], []]);
+  assert.deepEqual(padded.values.map((v) => Array.from(v)), [[2], []]);
   assert.equal(kindOf(() => jsonSparse([[2 ** 32]], [[1]], 0)), "invalid");
   const npy = npyMatrix(encodeNpy(Float32Array.from([1, 2, 3]), [3]), "x");
   assert.deepEqual([npy.rows, npy.cols], [1, 3]);
@@ -136,4 +145,12 @@ Deno.test("parseJsonObject, validate and queryOptions", async () => {
   assert.deepEqual(q, {
     value: { top: 3, include: ["metrics", "error"], name: "x", interventions: [1] },
   });
+  // A parameter given twice is refused, not resolved to its last value; inherited names are fine.
+  const twice = await onRequest({ url: "/?top=3&top=4", body: "" }, (c) => queryOptions(c, {}));
+  assert.deepEqual(twice, { kind: "malformed" });
+  const inherited = await onRequest(
+    { url: "/?constructor=1&toString=2", body: "" },
+    (c) => queryOptions(c, {}),
+  );
+  assert.deepEqual(inherited, { value: { constructor: 1, toString: 2 } });
 });

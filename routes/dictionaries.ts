@@ -78,7 +78,7 @@ export function dictionaryOperations(deps: AppDeps): Operation[] {
     method: "get",
     path: "/v1/dictionaries/:id",
     tag: "dictionaries",
-    summary: "Describe one dictionary (loads it if needed)",
+    summary: "Describe one dictionary (from memory when loaded, else from its files)",
     request: { params: ID_PARAM },
     responses: {
       200: { description: "its metadata", content: { "application/json": DictionarySchema } },

@@ -22,7 +22,8 @@ export function healthOperations(
   metrics.add(
     new Gauge(
       "saeserve_dictionaries_loaded",
-      "Dictionaries in memory.",
+      "Entries in memory: dictionaries, model heads and aligned dictionaries " +
+        "(saeserve_dictionary_loaded lists the dictionaries alone).",
       () => registry.loadedCount,
     ),
   );
