@@ -78,7 +78,9 @@ export function dictionaryOperations(deps: AppDeps): Operation[] {
     method: "get",
     path: "/v1/dictionaries/:id",
     tag: "dictionaries",
-    summary: "Describe one dictionary (from memory when loaded, else from its files)",
+    summary: "Describe one dictionary, loading it if needed",
+    description: "A dictionary not yet in memory is loaded first (as its first encode would), " +
+      "so this also warms it up; one that cannot be loaded is a 503 with Retry-After.",
     request: { params: ID_PARAM },
     responses: {
       200: { description: "its metadata", content: { "application/json": DictionarySchema } },
@@ -90,8 +92,9 @@ export function dictionaryOperations(deps: AppDeps): Operation[] {
       { name: "sparsify", params: { id: DEMO.sparsify } },
     ],
     handler: async (c) => {
-      const summary = await deps.registry.describe(pathParam(c, "id"));
-      return c.json(dictionaryJson(summary));
+      const id = pathParam(c, "id");
+      (await deps.registry.acquire(id)).release();
+      return c.json(dictionaryJson(await deps.registry.describe(id)));
     },
   }];
 }

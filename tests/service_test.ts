@@ -19,11 +19,18 @@ Deno.test("list describes every fixture dictionary with api.md fields", async ()
   registry.close();
 });
 
-Deno.test("describe loads on demand and reports loaded after a compute request", async () => {
+Deno.test("GET of one dictionary loads it if needed (api.md); the list does not", async () => {
   const { app, registry } = testApp();
+  const listed = async () =>
+    (await (await app.request("/v1/dictionaries")).json()).dictionaries.find((
+      e: { id: string },
+    ) => e.id === "saelens_gated");
+  assert.equal((await listed()).loaded, false);
+  assert.equal((await listed()).loaded, false, "listing never loads");
   const d = await (await app.request("/v1/dictionaries/saelens_gated")).json();
   assert.equal(d.architecture, "gated");
-  assert.equal(d.loaded, false);
+  assert.equal(d.loaded, true);
+  assert.equal((await listed()).loaded, true);
   const x = [new Array(d.d_in).fill(0.5)];
   const enc = await app.request("/v1/dictionaries/saelens_gated/encode", {
     method: "POST",
