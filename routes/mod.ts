@@ -157,8 +157,15 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   }
   const root = new Hono();
   root.onError((error, c) => errorResponse(c, error));
-  root.notFound((c) =>
-    problemResponse(c, 404, `no route ${c.req.method} ${new URL(c.req.url).pathname}`)
-  );
+  root.notFound((c) => problemResponse(c, 404, noRouteDetail(c.req.method, c.req.url)));
   return root.route("/", app);
+}
+
+/** The 404 detail for a path no route takes; an id with an unencoded `/` is told how to send it. */
+function noRouteDetail(method: string, url: string): string {
+  const path = new URL(url).pathname;
+  const hint = /^\/v1\/(dictionaries|aligned)\/[^/]+\/[^/]+\/./.test(path)
+    ? "; an id that holds / goes in one path segment, URL-encoded (/ as %2F)"
+    : "";
+  return `no route ${method} ${path}${hint}`;
 }

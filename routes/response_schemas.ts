@@ -98,7 +98,10 @@ export const EncodeResponseSchema = z.object({
   metrics: z.object({
     l0: z.number(),
     mse: z.number(),
-    fvu: z.number().nullable(),
+    fvu: z.number().nullable().describe(
+      "fraction of variance unexplained over the batch's rows; null when they have no variance " +
+        "(one row, or identical rows)",
+    ),
     cosine: z.number(),
     per_row: z.object({
       l0: z.array(z.number()),

@@ -111,6 +111,12 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
       404,
     ],
     [
+      "an id with an unencoded slash",
+      () => postJson(app, `/v1/dictionaries/gemma-scope/layer_20/encode`, { activations: f.x }),
+      404,
+      /no route POST \/v1\/dictionaries\/gemma-scope\/layer_20\/encode; an id that holds \/ goes in one path segment, URL-encoded \(\/ as %2F\)/,
+    ],
+    [
       "traversal describe",
       () => Promise.resolve(app.request(`/v1/dictionaries/..%2Fsaelens_standard`)),
       404,
