@@ -96,6 +96,12 @@ Deno.test("aligned: unknown streams, width mismatches and unknown ids are clear 
         404,
         /no aligned dictionary/,
       ],
+      [
+        "/v1/dictionaries/aligned_tiny/encode",
+        { activations: [[1]] },
+        404,
+        /no dictionary "aligned_tiny" in the store \(it is an aligned dictionary: use \/v1\/aligned\/aligned_tiny\)/,
+      ],
     ];
     for (const [url, body, status, pattern] of bad) {
       const res = await postJson(app, url, body);

@@ -182,6 +182,8 @@ export class Client {
       indices: Int32Array | number[][];
       values: Float32Array | number[][];
       width?: number;
+      /** Rows of flat codes (an encode's answer has it): width 0 still means this many rows. */
+      rows?: number;
     } | {
       codes: Activations;
     },
@@ -203,7 +205,7 @@ export class Client {
       if (Array.isArray(a)) return a;
       const w = codes.width ?? codes.indices.length;
       return Array.from(
-        { length: w ? a.length / w : 0 },
+        { length: codes.rows ?? (w ? a.length / w : 0) },
         (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)),
       );
     };

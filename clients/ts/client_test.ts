@@ -104,6 +104,14 @@ Deno.test("TypeScript client against the service", async (t) => {
           values: [[1.5, 0.5], [2]],
         });
         assert.equal(ragged.rows, 2);
+        // Rows with no active latent (width 0) still decode to one row each: b_dec.
+        const none = await client.encode(ID, {
+          data: new Float32Array(2 * 64),
+          rows: 2,
+          cols: 64,
+        });
+        const decoded = await client.decode(ID, none);
+        assert.deepEqual([none.width, decoded.rows, decoded.cols], [0, 2, 64]);
       },
     );
 

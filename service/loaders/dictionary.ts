@@ -19,6 +19,7 @@ import { weightBytes } from "../../domain/sae/dictionary.ts";
 import type { Loader } from "../lease_cache.ts";
 import type { Counter, Histogram } from "../prometheus.ts";
 import type { Store } from "../store/mod.ts";
+import { isAlignedFolder } from "./aligned.ts";
 import type { DictionaryEntry } from "./entry.ts";
 import { OverBudgetError, unreadable } from "./errors.ts";
 import { type FolderFiles, lookFolder, SIDECAR, storeFolder } from "./store_folder.ts";
@@ -36,7 +37,10 @@ export interface DictionaryLoaderOptions {
 export function formatOf(id: string, files: FolderFiles): FormatName {
   const format = detectFormat(files.keys());
   if (!format) {
-    throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store`);
+    const aligned = isAlignedFolder(files)
+      ? ` (it is an aligned dictionary: use /v1/aligned/${encodeURIComponent(id)})`
+      : "";
+    throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store${aligned}`);
   }
   return format;
 }

@@ -31,7 +31,10 @@ def from_npy(data: bytes) -> np.ndarray:
 
 
 def as_rows(x: Any, what: str = "x") -> np.ndarray:
-    """``x`` as a 2-D float32 array [rows, d] (one row for a 1-D array)."""
+    """``x`` as a 2-D float32 array [rows, d] (one row for a 1-D array). A torch tensor of any
+    float dtype, device or ``requires_grad`` is detached and converted first."""
+    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "float"):
+        x = x.detach().float().cpu().numpy()
     a = np.asarray(x, dtype=np.float32)
     if a.ndim == 1:
         a = a[None, :]
@@ -126,11 +129,12 @@ class Client:
         include: Iterable[str] = (),
     ) -> Encoding:
         """Sparse codes of activations ``x`` [rows, d_in] (or [d_in]); ``top`` keeps at most that
-        many largest latents per row; ``include`` any of "reconstruction", "error", "metrics"."""
+        many largest latents per row; ``include`` any of "reconstruction", "error", "metrics" (a
+        list, or one comma-separated string)."""
         query: Dict[str, str] = {}
         if top is not None:
             query["top"] = str(int(top))
-        include = list(include)
+        include = include.split(",") if isinstance(include, str) else list(include)
         if include:
             query["include"] = ",".join(include)
         path = self._path(id, "encode") + (f"?{urlencode(query)}" if query else "")

@@ -41,6 +41,23 @@ def reference_hook(sae: TopKSae, feature: int, value: float):
 
 @needs_service
 @unittest.skipIf(torch is None, "PyTorch is not installed")
+class TensorInputTest(unittest.TestCase):
+    def test_any_float_tensor_encodes_like_its_float32_copy(self) -> None:
+        client = saeserve.Client(URL)
+        try:
+            x = torch.linspace(-2, 2, 3 * 64).reshape(3, 64).to(torch.bfloat16)
+            want = client.encode(ID, x.float().numpy(), top=5, include="metrics")
+            for t in (x, x.float().requires_grad_(True), x.double()):
+                got = client.encode(ID, t, top=5, include="metrics")
+                self.assertTrue((got.indices == want.indices).all(), str(t.dtype))
+                self.assertTrue((got.values == want.values).all(), str(t.dtype))
+                self.assertIsNotNone(got.metrics)
+        finally:
+            client.close()
+
+
+@needs_service
+@unittest.skipIf(torch is None, "PyTorch is not installed")
 class TorchHookTest(unittest.TestCase):
     def setUp(self) -> None:
         self.client = saeserve.Client(URL)
