@@ -30,6 +30,13 @@ import { wasmBackend } from "../backends/wasm/mod.ts";
 import { scaledGaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
+import {
+  type Row,
+  type TorchBlocks,
+  torchBlocks,
+  torchRows,
+  type TorchShape,
+} from "./torch_peer.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
@@ -73,7 +80,13 @@ const RUNS = (Deno.env.get("BENCH_RUNS") ?? "wasm/f32,wasm/bf16,webgpu/f32").spl
     return { backend, precision: precision ?? "f32" };
   },
 );
-const TORCH_PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
+/** The torch peer's dictionary shape and Python (BENCH_PYTHON). */
+const TORCH: TorchShape = {
+  dIn: D_IN,
+  dSae: D_SAE,
+  k: K,
+  python: Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3",
+};
 /**
  * Rounds per batch size, after the figures above, that alternate a block of saeserve over HTTP
  * with a block of torch (bench/torch_encode.py --serve, kept running), BENCH_BLOCK_SECONDS
@@ -105,91 +118,6 @@ function copyBandwidth(): number {
 
 function writeDictionary(dir: string): Promise<number> {
   return writeTopKDictionary(dir, { dIn: D_IN, dSae: D_SAE, k: K });
-}
-
-interface Row {
-  rows: number;
-  medianMs: number;
-  rowsPerS: number;
-  gflops: number;
-}
-
-/** torch_encode.py's command: the dictionary's shape, then `extra` arguments. */
-function torchCommand(extra: string[], stdin: "piped" | "null"): Deno.Command {
-  return new Deno.Command(TORCH_PYTHON, {
-    args: [
-      new URL("./torch_encode.py", import.meta.url).pathname,
-      "--d-in",
-      String(D_IN),
-      "--d-sae",
-      String(D_SAE),
-      "--k",
-      String(K),
-      ...extra,
-    ],
-    env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
-    stdin,
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-/** A running torch_encode.py --serve: one timed block per call, its median in ms. */
-interface TorchBlocks {
-  block(rows: number, seconds: number): Promise<number>;
-  close(): Promise<void>;
-}
-
-function torchBlocks(): TorchBlocks {
-  const child = torchCommand(["--serve"], "piped").spawn();
-  const writer = child.stdin.getWriter();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const line = async (): Promise<string> => {
-    while (!buffered.includes("\n")) {
-      const { done, value } = await reader.read();
-      if (done) throw new Error("torch_encode.py --serve ended early");
-      buffered += value;
-    }
-    const at = buffered.indexOf("\n");
-    const text = buffered.slice(0, at);
-    buffered = buffered.slice(at + 1);
-    return text;
-  };
-  return {
-    async block(rows: number, seconds: number): Promise<number> {
-      await writer.write(new TextEncoder().encode(`${rows} ${seconds}\n`));
-      return JSON.parse(await line()).median_ms;
-    },
-    async close(): Promise<void> {
-      await writer.close();
-      await reader.cancel();
-      await child.stderr.cancel();
-      await child.status;
-    },
-  };
-}
-
-function torchRows(): Row[] | null {
-  try {
-    const out = torchCommand(
-      ["--rows", ROWS.join(","), "--seconds", String(SECONDS), "--warmup", String(WARMUP)],
-      "null",
-    ).outputSync();
-    if (!out.success) {
-      console.log(
-        `torch skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`,
-      );
-      return null;
-    }
-    return new TextDecoder().decode(out.stdout).trim().split("\n").map((line) => {
-      const r = JSON.parse(line);
-      return { rows: r.rows, medianMs: r.median_ms, rowsPerS: r.rows_per_s, gflops: r.gflops };
-    });
-  } catch (e) {
-    console.log(`torch skipped: ${TORCH_PYTHON} cannot run (${(e as Error).message})`);
-    return null;
-  }
 }
 
 function service(
@@ -257,6 +185,18 @@ async function inProcess(precision: Precision, rows: number[]): Promise<Row[]> {
   }
 }
 
+/** Median ms of `once` over calls made for `seconds` (at least 5 calls). */
+async function timed(once: () => Promise<void>, seconds: number): Promise<number> {
+  const times: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline || times.length < 5) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
 async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
   const start = performance.now();
   const warm = start + WARMUP * 1000;
@@ -266,14 +206,7 @@ async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
     if (i >= 3 && now >= warm && (i >= WARMUP_CALLS || now >= cap)) break;
     await once();
   }
-  const times: number[] = [];
-  const deadline = performance.now() + SECONDS * 1000;
-  while (performance.now() < deadline || times.length < 5) {
-    const t0 = performance.now();
-    await once();
-    times.push(performance.now() - t0);
-  }
-  const ms = median(times);
+  const ms = await timed(once, SECONDS);
   return {
     rows,
     medianMs: ms,
@@ -282,17 +215,10 @@ async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
   };
 }
 
-/** Median ms of `once` over calls made for `seconds` (at least 5), after 3 untimed calls. */
+/** Median ms of `once` over calls made for `seconds`, after 3 untimed calls (as torch's blocks). */
 async function block(once: () => Promise<void>, seconds: number): Promise<number> {
   for (let i = 0; i < 3; i++) await once();
-  const times: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  while (performance.now() < deadline || times.length < 5) {
-    const t0 = performance.now();
-    await once();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
+  return await timed(once, seconds);
 }
 
 /**
@@ -332,14 +258,14 @@ try {
   const fileBytes = await writeDictionary(dir);
   const copy = copyBandwidth();
   console.log(`copy bandwidth (1 thread, read+write): ${(copy / 1e9).toFixed(1)} GB/s`);
-  const torch = torchRows();
+  const torch = torchRows(TORCH, { rows: ROWS, seconds: SECONDS, warmup: WARMUP });
   const torchBy = new Map(torch?.map((r) => [r.rows, r]) ?? []);
   if (torch) {
     console.log(
       `torch f32 in-process, ${navigator.hardwareConcurrency} threads (bench/torch_encode.py)`,
     );
   }
-  const blocks = torch && INTERLEAVE > 0 ? torchBlocks() : undefined;
+  const blocks = torch && INTERLEAVE > 0 ? torchBlocks(TORCH) : undefined;
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
   for (const run of RUNS) {
     const { precision } = run;
