@@ -74,7 +74,7 @@ function splitActivations(
  * Checked once the dictionary is found, so an unknown one is still a 404.
  */
 function refuseQueryOptions(c: AppContext, form: "json" | "npy"): void {
-  if (form !== "json") return;
+  if (form !== "json" || !c.req.url.includes("?")) return; // no URL parse on the common path
   const names = [...new URL(c.req.url).searchParams.keys()];
   if (names.length === 0) return;
   throw new SaeError(
