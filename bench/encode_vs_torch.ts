@@ -16,7 +16,8 @@
  * BENCH_IN_PROCESS=1 also times each WASM precision's encode in this process (the same rows,
  * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
  * starts the service without micro-batching (whose wait for company a lone request pays);
- * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE}).
+ * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE}),
+ * saeserve's sent by this process's fetch and, where installed, by wrk (BENCH_WRK=0: not).
  * On a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to
  * 16 rows.
  * @module
@@ -30,6 +31,7 @@ import { wasmBackend } from "../backends/wasm/mod.ts";
 import { scaledGaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
+import { wrkBlocks } from "./wrk_blocks.ts";
 import {
   type Row,
   type TorchBlocks,
@@ -95,6 +97,11 @@ const TORCH: TorchShape = {
  */
 const INTERLEAVE = Number(Deno.env.get("BENCH_INTERLEAVE") ?? 0);
 const BLOCK_SECONDS = Number(Deno.env.get("BENCH_BLOCK_SECONDS") ?? 1);
+/**
+ * Interleaved rounds also time saeserve with wrk (bench/wrk_blocks.ts: a lean HTTP/1.1 client,
+ * without the cost of this process's fetch), when it is installed; BENCH_WRK=0 leaves it out.
+ */
+const WRK = Deno.env.get("BENCH_WRK") !== "0";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -132,6 +139,10 @@ function service(
   });
 }
 
+/** The encode every request asks for, and its headers: an .npy body, an .npz answer. */
+const ENCODE_PATH = `/v1/dictionaries/big/encode?top=${K}`;
+const NPY_HEADERS = { "content-type": "application/x-npy", accept: "application/x-npz" };
+
 /** The rows a batch size sends (the same in every run). */
 const input = (rows: number) => gaussianArray(rows * D_IN, 100 + rows);
 
@@ -139,11 +150,7 @@ const input = (rows: number) => gaussianArray(rows * D_IN, 100 + rows);
 function overHttp(url: string, rows: number): () => Promise<void> {
   const body = encodeNpy(input(rows), [rows, D_IN]);
   return async () => {
-    const res = await fetch(`${url}/v1/dictionaries/big/encode?top=${K}`, {
-      method: "POST",
-      headers: { "content-type": "application/x-npy", accept: "application/x-npz" },
-      body,
-    });
+    const res = await fetch(`${url}${ENCODE_PATH}`, { method: "POST", headers: NPY_HEADERS, body });
     if (res.status !== 200) throw new Error(`encode answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   };
@@ -221,30 +228,52 @@ async function block(once: () => Promise<void>, seconds: number): Promise<number
   return await timed(once, seconds);
 }
 
+/** One way of timing saeserve in the interleaved rounds: one block's median in ms. */
+interface Side {
+  /** How the requests are sent, as printed. */
+  client: string;
+  block(seconds: number): Promise<number>;
+}
+
+/** saeserve's side sent by this process's fetch: median ms after 3 untimed calls. */
+function fetchSide(url: string, rows: number): Side {
+  const once = overHttp(url, rows);
+  return { client: "fetch", block: (seconds) => block(once, seconds) };
+}
+
 /**
- * {@link INTERLEAVE} rounds of a saeserve block and a torch block for `rows` rows, the order
- * swapped every round; one line: both sides' medians over blocks and each round's ratio
- * (saeserve's time over torch's: below 1 is faster).
+ * {@link INTERLEAVE} rounds of one block per saeserve side and a torch block for `rows` rows:
+ * even rounds the sides then torch, odd rounds torch then the sides in reverse. One line per
+ * side: its and torch's medians over blocks and each round's ratio (saeserve's time over
+ * torch's: below 1 is faster).
  */
 async function interleaved(
   rows: number,
-  sides: { saeserve: () => Promise<void>; torch: TorchBlocks },
-): Promise<string> {
+  sides: { saeserve: Side[]; torch: TorchBlocks },
+): Promise<string[]> {
   await sides.torch.block(rows, WARMUP); // the torch process's own warm-up for this size
-  const ours: number[] = [];
+  const ours: number[][] = sides.saeserve.map(() => []);
   const theirs: number[] = [];
+  const order = sides.saeserve.map((_, i) => i);
   for (let round = 0; round < INTERLEAVE; round++) {
-    if (round % 2 === 0) ours.push(await block(sides.saeserve, BLOCK_SECONDS));
-    theirs.push(await sides.torch.block(rows, BLOCK_SECONDS));
-    if (round % 2 === 1) ours.push(await block(sides.saeserve, BLOCK_SECONDS));
+    const even = round % 2 === 0;
+    if (!even) theirs.push(await sides.torch.block(rows, BLOCK_SECONDS));
+    for (const i of even ? order : [...order].reverse()) {
+      ours[i].push(await sides.saeserve[i].block(BLOCK_SECONDS));
+    }
+    if (even) theirs.push(await sides.torch.block(rows, BLOCK_SECONDS));
   }
-  const ratios = ours.map((ms, i) => ms / theirs[i]);
-  const sorted = [...ratios].sort((a, b) => a - b);
-  return `${String(rows).padStart(4)} rows: saeserve ${median(ours).toFixed(2)} ms, torch ${
-    median(theirs).toFixed(2)
-  } ms; time ratio per round median ${median(ratios).toFixed(3)} (${sorted[0].toFixed(3)}-${
-    sorted[sorted.length - 1].toFixed(3)
-  }): ${ratios.map((r) => r.toFixed(3)).join(" ")}`;
+  return sides.saeserve.map((side, s) => {
+    const ratios = ours[s].map((ms, i) => ms / theirs[i]);
+    const sorted = [...ratios].sort((a, b) => a - b);
+    return `${String(rows).padStart(4)} rows, ${side.client.padEnd(5)}: saeserve ${
+      median(ours[s]).toFixed(2)
+    } ms, torch ${median(theirs).toFixed(2)} ms; time ratio per round median ${
+      median(ratios).toFixed(3)
+    } (${sorted[0].toFixed(3)}-${sorted[sorted.length - 1].toFixed(3)}): ${
+      ratios.map((r) => r.toFixed(3)).join(" ")
+    }`;
+  });
 }
 
 const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
@@ -326,9 +355,22 @@ try {
           `interleaved with torch, ${INTERLEAVE} rounds of ${BLOCK_SECONDS} s blocks each side:`,
         );
         for (const r of results) {
-          console.log(
-            await interleaved(r.rows, { saeserve: overHttp(svc.url, r.rows), torch: blocks }),
-          );
+          const wrk = WRK
+            ? await wrkBlocks({
+              url: `${svc.url}${ENCODE_PATH}`,
+              body: encodeNpy(input(r.rows), [r.rows, D_IN]),
+              headers: NPY_HEADERS,
+            })
+            : null;
+          const sides = [fetchSide(svc.url, r.rows)];
+          if (wrk) sides.push({ client: "wrk", block: (seconds) => wrk.block(seconds) });
+          try {
+            for (const line of await interleaved(r.rows, { saeserve: sides, torch: blocks })) {
+              console.log(line);
+            }
+          } finally {
+            await wrk?.close();
+          }
         }
       }
       if (IN_PROCESS && run.backend === "wasm") {
