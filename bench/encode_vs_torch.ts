@@ -17,7 +17,8 @@
  * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
  * starts the service without micro-batching (whose wait for company a lone request pays);
  * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE}),
- * saeserve's sent by this process's fetch and, where installed, by wrk (BENCH_WRK=0: not).
+ * saeserve's sent by this process's fetch, by wrk where installed (BENCH_WRK=0: not) and by
+ * saeserve's Python client inside torch's own process (a torch user's view).
  * On a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to
  * 16 rows.
  * @module
@@ -266,7 +267,7 @@ async function interleaved(
   return sides.saeserve.map((side, s) => {
     const ratios = ours[s].map((ms, i) => ms / theirs[i]);
     const sorted = [...ratios].sort((a, b) => a - b);
-    return `${String(rows).padStart(4)} rows, ${side.client.padEnd(5)}: saeserve ${
+    return `${String(rows).padStart(4)} rows, ${side.client.padEnd(6)}: saeserve ${
       median(ours[s]).toFixed(2)
     } ms, torch ${median(theirs).toFixed(2)} ms; time ratio per round median ${
       median(ratios).toFixed(3)
@@ -364,6 +365,10 @@ try {
             : null;
           const sides = [fetchSide(svc.url, r.rows)];
           if (wrk) sides.push({ client: "wrk", block: (seconds) => wrk.block(seconds) });
+          sides.push({
+            client: "python",
+            block: (seconds) => blocks.block(r.rows, seconds, { url: svc.url, id: "big" }),
+          });
           try {
             for (const line of await interleaved(r.rows, { saeserve: sides, torch: blocks })) {
               console.log(line);

@@ -5,10 +5,13 @@ Prints one JSON object per batch size: {"rows", "median_ms", "rows_per_s", "gflo
 Run by bench/encode_vs_torch.ts; standalone: /usr/bin/python3 bench/torch_encode.py
 With --serve it times blocks on request instead, so that a caller can alternate them with its
 own: each stdin line "ROWS SECONDS" runs 3 untimed calls, then times calls for SECONDS and
-prints one JSON object as above; it exits at the end of stdin.
+prints one JSON object as above; "ROWS SECONDS URL ID" times the same encode sent to saeserve at
+URL (dictionary ID) by its Python client (clients/python) instead, in this process: what a torch
+user's code pays for each. It exits at the end of stdin.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -36,15 +39,26 @@ def encode(x):
     return torch.relu(values), indices
 
 
-def timed(x, seconds):
-    """Median seconds of one encode of x, over calls made for `seconds` (at least 5)."""
+def timed(x, seconds, once=None):
+    """Median seconds of one encode of x (by `once`, default torch's), over calls made for
+    `seconds` (at least 5)."""
+    once = once or encode
     times = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(times) < 5:
         t0 = time.perf_counter()
-        encode(x)
+        once(x)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def client_encode(url, id):
+    """The same encode through saeserve's Python client (imported on first use)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+    import saeserve
+
+    client = saeserve.Client(url)
+    return lambda x: client.encode(id, x.numpy(), top=args.k)
 
 
 def report(rows, median):
@@ -60,12 +74,15 @@ def report(rows, median):
 with torch.inference_mode():
     if args.serve:
         inputs = {}
+        clients = {}
         for line in sys.stdin:
-            rows, seconds = int(line.split()[0]), float(line.split()[1])
+            words = line.split()
+            rows, seconds = int(words[0]), float(words[1])
             x = inputs.setdefault(rows, torch.randn(rows, args.d_in))
+            once = clients.setdefault(tuple(words[2:]), client_encode(*words[2:])) if len(words) == 4 else encode
             for _ in range(3):
-                encode(x)
-            report(rows, timed(x, seconds))
+                once(x)
+            report(rows, timed(x, seconds, once))
         sys.exit(0)
     for rows in [int(r) for r in args.rows.split(",")]:
         x = torch.randn(rows, args.d_in)

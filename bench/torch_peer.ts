@@ -75,9 +75,20 @@ export function torchRows(
   }
 }
 
-/** A running torch_encode.py --serve: one timed block per call, its median in ms. */
+/** Where torch_encode.py --serve sends the encode instead, by saeserve's Python client. */
+export interface ClientTarget {
+  /** The service's base URL. */
+  url: string;
+  /** The dictionary's id. */
+  id: string;
+}
+
+/**
+ * A running torch_encode.py --serve: one timed block per call, its median in ms; with `client`,
+ * the block times saeserve's Python client in torch's process instead.
+ */
 export interface TorchBlocks {
-  block(rows: number, seconds: number): Promise<number>;
+  block(rows: number, seconds: number, client?: ClientTarget): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -99,8 +110,9 @@ export function torchBlocks(shape: TorchShape): TorchBlocks {
     return text;
   };
   return {
-    async block(rows: number, seconds: number): Promise<number> {
-      await writer.write(new TextEncoder().encode(`${rows} ${seconds}\n`));
+    async block(rows: number, seconds: number, client?: ClientTarget): Promise<number> {
+      const target = client ? ` ${client.url} ${client.id}` : "";
+      await writer.write(new TextEncoder().encode(`${rows} ${seconds}${target}\n`));
       return JSON.parse(await line()).median_ms;
     },
     async close(): Promise<void> {

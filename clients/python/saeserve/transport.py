@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
 import queue
 import random
@@ -12,6 +11,7 @@ from typing import Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 from .errors import SaeServeError
+from .http1 import Connection, ConnectionLost
 
 #: Statuses retried with backoff (over capacity, unavailable).
 RETRY_STATUSES = frozenset({429, 503})
@@ -91,11 +91,10 @@ class Transport:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self._idle: "queue.LifoQueue[http.client.HTTPConnection]" = queue.LifoQueue(pool_size)
+        self._idle: "queue.LifoQueue[Connection]" = queue.LifoQueue(pool_size)
 
-    def _connect(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return kind(self._host, self._port, timeout=self.timeout)
+    def _connect(self) -> Connection:
+        return Connection(self._host, self._port, self._https, self.timeout)
 
     def close(self) -> None:
         """Close every idle connection."""
@@ -112,28 +111,25 @@ class Transport:
                 conn = self._idle.get_nowait()
                 reused = True
             except queue.Empty:
-                conn, reused = self._connect(), False
+                reused = False
+                try:
+                    conn = self._connect()
+                except OSError as e:
+                    raise SaeServeError(0, "connection failed", str(e)) from e
             try:
-                conn.request(method, self._prefix + path, body=body, headers=dict(headers))
-                res = conn.getresponse()
-                data = res.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.CannotSendRequest, http.client.BadStatusLine) as e:
-                conn.close()
+                status, reason, head, data = conn.exchange(method, self._prefix + path, headers, body)
+            except (ConnectionLost, ConnectionResetError, BrokenPipeError) as e:
                 if reused and attempt == 0:
                     continue
                 raise SaeServeError(0, "connection failed", str(e)) from e
-            except OSError as e:
-                conn.close()
+            except (OSError, ValueError) as e:
                 raise SaeServeError(0, "connection failed", str(e)) from e
-            if res.will_close:
-                conn.close()
-            else:
+            if conn.open:
                 try:
                     self._idle.put_nowait(conn)
                 except queue.Full:
                     conn.close()
-            return res.status, res.reason, {k.lower(): v for k, v in res.getheaders()}, data
+            return status, reason, head, data
         raise AssertionError("unreachable")
 
     def request(

@@ -1,4 +1,5 @@
 """The client's calls on every route it wraps, against the real service."""
+import io
 import json
 import unittest
 import urllib.request
@@ -7,6 +8,7 @@ import numpy as np
 
 import saeserve
 from saeserve.client import Client as _Client
+from saeserve.client import _plain_npy, _plain_npz, to_npy
 
 from .service import URL, needs_service
 
@@ -57,6 +59,28 @@ class ClientTest(unittest.TestCase):
             from_json = _Client._encoding_from_json(json.load(res))
         np.testing.assert_array_equal(from_json.indices, enc.indices)
         np.testing.assert_array_equal(from_json.values, enc.values)
+
+    def test_answers_take_the_direct_readers(self) -> None:
+        def post(op: str, accept: str) -> bytes:
+            req = urllib.request.Request(
+                f"{URL}/v1/dictionaries/{ID}/{op}?top=4" if op == "encode" else f"{URL}/v1/dictionaries/{ID}/{op}",
+                data=to_npy(rows(2) if op == "encode" else np.zeros((2, 256), np.float32)),
+                headers={"content-type": "application/x-npy", "accept": accept},
+            )
+            with urllib.request.urlopen(req) as res:
+                return res.read()
+
+        z = post("encode", "application/x-npz")
+        direct = _plain_npz(z)
+        self.assertIsNotNone(direct, "the service's .npz should not need numpy's reader")
+        loaded = np.load(io.BytesIO(z), allow_pickle=False)
+        self.assertEqual(set(direct), set(loaded.files))
+        for name in loaded.files:
+            np.testing.assert_array_equal(direct[name], loaded[name])
+        y = post("decode", "application/x-npy")
+        direct_y = _plain_npy(memoryview(y))
+        self.assertIsNotNone(direct_y)
+        np.testing.assert_array_equal(direct_y, np.load(io.BytesIO(y), allow_pickle=False))
 
     def test_encode_one_row_and_padding(self) -> None:
         enc = self.client.encode(ID, np.zeros(64, dtype=np.float64))

@@ -1,0 +1,158 @@
+"""The client's HTTP/1.1 connection against a scripted socket server (no service needed): each
+answer form it reads, keep-alive and close, a stale pooled connection sent again once, and a
+cut-off answer raised, never sent again."""
+import socket
+import threading
+import unittest
+from typing import List
+
+import saeserve
+from saeserve.http1 import Connection, ConnectionLost
+from saeserve.transport import Transport
+
+
+def read_request(conn: socket.socket, buf: bytearray) -> bytes:
+    """One request (head and Content-Length body) off `conn`; b"" at end of stream."""
+    while b"\r\n\r\n" not in buf:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        buf += chunk
+    end = buf.index(b"\r\n\r\n") + 4
+    head = bytes(buf[:end])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(buf) < end + length:
+        buf += conn.recv(65536)
+    request = bytes(buf[: end + length])
+    del buf[: end + length]
+    return request
+
+
+class ScriptedServer:
+    """Answers each connection's requests with the next scripted answers: a list per connection,
+    each item the bytes to send (None: close without answering)."""
+
+    def __init__(self, script: List[List[object]]) -> None:
+        self.script = script
+        self.requests: List[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for answers in self.script:
+            conn, _ = self.sock.accept()
+            buf = bytearray()
+            with conn:
+                for answer in answers:
+                    request = read_request(conn, buf)
+                    if not request:
+                        break
+                    self.requests.append(request)
+                    if answer is None:
+                        break
+                    conn.sendall(answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"
+
+
+class Http1Test(unittest.TestCase):
+    def transport(self, port: int) -> Transport:
+        transport = Transport(f"http://127.0.0.1:{port}", timeout=5)
+        self.addCleanup(transport.close)
+        return transport
+
+    def serve(self, script: List[List[object]]) -> ScriptedServer:
+        server = ScriptedServer(script)
+        self.addCleanup(server.close)
+        return server
+
+    def test_answer_forms_on_one_connection(self) -> None:
+        chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nX-A: 2\r\n\r\n"
+                   b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: t\r\n\r\n")
+        interim = b"HTTP/1.1 100 Continue\r\n\r\n" + OK
+        big = b"HTTP/1.1 200 OK\r\ncontent-length: 300000\r\n\r\n" + bytes(range(256)) * 1171 + b"ab" * 112
+        nobody = b"HTTP/1.1 204 No Content\r\n\r\n"
+        to_close = b"HTTP/1.1 200 OK\r\n\r\nuntil the end"
+        server = self.serve([[OK, chunked, interim, big, nobody, to_close]])
+        conn = Connection("127.0.0.1", server.port, False, 5)
+        status, reason, head, body = conn.exchange("POST", "/a?b=1", {"x-h": "v"}, b"xyz")
+        self.assertEqual((status, reason, body), (200, "OK", b"hello"))
+        status, _, head, body = conn.exchange("GET", "/c", {}, None)
+        self.assertEqual((status, body, head["x-a"], head["trailer"] if "trailer" in head else None),
+                         (200, b"abcde", "1, 2", None))
+        self.assertEqual(conn.exchange("GET", "/d", {}, None)[3], b"hello")
+        self.assertEqual(len(conn.exchange("GET", "/e", {}, None)[3]), 300000)
+        self.assertEqual(conn.exchange("GET", "/f", {}, None)[:1] + (b"",), (204, b""))
+        self.assertTrue(conn.open)
+        self.assertEqual(conn.exchange("GET", "/g", {}, None)[3], b"until the end")
+        self.assertFalse(conn.open)
+        first = server.requests[0]
+        self.assertTrue(first.startswith(b"POST /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:"))
+        self.assertIn(b"\r\nx-h: v\r\ncontent-length: 3\r\n\r\nxyz", first)
+
+    def test_connection_close_answer_is_not_pooled(self) -> None:
+        closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nhi"
+        server = self.serve([[closing], [OK]])
+        transport = self.transport(server.port)
+        self.assertEqual(transport.request("GET", "/1").body, b"hi")
+        self.assertEqual(transport.request("GET", "/2").body, b"hello")
+        self.assertEqual(len(server.requests), 2)
+
+    def test_stale_pooled_connection_is_replaced_once(self) -> None:
+        # The first connection answers once, then closes on the next request without a byte.
+        server = self.serve([[OK, None], [OK]])
+        transport = self.transport(server.port)
+        self.assertEqual(transport.request("POST", "/1", b"a").body, b"hello")
+        self.assertEqual(transport.request("POST", "/2", b"b").body, b"hello")
+        self.assertEqual([r.split(b" ")[1] for r in server.requests], [b"/1", b"/2", b"/2"])
+
+    def test_cut_off_answer_is_an_error_not_sent_again(self) -> None:
+        cut = b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\nonly part"
+        server = self.serve([[OK, cut], [OK]])
+        transport = self.transport(server.port)
+        transport.request("POST", "/1", b"a")
+        with self.assertRaises(saeserve.SaeServeError) as caught:
+            transport.request("POST", "/2", b"b")
+        self.assertEqual(caught.exception.status, 0)
+        self.assertIn("ended after 9 of 50 bytes", caught.exception.detail)
+        self.assertEqual(len(server.requests), 2)
+
+    def test_fresh_connection_closed_without_answer_is_an_error(self) -> None:
+        server = self.serve([[None]])
+        with self.assertRaises(ConnectionLost):
+            Connection("127.0.0.1", server.port, False, 5).exchange("GET", "/", {}, None)
+        server.close()
+        transport = Transport(f"http://127.0.0.1:{server.port}", timeout=2)
+        with self.assertRaises(saeserve.SaeServeError):
+            transport.request("GET", "/")  # nobody listens: a connection failure
+
+    def test_malformed_answers_are_errors(self) -> None:
+        for bad, why in ((b"SPDY/3 200 OK\r\n\r\n", "status line"),
+                         (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "header line"),
+                         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "")):
+            server = self.serve([[bad]])
+            conn = Connection("127.0.0.1", server.port, False, 5)
+            with self.assertRaisesRegex(ValueError, why):
+                conn.exchange("GET", "/", {}, None)
+            self.assertFalse(conn.open)
+
+    def test_timeout_is_a_connection_failure(self) -> None:
+        listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+        self.addCleanup(listener.close)
+        transport = Transport(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=0.2)
+        with self.assertRaises(saeserve.SaeServeError) as caught:
+            transport.request("GET", "/")
+        self.assertEqual(caught.exception.status, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
