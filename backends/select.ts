@@ -36,6 +36,8 @@ export function parseBackendChoice(text: string, options?: { source?: string }):
 export interface OpenBackendOptions {
   /** WASM worker threads (default: the machine's cores). */
   readonly threads?: number;
+  /** How long (ms) the last WASM worker polls for the next round (wasm/worker.ts). */
+  readonly spinMs?: number;
   /** Stored weight precision (default f32). */
   readonly weights?: Precision;
   /** WASM kernel watchdog in ms. */
@@ -71,6 +73,7 @@ export async function openBackend(
     case "wasm":
       return await wasmBackend({
         threads: options.threads,
+        spinMs: options.spinMs,
         weights: options.weights,
         watchdogMs: options.watchdogMs,
         onReplaced: options.onReplaced,
@@ -97,6 +100,7 @@ export interface Backends {
 export interface BackendConfig {
   readonly backend: BackendChoice;
   readonly threads?: number;
+  readonly spinMs?: number;
   readonly weights: Precision;
   readonly allowBackendOverride: boolean;
   readonly kernelWatchdogMs: number;
@@ -121,6 +125,7 @@ export async function selectBackend(
   const wasm = () =>
     openBackend("wasm", {
       threads: config.threads,
+      spinMs: config.spinMs,
       weights: config.weights,
       watchdogMs: config.kernelWatchdogMs,
       onReplaced: (reason) => {

@@ -8,7 +8,8 @@
  *
  * Run: deno run -A bench/client_steer.ts (torch comes from Debian's python3-torch). Options:
  * BENCH_PYTHON=/usr/bin/python3 BENCH_TOKENS=100 BENCH_CONCURRENCY=1,8 BENCH_BACKEND=auto
- * BENCH_JSON=path (the figures as JSON too).
+ * BENCH_WEIGHTS=f32 (the service's SAESERVE_WEIGHTS: f32, bf16, f16, int8) BENCH_JSON=path (the
+ * figures as JSON too).
  * @module
  */
 
@@ -19,6 +20,7 @@ const PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
 const TOKENS = Deno.env.get("BENCH_TOKENS") ?? "100";
 const CONCURRENCY = Deno.env.get("BENCH_CONCURRENCY") ?? "1,8";
 const BACKEND = Deno.env.get("BENCH_BACKEND") ?? "auto";
+const WEIGHTS = Deno.env.get("BENCH_WEIGHTS") ?? "f32";
 const JSON_OUT = Deno.env.get("BENCH_JSON");
 
 const dir = await Deno.makeTempDir({ prefix: "saeserve-client-steer-" });
@@ -33,11 +35,12 @@ try {
   const service = await startService({
     SAESERVE_STORE: `file://${dir}`,
     SAESERVE_BACKEND: BACKEND,
+    SAESERVE_WEIGHTS: WEIGHTS,
     SAESERVE_LOG: "off",
   });
   try {
     const ready = await (await fetch(`${service.url}/readyz`)).json();
-    console.log(`service backends: ${JSON.stringify(ready.backends ?? ready)}`);
+    console.log(`service backends: ${JSON.stringify(ready.backends ?? ready)}; weights ${WEIGHTS}`);
     console.log(`load average before: ${Deno.readTextFileSync("/proc/loadavg").trim()}`);
     const status = await new Deno.Command(PYTHON, {
       args: [

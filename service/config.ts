@@ -29,6 +29,12 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Threads per WASM kernel call ($SAESERVE_THREADS; undefined: the machine's cores). */
   readonly threads?: number;
+  /**
+   * How long (ms) the last WASM kernel worker keeps polling for the next round after each round
+   * before it sleeps ($SAESERVE_SPIN_MS; undefined: 0.1, as the others). Costs that worker's core
+   * for the time; see wasm/worker.ts.
+   */
+  readonly spinMs?: number;
   /** Stored weight precision of the WASM backend ($SAESERVE_WEIGHTS). */
   readonly weights: Precision;
   /** Whether a request may pick its backend with X-Saeserve-Backend ($SAESERVE_ALLOW_BACKEND_OVERRIDE=1). */
@@ -140,6 +146,16 @@ export function readConfig(
       );
     }
   }
+  let spinMs: number | undefined;
+  if (env.SAESERVE_SPIN_MS !== undefined && env.SAESERVE_SPIN_MS.trim() !== "") {
+    spinMs = Number(env.SAESERVE_SPIN_MS);
+    if (!Number.isFinite(spinMs) || spinMs < 0 || spinMs > 1000) {
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_SPIN_MS must be a number of milliseconds from 0 to 1000, not ${env.SAESERVE_SPIN_MS}`,
+      );
+    }
+  }
   const weights = env.SAESERVE_WEIGHTS || "f32";
   if (!isPrecision(weights)) {
     throw new SaeError(
@@ -186,6 +202,7 @@ export function readConfig(
     requestLogs: flag("SAESERVE_LOG", true),
     limits: readLimits(env),
     threads,
+    spinMs,
     weights,
     port,
     host: env.HOST || "0.0.0.0",
@@ -203,6 +220,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   "SAESERVE_MEMORY_BUDGET",
   "SAESERVE_MAX_BODY_MB",
   "SAESERVE_THREADS",
+  "SAESERVE_SPIN_MS",
   "SAESERVE_WEIGHTS",
   "SAESERVE_ALLOW_BACKEND_OVERRIDE",
   "SAESERVE_REQUEST_TIMEOUT_MS",

@@ -23,6 +23,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     SAESERVE_MEMORY_BUDGET: "512MiB",
     SAESERVE_MAX_BODY_MB: "2",
     SAESERVE_THREADS: "3",
+    SAESERVE_SPIN_MS: "20",
     SAESERVE_WEIGHTS: "bf16",
     SAESERVE_ALLOW_BACKEND_OVERRIDE: "1",
   });
@@ -61,6 +62,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     memoryBudget: 512 * 2 ** 20,
     maxBodyBytes: 2 * 2 ** 20,
     threads: 3,
+    spinMs: 20,
     weights: "bf16",
     allowBackendOverride: true,
   });
@@ -148,6 +150,12 @@ Deno.test("every bad value is refused in one message naming the variable and wha
       /^SAESERVE_MAX_BODY_MB must be a positive number of MiB, not lots$/,
     ],
     [{ SAESERVE_THREADS: "999" }, /^SAESERVE_THREADS must be an integer from 1 to 256/],
+    [
+      { SAESERVE_SPIN_MS: "-1" },
+      /^SAESERVE_SPIN_MS must be a number of milliseconds from 0 to 1000, not -1$/,
+    ],
+    [{ SAESERVE_SPIN_MS: "fast" }, /^SAESERVE_SPIN_MS must be a number of milliseconds/],
+    [{ SAESERVE_SPIN_MS: "5000" }, /^SAESERVE_SPIN_MS must be a number of milliseconds/],
     [{ SAESERVE_WEIGHTS: "int4" }, /^SAESERVE_WEIGHTS must be f32, bf16, f16 or int8/],
     [
       { SAESERVE_ALLOW_BACKEND_OVERRIDE: "sure" },
@@ -181,6 +189,9 @@ Deno.test("every bad value is refused in one message naming the variable and wha
   assert.equal(c.backend, "auto");
   assert.equal(c.requestLogs, true);
   assert.equal(c.batching.enabled, false);
+  assert.equal(c.spinMs, undefined);
+  assert.equal(readConfig({ SAESERVE_SPIN_MS: "30" }).spinMs, 30);
+  assert.equal(readConfig({ SAESERVE_SPIN_MS: "0.5" }).spinMs, 0.5);
 });
 
 Deno.test("unknownVariables names SAESERVE_* variables nothing reads", () => {

@@ -37,6 +37,8 @@ export interface Generation {
 export interface SpawnOptions {
   /** Workers to start. */
   readonly threads: number;
+  /** How long (ms) the last worker polls for the next round (default: as the others). */
+  readonly spinMs?: number;
   /** Give up when they are not all ready after this long (ms). */
   readonly timeoutMs: number;
   /** A worker left its loop with an error after starting. */
@@ -85,7 +87,9 @@ export async function spawnGeneration(
         };
       }),
     );
-    worker.postMessage({ module, memory: heap.memory, ctrl, index });
+    const last = index === options.threads - 1 && options.threads > 1;
+    const spinMs = last ? options.spinMs : undefined;
+    worker.postMessage({ module, memory: heap.memory, ctrl, index, spinMs });
     gen.workers.push(worker);
   }
   let timer: ReturnType<typeof setTimeout> | undefined;

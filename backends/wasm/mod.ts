@@ -43,6 +43,11 @@ export const DEFAULT_CHECKPOINT_WORK = 1 << 24;
 export interface WasmBackendOptions {
   /** Worker threads, all taking part in each kernel call (default: the machine's cores). */
   threads?: number;
+  /**
+   * How long (ms) the last worker keeps polling for the next round before it sleeps (default
+   * {@link SPIN_MS}, as the others); with one worker, always the default.
+   */
+  spinMs?: number;
   /** Stored weight precision (default f32). */
   weights?: Precision;
   /**
@@ -107,6 +112,7 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
   const heap = new SharedHeap(memory, 1 << 20);
   const pool = await KernelPool.start(module, heap, {
     threads,
+    spinMs: options.spinMs,
     watchdogMs: options.watchdogMs,
     onReplaced: options.onReplaced,
   });

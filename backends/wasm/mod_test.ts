@@ -143,6 +143,31 @@ Deno.test("wasm results do not depend on the thread count", async () => {
   }
 });
 
+Deno.test("a last worker that polls for 30 ms (spinMs) gives the same codes, polling or asleep", async () => {
+  const polling = await wasmBackend({ threads: 2, spinMs: 30, weights: "int8" });
+  const plain = await wasmBackend({ threads: 2, weights: "int8" });
+  try {
+    const w = randomWeights(96, 1024, {
+      activation: { kind: "topk", bEnc: random(1024, 31, 0.1), k: 8 },
+      seed: 32,
+    });
+    const [pp, pq] = [await polling.prepare(w), await plain.prepare(w)];
+    for (const pause of [0, 0, 0, 60, 0, 60]) {
+      // 0: the next round comes while the last worker still polls; 60: after it went to sleep.
+      if (pause) await new Promise((resolve) => setTimeout(resolve, pause));
+      const s = matrix(pause ? 1 : 5, 96, random((pause ? 1 : 5) * 96, 40 + pause));
+      const [a, b] = [await polling.encode(pp, s), await plain.encode(pq, s)];
+      assert.deepEqual(a.indices.map((ix) => [...ix]), b.indices.map((ix) => [...ix]));
+      assert.deepEqual(a.values.map((v) => [...v]), b.values.map((v) => [...v]));
+    }
+    polling.release(pp);
+    plain.release(pq);
+  } finally {
+    polling.close(); // while its last worker polls: close must not wait on it
+    plain.close();
+  }
+});
+
 for (const precision of ["bf16", "f16"] as const) {
   Deno.test(`wasm with ${precision} weights stays within its rounding error of f32`, async () => {
     const low = await wasmBackend({ threads: 2, weights: precision });

@@ -55,6 +55,8 @@ export interface RoundOptions extends CallOptions {
 export interface KernelPoolOptions {
   /** Workers (jobs per round at most). */
   readonly threads: number;
+  /** How long (ms) the last worker polls for the next round (see wasm/worker.ts). */
+  readonly spinMs?: number;
   /** A round with no job finishing for this long replaces the workers (default 30 s). */
   readonly watchdogMs?: number;
   /** Told each time the workers are replaced, with the reason. */
@@ -85,6 +87,7 @@ export class KernelPool {
   readonly #module: WebAssembly.Module;
   readonly #heap: SharedHeap;
   readonly #watchdogMs: number;
+  readonly #spinMs?: number;
   readonly #onReplaced?: (reason: string) => void;
   readonly #queue = new RoundQueue();
   #gen: Generation | null = null;
@@ -100,6 +103,7 @@ export class KernelPool {
     this.#heap = heap;
     this.threads = Math.max(1, Math.floor(options.threads));
     this.#watchdogMs = options.watchdogMs ?? DEFAULT_WATCHDOG_MS;
+    this.#spinMs = options.spinMs;
     this.#onReplaced = options.onReplaced;
   }
 
@@ -217,7 +221,12 @@ export class KernelPool {
       w[slot + S_JOB] = jobs[i];
       w[slot + S_STATUS] = 0;
       Atomics.add(w, slot + S_POSTED, 1);
-      Atomics.notify(w, slot + S_POSTED);
+    }
+    // Every job is posted before any wake-up: waking a worker can put it on this thread's core
+    // and hold this thread until that worker's job is done, and a polling worker then has its
+    // job already (see wasm/worker.ts).
+    for (let i = 0; i < jobs.length; i++) {
+      if (jobs[i] !== 0) Atomics.notify(w, slotWord(i) + S_POSTED);
     }
     // Live work that queued while this research round was being posted: stop at once.
     if (this.#running === "research" && this.#queue.waiting.live > 0) {
@@ -290,6 +299,7 @@ export class KernelPool {
   #spawn(): Promise<Generation> {
     return spawnGeneration(this.#module, this.#heap, {
       threads: this.threads,
+      spinMs: this.#spinMs,
       timeoutMs: Math.max(this.#watchdogMs, START_TIMEOUT_MS),
       onFailed: (gen, why) => this.#abandon(gen, why),
       onDied: (gen, why) => this.#died(gen, why),

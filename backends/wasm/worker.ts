@@ -33,6 +33,8 @@ interface Start {
   readonly memory: WebAssembly.Memory;
   readonly ctrl: number;
   readonly index: number;
+  /** How long (ms) this worker polls for the next round (default {@link SPIN_MS}). */
+  readonly spinMs?: number;
 }
 
 interface Kernels {
@@ -55,14 +57,18 @@ function report(slot: Int32Array, error: unknown): void {
 /**
  * How long (ms) a worker polls for the next round before it sleeps: a call's next round, such
  * as the next row block, usually comes within this, and a sleeping thread is slower to wake.
+ * The pool's last worker can be given longer ($SAESERVE_SPIN_MS): on a virtual machine whose
+ * cores all went idle, a woken worker tends to land on the core of the thread that woke it (the
+ * other core's host thread was descheduled), and the two halves of a 1-row encode then run one
+ * after the other; a worker still polling keeps its core and starts at once.
  */
-const SPIN_MS = 0.1;
+export const SPIN_MS = 0.1;
 
-/** Wait until POSTED differs from `done`: poll briefly, then sleep on the word. */
-function nextRound(slot: Int32Array, done: number): number {
+/** Wait until POSTED differs from `done`: poll for `spinMs`, then sleep on the word. */
+function nextRound(slot: Int32Array, done: number, spinMs: number): number {
   let posted = Atomics.load(slot, S_POSTED);
   if (posted !== done) return posted;
-  const until = performance.now() + SPIN_MS;
+  const until = performance.now() + spinMs;
   for (let i = 1; (posted = Atomics.load(slot, S_POSTED)) === done; i++) {
     if ((i & 63) === 0 && performance.now() > until) break;
   }
@@ -70,17 +76,22 @@ function nextRound(slot: Int32Array, done: number): number {
   return posted;
 }
 
-function serve(kernels: Kernels, header: Int32Array, slot: Int32Array, cancelAt: number): void {
+function serve(
+  kernels: Kernels,
+  header: Int32Array,
+  slot: Int32Array,
+  options: { cancelAt: number; spinMs: number },
+): void {
   // DONE is the state to compare against: a round posted before this line is still seen.
   let done = Atomics.load(slot, S_DONE);
   while (true) {
-    const posted = nextRound(slot, done);
+    const posted = nextRound(slot, done, options.spinMs);
     if (Atomics.load(header, H_CANCEL) !== 0) return;
     const job = Atomics.load(slot, S_JOB);
     let status = 0;
     let result = 0;
     try {
-      if (job === JOB_HANG) kernels.hang(cancelAt);
+      if (job === JOB_HANG) kernels.hang(options.cancelAt);
       else result = kernels.run_job(job);
     } catch (e) {
       status = 1;
@@ -115,14 +126,14 @@ function runThen(kernels: Kernels, header: Int32Array, slot: Int32Array): void {
 
 self.onmessage = async (e: MessageEvent<Start>) => {
   self.onmessage = null;
-  const { module, memory, ctrl, index } = e.data;
+  const { module, memory, ctrl, index, spinMs } = e.data;
   const header = new Int32Array(memory.buffer, ctrl, slotWord(0));
   try {
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const kernels = instance.exports as unknown as Kernels;
     const slot = new Int32Array(memory.buffer, ctrl + 4 * slotWord(index), SLOT_WORDS);
     self.postMessage("ready");
-    serve(kernels, header, slot, ctrl + 4 * H_CANCEL);
+    serve(kernels, header, slot, { cancelAt: ctrl + 4 * H_CANCEL, spinMs: spinMs ?? SPIN_MS });
   } catch (err) {
     self.postMessage({ error: err instanceof Error ? err.message : String(err) });
   } finally {
