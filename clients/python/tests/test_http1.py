@@ -1,10 +1,15 @@
 """The client's HTTP/1.1 connection against a scripted socket server (no service needed): each
 answer form it reads, keep-alive and close, a stale pooled connection sent again once, and a
 cut-off answer raised, never sent again."""
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import unittest
-from typing import List
+from typing import List, Optional
 
 import saeserve
 from saeserve.http1 import Connection, ConnectionLost
@@ -35,8 +40,9 @@ class ScriptedServer:
     """Answers each connection's requests with the next scripted answers: a list per connection,
     each item the bytes to send (None: close without answering)."""
 
-    def __init__(self, script: List[List[object]]) -> None:
+    def __init__(self, script: List[List[object]], tls: Optional[ssl.SSLContext] = None) -> None:
         self.script = script
+        self.tls = tls
         self.requests: List[bytes] = []
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -46,6 +52,12 @@ class ScriptedServer:
     def _run(self) -> None:
         for answers in self.script:
             conn, _ = self.sock.accept()
+            if self.tls:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    conn.close()  # the client refused the certificate
+                    continue
             buf = bytearray()
             with conn:
                 for answer in answers:
@@ -70,8 +82,8 @@ class Http1Test(unittest.TestCase):
         self.addCleanup(transport.close)
         return transport
 
-    def serve(self, script: List[List[object]]) -> ScriptedServer:
-        server = ScriptedServer(script)
+    def serve(self, script: List[List[object]], tls: Optional[ssl.SSLContext] = None) -> ScriptedServer:
+        server = ScriptedServer(script, tls)
         self.addCleanup(server.close)
         return server
 
@@ -152,6 +164,37 @@ class Http1Test(unittest.TestCase):
         with self.assertRaises(saeserve.SaeServeError) as caught:
             transport.request("GET", "/")
         self.assertEqual(caught.exception.status, 0)
+
+    @unittest.skipUnless(shutil.which("openssl"), "needs openssl to make a certificate")
+    def test_https_verifies_the_certificate(self) -> None:
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+             "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", key, "-out", cert],
+            check=True, capture_output=True,
+        )
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        server = self.serve([[], [OK, OK]], tls)  # the refused handshake takes the first
+        # Not trusted: a connection failure that says why.
+        untrusted = self.transport(server.port)
+        untrusted._https = True
+        with self.assertRaises(saeserve.SaeServeError) as caught:
+            untrusted.request("GET", "/")
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", caught.exception.detail)
+        # Trusted (as a deployment's CA bundle would be): two exchanges on one TLS connection.
+        old = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = cert
+        self.addCleanup(lambda: os.environ.pop("SSL_CERT_FILE") if old is None else os.environ.update(SSL_CERT_FILE=old))
+        transport = Transport(f"https://localhost:{server.port}", timeout=5)
+        self.addCleanup(transport.close)
+        self.assertEqual(transport.request("GET", "/1").body, b"hello")
+        self.assertEqual(transport.request("GET", "/2").body, b"hello")
+        self.assertEqual(len(server.requests), 2)
+        self.assertTrue(server.requests[0].startswith(b"GET /1 HTTP/1.1\r\nhost: localhost:"))
 
 
 if __name__ == "__main__":
