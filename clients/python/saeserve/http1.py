@@ -7,10 +7,13 @@ exchange here (a file object per answer and the ``email`` header parser).
 """
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from typing import Dict, List, Mapping, Optional, Tuple
 
+#: Characters a request line or header must not hold (CR, LF and other controls).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 #: The longest status line plus headers accepted.
 MAX_HEAD = 64 * 1024
 _RECV = 64 * 1024
@@ -34,7 +37,8 @@ class Connection:
             sock.close()
             raise
         self._sock = sock
-        self._host = host if port == (443 if https else 80) else f"{host}:{port}"
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal goes in brackets
+        self._host = name if port == (443 if https else 80) else f"{name}:{port}"
         self._buf = bytearray()
         self._chunk = bytearray(_RECV)
         self._chunk_view = memoryview(self._chunk)
@@ -54,11 +58,14 @@ class Connection:
         body: Optional[bytes],
     ) -> Tuple[int, str, Dict[str, str], bytes]:
         """Send one request and read its answer: status, reason, lower-cased headers (repeats
-        joined by ", "), body. Raises ConnectionLost when the server closed the connection before
-        any byte of the answer (safe to send again), OSError for other socket failures,
-        ValueError for a malformed or cut-off answer; after any of these the connection is
+        joined by ", "), body. Raises ConnectionLost when the server closed or reset the
+        connection before any byte of the answer (safe to send again), OSError for other socket
+        failures, ValueError for a request with control characters in its line or headers and
+        for a malformed or cut-off answer; after any of these but the first the connection is
         closed."""
         self._answering = bool(self._buf)
+        if _UNSAFE.search(method + target) or any(_UNSAFE.search(f"{k}{v}") for k, v in headers.items()):
+            raise ValueError("a request line or header holds a control character or a line break")
         try:
             lines = [f"{method} {target} HTTP/1.1", f"host: {self._host}"]
             lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -68,6 +75,11 @@ class Connection:
             self._sock.sendall(head + body if body else head)
             status, reason, answer, keep = self._read_head(method)
             data = self._read_body(method, status, answer)
+        except (ConnectionResetError, BrokenPipeError) as e:
+            self.close()
+            if self._answering:
+                raise ValueError(f"the connection broke in the middle of the answer: {e}") from e
+            raise ConnectionLost(str(e)) from e
         except BaseException:
             self.close()
             raise
@@ -155,7 +167,10 @@ class Connection:
                 if self._read_exact(2) != b"\r\n":
                     raise ValueError("a chunk does not end in CRLF")
         if "content-length" in answer:
-            return self._read_exact(int(answer["content-length"].split(",")[0]))
+            length = int(answer["content-length"].split(",")[0])
+            if length < 0:
+                raise ValueError(f"a negative Content-Length: {length}")
+            return self._read_exact(length)
         while True:  # no length: the body runs to the end of the connection
             got = self._sock.recv_into(self._chunk)
             if not got:

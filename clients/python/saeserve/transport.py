@@ -118,7 +118,7 @@ class Transport:
                     raise SaeServeError(0, "connection failed", str(e)) from e
             try:
                 status, reason, head, data = conn.exchange(method, self._prefix + path, headers, body)
-            except (ConnectionLost, ConnectionResetError, BrokenPipeError) as e:
+            except ConnectionLost as e:
                 if reused and attempt == 0:
                     continue
                 raise SaeServeError(0, "connection failed", str(e)) from e

@@ -78,7 +78,10 @@ OK = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"
 
 class Http1Test(unittest.TestCase):
     def transport(self, port: int) -> Transport:
-        transport = Transport(f"http://127.0.0.1:{port}", timeout=5)
+        return self.transport_for(f"http://127.0.0.1:{port}")
+
+    def transport_for(self, url: str) -> Transport:
+        transport = Transport(url, timeout=5)
         self.addCleanup(transport.close)
         return transport
 
@@ -156,6 +159,37 @@ class Http1Test(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, why):
                 conn.exchange("GET", "/", {}, None)
             self.assertFalse(conn.open)
+
+    def test_unsafe_requests_and_negative_lengths_are_refused(self) -> None:
+        server = self.serve([[b"HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\n"]])
+        conn = Connection("127.0.0.1", server.port, False, 5)
+        for headers, target in (({"x-key": "a\r\nx-evil: 1"}, "/"), ({}, "/a b\r\nx: y")):
+            with self.assertRaisesRegex(ValueError, "control character"):
+                conn.exchange("GET", target, headers, None)
+        self.assertTrue(conn.open)  # refused before anything was sent
+        with self.assertRaisesRegex(ValueError, "negative Content-Length"):
+            conn.exchange("GET", "/", {}, None)
+        self.assertEqual(server.requests, [server.requests[0]])
+        self.assertNotIn(b"evil", server.requests[0])
+
+    def test_ipv6_host_header_is_bracketed(self) -> None:
+        try:
+            listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        got: List[bytes] = []
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                got.append(read_request(conn, bytearray()))
+                conn.sendall(OK)
+
+        threading.Thread(target=answer, daemon=True).start()
+        self.assertEqual(self.transport_for(f"http://[::1]:{port}").request("GET", "/").body, b"hello")
+        self.assertIn(f"\r\nhost: [::1]:{port}\r\n".encode(), got[0])
 
     def test_timeout_is_a_connection_failure(self) -> None:
         listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
