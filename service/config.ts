@@ -148,8 +148,9 @@ export function readConfig(
   }
   let spinMs: number | undefined;
   if (env.SAESERVE_SPIN_MS !== undefined && env.SAESERVE_SPIN_MS.trim() !== "") {
-    spinMs = Number(env.SAESERVE_SPIN_MS);
-    if (!Number.isFinite(spinMs) || spinMs < 0 || spinMs > 1000) {
+    const raw = env.SAESERVE_SPIN_MS.trim();
+    spinMs = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+    if (!(spinMs >= 0 && spinMs <= 1000)) {
       throw new SaeError(
         "invalid",
         `SAESERVE_SPIN_MS must be a number of milliseconds from 0 to 1000, not ${env.SAESERVE_SPIN_MS}`,

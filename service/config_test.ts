@@ -156,6 +156,7 @@ Deno.test("every bad value is refused in one message naming the variable and wha
     ],
     [{ SAESERVE_SPIN_MS: "fast" }, /^SAESERVE_SPIN_MS must be a number of milliseconds/],
     [{ SAESERVE_SPIN_MS: "5000" }, /^SAESERVE_SPIN_MS must be a number of milliseconds/],
+    [{ SAESERVE_SPIN_MS: "0x14" }, /^SAESERVE_SPIN_MS must be a number of milliseconds/],
     [{ SAESERVE_WEIGHTS: "int4" }, /^SAESERVE_WEIGHTS must be f32, bf16, f16 or int8/],
     [
       { SAESERVE_ALLOW_BACKEND_OVERRIDE: "sure" },

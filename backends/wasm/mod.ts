@@ -106,6 +106,9 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
   const precision = options.weights ?? "f32";
   if (!(precision in PREC)) throw new RangeError(`unknown weight precision ${precision}`);
   const checkpointWork = Math.max(1024, options.checkpointWork ?? DEFAULT_CHECKPOINT_WORK);
+  if (options.spinMs !== undefined && !(options.spinMs >= 0 && options.spinMs <= 1000)) {
+    throw new RangeError(`spinMs must be from 0 to 1000 ms, not ${options.spinMs}`);
+  }
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
   // The kernels keep no statics in memory (no data segments, no globals), so the first MiB
   // is simply left unused.

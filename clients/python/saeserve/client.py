@@ -23,8 +23,8 @@ MAX_QUERY = 4000
 
 
 def to_npy(x: np.ndarray) -> bytes:
-    """An array as .npy bytes (version 1.0, little-endian float32, C order), as np.save writes
-    them, without its per-call cost."""
+    """An array as .npy bytes (version 1.0, little-endian float32, C order): what np.save writes
+    for up to a few dimensions, without its per-call cost."""
     a = np.ascontiguousarray(x, dtype="<f4")
     shape = f"({a.shape[0]},)" if a.ndim == 1 else "(" + ", ".join(map(str, a.shape)) + ")"
     header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }"
@@ -35,7 +35,7 @@ def to_npy(x: np.ndarray) -> bytes:
 #: The dtypes read without numpy's header parser (what saeserve writes, and numbers only).
 _PLAIN_DTYPES = {"<f4", "<f2", "<f8", "<i4", "<i8", "|u1", "|i1", "|b1"}
 _NPY_HEADER = re.compile(
-    r"\{'descr': '([^']*)', 'fortran_order': False, 'shape': \(((?:\d+, )*\d+,?|)\), \} *\n"
+    r"\{'descr': '([^']*)', 'fortran_order': False, 'shape': \(((?:\d+, )+\d+|\d+,|)\), \} *\n"
 )
 _ZIP_LOCAL = struct.Struct("<4sHHHHHIIIHH")
 

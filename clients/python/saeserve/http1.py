@@ -14,9 +14,17 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 #: Characters a request line or header must not hold (CR, LF and other controls).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 #: The longest status line plus headers accepted.
 MAX_HEAD = 64 * 1024
 _RECV = 64 * 1024
+
+
+def check_request(method: str, target: str, headers: Mapping[str, str]) -> None:
+    """ValueError when the request line or a header holds a control character (CR, LF, ...)."""
+    if _UNSAFE.search(method + target) or any(_UNSAFE.search(f"{k}{v}") for k, v in headers.items()):
+        raise ValueError("a request line or header holds a control character or a line break")
 
 
 class ConnectionLost(ConnectionError):
@@ -58,16 +66,15 @@ class Connection:
         body: Optional[bytes],
     ) -> Tuple[int, str, Dict[str, str], bytes]:
         """Send one request and read its answer: status, reason, lower-cased headers (repeats
-        joined by ", "), body. Raises ConnectionLost when the server closed or reset the
-        connection before any byte of the answer (safe to send again), OSError for other socket
-        failures, ValueError for a request with control characters in its line or headers and
-        for a malformed or cut-off answer; after any of these but the first the connection is
-        closed."""
+        joined by ", "), body. Raises ValueError, before sending anything (the connection stays
+        usable), for control characters in the request line or headers; after sending, the
+        connection is closed on any failure: ConnectionLost when the server closed or reset it
+        before any byte of the answer (safe to send again), OSError for other socket failures,
+        ValueError for a malformed, encoded or cut-off answer."""
         self._answering = bool(self._buf)
-        if _UNSAFE.search(method + target) or any(_UNSAFE.search(f"{k}{v}") for k, v in headers.items()):
-            raise ValueError("a request line or header holds a control character or a line break")
+        check_request(method, target, headers)
         try:
-            lines = [f"{method} {target} HTTP/1.1", f"host: {self._host}"]
+            lines = [f"{method} {target} HTTP/1.1", f"host: {self._host}", "accept-encoding: identity"]
             lines += [f"{k}: {v}" for k, v in headers.items()]
             if body is not None or method in ("POST", "PUT", "PATCH"):
                 lines.append(f"content-length: {len(body or b'')}")
@@ -111,13 +118,15 @@ class Connection:
             if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
                 raise ValueError(f"not an HTTP/1.x status line: {first[:80]!r}")
             status = int(parts[1])
-            if 100 <= status < 200 and status != 101:
+            if status == 101:
+                raise ValueError("the server switched protocols (101), which this client never asks for")
+            if 100 <= status < 200:
                 continue
             answer: Dict[str, str] = {}
             for line in rest:
                 name, sep, value = line.partition(":")
-                if not sep:
-                    raise ValueError(f"malformed header line: {line[:80]!r}")
+                if not sep or line[:1] in (" ", "\t"):
+                    raise ValueError(f"malformed (or folded) header line: {line[:80]!r}")
                 name, value = name.strip().lower(), value.strip()
                 answer[name] = f"{answer[name]}, {value}" if name in answer else value
             tokens = [t.strip() for t in answer.get("connection", "").lower().split(",")]
@@ -155,10 +164,19 @@ class Connection:
     def _read_body(self, method: str, status: int, answer: Mapping[str, str]) -> bytes:
         if method == "HEAD" or status in (204, 304):
             return b""
-        if "chunked" in answer.get("transfer-encoding", "").lower():
+        coding = answer.get("content-encoding", "identity").strip().lower()
+        if coding not in ("", "identity"):
+            raise ValueError(f"the answer is {coding}-encoded; this client asks for identity")
+        transfer = answer.get("transfer-encoding", "").strip().lower()
+        if transfer and transfer != "chunked":
+            raise ValueError(f"unsupported Transfer-Encoding: {transfer[:80]}")
+        if transfer:
             parts: List[bytes] = []
             while True:
-                size = int(self._read_line().split(b";")[0].strip() or b"x", 16)
+                field = self._read_line().split(b";")[0].strip()
+                if not _HEX.fullmatch(field):
+                    raise ValueError(f"malformed chunk size: {field[:20]!r}")
+                size = int(field, 16)
                 if size == 0:
                     while self._read_line():  # trailers, up to the empty line
                         pass
@@ -167,10 +185,10 @@ class Connection:
                 if self._read_exact(2) != b"\r\n":
                     raise ValueError("a chunk does not end in CRLF")
         if "content-length" in answer:
-            length = int(answer["content-length"].split(",")[0])
-            if length < 0:
-                raise ValueError(f"a negative Content-Length: {length}")
-            return self._read_exact(length)
+            values = {v.strip() for v in answer["content-length"].split(",")}
+            if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
+                raise ValueError(f"malformed Content-Length: {answer['content-length'][:80]}")
+            return self._read_exact(int(values.pop()))
         while True:  # no length: the body runs to the end of the connection
             got = self._sock.recv_into(self._chunk)
             if not got:

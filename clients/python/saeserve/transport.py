@@ -11,7 +11,7 @@ from typing import Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 from .errors import SaeServeError
-from .http1 import Connection, ConnectionLost
+from .http1 import Connection, ConnectionLost, check_request
 
 #: Statuses retried with backoff (over capacity, unavailable).
 RETRY_STATUSES = frozenset({429, 503})
@@ -108,6 +108,8 @@ class Transport:
         """One exchange on a pooled connection (a fresh one if the pooled one went stale)."""
         for attempt in range(2):
             try:
+                if attempt > 0:
+                    raise queue.Empty  # after a stale one, the others may be stale too
                 conn = self._idle.get_nowait()
                 reused = True
             except queue.Empty:
@@ -139,7 +141,9 @@ class Transport:
         body: Optional[bytes] = None,
         headers: Optional[Mapping[str, str]] = None,
     ) -> Response:
-        """Send, retrying 429 / 503; a 2xx answer, or SaeServeError for anything else."""
+        """Send, retrying 429 / 503; a 2xx answer, or SaeServeError for anything else (ValueError
+        for a path or header holding a control character, before anything is sent)."""
+        check_request(method, self._prefix + path, headers or {})
         for attempt in range(self.max_retries + 1):
             status, reason, head, data = self._once(method, path, body, headers or {})
             if 200 <= status < 300:

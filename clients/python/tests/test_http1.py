@@ -167,10 +167,52 @@ class Http1Test(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "control character"):
                 conn.exchange("GET", target, headers, None)
         self.assertTrue(conn.open)  # refused before anything was sent
-        with self.assertRaisesRegex(ValueError, "negative Content-Length"):
+        with self.assertRaisesRegex(ValueError, "malformed Content-Length: -3"):
             conn.exchange("GET", "/", {}, None)
         self.assertEqual(server.requests, [server.requests[0]])
         self.assertNotIn(b"evil", server.requests[0])
+
+    def test_loose_or_unsupported_framing_is_an_error(self) -> None:
+        cases = (
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nab\r\n0\r\n\r\n", "chunk size"),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", "chunk size"),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 7\r\n\r\nabcdefg", "Content-Length"),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc", "Content-Length"),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", "Transfer-Encoding"),
+            (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", "gzip-encoded"),
+            (b"HTTP/1.1 200 OK\r\nX-A: a\r\n b:c\r\nContent-Length: 0\r\n\r\n", "folded"),
+            (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "101"),
+        )
+        for answer, why in cases:
+            server = self.serve([[answer]])
+            conn = Connection("127.0.0.1", server.port, False, 5)
+            with self.assertRaisesRegex(ValueError, why):
+                conn.exchange("GET", "/", {}, None)
+            self.assertFalse(conn.open)
+        same = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
+        server = self.serve([[same]])
+        conn = Connection("127.0.0.1", server.port, False, 5)
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.exchange("GET", "/", {}, None)[3], b"hello")
+        self.assertIn(b"\r\naccept-encoding: identity\r\n", server.requests[0])
+
+    def test_every_stale_pooled_connection_is_skipped(self) -> None:
+        # Three pooled connections all closed by a restart: the next request still succeeds.
+        server = self.serve([[OK], [OK], [OK], [OK]])  # each closes after one answer
+        transport = self.transport(server.port)
+        conns = [transport._connect() for _ in range(3)]
+        for conn in conns:
+            self.assertEqual(conn.exchange("GET", "/warm", {}, None)[3], b"hello")
+            transport._idle.put_nowait(conn)
+        self.assertEqual(transport.request("GET", "/after").body, b"hello")
+
+    def test_refused_header_sends_nothing_and_keeps_the_connection(self) -> None:
+        server = self.serve([[OK]])
+        transport = self.transport(server.port)
+        with self.assertRaisesRegex(ValueError, "control character"):
+            transport.request("GET", "/", headers={"authorization": "Bearer a\nb"})
+        self.assertEqual(transport._idle.qsize(), 0)  # no connection was even taken
+        self.assertEqual(transport.request("GET", "/ok").body, b"hello")
 
     def test_ipv6_host_header_is_bracketed(self) -> None:
         try:
