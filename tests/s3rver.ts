@@ -8,20 +8,32 @@ import S3rver from "s3rver";
 /** s3rver's own Node http.Server, to drop live connections when stopping it mid-read. */
 type Running = { httpServer?: { closeAllConnections?(): void } };
 
-/** Start s3rver with bucket "b" over `directory`, on `options.port` (default 0: any free port). */
+/**
+ * Start s3rver with bucket "b" over `directory`, on `options.port`, by default a free port below
+ * Linux's ephemeral range (32768+): a test that stops s3rver and starts it again on the same port
+ * must not find that port taken meanwhile by a module running beside it.
+ */
 export async function startS3rver(
   directory: string,
   options?: { port?: number },
 ): Promise<{ server: S3rver; port: number }> {
-  const server = new S3rver({
-    port: options?.port ?? 0,
-    address: "127.0.0.1",
-    silent: true,
-    directory,
-    configureBuckets: [{ name: "b" }],
-  });
-  const address = await server.run();
-  return { server, port: address.port };
+  for (let attempt = 0;; attempt++) {
+    const port = options?.port ?? 20000 + Math.floor(Math.random() * 12000);
+    const server = new S3rver({
+      port,
+      address: "127.0.0.1",
+      silent: true,
+      directory,
+      configureBuckets: [{ name: "b" }],
+    });
+    try {
+      const address = await server.run();
+      return { server, port: address.port };
+    } catch (e) {
+      const taken = (e as { code?: string }).code === "EADDRINUSE";
+      if (!taken || options?.port !== undefined || attempt >= 20) throw e;
+    }
+  }
 }
 
 /** Stop s3rver at once, breaking any answer still being sent. */
