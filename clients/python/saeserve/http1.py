@@ -105,14 +105,7 @@ class Connection:
 
     def _read_head(self, method: str) -> Tuple[int, str, Dict[str, str], bool]:
         while True:  # skips 1xx interim answers
-            end = self._buf.find(b"\r\n\r\n")
-            while end < 0:
-                if len(self._buf) > MAX_HEAD:
-                    raise ValueError("the answer's headers are too long")
-                self._fill()
-                end = self._buf.find(b"\r\n\r\n")
-            text = bytes(self._buf[:end]).decode("latin-1")
-            del self._buf[: end + 4]
+            text = self._read_until(b"\r\n\r\n", "the answer's headers").decode("latin-1")
             first, *rest = text.split("\r\n")
             parts = first.split(" ", 2)
             if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
@@ -150,16 +143,20 @@ class Connection:
             have += got
         return bytes(out)
 
-    def _read_line(self) -> bytes:
-        end = self._buf.find(b"\r\n")
+    def _read_until(self, separator: bytes, what: str) -> bytes:
+        """The bytes up to `separator` (consumed, not returned), at most MAX_HEAD of them."""
+        end = self._buf.find(separator)
         while end < 0:
             if len(self._buf) > MAX_HEAD:
-                raise ValueError("a chunk header is too long")
+                raise ValueError(f"{what} are too long")
             self._fill()
-            end = self._buf.find(b"\r\n")
-        line = bytes(self._buf[:end])
-        del self._buf[: end + 2]
-        return line
+            end = self._buf.find(separator)
+        out = bytes(self._buf[:end])
+        del self._buf[: end + len(separator)]
+        return out
+
+    def _read_line(self) -> bytes:
+        return self._read_until(b"\r\n", "a chunk header's bytes")
 
     def _read_body(self, method: str, status: int, answer: Mapping[str, str]) -> bytes:
         if method == "HEAD" or status in (204, 304):
