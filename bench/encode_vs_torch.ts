@@ -16,7 +16,7 @@
  * BENCH_IN_PROCESS=1 also times each WASM precision's encode in this process (the same rows,
  * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
  * starts the service without micro-batching (whose wait for company a lone request pays);
- * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE}),
+ * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE} and bench/interleave.ts),
  * saeserve's sent by this process's fetch, by wrk where installed (BENCH_WRK=0: not) and by
  * saeserve's Python client inside torch's own process (a torch user's view).
  * On a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to
@@ -33,13 +33,8 @@ import { scaledGaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
 import { wrkBlocks } from "./wrk_blocks.ts";
-import {
-  type Row,
-  type TorchBlocks,
-  torchBlocks,
-  torchRows,
-  type TorchShape,
-} from "./torch_peer.ts";
+import { block, interleaved, median, type Side, timed } from "./interleave.ts";
+import { type Row, torchBlocks, torchRows, type TorchShape } from "./torch_peer.ts";
 
 const D_IN = Number(Deno.env.get("BENCH_D_IN") ?? 2304);
 const D_SAE = Number(Deno.env.get("BENCH_D_SAE") ?? 16384);
@@ -103,11 +98,6 @@ const BLOCK_SECONDS = Number(Deno.env.get("BENCH_BLOCK_SECONDS") ?? 1);
  * without the cost of this process's fetch), when it is installed; BENCH_WRK=0 leaves it out.
  */
 const WRK = Deno.env.get("BENCH_WRK") !== "0";
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Copy bandwidth of this machine (one thread): bytes read + written per second. */
 function copyBandwidth(): number {
@@ -193,18 +183,6 @@ async function inProcess(precision: Precision, rows: number[]): Promise<Row[]> {
   }
 }
 
-/** Median ms of `once` over calls made for `seconds` (at least 5 calls). */
-async function timed(once: () => Promise<void>, seconds: number): Promise<number> {
-  const times: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  while (performance.now() < deadline || times.length < 5) {
-    const t0 = performance.now();
-    await once();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
-}
-
 async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
   const start = performance.now();
   const warm = start + WARMUP * 1000;
@@ -223,58 +201,10 @@ async function measure(rows: number, once: () => Promise<void>): Promise<Row> {
   };
 }
 
-/** Median ms of `once` over calls made for `seconds`, after 3 untimed calls (as torch's blocks). */
-async function block(once: () => Promise<void>, seconds: number): Promise<number> {
-  for (let i = 0; i < 3; i++) await once();
-  return await timed(once, seconds);
-}
-
-/** One way of timing saeserve in the interleaved rounds: one block's median in ms. */
-interface Side {
-  /** How the requests are sent, as printed. */
-  client: string;
-  block(seconds: number): Promise<number>;
-}
-
 /** saeserve's side sent by this process's fetch: median ms after 3 untimed calls. */
 function fetchSide(url: string, rows: number): Side {
   const once = overHttp(url, rows);
   return { client: "fetch", block: (seconds) => block(once, seconds) };
-}
-
-/**
- * {@link INTERLEAVE} rounds of one block per saeserve side and a torch block for `rows` rows:
- * even rounds the sides then torch, odd rounds torch then the sides in reverse. One line per
- * side: its and torch's medians over blocks and each round's ratio (saeserve's time over
- * torch's: below 1 is faster).
- */
-async function interleaved(
-  rows: number,
-  sides: { saeserve: Side[]; torch: TorchBlocks },
-): Promise<string[]> {
-  await sides.torch.block(rows, WARMUP); // the torch process's own warm-up for this size
-  const ours: number[][] = sides.saeserve.map(() => []);
-  const theirs: number[] = [];
-  const order = sides.saeserve.map((_, i) => i);
-  for (let round = 0; round < INTERLEAVE; round++) {
-    const even = round % 2 === 0;
-    if (!even) theirs.push(await sides.torch.block(rows, BLOCK_SECONDS));
-    for (const i of even ? order : [...order].reverse()) {
-      ours[i].push(await sides.saeserve[i].block(BLOCK_SECONDS));
-    }
-    if (even) theirs.push(await sides.torch.block(rows, BLOCK_SECONDS));
-  }
-  return sides.saeserve.map((side, s) => {
-    const ratios = ours[s].map((ms, i) => ms / theirs[i]);
-    const sorted = [...ratios].sort((a, b) => a - b);
-    return `${String(rows).padStart(4)} rows, ${side.client.padEnd(6)}: saeserve ${
-      median(ours[s]).toFixed(2)
-    } ms, torch ${median(theirs).toFixed(2)} ms; time ratio per round median ${
-      median(ratios).toFixed(3)
-    } (${sorted[0].toFixed(3)}-${sorted[sorted.length - 1].toFixed(3)}): ${
-      ratios.map((r) => r.toFixed(3)).join(" ")
-    }`;
-  });
 }
 
 const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
@@ -370,7 +300,13 @@ try {
             block: (seconds) => blocks.block(r.rows, seconds, { url: svc.url, id: "big" }),
           });
           try {
-            for (const line of await interleaved(r.rows, { saeserve: sides, torch: blocks })) {
+            for (
+              const line of await interleaved(r.rows, { saeserve: sides, torch: blocks }, {
+                rounds: INTERLEAVE,
+                blockSeconds: BLOCK_SECONDS,
+                warmupSeconds: WARMUP,
+              })
+            ) {
               console.log(line);
             }
           } finally {
