@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import S3rver from "s3rver";
+import { startS3rver, stopS3rver } from "../tests/s3rver.ts";
 import { encodeNpy } from "../domain/io/npy.ts";
 import { uniformArray } from "../domain/random.ts";
 import { encodeSafetensors } from "../domain/io/safetensors.ts";
@@ -74,14 +74,7 @@ Deno.test("train CLI: shards in a folder -> SAELens folder with metrics, logged 
 
 Deno.test("train CLI: data from and output to an S3 store", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-s3-" });
-  const server = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: "b" }],
-  });
-  const { port } = await server.run();
+  const { server, port } = await startS3rver(dir);
   const env = {
     AWS_ACCESS_KEY_ID: "S3RVER",
     AWS_SECRET_ACCESS_KEY: "S3RVER",
@@ -117,7 +110,7 @@ Deno.test("train CLI: data from and output to an S3 store", async () => {
       "saes/run1/sae_weights.safetensors",
     ]);
   } finally {
-    await server.close();
+    await stopS3rver(server);
     await Deno.remove(dir, { recursive: true });
   }
 });

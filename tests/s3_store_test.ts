@@ -12,7 +12,7 @@ import { s3Store } from "../service/store/s3.ts";
 import type { Store, StoreEntry } from "../service/store/mod.ts";
 import { assertClose, loadFixtures } from "./conformance.ts";
 import { FIXTURE_DICTS, postJson, testApp } from "./helpers.ts";
-import { startS3rver } from "./s3rver.ts";
+import { startS3rver, stopS3rver } from "./s3rver.ts";
 
 const CASES = ["saelens_standard", "gemma_scope_compressed", "sparsify_topk"];
 const fixtures = new Map(loadFixtures().map((f) => [f.case, f]));
@@ -100,7 +100,7 @@ Deno.test("dictionaries round-trip through s3rver and encode, decode and steer m
     }
   } finally {
     registry.close();
-    await server.close();
+    await stopS3rver(server);
     await Deno.remove(directory, { recursive: true });
   }
 });
@@ -113,7 +113,7 @@ Deno.test("a store that stops mid-load gives 503; after it recovers the next req
   const store = withHookBeforeOpen(real, /\.(safetensors|npz)$/, async () => {
     if (!stopNextLoad) return;
     stopNextLoad = false;
-    await server.close();
+    await stopS3rver(server);
   });
   const { app, registry } = testApp({ store });
   const f = fixtures.get("saelens_standard")!;
@@ -142,7 +142,7 @@ Deno.test("a store that stops mid-load gives 503; after it recovers the next req
     assert.equal((await app.request("/readyz")).status, 200);
   } finally {
     registry.close();
-    await server.close();
+    await stopS3rver(server);
     await Deno.remove(directory, { recursive: true });
   }
 });

@@ -36,7 +36,11 @@ export async function startS3rver(
   }
 }
 
-/** Stop s3rver at once, breaking any answer still being sent. */
+/**
+ * Stop s3rver at once, breaking any answer still being sent and dropping idle keep-alive
+ * connections. Tests stop it only this way: a plain `close()` waits for every connection to end,
+ * and a store's pooled connection once held a test there for over two minutes.
+ */
 export async function stopS3rver(server: S3rver): Promise<void> {
   (server as unknown as Running).httpServer?.closeAllConnections?.();
   await server.close();

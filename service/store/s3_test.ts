@@ -229,7 +229,7 @@ Deno.test("s3Store against s3rver behind a signature-checking proxy", async (t) 
     });
   } finally {
     await proxy.close();
-    await s3rver.close();
+    await stopS3rver(s3rver);
     await Deno.remove(directory, { recursive: true });
   }
 });
@@ -275,7 +275,7 @@ Deno.test("s3Store: s3rver stopped mid-read is unavailable; restarted, the same 
     assert.deepEqual(await store.list(""), [{ path: "big.bin", size: big.byteLength }]);
     await store.ping();
   } finally {
-    if (running) await server.close();
+    if (running) await stopS3rver(server);
     await Deno.remove(directory, { recursive: true });
   }
 });
