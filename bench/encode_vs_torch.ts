@@ -17,8 +17,9 @@
  * no HTTP, no micro-batching): what the service adds on top of the kernels; BENCH_BATCHING=0
  * starts the service without micro-batching (whose wait for company a lone request pays);
  * BENCH_INTERLEAVE=8 then also alternates blocks of saeserve and torch (see {@link INTERLEAVE} and bench/interleave.ts),
- * saeserve's sent by this process's fetch, by wrk where installed (BENCH_WRK=0: not) and by
- * saeserve's Python client inside torch's own process (a torch user's view).
+ * saeserve's sent by this process's fetch, by saeserve's TypeScript client on its own HTTP/1.1
+ * sockets (clients/ts/http1.ts: a Deno or Node user's view), by wrk where installed (BENCH_WRK=0:
+ * not) and by saeserve's Python client inside torch's own process (a torch user's view).
  * On a software WebGPU adapter (llvmpipe) the webgpu run is informative only and measures up to
  * 16 rows.
  * @module
@@ -33,6 +34,8 @@ import { scaledGaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { memoryOf, type RunningService, startService } from "./service.ts";
 import { wrkBlocks } from "./wrk_blocks.ts";
+import { Client } from "../clients/ts/mod.ts";
+import { type Http1Fetch, http1Fetch } from "../clients/ts/http1.ts";
 import { block, interleaved, median, type Side, timed } from "./interleave.ts";
 import { type Row, torchBlocks, torchRows, type TorchShape } from "./torch_peer.ts";
 
@@ -207,6 +210,14 @@ function fetchSide(url: string, rows: number): Side {
   return { client: "fetch", block: (seconds) => block(once, seconds) };
 }
 
+/** saeserve's side sent by the TypeScript client on `transport` (its JSON answer, as users get). */
+function clientSide(url: string, rows: number, transport: Http1Fetch): Side {
+  const client = new Client({ baseUrl: url, fetch: transport });
+  const x = { data: input(rows), rows, cols: D_IN };
+  const once = async () => void await client.encode("big", x, { top: K });
+  return { client: "ts client", block: (seconds) => block(once, seconds) };
+}
+
 const fmt = (v: number, digits = 1) => v.toFixed(digits).padStart(9);
 
 const dir = await Deno.makeTempDir({ prefix: "saeserve-bench-" });
@@ -235,6 +246,7 @@ try {
       continue;
     }
     const svc = await service(dir, run);
+    const transport = http1Fetch();
     try {
       const results: Row[] = [];
       let loaded: { rss: number; peak: number } | undefined;
@@ -293,7 +305,7 @@ try {
               headers: NPY_HEADERS,
             })
             : null;
-          const sides = [fetchSide(svc.url, r.rows)];
+          const sides = [fetchSide(svc.url, r.rows), clientSide(svc.url, r.rows, transport)];
           if (wrk) sides.push({ client: "wrk", block: (seconds) => wrk.block(seconds) });
           sides.push({
             client: "python",
@@ -342,6 +354,7 @@ try {
           ` (file ${(fileBytes / 2 ** 20).toFixed(0)} MiB)`,
       );
     } finally {
+      transport.close();
       await svc.stop();
     }
   }

@@ -65,7 +65,7 @@ export async function interleaved(
   return sides.saeserve.map((side, s) => {
     const ratios = ours[s].map((ms, i) => ms / theirs[i]);
     const sorted = [...ratios].sort((a, b) => a - b);
-    return `${String(rows).padStart(4)} rows, ${side.client.padEnd(6)}: saeserve ${
+    return `${String(rows).padStart(4)} rows, ${side.client.padEnd(9)}: saeserve ${
       median(ours[s]).toFixed(2)
     } ms, torch ${median(theirs).toFixed(2)} ms; time ratio per round median ${
       median(ratios).toFixed(3)

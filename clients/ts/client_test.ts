@@ -11,6 +11,7 @@ import {
   scale,
   STEER_MODES,
 } from "./mod.ts";
+import { http1Fetch } from "./http1.ts";
 
 const ID = "demo-topk";
 
@@ -136,6 +137,46 @@ Deno.test("TypeScript client against the service", async (t) => {
         long.data.forEach((v, i) => assert.ok(Math.abs(v - out.data[i]) < 1e-5));
         const err = await client.steer(ID, x, [clamp(9999, 1)]).catch((e) => e);
         assert.ok(err instanceof SaeServeError && err.status === 422);
+      },
+    );
+
+    await t.step(
+      "on http1Fetch: the same answers and errors as on fetch",
+      async () => {
+        const transport = http1Fetch();
+        const lean = new Client({ baseUrl: service.url, fetch: transport });
+        try {
+          const x = rows(5, 3);
+          const include = ["reconstruction", "metrics"] as const;
+          const [a, b] = await Promise.all(
+            [client, lean].map((c) => c.encode(ID, x, { top: 8, include })),
+          );
+          assert.deepEqual(b, a);
+          assert.deepEqual(
+            await lean.decode(ID, b),
+            await client.decode(ID, a),
+          );
+          const many = Array.from({ length: 300 }, (_, f) => add(f % 256, 0.1));
+          assert.deepEqual(
+            await lean.steer(ID, x, many),
+            await client.steer(ID, x, many),
+          );
+          assert.deepEqual(
+            await lean.steer(ID, x, [clamp(3, 5)]),
+            await client.steer(ID, x, [clamp(3, 5)]),
+          );
+          assert.deepEqual(
+            await lean.dictionaries(),
+            await client.dictionaries(),
+          );
+          const err = await lean.describe("no/such").catch((e) => e);
+          assert.ok(
+            err instanceof SaeServeError && err.status === 404 &&
+              /no\/such/.test(err.detail),
+          );
+        } finally {
+          transport.close();
+        }
       },
     );
   } finally {

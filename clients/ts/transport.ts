@@ -18,8 +18,8 @@ export interface TransportOptions {
   backoffMs?: number;
   /** Longest computed backoff in milliseconds (default 10000). */
   maxBackoffMs?: number;
-  /** The fetch to use (default globalThis.fetch). */
-  fetch?: typeof fetch;
+  /** The fetch to use (default globalThis.fetch; `http1Fetch()` from http1.ts for Deno / Node). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /** Milliseconds a Retry-After value asks to wait (seconds or an HTTP date); undefined if none. */
