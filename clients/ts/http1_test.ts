@@ -52,6 +52,7 @@ function scripted(script: (string | Closing)[]) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const requests: string[] = [];
   let connections = 0;
+  let ended = 0;
   const conns = new Set<Deno.Conn>();
   const serve = async (conn: Deno.Conn) => {
     connections++;
@@ -80,6 +81,7 @@ function scripted(script: (string | Closing)[]) {
       }
     } catch { /* the client went away */ }
     conns.delete(conn);
+    ended++;
     try {
       conn.close();
     } catch { /* already closed */ }
@@ -91,6 +93,8 @@ function scripted(script: (string | Closing)[]) {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     requests,
     connections: () => connections,
+    /** Connections that have ended (either side closed). */
+    ended: () => ended,
     async close() {
       listener.close();
       for (const c of conns) {
@@ -390,5 +394,120 @@ Deno.test("http1Fetch: https checks the certificate and trusts one given as ca",
     untrusting.close();
     trusting.close();
     await server.shutdown();
+  }
+});
+
+Deno.test("http1Fetch: a request is sent again only when a pooled connection gave no byte back", async (t) => {
+  const ok = (text: string) => `HTTP/1.1 200 OK\r\nContent-Length: ${text.length}\r\n\r\n${text}`;
+  await t.step(
+    "part of the answer, then the pooled connection ends: an error, sent once",
+    async () => {
+      const s = scripted([ok("1"), closing("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")]);
+      const fetch1 = http1Fetch();
+      try {
+        assert.equal(await (await fetch1(`${s.url}/one`)).text(), "1");
+        await assert.rejects(
+          fetch1(`${s.url}/two`, { method: "POST", body: "b", signal: AbortSignal.timeout(3000) }),
+          /cut off/,
+        );
+        assert.equal(s.requests.length, 2);
+        assert.equal(s.connections(), 1);
+      } finally {
+        fetch1.close();
+        await s.close();
+      }
+    },
+  );
+  await t.step("a fresh connection that ends without answering: an error, sent once", async () => {
+    const s = scripted(["close", ok("never")]);
+    const fetch1 = http1Fetch();
+    try {
+      await assert.rejects(
+        fetch1(`${s.url}/x`, { method: "POST", body: "b", signal: AbortSignal.timeout(3000) }),
+        /closed/,
+      );
+      assert.equal(s.requests.length, 1);
+      assert.equal(s.connections(), 1);
+    } finally {
+      fetch1.close();
+      await s.close();
+    }
+  });
+});
+
+Deno.test("http1Fetch: 205, 304 and repeated content-length as fetch reads them; a status below 100 is refused", async () => {
+  const s = scripted([
+    "HTTP/1.1 205 Reset Content\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nfive!",
+    closing("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nfive!"),
+  ]);
+  const fetch1 = http1Fetch();
+  try {
+    const reset = await fetch1(`${s.url}/a`, { method: "post", body: "x" });
+    assert.equal(reset.status, 205);
+    assert.equal(reset.body, null);
+    const cached = await fetch1(`${s.url}/b`);
+    assert.equal(cached.status, 304);
+    assert.equal(cached.body, null);
+    assert.equal(await (await fetch1(`${s.url}/c`)).text(), "five!");
+    assert.equal(s.connections(), 1, "all on one connection");
+    await assert.rejects(fetch1(`${s.url}/d`), /content-length/);
+    assert.match(s.requests[0], /^POST \/a /, "post is normalised as fetch does");
+  } finally {
+    fetch1.close();
+    await s.close();
+  }
+  const low = scripted([closing("HTTP/1.1 099 Early\r\n\r\n")]);
+  const again = http1Fetch();
+  try {
+    await assert.rejects(again(`${low.url}/x`), /status line/);
+  } finally {
+    again.close();
+    await low.close();
+  }
+  await assert.rejects(
+    again("http://127.0.0.1:1/x", { body: "x" }),
+    /GET request cannot have a body/,
+  );
+});
+
+Deno.test("http1Fetch: close() during an exchange closes that connection when it ends", async () => {
+  const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  const s = scripted([ok, ok]);
+  const fetch1 = http1Fetch();
+  try {
+    const pending = fetch1(`${s.url}/a`);
+    fetch1.close();
+    assert.equal(await (await pending).text(), "ok");
+    assert.equal(await (await fetch1(`${s.url}/b`)).text(), "ok");
+    assert.equal(s.connections(), 2, "the first connection was not pooled after close()");
+  } finally {
+    fetch1.close();
+    await s.close();
+  }
+});
+
+Deno.test("http1Fetch: an abort closes the socket, also while connecting and with a falsy reason", async () => {
+  const s = scripted([]); // reads requests, never answers
+  const fetch1 = http1Fetch();
+  try {
+    const controller = new AbortController();
+    const pending = fetch1(`${s.url}/slow`, { signal: controller.signal });
+    while (s.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(0);
+    assert.equal(await pending.catch((e) => e), 0);
+    while (s.ended() === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(s.ended(), 1, "the server saw the connection end");
+    // https to a plain TCP server: the handshake never completes.
+    const connecting = new AbortController();
+    const handshake = fetch1(`${s.url.replace("http:", "https:")}/x`, {
+      signal: connecting.signal,
+    });
+    setTimeout(() => connecting.abort(""), 50);
+    assert.equal(await handshake.catch((e) => e), "");
+  } finally {
+    fetch1.close();
+    await s.close();
   }
 });
