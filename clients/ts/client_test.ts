@@ -12,6 +12,7 @@ import {
   STEER_MODES,
 } from "./mod.ts";
 import { http1Fetch } from "./http1.ts";
+import { encodeNpy } from "./npy.ts";
 
 const ID = "demo-topk";
 
@@ -139,6 +140,45 @@ Deno.test("TypeScript client against the service", async (t) => {
         assert.ok(err instanceof SaeServeError && err.status === 422);
       },
     );
+
+    await t.step("encode reads the .npz answer as the service's JSON answer says", async () => {
+      const x = rows(6, 4);
+      const types: string[] = [];
+      const spy = new Client({
+        baseUrl: service.url,
+        fetch: async (url, init) => {
+          const res = await fetch(url, init);
+          types.push(res.headers.get("content-type") ?? "");
+          return res;
+        },
+      });
+      for (const include of [[], ["reconstruction", "error", "metrics"]] as const) {
+        const enc = await spy.encode(ID, x, { top: 5, include });
+        assert.match(types.at(-1)!, /^application\/x-npz/, "a batch comes back as .npz");
+        const query = `top=5${include.length ? `&include=${include.join(",")}` : ""}`;
+        const res = await fetch(`${service.url}/v1/dictionaries/${ID}/encode?${query}`, {
+          method: "POST",
+          headers: { "content-type": "application/x-npy", accept: "application/json" },
+          body: encodeNpy(x),
+        });
+        const json = await res.json();
+        assert.deepEqual([enc.rows, enc.width], [6, 5]);
+        for (let r = 0; r < 6; r++) {
+          const row = (a: Int32Array | Float32Array) => Array.from(a.subarray(r * 5, r * 5 + 5));
+          const n = json.indices[r].length;
+          assert.deepEqual(row(enc.indices), [...json.indices[r], ...Array(5 - n).fill(-1)]);
+          assert.deepEqual(row(enc.values), [...json.values[r], ...Array(5 - n).fill(0)]);
+        }
+        if (include.length) {
+          assert.deepEqual(Array.from(enc.reconstruction!.data), json.reconstruction.flat());
+          assert.deepEqual(Array.from(enc.error!.data), json.error.flat());
+          assert.deepEqual(enc.metrics, json.metrics);
+        } else {
+          assert.equal(enc.reconstruction, undefined);
+          assert.equal(enc.metrics, undefined);
+        }
+      }
+    });
 
     await t.step(
       "on http1Fetch: the same answers and errors as on fetch",

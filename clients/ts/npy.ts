@@ -74,6 +74,12 @@ export function decodeNpy(bytes: Uint8Array): Matrix {
   };
   const get = read[descr[2] + size];
   if (!get) throw new Error(`unsupported .npy dtype ${descr[0]}`);
+  if (start + rows * cols * size > bytes.length) throw new Error("the .npy array is cut off");
+  if (little && descr[2] + size === "f4") {
+    // The common case: copy the bytes as they are.
+    const copy = bytes.slice(start, start + rows * cols * 4);
+    return { data: new Float32Array(copy.buffer), rows, cols };
+  }
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = get(start + i * size);
   return { data, rows, cols };
