@@ -8,7 +8,8 @@ import {
   probeTrainWork,
   steerWork,
 } from "./cost.ts";
-import { checkImageHeader, encodeRgbPng, readImageHeader } from "./io/image_codec.ts";
+import { encodeRgbPng } from "./io/image_codec.ts";
+import { checkImageHeader, readImageHeader } from "./io/image_header.ts";
 
 const DEFAULT_METHODS = ["logistic", "pca", "knn"] as const;
 const probe = (rows: number, cols: number, options?: { methods?: string[]; ks?: number[] }) =>

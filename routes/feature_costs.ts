@@ -15,7 +15,7 @@ import {
   scanWork,
   steerWork,
 } from "../domain/cost.ts";
-import { checkImageHeader } from "../domain/io/image_codec.ts";
+import { checkImageHeader } from "../domain/io/image_header.ts";
 import type { SparseRows } from "../domain/sae/matrix.ts";
 import { checkTop, withinBudget } from "./limits.ts";
 

@@ -37,6 +37,6 @@ export function uiOperations(): Operation[] {
     responses: {
       200: { description: "the example", content: { "application/json": VisionExampleSchema } },
     },
-    handler: (c) => c.json(visionExample()),
+    handler: async (c) => c.json(await visionExample()),
   }];
 }

@@ -7,16 +7,18 @@
  * @module
  */
 
-import { encodeRgbPng } from "../domain/io/image_codec.ts";
-
-/** The bundled example: a 64 x 64 gradient image and activations whose features vary by patch. */
-export function visionExample(): {
+/**
+ * The bundled example: a 64 x 64 gradient image and activations whose features vary by patch.
+ * The PNG codec is imported on the first call, so an idle service does not hold it.
+ */
+export async function visionExample(): Promise<{
   dictionary: string;
   grid: number[];
   skip_tokens: number;
   image: string;
   activations: number[][];
-} {
+}> {
+  const { encodeRgbPng } = await import("../domain/io/image_codec.ts");
   const size = 64;
   const data = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {

@@ -1,7 +1,8 @@
 /**
  * PNG and JPEG through well-kept npm codecs (fast-png, jpeg-js): decode an uploaded image to
  * RGB (alpha dropped, 16-bit reduced, grey expanded) and encode RGB as PNG. Bounded sizes: the
- * dimensions are read from the header (PNG IHDR, JPEG SOF) before anything is decoded.
+ * dimensions are read from the header (image_header.ts) before anything is decoded. The request
+ * thread never imports this module (the codecs hold ~6 MiB): images are decoded in job workers.
  * @module
  */
 
@@ -9,94 +10,11 @@ import { decode as decodePng, encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { SaeError } from "../errors.ts";
 import type { RgbImage } from "../features/heatmap.ts";
-
-/** Largest image accepted by default, in pixels ($SAESERVE_MAX_IMAGE_PIXELS). */
-export const MAX_PIXELS = 4096 * 4096;
-
-/** An image's format and dimensions as its header declares them. */
-export interface ImageHeader {
-  readonly format: "png" | "jpeg";
-  readonly width: number;
-  readonly height: number;
-}
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** JPEG start-of-frame markers (SOF0-SOF15 less DHT, JPG and DAC): they carry the dimensions. */
-function isStartOfFrame(marker: number): boolean {
-  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
-    marker !== 0xcc;
-}
-
-/**
- * Format and dimensions from the header alone (PNG: the IHDR chunk; JPEG: the first SOF
- * segment), without decoding; null when `bytes` is neither or the header is cut or broken.
- */
-export function readImageHeader(bytes: Uint8Array): ImageHeader | null {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
-    if (bytes.length < 24) return null;
-    const ihdr = String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]);
-    if (ihdr !== "IHDR") return null;
-    return { format: "png", width: view.getUint32(16), height: view.getUint32(20) };
-  }
-  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
-  let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return null;
-    const marker = bytes[at + 1];
-    if (marker === 0xff) { // fill byte
-      at++;
-      continue;
-    }
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { // no payload
-      at += 2;
-      continue;
-    }
-    if (marker === 0xd9 || marker === 0xda) return null; // end of image / scan before any frame
-    const length = view.getUint16(at + 2);
-    if (length < 2) return null;
-    if (isStartOfFrame(marker)) {
-      if (at + 9 > bytes.length || length < 7) return null;
-      return { format: "jpeg", height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
-    }
-    at += 2 + length;
-  }
-  return null;
-}
-
-/**
- * 413 unless the header's width x height is at most `maxPixels`; 422 for bytes whose header
- * declares no usable size. Reads only the header.
- */
-export function checkImageHeader(
-  bytes: Uint8Array,
-  options?: { maxPixels?: number },
-): ImageHeader {
-  const header = readImageHeader(bytes);
-  if (!header) {
-    throw new SaeError(
-      "invalid",
-      "the image must be PNG or JPEG with a readable header (IHDR / SOF)",
-    );
-  }
-  if (header.width === 0 || header.height === 0) {
-    throw new SaeError("invalid", "the image header declares an empty image");
-  }
-  const maxPixels = options?.maxPixels ?? MAX_PIXELS;
-  if (header.width * header.height > maxPixels) {
-    throw new SaeError(
-      "too_large",
-      `the image declares ${header.width} x ${header.height} pixels, over the limit of ${maxPixels} (SAESERVE_MAX_IMAGE_PIXELS)`,
-      { info: { limit: "SAESERVE_MAX_IMAGE_PIXELS", limit_value: maxPixels } },
-    );
-  }
-  return header;
-}
+import { checkImageHeader } from "./image_header.ts";
 
 /**
  * Decode a PNG or JPEG to RGB. The header's dimensions are checked first (413 beyond
- * `maxPixels`, default {@link MAX_PIXELS}); 422 for anything else or anything undecodable.
+ * `maxPixels`, default image_header.ts's MAX_PIXELS); 422 for anything else or anything undecodable.
  */
 export function decodeImage(bytes: Uint8Array, options?: { maxPixels?: number }): RgbImage {
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
-import { checkImageHeader, decodeImage, encodeRgbPng, readImageHeader } from "./image_codec.ts";
+import { decodeImage, encodeRgbPng } from "./image_codec.ts";
+import { checkImageHeader, readImageHeader } from "./image_header.ts";
 import { SaeError } from "../errors.ts";
 
 /** A 3 x 2 RGB image with distinct values in every channel. */
@@ -73,40 +74,6 @@ Deno.test("image: a JPEG's header gives its size and it decodes close to its col
   for (let i = 0; i < img.data.length; i++) {
     assert.ok(Math.abs(img.data[i] - [200, 40, 90][i % 3]) <= 6, `channel ${i}: ${img.data[i]}`);
   }
-});
-
-Deno.test("image: readImageHeader walks JPEG markers: fill bytes, RST, DHT, progressive SOF", () => {
-  // SOF payload: length 17, precision 8, height 5, width 7 (then cut: the header is enough).
-  const sof = (marker: number) => [0xff, marker, 0x00, 0x11, 0x08, 0x00, 0x05, 0x00, 0x07];
-  const jpegBytes = (...parts: number[][]) => Uint8Array.from([0xff, 0xd8, ...parts.flat()]);
-  const size = { format: "jpeg", width: 7, height: 5 };
-  assert.deepEqual(readImageHeader(jpegBytes(sof(0xc0))), size);
-  assert.deepEqual(readImageHeader(jpegBytes([0xff], sof(0xc2))), size, "fill byte, SOF2");
-  assert.deepEqual(
-    readImageHeader(jpegBytes([0xff, 0xd0], sof(0xc1))),
-    size,
-    "RST0 has no payload",
-  );
-  const dht = [0xff, 0xc4, 0x00, 0x04, 0xaa, 0xbb]; // 0xC4 is DHT, not a frame: skipped
-  assert.deepEqual(readImageHeader(jpegBytes(dht, sof(0xc0))), size);
-  const app0 = [0xff, 0xe0, 0x00, 0x03, 0x00];
-  assert.deepEqual(readImageHeader(jpegBytes(app0, sof(0xc0))), size);
-  // No frame before end of image or start of scan, a bad length, a cut SOF, no marker: null.
-  assert.equal(readImageHeader(jpegBytes([0xff, 0xd9, 0, 0], sof(0xc0))), null);
-  assert.equal(readImageHeader(jpegBytes([0xff, 0xda, 0, 2], sof(0xc0))), null);
-  assert.equal(readImageHeader(jpegBytes([0xff, 0xe1, 0x00, 0x01], sof(0xc0))), null);
-  assert.equal(readImageHeader(jpegBytes(sof(0xc0).slice(0, 6))), null);
-  assert.equal(readImageHeader(jpegBytes([0x00, 0x00, 0x00, 0x00])), null);
-});
-
-Deno.test("image: readImageHeader answers null for cut PNGs and other bytes", () => {
-  const png = encodeRgbPng(RGB);
-  assert.equal(readImageHeader(png.subarray(0, 23)), null);
-  const noIhdr = png.slice(0, 24);
-  noIhdr[12] = 0x58; // "XHDR"
-  assert.equal(readImageHeader(noIhdr), null);
-  assert.equal(readImageHeader(new TextEncoder().encode("GIF89a......")), null);
-  assert.equal(readImageHeader(new Uint8Array(0)), null);
 });
 
 /** `png` with its IHDR declaring `width` x `height` (the pixel data untouched). */
