@@ -242,13 +242,22 @@ export class Client {
     );
   }
 
-  /** Steered activations [rows, d_in] (error-preserving, interventions in order). */
+  /**
+   * Steered activations [rows, d_in] (error-preserving, interventions in order). RangeError, before
+   * anything is sent, for an intervention value that is not a finite number.
+   */
   async steer(
     id: string,
     x: Activations,
     interventions: readonly Intervention[],
   ): Promise<Matrix> {
     const m = toMatrix(x);
+    interventions.forEach((iv, i) => {
+      // JSON has no NaN or Infinity: they would reach the service as null.
+      if (iv.value !== undefined && !Number.isFinite(iv.value)) {
+        throw new RangeError(`interventions[${i}]: value must be a finite number, not ${iv.value}`);
+      }
+    });
     const query = `interventions=${encodeURIComponent(JSON.stringify(interventions))}`;
     const url = this.#url(id, "steer");
     const res = query.length <= MAX_QUERY

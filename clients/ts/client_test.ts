@@ -136,6 +136,12 @@ Deno.test("TypeScript client against the service", async (t) => {
         ];
         const long = await client.steer(ID, x, many);
         long.data.forEach((v, i) => assert.ok(Math.abs(v - out.data[i]) < 1e-5));
+        for (const bad of [NaN, Infinity]) {
+          await assert.rejects(client.steer(ID, x, [ablate(1), clamp(3, bad)]), {
+            name: "RangeError",
+            message: `interventions[1]: value must be a finite number, not ${bad}`,
+          });
+        }
         const err = await client.steer(ID, x, [clamp(9999, 1)]).catch((e) => e);
         assert.ok(err instanceof SaeServeError && err.status === 422);
       },

@@ -282,11 +282,16 @@ class Client:
         """Steered activations, float32 and shaped like ``x`` ([rows, d_in] or [d_in]).
 
         ``interventions`` are the API's objects (``{"feature", "mode", "value", "positions"?}``),
-        e.g. from :func:`saeserve.clamp`; ``positions`` are row indices of ``x``.
+        e.g. from :func:`saeserve.clamp`; ``positions`` are row indices of ``x``. ValueError, before
+        anything is sent, for a value that is NaN or infinite.
         """
         one_row = np.ndim(x) == 1
         rows = as_rows(x)
         items = [dict(iv) for iv in interventions]
+        for i, iv in enumerate(items):
+            # JSON has no NaN or Infinity (json.dumps would write a bare NaN the service refuses).
+            if iv.get("value") is not None and not math.isfinite(iv["value"]):
+                raise ValueError(f"interventions[{i}]: value must be a finite number, not {iv['value']}")
         query = "interventions=" + quote(json.dumps(items, separators=(",", ":")), safe="")
         if len(query) <= MAX_QUERY:
             res = self._post(f"{self._path(id, 'steer')}?{query}", to_npy(rows), NPY, NPY)

@@ -110,6 +110,11 @@ class ClientTest(unittest.TestCase):
         many = [saeserve.add(f, 0.0, positions=list(range(4))) for f in range(256)] + ivs
         np.testing.assert_allclose(self.client.steer(ID, x, many), out, atol=1e-5)
 
+    def test_non_finite_intervention_value_is_refused_before_sending(self) -> None:
+        for bad in (float("nan"), float("inf")):
+            with self.assertRaisesRegex(ValueError, r"interventions\[1\]: value must be a finite number"):
+                self.client.steer(ID, rows(1), [saeserve.ablate(1), saeserve.clamp(3, bad)])
+
     def test_invalid_intervention_is_a_422_problem(self) -> None:
         with self.assertRaises(saeserve.SaeServeError) as caught:
             self.client.steer(ID, rows(1), [saeserve.clamp(9999, 1.0)])
