@@ -210,7 +210,7 @@ function fetchSide(url: string, rows: number): Side {
   return { client: "fetch", block: (seconds) => block(once, seconds) };
 }
 
-/** saeserve's side sent by the TypeScript client on `transport` (its JSON answer, as users get). */
+/** saeserve's side sent by the TypeScript client on `transport` (what its users get: one row as JSON, batches as .npz). */
 function clientSide(url: string, rows: number, transport: Http1Fetch): Side {
   const client = new Client({ baseUrl: url, fetch: transport });
   const x = { data: input(rows), rows, cols: D_IN };

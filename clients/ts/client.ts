@@ -4,7 +4,7 @@
  * @module
  */
 
-import { decodeNpy, encodeNpy, type Matrix } from "./npy.ts";
+import { decodeNpy, decodeNpyInt32, encodeNpy, type Matrix } from "./npy.ts";
 import { decodeNpz } from "./npz.ts";
 import type { Intervention } from "./interventions.ts";
 import { send, type TransportOptions } from "./transport.ts";
@@ -34,6 +34,8 @@ export interface EncodeMetrics {
   mse: number;
   fvu: number;
   cosine: number;
+  /** The same per row. */
+  per_row: { l0: number[]; mse: number[]; cosine: number[] };
   [more: string]: unknown;
 }
 
@@ -70,6 +72,23 @@ function toMatrix(x: Activations): Matrix {
     data.set(row, r * cols);
   });
   return { data, rows, cols };
+}
+
+/** The path and value of the first NaN or infinite number inside `value`, if any. */
+function nonFinite(value: unknown, path: string): [string, number] | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : [path, value];
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFinite(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+  } else if (value && typeof value === "object") {
+    for (const [key, v] of Object.entries(value)) {
+      const found = nonFinite(v, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function rowsOf(m: Matrix): number[][] {
@@ -155,24 +174,30 @@ export class Client {
     const m = toMatrix(x);
     // Batches come back as .npz (256 rows: 91 -> 85 ms); one row as JSON, as fast or a little
     // faster (2.66 against 2.73 ms, 2 of 10 blocks; bench/results/ts_client_npz_2026-11-27.log).
+    // With metrics JSON too: the .npz answer carries them in a header that grows with the rows
+    // (Node's fetch refuses headers over 16 KiB: ~400 rows), and proxies cap headers as well.
+    const npz = m.rows > 1 && !options.include?.includes("metrics");
     const res = await this.#send(url, {
       method: "POST",
       body: encodeNpy(m),
-      headers: { "content-type": NPY, accept: m.rows > 1 ? NPZ : "application/json" },
+      headers: { "content-type": NPY, accept: npz ? NPZ : "application/json" },
     });
     if (res.headers.get("content-type")?.startsWith(NPZ)) {
       const arrays = await decodeNpz(new Uint8Array(await res.arrayBuffer()));
       const indices = arrays.get("indices"), values = arrays.get("values");
       if (!indices || !values) throw new Error("the .npz answer has no indices or values");
-      const metrics = res.headers.get("x-saeserve-metrics");
+      const codes = decodeNpyInt32(indices);
+      const matrix = (name: string) => {
+        const member = arrays.get(name);
+        return member ? decodeNpy(member) : undefined;
+      };
       return {
-        indices: Int32Array.from(indices.data),
-        values: values.data,
-        rows: indices.rows,
-        width: indices.cols,
-        reconstruction: arrays.get("reconstruction"),
-        error: arrays.get("error"),
-        metrics: metrics ? JSON.parse(metrics) : undefined,
+        indices: codes.data,
+        values: decodeNpy(values).data,
+        rows: codes.rows,
+        width: codes.cols,
+        reconstruction: matrix("reconstruction"),
+        error: matrix("error"),
       };
     }
     const body = await res.json();
@@ -252,12 +277,9 @@ export class Client {
     interventions: readonly Intervention[],
   ): Promise<Matrix> {
     const m = toMatrix(x);
-    interventions.forEach((iv, i) => {
-      // JSON has no NaN or Infinity: they would reach the service as null.
-      if (iv.value !== undefined && !Number.isFinite(iv.value)) {
-        throw new RangeError(`interventions[${i}]: value must be a finite number, not ${iv.value}`);
-      }
-    });
+    const bad = nonFinite(interventions, "interventions");
+    // JSON has no NaN or Infinity: they would reach the service as null.
+    if (bad) throw new RangeError(`${bad[0]} must be a finite number, not ${bad[1]}`);
     const query = `interventions=${encodeURIComponent(JSON.stringify(interventions))}`;
     const url = this.#url(id, "steer");
     const res = query.length <= MAX_QUERY

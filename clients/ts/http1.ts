@@ -144,6 +144,7 @@ class Connection {
     for (let from = 0;;) {
       const all = this.#joined();
       const at = indexOf(all, d, from);
+      if (at > limit) throw new TypeError("the answer's head is too long");
       if (at >= 0) {
         const line = all.slice(0, at);
         this.#consume(at + d.byteLength);

@@ -268,6 +268,7 @@ Deno.test("http1Fetch: an answer cut off or malformed is an error and never rese
     ["SMTP ready\r\n\r\n", /status line/],
     ["HTTP/1.1 101 Switching Protocols\r\n\r\n", /switched/],
     ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(70000), /too long/],
+    ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(70000) + "\r\nContent-Length: 0\r\n\r\n", /too long/],
   ];
   for (const [answer, message] of cases) {
     const s = scripted([closing(answer)]);

@@ -26,6 +26,8 @@ export interface Intervention {
   unit?: "activation" | "norm";
   /** Scale value by the row's largest latent activation. */
   relative?: boolean;
+  /** Steer only rows where latent `feature`'s activation satisfies `op value`. */
+  when?: { feature: number; op: ">" | "<"; value: number };
 }
 
 function make(

@@ -37,10 +37,20 @@ function half(bits: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** A 1-D or 2-D .npy array (f4, f8, f2 or i4, either byte order) as a float32 matrix. */
-export function decodeNpy(bytes: Uint8Array): Matrix {
+/** An .npy array's layout: where the data starts, its dtype and its shape as [rows, cols]. */
+interface NpyLayout {
+  view: DataView;
+  start: number;
+  little: boolean;
+  dtype: string;
+  size: number;
+  rows: number;
+  cols: number;
+}
+
+function layoutOf(bytes: Uint8Array): NpyLayout {
   if (
-    bytes[0] !== 0x93 ||
+    bytes.length < 10 || bytes[0] !== 0x93 ||
     new TextDecoder().decode(bytes.subarray(1, 6)) !== "NUMPY"
   ) {
     throw new Error("not an .npy array");
@@ -49,38 +59,48 @@ export function decodeNpy(bytes: Uint8Array): Matrix {
   const long = bytes[6] >= 2;
   const headerLength = long ? view.getUint32(8, true) : view.getUint16(8, true);
   const start = (long ? 12 : 10) + headerLength;
-  const header = new TextDecoder().decode(
-    bytes.subarray(long ? 12 : 10, start),
-  );
+  const header = new TextDecoder().decode(bytes.subarray(long ? 12 : 10, start));
   const descr = /'descr':\s*'([<>|=])([fi])(\d)'/.exec(header);
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!descr || !shape || /'fortran_order':\s*True/.test(header)) {
     throw new Error(`unsupported .npy header ${header.trim()}`);
   }
-  const dims = shape[1].split(",").map((s) => s.trim()).filter((s) => s).map(
-    Number,
-  );
-  if (dims.length > 2) {
-    throw new Error(`expected a 1-D or 2-D array, got shape (${dims})`);
-  }
+  const dims = shape[1].split(",").map((s) => s.trim()).filter((s) => s).map(Number);
+  if (dims.length > 2) throw new Error(`expected a 1-D or 2-D array, got shape (${dims})`);
   const [rows, cols] = dims.length === 2 ? dims : [1, dims[0] ?? 1];
-  const little = descr[1] !== ">";
   const size = Number(descr[3]);
+  if (start + rows * cols * size > bytes.length) throw new Error("the .npy array is cut off");
+  return { view, start, little: descr[1] !== ">", dtype: descr[2] + size, size, rows, cols };
+}
+
+/** A 1-D or 2-D .npy array (f4, f8, f2 or i4, either byte order) as a float32 matrix. */
+export function decodeNpy(bytes: Uint8Array): Matrix {
+  const { view, start, little, dtype, size, rows, cols } = layoutOf(bytes);
   const read: Record<string, (at: number) => number> = {
     f4: (at) => view.getFloat32(at, little),
     f8: (at) => view.getFloat64(at, little),
     f2: (at) => half(view.getUint16(at, little)),
     i4: (at) => view.getInt32(at, little),
   };
-  const get = read[descr[2] + size];
-  if (!get) throw new Error(`unsupported .npy dtype ${descr[0]}`);
-  if (start + rows * cols * size > bytes.length) throw new Error("the .npy array is cut off");
-  if (little && descr[2] + size === "f4") {
+  const get = read[dtype];
+  if (!get) throw new Error(`unsupported .npy dtype ${dtype}`);
+  if (little && dtype === "f4") {
     // The common case: copy the bytes as they are.
     const copy = bytes.slice(start, start + rows * cols * 4);
     return { data: new Float32Array(copy.buffer), rows, cols };
   }
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = get(start + i * size);
+  return { data, rows, cols };
+}
+
+/** A 1-D or 2-D .npy array of int32 (`i4`, either byte order), exact (latent indices). */
+export function decodeNpyInt32(
+  bytes: Uint8Array,
+): { data: Int32Array; rows: number; cols: number } {
+  const { view, start, little, dtype, rows, cols } = layoutOf(bytes);
+  if (dtype !== "i4") throw new Error(`expected an int32 .npy array, got ${dtype}`);
+  const data = new Int32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = view.getInt32(start + i * 4, little);
   return { data, rows, cols };
 }

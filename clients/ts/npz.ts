@@ -5,8 +5,6 @@
  * @module
  */
 
-import { decodeNpy, type Matrix } from "./npy.ts";
-
 const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
@@ -46,7 +44,10 @@ interface Member {
 function members(bytes: Uint8Array, view: DataView): Member[] {
   let end = -1;
   for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 65535); at--) {
-    if (view.getUint32(at, true) === EOCD) {
+    // The record ends the file exactly (its comment may hold the signature's bytes too).
+    if (
+      view.getUint32(at, true) === EOCD && at + 22 + view.getUint16(at + 20, true) === bytes.length
+    ) {
       end = at;
       break;
     }
@@ -101,17 +102,40 @@ function members(bytes: Uint8Array, view: DataView): Member[] {
   return out;
 }
 
-/** Inflate a raw deflate stream. */
-async function inflate(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+/** Inflate a raw deflate stream, stopping once it passes `limit` bytes. */
+async function inflate(data: Uint8Array<ArrayBuffer>, limit: number): Promise<Uint8Array> {
   const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of stream) {
+    size += part.byteLength;
+    if (size > limit) throw corrupt("a member inflates past its declared size");
+    parts.push(part);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
-/** The arrays of an .npz, by name (the member name less ".npy"), as float32 matrices. */
-export async function decodeNpz(bytes: Uint8Array): Promise<Map<string, Matrix>> {
+/**
+ * The .npy members of an .npz, by array name (the member name less ".npy"), as bytes for
+ * `decodeNpy` / `decodeNpyInt32`; stored members are views of `bytes`.
+ */
+export async function decodeNpz(bytes: Uint8Array): Promise<Map<string, Uint8Array>> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Map<string, Matrix>();
-  for (const m of members(bytes, view)) {
+  let list: Member[];
+  try {
+    list = members(bytes, view);
+  } catch (e) {
+    if (e instanceof RangeError) throw corrupt("the central directory is cut off");
+    throw e;
+  }
+  const out = new Map<string, Uint8Array>();
+  for (const m of list) {
     if (!m.name.endsWith(".npy")) continue;
     if (m.local + 30 > bytes.length || view.getUint32(m.local, true) !== LOCAL) {
       throw corrupt(`a bad local header for ${m.name}`);
@@ -119,15 +143,14 @@ export async function decodeNpz(bytes: Uint8Array): Promise<Map<string, Matrix>>
     const start = m.local + 30 + view.getUint16(m.local + 26, true) +
       view.getUint16(m.local + 28, true);
     if (start + m.compressed > bytes.length) throw corrupt(`${m.name} is cut off`);
-    const raw = bytes.slice(start, start + m.compressed);
     let data: Uint8Array;
-    if (m.method === 0) data = raw;
-    else if (m.method === 8) data = await inflate(raw);
+    if (m.method === 0) data = bytes.subarray(start, start + m.compressed);
+    else if (m.method === 8) data = await inflate(bytes.slice(start, start + m.compressed), m.size);
     else throw corrupt(`${m.name} uses compression method ${m.method}`);
     if (data.length !== m.size || crc32(data) !== m.crc) {
       throw corrupt(`${m.name} fails its size or CRC check`);
     }
-    out.set(m.name.slice(0, -4), decodeNpy(data));
+    out.set(m.name.slice(0, -4), data);
   }
   return out;
 }

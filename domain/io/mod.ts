@@ -11,6 +11,7 @@ export * from "./dtype.ts";
 export * from "./gguf.ts";
 export * from "./hashing_source.ts";
 export * from "./image_codec.ts";
+export * from "./image_header.ts";
 export * from "./json_text.ts";
 export * from "./npy.ts";
 export * from "./npz.ts";

@@ -117,6 +117,23 @@ def from_npz(data: bytes) -> Dict[str, np.ndarray]:
     return arrays
 
 
+def _non_finite(value: Any, path: str) -> Optional[tuple]:
+    """The path and value of the first NaN or infinite number inside ``value``, if any."""
+    if isinstance(value, (float, np.floating)):
+        return None if math.isfinite(value) else (path, float(value))
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _non_finite(v, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            found = _non_finite(v, f"{path}.{k}")
+            if found:
+                return found
+    return None
+
+
 def as_rows(x: Any, what: str = "x") -> np.ndarray:
     """``x`` as a 2-D float32 array [rows, d] (one row for a 1-D array). A torch tensor of any
     float dtype, device or ``requires_grad`` is detached and converted first."""
@@ -225,7 +242,10 @@ class Client:
         if include:
             query["include"] = ",".join(include)
         path = self._path(id, "encode") + (f"?{urlencode(query)}" if query else "")
-        res = self._post(path, to_npy(as_rows(x)), NPY, NPZ)
+        # Metrics come as JSON: an .npz answer carries them in a header that grows with the rows
+        # (~40 bytes a row), past this client's 64 KiB head limit and proxies' header buffers.
+        accept = "application/json" if "metrics" in include else NPZ
+        res = self._post(path, to_npy(as_rows(x)), NPY, accept)
         if res.headers.get("content-type", "").startswith(NPZ):
             arrays = from_npz(res.body)
             metrics = res.headers.get("x-saeserve-metrics")
@@ -288,10 +308,9 @@ class Client:
         one_row = np.ndim(x) == 1
         rows = as_rows(x)
         items = [dict(iv) for iv in interventions]
-        for i, iv in enumerate(items):
-            # JSON has no NaN or Infinity (json.dumps would write a bare NaN the service refuses).
-            if iv.get("value") is not None and not math.isfinite(iv["value"]):
-                raise ValueError(f"interventions[{i}]: value must be a finite number, not {iv['value']}")
+        bad = _non_finite(items, "interventions")
+        if bad:  # JSON has no NaN or Infinity (json.dumps would write a bare NaN the service refuses)
+            raise ValueError(f"{bad[0]} must be a finite number, not {bad[1]}")
         query = "interventions=" + quote(json.dumps(items, separators=(",", ":")), safe="")
         if len(query) <= MAX_QUERY:
             res = self._post(f"{self._path(id, 'steer')}?{query}", to_npy(rows), NPY, NPY)

@@ -60,6 +60,15 @@ class ClientTest(unittest.TestCase):
         np.testing.assert_array_equal(from_json.indices, enc.indices)
         np.testing.assert_array_equal(from_json.values, enc.values)
 
+    def test_metrics_of_a_large_batch_come_as_json(self) -> None:
+        # In an .npz answer 4000 rows of metrics would be a ~120 KB header, past the 64 KiB head limit.
+        enc = self.client.encode(ID, rows(4000, 5), top=4, include="metrics")
+        self.assertEqual(enc.indices.shape, (4000, 4))
+        self.assertEqual(len(enc.metrics["per_row"]["l0"]), 4000)
+        plain = self.client.encode(ID, rows(4000, 5), top=4)
+        np.testing.assert_array_equal(plain.indices, enc.indices)
+        np.testing.assert_array_equal(plain.values, enc.values)
+
     def test_answers_take_the_direct_readers(self) -> None:
         def post(op: str, accept: str) -> bytes:
             req = urllib.request.Request(
@@ -112,8 +121,11 @@ class ClientTest(unittest.TestCase):
 
     def test_non_finite_intervention_value_is_refused_before_sending(self) -> None:
         for bad in (float("nan"), float("inf")):
-            with self.assertRaisesRegex(ValueError, r"interventions\[1\]: value must be a finite number"):
+            with self.assertRaisesRegex(ValueError, r"interventions\[1\]\.value must be a finite number"):
                 self.client.steer(ID, rows(1), [saeserve.ablate(1), saeserve.clamp(3, bad)])
+        when = dict(saeserve.clamp(3, 1.0), when={"feature": 2, "op": ">", "value": float("-inf")})
+        with self.assertRaisesRegex(ValueError, r"interventions\[0\]\.when\.value must be a finite number, not -inf"):
+            self.client.steer(ID, rows(1), [when])
 
     def test_invalid_intervention_is_a_422_problem(self) -> None:
         with self.assertRaises(saeserve.SaeServeError) as caught:

@@ -1,0 +1,57 @@
+/**
+ * What the request thread loads at start: main.ts's static imports, walked in `deno info`'s
+ * module graph (dynamic and type-only imports left out). The image codecs (fast-png, jpeg-js:
+ * ~6 MiB resident) belong to job workers and the vision example's first use, never the start.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+interface Dependency {
+  code?: { specifier: string };
+  isDynamic?: boolean;
+}
+interface GraphModule {
+  specifier: string;
+  dependencies?: Dependency[];
+}
+
+Deno.test("the request thread's static imports leave out the image codecs", async () => {
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", main],
+    stderr: "null",
+  }).output();
+  assert.ok(out.success, "deno info failed");
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    roots: string[];
+    modules: GraphModule[];
+    redirects: Record<string, string>;
+  };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const resolve = (s: string) => graph.redirects[s] ?? s;
+  const reached = new Set<string>();
+  const pending = graph.roots.map(resolve);
+  while (pending.length) {
+    const specifier = pending.pop()!;
+    if (reached.has(specifier)) continue;
+    reached.add(specifier);
+    for (const d of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (d.code && !d.isDynamic) pending.push(resolve(d.code.specifier));
+    }
+  }
+  const statically = [...reached];
+  assert.ok(statically.some((s) => s.includes("hono@")), "the walk reaches hono");
+  assert.ok(statically.some((s) => s.endsWith("routes/ui_vision_page.ts")));
+  assert.ok(
+    graph.modules.some((m) => m.specifier.includes("fast-png@")),
+    "the whole graph (dynamic imports too) holds the codec",
+  );
+  for (const codec of ["fast-png@", "jpeg-js@", "domain/io/image_codec.ts"]) {
+    assert.deepEqual(
+      statically.filter((s) => s.includes(codec)),
+      [],
+      `${codec} is imported at start`,
+    );
+  }
+});
