@@ -171,7 +171,8 @@ export function computeOperations(deps: AppDeps): Operation[] {
         },
         headers: {
           "X-Saeserve-Backend": "the backend that computed it",
-          "X-Saeserve-Metrics": "with an .npz answer and include=metrics: the metrics as JSON",
+          "X-Saeserve-Metrics":
+            "with an .npz answer and include=metrics: {l0, mse, fvu, cosine} as JSON (per-row values are the .npz's metrics_per_row_* members)",
         },
       },
       ...DICTIONARY_POST_ERRORS,
@@ -246,7 +247,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
         if (result.error) arrays.error = { shape: [rows, req.x.cols], data: result.error.data };
         if (result.metrics) {
           Object.assign(arrays, metricsArrays(result.metrics));
-          c.header("X-Saeserve-Metrics", JSON.stringify(result.metrics));
+          // The aggregates only: the per-row values are members above, and a header that grew
+          // with the rows (~40 bytes each) would pass clients' and proxies' header limits.
+          const { l0, mse, fvu, cosine } = result.metrics;
+          c.header("X-Saeserve-Metrics", JSON.stringify({ l0, mse, fvu, cosine }));
         }
         return await npzResponse(c, arrays, backend);
       }

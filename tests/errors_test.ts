@@ -285,7 +285,14 @@ Deno.test("include is honoured in the .npz answer: metrics arrays beside the cod
     const perRow = await read("metrics_per_row_cosine");
     assert.deepEqual(perRow.shape, [f.x.length]);
     perRow.data.forEach((v, r) => assert.ok(Math.abs(v - json.metrics.per_row.cosine[r]) < 1e-5));
-    assert.ok(res.headers.get("x-saeserve-metrics"), "the header stays");
+    // The header holds the aggregates exactly as the JSON answer does, and nothing per row.
+    const { l0: jl0, mse: jmse, fvu, cosine } = json.metrics;
+    assert.deepEqual(JSON.parse(res.headers.get("x-saeserve-metrics")!), {
+      l0: jl0,
+      mse: jmse,
+      fvu,
+      cosine,
+    });
   } finally {
     registry.close();
   }
