@@ -8,7 +8,7 @@
 import type { Backend, BackendName } from "./backend.ts";
 import { backendSet } from "./backend_set.ts";
 import { referenceBackend } from "./reference/mod.ts";
-import { hasHardwareAdapter, webgpuBackend } from "./gpu/mod.ts";
+import { hasHardwareAdapter } from "./gpu/device.ts";
 import { wasmBackend } from "./wasm/mod.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Precision } from "../domain/precision.ts";
@@ -57,13 +57,15 @@ export async function openBackend(
   choice: BackendChoice,
   options: OpenBackendOptions = {},
 ): Promise<Backend> {
-  const gpu = (requireHardware: boolean) => {
+  const gpu = async (requireHardware: boolean) => {
     // int8 is a WASM kernel path (int8 dot products, exact f32 rescoring); WebGPU holds bf16.
     const weights = options.weights === "int8" ? "bf16" : options.weights;
     if (options.weights === "int8") {
       console.warn("saeserve: SAESERVE_WEIGHTS=int8 is a WASM path; WebGPU stores bf16 weights");
     }
-    return webgpuBackend({ requireHardware, weights });
+    // Loaded only when used: a service on the WASM path does not hold the WebGPU backend.
+    const { webgpuBackend } = await import("./gpu/mod.ts");
+    return await webgpuBackend({ requireHardware, weights });
   };
   switch (choice) {
     case "reference":

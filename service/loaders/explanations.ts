@@ -18,7 +18,6 @@ import {
   neuronpediaIdOf,
   parseExplanationsInSlices,
 } from "../../domain/features/explanations.ts";
-import { indexExplanationsInSlices } from "../../domain/features/search.ts";
 import { readRange } from "../../domain/io/byte_source.ts";
 import type { Loader } from "../lease_cache.ts";
 import type { Store } from "../store/mod.ts";
@@ -46,6 +45,8 @@ export function explanationsLoader(
       const { set, textBytes } = await readExplanations(store, id, files);
       // Reading and indexing a million explanations takes half a minute of CPU: both run in
       // slices of 10 ms on this thread, which keeps answering requests between them.
+      // The search index (MiniSearch) is loaded with the first explanations, not at start.
+      const { indexExplanationsInSlices } = await import("../../domain/features/search.ts");
       const index = await indexExplanationsInSlices(set);
       return {
         value: { kind: "explanations", set, index },
