@@ -10,6 +10,9 @@ export interface Matrix {
   readonly cols: number;
 }
 
+/** Whether this machine stores numbers little-endian, as `<f4` does (nearly every one). */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** A float32 matrix as .npy bytes (format 1.0, little-endian `<f4`). */
 export function encodeNpy(m: Matrix): Uint8Array<ArrayBuffer> {
   if (m.data.length !== m.rows * m.cols) {
@@ -23,9 +26,16 @@ export function encodeNpy(m: Matrix): Uint8Array<ArrayBuffer> {
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   new DataView(out.buffer).setUint16(8, header.length, true);
   out.set(new TextEncoder().encode(header), 10);
-  const view = new DataView(out.buffer, 10 + header.length);
-  for (let i = 0; i < m.data.length; i++) {
-    view.setFloat32(i * 4, m.data[i], true);
+  if (LITTLE_ENDIAN) {
+    // The floats' bytes as they are, not one DataView write each (256 x 2304 rows through
+    // Client: 76.4 -> 74.8 ms with the change in http1.ts; bench/results/ts_client_copies_*.log).
+    out.set(
+      new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+      10 + header.length,
+    );
+  } else {
+    const view = new DataView(out.buffer, 10 + header.length);
+    for (let i = 0; i < m.data.length; i++) view.setFloat32(i * 4, m.data[i], true);
   }
   return out;
 }
