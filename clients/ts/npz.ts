@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "./concat_bytes.ts";
+
 const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
@@ -112,13 +114,7 @@ async function inflate(data: Uint8Array<ArrayBuffer>, limit: number): Promise<Ui
     if (size > limit) throw corrupt("a member inflates past its declared size");
     parts.push(part);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**
