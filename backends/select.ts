@@ -46,6 +46,11 @@ export interface OpenBackendOptions {
   readonly onReplaced?: (reason: string) => void;
   /** For "webgpu": refuse software adapters (what "auto" does). */
   readonly requireHardware?: boolean;
+  /**
+   * For "webgpu": hold the device on a worker thread (gpu/thread.ts), as the service does: Deno's
+   * WebGPU blocks its calling thread while the GPU works. Default false (a CLI's one thread).
+   */
+  readonly thread?: boolean;
 }
 
 /**
@@ -64,6 +69,10 @@ export async function openBackend(
       console.warn("saeserve: SAESERVE_WEIGHTS=int8 is a WASM path; WebGPU stores bf16 weights");
     }
     // Loaded only when used: a service on the WASM path does not hold the WebGPU backend.
+    if (options.thread) {
+      const { webgpuThread } = await import("./gpu/thread.ts");
+      return await webgpuThread({ requireHardware, weights });
+    }
     const { webgpuBackend } = await import("./gpu/mod.ts");
     return await webgpuBackend({ requireHardware, weights });
   };
@@ -109,10 +118,11 @@ export interface BackendConfig {
 }
 
 /**
- * The service's backend for a $SAESERVE_BACKEND choice. A GPU backend is wrapped in a set that
- * fails over to WASM (logged, counted in saeserve_backend_failovers_total) and restarts the GPU
- * in the background; with $SAESERVE_ALLOW_BACKEND_OVERRIDE=1 every available backend joins the
- * set so a request can name one.
+ * The service's backend for a $SAESERVE_BACKEND choice. A GPU backend (its device on a worker
+ * thread) is wrapped in a set that fails over to WASM (logged, counted in
+ * saeserve_backend_failovers_total) and restarts the GPU in the background; with
+ * $SAESERVE_ALLOW_BACKEND_OVERRIDE=1 every available backend joins the set so a request can
+ * name one.
  */
 export async function selectBackend(
   config: BackendConfig,
@@ -136,7 +146,7 @@ export async function selectBackend(
       },
     });
   const webgpu = (requireHardware: boolean) =>
-    openBackend("webgpu", { requireHardware, weights: config.weights });
+    openBackend("webgpu", { requireHardware, weights: config.weights, thread: true });
   let gpu: Backend | null = null;
   let requireHardware = false;
   if (config.backend === "webgpu") gpu = await webgpu(false);

@@ -1,7 +1,8 @@
 /**
  * What moving data and waiting cost on this machine's WebGPU adapter under Deno: the floor of
  * one wait (an empty submission; a 4-byte read back), and host-to-GPU bytes per second through
- * a buffer mapped at creation and through queue.writeBuffer, and GPU-to-host through mapAsync.
+ * a buffer mapped at creation and through queue.writeBuffer, and GPU-to-host through mapAsync,
+ * awaited on a new staging buffer or read at once from a reused one (backends/gpu/read_back.ts).
  * Run by bench/gpu.sh before the encode comparison; one JSON line per measurement.
  * @module
  */
@@ -11,6 +12,8 @@ if (!adapter) throw new Error("no WebGPU adapter");
 const device = await adapter.requestDevice({
   requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize },
 });
+import { ReadBackPool } from "../backends/gpu/read_back.ts";
+
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 async function median(runs: number, fn: () => Promise<void>): Promise<number> {
@@ -54,6 +57,18 @@ report(
     staging.destroy();
   }),
 );
+const pool = new ReadBackPool(device);
+report(
+  "16-byte copy + pooled read-back (read_back.ts)",
+  await median(20, async () => {
+    const staging = pool.take(16);
+    const e = device.createCommandEncoder();
+    e.copyBufferToBuffer(small, 0, staging.buffer, 0, 16);
+    device.queue.submit([e.finish()]);
+    await pool.read(staging, [{ offset: 0, bytes: 16 }]);
+  }),
+);
+console.log(JSON.stringify({ pooled_read_backs: pool.counts() }));
 
 for (const mib of [64, 256]) {
   const bytes = mib << 20;
@@ -101,6 +116,20 @@ for (const mib of [64, 256]) {
     }),
     bytes,
   );
+  if (mib === 64) {
+    report(
+      `${mib} MiB copy + pooled read-back (read_back.ts)`,
+      await median(3, async () => {
+        const staging = pool.take(bytes);
+        const e = device.createCommandEncoder();
+        e.copyBufferToBuffer(src, 0, staging.buffer, 0, bytes);
+        device.queue.submit([e.finish()]);
+        await pool.read(staging, [{ offset: 0, bytes }]);
+      }),
+      bytes,
+    );
+  }
   src.destroy();
 }
+pool.destroy();
 device.destroy();

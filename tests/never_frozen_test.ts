@@ -1,13 +1,15 @@
 /**
  * The service as its own process (WASM backend, demo store): research work past its deadline
  * is answered with 503 at the deadline and stops, a client that goes away cancels its job, and
- * meanwhile /healthz and a 1-row encode keep answering.
+ * meanwhile /healthz and a 1-row encode keep answering; on WebGPU, /healthz answers while the
+ * GPU encodes.
  * @module
  */
 
 import assert from "node:assert/strict";
 import { type RunningService, startService } from "../bench/service.ts";
 import { seededRandom } from "../domain/random.ts";
+import { writeTopKDictionary } from "../bench/synthetic_dictionary.ts";
 
 const DICTIONARIES = new URL("../dictionaries", import.meta.url).pathname;
 const DEADLINE_MS = 1500;
@@ -148,4 +150,51 @@ Deno.test("never frozen: the job of a client that went away ends by its deadline
   } finally {
     await svc.stop();
   }
+});
+
+Deno.test({
+  name: "never frozen: on WebGPU (llvmpipe here), /healthz answers while the GPU encodes",
+  ignore: !(await navigator.gpu?.requestAdapter().catch(() => null)),
+  async fn() {
+    // Deno's WebGPU blocks its calling thread while the GPU works; the device lives on a worker.
+    const store = await Deno.makeTempDir();
+    await writeTopKDictionary(store, { name: "wide", dIn: 256, dSae: 8192, k: 32 });
+    const svc = await startService({
+      SAESERVE_BACKEND: "webgpu",
+      SAESERVE_STORE: `file://${store}`,
+      SAESERVE_LOG: "off",
+    });
+    try {
+      const encode = (n: number) =>
+        post(svc, "/v1/dictionaries/wide/encode", JSON.stringify({ activations: rows(n, 256) }));
+      const warm = await encode(1);
+      assert.equal(warm.status, 200, await warm.text());
+      assert.equal(warm.headers.get("x-saeserve-backend"), "webgpu");
+      const started = performance.now();
+      const heavy = encode(96).then(async (res) => ({
+        status: res.status,
+        body: await res.text(),
+        ms: performance.now() - started,
+      }));
+      let finished = false;
+      heavy.finally(() => (finished = true));
+      const health: number[] = [];
+      while (!finished) {
+        const t = performance.now();
+        const h = await fetch(`${svc.url}/healthz`);
+        await h.body?.cancel();
+        health.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const answer = await heavy;
+      assert.equal(answer.status, 200, answer.body);
+      const report = JSON.stringify({ encode_ms: answer.ms, health_ms: health });
+      assert.ok(answer.ms > 300, `the encode should take a while on llvmpipe: ${report}`);
+      assert.ok(health.length >= 3, report);
+      assert.ok(Math.max(...health) < answer.ms / 2, report);
+    } finally {
+      await svc.stop();
+      await Deno.remove(store, { recursive: true });
+    }
+  },
 });

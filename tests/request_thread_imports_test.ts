@@ -54,6 +54,7 @@ Deno.test("the request thread's static imports leave out the codecs, WebGPU and 
     "jpeg-js@",
     "domain/io/image_codec.ts",
     "backends/gpu/mod.ts",
+    "backends/gpu/thread.ts",
     "minisearch@",
     "domain/features/search.ts",
   ];

@@ -10,6 +10,7 @@ import type { Precision } from "../../domain/precision.ts";
 import { storage, uniform, upload } from "./buffers.ts";
 import { columnSlice, type Span, spans } from "./chunks.ts";
 import { dispatch, pipeline, type Recorder, type Recording, submit } from "./passes.ts";
+import { type ReadBackCounts, ReadBackPool } from "./read_back.ts";
 import {
   decodeShader,
   EPILOGUE,
@@ -82,6 +83,7 @@ export class GpuKernels {
   readonly #f32: { gemm: GPUComputePipeline; skinny: GPUComputePipeline };
   readonly #stored: { gemm: GPUComputePipeline; skinny: GPUComputePipeline };
   readonly #guarded: <T>(fn: () => Promise<T>) => Promise<T>;
+  readonly #readBack: ReadBackPool;
 
   /** Compile the kernels for `device`. */
   constructor(device: GPUDevice, options: GpuKernelsOptions) {
@@ -89,6 +91,7 @@ export class GpuKernels {
     this.maxBinding = options.maxBinding;
     this.precision = options.precision;
     this.#guarded = options.guarded ?? ((fn) => fn());
+    this.#readBack = new ReadBackPool(device);
     this.#f32 = {
       gemm: pipeline(device, gemmShader("f32")),
       skinny: pipeline(device, skinnyShader("f32")),
@@ -104,7 +107,12 @@ export class GpuKernels {
 
   /** Submit one recorded pass (inside the guard) and read back what it names. */
   run(record: Recorder): Promise<ArrayBuffer[]> {
-    return this.#guarded(() => submit(this.device, record));
+    return this.#guarded(() => submit(this.device, record, { pool: this.#readBack }));
+  }
+
+  /** Read-backs so far, by path (read_back.ts). */
+  readBacks(): ReadBackCounts {
+    return this.#readBack.counts();
   }
 
   /** Record the GEMM of `args.a` against each column chunk of B, into C. */
@@ -193,5 +201,6 @@ export class GpuKernels {
   /** Free the kernels' own buffers (the device stays). */
   destroy(): void {
     this.dummy.destroy();
+    this.#readBack.destroy();
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ReadBackPool, type ReadRange } from "./read_back.ts";
+
 /** A GPU buffer's first `bytes` to copy back to the host after a submission. */
 export interface ReadBack {
   readonly buffer: GPUBuffer;
@@ -48,13 +50,23 @@ export function dispatch(
   pass.dispatchWorkgroups(options.groups[0], options.groups[1]);
 }
 
+/** Options of {@link submit}. */
+export interface SubmitOptions {
+  /** Staging buffers to reuse (read without Deno's 10 ms wait); absent: one new buffer. */
+  readonly pool?: ReadBackPool;
+}
+
 /**
  * Record one compute pass with `record`, copy the buffers it names for reading into one
- * staging buffer in the same submission, and wait once: Deno's WebGPU polls for completion
- * about every 10 ms, so each extra wait costs that much. Temporaries are destroyed after.
+ * staging buffer in the same submission, and read them back once (with a `pool`, without the
+ * 10 ms that each of Deno's waits adds; read_back.ts). Temporaries are destroyed after.
  * Resolves to the bytes read back, one ArrayBuffer per {@link ReadBack}.
  */
-export async function submit(device: GPUDevice, record: Recorder): Promise<ArrayBuffer[]> {
+export async function submit(
+  device: GPUDevice,
+  record: Recorder,
+  options: SubmitOptions = {},
+): Promise<ArrayBuffer[]> {
   const temps: GPUBuffer[] = [];
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -67,34 +79,29 @@ export async function submit(device: GPUDevice, record: Recorder): Promise<Array
     },
   });
   pass.end();
-  const offsets: number[] = [];
+  const ranges: ReadRange[] = [];
   let total = 0;
   for (const r of reads) {
-    offsets.push(total);
+    ranges.push({ offset: total, bytes: r.bytes });
     total += Math.ceil(r.bytes / 16) * 16;
   }
-  const staging = total > 0
-    ? device.createBuffer({
-      size: total,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    })
-    : null;
-  reads.forEach((r, i) => {
-    encoder.copyBufferToBuffer(r.buffer, 0, staging!, offsets[i], Math.ceil(r.bytes / 4) * 4);
-  });
-  device.queue.submit([encoder.finish()]);
+  const pool = options.pool ?? new ReadBackPool(device, { maxKept: 0 });
+  const staging = total > 0 ? pool.take(total) : null;
+  let read = false;
   try {
+    reads.forEach((r, i) => {
+      const to = ranges[i].offset;
+      encoder.copyBufferToBuffer(r.buffer, 0, staging!.buffer, to, Math.ceil(r.bytes / 4) * 4);
+    });
+    device.queue.submit([encoder.finish()]);
     if (!staging) {
       await device.queue.onSubmittedWorkDone();
       return [];
     }
-    await staging.mapAsync(GPUMapMode.READ);
-    const mapped = staging.getMappedRange();
-    const out = reads.map((r, i) => mapped.slice(offsets[i], offsets[i] + r.bytes));
-    staging.unmap();
-    return out;
+    read = true;
+    return await pool.read(staging, ranges);
   } finally {
-    staging?.destroy();
+    if (staging && !read) pool.discard(staging);
     for (const b of temps) b.destroy();
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * The WebGPU backend on a thread of its own, for the service. Under Deno 2.9.6 WebGPU blocks the
+ * thread that calls it while the GPU works: `mapAsync` polls the device until the submission is
+ * done before it returns (ext/webgpu/buffer.rs), and llvmpipe runs a submission inside
+ * `queue.submit` itself. On the request thread, every encode stopped every other request for
+ * the GPU's whole time. Here the device lives on a worker (gpu/thread_worker.ts); this proxy
+ * posts each call there and waits asynchronously. A dictionary's weights are copied to the
+ * worker once at load (its host copy there is dropped after the upload); rows and codes travel
+ * per call, results are moved back without copying. An aborted call is answered at once; the
+ * worker's late result is dropped.
+ * @module
+ */
+
+import type {
+  BackendHealth,
+  CallOptions,
+  DeviceInfo,
+  EncodeOptions,
+  Prepared,
+} from "../backend.ts";
+import { SaeError } from "../../domain/errors.ts";
+import type { SaeWeights } from "../../domain/sae/dictionary.ts";
+import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
+import type { WebGpuBackend, WebGpuBackendOptions } from "./mod.ts";
+import type { GpuCall, GpuError, GpuMethod, GpuOpened, GpuReply } from "./thread_protocol.ts";
+
+const WORKER_URL = new URL("./thread_worker.ts", import.meta.url).href;
+
+interface ThreadPrepared extends Prepared {
+  /** The worker's id for this dictionary. */
+  readonly gpuId: number;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+function rebuild(e: GpuError): Error {
+  if (e.name === "SaeError" && e.kind) return new SaeError(e.kind, e.message);
+  if (e.name === "RangeError") return new RangeError(e.message);
+  return new SaeError("unavailable", `GPU failure: ${e.message}`);
+}
+
+/** Options without what cannot cross threads (the signal) or does not matter there. */
+function portable<T extends CallOptions>(options?: T): Omit<T, "signal" | "priority"> | null {
+  if (!options) return null;
+  const { signal: _signal, priority: _priority, ...rest } = options;
+  return rest;
+}
+
+/**
+ * Start the WebGPU backend on its own worker thread; throws SaeError "unavailable" when no
+ * usable adapter exists (as gpu/mod.ts's webgpuBackend does).
+ */
+export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  const worker = new Worker(WORKER_URL, { type: "module" });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let stopped: string | null = null;
+  let markLost!: (reason: string) => void;
+  const lost = new Promise<string>((resolve) => (markLost = resolve));
+
+  const stop = (reason: string) => {
+    if (stopped !== null) return;
+    stopped = reason;
+    markLost(reason);
+    const error = new SaeError("unavailable", reason);
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  worker.onmessage = (e: MessageEvent<GpuReply>) => {
+    const m = e.data;
+    if ("lost" in m) return stop(`GPU device lost: ${m.lost}`);
+    const p = pending.get(m.id);
+    if (!p) return; // abandoned by its caller
+    pending.delete(m.id);
+    if (m.ok) p.resolve(m.value);
+    else p.reject(rebuild(m.error));
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    stop(`the GPU worker failed: ${e.message}`);
+    worker.terminate();
+  };
+
+  const opened = await new Promise<unknown>((resolve, reject) => {
+    pending.set(0, { resolve, reject });
+    worker.postMessage({ id: 0, open: options });
+  }).catch((e) => {
+    worker.terminate();
+    throw e;
+  }) as GpuOpened;
+
+  function post<T>(method: GpuMethod, args: unknown[], signal?: AbortSignal): Promise<T> {
+    if (stopped !== null) return Promise.reject(new SaeError("unavailable", stopped));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        pending.delete(id);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      pending.set(id, {
+        resolve: (v) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(v as T);
+        },
+        reject: (err) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      });
+      const call: GpuCall = { id, method, args };
+      worker.postMessage(call);
+    });
+  }
+
+  const gpuId = (p: Prepared) => (p as ThreadPrepared).gpuId;
+
+  return {
+    name: "webgpu",
+    adapter: opened.adapter,
+    fallbackAdapter: opened.fallbackAdapter,
+    maxBinding: opened.maxBinding,
+    precision: opened.precision,
+    lost,
+    device: (): DeviceInfo => opened.device,
+    health: (): BackendHealth =>
+      stopped === null ? { healthy: true } : { healthy: false, detail: stopped },
+    async prepare(weights: SaeWeights): Promise<Prepared> {
+      const id = nextId; // the call's id names the dictionary in the worker
+      const extraBytes = await post<number>("prepare", [weights]);
+      const prepared: ThreadPrepared = { weights, extraBytes, gpuId: id };
+      return prepared;
+    },
+    release(prepared: Prepared): void {
+      post("release", [gpuId(prepared)]).catch(() => {});
+    },
+    encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
+      return post("encode", [gpuId(prepared), s, portable(options)], options?.signal);
+    },
+    decodeSparse(
+      prepared: Prepared,
+      codes: SparseRows,
+      options?: { bias?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      return post("decodeSparse", [gpuId(prepared), codes, portable(options)], options?.signal);
+    },
+    decodeDense(
+      prepared: Prepared,
+      codes: Matrix,
+      options?: { bias?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      return post("decodeDense", [gpuId(prepared), codes, portable(options)], options?.signal);
+    },
+    steer(
+      prepared: Prepared,
+      x: Matrix,
+      deltas: SparseRows,
+      options?: { rowScale?: Float32Array } & CallOptions,
+    ): Promise<Matrix> {
+      const args = [gpuId(prepared), x, deltas, portable(options)];
+      return post("steer", args, options?.signal);
+    },
+    matmul(
+      a: Matrix,
+      b: Matrix,
+      options?: { transposeB?: boolean } & CallOptions,
+    ): Promise<Matrix> {
+      return post("matmul", [a, b, portable(options)], options?.signal);
+    },
+    topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
+      return post("topK", [m, k], options?.signal);
+    },
+    close(): void {
+      stop("the GPU backend is closed");
+      worker.postMessage({ close: true });
+    },
+  };
+}

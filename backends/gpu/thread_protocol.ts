@@ -1,0 +1,62 @@
+/**
+ * Messages between the WebGPU backend's proxy on the request thread (gpu/thread.ts) and the
+ * worker that holds the device (gpu/thread_worker.ts).
+ * @module
+ */
+
+import type { DeviceInfo } from "../backend.ts";
+import type { ErrorKind } from "../../domain/errors.ts";
+import type { Precision } from "../../domain/precision.ts";
+import type { WebGpuBackendOptions } from "./mod.ts";
+
+/** The backend methods the worker serves. */
+export type GpuMethod =
+  | "prepare"
+  | "release"
+  | "encode"
+  | "decodeSparse"
+  | "decodeDense"
+  | "steer"
+  | "matmul"
+  | "topK";
+
+/** A call: prepared dictionaries travel as their id; options without signals. */
+export interface GpuCall {
+  readonly id: number;
+  readonly method: GpuMethod;
+  readonly args: readonly unknown[];
+}
+
+/** The first message: open the device. */
+export interface GpuOpen {
+  readonly id: 0;
+  readonly open: WebGpuBackendOptions;
+}
+
+/** Close the device; the worker then exits. */
+export interface GpuClose {
+  readonly close: true;
+}
+
+/** What the worker reports once its device is open. */
+export interface GpuOpened {
+  readonly name: "webgpu";
+  readonly adapter: string;
+  readonly fallbackAdapter: boolean;
+  readonly device: DeviceInfo;
+  readonly maxBinding: number;
+  readonly precision: Precision;
+}
+
+/** A thrown value, as much of it as the proxy rebuilds. */
+export interface GpuError {
+  readonly name: "SaeError" | "RangeError" | "Error";
+  readonly kind?: ErrorKind;
+  readonly message: string;
+}
+
+/** The worker's answers, and its report of a lost device. */
+export type GpuReply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: GpuError }
+  | { readonly lost: string };

@@ -1,0 +1,183 @@
+/**
+ * The WebGPU backend on its own thread: the shared conformance suite and the reference's
+ * numbers through the proxy, errors as the in-thread backend throws them, aborts, close, and
+ * a request thread that keeps running while the GPU works.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { SaeError } from "../../domain/errors.ts";
+import { matrix, type SparseRows } from "../../domain/sae/matrix.ts";
+import { referenceBackend } from "../reference/mod.ts";
+import { webgpuThread } from "./thread.ts";
+import { assertClose, conformanceTests, random, randomWeights } from "../../tests/conformance.ts";
+
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+const ignore = !adapter;
+const gpu = ignore ? null : await webgpuThread({ maxBindingBytes: 64 << 10 });
+const reference = referenceBackend();
+
+if (gpu) conformanceTests("webgpu thread", () => gpu, 1e-4);
+
+Deno.test({
+  name: "webgpu thread: encode, decode, steer, matmul and topK match the reference",
+  ignore,
+  async fn() {
+    const w = randomWeights(37, 1000, {
+      activation: { kind: "topk", bEnc: random(1000, 5, 0.1), k: 20 },
+      seed: 21,
+    });
+    const p = await gpu!.prepare(w);
+    const pr = await reference.prepare(w);
+    try {
+      assert.equal(p.weights, w, "the proxy's prepared dictionary keeps the caller's weights");
+      const s = matrix(4, 37, random(4 * 37, 22));
+      const got = await gpu!.encode(p, s, { top: 7 });
+      const want = await reference.encode(pr, s, { top: 7 });
+      for (let r = 0; r < 4; r++) {
+        assert.deepEqual([...got.indices[r]], [...want.indices[r]], `row ${r} indices`);
+        assertClose(got.values[r], want.values[r], 1e-4, `row ${r} values`);
+      }
+      const codes: SparseRows = {
+        width: 1000,
+        indices: [Int32Array.from([5, 999, 0]), Int32Array.from([42])],
+        values: [Float32Array.from([1.5, -0.25, 3]), Float32Array.from([0.125])],
+      };
+      for (const bias of [true, false]) {
+        assertClose(
+          (await gpu!.decodeSparse(p, codes, { bias })).data,
+          (await reference.decodeSparse(pr, codes, { bias })).data,
+          1e-5,
+          `decodeSparse bias ${bias}`,
+        );
+      }
+      const dense = matrix(2, 1000, random(2000, 23));
+      assertClose(
+        (await gpu!.decodeDense(p, dense)).data,
+        (await reference.decodeDense(pr, dense)).data,
+        1e-4,
+        "decodeDense",
+      );
+      const x = matrix(2, 37, random(74, 24));
+      const rowScale = Float32Array.from([2, 0.5]);
+      assertClose(
+        (await gpu!.steer(p, x, codes, { rowScale })).data,
+        (await reference.steer(pr, x, codes, { rowScale })).data,
+        1e-5,
+        "steer",
+      );
+      const a = matrix(3, 37, random(111, 25));
+      const bt = matrix(50, 37, random(50 * 37, 26));
+      assertClose(
+        (await gpu!.matmul(a, bt, { transposeB: true })).data,
+        (await reference.matmul(a, bt, { transposeB: true })).data,
+        1e-5,
+        "matmul",
+      );
+      const m = matrix(2, 30, random(60, 27));
+      assert.deepEqual(await gpu!.topK(m, 4), await reference.topK(m, 4));
+    } finally {
+      gpu!.release(p);
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu thread: errors arrive as the backend threw them; a released dictionary is gone",
+  ignore,
+  async fn() {
+    const w = randomWeights(8, 40, { activation: { kind: "relu", bEnc: random(40, 1) }, seed: 3 });
+    const p = await gpu!.prepare(w);
+    const bad = { width: 40, indices: [Int32Array.from([40])], values: [Float32Array.from([1])] };
+    await assert.rejects(gpu!.decodeSparse(p, bad), RangeError);
+    await assert.rejects(gpu!.matmul(matrix(2, 3), matrix(4, 5)), RangeError);
+    gpu!.release(p);
+    await assert.rejects(
+      gpu!.encode(p, matrix(1, 8, random(8, 2))),
+      (e: unknown) => e instanceof SaeError && e.kind === "unavailable",
+    );
+    assert.deepEqual(gpu!.health!(), { healthy: true });
+  },
+});
+
+Deno.test({
+  name: "webgpu thread: an aborted call is answered at once with the signal's reason",
+  ignore,
+  async fn() {
+    const w = randomWeights(64, 4096, {
+      activation: { kind: "relu", bEnc: random(4096, 2) },
+      seed: 4,
+    });
+    const p = await gpu!.prepare(w);
+    try {
+      const before = new AbortController();
+      before.abort(new Error("gone already"));
+      await assert.rejects(
+        gpu!.encode(p, matrix(1, 64), { signal: before.signal }),
+        /gone already/,
+      );
+      const during = new AbortController();
+      const call = gpu!.encode(p, matrix(256, 64, random(256 * 64, 5)), { signal: during.signal });
+      during.abort(new Error("client left"));
+      await assert.rejects(call, /client left/);
+      // The worker's late answer is dropped; the next call gets its own.
+      const s = matrix(1, 64, random(64, 6));
+      const got = await gpu!.encode(p, s, { top: 5 });
+      const want = await reference.encode(await reference.prepare(w), s, { top: 5 });
+      assert.deepEqual([...got.indices[0]], [...want.indices[0]]);
+    } finally {
+      gpu!.release(p);
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu thread: the calling thread keeps running while the GPU works",
+  ignore,
+  async fn() {
+    // On llvmpipe this encode takes hundreds of ms of CPU; on the calling thread it would stop
+    // every timer for that long (Deno's WebGPU waits for the device inside its calls).
+    const w = randomWeights(128, 8192, {
+      activation: { kind: "relu", bEnc: random(8192, 7) },
+      seed: 8,
+    });
+    const p = await gpu!.prepare(w);
+    try {
+      const s = matrix(16, 128, random(16 * 128, 9));
+      await gpu!.encode(p, matrix(1, 128), { top: 1 }); // warm: pipelines, staging
+      let last = performance.now();
+      let longest = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        longest = Math.max(longest, now - last);
+        last = now;
+      }, 2);
+      const start = performance.now();
+      await gpu!.encode(p, s, { top: 16 });
+      const took = performance.now() - start;
+      clearInterval(timer);
+      longest = Math.max(longest, performance.now() - last);
+      assert.ok(took > 100, `the encode should take a while here (${took.toFixed(0)} ms)`);
+      assert.ok(
+        longest < took / 2,
+        `longest pause of the calling thread ${longest.toFixed(0)} ms of ${took.toFixed(0)} ms`,
+      );
+    } finally {
+      gpu!.release(p);
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu thread: close ends the worker; later calls are refused (last test)",
+  ignore,
+  async fn() {
+    gpu!.close();
+    assert.equal(gpu!.health!().healthy, false);
+    await assert.rejects(
+      gpu!.matmul(matrix(1, 1), matrix(1, 1)),
+      (e: unknown) => e instanceof SaeError && e.kind === "unavailable",
+    );
+    assert.match(await gpu!.lost, /closed/);
+  },
+});

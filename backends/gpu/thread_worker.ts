@@ -1,0 +1,128 @@
+/**
+ * The worker that holds the WebGPU device (see gpu/thread.ts): opens the backend, serves the
+ * proxy's calls in the order they come, and reports a lost device. A prepared dictionary keeps
+ * only its GPU buffers and small vectors here; its host matrices are dropped once uploaded.
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import type { Prepared } from "../backend.ts";
+import { SaeError } from "../../domain/errors.ts";
+import type { SaeWeights } from "../../domain/sae/dictionary.ts";
+import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
+import { type WebGpuBackend, webgpuBackend } from "./mod.ts";
+import type {
+  GpuCall,
+  GpuClose,
+  GpuError,
+  GpuOpen,
+  GpuOpened,
+  GpuReply,
+} from "./thread_protocol.ts";
+
+let backend: WebGpuBackend | null = null;
+const prepared = new Map<number, Prepared>();
+
+function reply(message: GpuReply, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+function wireError(e: unknown): GpuError {
+  if (e instanceof SaeError) return { name: "SaeError", kind: e.kind, message: e.message };
+  if (e instanceof RangeError) return { name: "RangeError", message: e.message };
+  return { name: "Error", message: (e as Error)?.message ?? String(e) };
+}
+
+/** The distinct ArrayBuffers behind a result's typed arrays, to move rather than copy. */
+function buffersOf(value: unknown): Transferable[] {
+  const arrays: ArrayBufferView[] = [];
+  const v = value as Partial<Matrix & SparseRows>;
+  if (v?.data) arrays.push(v.data);
+  if (v?.indices) arrays.push(...v.indices);
+  if (v?.values) arrays.push(...v.values);
+  const seen = new Set<ArrayBuffer>();
+  for (const a of arrays) if (a.buffer instanceof ArrayBuffer) seen.add(a.buffer);
+  return [...seen];
+}
+
+/** `weights` without its large matrices (the GPU holds them now). */
+function hostless(weights: SaeWeights): SaeWeights {
+  const empty = (m: Matrix) => ({ ...m, data: new Float32Array(0) });
+  return {
+    ...weights,
+    wEnc: empty(weights.wEnc),
+    wDec: empty(weights.wDec),
+    wSkip: weights.wSkip && empty(weights.wSkip),
+  };
+}
+
+function dictionary(id: unknown): Prepared {
+  const p = prepared.get(id as number);
+  if (!p) throw new SaeError("unavailable", "the GPU worker does not hold that dictionary");
+  return p;
+}
+
+async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
+  const a = c.args;
+  switch (c.method) {
+    case "prepare": {
+      const weights = a[0] as SaeWeights;
+      const p = await gpu.prepare(weights);
+      prepared.set(c.id, { ...p, weights: hostless(weights) });
+      return p.extraBytes;
+    }
+    case "release": {
+      const p = prepared.get(a[0] as number);
+      prepared.delete(a[0] as number);
+      if (p) gpu.release(p);
+      return null;
+    }
+    case "encode":
+      return await gpu.encode(dictionary(a[0]), a[1] as Matrix, a[2] as { top?: number });
+    case "decodeSparse":
+      return await gpu.decodeSparse(dictionary(a[0]), a[1] as SparseRows, a[2] as object);
+    case "decodeDense":
+      return await gpu.decodeDense(dictionary(a[0]), a[1] as Matrix, a[2] as object);
+    case "steer":
+      return await gpu.steer(dictionary(a[0]), a[1] as Matrix, a[2] as SparseRows, a[3] as object);
+    case "matmul":
+      return await gpu.matmul(a[0] as Matrix, a[1] as Matrix, a[2] as object);
+    case "topK":
+      return await gpu.topK(a[0] as Matrix, a[1] as number);
+  }
+}
+
+self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuClose>) => {
+  const m = e.data;
+  if ("close" in m) {
+    backend?.close();
+    self.close();
+    return;
+  }
+  if ("open" in m) {
+    try {
+      backend = await webgpuBackend(m.open);
+      backend.lost.then((reason) => reply({ lost: reason }));
+      const opened: GpuOpened = {
+        name: "webgpu",
+        adapter: backend.adapter,
+        fallbackAdapter: backend.fallbackAdapter,
+        device: backend.device!(),
+        maxBinding: backend.maxBinding,
+        precision: backend.precision,
+      };
+      reply({ id: 0, ok: true, value: opened });
+    } catch (err) {
+      reply({ id: 0, ok: false, error: wireError(err) });
+    }
+    return;
+  }
+  try {
+    if (!backend) throw new SaeError("unavailable", "the GPU worker has no device");
+    const value = await call(backend, m);
+    reply({ id: m.id, ok: true, value }, buffersOf(value));
+  } catch (err) {
+    reply({ id: m.id, ok: false, error: wireError(err) });
+  }
+};
