@@ -133,7 +133,7 @@ export async function startService(config: Config): Promise<Service> {
       logs.flush();
       jobs.close();
       registry.close();
-      backend.close?.();
+      await backend.close?.();
     },
   };
 }

@@ -74,8 +74,11 @@ export interface Backend {
   prepare(weights: SaeWeights): Promise<Prepared>;
   /** A new arena for loading one dictionary; absent where plain JS arrays serve. */
   arena?(): MatrixArena;
-  /** Stop threads and devices the backend holds (absent when it holds none). */
-  close?(): void;
+  /**
+   * Stop threads and devices the backend holds (absent when it holds none); where it returns a
+   * promise, that settles once they have stopped (await it before the process exits).
+   */
+  close?(): void | Promise<void>;
   /** Whether it can compute now (absent: always). A stuck kernel pool reports false. */
   health?(): BackendHealth;
   /** Free what `prepare` allocated. */

@@ -212,8 +212,8 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
     matmul: (a: Matrix, b: Matrix, o?: { transposeB?: boolean } & CallOptions) =>
       active().matmul(a, b, o),
     topK: (m: Matrix, k: number, o?: CallOptions) => active().topK(m, k, o),
-    close(): void {
-      for (const b of members()) b.close?.();
+    async close(): Promise<void> {
+      await Promise.all(members().map((b) => b.close?.()));
     },
   };
   return set;

@@ -234,7 +234,7 @@ export function batchingBackend(inner: Backend, options: BatchingOptions = {}): 
       return inner.name;
     },
     arena: inner.arena ? (): MatrixArena => inner.arena!() : undefined,
-    close: inner.close ? (): void => inner.close!() : undefined,
+    close: inner.close ? (): void | Promise<void> => inner.close!() : undefined,
     health: inner.health ? (): BackendHealth => inner.health!() : undefined,
     device: inner.device ? (): DeviceInfo => inner.device!() : undefined,
     prepare: (weights) => inner.prepare(weights),

@@ -43,8 +43,8 @@ export interface WebGpuBackend extends Backend {
   readonly fallbackAdapter: boolean;
   /** Resolves when the device is lost (never, normally). */
   readonly lost: Promise<string>;
-  /** Release the device. */
-  close(): void;
+  /** Release the device (on its own thread: settles once the thread has let it go). */
+  close(): void | Promise<void>;
 }
 
 /** Start the WebGPU backend; throws SaeError "unavailable" when no usable adapter exists. */

@@ -25,6 +25,10 @@ import type { WebGpuBackend, WebGpuBackendOptions } from "./mod.ts";
 import type { GpuCall, GpuError, GpuMethod, GpuOpened, GpuReply } from "./thread_protocol.ts";
 
 const WORKER_URL = new URL("./thread_worker.ts", import.meta.url).href;
+/** Longest wait for the worker to destroy its device at close. */
+const CLOSE_WAIT_MS = 2000;
+/** Time given to the terminated worker's thread to drop its GPU instance. */
+const TEARDOWN_MS = 100;
 
 interface ThreadPrepared extends Prepared {
   /** The worker's id for this dictionary. */
@@ -69,8 +73,11 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     for (const p of pending.values()) p.reject(error);
     pending.clear();
   };
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
   worker.onmessage = (e: MessageEvent<GpuReply>) => {
     const m = e.data;
+    if ("closed" in m) return markClosed();
     if ("lost" in m) return stop(`GPU device lost: ${m.lost}`);
     const p = pending.get(m.id);
     if (!p) return; // abandoned by its caller
@@ -174,9 +181,21 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
       return post("topK", [m, k], options?.signal);
     },
-    close(): void {
+    async close(): Promise<void> {
+      if (stopped === "the GPU backend is closed") return;
+      const running = stopped === null;
       stop("the GPU backend is closed");
-      worker.postMessage({ close: true });
+      if (running) {
+        worker.postMessage({ close: true });
+        // A call still on the GPU delays the answer; a worker that died never gives one.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+        clearTimeout(timer);
+      }
+      worker.terminate();
+      // The thread drops its GPU instance after termination. A process exiting meanwhile tore
+      // the EGL display down under it (llvmpipe over GL: a panic in wgpu-hal, 1 exit in 14).
+      await new Promise((r) => setTimeout(r, TEARDOWN_MS));
     },
   };
 }

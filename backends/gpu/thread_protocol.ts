@@ -33,7 +33,7 @@ export interface GpuOpen {
   readonly open: WebGpuBackendOptions;
 }
 
-/** Close the device; the worker then exits. */
+/** Destroy the device and answer `closed`; the proxy then terminates the worker. */
 export interface GpuClose {
   readonly close: true;
 }
@@ -59,4 +59,5 @@ export interface GpuError {
 export type GpuReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: GpuError }
-  | { readonly lost: string };
+  | { readonly lost: string }
+  | { readonly closed: true };

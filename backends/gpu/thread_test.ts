@@ -172,7 +172,7 @@ Deno.test({
   name: "webgpu thread: close ends the worker; later calls are refused (last test)",
   ignore,
   async fn() {
-    gpu!.close();
+    await gpu!.close();
     assert.equal(gpu!.health!().healthy, false);
     await assert.rejects(
       gpu!.matmul(matrix(1, 1), matrix(1, 1)),

@@ -96,8 +96,10 @@ async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
 self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuClose>) => {
   const m = e.data;
   if ("close" in m) {
+    // The proxy terminates this worker on the answer: the device is gone before the thread is.
     backend?.close();
-    self.close();
+    backend = null;
+    reply({ closed: true });
     return;
   }
   if ("open" in m) {
