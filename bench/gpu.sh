@@ -27,6 +27,8 @@ echo "# webgpu transfers and waits (Deno)"
 "$DENO" run --allow-all bench/gpu_transfer.ts
 echo "# saeserve webgpu (in-process)"
 "$DENO" run --allow-all bench/gpu_encode.ts
+echo "# saeserve webgpu, the device on its own worker thread (as the service runs it)"
+GPU_BENCH_THREAD=1 GPU_BENCH_SIZES=16384 GPU_BENCH_ROWS=1,64,1024 "$DENO" run --allow-all bench/gpu_encode.ts
 echo "# torch cuda f32 (TF32 off)"
 python3 bench/torch_cuda_encode.py || echo '{"torch": "skipped: no CUDA torch here"}'
 echo "# webgpu kernels against the reference backend on this adapter"

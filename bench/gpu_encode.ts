@@ -2,13 +2,15 @@
  * saeserve's WebGPU encode measured in-process (no HTTP), for the real-GPU comparison run by
  * bench/gpu.sh: TopK (k = 64) dictionaries of 2304 x 16384 and 2304 x 131072 at 1, 64, 1024
  * and 8192 rows. Prints one JSON line per measurement (median ms, rows/s, GFLOP/s).
- * Options: GPU_BENCH_SIZES=16384,131072 GPU_BENCH_ROWS=1,64,1024,8192 GPU_BENCH_SECONDS=3.
+ * Options: GPU_BENCH_SIZES=16384,131072 GPU_BENCH_ROWS=1,64,1024,8192 GPU_BENCH_SECONDS=3;
+ * GPU_BENCH_THREAD=1 calls the device on its own worker thread, as the service does.
  * @module
  */
 
 import type { SaeWeights } from "../domain/sae/dictionary.ts";
 import { matrix } from "../domain/sae/matrix.ts";
 import { webgpuBackend } from "../backends/gpu/mod.ts";
+import { webgpuThread } from "../backends/gpu/thread.ts";
 import { uniformArray } from "../domain/random.ts";
 
 const D_IN = Number(Deno.env.get("GPU_BENCH_D_IN") ?? 2304);
@@ -20,9 +22,11 @@ const SECONDS = Number(Deno.env.get("GPU_BENCH_SECONDS") ?? 3);
 const noise = (n: number, seed: number, width: number): Float32Array =>
   uniformArray(n, seed, { scale: width / 2 });
 
-const gpu = await webgpuBackend();
+const THREAD = Deno.env.get("GPU_BENCH_THREAD") === "1";
+const gpu = THREAD ? await webgpuThread() : await webgpuBackend();
 console.log(
   JSON.stringify({
+    thread: THREAD,
     adapter: gpu.adapter,
     fallback: gpu.fallbackAdapter,
     maxBinding: gpu.maxBinding,
@@ -67,5 +71,5 @@ try {
     gpu.release(prepared);
   }
 } finally {
-  gpu.close();
+  await gpu.close();
 }
