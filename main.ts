@@ -10,7 +10,7 @@ import { startupReport } from "./service/startup_report.ts";
 import type { Backend } from "./backends/backend.ts";
 import { batchingBackend } from "./backends/batching.ts";
 import { selectBackend } from "./backends/select.ts";
-import { Histogram, MetricsRegistry } from "./service/prometheus.ts";
+import { Counter, Histogram, MetricsRegistry } from "./service/prometheus.ts";
 import { Registry } from "./service/registry.ts";
 import { openStore } from "./service/store/mod.ts";
 import { apiKeyAuth } from "./routes/auth.ts";
@@ -34,7 +34,22 @@ export async function startService(config: Config): Promise<Service> {
   }
   const store = openStoreNamed(config.store, env);
   const metrics = new MetricsRegistry();
-  const selected = await selectBackend(config, { metrics });
+  const replacements = metrics.add(
+    new Counter(
+      "saeserve_kernel_pool_replacements_total",
+      "WASM kernel pools replaced by the watchdog (a round made no progress) or a dead worker.",
+    ),
+  );
+  const failovers = metrics.add(
+    new Counter(
+      "saeserve_backend_failovers_total",
+      "Requests moved from the GPU to the WASM backend after a GPU failure.",
+    ),
+  );
+  const selected = await selectBackend(config, {
+    onPoolReplaced: () => replacements.inc(),
+    onFailover: () => failovers.inc(),
+  });
   const batchRows = metrics.add(
     new Histogram("saeserve_batch_rows", "Rows per kernel call after micro-batching.", [
       1,

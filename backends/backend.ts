@@ -14,6 +14,12 @@ export type BackendName = "reference" | "wasm" | "webgpu";
 /** Every backend name. */
 export const BACKEND_NAMES: readonly BackendName[] = ["webgpu", "wasm", "reference"];
 
+/** A backend by name, or "auto": WebGPU on a hardware adapter, else WASM ($SAESERVE_BACKEND). */
+export type BackendChoice = "auto" | BackendName;
+
+/** Every accepted backend choice, in the order help texts list them. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "reference"];
+
 /** A dictionary after a backend prepared it (re-packed, uploaded). Opaque to callers. */
 export interface Prepared {
   /** The weights this was prepared from. */

@@ -5,20 +5,15 @@
  * @module
  */
 
-import type { Backend, BackendName } from "./backend.ts";
+import { type Backend, BACKEND_CHOICES, type BackendChoice } from "./backend.ts";
 import { backendSet } from "./backend_set.ts";
 import { referenceBackend } from "./reference/mod.ts";
 import { hasHardwareAdapter } from "./gpu/device.ts";
 import { wasmBackend } from "./wasm/mod.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Precision } from "../domain/precision.ts";
-import { Counter, type MetricsRegistry } from "../service/prometheus.ts";
 
-/** A backend by name, or "auto": WebGPU on a hardware adapter, else WASM. */
-export type BackendChoice = "auto" | BackendName;
-
-/** Every accepted backend name, in the order help texts list them. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "reference"];
+export { BACKEND_CHOICES, type BackendChoice } from "./backend.ts";
 
 /** `text` as a backend choice; SaeError "invalid" naming the valid values otherwise. */
 export function parseBackendChoice(text: string, options?: { source?: string }): BackendChoice {
@@ -117,23 +112,25 @@ export interface BackendConfig {
   readonly kernelWatchdogMs: number;
 }
 
+/** What {@link selectBackend} tells its caller about (the service counts these in /metrics). */
+export interface SelectHooks {
+  /** The WASM watchdog replaced the kernel workers (a round made no progress, or one died). */
+  readonly onPoolReplaced?: (reason: string) => void;
+  /** A request moved from the GPU to the WASM backend after a GPU failure. */
+  readonly onFailover?: (reason: string) => void;
+}
+
 /**
  * The service's backend for a $SAESERVE_BACKEND choice. A GPU backend (its device on a worker
- * thread) is wrapped in a set that fails over to WASM (logged, counted in
- * saeserve_backend_failovers_total) and restarts the GPU in the background; with
+ * thread) is wrapped in a set that fails over to WASM (logged, and told to `onFailover`) and
+ * restarts the GPU in the background; with
  * $SAESERVE_ALLOW_BACKEND_OVERRIDE=1 every available backend joins the set so a request can
  * name one.
  */
 export async function selectBackend(
   config: BackendConfig,
-  options: { metrics: MetricsRegistry },
+  hooks: SelectHooks = {},
 ): Promise<Backends> {
-  const replacements = options.metrics.add(
-    new Counter(
-      "saeserve_kernel_pool_replacements_total",
-      "WASM kernel pools replaced by the watchdog (a round made no progress) or a dead worker.",
-    ),
-  );
   const wasm = () =>
     openBackend("wasm", {
       threads: config.threads,
@@ -141,7 +138,7 @@ export async function selectBackend(
       weights: config.weights,
       watchdogMs: config.kernelWatchdogMs,
       onReplaced: (reason) => {
-        replacements.inc();
+        hooks.onPoolReplaced?.(reason);
         console.warn(`saeserve: kernel pool replaced (${reason})`);
       },
     });
@@ -159,12 +156,6 @@ export async function selectBackend(
   }
   const primary = gpu ?? (config.backend === "reference" ? referenceBackend() : await wasm());
   if (!gpu && !config.allowBackendOverride) return { backend: primary };
-  const failovers = options.metrics.add(
-    new Counter(
-      "saeserve_backend_failovers_total",
-      "Requests moved from the GPU to the WASM backend after a GPU failure.",
-    ),
-  );
   const fallback = gpu ? await wasm() : undefined;
   const others: Backend[] = [];
   if (config.allowBackendOverride) {
@@ -177,7 +168,7 @@ export async function selectBackend(
     others,
     restart: gpu ? () => webgpu(requireHardware) : undefined,
     onFailover: (reason) => {
-      failovers.inc();
+      hooks.onFailover?.(reason);
       console.warn(`saeserve: GPU failed (${reason}); serving on wasm while it restarts`);
     },
     onRecovered: () => console.warn("saeserve: GPU restarted; serving on webgpu again"),

@@ -13,7 +13,6 @@ import {
   selectBackend,
 } from "./select.ts";
 import { SaeError } from "../domain/errors.ts";
-import { MetricsRegistry } from "../service/prometheus.ts";
 
 Deno.test("select: every listed name parses to itself; others name the valid values", () => {
   assert.deepEqual(BACKEND_CHOICES, ["auto", "webgpu", "wasm", "reference"]);
@@ -52,19 +51,13 @@ const config = (extra: Partial<BackendConfig>): BackendConfig => ({
 });
 
 Deno.test("select: the service's reference backend alone, without a chooser", async () => {
-  const metrics = new MetricsRegistry();
-  const { backend, chooseBackend } = await selectBackend(config({}), { metrics });
+  const { backend, chooseBackend } = await selectBackend(config({}));
   assert.equal(backend.name, "reference");
   assert.equal(chooseBackend, undefined);
-  assert.match(metrics.render(), /saeserve_kernel_pool_replacements_total 0/);
 });
 
 Deno.test("select: with overrides allowed a request may name any started backend", async () => {
-  const metrics = new MetricsRegistry();
-  const { backend, chooseBackend } = await selectBackend(
-    config({ allowBackendOverride: true }),
-    { metrics },
-  );
+  const { backend, chooseBackend } = await selectBackend(config({ allowBackendOverride: true }));
   try {
     assert.equal(backend.name, "reference", "the configured backend stays the default");
     assert.ok(chooseBackend);
@@ -75,7 +68,6 @@ Deno.test("select: with overrides allowed a request may name any started backend
       (e) =>
         e instanceof SaeError && e.kind === "invalid" && /"cuda" is not available/.test(e.message),
     );
-    assert.match(metrics.render(), /saeserve_backend_failovers_total 0/);
   } finally {
     backend.close?.();
   }

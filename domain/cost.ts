@@ -51,8 +51,9 @@ export const DEFAULT_LIMITS: Limits = {
 /** Work units of one step of a plain TypeScript loop (a kernel multiply-add is 1). */
 export const SCRIPT_OP = 40;
 
-/** Bytes of one float, and of one integer, in a JSON answer (f32 values print as ~18 digits). */
+/** Bytes of one float in a JSON answer (f32 values print as ~18 digits). */
 export const JSON_FLOAT_BYTES = 20;
+/** Bytes of one integer (a latent index) in a JSON answer. */
 export const JSON_INT_BYTES = 6;
 
 /** The sizes of a dictionary that costs depend on. */

@@ -11,6 +11,12 @@
  */
 export type Precision = "f32" | "bf16" | "f16" | "int8";
 
+/** The precisions weights are streamed in (int8 streams its f32 copies). */
+export type StreamPrecision = Exclude<Precision, "int8">;
+
+/** The 16-bit precisions, packed two per 32-bit word. */
+export type HalfPrecision = Exclude<StreamPrecision, "f32">;
+
 /** Every precision, in a stable order. */
 export const PRECISIONS: readonly Precision[] = ["f32", "bf16", "f16", "int8"];
 

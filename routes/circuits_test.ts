@@ -7,17 +7,15 @@
 import assert from "node:assert/strict";
 import { encodeNpy } from "../domain/io/npy.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
+import { seededRandom } from "../domain/random.ts";
 
 const HEADS = 6;
 const D = 16;
 const CIRCUIT = [1, 4];
 
 function planted(examples: number) {
-  let s = 11;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const uniform = seededRandom(11);
+  const rand = () => uniform() - 0.5;
   const dir = (k: number) => Array.from({ length: D }, (_, c) => Math.sin((k + 1) * (c + 1)));
   const labels = Array.from({ length: examples }, (_, e) => (e % 2 === 0 ? 1 : 0));
   const outputs = labels.map((y) =>

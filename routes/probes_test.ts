@@ -7,17 +7,14 @@
 import assert from "node:assert/strict";
 import { fileStore } from "../service/store/file.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
+import { seededRandom } from "../domain/random.ts";
 
 const DEMO = new URL("../dictionaries", import.meta.url).pathname;
 const PLANTED = [17, 80, 203];
 
 /** Rows built from demo-topk's decoder directions; the label depends on three latents. */
 async function plantedData(app: ReturnType<typeof testApp>["app"], n: number, seed: number) {
-  let s = seed;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const rand = seededRandom(seed);
   // Decoder rows via decode of one-hot codes.
   const ids = Array.from({ length: 256 }, (_, i) => i);
   const dec = await (await postJson(app, "/v1/dictionaries/demo-topk/decode", {

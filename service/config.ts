@@ -7,9 +7,7 @@
 import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from "../domain/cost.ts";
 import { SaeError } from "../domain/errors.ts";
 import { isPrecision, type Precision } from "../domain/precision.ts";
-
-/** Backend choices accepted by $SAESERVE_BACKEND. */
-export type BackendChoice = "auto" | "webgpu" | "wasm" | "reference";
+import { BACKEND_CHOICES, type BackendChoice } from "../backends/backend.ts";
 
 /**
  * $SAESERVE_STORE when unset: ./dictionaries under the working directory, or, in the single
@@ -110,7 +108,7 @@ export function readConfig(
     throw new SaeError("invalid", `PORT must be an integer from 0 to 65535, not ${env.PORT}`);
   }
   const backend = (env.SAESERVE_BACKEND || "auto") as BackendChoice;
-  if (!["auto", "webgpu", "wasm", "reference"].includes(backend)) {
+  if (!BACKEND_CHOICES.includes(backend)) {
     throw new SaeError(
       "invalid",
       `SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not ${backend}`,

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { selectBackend } from "../backends/select.ts";
 import { readConfig } from "../service/config.ts";
-import { MetricsRegistry } from "../service/prometheus.ts";
 import { startService } from "../bench/service.ts";
 
 const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));
@@ -10,9 +9,6 @@ Deno.test("selectBackend: wasm and reference are used directly; no chooser witho
   for (const choice of ["wasm", "reference"]) {
     const { backend, chooseBackend } = await selectBackend(
       readConfig({ SAESERVE_BACKEND: choice }),
-      {
-        metrics: new MetricsRegistry(),
-      },
     );
     assert.equal(backend.name, choice);
     assert.equal(chooseBackend, undefined);
@@ -21,25 +17,22 @@ Deno.test("selectBackend: wasm and reference are used directly; no chooser witho
 });
 
 Deno.test({
-  name:
-    "selectBackend: webgpu fails over to wasm (a counted metric); the override offers every backend",
+  name: "selectBackend: webgpu in a failover set; the override offers every backend",
   ignore: !hasAdapter,
   async fn() {
-    const metrics = new MetricsRegistry();
-    const gpu = await selectBackend(readConfig({ SAESERVE_BACKEND: "webgpu" }), { metrics });
+    const gpu = await selectBackend(readConfig({ SAESERVE_BACKEND: "webgpu" }));
     assert.equal(gpu.backend.name, "webgpu");
-    assert.match(metrics.render(), /saeserve_backend_failovers_total/);
-    gpu.backend.close?.();
+    assert.equal((gpu.backend as { degraded?: boolean }).degraded, false, "a failover set");
+    await gpu.backend.close?.();
 
     const any = await selectBackend(
       readConfig({ SAESERVE_BACKEND: "wasm", SAESERVE_ALLOW_BACKEND_OVERRIDE: "1" }),
-      { metrics: new MetricsRegistry() },
     );
     assert.equal(any.backend.name, "wasm");
     for (const name of ["wasm", "reference", "webgpu"]) {
       assert.equal(any.chooseBackend!(name).name, name);
     }
-    any.backend.close?.();
+    await any.backend.close?.();
   },
 });
 
@@ -103,6 +96,9 @@ Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the proc
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ activations: rows, labels: rows.map((_, i) => i % 2) }),
   });
+  const counters = await (await fetch(`${svc.url}/metrics`)).text();
+  assert.match(counters, /^saeserve_kernel_pool_replacements_total 0$/m);
+  assert.match(counters, /^saeserve_backend_failovers_total 0$/m);
   const t = performance.now();
   while (performance.now() - t < 10_000) {
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();

@@ -4,15 +4,9 @@
  */
 
 import assert from "node:assert/strict";
+import type { Problem } from "../routes/problem.ts";
 
-/** A problem document as the service writes it. */
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly [key: string]: unknown;
-}
+export type { Problem };
 
 /**
  * Assert that `res` is a problem+json answer with `expect.status` whose document carries the

@@ -17,6 +17,7 @@ import {
 } from "./params.ts";
 import { compactionRounds, splitByWork } from "./rounds.ts";
 import { type CallContext, PARALLEL_MIN_WORK, paramBlock, runToEnd } from "./ops.ts";
+import type { HalfPrecision } from "../../domain/precision.ts";
 
 /**
  * In place: a rows x cols matrix of 32-byte blocks from row-major to column-major (a
@@ -52,7 +53,7 @@ export async function transposeBlocks(
 export async function compactInPlace(
   ctx: CallContext,
   ptr: number,
-  options: { count: number; precision: "bf16" | "f16" },
+  options: { count: number; precision: HalfPrecision },
 ): Promise<number> {
   const op = options.precision === "bf16" ? OP.compactBf16 : OP.compactF16;
   const blocks = Array.from({ length: ctx.threads }, () => {

@@ -13,6 +13,7 @@ import type { Matrix } from "../../domain/sae/matrix.ts";
 import type { CallContext } from "./ops.ts";
 import { pad8 } from "./pack.ts";
 import { compactInPlace } from "./relayout.ts";
+import type { HalfPrecision } from "../../domain/precision.ts";
 
 /** f32 bytes converted per chunk. */
 const CHUNK_BYTES = 4 << 20;
@@ -21,7 +22,7 @@ const CHUNK_BYTES = 4 << 20;
 export interface StreamedOptions {
   /** Destination: `rows * pad8(cols)` 16-bit values. */
   readonly dst: number;
-  readonly precision: "bf16" | "f16";
+  readonly precision: HalfPrecision;
   /** The encoder's panels of 8 columns (K-major inside a panel) rather than padded rows. */
   readonly panels: boolean;
   /** f32 bytes converted per chunk (default 4 MiB; tests use less). */

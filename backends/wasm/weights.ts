@@ -13,7 +13,7 @@ import type { MatrixArena, Prepared } from "../backend.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
-import type { Precision } from "../../domain/precision.ts";
+import type { Precision, StreamPrecision } from "../../domain/precision.ts";
 import type { KernelCalls } from "./calls.ts";
 import { int8Applies, int8Bytes, type Int8Encoder, quantizeEncoder } from "./int8.ts";
 import { copyPadded, type Packed, packVector, pad8, precisionBytes } from "./pack.ts";
@@ -185,7 +185,7 @@ export class WeightStore {
   }
 
   /** The precision the kernels stream encoder and decoder in (int8 keeps f32 copies). */
-  get #stream(): "f32" | "bf16" | "f16" {
+  get #stream(): StreamPrecision {
     return this.precision === "int8" ? "f32" : this.precision;
   }
 

@@ -5,12 +5,9 @@
  * @module
  */
 
-/** An RGB image, row-major, 3 bytes per pixel. */
-export interface RgbImage {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
-}
+import type { RgbImage } from "../io/image_header.ts";
+
+export type { RgbImage };
 
 const STOPS: [number, [number, number, number]][] = [
   [0, [0, 0, 4]],

@@ -9,8 +9,7 @@
 import { decode as decodePng, encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { SaeError } from "../errors.ts";
-import type { RgbImage } from "../features/heatmap.ts";
-import { checkImageHeader } from "./image_header.ts";
+import { checkImageHeader, type RgbImage } from "./image_header.ts";
 
 /**
  * Decode a PNG or JPEG to RGB. The header's dimensions are checked first (413 beyond

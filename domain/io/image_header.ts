@@ -7,6 +7,13 @@
 
 import { SaeError } from "../errors.ts";
 
+/** An RGB image, row-major, 3 bytes per pixel (what the codecs decode to and encode from). */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
 /** Largest image accepted by default, in pixels ($SAESERVE_MAX_IMAGE_PIXELS). */
 export const MAX_PIXELS = 4096 * 4096;
 

@@ -46,6 +46,7 @@ function softThreshold(v: number, t: number): number {
   return v > t ? v - t : v < -t ? v + t : 0;
 }
 
+/** Fit an L1-penalized logistic regression of labels `y` (0 / 1) on the rows of `x`. */
 export function fitL1(x: Matrix, y: ArrayLike<number>, options: LogisticOptions): LogisticModel {
   const d = x.cols;
   // Step 1/L with L = C * lambda_max(X~^T X~) / 4 (power iteration, X~ = [X, 1]), padded 10%.

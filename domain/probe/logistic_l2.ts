@@ -13,6 +13,7 @@ import {
   solveSpd,
 } from "./logistic_objective.ts";
 
+/** Fit an L2-penalized logistic regression by Newton's method (few features). */
 export function fitL2Newton(
   x: Matrix,
   y: ArrayLike<number>,
@@ -71,6 +72,7 @@ export function fitL2Newton(
   return { weights: w, intercept: b };
 }
 
+/** Fit an L2-penalized logistic regression by L-BFGS (many features). */
 export function fitL2Lbfgs(
   x: Matrix,
   y: ArrayLike<number>,

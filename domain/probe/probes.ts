@@ -20,6 +20,7 @@ import { type Fold, validationAuc } from "./validation.ts";
 
 /** Method names. */
 export const PROBE_METHODS = ["sae", "logistic", "pca", "knn"] as const;
+/** One probe method's name. */
 export type ProbeMethod = typeof PROBE_METHODS[number];
 
 /** The paper's C grid: 10 log-spaced values in [1e-5, 1e5]. */

@@ -16,7 +16,7 @@ import { dirname, join, resolve, sep } from "node:path";
 import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { FormatError, SaeError } from "../../domain/errors.ts";
 import { checkRange } from "./ranged_source.ts";
-import type { Store, StoreEntry } from "./mod.ts";
+import type { Store, StoreEntry } from "./store.ts";
 import { objectPath } from "./object_path.ts";
 
 /** Largest piece a file stream reads and hands out at once. */

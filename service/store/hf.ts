@@ -9,7 +9,7 @@ import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { httpObject } from "./http.ts";
 import { fetchWithRetry, responseError, type RetryOptions } from "./http_fetch.ts";
-import type { Store, StoreEntry } from "./mod.ts";
+import type { Store, StoreEntry } from "./store.ts";
 import { encodePath, isObjectPath, objectPath } from "./object_path.ts";
 
 /** Options for {@link hfStore}. */

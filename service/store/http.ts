@@ -7,7 +7,7 @@
 
 import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
-import type { Store, StoreEntry } from "./mod.ts";
+import type { Store, StoreEntry } from "./store.ts";
 import { encodePath, isObjectPath, objectPath } from "./object_path.ts";
 import {
   type FetchRetryOptions,

@@ -5,37 +5,14 @@
  */
 
 import { resolve } from "node:path";
-import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { fileStore } from "./file.ts";
 import { hfStore } from "./hf.ts";
 import { httpStore } from "./http.ts";
 import { s3Store } from "./s3.ts";
+import type { Store } from "./store.ts";
 
-/** One object in a store, with its path relative to the store's root. */
-export interface StoreEntry {
-  /** Relative path with `/` separators, no leading slash, e.g. `demo-topk/cfg.json`. */
-  readonly path: string;
-  /** Size in bytes. */
-  readonly size: number;
-}
-
-/** A read-mostly object store rooted at a prefix. */
-export interface Store {
-  /** The store's address with any credentials removed, safe to log and show. */
-  readonly describe: string;
-  /** Every object under `prefix` (relative; "" for all), recursively. */
-  list(prefix: string): Promise<StoreEntry[]>;
-  /**
-   * Open one object for ranged, streaming reads. Throws SaeError "not_found" when absent,
-   * "unavailable" when the store cannot be reached.
-   */
-  open(path: string): Promise<ByteSource>;
-  /** Resolve when the store is reachable; throw SaeError "unavailable" otherwise. */
-  ping(): Promise<void>;
-  /** Write one object (absent on read-only stores: https, hf). */
-  put?(path: string, body: Uint8Array): Promise<void>;
-}
+export type { Store, StoreEntry } from "./store.ts";
 
 /**
  * Open the store at `url` ($SAESERVE_STORE): `file://PATH` (`file://./dictionaries` and other

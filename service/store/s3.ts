@@ -9,7 +9,7 @@ import type { ByteSource } from "../../domain/io/byte_source.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { fetchWithRetry, responseError, type RetryOptions } from "./http_fetch.ts";
 import { rangedSource } from "./ranged_source.ts";
-import type { Store, StoreEntry } from "./mod.ts";
+import type { Store, StoreEntry } from "./store.ts";
 import { encodePath, isObjectPath, objectPath } from "./object_path.ts";
 import { encodeRfc3986, sha256Hex, type SigningCredentials, signRequest } from "./sigv4.ts";
 
