@@ -67,10 +67,12 @@ Deno.test("batching: concurrent one-row encodes and steers share kernel calls an
       value: 0.5,
     }];
     const soloSteer = [];
-    for (const x of rows) soloSteer.push(await steerRows(wasm, prepared, x, interventions));
+    for (const x of rows) {
+      soloSteer.push(await steerRows({ backend: wasm, prepared }, x, { interventions }));
+    }
     const steerCalls = inner.calls.steer;
     const batchedSteer = await Promise.all(
-      rows.map((x) => steerRows(batched, prepared, x, interventions)),
+      rows.map((x) => steerRows({ backend: batched, prepared }, x, { interventions })),
     );
     assert.deepEqual(batchedSteer.map((m) => [...m.data]), soloSteer.map((m) => [...m.data]));
     assert.ok(inner.calls.steer - steerCalls <= 2);

@@ -47,7 +47,7 @@ for (
       `${name} encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`,
       { group: `encode-${rows}`, baseline: name === "reference" },
       async () => {
-        await encodeRows(backend, prepared, x);
+        await encodeRows({ backend, prepared }, x);
       },
     );
   }

@@ -172,7 +172,7 @@ async function main(): Promise<void> {
       memoryBudget: 8 * 2 ** 30,
     });
     const lease = await registry.acquire(values.dictionary);
-    encode = async (x) => (await encodeRows(backend, lease.prepared, x, {})).codes;
+    encode = async (x) => (await encodeRows({ backend, prepared: lease.prepared }, x, {})).codes;
     close = () => {
       lease.release();
       registry.close();

@@ -89,18 +89,22 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const verdict = await check(c, true);
     if (verdict.kind === "locked") {
-      return problemResponse(
-        c,
-        429,
-        "too many failed authentication attempts from this address",
-        { retry_after: verdict.retryAfter },
-      );
+      return problemResponse(c, {
+        status: 429,
+        detail: "too many failed authentication attempts from this address",
+        extra: { retry_after: verdict.retryAfter },
+      });
     }
     if (verdict.kind === "missing") {
       c.header("WWW-Authenticate", 'Bearer realm="saeserve"');
-      return problemResponse(c, 401, "this route needs Authorization: Bearer <key>");
+      return problemResponse(c, {
+        status: 401,
+        detail: "this route needs Authorization: Bearer <key>",
+      });
     }
-    if (verdict.kind === "wrong") return problemResponse(c, 403, "the key is not valid");
+    if (verdict.kind === "wrong") {
+      return problemResponse(c, { status: 403, detail: "the key is not valid" });
+    }
     const match = verdict.keyId;
     c.set("keyId", match);
     if (limit > 0) {
@@ -114,8 +118,10 @@ export async function apiKeyAuth(options: AuthOptions): Promise<MiddlewareHandle
         c.header("RateLimit-Limit", String(limit));
         c.header("RateLimit-Remaining", "0");
         c.header("RateLimit-Reset", String(reset));
-        return problemResponse(c, 429, `rate limit of ${limit} requests per minute reached`, {
-          retry_after: reset,
+        return problemResponse(c, {
+          status: 429,
+          detail: `rate limit of ${limit} requests per minute reached`,
+          extra: { retry_after: reset },
         });
       }
       w.count++;

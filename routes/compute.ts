@@ -221,7 +221,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
         });
         options.map_features = cost.mapFeatures;
         answer = { ...answer, otherBytes: cost.otherBytes };
-        return encodeRows(compute, lease.prepared, req.x, {
+        return encodeRows({ backend: compute, prepared: lease.prepared }, req.x, {
           top: options.top,
           include,
           signal: requestSignal(c),
@@ -328,7 +328,9 @@ export function computeOperations(deps: AppDeps): Operation[] {
           nonZeros,
           binary: wantsNpy(c, form),
         });
-        return decodeRows(compute, lease.prepared, codes, { signal: requestSignal(c) });
+        return decodeRows({ backend: compute, prepared: lease.prepared }, codes, {
+          signal: requestSignal(c),
+        });
       });
       return await activationsResponse(c, y, {
         form,
@@ -378,7 +380,8 @@ export function computeOperations(deps: AppDeps): Operation[] {
           interventions: requested,
           binary: wantsNpy(c, req.form),
         });
-        return steerRows(compute, lease.prepared, req.x, interventions, {
+        return steerRows({ backend: compute, prepared: lease.prepared }, req.x, {
+          interventions,
           signal: requestSignal(c),
         });
       });

@@ -44,7 +44,7 @@ export function featureCardOperation(deps: AppDeps): Operation {
     examples: [{ name: "feature 1", params: { id: DEMO.topk, feature: "1" } }],
     handler: async (c) => {
       const id = pathParam(c, "id");
-      const card = await withDictionary(deps, id, async (lease, _head, info) => {
+      const card = await withDictionary(deps, async (lease, _head, info) => {
         const raw = pathParam(c, "feature");
         if (!/^\d+$/.test(raw)) throw new SaeError("malformed", "the feature must be an integer");
         const feature = Number(raw);
@@ -75,7 +75,7 @@ export function featureCardOperation(deps: AppDeps): Operation {
           lens,
           nearest: nearestFeatures(wDec, feature, { top: NEAREST }),
         };
-      }, { needHead: false });
+      }, { id, needHead: false });
       const explained = await deps.registry.acquireExplanations(id);
       try {
         const set = explained.set;

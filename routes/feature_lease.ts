@@ -34,13 +34,13 @@ async function modelInfo(deps: AppDeps, id: string): Promise<ModelInfo> {
   };
 }
 
-/** Run `work` with the dictionary and, when `needHead`, its model head. */
+/** Run `work` with dictionary `options.id` and, when `needHead`, its model head. */
 export async function withDictionary<T>(
   deps: AppDeps,
-  id: string,
   work: (lease: Lease, head: ModelHead | null, info: ModelInfo) => Promise<T>,
-  options: { needHead: boolean },
+  options: { id: string; needHead: boolean },
 ): Promise<T> {
+  const id = options.id;
   const info = await modelInfo(deps, id);
   if (options.needHead && !info.head) {
     throw new SaeError("invalid", `dictionary ${id} names no model head (saeserve.json "head")`);
@@ -89,11 +89,13 @@ export function oneRow(value: number[] | number[][], dIn: number): Matrix {
 }
 
 /** Each feature's top `top` logit-lens tokens through the model head. */
-export async function lensIds(backend: Backend, lease: Lease, head: ModelHead, options: {
+export async function lensIds(backend: Backend, lease: Lease, options: {
+  head: ModelHead;
   features: readonly number[];
   top: number;
 }): Promise<LensToken[][]> {
-  const dirs = await decoderDirections(backend, lease.prepared, options.features);
+  const head = options.head;
+  const dirs = await decoderDirections({ backend, prepared: lease.prepared }, options.features);
   return await logitLens(backend, head, {
     directions: decoderRows(options.features, dirs),
     top: options.top,
@@ -110,16 +112,13 @@ export async function prepareRows(
   const d = options.x.cols;
   const repeated = matrix(n, d);
   for (let r = 0; r < n; r++) repeated.data.set(options.x.data, r * d);
-  return await steerRows(
-    backend,
-    lease.prepared,
-    repeated,
-    options.features.map((feature, r) => ({
+  return await steerRows({ backend, prepared: lease.prepared }, repeated, {
+    interventions: options.features.map((feature, r) => ({
       feature,
       mode: "add" as const,
       value: options.factor,
       relative: true,
       positions: [r],
     })),
-  );
+  });
 }

@@ -173,15 +173,23 @@ export function featureSearchOperations(deps: AppDeps): Operation[] {
       const positive = jsonMatrix(req.positive, "positive");
       const negative = jsonMatrix(req.negative, "negative");
       const id = pathParam(c, "id");
-      const ranked = await withDictionary(deps, id, async (lease) => {
+      const ranked = await withDictionary(deps, async (lease) => {
         checkFeatureStats(limits, lease.description, {
           rows: positive.rows + negative.rows,
           topRows: 0,
         });
-        const p = await encodeRows(deps.backend, lease.prepared, positive, {});
-        const n = await encodeRows(deps.backend, lease.prepared, negative, {});
+        const p = await encodeRows(
+          { backend: deps.backend, prepared: lease.prepared },
+          positive,
+          {},
+        );
+        const n = await encodeRows(
+          { backend: deps.backend, prepared: lease.prepared },
+          negative,
+          {},
+        );
         return contrastFeatures(p.codes, n.codes, { top: req.top, both: req.both });
-      }, { needHead: false });
+      }, { id, needHead: false });
       const lease = await deps.registry.acquireExplanations(id);
       try {
         const side = (hits: typeof ranked.positive) =>

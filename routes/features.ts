@@ -72,7 +72,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
     }],
     handler: async (c) => {
       const req = await jsonBody(c, LogitLensRequestSchema, deps);
-      const result = await withDictionary(deps, pathParam(c, "id"), async (lease, head) => {
+      const result = await withDictionary(deps, async (lease, head) => {
         checkFeatures(req.features, lease.description.dSae);
         const n = req.features.length;
         checkFeatureScores(limits, { dims: lease.description, head: head! }, {
@@ -80,8 +80,8 @@ export function featureOperations(deps: AppDeps): Operation[] {
           top: req.top,
           answerNumbers: n * req.top * 3,
         });
-        return await lensIds(deps.backend, lease, head!, req);
-      }, { needHead: true });
+        return await lensIds(deps.backend, lease, { ...req, head: head! });
+      }, { id: pathParam(c, "id"), needHead: true });
       backendHeader(c);
       return c.json({
         features: req.features.map((feature, n) => ({ feature, tokens: result[n] })),
@@ -118,7 +118,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
           `token_ids and example_ids need one entry per activation row (${x.rows})`,
         );
       }
-      const scores = await withDictionary(deps, pathParam(c, "id"), async (lease, head) => {
+      const scores = await withDictionary(deps, async (lease, head) => {
         checkFeatures(req.features, lease.description.dSae);
         const n = req.features.length;
         checkFeatureScores(limits, { dims: lease.description, head: head! }, {
@@ -127,8 +127,12 @@ export function featureOperations(deps: AppDeps): Operation[] {
           rows: x.rows,
           answerNumbers: n * (2 + 3 * Math.min(req.max_examples, x.rows)),
         });
-        const lenses = await lensIds(deps.backend, lease, head!, req);
-        const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
+        const lenses = await lensIds(deps.backend, lease, { ...req, head: head! });
+        const { codes } = await encodeRows(
+          { backend: deps.backend, prepared: lease.prepared },
+          x,
+          {},
+        );
         return req.features.map((feature, n) => {
           const s = inputScore(codes, {
             feature,
@@ -147,7 +151,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
             })),
           };
         });
-      }, { needHead: true });
+      }, { id: pathParam(c, "id"), needHead: true });
       backendHeader(c);
       return c.json({ features: scores });
     },
@@ -171,7 +175,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
     handler: async (c) => {
       const req = await jsonBody(c, OutputScorePrepareSchema, deps);
       const id = pathParam(c, "id");
-      const steered = await withDictionary(deps, id, async (lease) => {
+      const steered = await withDictionary(deps, async (lease) => {
         checkSteerable(lease.description, id); // 422 for a transcoder
         checkFeatures(req.features, lease.description.dSae);
         checkFeatureScores(limits, { dims: lease.description }, {
@@ -185,7 +189,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
           features: req.features,
           factor: req.factor,
         });
-      }, { needHead: false });
+      }, { id, needHead: false });
       return await activationsResponse(c, steered, {
         form: "json",
         backend: deps.backend.name,
@@ -229,7 +233,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
         );
       }
       const id = pathParam(c, "id");
-      const scores = await withDictionary(deps, id, async (lease, head, info) => {
+      const scores = await withDictionary(deps, async (lease, head, info) => {
         checkFeatures(req.features, lease.description.dSae);
         checkFeatureScores(limits, { dims: lease.description, head: head! }, {
           features: req.features.length,
@@ -238,7 +242,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
           scored: true,
           answerNumbers: req.features.length * 4,
         });
-        const lenses = await lensIds(deps.backend, lease, head!, req);
+        const lenses = await lensIds(deps.backend, lease, { ...req, head: head! });
         let logits: Matrix;
         if (req.logits) {
           logits = jsonMatrix(req.logits, "logits");
@@ -273,7 +277,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
           );
           return { feature, score: s.score, min_rank: s.minRank, max_prob: s.maxProb };
         });
-      }, { needHead: true });
+      }, { id, needHead: true });
       backendHeader(c);
       return c.json({ scores });
     },
@@ -301,18 +305,22 @@ export function featureOperations(deps: AppDeps): Operation[] {
       if (req.token_ids && req.token_ids.length !== x.rows) {
         throw new SaeError("invalid", `token_ids needs one entry per activation row (${x.rows})`);
       }
-      const stats = await withDictionary(deps, pathParam(c, "id"), async (lease) => {
+      const stats = await withDictionary(deps, async (lease) => {
         if (req.features) checkFeatures(req.features, lease.description.dSae);
         const ask = { rows: x.rows, features: req.features?.length, topRows: req.top_rows };
         checkFeatureStats(limits, lease.description, ask);
-        const { codes } = await encodeRows(deps.backend, lease.prepared, x, {});
+        const { codes } = await encodeRows(
+          { backend: deps.backend, prepared: lease.prepared },
+          x,
+          {},
+        );
         checkFeatureStats(limits, lease.description, { ...ask, codes });
         return featureStats(codes, {
           tokenIds: req.token_ids,
           features: req.features,
           topRows: req.top_rows,
         });
-      }, { needHead: false });
+      }, { id: pathParam(c, "id"), needHead: false });
       backendHeader(c);
       return c.json({
         rows: x.rows,

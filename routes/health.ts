@@ -108,7 +108,10 @@ export function healthOperations(
     handler: (c) => {
       const health = deps.backend.health?.() ?? { healthy: true };
       if (!health.healthy) {
-        return problemResponse(c, 503, `cannot compute: ${health.detail ?? "backend unhealthy"}`);
+        return problemResponse(c, {
+          status: 503,
+          detail: `cannot compute: ${health.detail ?? "backend unhealthy"}`,
+        });
       }
       return c.json({ status: "ok" });
     },
@@ -124,7 +127,7 @@ export function healthOperations(
       ...problems(503),
     },
     handler: async (c) => {
-      if (deps.draining?.()) return problemResponse(c, 503, "shutting down");
+      if (deps.draining?.()) return problemResponse(c, { status: 503, detail: "shutting down" });
       const store = registry.store.describe;
       const kind = /^[a-z][a-z0-9+.-]*(?=:)/i.exec(store)?.[0].toLowerCase() ?? "unknown";
       const trusted = await holdsValidKey(deps.auth, c);
@@ -133,7 +136,7 @@ export function healthOperations(
       } catch (e) {
         // A store's own message names its location; an unexpected error's 500 never does.
         if (trusted || !(e instanceof SaeError)) return errorResponse(c, e);
-        return problemResponse(c, 503, `the ${kind} store is unavailable`);
+        return problemResponse(c, { status: 503, detail: `the ${kind} store is unavailable` });
       }
       return c.json({
         status: "ready",

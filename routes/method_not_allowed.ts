@@ -28,11 +28,10 @@ export function methodNotAllowed(allow: readonly string[]): (c: Context) => Resp
   return (c) => {
     if (c.req.method === "OPTIONS") return c.body(null, 204, { allow: header });
     const path = new URL(c.req.url).pathname;
-    const res = problemResponse(
-      c,
-      405,
-      `${c.req.method} is not allowed on ${path}; use ${header.replace(", OPTIONS", "")}`,
-    );
+    const res = problemResponse(c, {
+      status: 405,
+      detail: `${c.req.method} is not allowed on ${path}; use ${header.replace(", OPTIONS", "")}`,
+    });
     res.headers.set("allow", header);
     return res;
   };

@@ -157,7 +157,9 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
   }
   const root = new Hono();
   root.onError((error, c) => errorResponse(c, error));
-  root.notFound((c) => problemResponse(c, 404, noRouteDetail(c.req.method, c.req.url)));
+  root.notFound((c) =>
+    problemResponse(c, { status: 404, detail: noRouteDetail(c.req.method, c.req.url) })
+  );
   return root.route("/", app);
 }
 

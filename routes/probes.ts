@@ -113,7 +113,10 @@ async function encoder(deps: AppDeps, id: string, signal: AbortSignal) {
     dSae: lease.description.dSae,
     dIn: lease.description.dIn,
     encode: async (x: Matrix): Promise<SparseRows> =>
-      (await encodeRows(deps.backend, lease.prepared, x, { priority: "research", signal })).codes,
+      (await encodeRows({ backend: deps.backend, prepared: lease.prepared }, x, {
+        priority: "research",
+        signal,
+      })).codes,
     release: () => lease.release(),
   };
 }

@@ -80,13 +80,17 @@ export function problem(status: number, detail: string, extra?: Record<string, u
   };
 }
 
+/** What {@link problemResponse} answers. */
+export interface ProblemAnswer {
+  readonly status: ContentfulStatusCode;
+  readonly detail: string;
+  /** Extension members of the document (e.g. `retry_after`). */
+  readonly extra?: Record<string, unknown>;
+}
+
 /** Respond with a problem+json body; a numeric `retry_after` extra also becomes Retry-After. */
-export function problemResponse(
-  c: Context,
-  status: ContentfulStatusCode,
-  detail: string,
-  extra?: Record<string, unknown>,
-): Response {
+export function problemResponse(c: Context, answer: ProblemAnswer): Response {
+  const { status, detail, extra } = answer;
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   const retryAfter = extra?.retry_after;
   if (typeof retryAfter === "number") headers["retry-after"] = String(retryAfter);
@@ -97,8 +101,15 @@ export function problemResponse(
 /** Map any thrown value to a problem response; unexpected errors become a 500 without internals. */
 export function errorResponse(c: Context, error: unknown): Response {
   if (error instanceof SaeError) {
-    return problemResponse(c, STATUS_OF[error.kind], error.message, error.info);
+    return problemResponse(c, {
+      status: STATUS_OF[error.kind],
+      detail: error.message,
+      extra: error.info,
+    });
   }
   console.error("unexpected error", error);
-  return problemResponse(c, 500, "An unexpected error occurred; it has been logged.");
+  return problemResponse(c, {
+    status: 500,
+    detail: "An unexpected error occurred; it has been logged.",
+  });
 }

@@ -19,7 +19,10 @@ Deno.test("problem: type, title, status, detail; long details and extras are cut
 
 Deno.test("problemResponse sets problem+json and Retry-After; errorResponse maps kinds", async () => {
   const app = new Hono();
-  app.get("/429", (c) => problemResponse(c, 429, "busy", { retry_after: 7 }));
+  app.get(
+    "/429",
+    (c) => problemResponse(c, { status: 429, detail: "busy", extra: { retry_after: 7 } }),
+  );
   app.get(
     "/kind/:kind",
     (c) => errorResponse(c, new SaeError(c.req.param("kind") as "invalid", "no")),

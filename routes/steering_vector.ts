@@ -67,11 +67,14 @@ export function steeringVectorOperation(deps: AppDeps): Operation {
     handler: async (c) => {
       const body = await jsonBody(c, SteeringVectorRequestSchema, deps);
       const id = pathParam(c, "id");
-      const { vector, info } = await withDictionary(deps, id, async (lease, _head, info) => {
+      const { vector, info } = await withDictionary(deps, async (lease, _head, info) => {
         const ids = body.features.map((f) => f.feature);
         checkFeatures(ids, lease.description.dSae);
         checkSteerable(lease.description, id); // 422: a transcoder's W_dec rows are output-space
-        const dirs = await decoderDirections(deps.backend, lease.prepared, ids);
+        const dirs = await decoderDirections(
+          { backend: deps.backend, prepared: lease.prepared },
+          ids,
+        );
         return {
           vector: steeringVector(body.features, {
             ...dirs,
@@ -80,7 +83,7 @@ export function steeringVectorOperation(deps: AppDeps): Operation {
           }),
           info,
         };
-      }, { needHead: false });
+      }, { id, needHead: false });
       if (!vector.every(Number.isFinite)) {
         throw new SaeError("invalid", "the steering vector overflows float32: lower the strengths");
       }

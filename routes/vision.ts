@@ -101,7 +101,9 @@ async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
     // The image's size from its header, the output's size and the encode, before any work.
     checkHeatmap(limitsOf(deps), lease.description, { rows: x.rows, ...body, image });
     const signal = requestSignal(c);
-    const { codes } = await encodeRows(deps.backend, lease.prepared, x, { signal });
+    const { codes } = await encodeRows({ backend: deps.backend, prepared: lease.prepared }, x, {
+      signal,
+    });
     const values = featureMap(codes, grid, { image: 0, feature: body.feature });
     // Decoding the image, drawing and PNG encoding run on a research worker.
     const png = await deps.jobs.run("heatmap", {
@@ -136,7 +138,7 @@ async function semanticProbe(c: AppContext, deps: AppDeps): Promise<Response> {
   try {
     checkSemanticProbe(limitsOf(deps), lease.description, { rows: x.rows, top: body.top });
     const signal = requestSignal(c);
-    const { codes } = await encodeRows(deps.backend, lease.prepared, x, {
+    const { codes } = await encodeRows({ backend: deps.backend, prepared: lease.prepared }, x, {
       priority: "research",
       signal,
     });

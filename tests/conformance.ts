@@ -131,7 +131,7 @@ export function conformanceTests(
       const lease = await registry.acquire(f.case);
       try {
         const x = matrix(f.x.length, f.d_in, Float32Array.from(f.x.flat()));
-        const enc = await encodeRows(backend, lease.prepared, x, {
+        const enc = await encodeRows({ backend, prepared: lease.prepared }, x, {
           include: new Set(["reconstruction"]),
         });
         for (let r = 0; r < x.rows; r++) {
@@ -155,11 +155,13 @@ export function conformanceTests(
           indices: f.decode.indices.map((ix) => Int32Array.from(ix)),
           values: f.decode.values.map((v) => Float32Array.from(v)),
         };
-        const y = await decodeRows(backend, lease.prepared, codes);
+        const y = await decodeRows({ backend, prepared: lease.prepared }, codes);
         assertClose(y.data, f.decode.expected.flat(), tol, `${f.case} decode`);
 
         for (const [n, s] of f.steer.entries()) {
-          const out = await steerRows(backend, lease.prepared, x, s.interventions);
+          const out = await steerRows({ backend, prepared: lease.prepared }, x, {
+            interventions: s.interventions,
+          });
           assertClose(
             out.data,
             s.expected.flat(),

@@ -39,8 +39,10 @@ for (const precision of ["f32", "bf16", "f16"] as const) {
           assert.equal(a.prepared.weights.wDec.data.length, 0, `${id} decoder adopted`);
           const x = matrix(5, 64, rows(5, 64));
           const include = new Set(["reconstruction"] as const);
-          const got = await encodeRows(wasm, a.prepared, x, { include });
-          const want = await encodeRows(referenceBackend(), b.prepared, x, { include });
+          const got = await encodeRows({ backend: wasm, prepared: a.prepared }, x, { include });
+          const want = await encodeRows({ backend: referenceBackend(), prepared: b.prepared }, x, {
+            include,
+          });
           const tol = precision === "f32" ? 1e-4 : precision === "f16" ? 5e-3 : 3e-2;
           assertClose(
             got.reconstruction!.data,

@@ -291,7 +291,10 @@ export async function loadDictionaryLearning(
   if (
     activation.kind === "relu" && dictClass === "AutoEncoder" && !unitNorms(wDec.data, dIn, dSae)
   ) {
-    foldDecoderNorms(wEnc.data, wDec.data, activation.bEnc, { dIn, dSae });
+    foldDecoderNorms(
+      { wEnc: wEnc.data, wDec: wDec.data, bEnc: activation.bEnc },
+      { dIn, dSae },
+    );
   }
   if (activation.kind === "gated" && !activation.magScale.every(Number.isFinite)) {
     throw new FormatError(AE, "exp(r_mag) overflows");

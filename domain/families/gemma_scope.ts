@@ -143,8 +143,8 @@ export async function loadGemmaScope(folder: Folder, options?: LoadOptions): Pro
   const [dIn, dSae] = wEncTensor.shape;
   const vector = (key: string, n: number) => asVector(tensors.get(key)!, n, key);
   const bDec = vector("b_dec", dIn);
-  const wEnc = asMatrix(wEncTensor, dIn, dSae, "W_enc");
-  const wDec = asMatrix(tensors.get("W_dec")!, dSae, dIn, "W_dec");
+  const wEnc = asMatrix(wEncTensor, { rows: dIn, cols: dSae, what: "W_enc" });
+  const wDec = asMatrix(tensors.get("W_dec")!, { rows: dSae, cols: dIn, what: "W_dec" });
   if (await isEmbeddingSae(folder)) scaleEmbedding(wEnc.data, wDec.data, dIn);
   return {
     dIn,

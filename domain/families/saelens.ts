@@ -247,7 +247,10 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
     });
   }
   if (config.rescaleByDecoderNorm && activation.kind === "topk") {
-    foldDecoderNorms(wEnc.data, wDec.data, activation.bEnc, { dIn, dSae });
+    foldDecoderNorms(
+      { wEnc: wEnc.data, wDec: wDec.data, bEnc: activation.bEnc },
+      { dIn, dSae },
+    );
   }
   return {
     dIn,
@@ -268,11 +271,10 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
  * unchanged; the decoder rows become unit directions. In place.
  */
 export function foldDecoderNorms(
-  wEnc: Float32Array,
-  wDec: Float32Array,
-  bEnc: Float32Array,
+  weights: { wEnc: Float32Array; wDec: Float32Array; bEnc: Float32Array },
   shape: { dIn: number; dSae: number },
 ): void {
+  const { wEnc, wDec, bEnc } = weights;
   const { dIn, dSae } = shape;
   const norms = new Float32Array(dSae);
   for (let i = 0; i < dSae; i++) {

@@ -28,7 +28,11 @@ export function expectFinite(data: Float32Array, what: string): Float32Array {
 }
 
 /** A 2-D tensor as a matrix, checking its shape. */
-export function asMatrix(tensor: Tensor, rows: number, cols: number, what: string): Matrix {
+export function asMatrix(
+  tensor: Tensor,
+  shape: { rows: number; cols: number; what: string },
+): Matrix {
+  const { rows, cols, what } = shape;
   expectShape(tensor, [rows, cols], what);
   return matrix(rows, cols, expectFinite(tensor.data, what));
 }

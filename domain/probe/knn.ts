@@ -11,10 +11,10 @@ import type { Matrix } from "../sae/matrix.ts";
 export function knnProba(
   train: { x: Matrix; y: ArrayLike<number> },
   test: Matrix,
-  k: number,
-  options?: { signal?: Cancellation },
+  options: { k: number; signal?: Cancellation },
 ): Float64Array {
   const { x, y } = train;
+  const k = options.k;
   const kk = Math.max(1, Math.min(k, x.rows));
   const out = new Float64Array(test.rows);
   const dist = new Float64Array(x.rows);

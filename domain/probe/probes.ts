@@ -237,7 +237,7 @@ export async function trainProbes(
           return knnProba(
             { x: applyScaler(scaler, rowsOf(x, fold.train)), y: labelsOf(y, fold.train) },
             applyScaler(scaler, rowsOf(x, fold.val)),
-            k,
+            { k },
           );
         }, { seed, signal: options.signal });
         if (best && valAuc <= best.valAuc) continue;
@@ -246,7 +246,7 @@ export async function trainProbes(
         best = {
           method,
           valAuc,
-          testAuc: test(() => knnProba({ x: sx, y }, applyScaler(scaler, data.testX!), k)),
+          testAuc: test(() => knnProba({ x: sx, y }, applyScaler(scaler, data.testX!), { k })),
           params: { k },
           probe: {
             kind: "knn",
@@ -335,7 +335,8 @@ export async function predictProbe(
     case "knn": {
       const d = probe.x[0]?.length ?? 0;
       const train = matrix(probe.x.length, d, Float32Array.from(probe.x.flat()));
-      return knnProba({ x: train, y: probe.y }, applyScaler(scaler, x), probe.k, {
+      return knnProba({ x: train, y: probe.y }, applyScaler(scaler, x), {
+        k: probe.k,
         signal: options?.signal,
       });
     }

@@ -89,6 +89,6 @@ for (const [n, c] of FIXTURE.pca.entries()) {
 
 Deno.test("sklearn: KNN probabilities equal KNeighborsClassifier(5)", () => {
   const c = FIXTURE.knn;
-  const p = knnProba({ x: asMatrix(c.x_train), y: c.y_train }, asMatrix(c.x_test), c.k);
+  const p = knnProba({ x: asMatrix(c.x_train), y: c.y_train }, asMatrix(c.x_test), { k: c.k });
   close(p, c.proba, 0, "knn proba", 1e-12);
 });

@@ -10,6 +10,12 @@ import { type Matrix, matrix, type SparseRows } from "./matrix.ts";
 import { normalizeIn, normalizeOut, rowStatistics } from "./normalization.ts";
 import { type ReconstructionMetrics, reconstructionMetrics } from "./reconstruction_metrics.ts";
 
+/** A dictionary prepared on a backend: what encode, decode and steer run on. */
+export interface OnBackend {
+  readonly backend: Backend;
+  readonly prepared: Prepared;
+}
+
 /** Extra outputs an encode can return. */
 export type EncodeInclude = "reconstruction" | "error" | "metrics";
 
@@ -49,13 +55,11 @@ function truncate(codes: SparseRows, top: number): SparseRows {
 
 /** Decoded output y = f @ W_dec + b_dec (+ x @ W_skip^T), mapped back through normalization. */
 async function reconstruct(
-  backend: Backend,
-  prepared: Prepared,
+  { backend, prepared }: OnBackend,
   codes: SparseRows,
-  x: Matrix,
-  stats: ReturnType<typeof rowStatistics>,
-  call: CallOptions,
+  options: { x: Matrix; stats: ReturnType<typeof rowStatistics>; call: CallOptions },
 ): Promise<Matrix> {
+  const { x, stats, call } = options;
   const w = prepared.weights;
   const y = await backend.decodeSparse(prepared, codes, call);
   if (w.wSkip) {
@@ -67,11 +71,11 @@ async function reconstruct(
 
 /** Encode rows of raw activations x [rows, d_in]. */
 export async function encodeRows(
-  backend: Backend,
-  prepared: Prepared,
+  on: OnBackend,
   x: Matrix,
   options?: EncodeRowsOptions,
 ): Promise<EncodeRowsResult> {
+  const { backend, prepared } = on;
   const w = prepared.weights;
   expectWidth(x, w.dIn);
   const include = options?.include ?? new Set();
@@ -83,7 +87,7 @@ export async function encodeRows(
   const full = await backend.encode(prepared, s, needFull ? call : { ...call, top: options?.top });
   const codes = options?.top !== undefined && needFull ? truncate(full, options.top) : full;
   if (!needFull) return { codes };
-  const reconstruction = await reconstruct(backend, prepared, full, x, stats, call);
+  const reconstruction = await reconstruct(on, full, { x, stats, call });
   let error: Matrix | undefined;
   if (include.has("error")) {
     error = matrix(x.rows, x.cols);
@@ -127,8 +131,7 @@ export function checkSparseCodes(codes: SparseRows, dSae: number): void {
  * normalization statistics and no skip input, so neither is applied.
  */
 export async function decodeRows(
-  backend: Backend,
-  prepared: Prepared,
+  { backend, prepared }: OnBackend,
   codes: SparseRows | Matrix,
   options?: CallOptions,
 ): Promise<Matrix> {

@@ -42,26 +42,26 @@ const rows = (codes: SparseRows) => codes.indices.map((ix, r) => [[...ix], [...c
 
 Deno.test("sae: encodeRows gives codes, reconstruction, error and metrics by hand", async () => {
   const prepared = await backend.prepare(weights());
-  const plain = await encodeRows(backend, prepared, X());
+  const plain = await encodeRows({ backend, prepared }, X());
   assert.deepEqual(rows(plain.codes), [[[0, 1], [1.5, 1]]]);
   assert.equal(plain.reconstruction, undefined);
-  const all = await encodeRows(backend, prepared, X(), {
+  const all = await encodeRows({ backend, prepared }, X(), {
     include: new Set(["reconstruction", "error", "metrics"]),
   });
   assert.deepEqual([...all.reconstruction!.data], [2, 2]);
   assert.deepEqual([...all.error!.data], [0, -1]);
   assert.equal(all.metrics!.l0, 2);
   assert.equal(all.metrics!.mse, 0.5);
-  const only = await encodeRows(backend, prepared, X(), { include: new Set(["error"]) });
+  const only = await encodeRows({ backend, prepared }, X(), { include: new Set(["error"]) });
   assert.equal(only.reconstruction, undefined, "only what was asked is returned");
   assert.deepEqual([...only.error!.data], [0, -1]);
 });
 
 Deno.test("sae: top trims the returned codes but reconstructions use every code", async () => {
   const prepared = await backend.prepare(weights());
-  const trimmed = await encodeRows(backend, prepared, X(), { top: 1 });
+  const trimmed = await encodeRows({ backend, prepared }, X(), { top: 1 });
   assert.deepEqual(rows(trimmed.codes), [[[0], [1.5]]]);
-  const withRecon = await encodeRows(backend, prepared, X(), {
+  const withRecon = await encodeRows({ backend, prepared }, X(), {
     top: 1,
     include: new Set(["reconstruction", "metrics"]),
   });
@@ -72,10 +72,12 @@ Deno.test("sae: top trims the returned codes but reconstructions use every code"
 
 Deno.test("sae: a skip connection adds x @ W_skip^T to the reconstruction", async () => {
   const prepared = await backend.prepare(weights({ wSkip: matrix(2, 2, f32(1, 0, 0, 0)) }));
-  const out = await encodeRows(backend, prepared, X(), { include: new Set(["reconstruction"]) });
+  const out = await encodeRows({ backend, prepared }, X(), {
+    include: new Set(["reconstruction"]),
+  });
   assert.deepEqual([...out.reconstruction!.data], [4, 2]);
   // decodeRows has no input rows, so no skip term.
-  const decoded = await decodeRows(backend, prepared, out.codes);
+  const decoded = await decodeRows({ backend, prepared }, out.codes);
   assert.deepEqual([...decoded.data], [2, 2]);
 });
 
@@ -94,11 +96,14 @@ Deno.test("sae: an exact autoencoder reconstructs its input under every normaliz
   const x = matrix(3, 2, f32(1, 3, -2, 0.5, 4, 4.25));
   for (const norm of ["none", "constant_norm_rescale", "layer_norm"] as const) {
     const prepared = await backend.prepare(exact(norm));
-    const out = await encodeRows(backend, prepared, x, { include: new Set(["error"]) });
+    const out = await encodeRows({ backend, prepared }, x, { include: new Set(["error"]) });
     out.error!.data.forEach((e, i) => assert.ok(Math.abs(e) < 1e-4, `${norm}: error[${i}] = ${e}`));
   }
   const rescaled = await backend.prepare(exact("constant_norm_rescale"));
-  await assert.rejects(encodeRows(backend, rescaled, matrix(1, 2)), invalid(/all zeros/));
+  await assert.rejects(
+    encodeRows({ backend, prepared: rescaled }, matrix(1, 2)),
+    invalid(/all zeros/),
+  );
 });
 
 Deno.test("sae: decodeRows takes sparse or dense codes to the same rows", async () => {
@@ -110,10 +115,10 @@ Deno.test("sae: decodeRows takes sparse or dense codes to the same rows", async 
   };
   const dense = matrix(2, 3, f32(-1, 0, 2, 0, 0, 0));
   // Row 0: 2 [1, 1] - [1, 0] + b_dec = [1.5, 2]; row 1: b_dec.
-  assert.deepEqual([...(await decodeRows(backend, prepared, sparse)).data], [1.5, 2, 0.5, 0]);
-  assert.deepEqual([...(await decodeRows(backend, prepared, dense)).data], [1.5, 2, 0.5, 0]);
+  assert.deepEqual([...(await decodeRows({ backend, prepared }, sparse)).data], [1.5, 2, 0.5, 0]);
+  assert.deepEqual([...(await decodeRows({ backend, prepared }, dense)).data], [1.5, 2, 0.5, 0]);
   await assert.rejects(
-    decodeRows(backend, prepared, matrix(1, 4)),
+    decodeRows({ backend, prepared }, matrix(1, 4)),
     invalid(/4 columns; .* d_sae = 3/),
   );
 });
@@ -125,7 +130,7 @@ Deno.test("sae: widths and sparse codes are checked", async () => {
     invalid(/3 columns; this dictionary has d_in = 2/),
   );
   const prepared = await backend.prepare(weights());
-  await assert.rejects(encodeRows(backend, prepared, matrix(1, 5)), invalid(/d_in = 2/));
+  await assert.rejects(encodeRows({ backend, prepared }, matrix(1, 5)), invalid(/d_in = 2/));
   const codes = (indices: number[][], values: number[][]): SparseRows => ({
     width: 3,
     indices: indices.map((r) => Int32Array.from(r)),
@@ -142,7 +147,7 @@ Deno.test("sae: widths and sparse codes are checked", async () => {
     invalid(/index 3 outside \[0, 3\)/),
   );
   assert.throws(() => checkSparseCodes(codes([[-1]], [[1]]), 3), invalid(/index -1/));
-  await assert.rejects(decodeRows(backend, prepared, codes([[7]], [[1]])), invalid(/outside/));
+  await assert.rejects(decodeRows({ backend, prepared }, codes([[7]], [[1]])), invalid(/outside/));
 });
 
 Deno.test("checkSparseCodes: a NaN or infinite value is a 422 naming the row and feature", () => {

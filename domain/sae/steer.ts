@@ -7,11 +7,11 @@
  * @module
  */
 
-import type { Backend, CallOptions, Prepared } from "../../backends/backend.ts";
+import type { CallOptions } from "../../backends/backend.ts";
 import { SaeError } from "../errors.ts";
 import type { Matrix, SparseRows } from "./matrix.ts";
 import { normalizeIn, rowStatistics } from "./normalization.ts";
-import { expectWidth } from "./sae.ts";
+import { expectWidth, type OnBackend } from "./sae.ts";
 
 /** Steering modes: four edits of latent codes (api.md) and two projections in activation space. */
 export const STEER_MODES = ["add", "clamp", "scale", "ablate", "orthogonal", "cap"] as const;
@@ -196,8 +196,7 @@ export function applyProjections(
 
 /** Unit decoder directions and norms of `features` (decoder rows without bias, via the backend). */
 export async function decoderDirections(
-  backend: Backend,
-  prepared: Prepared,
+  { backend, prepared }: OnBackend,
   features: readonly number[],
   options?: CallOptions,
 ): Promise<{ directions: Map<number, Float32Array>; norms: Map<number, number> }> {
@@ -220,30 +219,36 @@ export async function decoderDirections(
   return { directions, norms };
 }
 
-/** Steer raw activations x [rows, d_in] with `interventions` applied in order. */
+/** Options of {@link steerRows}. */
+export interface SteerRowsOptions extends CallOptions {
+  /** Applied in order. */
+  readonly interventions: readonly Intervention[];
+}
+
+/** Steer raw activations x [rows, d_in] with `options.interventions` applied in order. */
 export async function steerRows(
-  backend: Backend,
-  prepared: Prepared,
+  on: OnBackend,
   x: Matrix,
-  interventions: readonly Intervention[],
-  options?: CallOptions,
+  options: SteerRowsOptions,
 ): Promise<Matrix> {
+  const { backend, prepared } = on;
+  const { interventions, ...call } = options;
   const w = prepared.weights;
   expectWidth(x, w.dIn);
   checkInterventions(interventions, { rows: x.rows, dSae: w.dSae });
   const stats = rowStatistics(w.normalization, x);
   const codes = needsCodes(interventions)
-    ? await backend.encode(prepared, normalizeIn(stats, x, w.preBias), options)
+    ? await backend.encode(prepared, normalizeIn(stats, x, w.preBias), call)
     : null;
   const geometric = interventions.filter((iv) =>
     iv.unit === "norm" || !LATENT_MODES.includes(iv.mode)
   );
   const { directions, norms } = geometric.length
-    ? await decoderDirections(backend, prepared, geometric.map((iv) => iv.feature), options)
+    ? await decoderDirections(on, geometric.map((iv) => iv.feature), call)
     : { directions: new Map(), norms: new Map() };
   const deltas = steeringDeltas(interventions, x.rows, { codes, decoderNorms: norms });
   const out = await backend.steer(prepared, x, { ...deltas, width: w.dSae }, {
-    ...options,
+    ...call,
     rowScale: stats.outScale,
   });
   applyProjections(out, interventions, { codes, directions });

@@ -40,13 +40,13 @@ function largest(values: Float32Array, k: number, allowed?: (i: number) => boole
   return [...topK(values, k, allowed ? { keep: (_v, i) => allowed(i) } : undefined).indices];
 }
 
-/** The batch's loss and gradients. `x` is [batch, d_in] (already scaled). */
+/** The batch's loss and gradients at `params`. `batch.x` is [batch, d_in] (already scaled). */
 export async function lossAndGradients(
   backend: Backend,
-  params: SaeParams,
-  x: Matrix,
+  batch: { params: SaeParams; x: Matrix },
   options: ObjectiveOptions,
 ): Promise<BatchResult> {
+  const { params, x } = batch;
   const arch = options.architecture;
   if ((arch === "topk" || arch === "batchtopk") && backend.sparseObjective) {
     return await backend.sparseObjective(params, x, options);

@@ -57,7 +57,7 @@ async function checkFiniteDifferences(
   const backend = referenceBackend();
   const p = params(7, arch);
   tweak?.(p);
-  const { grads } = await lossAndGradients(backend, p, x, options);
+  const { grads } = await lossAndGradients(backend, { params: p, x }, options);
   const h = 1e-3;
   let checked = 0;
   for (const key of KEYS) {
@@ -66,9 +66,9 @@ async function checkFiniteDifferences(
       if (pick && !pick(key, i)) continue;
       const keep = arr[i];
       arr[i] = keep + h;
-      const up = (await lossAndGradients(backend, p, x, options)).loss;
+      const up = (await lossAndGradients(backend, { params: p, x }, options)).loss;
       arr[i] = keep - h;
-      const down = (await lossAndGradients(backend, p, x, options)).loss;
+      const down = (await lossAndGradients(backend, { params: p, x }, options)).loss;
       arr[i] = keep;
       const fd = (up - down) / (2 * h);
       const g = grads[key][i];
@@ -102,12 +102,16 @@ Deno.test("objective: AuxK gradients of dead latents match finite differences of
   const backend = referenceBackend();
   const p = params(11, "topk");
   // Dead: the latents the batch never selects (as dead latents are in training).
-  const fired = (await lossAndGradients(backend, p, x, { architecture: "topk", k: 2 })).fired;
+  const fired =
+    (await lossAndGradients(backend, { params: p, x }, { architecture: "topk", k: 2 })).fired;
   const dead = Uint8Array.from(fired, (n) => (n === 0 ? 1 : 0));
   assert.ok(dead.reduce((t, v) => t + v, 0) >= 3, "enough dead latents");
   const options: ObjectiveOptions = { architecture: "topk", k: 2, dead, kAux: 3, auxAlpha: 0.5 };
-  const base = await lossAndGradients(backend, p, x, options);
-  const without = await lossAndGradients(backend, p, x, { ...options, dead: undefined });
+  const base = await lossAndGradients(backend, { params: p, x }, options);
+  const without = await lossAndGradients(backend, { params: p, x }, {
+    ...options,
+    dead: undefined,
+  });
   assert.ok(base.auxLoss > 0);
   const h = 1e-3;
   let checked = 0;
@@ -119,9 +123,9 @@ Deno.test("objective: AuxK gradients of dead latents match finite differences of
       const arr = p[key];
       const keep = arr[at];
       arr[at] = keep + h;
-      const up = (await lossAndGradients(backend, p, x, options)).auxLoss;
+      const up = (await lossAndGradients(backend, { params: p, x }, options)).auxLoss;
       arr[at] = keep - h;
-      const down = (await lossAndGradients(backend, p, x, options)).auxLoss;
+      const down = (await lossAndGradients(backend, { params: p, x }, options)).auxLoss;
       arr[at] = keep;
       const fd = (up - down) / (2 * h);
       const g = base.grads[key][at] - without.grads[key][at];
@@ -139,14 +143,14 @@ Deno.test("objective: jumprelu threshold gradient is the straight-through estima
   const backend = referenceBackend();
   const p = params(3, "jumprelu");
   // Put latent 0 of row 0 just above its threshold, inside the kernel window.
-  const { grads } = await lossAndGradients(backend, p, x, {
+  const { grads } = await lossAndGradients(backend, { params: p, x }, {
     architecture: "jumprelu",
     sparsityCoefficient: 0.05,
     bandwidth: 10,
   });
   // With a huge bandwidth every positive pre-activation is in the window: the gradient is non-zero.
   assert.ok(grads.logThreshold.some((g) => g !== 0));
-  const narrow = await lossAndGradients(backend, p, x, {
+  const narrow = await lossAndGradients(backend, { params: p, x }, {
     architecture: "jumprelu",
     sparsityCoefficient: 0.05,
     bandwidth: 1e-9,
@@ -167,8 +171,8 @@ async function compareBackend(name: string, make: () => Promise<Backend & { clos
         sparsityCoefficient: 0.1,
         dead: Uint8Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 1 : 0)),
       };
-      const a = await lossAndGradients(backend, p, x, options);
-      const b = await lossAndGradients(referenceBackend(), p, x, options);
+      const a = await lossAndGradients(backend, { params: p, x }, options);
+      const b = await lossAndGradients(referenceBackend(), { params: p, x }, options);
       assert.ok(Math.abs(a.loss - b.loss) <= 1e-4 * Math.max(1, b.loss), `${name} ${arch} loss`);
       for (const key of [...KEYS, "logThreshold"] as const) {
         for (let i = 0; i < b.grads[key].length; i++) {
@@ -210,8 +214,8 @@ Deno.test("objective: the wasm kernels match the reference on odd sizes, ties, B
     for (const architecture of ["topk", "batchtopk"] as const) {
       for (const options of [{ architecture, k: 4 }, { architecture, k: 4, dead }]) {
         const label = `${architecture}${"dead" in options ? " + AuxK" : ""}`;
-        const a = await lossAndGradients(wasm, base, xs, options);
-        const b = await lossAndGradients(referenceBackend(), base, xs, options);
+        const a = await lossAndGradients(wasm, { params: base, x: xs }, options);
+        const b = await lossAndGradients(referenceBackend(), { params: base, x: xs }, options);
         for (const key of ["loss", "mse", "auxLoss", "fvu", "l0", "minSelected"] as const) {
           assert.ok(
             Math.abs(a[key] - b[key]) <= 1e-5 * Math.max(1, Math.abs(b[key])),

@@ -216,7 +216,7 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     options.signal?.throwIfAborted();
     const x = scaled(await source.next(batch));
     const dead = Uint8Array.from(sinceFired, (t) => (t >= deadAfter ? 1 : 0));
-    const result = await lossAndGradients(backend, params, x, {
+    const result = await lossAndGradients(backend, { params, x }, {
       architecture: arch,
       k,
       sparsityCoefficient: coef *

@@ -159,9 +159,13 @@ for (const architecture of ["topk", "batchtopk", "jumprelu", "relu"] as const) {
         }[architecture];
         assert.equal(lease.description.architecture, expected);
         const x = await source.next(256);
-        const { reconstruction } = await encodeRows(referenceBackend(), lease.prepared, x, {
-          include: new Set(["reconstruction"]),
-        });
+        const { reconstruction } = await encodeRows(
+          { backend: referenceBackend(), prepared: lease.prepared },
+          x,
+          {
+            include: new Set(["reconstruction"]),
+          },
+        );
         let sse = 0;
         let sst = 0;
         const mean = geometricMedian(x, { iterations: 0 });
