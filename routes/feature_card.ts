@@ -1,15 +1,20 @@
 /**
  * GET /v1/dictionaries/{id}/features/{feature}: one feature's card: its explanations and
  * Neuronpedia link, decoder norm, logit-lens top and bottom tokens (when the dictionary names a
- * model head), stored statistics, and the 10 features nearest by decoder cosine.
+ * model head), stored statistics, and the 10 features nearest by decoder cosine. Decoder rows
+ * come from the backend (the WASM and WebGPU backends hold W_dec in their own memory), in
+ * blocks of 16 MiB whose cosines a research job worker ranks.
  * @module
  */
 
 import { headLogits } from "../domain/features/feature_scores.ts";
 import { storedStatistics } from "../domain/features/explanations.ts";
-import { decoderNorm, lensExtremes, nearestFeatures } from "../domain/features/search_card.ts";
+import { lensExtremes, mergeNeighbours, type Neighbour } from "../domain/features/search_card.ts";
 import { SaeError } from "../domain/errors.ts";
 import { matrix } from "../domain/sae/matrix.ts";
+import { decoderDirections } from "../domain/sae/steer.ts";
+import type { OnBackend } from "../domain/sae/sae.ts";
+import { requestSignal } from "./request_signal.ts";
 import type { AppDeps } from "./deps.ts";
 import { DEMO } from "./examples.ts";
 import { explainedJson } from "./explained.ts";
@@ -21,6 +26,41 @@ import { FeatureCardSchema } from "./feature_search_schemas.ts";
 /** Neighbours and lens tokens on a card. */
 const NEAREST = 10;
 const LENS_TOKENS = 10;
+/** Decoder rows fetched from the backend at a time for the nearest features. */
+const BLOCK_BYTES = 16 << 20;
+
+/**
+ * The `NEAREST` features whose decoder rows point most nearly along `direction` (feature `skip`'s
+ * unit decoder row): W_dec read from the backend block by block, each block ranked on a research
+ * job worker while the next is read.
+ */
+async function nearestByDecoder(
+  deps: AppDeps,
+  on: OnBackend,
+  options: { direction: Float32Array; skip: number; signal: AbortSignal },
+): Promise<Neighbour[]> {
+  const { dIn, dSae } = on.prepared.weights;
+  const rows = Math.max(1, Math.floor(BLOCK_BYTES / (dIn * 4)));
+  const call = { priority: "research" as const, signal: options.signal };
+  const lists: Neighbour[][] = [];
+  let ranking: Promise<Neighbour[]> | null = null;
+  for (let start = 0; start < dSae; start += rows) {
+    const n = Math.min(rows, dSae - start);
+    const block = await on.backend.decodeSparse(on.prepared, {
+      width: dSae,
+      indices: Array.from({ length: n }, (_, i) => Int32Array.of(start + i)),
+      values: Array.from({ length: n }, () => Float32Array.of(1)),
+    }, { ...call, bias: false });
+    if (ranking) lists.push(await ranking);
+    ranking = deps.jobs.run("nearest_rows", {
+      block,
+      direction: options.direction,
+      options: { top: NEAREST, offset: start, skip: options.skip },
+    }, { ...call, transfer: block.data.buffer instanceof ArrayBuffer ? [block.data.buffer] : [] });
+  }
+  if (ranking) lists.push(await ranking);
+  return mergeNeighbours(lists, { top: NEAREST });
+}
 
 /** The feature-card operation (register it after the search, whose path it would shadow). */
 export function featureCardOperation(deps: AppDeps): Operation {
@@ -48,20 +88,24 @@ export function featureCardOperation(deps: AppDeps): Operation {
         const raw = pathParam(c, "feature");
         if (!/^\d+$/.test(raw)) throw new SaeError("malformed", "the feature must be an integer");
         const feature = Number(raw);
-        const { wDec, dSae } = lease.prepared.weights;
+        const { dIn, dSae } = lease.prepared.weights;
         if (feature >= dSae) {
           throw new SaeError("invalid", `feature ${feature} outside [0, ${dSae})`);
         }
+        const signal = requestSignal(c);
+        const on = { backend: deps.backend, prepared: lease.prepared };
+        const { directions, norms } = await decoderDirections(on, [feature], {
+          priority: "research",
+          signal,
+        });
+        const direction = directions.get(feature)!;
+        const norm = norms.get(feature)!;
         let lens: ReturnType<typeof lensExtremes> | undefined;
         if (info.head) {
           const head = await deps.registry.acquireHead(info.head);
           try {
-            if (head.head.dModel === wDec.cols) {
-              const row = matrix(
-                1,
-                wDec.cols,
-                wDec.data.slice(feature * wDec.cols, (feature + 1) * wDec.cols),
-              );
+            if (head.head.dModel === dIn) {
+              const row = matrix(1, dIn, direction.map((v) => v * norm));
               const logits = await headLogits(deps.backend, head.head, row);
               lens = lensExtremes(logits.data, { top: LENS_TOKENS, tokens: head.head.tokens });
             }
@@ -71,9 +115,9 @@ export function featureCardOperation(deps: AppDeps): Operation {
         }
         return {
           feature,
-          norm: decoderNorm(wDec, feature),
+          norm,
           lens,
-          nearest: nearestFeatures(wDec, feature, { top: NEAREST }),
+          nearest: await nearestByDecoder(deps, on, { direction, skip: feature, signal }),
         };
       }, { id, needHead: false });
       const explained = await deps.registry.acquireExplanations(id);

@@ -1,6 +1,6 @@
 /**
- * The feature card and the contrast endpoint over HTTP, on the reference backend, against the
- * numpy reference (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search/search.json):
+ * The feature card (on the reference, WASM and, where an adapter exists, WebGPU backends, which
+ * hold W_dec in their own memory) and the contrast endpoint over HTTP, against the numpy reference (tests/fixtures/make_search_fixtures.py, tests/fixtures/expected/search/search.json):
  * decoder norm, nearest features by decoder cosine, logit lens through a layernorm head, and
  * the contrast ranking of two sets of activation rows.
  * @module
@@ -9,6 +9,17 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../tests/conformance.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
+import type { Backend } from "../backends/backend.ts";
+import { referenceBackend } from "../backends/reference/mod.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
+import { webgpuBackend } from "../backends/gpu/mod.ts";
+
+const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));
+const BACKENDS: [string, () => Promise<Backend>][] = [
+  ["reference", () => Promise.resolve(referenceBackend())],
+  ["wasm", () => wasmBackend({ threads: 2 })],
+  ...(hasAdapter ? [["webgpu", () => webgpuBackend()] as [string, () => Promise<Backend>]] : []),
+];
 
 const FX = JSON.parse(Deno.readTextFileSync(
   new URL("../tests/fixtures/expected/search/search.json", import.meta.url),
@@ -39,45 +50,58 @@ function assertRanked(
   }
 }
 
-for (const [dictionary, cards] of Object.entries(FX.cards) as [string, Scored[]][]) {
-  Deno.test(`${dictionary}: feature cards match numpy`, async () => {
-    const { app, registry } = testApp();
+for (const [name, open] of BACKENDS) {
+  Deno.test(`feature cards on ${name} match numpy`, async () => {
+    const backend = await open();
+    const { app, registry } = testApp({ backend });
     try {
-      for (const want of cards) {
-        const what = `${dictionary} feature ${want.feature}`;
-        const res = await app.request(`/v1/dictionaries/${dictionary}/features/${want.feature}`);
-        assert.equal(res.status, 200, await res.clone().text());
-        assert.equal(res.headers.get("x-saeserve-backend"), "reference");
-        const body = await res.json();
-        assert.equal(body.dictionary, dictionary);
-        assert.equal(body.feature, want.feature);
-        assert.deepEqual(body.explanations, []);
-        assertClose([body.decoder_norm], [want.decoder_norm as number], TOL, `${what} norm`);
-        assertRanked(body.nearest, want.nearest as Scored[], {
-          keys: ["cosine"],
-          what: `${what} nearest`,
-        });
-        for (const n of body.nearest) assert.deepEqual(n.explanations, []);
-        const lens = want.logit_lens as { top: Scored[]; bottom: Scored[] } | undefined;
-        if (!lens) {
-          assert.equal(body.logit_lens, undefined, `${what}: no head, no lens`);
-          continue;
-        }
-        for (const side of ["top", "bottom"] as const) {
-          assertRanked(body.logit_lens[side], lens[side], {
-            keys: ["logit"],
-            what: `${what} ${side}`,
-          });
-          assert.deepEqual(
-            body.logit_lens[side].map((t: Scored) => t.token),
-            lens[side].map((t) => t.token),
-          );
-        }
+      for (const [dictionary, cards] of Object.entries(FX.cards) as [string, Scored[]][]) {
+        await cardsMatch(app, { dictionary, cards, backend: name });
       }
     } finally {
       registry.close();
+      await backend.close?.();
     }
   });
+}
+
+/** Every card of `dictionary` against numpy's. */
+async function cardsMatch(
+  app: ReturnType<typeof testApp>["app"],
+  options: { dictionary: string; cards: readonly Scored[]; backend: string },
+): Promise<void> {
+  const { dictionary, cards } = options;
+  for (const want of cards) {
+    const what = `${dictionary} feature ${want.feature} on ${options.backend}`;
+    const res = await app.request(`/v1/dictionaries/${dictionary}/features/${want.feature}`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get("x-saeserve-backend"), options.backend);
+    const body = await res.json();
+    assert.equal(body.dictionary, dictionary);
+    assert.equal(body.feature, want.feature);
+    assert.deepEqual(body.explanations, []);
+    assertClose([body.decoder_norm], [want.decoder_norm as number], TOL, `${what} norm`);
+    assertRanked(body.nearest, want.nearest as Scored[], {
+      keys: ["cosine"],
+      what: `${what} nearest`,
+    });
+    for (const n of body.nearest) assert.deepEqual(n.explanations, []);
+    const lens = want.logit_lens as { top: Scored[]; bottom: Scored[] } | undefined;
+    if (!lens) {
+      assert.equal(body.logit_lens, undefined, `${what}: no head, no lens`);
+      continue;
+    }
+    for (const side of ["top", "bottom"] as const) {
+      assertRanked(body.logit_lens[side], lens[side], {
+        keys: ["logit"],
+        what: `${what} ${side}`,
+      });
+      assert.deepEqual(
+        body.logit_lens[side].map((t: Scored) => t.token),
+        lens[side].map((t) => t.token),
+      );
+    }
+  }
 }
 
 Deno.test("feature card: a feature outside the dictionary or not an integer is refused", async () => {

@@ -28,6 +28,62 @@ export function decoderNorm(wDec: Matrix, feature: number): number {
   return Math.sqrt(sq);
 }
 
+/** Options of {@link nearestRows}. */
+export interface NearestRowsOptions {
+  /** How many neighbours to keep. */
+  readonly top: number;
+  /** The feature of the block's first row (default 0). */
+  readonly offset?: number;
+  /** A feature left out (the card's own). */
+  readonly skip?: number;
+}
+
+/**
+ * The `top` rows of `block` (decoder rows of features offset, offset + 1, ...) with the largest
+ * cosine similarity to `direction`, a unit vector (ties: lower feature first). A zero row or
+ * direction has cosine 0. Blocks of one W_dec are merged with {@link mergeNeighbours}.
+ */
+export function nearestRows(
+  block: Matrix,
+  direction: Float32Array | Float64Array,
+  options: NearestRowsOptions,
+): Neighbour[] {
+  const d = block.cols;
+  const w = block.data;
+  const offset = options.offset ?? 0;
+  const out: Neighbour[] = [];
+  for (let r = 0; r < block.rows; r++) {
+    const feature = offset + r;
+    if (feature === options.skip) continue;
+    let dot = 0;
+    let sq = 0;
+    const base = r * d;
+    for (let c = 0; c < d; c++) {
+      dot += direction[c] * w[base + c];
+      sq += w[base + c] * w[base + c];
+    }
+    const cosine = sq > 0 ? dot / Math.sqrt(sq) : 0;
+    if (out.length < options.top || cosine > out[out.length - 1].cosine) {
+      out.push({ feature, cosine });
+      out.sort(byCosine);
+      if (out.length > options.top) out.pop();
+    }
+  }
+  return out;
+}
+
+function byCosine(a: Neighbour, b: Neighbour): number {
+  return b.cosine - a.cosine || a.feature - b.feature;
+}
+
+/** The best `top` of several blocks' neighbours (ties: lower feature first). */
+export function mergeNeighbours(
+  lists: readonly (readonly Neighbour[])[],
+  options: { top: number },
+): Neighbour[] {
+  return lists.flat().sort(byCosine).slice(0, options.top);
+}
+
 /**
  * The `top` features whose decoder rows have the largest cosine similarity with `feature`'s
  * (itself left out; ties: lower feature first). One pass over W_dec: O(d_sae * d_in).
@@ -37,29 +93,10 @@ export function nearestFeatures(
   feature: number,
   options: { top: number },
 ): Neighbour[] {
-  const d = wDec.cols;
-  const w = wDec.data;
-  const at = feature * d;
   const norm = decoderNorm(wDec, feature);
-  const out: Neighbour[] = [];
-  for (let f = 0; f < wDec.rows; f++) {
-    if (f === feature) continue;
-    let dot = 0;
-    let sq = 0;
-    const base = f * d;
-    for (let c = 0; c < d; c++) {
-      dot += w[at + c] * w[base + c];
-      sq += w[base + c] * w[base + c];
-    }
-    const denominator = norm * Math.sqrt(sq);
-    const cosine = denominator > 0 ? dot / denominator : 0;
-    if (out.length < options.top || cosine > out[out.length - 1].cosine) {
-      out.push({ feature: f, cosine });
-      out.sort((a, b) => b.cosine - a.cosine || a.feature - b.feature);
-      if (out.length > options.top) out.pop();
-    }
-  }
-  return out;
+  const row = wDec.data.subarray(feature * wDec.cols, (feature + 1) * wDec.cols);
+  const direction = Float64Array.from(row, (v) => (norm > 0 ? v / norm : 0));
+  return nearestRows(wDec, direction, { top: options.top, skip: feature });
 }
 
 /** The `top` highest and lowest logits of one row (ties: lower id first). */

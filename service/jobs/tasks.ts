@@ -23,6 +23,7 @@ import {
 import type { DiscoverOptions } from "../../domain/features/circuits.ts";
 import type { Cancellation } from "../../domain/cancellation.ts";
 import { renderHeatmap } from "../../domain/features/heatmap.ts";
+import { nearestRows, type NearestRowsOptions } from "../../domain/features/search_card.ts";
 import { jsonText } from "../../domain/io/json_text.ts";
 import { decodeImage, encodeRgbPng } from "../../domain/io/image_codec.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
@@ -168,6 +169,9 @@ export const TASKS = {
         ? { width: background.width, height: background.height }
         : { width: a.grid.w * 16, height: a.grid.h * 16 });
     return encodeRgbPng(renderHeatmap(a.values, { grid: a.grid, size, max: a.max, background }));
+  },
+  nearest_rows(a: { block: Matrix; direction: Float32Array; options: NearestRowsOptions }) {
+    return nearestRows(a.block, a.direction, a.options);
   },
   json_text(a: { value: unknown }): Uint8Array<ArrayBuffer> {
     return jsonText(a.value);
