@@ -16,7 +16,12 @@ export interface TransportOptions {
   maxRetries?: number;
   /** First backoff in milliseconds without Retry-After, doubled per attempt (default 250). */
   backoffMs?: number;
-  /** Longest computed backoff in milliseconds (default 10000). */
+  /**
+   * Longest wait before a retry in milliseconds (default 10000): the computed backoff is cut to
+   * it, and an answer whose Retry-After asks for longer is raised at once instead of waited for
+   * (a service that names minutes, such as a dictionary whose files cannot be read, is not
+   * going to answer differently in the meantime).
+   */
   maxBackoffMs?: number;
   /** The fetch to use (default globalThis.fetch; `http1Fetch()` from http1.ts for Deno / Node). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
@@ -56,15 +61,13 @@ export async function send(
       throw new SaeServeError(0, "connection failed", { detail: String(e) });
     }
     if (res.ok) return res;
-    if (!RETRY_STATUSES.includes(res.status) || attempt >= maxRetries) {
-      throw await problemError(res);
-    }
+    const maxWait = options.maxBackoffMs ?? 10000;
+    const asked = retryAfterMs(res.headers.get("retry-after"));
+    const retried = RETRY_STATUSES.includes(res.status) && attempt < maxRetries &&
+      (asked === undefined || asked <= maxWait);
+    if (!retried) throw await problemError(res);
     await res.body?.cancel();
-    let wait = retryAfterMs(res.headers.get("retry-after"));
-    if (wait === undefined) {
-      wait = Math.min(options.maxBackoffMs ?? 10000, backoff * 2 ** attempt) *
-        (0.5 + Math.random() / 2);
-    }
+    const wait = asked ?? Math.min(maxWait, backoff * 2 ** attempt) * (0.5 + Math.random() / 2);
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }

@@ -86,6 +86,23 @@ Deno.test("transport: gives up after maxRetries; other errors are not retried", 
   assert.ok(refused instanceof SaeServeError && refused.status === 0);
 });
 
+Deno.test("transport: a Retry-After beyond maxBackoffMs is raised at once", async () => {
+  // A dictionary whose files cannot be read: the service names when it will look again.
+  const s = stub([
+    () => problem(503, "Service Unavailable", "cannot be read", { "retry-after": "211" }),
+  ]);
+  try {
+    const started = performance.now();
+    const client = new Client({ baseUrl: s.url, backoffMs: 1, maxBackoffMs: 5000 });
+    const err = await client.describe("d").catch((e) => e);
+    assert.ok(performance.now() - started < 2000);
+    assert.ok(err instanceof SaeServeError);
+    assert.deepEqual([err.status, err.detail, s.seen.length], [503, "cannot be read", 1]);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("transport: Retry-After as seconds or an HTTP date", () => {
   assert.equal(retryAfterMs("2"), 2000);
   assert.equal(retryAfterMs(null), undefined);

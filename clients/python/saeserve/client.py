@@ -178,8 +178,9 @@ def _padded(lists: Sequence[Sequence[float]], dtype: Any, fill: float) -> np.nda
 
 class Client:
     """A connection to saeserve at ``base_url``: .npy on the wire, one keep-alive connection pool
-    shared by threads, retries with backoff on 429 and 503 (honouring Retry-After), and every
-    error answer raised as :class:`saeserve.SaeServeError`.
+    shared by threads, retries with backoff on 429 and 503 (honouring a Retry-After of up to
+    ``max_backoff`` seconds; one asking for longer is raised at once), and every error answer
+    raised as :class:`saeserve.SaeServeError`.
 
     ``api_key`` is sent as ``Authorization: Bearer``; ``timeout`` is per request, in seconds.
     Usable as a context manager (closes the pool).
@@ -192,9 +193,12 @@ class Client:
         timeout: float = 30.0,
         max_retries: int = 5,
         backoff: float = 0.25,
+        max_backoff: float = 10.0,
     ) -> None:
         self.base_url = base_url
-        self._transport = Transport(base_url, timeout, max_retries=max_retries, backoff=backoff)
+        self._transport = Transport(
+            base_url, timeout, max_retries=max_retries, backoff=backoff, max_backoff=max_backoff
+        )
         self._auth = {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def close(self) -> None:

@@ -68,7 +68,9 @@ class Transport:
 
     A 429 or 503 is retried up to ``max_retries`` times, after the answer's Retry-After when it
     has one, else after an exponential backoff with jitter (``backoff`` * 2^attempt, at most
-    ``max_backoff``), then raised as SaeServeError. A pooled connection the server closed is replaced once, transparently.
+    ``max_backoff``), then raised as SaeServeError. An answer whose Retry-After asks for more
+    than ``max_backoff`` seconds is raised at once (a service naming minutes, such as for a
+    dictionary whose files cannot be read, will not answer differently in the meantime). A pooled connection the server closed is replaced once, transparently.
     """
 
     def __init__(
@@ -148,9 +150,10 @@ class Transport:
             status, reason, head, data = self._once(method, path, body, headers or {})
             if 200 <= status < 300:
                 return Response(status, head, data)
-            if status not in RETRY_STATUSES or attempt == self.max_retries:
-                raise problem_error(status, reason, data)
             wait = retry_after_seconds(head.get("retry-after"))
+            too_long = wait is not None and wait > self.max_backoff
+            if status not in RETRY_STATUSES or attempt == self.max_retries or too_long:
+                raise problem_error(status, reason, data)
             if wait is None:
                 wait = min(self.max_backoff, self.backoff * (2 ** attempt))
                 wait *= 0.5 + random.random() / 2

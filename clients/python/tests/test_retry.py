@@ -95,6 +95,19 @@ class RetryTest(unittest.TestCase):
         finally:
             stub.close()
 
+    def test_a_retry_after_beyond_max_backoff_is_raised_at_once(self) -> None:
+        # A dictionary whose files cannot be read: the service names when it will look again.
+        stub = Stub([(503, {**PROBLEM, "retry-after": "211"}, problem(503, "Service Unavailable", "cannot be read"))])
+        try:
+            started = time.monotonic()
+            with self.assertRaises(saeserve.SaeServeError) as caught:
+                saeserve.Client(stub.url, backoff=0.01, max_backoff=5).steer("d", np.zeros((1, 4)), [])
+            self.assertLess(time.monotonic() - started, 2)
+            self.assertEqual((caught.exception.status, caught.exception.detail), (503, "cannot be read"))
+            self.assertEqual(len(stub.seen), 1)
+        finally:
+            stub.close()
+
     def test_client_errors_are_not_retried(self) -> None:
         stub = Stub([(422, PROBLEM, problem(422, "Unprocessable Content", "feature 9 outside [0, 4)"))])
         try:
