@@ -40,8 +40,25 @@ export function requireJson(c: Context): void {
   }
 }
 
-/** Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). */
+/**
+ * Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). A
+ * body cut short (the client closed or broke the connection mid-upload) is a 400, not a 500: it
+ * is the client's doing, and alerts on 5xx must not fire for it.
+ */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
+  try {
+    return await readWhole(c, maxBytes);
+  } catch (e) {
+    if (e instanceof SaeError) throw e;
+    throw new SaeError(
+      "malformed",
+      `the request body could not be read to its end (${(e as Error)?.name ?? "error"}: ` +
+        "the connection closed or broke before the body was complete)",
+    );
+  }
+}
+
+async function readWhole(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () =>
     new SaeError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
   const declared = Number(c.req.header("content-length") ?? NaN);

@@ -102,6 +102,21 @@ Deno.test("readBody: a declared length is read at once, a stream in chunks; both
   assert.deepEqual(await read({ body: chunked(300) }), { kind: "too_large" });
 });
 
+Deno.test("readBody: a body whose stream breaks (client gone mid-upload) is a 400, not a 500", async () => {
+  const broken = () =>
+    new ReadableStream<Uint8Array>({
+      start(ctl) {
+        ctl.enqueue(new Uint8Array(8));
+        ctl.error(new Error("connection reset"));
+      },
+    });
+  const read = (init: RequestInit) => onRequest(init, async (c) => (await readBody(c, 256)).length);
+  assert.deepEqual(await read({ body: broken() }), { kind: "malformed" });
+  assert.deepEqual(await read({ headers: { "content-length": "100" }, body: broken() }), {
+    kind: "malformed",
+  });
+});
+
 Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-finite", () => {
   const m = jsonMatrix([[1, 2], [3, 4]], "x");
   assert.deepEqual([m.rows, m.cols, Array.from(m.data)], [2, 2, [1, 2, 3, 4]]);

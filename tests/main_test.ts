@@ -166,3 +166,34 @@ Deno.test("main.ts start-up report: backend, the store's dictionaries, warnings 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a client that hangs up mid-upload is logged and counted as a 400, never a 500", async () => {
+  const svc = await startService({
+    SAESERVE_BACKEND: "reference",
+    SAESERVE_STORE: `file://${new URL("../dictionaries", import.meta.url).pathname}`,
+    SAESERVE_LOG: "off",
+  });
+  try {
+    const port = Number(new URL(svc.url).port);
+    for (let i = 0; i < 3; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const head = "POST /v1/dictionaries/demo-topk/encode HTTP/1.1\r\nHost: x\r\n" +
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+      await conn.write(new TextEncoder().encode(head + '{"activations": [[1, 2'));
+      await new Promise((r) => setTimeout(r, 50));
+      conn.close();
+    }
+    let metrics = "";
+    for (let t = 0; t < 50 && !/route="\/v1\/dictionaries\/:id\/encode"/.test(metrics); t++) {
+      await new Promise((r) => setTimeout(r, 20));
+      metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    }
+    const encodes = metrics.split("\n").filter((l) =>
+      l.startsWith("saeserve_http_requests_total") && l.includes("/encode")
+    );
+    assert.ok(encodes.some((l) => l.includes('status="400"')), encodes.join("\n"));
+    assert.ok(!encodes.some((l) => l.includes('status="500"')), encodes.join("\n"));
+  } finally {
+    await svc.stop();
+  }
+});
