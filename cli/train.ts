@@ -137,11 +137,25 @@ export async function trainCommand(
   if (values.steps !== undefined && values.epochs !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
+  const kinds = ["topk", "batchtopk"];
+  if (kinds.includes(values.architecture) && (values.k ?? 32) > values.latents) {
+    throw new UsageError(
+      `--k ${values.k ?? 32}${values.k === undefined ? " (the default)" : ""} is more than ` +
+        `--latents ${values.latents}: a ${values.architecture} dictionary keeps at most its latents`,
+    );
+  }
   await checkLocal("--data", values.data);
   const env = options?.env ?? Deno.env.toObject();
   const log = options?.log ?? ((line: string) => console.error(line));
   const data = locate(values.data, env);
   const rows = await storeRows(data.store, data.path, { seed: values.seed });
+  if (rows.rows < 2) {
+    throw new UsageError(
+      `--data ${values.data} holds ${rows.rows} row${
+        rows.rows === 1 ? "" : "s"
+      }; training needs at least 2`,
+    );
+  }
   const batch = values.batch ?? defaultBatch(rows.rows, 4096);
   const planned = runSteps(rows.rows, { batch, steps: values.steps, epochs: values.epochs });
   const lr = values.lr ?? defaultLr(values.latents);

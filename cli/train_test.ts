@@ -171,6 +171,33 @@ Deno.test("train CLI: missing or bad arguments fail with one clear line, before 
 });
 
 // The smallest size of bench/train_defaults.ts's statistical run, in a few seconds.
+Deno.test("train CLI: a k above the latents, or fewer than 2 rows, is refused before training", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-" });
+  try {
+    await Deno.writeFile(`${dir}/many.npy`, encodeNpy(rows(40, 8, 3), [40, 8]));
+    await Deno.writeFile(`${dir}/one.npy`, encodeNpy(rows(1, 8, 4), [1, 8]));
+    const train = (args: string[]) =>
+      trainCommand([...args, "--out", `${dir}/out`, "--steps", "2"], { log: () => {} });
+    await assert.rejects(
+      train(["--data", `${dir}/many.npy`, "--latents", "16", "--k", "64"]),
+      /--k 64 is more than --latents 16/,
+    );
+    await assert.rejects(
+      train(["--data", `${dir}/many.npy`, "--latents", "16"]),
+      /--k 32 \(the default\) is more than --latents 16/,
+    );
+    await assert.rejects(
+      train(["--data", `${dir}/one.npy`, "--latents", "16", "--k", "4"]),
+      /holds 1 row; training needs at least 2/,
+    );
+    // The other kinds take no k.
+    await train(["--data", `${dir}/many.npy`, "--latents", "16", "--architecture", "relu"]);
+    assert.ok((await Deno.stat(`${dir}/out/cfg.json`)).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("train CLI: only the required flags recover planted atoms (16 atoms, d 16)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-train-defaults-" });
   try {

@@ -161,6 +161,13 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
   const steps = options.steps;
   const dIn = source.dIn;
   const k = options.k ?? 32;
+  if (
+    (arch === "topk" || arch === "batchtopk") &&
+    !(Number.isInteger(k) && k >= 1 && k <= options.latents)
+  ) {
+    // The dictionary it would write could not be loaded (cfg.json's k must lie in [1, d_sae]).
+    throw new RangeError(`k must be an integer from 1 to latents (${options.latents}), not ${k}`);
+  }
   const coef = options.sparsityCoefficient ??
     (arch === "relu" ? 5 : arch === "jumprelu" ? 0.001 : 0);
   const lr = options.lr ?? 4e-4;

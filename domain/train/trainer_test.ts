@@ -191,3 +191,19 @@ for (const architecture of ["topk", "batchtopk", "jumprelu", "relu"] as const) {
     }
   });
 }
+
+Deno.test("train: a TopK k outside [1, latents] is refused (its dictionary could not be loaded)", async () => {
+  for (const k of [0, 53, 2.5]) {
+    await assert.rejects(
+      trainSae(planted({ d: 20, atoms: 40, active: 3, seed: 6 }), {
+        backend: referenceBackend(),
+        architecture: "topk",
+        latents: 52,
+        k,
+        steps: 1,
+        batch: 8,
+      }),
+      RangeError,
+    );
+  }
+});
