@@ -17,7 +17,7 @@ import { apiKeyAuth } from "./routes/auth.ts";
 import { createApp } from "./routes/mod.ts";
 import { JobRunner } from "./service/jobs/mod.ts";
 import { LineWriter } from "./service/line_writer.ts";
-import { runCli } from "./cli/run.ts";
+import { CliError, runCli } from "./cli/run.ts";
 
 /** A running service: the server and a graceful stop. */
 export interface Service {
@@ -125,7 +125,7 @@ export async function startService(config: Config): Promise<Service> {
     },
     { memoryBudget: config.memoryBudget },
   );
-  const server = Deno.serve({
+  const server = listen({
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }) => {
@@ -151,6 +151,21 @@ export async function startService(config: Config): Promise<Service> {
       await backend.close?.();
     },
   };
+}
+
+/** Deno.serve, where a failure to listen (a port in use, a HOST that does not resolve) is one line naming HOST and PORT. */
+function listen(
+  options: Deno.ServeTcpOptions,
+  handler: Deno.ServeHandler,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve(options, handler);
+  } catch (e) {
+    const message = (e as Error)?.message ?? String(e);
+    throw new CliError(
+      `cannot listen on HOST=${options.hostname} PORT=${options.port}: ${message}`,
+    );
+  }
 }
 
 /** Open $SAESERVE_STORE; a bad address is one line naming the variable. */

@@ -80,6 +80,18 @@ Deno.test("main.ts: a bad environment value is one error line naming the variabl
   }
 });
 
+Deno.test("main.ts: a HOST that does not resolve is one error line naming HOST and PORT (exit 1)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+    env: { NO_COLOR: "1", SAESERVE_BACKEND: "reference", HOST: "bogus.invalid", PORT: "18799" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 1, stderr);
+  assert.match(stderr, /^error: cannot listen on HOST=bogus\.invalid PORT=18799: .+\n$/);
+});
+
 Deno.test("SIGTERM: readiness off, the in-flight request finishes, then the process exits 0", async () => {
   const svc = await startService({
     SAESERVE_BACKEND: "wasm",
