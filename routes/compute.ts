@@ -158,6 +158,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
       query: [
         query("top", "at most this many latents per row", "integer"),
         query("include", "comma list of reconstruction, error, metrics"),
+        query("grid", "vision: URL-encoded JSON [h, w], e.g. %5B16%2C16%5D"),
+        query("skip_tokens", "vision: leading tokens per image", "integer"),
+        query("map_features", "vision: URL-encoded JSON list of features to map"),
+        query("maps_top", "vision: maps per image when map_features is absent", "integer"),
       ],
     },
     responses: {
@@ -198,7 +202,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
       },
     ],
     handler: async (c) => {
-      const req = await activationsRequest(c, deps, { listKeys: ["include"] });
+      const req = await activationsRequest(c, deps, {
+        listKeys: ["include"],
+        jsonKeys: ["grid", "map_features"],
+      });
       if (typeof req.options.include === "string") {
         req.options.include = req.options.include.split(",").map((s) => s.trim());
       }
@@ -350,7 +357,11 @@ export function computeOperations(deps: AppDeps): Operation[] {
       params: ID_PARAM,
       json: SteerRequestSchema,
       binary: NPY_BODY,
-      query: [query("interventions", "URL-encoded JSON list of interventions")],
+      query: [
+        query("interventions", "URL-encoded JSON list of interventions"),
+        query("grid", "vision: URL-encoded JSON [h, w] for interventions' patches"),
+        query("skip_tokens", "vision: leading tokens per image", "integer"),
+      ],
     },
     responses: { 200: ACTIVATIONS_ANSWER, ...DICTIONARY_POST_ERRORS },
     examples: [{
@@ -365,7 +376,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
       },
     }],
     handler: async (c) => {
-      const req = await activationsRequest(c, deps, { jsonKeys: ["interventions"] });
+      const req = await activationsRequest(c, deps, { jsonKeys: ["interventions", "grid"] });
       c.set("rows", req.x.rows);
       const options = validate(SteerOptionsSchema, req.options, "option");
       const compute = pick(c);

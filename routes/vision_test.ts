@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { decode as decodePng, encode as encodePng } from "fast-png";
 import { postJson, testApp } from "../tests/helpers.ts";
+import { encodeNpy } from "../domain/io/npy.ts";
 
 const ID = "saelens_standard";
 const D = JSON.parse(
@@ -49,6 +50,19 @@ Deno.test("vision: encode with a grid returns per-image feature maps equal to th
       assert.equal(map.values[p], at >= 0 ? body.values[r][at] : 0);
     }
     assert.equal(map.max, Math.max(...map.values));
+    // The same request as .npy, its options in the query string (structured ones as JSON).
+    const query = new URLSearchParams({
+      grid: JSON.stringify([3, 4]),
+      skip_tokens: "1",
+      map_features: JSON.stringify([feature]),
+    });
+    const npy = await app.request(`/v1/dictionaries/${ID}/encode?${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy", accept: "application/json" },
+      body: encodeNpy(Float32Array.from(twoImages.flat()), [twoImages.length, base.length]),
+    });
+    assert.equal(npy.status, 200, await npy.clone().text());
+    assert.deepEqual((await npy.json()).maps, body.maps);
     const bad = await postJson(app, `/v1/dictionaries/${ID}/encode`, {
       activations: rows.slice(1),
       grid: [3, 4],
@@ -130,6 +144,18 @@ Deno.test("vision: steering with a patch mask changes only those patches' rows",
     const changed = out.map((row, r) => row.some((v, c) => Math.abs(v - rows[r][c]) > 1e-6));
     // Row 0 is the CLS token; patches 0 and 3 are rows 1 and 4.
     assert.deepEqual(changed, [false, true, false, false, true]);
+    const query = new URLSearchParams({
+      grid: JSON.stringify([2, 2]),
+      skip_tokens: "1",
+      interventions: JSON.stringify([{ feature, mode: "clamp", value: -2, patches: mask }]),
+    });
+    const npy = await app.request(`/v1/dictionaries/${ID}/steer?${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-npy", accept: "application/json" },
+      body: encodeNpy(Float32Array.from(rows.flat()), [rows.length, base.length]),
+    });
+    assert.equal(npy.status, 200, await npy.clone().text());
+    assert.deepEqual((await npy.json()).activations, out);
     const both = await postJson(app, `/v1/dictionaries/${ID}/steer`, {
       activations: rows,
       interventions: [{ feature, mode: "ablate", patches: [0] }],
