@@ -8,11 +8,18 @@
 
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/sae/matrix.ts";
-import { jsonBody, jsonMatrix } from "./body.ts";
+import { activationsBody, jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { checkAligned } from "./research_costs.ts";
 import { DEMO, demoRows } from "./examples.ts";
-import { AUTH_STATUSES, type Operation, pathParam, problems } from "./operation.ts";
+import {
+  AUTH_STATUSES,
+  NPY_BODY,
+  npyQuery,
+  type Operation,
+  pathParam,
+  problems,
+} from "./operation.ts";
 import { alignedJson } from "./dictionaries.ts";
 import {
   ActivationsResponseSchema,
@@ -134,7 +141,12 @@ export function alignedOperations(deps: AppDeps): Operation[] {
     path: "/v1/aligned/:id/translate",
     tag: "aligned",
     summary: "Translate one stream's activations into another stream's space",
-    request: { params: ALIGNED_ID, json: AlignedTranslateSchema },
+    request: {
+      params: ALIGNED_ID,
+      json: AlignedTranslateSchema,
+      binary: NPY_BODY,
+      query: [npyQuery("from", "source stream"), npyQuery("to", "target stream")],
+    },
     responses: {
       200: {
         description: "the activations in the target stream's space",
@@ -148,8 +160,9 @@ export function alignedOperations(deps: AppDeps): Operation[] {
       body: { from: "a", to: "b", activations: demoRows(2, { cols: 6 }) },
     }],
     handler: async (c) => {
-      const body = await jsonBody(c, AlignedTranslateSchema, deps);
-      const x = jsonMatrix(body.activations, "activations");
+      const { body, x } = await activationsBody(c, AlignedTranslateSchema, {
+        maxBodyBytes: deps.maxBodyBytes,
+      });
       const y = await withAligned(deps, pathParam(c, "id"), (dict) => {
         checkAligned(limits, dict, { streams: new Map([[body.from, x]]), decodeTo: body.to });
         return deps.jobs.run("aligned_translate", { dict, x, from: body.from, to: body.to }, {

@@ -271,6 +271,45 @@ export async function jsonBody<T>(
   return validate(schema, parseJsonObject(await readBody(c, options.maxBodyBytes)), "body");
 }
 
+/** Options of {@link activationsBody}. */
+export interface ActivationsBodyOptions {
+  readonly maxBodyBytes: number;
+  /** Query parameters of an .npy request that hold URL-encoded JSON (lists, objects). */
+  readonly jsonKeys?: string[];
+  /** Query parameters of an .npy request that hold comma lists. */
+  readonly listKeys?: string[];
+  /** A JSON `activations` may be one flat row [d] (read as [[d]]). */
+  readonly flatRow?: boolean;
+}
+
+/**
+ * The request of an endpoint that takes activations (api.md "Activations in, results out"): a
+ * JSON object validated by `schema`, or an .npy array [rows, d_in] whose other fields come from
+ * the query string (validated by the same schema). Returns the fields, the activations as a
+ * matrix, and the form the request came in.
+ */
+export async function activationsBody<T extends { activations: unknown }>(
+  c: Context,
+  schema: z.ZodType<T>,
+  options: ActivationsBodyOptions,
+): Promise<{ body: T; x: Matrix; form: RequestForm }> {
+  const form = requestForm(c);
+  const bytes = await readBody(c, options.maxBodyBytes);
+  if (form === "npy") {
+    const x = npyMatrix(bytes, "activations");
+    const fields = queryOptions(c, options);
+    if (Object.hasOwn(fields, "activations")) {
+      throw new SaeError("malformed", "with an .npy body, the activations are the body");
+    }
+    const body = validate(schema, { ...fields, activations: [] }, "option");
+    return { body, x, form };
+  }
+  const body = validate(schema, parseJsonObject(bytes), "body");
+  const rows = body.activations;
+  const flat = options.flatRow && Array.isArray(rows) && typeof rows[0] === "number";
+  return { body, x: jsonMatrix(flat ? [rows] : rows, "activations"), form };
+}
+
 /**
  * Options carried in the query string next to an .npy body: scalars as plain values, lists as
  * comma lists, structured values as URL-encoded JSON (`jsonKeys`).

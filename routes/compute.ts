@@ -28,9 +28,10 @@ import { DEMO, demoRows } from "./examples.ts";
 import {
   DICTIONARY_POST_ERRORS,
   ID_PARAM,
+  NPY_BODY,
+  npyQuery,
   type Operation,
   pathParam,
-  type QueryParam,
 } from "./operation.ts";
 import { gridMaps, withPatchPositions } from "./vision_grid.ts";
 import { ActivationsResponseSchema, EncodeResponseSchema } from "./response_schemas.ts";
@@ -114,17 +115,7 @@ async function withLease<T>(
 }
 
 /** Query parameters of a computing route with an .npy body. */
-const query = (name: string, description: string, type = "string"): QueryParam => ({
-  name,
-  description: `with an .npy body: ${description}`,
-  schema: { type },
-});
-
-/** .npy request bodies. */
-const NPY_BODY = {
-  "application/x-npy":
-    ".npy array [rows, d_in] (f16, f32 or f64; integer and bool arrays as their values)",
-};
+const query = npyQuery;
 
 /** Answers of decode and steer: JSON, or .npy for an .npy request or Accept application/x-npy. */
 const ACTIVATIONS_ANSWER = {

@@ -72,13 +72,17 @@ export function checkFeatures(features: readonly number[], dSae: number): void {
   }
 }
 
-/** One activation row given as [d] or [[d]]. */
-export function oneRow(value: number[] | number[][], dIn: number): Matrix {
-  const rows = Array.isArray(value[0]) ? value as number[][] : [value as number[]];
-  if (rows.length !== 1) {
-    throw new SaeError("invalid", `activations must be one row, got ${rows.length}`);
+/** One activation row given as [d] or [[d]] (JSON), or as a matrix of one row (.npy). */
+export function oneRow(value: Matrix | number[] | number[][], dIn: number): Matrix {
+  let m: Matrix;
+  if ("data" in value) {
+    m = value;
+  } else {
+    m = jsonMatrix(Array.isArray(value[0]) ? value : [value], "activations");
   }
-  const m = jsonMatrix(rows, "activations");
+  if (m.rows !== 1) {
+    throw new SaeError("invalid", `activations must be one row, got ${m.rows}`);
+  }
   if (m.cols !== dIn) {
     throw new SaeError(
       "invalid",

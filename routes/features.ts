@@ -17,7 +17,7 @@ import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/sae/matrix.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
 import { checkSteerable } from "../domain/families/steerable.ts";
-import { jsonBody, jsonMatrix } from "./body.ts";
+import { activationsBody, jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import type { AppContext } from "./env.ts";
 import { DEMO, demoRows } from "./examples.ts";
@@ -25,7 +25,14 @@ import { checkFeatures, lensIds, oneRow, prepareRows, withDictionary } from "./f
 import { requestSignal } from "./request_signal.ts";
 import { checkFeatureScores, checkFeatureStats } from "./feature_costs.ts";
 import { limitsOf } from "./limits.ts";
-import { DICTIONARY_POST_ERRORS, ID_PARAM, type Operation, pathParam } from "./operation.ts";
+import {
+  DICTIONARY_POST_ERRORS,
+  ID_PARAM,
+  NPY_BODY,
+  npyQuery,
+  type Operation,
+  pathParam,
+} from "./operation.ts";
 import { activationsResponse, BACKEND_HEADER } from "./respond.ts";
 import {
   ActivationsResponseSchema,
@@ -93,7 +100,18 @@ export function featureOperations(deps: AppDeps): Operation[] {
     tag: "features",
     summary: "Input score: share of top-activating examples whose max token is in the logit lens",
     description: "token_ids and example_ids give one entry per activation row." + headNote,
-    request: { params: ID_PARAM, json: InputScoreRequestSchema },
+    request: {
+      params: ID_PARAM,
+      json: InputScoreRequestSchema,
+      binary: NPY_BODY,
+      query: [
+        npyQuery("features", "URL-encoded JSON list of features"),
+        npyQuery("token_ids", "URL-encoded JSON list, one per row"),
+        npyQuery("example_ids", "URL-encoded JSON list, one per row"),
+        npyQuery("top", "top-activating tokens per feature", "integer"),
+        npyQuery("max_examples", "examples per feature", "integer"),
+      ],
+    },
     responses: {
       200: answer("score and top examples per feature", InputScoreResponseSchema),
       ...DICTIONARY_POST_ERRORS,
@@ -110,8 +128,10 @@ export function featureOperations(deps: AppDeps): Operation[] {
       },
     }],
     handler: async (c) => {
-      const req = await jsonBody(c, InputScoreRequestSchema, deps);
-      const x = jsonMatrix(req.activations, "activations");
+      const { body: req, x } = await activationsBody(c, InputScoreRequestSchema, {
+        maxBodyBytes: deps.maxBodyBytes,
+        jsonKeys: ["features", "token_ids", "example_ids"],
+      });
       if (req.token_ids.length !== x.rows || req.example_ids.length !== x.rows) {
         throw new SaeError(
           "invalid",
@@ -162,7 +182,15 @@ export function featureOperations(deps: AppDeps): Operation[] {
     summary: "Output score, step 1: steered activations (f_i += factor * max_j f_j)",
     description: "One steered row per feature (decode plus the error); run your model on them " +
       "and send the next-token logits to /features/output-score.",
-    request: { params: ID_PARAM, json: OutputScorePrepareSchema },
+    request: {
+      params: ID_PARAM,
+      json: OutputScorePrepareSchema,
+      binary: NPY_BODY,
+      query: [
+        npyQuery("features", "URL-encoded JSON list of features"),
+        npyQuery("factor", "steering factor", "number"),
+      ],
+    },
     responses: {
       200: answer("one steered row per feature", ActivationsResponseSchema),
       ...DICTIONARY_POST_ERRORS,
@@ -173,7 +201,11 @@ export function featureOperations(deps: AppDeps): Operation[] {
       body: { features: [17, 80], activations: demoRows(1)[0], factor: 10 },
     }],
     handler: async (c) => {
-      const req = await jsonBody(c, OutputScorePrepareSchema, deps);
+      const { body: req, x: row, form } = await activationsBody(c, OutputScorePrepareSchema, {
+        maxBodyBytes: deps.maxBodyBytes,
+        jsonKeys: ["features"],
+        flatRow: true,
+      });
       const id = pathParam(c, "id");
       const steered = await withDictionary(deps, async (lease) => {
         checkSteerable(lease.description, id); // 422 for a transcoder
@@ -183,7 +215,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
           steered: true,
           answerNumbers: req.features.length * lease.description.dIn,
         });
-        const x = oneRow(req.activations, lease.description.dIn);
+        const x = oneRow(row, lease.description.dIn);
         return await prepareRows(deps.backend, lease, {
           x,
           features: req.features,
@@ -191,7 +223,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
         });
       }, { id, needHead: false });
       return await activationsResponse(c, steered, {
-        form: "json",
+        form,
         backend: deps.backend.name,
         jobs: deps.jobs,
         signal: requestSignal(c),
@@ -286,7 +318,16 @@ export function featureOperations(deps: AppDeps): Operation[] {
     path: "/v1/dictionaries/:id/features/stats",
     tag: "features",
     summary: "Feature statistics: density, mean, max, top-activating rows",
-    request: { params: ID_PARAM, json: FeatureStatsRequestSchema },
+    request: {
+      params: ID_PARAM,
+      json: FeatureStatsRequestSchema,
+      binary: NPY_BODY,
+      query: [
+        npyQuery("features", "URL-encoded JSON list of features (default: all that fire)"),
+        npyQuery("token_ids", "URL-encoded JSON list, one per row"),
+        npyQuery("top_rows", "top-activating rows per feature", "integer"),
+      ],
+    },
     responses: {
       200: answer(
         "statistics of every feature that fires (or of `features`)",
@@ -300,8 +341,10 @@ export function featureOperations(deps: AppDeps): Operation[] {
       body: { activations: demoRows(8), token_ids: [1, 2, 3, 4, 5, 6, 7, 8], top_rows: 3 },
     }],
     handler: async (c) => {
-      const req = await jsonBody(c, FeatureStatsRequestSchema, deps);
-      const x = jsonMatrix(req.activations, "activations");
+      const { body: req, x } = await activationsBody(c, FeatureStatsRequestSchema, {
+        maxBodyBytes: deps.maxBodyBytes,
+        jsonKeys: ["features", "token_ids"],
+      });
       if (req.token_ids && req.token_ids.length !== x.rows) {
         throw new SaeError("invalid", `token_ids needs one entry per activation row (${x.rows})`);
       }

@@ -24,6 +24,17 @@ export interface QueryParam {
   readonly schema: Readonly<Record<string, unknown>>;
 }
 
+/** A query parameter of an operation that also takes an .npy body. */
+export function npyQuery(name: string, description: string, type = "string"): QueryParam {
+  return { name, description: `with an .npy body: ${description}`, schema: { type } };
+}
+
+/** .npy request bodies (activations [rows, d_in]; options then go in the query string). */
+export const NPY_BODY: Readonly<Record<string, string>> = {
+  "application/x-npy":
+    ".npy array [rows, d_in] (f16, f32 or f64; integer and bool arrays as their values)",
+};
+
 /** What an operation reads. */
 export interface RequestSpec {
   /** Path parameters by name (`:id` in the path), with their descriptions. */

@@ -10,12 +10,12 @@ import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import type { ProbeDocument } from "../domain/probe/probes.ts";
 import { requestSignal } from "./request_signal.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
-import { jsonBody, jsonMatrix, validate } from "./body.ts";
+import { activationsBody, jsonMatrix, validate } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import type { AppContext } from "./env.ts";
 import { checkProbePredict, checkProbeTrain } from "./research_costs.ts";
 import { DEMO, demoRows } from "./examples.ts";
-import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
+import { AUTH_STATUSES, NPY_BODY, npyQuery, type Operation, problems } from "./operation.ts";
 import { ProbePredictResponseSchema, ProbeTrainResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import {
@@ -141,7 +141,18 @@ export function probeOperations(deps: AppDeps): Operation[] {
     summary: "Sparse SAE probes beside baselines (logistic, PCA, KNN), tuned by validation AUC",
     description: "Returns every method's scores and the best probe's document, which the caller " +
       "keeps and sends to /v1/probes/predict.",
-    request: { json: TrainRequestSchema },
+    request: {
+      json: TrainRequestSchema,
+      binary: NPY_BODY,
+      query: [
+        npyQuery("labels", "URL-encoded JSON list, one 0 / 1 per row"),
+        npyQuery("methods", "URL-encoded JSON list of methods"),
+        npyQuery("dictionary", "the dictionary id of the sae method"),
+        npyQuery("k", "latents the sae method keeps: a number or a URL-encoded JSON list"),
+        npyQuery("test_activations", "URL-encoded JSON rows (small test sets)"),
+        npyQuery("test_labels", "URL-encoded JSON list, one per test row"),
+      ],
+    },
     responses: {
       200: {
         description: "per-method AUCs, the best method's name and its probe document",
@@ -177,7 +188,11 @@ export function probeOperations(deps: AppDeps): Operation[] {
     path: "/v1/probes/predict",
     tag: "probes",
     summary: "Apply a probe document to activations",
-    request: { json: ProbePredictRequestSchema },
+    request: {
+      json: ProbePredictRequestSchema,
+      binary: NPY_BODY,
+      query: [npyQuery("probe", "the probe document as URL-encoded JSON")],
+    },
     responses: {
       200: {
         description: "the positive-class probability of each row",
@@ -195,8 +210,10 @@ export function probeOperations(deps: AppDeps): Operation[] {
 }
 
 async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
-  const body = await jsonBody(c, TrainRequestSchema, deps);
-  const x = jsonMatrix(body.activations, "activations");
+  const { body, x } = await activationsBody(c, TrainRequestSchema, {
+    maxBodyBytes: deps.maxBodyBytes,
+    jsonKeys: ["labels", "test_activations", "test_labels", "methods", "normalized_selection", "k"],
+  });
   const y = labels(body.labels, x.rows, "labels");
   let testX: Matrix | undefined;
   let testY: Uint8Array | undefined;
@@ -284,12 +301,14 @@ async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
 }
 
 async function predictHandler(c: AppContext, deps: AppDeps): Promise<Response> {
-  const body = await jsonBody(c, ProbePredictRequestSchema, deps);
+  const { body, x } = await activationsBody(c, ProbePredictRequestSchema, {
+    maxBodyBytes: deps.maxBodyBytes,
+    jsonKeys: ["probe"],
+  });
   if (!["logistic", "pca", "knn", "sae"].includes(body.probe.kind as string)) {
     throw new SaeError("invalid", "probe.kind must be logistic, pca, knn or sae");
   }
   const probe = validate(ProbeDocumentSchema, body.probe, "probe") as ProbeDocument;
-  const x = jsonMatrix(body.activations, "activations");
   checkProbe(probe, x.cols);
   const enc = probe.kind === "sae" && probe.dictionary
     ? await encoder(deps, probe.dictionary, requestSignal(c))

@@ -9,12 +9,19 @@ import { SaeError } from "../domain/errors.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
 import { featureMap, imageCount } from "../domain/features/vision.ts";
 import { requestSignal } from "./request_signal.ts";
-import { jsonBody, jsonMatrix } from "./body.ts";
+import { activationsBody } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { checkHeatmap, checkSemanticProbe } from "./feature_costs.ts";
 import type { AppContext } from "./env.ts";
 import { DEMO, demoRows } from "./examples.ts";
-import { DICTIONARY_POST_ERRORS, ID_PARAM, type Operation, pathParam } from "./operation.ts";
+import {
+  DICTIONARY_POST_ERRORS,
+  ID_PARAM,
+  NPY_BODY,
+  npyQuery,
+  type Operation,
+  pathParam,
+} from "./operation.ts";
 import { SemanticProbeResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import { BACKEND_HEADER } from "./respond.ts";
@@ -29,7 +36,19 @@ export function visionOperations(deps: AppDeps): Operation[] {
     tag: "vision",
     summary: "A feature's heatmap over one image's patch grid, as a PNG",
     description: "Optionally blended over the image (PNG or JPEG, base64 or a data: URL).",
-    request: { params: ID_PARAM, json: HeatmapRequestSchema },
+    request: {
+      params: ID_PARAM,
+      json: HeatmapRequestSchema,
+      binary: NPY_BODY,
+      query: [
+        npyQuery("grid", "URL-encoded JSON [h, w]"),
+        npyQuery("skip_tokens", "leading tokens", "integer"),
+        npyQuery("feature", "the feature", "integer"),
+        npyQuery("size", "URL-encoded JSON [width, height]"),
+        npyQuery("max", "the activation drawn brightest", "number"),
+        npyQuery("image", "the image to blend over (base64 or a data: URL; small ones)"),
+      ],
+    },
     responses: {
       200: {
         description: "the heatmap",
@@ -54,7 +73,17 @@ export function visionOperations(deps: AppDeps): Operation[] {
     path: "/v1/dictionaries/:id/features/semantic-probe",
     tag: "vision",
     summary: 'Semantic probe: per-feature F1 of "fires somewhere in the image" against labels',
-    request: { params: ID_PARAM, json: SemanticProbeRequestSchema },
+    request: {
+      params: ID_PARAM,
+      json: SemanticProbeRequestSchema,
+      binary: NPY_BODY,
+      query: [
+        npyQuery("grid", "URL-encoded JSON [h, w]"),
+        npyQuery("skip_tokens", "leading tokens per image", "integer"),
+        npyQuery("labels", "URL-encoded JSON list, one 0 / 1 per image"),
+        npyQuery("top", "features returned", "integer"),
+      ],
+    },
     responses: {
       200: {
         description: "features by F1, best first",
@@ -73,8 +102,10 @@ export function visionOperations(deps: AppDeps): Operation[] {
 }
 
 async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
-  const body = await jsonBody(c, HeatmapRequestSchema, deps);
-  const x = jsonMatrix(body.activations, "activations");
+  const { body, x } = await activationsBody(c, HeatmapRequestSchema, {
+    maxBodyBytes: deps.maxBodyBytes,
+    jsonKeys: ["grid", "size"],
+  });
   const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
   if (imageCount(x.rows, grid) !== 1) {
     throw new SaeError("invalid", "heatmap takes the tokens of one image");
@@ -123,8 +154,10 @@ async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
 }
 
 async function semanticProbe(c: AppContext, deps: AppDeps): Promise<Response> {
-  const body = await jsonBody(c, SemanticProbeRequestSchema, deps);
-  const x = jsonMatrix(body.activations, "activations");
+  const { body, x } = await activationsBody(c, SemanticProbeRequestSchema, {
+    maxBodyBytes: deps.maxBodyBytes,
+    jsonKeys: ["grid", "labels"],
+  });
   const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
   const images = imageCount(x.rows, grid);
   if (body.labels.length !== images) {
