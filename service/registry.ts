@@ -18,7 +18,7 @@
 
 import type { Backend, Prepared } from "../backends/backend.ts";
 import type { AlignedDictionary } from "../domain/features/aligned.ts";
-import { explanationFileOf, type ExplanationSet } from "../domain/features/explanations.ts";
+import type { ExplanationSet } from "../domain/features/explanations.ts";
 import type { ExplanationIndex } from "../domain/features/search.ts";
 import type { ModelHead } from "../domain/features/head.ts";
 import { checkDictionaryId } from "../domain/sae/dictionary_id.ts";
@@ -42,6 +42,8 @@ import {
   type EntryKey,
   explanationsLoader,
   type ExplanationsSummary,
+  explanationsSummary,
+  ExplanationSummaries,
   failureKind,
   filesOf,
   type FolderFiles,
@@ -130,6 +132,7 @@ export class Registry {
   /** Dictionaries loaded at some point; {@link loadedDictionaries} keeps those still loaded. */
   readonly #seen = new Set<string>();
   readonly #collector: IdleCollector;
+  readonly #summaries = new ExplanationSummaries();
 
   /** A registry over `store`. */
   constructor(store: Store, options: RegistryOptions) {
@@ -308,27 +311,23 @@ export class Registry {
     return { id, set: e.set, index: e.index, release: lease.release };
   }
 
-  /** What a folder's explanations file holds, or undefined when it has none. */
-  async #explanations(id: string, files: FolderFiles): Promise<ExplanationsSummary | undefined> {
-    const file = explanationFileOf(files.keys());
-    if (!file) return undefined;
-    try {
-      const lease = await this.acquireExplanations(id);
-      lease.release();
-      const { count, byFeature, warnings } = lease.set;
-      return { file, count, features: byFeature.size, warnings };
-    } catch (e) {
-      const warnings = [`${file}: not read (${(e as Error).message})`];
-      return { file, count: 0, features: 0, warnings };
-    }
+  /**
+   * What a folder's explanations file holds (undefined without one): from the loaded set, else
+   * read once per folder listing without loading anything (the list never evicts).
+   */
+  #explanations(id: string, files: FolderFiles): Promise<ExplanationsSummary | undefined> {
+    const e = this.#cache.peek({ kind: "explanations", id });
+    const loaded = e?.kind === "explanations" ? explanationsSummary(e.set) : undefined;
+    return loaded ? Promise.resolve(loaded) : this.#summaries.summary(this.#store, { id, files });
   }
 
   /** A loaded dictionary's summary with its explanations' summary, when they are loaded too. */
   #withCachedExplanations(summary: DictionarySummary): DictionarySummary {
     const e = this.#cache.peek({ kind: "explanations", id: summary.id });
-    if (e?.kind !== "explanations" || !e.set.file) return summary;
-    const { file, count, byFeature, warnings } = e.set;
-    return { ...summary, explanations: { file, count, features: byFeature.size, warnings } };
+    const explanations = e?.kind === "explanations"
+      ? explanationsSummary(e.set)
+      : this.#summaries.peek(summary.id);
+    return explanations ? { ...summary, explanations } : summary;
   }
 
   /** Drop every loaded dictionary and every remembered failure (used at shutdown). */

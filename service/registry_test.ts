@@ -327,3 +327,28 @@ Deno.test("garbage is collected after a load, and once no lease has been held fo
     },
   });
 });
+
+Deno.test("the list reads explanation files without loading them: a tight budget keeps its dictionary", async () => {
+  const demo = new URL("../dictionaries", import.meta.url).pathname;
+  // Room for one demo dictionary (about 130 KB of weights), not for it and an indexed set.
+  const { app, registry } = testApp({ store: fileStore(demo), memoryBudget: 200_000 });
+  try {
+    const rows = { activations: [Array.from({ length: 64 }, (_, i) => Math.sin(i))] };
+    const enc = await postJson(app, "/v1/dictionaries/demo-sparsify/encode", rows);
+    assert.equal(enc.status, 200, await enc.clone().text());
+    await enc.body?.cancel();
+    for (let i = 0; i < 2; i++) {
+      const list = await (await app.request("/v1/dictionaries")).json();
+      const byId = new Map(list.dictionaries.map((d: { id: string }) => [d.id, d]));
+      const sparsify = byId.get("demo-sparsify") as { loaded: boolean };
+      assert.equal(sparsify.loaded, true, `listing ${i} evicted the loaded dictionary`);
+      const topk = byId.get("demo-topk") as { loaded: boolean; explanations: { count: number } };
+      assert.equal(topk.loaded, false);
+      assert.ok(topk.explanations.count > 0, JSON.stringify(topk.explanations));
+    }
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /^saeserve_dictionary_evictions_total 0$/m);
+  } finally {
+    registry.close();
+  }
+});

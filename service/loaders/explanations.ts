@@ -21,9 +21,9 @@ import {
 import { readRange } from "../../domain/io/byte_source.ts";
 import type { Loader } from "../lease_cache.ts";
 import type { Store } from "../store/mod.ts";
-import type { ExplanationsEntry } from "./entry.ts";
+import type { ExplanationsEntry, ExplanationsSummary } from "./entry.ts";
 import { formatOf } from "./dictionary.ts";
-import { type FolderFiles, lookFolder, storeFolder } from "./store_folder.ts";
+import { type FolderFiles, listingOf, lookFolder, storeFolder } from "./store_folder.ts";
 
 /**
  * Bytes an indexed explanation set holds per byte of its file's text: the heap growth (after a
@@ -54,6 +54,60 @@ export function explanationsLoader(
       };
     },
   };
+}
+
+/**
+ * An explanation set's summary, as the dictionary list shows it (`options.file`: the folder's
+ * explanations file, for a set that could not be read); none without a file.
+ */
+export function explanationsSummary(
+  set: ExplanationSet,
+  options?: { file?: string },
+): ExplanationsSummary | undefined {
+  const file = set.file ?? options?.file;
+  if (!file) return undefined;
+  return { file, count: set.count, features: set.byFeature.size, warnings: set.warnings };
+}
+
+/**
+ * The summaries the dictionary list shows, remembered per folder listing. The list reads an
+ * explanations file once (no search index) and keeps its summary, outside the memory budget: it
+ * must never evict a loaded dictionary, as loading the indexed set would.
+ */
+export class ExplanationSummaries {
+  readonly #known = new Map<string, { version: string; summary: ExplanationsSummary }>();
+
+  /** The summary of `id`'s explanations file, read if its folder changed since; none without one. */
+  async summary(
+    store: Store,
+    folder: { id: string; files: FolderFiles },
+  ): Promise<ExplanationsSummary | undefined> {
+    const { id, files } = folder;
+    const file = explanationFileOf(files.keys());
+    if (!file) return undefined;
+    const version = listingOf(files);
+    const known = this.#known.get(id);
+    if (known?.version === version) return known.summary;
+    let summary: ExplanationsSummary;
+    try {
+      const { set } = await readExplanations(store, id, files);
+      summary = explanationsSummary(set, { file })!;
+    } catch (e) {
+      summary = {
+        file,
+        count: 0,
+        features: 0,
+        warnings: [`${file}: not read (${(e as Error).message})`],
+      };
+    }
+    this.#known.set(id, { version, summary });
+    return summary;
+  }
+
+  /** The last summary read for `id`, whatever its listing. */
+  peek(id: string): ExplanationsSummary | undefined {
+    return this.#known.get(id)?.summary;
+  }
 }
 
 async function readExplanations(

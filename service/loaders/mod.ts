@@ -38,7 +38,7 @@ export {
   unreadable,
   withRetryAfter,
 } from "./errors.ts";
-export { explanationsLoader } from "./explanations.ts";
+export { explanationsLoader, explanationsSummary, ExplanationSummaries } from "./explanations.ts";
 export { headLoader } from "./head.ts";
 export {
   filesOf,
