@@ -12,12 +12,17 @@ import { type FetchRetryOptions, fetchWithRetry, responseError, scrubbed } from 
 /** Sends one attempt of a GET for the byte range in `range` (e.g. "bytes=0-9"). */
 export type RangeFetcher = (range: string, signal: AbortSignal) => Promise<Response>;
 
+/** Largest object read whole when the server ignores Range (the part asked is cut from it). */
+export const WHOLE_OBJECT_MAX_BYTES = 16 << 20;
+
 /**
  * A ByteSource over an object of `size` bytes read with ranged GETs. Each stream is one
  * request, retried only until its first byte; the answer must be 206 for exactly the range
- * asked (or 200 when the range is the whole object), and a body that breaks off, or runs
- * long or short, errors the stream with SaeError "unavailable".
+ * asked (or 200 when the range is the whole object, or the object is at most
+ * {@link WHOLE_OBJECT_MAX_BYTES} and the server ignored Range), and a body that breaks off, or
+ * runs long or short, errors the stream with SaeError "unavailable".
  */
+
 export function rangedSource(
   size: number,
   fetchRange: RangeFetcher,
@@ -36,8 +41,25 @@ export function rangedSource(
       );
       const whole = offset === 0 && length === size;
       if (response.status === 200 && !whole) {
-        await response.body?.cancel();
-        throw new SaeError("unavailable", `${label}: the server ignored the Range header`);
+        // A server that ignores Range (python -m http.server) sent the whole object: small
+        // objects (configs, explanation files) are cut here; weights need a server that honours it.
+        if (size > WHOLE_OBJECT_MAX_BYTES || response.body === null) {
+          await response.body?.cancel();
+          throw new SaeError(
+            "unavailable",
+            `${label}: the server ignored the Range header; objects over ` +
+              `${WHOLE_OBJECT_MAX_BYTES >> 20} MiB need one that honours it (nginx, S3, most CDNs)`,
+          );
+        }
+        const all = new Uint8Array(await new Response(response.body).arrayBuffer());
+        if (all.byteLength !== size) {
+          throw new SaeError(
+            "unavailable",
+            `${label}: the server ignored the Range header and sent ${all.byteLength} of ${size} bytes`,
+          );
+        }
+        const piece = all.slice(offset, offset + length);
+        return new ReadableStream({ start: (c) => (c.enqueue(piece), c.close()) });
       }
       if (response.status !== 200 && response.status !== 206) {
         throw await responseError(response, label);

@@ -12,6 +12,7 @@ import {
   declaredLength,
   rangedSource,
   type RangeFetcher,
+  WHOLE_OBJECT_MAX_BYTES,
 } from "./ranged_source.ts";
 import { FormatError, SaeError } from "../../domain/errors.ts";
 
@@ -63,11 +64,20 @@ const answering = (size: number, answer: (range: string) => Response) => {
 const unavailable = (message: RegExp) => (e: unknown) =>
   e instanceof SaeError && e.kind === "unavailable" && message.test(e.message);
 
-Deno.test("ranged source: a 200 is the whole object only when the whole object was asked", async () => {
+Deno.test("ranged source: a 200 for a part is cut from the whole object when it is small", async () => {
   const whole = answering(4, () => new Response(Uint8Array.of(1, 2, 3, 4), { status: 200 }));
   assert.deepEqual(await read(await whole.source.stream(0, 4)), [1, 2, 3, 4]);
   assert.deepEqual(whole.asked, ["bytes=0-3"]);
-  await assert.rejects(whole.source.stream(1, 2), unavailable(/ignored the Range header/));
+  // A server that ignores Range: the part asked, cut from the whole object it sent.
+  assert.deepEqual(await read(await whole.source.stream(1, 2)), [2, 3]);
+  const short = answering(4, () => new Response(Uint8Array.of(1, 2, 3), { status: 200 }));
+  await assert.rejects(short.source.stream(1, 2), unavailable(/sent 3 of 4 bytes/));
+  // Over the limit nothing is read whole: weights need a server that honours Range.
+  const big = answering(
+    WHOLE_OBJECT_MAX_BYTES + 1,
+    () => new Response(Uint8Array.of(1), { status: 200 }),
+  );
+  await assert.rejects(big.source.stream(1, 2), unavailable(/ignored the Range header; objects/));
 });
 
 Deno.test("ranged source: another range or a wrong length is refused before reading", async () => {
