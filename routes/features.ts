@@ -33,7 +33,7 @@ import {
   type Operation,
   pathParam,
 } from "./operation.ts";
-import { activationsResponse, BACKEND_HEADER } from "./respond.ts";
+import { activationsResponse, BACKEND_HEADER, expectFiniteResult } from "./respond.ts";
 import {
   ActivationsResponseSchema,
   FeatureStatsResponseSchema,
@@ -302,6 +302,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
           });
           logits = await headLogits(deps.backend, head!, steered);
         }
+        expectFiniteResult(logits.data, "the logits");
         return req.features.map((feature, n) => {
           const s = outputScore(
             logits.data.subarray(n * logits.cols, (n + 1) * logits.cols),

@@ -83,7 +83,7 @@ export function expectFiniteResult(values: ArrayLike<number>, what: string): voi
     if (!Number.isFinite(values[i])) {
       throw new SaeError(
         "invalid",
-        `${what} overflows f32 (element ${i}); scale the inputs or values down`,
+        `${what}: element ${i} overflows f32; scale the inputs or values down`,
       );
     }
   }

@@ -44,6 +44,25 @@ export function expectWidth(x: Matrix, dIn: number): void {
   }
 }
 
+/**
+ * Throw a 422-kind error when a code is not finite: finite inputs near the f32 limit (1e38 and
+ * up) can overflow, and every answer built on such codes (scores, statistics) would be wrong.
+ */
+function expectFiniteCodes(codes: SparseRows): void {
+  codes.values.forEach((v, r) => {
+    for (let j = 0; j < v.length; j++) {
+      if (!Number.isFinite(v[j])) {
+        throw new SaeError(
+          "invalid",
+          `the codes of row ${r} overflow f32 (feature ${
+            codes.indices[r][j]
+          }); scale the inputs down`,
+        );
+      }
+    }
+  });
+}
+
 /** Keep the first `top` codes of each row (they are sorted by value). */
 function truncate(codes: SparseRows, top: number): SparseRows {
   return {
@@ -85,6 +104,7 @@ export async function encodeRows(
   const call: CallOptions = { priority: options?.priority, signal: options?.signal };
   // Reconstructions use every code; `top` only trims what is returned.
   const full = await backend.encode(prepared, s, needFull ? call : { ...call, top: options?.top });
+  expectFiniteCodes(full);
   const codes = options?.top !== undefined && needFull ? truncate(full, options.top) : full;
   if (!needFull) return { codes };
   const reconstruction = await reconstruct(on, full, { x, stats, call });
