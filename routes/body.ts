@@ -271,6 +271,25 @@ export async function jsonBody<T>(
   return validate(schema, parseJsonObject(await readBody(c, options.maxBodyBytes)), "body");
 }
 
+/** 400 for a query parameter not in `allowed`, or one given twice (none are ignored). */
+export function expectQuery(c: Context, allowed: readonly string[]): void {
+  if (!c.req.url.includes("?")) return;
+  const seen = new Set<string>();
+  for (const name of new URL(c.req.url).searchParams.keys()) {
+    if (seen.has(name)) throw new SaeError("malformed", `query parameter ${name} is given twice`);
+    seen.add(name);
+    if (!allowed.includes(name)) {
+      throw new SaeError(
+        "malformed",
+        `unknown query parameter ${JSON.stringify(name.slice(0, 40))}` +
+          (allowed.length
+            ? ` (this route takes ${allowed.join(", ")})`
+            : " (this route takes none)"),
+      );
+    }
+  }
+}
+
 /** Options of {@link activationsBody}. */
 export interface ActivationsBodyOptions {
   readonly maxBodyBytes: number;

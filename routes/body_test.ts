@@ -4,6 +4,7 @@ import { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
 import { encodeNpy } from "../domain/io/npy.ts";
 import {
+  expectQuery,
   jsonBody,
   jsonMatrix,
   jsonSparse,
@@ -168,4 +169,13 @@ Deno.test("parseJsonObject, validate and queryOptions", async () => {
     (c) => queryOptions(c, {}),
   );
   assert.deepEqual(inherited, { value: { constructor: 1, toString: 2 } });
+});
+
+Deno.test("expectQuery: unknown or repeated parameters are a 400 naming them", async () => {
+  const check = (query: string) =>
+    onRequest({ url: `/${query}` }, (c) => (expectQuery(c, ["q", "top"]), 1));
+  assert.deepEqual(await check("?q=a&top=2"), { value: 1 });
+  assert.deepEqual(await check(""), { value: 1 });
+  assert.deepEqual(await check("?q=a&foo=1"), { kind: "malformed" });
+  assert.deepEqual(await check("?q=a&q=b"), { kind: "malformed" });
 });

@@ -13,6 +13,7 @@ import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import {
+  expectQuery,
   jsonMatrix,
   jsonSparse,
   npyMatrix,
@@ -315,7 +316,8 @@ export function computeOperations(deps: AppDeps): Operation[] {
       }
       const compute = pick(c);
       const y = await withLease(deps, pathParam(c, "id"), (lease) => {
-        refuseQueryOptions(c, form);
+        if (form === "npy") expectQuery(c, []); // decode takes no options
+        else refuseQueryOptions(c, form);
         const rows = "data" in codes ? codes.rows : codes.indices.length;
         const nonZeros = "data" in codes
           ? undefined

@@ -9,7 +9,7 @@ import type { z } from "zod";
 import { contrastFeatures } from "../domain/features/search_contrast.ts";
 import { SaeError } from "../domain/errors.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
-import { jsonBody, jsonMatrix } from "./body.ts";
+import { expectQuery, jsonBody, jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { DEMO, demoRows } from "./examples.ts";
 import { explainedJson } from "./explained.ts";
@@ -100,6 +100,7 @@ export function featureSearchOperations(deps: AppDeps): Operation[] {
     examples: [{ name: "browse", params: { id: DEMO.topk } }],
     handler: async (c) => {
       const id = pathParam(c, "id");
+      expectQuery(c, ["q", "top"]);
       const q = c.req.query("q") ?? "";
       if (q.length > 1000) throw new SaeError("invalid", "q is over 1000 characters");
       const found = await searchOne(deps, id, { q, top: topOf(c.req.query("top")) });

@@ -178,8 +178,9 @@ export function npyRequest(rng: Rng, ctx: Context): Hostile {
     what: `${id}/${route}: ${what}`,
     url: `/v1/dictionaries/${id}/${route}${query}`,
     init: () => ({ method: "POST", headers: NPY_HEADERS, body: bytes }),
-    // The JSON-only routes refuse the media type.
-    expect: route.startsWith("features") || route === "steering-vector" ? [415] : [400, 422],
+    // features/stats takes .npy too (api.md: every endpoint taking activations); the
+    // steering vector, which takes none, refuses the media type.
+    expect: route === "steering-vector" ? [415] : [400, 422],
   };
 }
 
