@@ -176,7 +176,10 @@ export function readConfig(
     if (raw === "") return fallback;
     if (["1", "true", "on", "yes"].includes(raw)) return true;
     if (["0", "false", "off", "no"].includes(raw)) return false;
-    throw new SaeError("invalid", `${name} must be 1 or 0 (or on / off), not ${env[name]}`);
+    throw new SaeError(
+      "invalid",
+      `${name} must be 1 or 0 (or on / off, true / false), not ${env[name]}`,
+    );
   };
   return {
     allowBackendOverride: flag("SAESERVE_ALLOW_BACKEND_OVERRIDE", false),

@@ -43,7 +43,10 @@ Deno.test("main.ts: a bad environment value is one error line naming the variabl
       "error: SAESERVE_BACKEND must be auto, webgpu, wasm or reference, not wsam\n",
     ],
     [{ PORT: "abc" }, "error: PORT must be an integer from 0 to 65535, not abc\n"],
-    [{ SAESERVE_LOG: "loud" }, "error: SAESERVE_LOG must be 1 or 0 (or on / off), not loud\n"],
+    [
+      { SAESERVE_LOG: "loud" },
+      "error: SAESERVE_LOG must be 1 or 0 (or on / off, true / false), not loud\n",
+    ],
     [
       { SAESERVE_MEMORY_BUDGET: "lots" },
       "error: SAESERVE_MEMORY_BUDGET must be a byte size such as 4GiB, 512MB or 1000000, not lots\n",
