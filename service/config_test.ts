@@ -164,7 +164,10 @@ Deno.test("every bad value is refused in one message naming the variable and wha
     ],
     [{ SAESERVE_PROTECT_METRICS: "2" }, /^SAESERVE_PROTECT_METRICS must be 1 or 0/],
     [{ SAESERVE_BATCHING: "maybe" }, /^SAESERVE_BATCHING must be 1 or 0/],
-    [{ SAESERVE_LOG: "verbose" }, /^SAESERVE_LOG must be 1 or 0 \(or on \/ off\), not verbose$/],
+    [
+      { SAESERVE_LOG: "verbose" },
+      /^SAESERVE_LOG must be 1 or 0 \(or on \/ off, true \/ false\), not verbose$/,
+    ],
     [{ SAESERVE_LIVE_WORKERS: "0" }, /^SAESERVE_LIVE_WORKERS must be an integer >= 1, not 0$/],
     [{ SAESERVE_SHUTDOWN_GRACE_MS: "1.5" }, /^SAESERVE_SHUTDOWN_GRACE_MS must be an integer >= 0/],
     [
