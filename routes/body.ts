@@ -59,8 +59,21 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
 }
 
 async function readWhole(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "") {
+    throw new SaeError(
+      "unsupported_media",
+      `Content-Encoding ${
+        JSON.stringify(encoding.slice(0, 40))
+      } is not supported; send the body uncompressed`,
+    );
+  }
   const tooLarge = () =>
-    new SaeError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
+    new SaeError(
+      "too_large",
+      `request body exceeds the limit of ${maxBytes} bytes (SAESERVE_MAX_BODY_MB); send large ` +
+        "inputs in several requests",
+    );
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   const stream = c.req.raw.body;
@@ -247,14 +260,31 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string)
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   // Paths and messages quote the request's own keys (an unknown key can be megabytes long).
-  const path = issue.path.length
-    ? truncateDetail(issue.path.map((p) => truncateDetail(String(p), QUOTE)).join("."), QUOTE)
-    : "(root)";
+  const path = truncateDetail(
+    issue.path.map((p) => truncateDetail(String(p), QUOTE)).join("."),
+    QUOTE,
+  );
   const semantic = ["invalid_value", "too_small", "too_big", "not_multiple_of"].includes(
     issue.code,
   );
-  const message = truncateDetail(issue.message, { maxChars: DETAIL_MAX_CHARS / 2 });
-  throw new SaeError(semantic ? "invalid" : "malformed", `${where} ${path}: ${message}`);
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    const names = issue.keys.map((k) => JSON.stringify(truncateDetail(k, QUOTE)));
+    message = `unknown ${where === "option" ? "option" : "field"}${names.length > 1 ? "s" : ""} ` +
+      names.join(", ");
+  } else if (issue.code === "invalid_type") {
+    // A query string's value is text: say what it was, not only its type.
+    const given = issue.path.reduce<unknown>(
+      (v, p) => (v as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey],
+      value,
+    );
+    if (typeof given === "string") {
+      message = `expected ${issue.expected}, got ${JSON.stringify(truncateDetail(given, QUOTE))}`;
+    }
+  }
+  message = truncateDetail(message, { maxChars: DETAIL_MAX_CHARS / 2 });
+  const at = path ? `${where} ${path}` : where;
+  throw new SaeError(semantic ? "invalid" : "malformed", `${at}: ${message}`);
 }
 
 /**

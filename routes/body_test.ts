@@ -179,3 +179,28 @@ Deno.test("expectQuery: unknown or repeated parameters are a 400 naming them", a
   assert.deepEqual(await check("?q=a&foo=1"), { kind: "malformed" });
   assert.deepEqual(await check("?q=a&q=b"), { kind: "malformed" });
 });
+
+Deno.test("readBody: a compressed body is a 415 naming its Content-Encoding", async () => {
+  const read = (encoding: string) =>
+    onRequest(
+      { headers: { "content-encoding": encoding }, body: "x" },
+      async (c) => (await readBody(c, 256)).length,
+    );
+  assert.deepEqual(await read("gzip"), { kind: "unsupported_media" });
+  assert.deepEqual(await read("identity"), { value: 1 });
+});
+
+Deno.test("validate: unknown fields and query text of the wrong type are named plainly", () => {
+  const schema = z.object({ top: z.number().optional() }).strict();
+  const detail = (value: unknown, where: string) => {
+    try {
+      validate(schema, value, where);
+      return "";
+    } catch (e) {
+      return (e as SaeError).message;
+    }
+  };
+  assert.equal(detail({ foo: 1 }, "body"), 'body: unknown field "foo"');
+  assert.equal(detail({ foo: 1, bar: 2 }, "option"), 'option: unknown options "foo", "bar"');
+  assert.equal(detail({ top: "abc" }, "option"), 'option top: expected number, got "abc"');
+});

@@ -1,15 +1,45 @@
 /**
  * GET /docs, the interactive API reference: a self-contained page (no CDN) that reads
  * /openapi.json, pre-fills each operation's examples (from the route table) and lets a user
- * send requests from the browser. GET /openapi.json serves the generated document.
+ * send requests from the browser. GET /openapi.json serves the generated document; GET / links
+ * to both and to the rest a newcomer looks for.
  * @module
  */
 
 import type { Operation } from "./operation.ts";
 
-/** The /openapi.json and /docs operations; `document` is the generated document. */
-export function docsOperations(document: () => Record<string, unknown>): Operation[] {
+/** The /, /openapi.json and /docs operations; `document` is the generated document. */
+export function docsOperations(
+  document: () => Record<string, unknown>,
+  options: { version: string },
+): Operation[] {
   return [{
+    method: "get",
+    path: "/",
+    tag: "process",
+    summary: "Where to start: the API reference, the explorer, the dictionaries, health",
+    responses: {
+      200: {
+        description: "links",
+        content: { "application/json": "{service, version, links: {name: path}}" },
+      },
+    },
+    handler: (c) =>
+      c.json({
+        service: "saeserve",
+        version: options.version,
+        links: {
+          docs: "/docs",
+          openapi: "/openapi.json",
+          explorer: "/ui",
+          vision: "/ui/vision",
+          dictionaries: "/v1/dictionaries",
+          health: "/healthz",
+          ready: "/readyz",
+          metrics: "/metrics",
+        },
+      }),
+  }, {
     method: "get",
     path: "/openapi.json",
     tag: "process",

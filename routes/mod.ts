@@ -52,7 +52,9 @@ function operationsOf(deps: AppDeps, options: { memoryBudget: number }): Operati
   ];
   let document: Record<string, unknown> | undefined;
   operations.push(
-    ...docsOperations(() => document ??= openApiDocument(operations, { version: VERSION })),
+    ...docsOperations(() => document ??= openApiDocument(operations, { version: VERSION }), {
+      version: VERSION,
+    }),
   );
   return operations;
 }

@@ -169,3 +169,20 @@ Deno.test("a wrong method on a known path is a 405 problem with Allow; OPTIONS a
     registry.close();
   }
 });
+
+Deno.test("GET / links to where a newcomer starts, each link answering", async () => {
+  const { app, registry } = testApp();
+  try {
+    const res = await app.request("/");
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.service, "saeserve");
+    for (const path of Object.values(body.links) as string[]) {
+      const linked = await app.request(path);
+      assert.equal(linked.status, 200, path);
+      await linked.body?.cancel();
+    }
+  } finally {
+    registry.close();
+  }
+});
