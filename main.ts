@@ -119,6 +119,7 @@ export async function startService(config: Config): Promise<Service> {
       chooseBackend: selected.chooseBackend,
       auth,
       protectMetrics: config.protectMetrics,
+      corsOrigins: config.corsOrigins,
       requestTimeoutMs: config.requestTimeoutMs,
       log: config.requestLogs ? (line) => logs.line(JSON.stringify(line)) : undefined,
       draining: () => draining,

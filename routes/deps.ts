@@ -30,6 +30,8 @@ export interface AppDeps {
   /** API-key middleware for /v1 (and /metrics when `protectMetrics`); absent: open service. */
   readonly auth?: MiddlewareHandler<AppEnv>;
   readonly protectMetrics?: boolean;
+  /** Origins a browser page may call from ($SAESERVE_CORS_ORIGINS; ["*"]: any; absent: none). */
+  readonly corsOrigins?: readonly string[];
   /** Per-request deadline ($SAESERVE_REQUEST_TIMEOUT_MS): 503 when exceeded. */
   readonly requestTimeoutMs?: number;
   /** Structured log sink (one object per request); absent: no request logs. */

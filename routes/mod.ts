@@ -6,6 +6,7 @@
  */
 
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { Counter, Histogram } from "../service/prometheus.ts";
 import { computeOperations } from "./compute.ts";
 import { featureOperations } from "./features.ts";
@@ -144,6 +145,29 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
       ms: Math.round(elapsed * 1000) / 1000,
     });
   });
+  if (deps.corsOrigins?.length) {
+    // Before the keys: a browser's preflight carries none.
+    const origins = [...deps.corsOrigins];
+    app.use(cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowHeaders: [
+        "Content-Type",
+        "Authorization",
+        "Accept",
+        "X-Saeserve-Backend",
+        "X-Request-Id",
+      ],
+      exposeHeaders: [
+        "X-Saeserve-Backend",
+        "X-Saeserve-Metrics",
+        "X-Saeserve-Max-Activation",
+        "X-Request-Id",
+        "Retry-After",
+        "RateLimit",
+      ],
+      maxAge: 600,
+    }));
+  }
   if (deps.auth) {
     app.use("/v1/*", deps.auth);
     if (deps.protectMetrics) app.use("/metrics", deps.auth);

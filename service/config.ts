@@ -48,6 +48,8 @@ export interface Config {
   readonly authFailuresPerMinute: number;
   /** Put /metrics behind the keys too ($SAESERVE_PROTECT_METRICS=1). */
   readonly protectMetrics: boolean;
+  /** Origins allowed cross-origin ($SAESERVE_CORS_ORIGINS, comma-separated or *; empty: none). */
+  readonly corsOrigins: readonly string[];
   /** Longest wait for in-flight requests at shutdown ($SAESERVE_SHUTDOWN_GRACE_MS, default 10000). */
   readonly shutdownGraceMs: number;
   /**
@@ -189,6 +191,7 @@ export function readConfig(
     rateLimitPerMinute: count("SAESERVE_RATE_LIMIT_PER_MINUTE", 0),
     authFailuresPerMinute: count("SAESERVE_AUTH_FAILURES_PER_MINUTE", 20),
     protectMetrics: flag("SAESERVE_PROTECT_METRICS", false),
+    corsOrigins: corsOrigins(env.SAESERVE_CORS_ORIGINS),
     shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
     kernelWatchdogMs: count("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
     jobWorkers: {
@@ -231,6 +234,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   "SAESERVE_RATE_LIMIT_PER_MINUTE",
   "SAESERVE_AUTH_FAILURES_PER_MINUTE",
   "SAESERVE_PROTECT_METRICS",
+  "SAESERVE_CORS_ORIGINS",
   "SAESERVE_SHUTDOWN_GRACE_MS",
   "SAESERVE_KERNEL_WATCHDOG_MS",
   "SAESERVE_LIVE_WORKERS",
@@ -244,6 +248,23 @@ export const KNOWN_VARIABLES: readonly string[] = [
   "SAESERVE_API_KEY",
   "SAESERVE_LONG_TESTS",
 ];
+
+/** $SAESERVE_CORS_ORIGINS: `*`, or origins such as `https://app.example` (scheme://host[:port]). */
+function corsOrigins(value: string | undefined): string[] {
+  const list = (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const origin of list) {
+    if (origin !== "*" && !/^https?:\/\/[^/\s?#]+$/.test(origin)) {
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_CORS_ORIGINS must be * or origins like https://app.example, not ${origin}`,
+      );
+    }
+  }
+  if (list.includes("*") && list.length > 1) {
+    throw new SaeError("invalid", "SAESERVE_CORS_ORIGINS: * stands alone");
+  }
+  return list;
+}
 
 /** The $SAESERVE_* variables set in `env` that nothing reads (a typo, most likely). */
 export function unknownVariables(env: Record<string, string | undefined>): string[] {

@@ -32,6 +32,7 @@ export function testApp(options?: {
   chooseBackend?: (name: string) => Backend;
   auth?: AppDeps["auth"];
   protectMetrics?: boolean;
+  corsOrigins?: readonly string[];
   requestTimeoutMs?: number;
   log?: AppDeps["log"];
   limits?: AppDeps["limits"];
@@ -55,6 +56,7 @@ export function testApp(options?: {
       chooseBackend: options?.chooseBackend,
       auth: options?.auth,
       protectMetrics: options?.protectMetrics,
+      corsOrigins: options?.corsOrigins,
       requestTimeoutMs: options?.requestTimeoutMs,
       log: options?.log,
       limits: options?.limits,
