@@ -34,6 +34,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     rateLimitPerMinute,
     authFailuresPerMinute,
     protectMetrics,
+    corsOrigins,
     shutdownGraceMs,
     jobWorkers,
     kernelWatchdogMs,
@@ -48,6 +49,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   assert.equal(rateLimitPerMinute, 0);
   assert.equal(authFailuresPerMinute, 20);
   assert.equal(protectMetrics, false);
+  assert.deepEqual(corsOrigins, []);
   assert.equal(shutdownGraceMs, 10_000);
   assert.deepEqual(jobWorkers, { live: 1, research: 1 });
   assert.equal(kernelWatchdogMs, 30_000);
