@@ -86,8 +86,8 @@ class RetryTest(unittest.TestCase):
     def test_gives_up_after_max_retries_with_the_problem(self) -> None:
         stub = Stub([(503, PROBLEM, problem(503, "Service Unavailable", "store unreachable"))])
         try:
-            client = saeserve.Client(stub.url, max_retries=2, backoff=0.01)
-            with self.assertRaises(saeserve.SaeServeError) as caught:
+            with saeserve.Client(stub.url, max_retries=2, backoff=0.01) as client, \
+                    self.assertRaises(saeserve.SaeServeError) as caught:
                 client.steer("d", np.zeros((1, 4)), [])
             err = caught.exception
             self.assertEqual((err.status, err.title, err.detail), (503, "Service Unavailable", "store unreachable"))
@@ -100,8 +100,9 @@ class RetryTest(unittest.TestCase):
         stub = Stub([(503, {**PROBLEM, "retry-after": "211"}, problem(503, "Service Unavailable", "cannot be read"))])
         try:
             started = time.monotonic()
-            with self.assertRaises(saeserve.SaeServeError) as caught:
-                saeserve.Client(stub.url, backoff=0.01, max_backoff=5).steer("d", np.zeros((1, 4)), [])
+            with saeserve.Client(stub.url, backoff=0.01, max_backoff=5) as client, \
+                    self.assertRaises(saeserve.SaeServeError) as caught:
+                client.steer("d", np.zeros((1, 4)), [])
             self.assertLess(time.monotonic() - started, 2)
             self.assertEqual((caught.exception.status, caught.exception.detail), (503, "cannot be read"))
             self.assertEqual(len(stub.seen), 1)
@@ -111,8 +112,9 @@ class RetryTest(unittest.TestCase):
     def test_client_errors_are_not_retried(self) -> None:
         stub = Stub([(422, PROBLEM, problem(422, "Unprocessable Content", "feature 9 outside [0, 4)"))])
         try:
-            with self.assertRaises(saeserve.SaeServeError) as caught:
-                saeserve.Client(stub.url, backoff=0.01).steer("d", np.zeros((1, 4)), [saeserve.clamp(9, 1)])
+            with saeserve.Client(stub.url, backoff=0.01) as client, \
+                    self.assertRaises(saeserve.SaeServeError) as caught:
+                client.steer("d", np.zeros((1, 4)), [saeserve.clamp(9, 1)])
             self.assertEqual(caught.exception.status, 422)
             self.assertEqual(len(stub.seen), 1)
             self.assertTrue(stub.seen[0][1].startswith("/v1/dictionaries/d/steer?interventions="))
@@ -122,8 +124,8 @@ class RetryTest(unittest.TestCase):
     def test_non_problem_bodies_and_refused_connections(self) -> None:
         stub = Stub([(500, {"content-type": "text/plain"}, b"boom")])
         try:
-            with self.assertRaises(saeserve.SaeServeError) as caught:
-                saeserve.Client(stub.url).describe("d")
+            with saeserve.Client(stub.url) as client, self.assertRaises(saeserve.SaeServeError) as caught:
+                client.describe("d")
             self.assertEqual((caught.exception.status, caught.exception.detail), (500, "boom"))
         finally:
             stub.close()
