@@ -10,7 +10,7 @@
 
 import { runLoadtest } from "../cli/loadtest/mod.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
-import { memoryOf, type RunningService, startService } from "./service.ts";
+import { memoryOf, type RunningService, startService } from "../tests/service_process.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 15);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 32);

@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { seededRandom } from "../domain/random.ts";
-import { startService } from "./service.ts";
+import { startService } from "../tests/service_process.ts";
 
 /** Options of {@link runChaos}. */
 export interface ChaosOptions {

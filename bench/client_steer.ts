@@ -14,7 +14,7 @@
  */
 
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
-import { startService } from "./service.ts";
+import { startService } from "../tests/service_process.ts";
 
 const PYTHON = Deno.env.get("BENCH_PYTHON") ?? "/usr/bin/python3";
 const TOKENS = Deno.env.get("BENCH_TOKENS") ?? "100";

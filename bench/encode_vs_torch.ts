@@ -32,7 +32,7 @@ import type { Precision } from "../domain/precision.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
 import { scaledGaussian, writeTopKDictionary } from "./synthetic_dictionary.ts";
 import { gaussianArray } from "../domain/random.ts";
-import { memoryOf, type RunningService, startService } from "./service.ts";
+import { memoryOf, type RunningService, startService } from "../tests/service_process.ts";
 import { wrkBlocks } from "./wrk_blocks.ts";
 import { Client } from "../clients/ts/mod.ts";
 import { type Http1Fetch, http1Fetch } from "../clients/ts/http1.ts";

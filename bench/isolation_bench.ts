@@ -13,7 +13,7 @@ import { runLoadtest } from "../cli/loadtest/mod.ts";
 import { circuitWork, DEFAULT_LIMITS } from "../domain/cost.ts";
 import { seededRandom } from "../domain/random.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
-import { startService } from "./service.ts";
+import { startService } from "../tests/service_process.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 60);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 32);

@@ -13,7 +13,7 @@ import { parseOptions } from "../cli/args.ts";
 import { runCli } from "../cli/run.ts";
 import { f32ToBf16 } from "../domain/io/dtype.ts";
 import { gaussianArray } from "../domain/random.ts";
-import { memoryOf, startService } from "./service.ts";
+import { memoryOf, startService } from "../tests/service_process.ts";
 
 const SPEC = {
   name: "bench-large-dictionary",

@@ -14,7 +14,7 @@
 
 import { encodeNpy } from "../domain/io/npy.ts";
 import { gaussianArray } from "../domain/random.ts";
-import { type RunningService, startService } from "./service.ts";
+import { type RunningService, startService } from "../tests/service_process.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
 
 const PAUSES = (Deno.env.get("BENCH_PAUSES_MS") ?? "0,5,20,50").split(",").map(Number);

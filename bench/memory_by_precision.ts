@@ -23,7 +23,7 @@ import { runCli } from "../cli/run.ts";
 import { encodeNpy } from "../domain/io/npy.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { writeLargeTopK } from "./large_dictionary.ts";
-import { startService } from "./service.ts";
+import { startService } from "../tests/service_process.ts";
 
 const SPEC = {
   name: "bench-memory-by-precision",

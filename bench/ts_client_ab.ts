@@ -15,7 +15,7 @@ import { http1Fetch } from "../clients/ts/http1.ts";
 import { encodeNpy } from "../domain/io/npy.ts";
 import { gaussianArray } from "../domain/random.ts";
 import { block, median } from "./interleave.ts";
-import { startService } from "./service.ts";
+import { startService } from "../tests/service_process.ts";
 import { writeTopKDictionary } from "./synthetic_dictionary.ts";
 
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 12);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { selectBackend } from "../backends/select.ts";
 import { readConfig } from "../service/config.ts";
-import { startService } from "../bench/service.ts";
+import { startService } from "./service_process.ts";
 
 const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));
 

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type RunningService, startService } from "../bench/service.ts";
+import { type RunningService, startService } from "./service_process.ts";
 import { seededRandom } from "../domain/random.ts";
 import { writeTopKDictionary } from "../bench/synthetic_dictionary.ts";
 

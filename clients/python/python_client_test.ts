@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startDemoService } from "../busy_service.ts";
+import { startDemoService } from "../../tests/busy_service.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 

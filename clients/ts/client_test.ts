@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startService } from "../../bench/service.ts";
+import { startService } from "../../tests/service_process.ts";
 import {
   ablate,
   add,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startDemoService } from "../busy_service.ts";
+import { startDemoService } from "../../tests/busy_service.ts";
 import { ablate, clamp, Client, type Matrix, SaeServeError } from "./mod.ts";
 
 const ID = "demo-topk";

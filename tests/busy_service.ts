@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type RunningService, startService } from "../bench/service.ts";
+import { type RunningService, startService } from "./service_process.ts";
 
 /** The demo dictionaries' folder. */
 export const DEMO_STORE: string = new URL("../dictionaries", import.meta.url).pathname;
