@@ -10,9 +10,8 @@
  * @module
  */
 
-import { discoverCircuit } from "../domain/features/circuits.ts";
+import { circuitDocument, discoverCircuit } from "../domain/features/circuits.ts";
 import { decodeNpy, decodeNpyLabels } from "../domain/io/npy.ts";
-import { circuitJson } from "../routes/circuits.ts";
 import { openBackend } from "../backends/select.ts";
 import { BACKEND_OPTION } from "./common_options.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
@@ -130,7 +129,7 @@ async function main(): Promise<void> {
     await Deno.mkdir(values.out, { recursive: true });
     await Deno.writeTextFile(
       `${values.out}/circuit.json`,
-      JSON.stringify({ ...circuitJson(result, names), warnings: result.warnings }, null, 2) + "\n",
+      JSON.stringify(circuitDocument(result, { names }), null, 2) + "\n",
     );
     const byHead = new Array(heads).fill(0);
     const codes = new Array(heads).fill(0);

@@ -6,7 +6,7 @@
  */
 
 import type { z } from "zod";
-import type { CircuitResult, HeadOutputs } from "../domain/features/circuits.ts";
+import { circuitDocument, type HeadOutputs } from "../domain/features/circuits.ts";
 import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
@@ -46,26 +46,6 @@ function fromJson(rows: number[][][]): HeadOutputs {
     throw new SaeError("invalid", "head_outputs holds NaN or infinite values");
   }
   return { examples, heads, dModel, data };
-}
-
-/** The answer as JSON. */
-export function circuitJson(
-  result: CircuitResult,
-  names?: readonly string[],
-): z.infer<typeof CircuitResponseSchema> {
-  return {
-    heads: result.heads.map((h) => ({
-      head: h.head,
-      name: names?.[h.head] ?? `head ${h.head}`,
-      node_score: h.nodeScore,
-      edge_score: h.edgeScore,
-      positive_only_codes: h.positiveOnlyCodes,
-    })),
-    edges: result.edges,
-    roc_auc: result.rocAuc,
-    timings_ms: result.timingsMs,
-    warnings: [...result.warnings],
-  };
 }
 
 /** Example head outputs: 8 prompts (alternately task and corrupted) x 4 heads x d_model 4. */
@@ -201,5 +181,7 @@ async function discover(c: AppContext, deps: AppDeps): Promise<Response> {
       seed: options.seed,
     },
   }, { signal: requestSignal(c) });
-  return c.json(circuitJson(result, names));
+  // The schema documents what the domain writes: a drift between them fails to compile here.
+  const answer: z.infer<typeof CircuitResponseSchema> = circuitDocument(result, { names });
+  return c.json(answer);
 }

@@ -56,6 +56,41 @@ export interface CircuitResult {
   readonly warnings: string[];
 }
 
+/** A circuit result as the HTTP answer and the CLI's circuit.json write it (snake_case). */
+export interface CircuitDocument {
+  readonly heads: {
+    head: number;
+    name: string;
+    node_score: number;
+    edge_score: number;
+    positive_only_codes: number;
+  }[];
+  readonly edges: { heads: [number, number]; score: number }[];
+  readonly roc_auc?: { node: number; edge: number };
+  readonly timings_ms: Record<string, number>;
+  readonly warnings: string[];
+}
+
+/** `result` as a {@link CircuitDocument}; heads are named from `options.names` ("head N" else). */
+export function circuitDocument(
+  result: CircuitResult,
+  options?: { names?: readonly string[] },
+): CircuitDocument {
+  return {
+    heads: result.heads.map((h) => ({
+      head: h.head,
+      name: options?.names?.[h.head] ?? `head ${h.head}`,
+      node_score: h.nodeScore,
+      edge_score: h.edgeScore,
+      positive_only_codes: h.positiveOnlyCodes,
+    })),
+    edges: result.edges,
+    roc_auc: result.rocAuc,
+    timings_ms: result.timingsMs,
+    warnings: [...result.warnings],
+  };
+}
+
 function softmax(xs: number[]): number[] {
   const m = Math.max(...xs);
   const e = xs.map((x) => Math.exp(x - m));
