@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type AlignedDictionary, alignedFiles } from "../domain/features/aligned.ts";
+import { type AlignedDictionary, alignedFiles } from "../domain/sae/aligned.ts";
 import { readRange } from "../domain/io/byte_source.ts";
 import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import { decodeNpy } from "../domain/io/npy.ts";

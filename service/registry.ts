@@ -17,7 +17,7 @@
  */
 
 import type { Backend, Prepared } from "../backends/backend.ts";
-import type { AlignedDictionary } from "../domain/features/aligned.ts";
+import type { AlignedDictionary } from "../domain/sae/aligned.ts";
 import type { ExplanationSet } from "../domain/features/explanations.ts";
 import type { ExplanationIndex } from "../domain/features/search.ts";
 import type { ModelHead } from "../domain/features/head.ts";

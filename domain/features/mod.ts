@@ -1,10 +1,9 @@
 /**
- * What a dictionary's features mean: aligned (multi-stream) dictionaries, circuits, feature
- * scores, model heads (logit lens), heatmaps and vision patches.
+ * What a dictionary's features mean: circuits, feature scores, model heads (logit lens),
+ * heatmaps and vision patches.
  * @module
  */
 
-export * from "./aligned.ts";
 export * from "./circuits.ts";
 export * from "./feature_scores.ts";
 export * from "./head.ts";

@@ -1,11 +1,12 @@
 /**
- * Sparse autoencoders as the service computes with them: dictionaries and their weights,
- * matrices and tensors, activations, encoding and decoding, top-k, normalization,
- * reconstruction metrics and steering.
+ * Sparse autoencoders as the service computes with them: dictionaries and their weights
+ * (aligned, multi-stream ones too), matrices and tensors, activations, encoding and decoding,
+ * top-k, normalization, reconstruction metrics and steering.
  * @module
  */
 
 export * from "./activation.ts";
+export * from "./aligned.ts";
 export * from "./dictionary.ts";
 export * from "./dictionary_id.ts";
 export * from "./matrix.ts";

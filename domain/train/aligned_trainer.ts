@@ -9,7 +9,7 @@
  */
 
 import type { Backend } from "../../backends/backend.ts";
-import type { AlignedDictionary, AlignedStream } from "../features/aligned.ts";
+import type { AlignedDictionary, AlignedStream } from "../sae/aligned.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { topK } from "../sae/top_k.ts";
 import { Adam } from "./adam.ts";

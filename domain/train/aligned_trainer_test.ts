@@ -14,7 +14,7 @@ import {
   loadAligned,
   parseAlignedConfig,
   translate,
-} from "../features/aligned.ts";
+} from "../sae/aligned.ts";
 import { bytesSource } from "../io/byte_source.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { gaussian, seededRandom } from "../random.ts";

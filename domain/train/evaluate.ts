@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type AlignedDictionary, translate } from "../features/aligned.ts";
+import { type AlignedDictionary, translate } from "../sae/aligned.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { topK } from "../sae/top_k.ts";
 import type { SaeParams } from "./params.ts";

@@ -14,7 +14,7 @@ import {
   rowJaccard,
   stream,
   translate,
-} from "../../domain/features/aligned.ts";
+} from "../../domain/sae/aligned.ts";
 import {
   type CircuitResult,
   discoverCircuit,

@@ -10,7 +10,7 @@ import { TASKS } from "./tasks.ts";
 import { matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { decodeImage, encodeRgbPng } from "../../domain/io/image_codec.ts";
 import { readImageHeader } from "../../domain/io/image_header.ts";
-import type { AlignedDictionary } from "../../domain/features/aligned.ts";
+import type { AlignedDictionary } from "../../domain/sae/aligned.ts";
 import { SaeError } from "../../domain/errors.ts";
 import { gaussianArray } from "../../domain/random.ts";
 

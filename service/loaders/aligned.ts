@@ -11,7 +11,7 @@ import {
   type AlignedDictionary,
   loadAligned,
   parseAlignedConfig,
-} from "../../domain/features/aligned.ts";
+} from "../../domain/sae/aligned.ts";
 import type { Loader } from "../lease_cache.ts";
 import type { Store } from "../store/mod.ts";
 import type { AlignedEntry, AlignedSummary } from "./entry.ts";

@@ -5,7 +5,7 @@
  */
 
 import type { Prepared } from "../../backends/backend.ts";
-import type { AlignedDictionary } from "../../domain/features/aligned.ts";
+import type { AlignedDictionary } from "../../domain/sae/aligned.ts";
 import type { ExplanationSet } from "../../domain/features/explanations.ts";
 import type { ModelHead } from "../../domain/features/head.ts";
 import type { ExplanationIndex } from "../../domain/features/search.ts";

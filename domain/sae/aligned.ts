@@ -15,14 +15,14 @@
 
 import type { ByteSource } from "../io/byte_source.ts";
 import { FormatError, SaeError } from "../errors.ts";
-import { type Matrix, matrix } from "../sae/matrix.ts";
+import { type Matrix, matrix } from "./matrix.ts";
 import {
   encodeSafetensors,
   loadSafetensorsTensor,
   readSafetensorsHeader,
   type TensorToWrite,
 } from "../io/safetensors.ts";
-import { topK } from "../sae/top_k.ts";
+import { topK } from "./top_k.ts";
 
 /** One stream's weights. */
 export interface AlignedStream {

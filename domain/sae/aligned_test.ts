@@ -20,7 +20,7 @@ import {
   translate,
 } from "./aligned.ts";
 import { FormatError, SaeError } from "../errors.ts";
-import { matrix } from "../sae/matrix.ts";
+import { matrix } from "./matrix.ts";
 import { bytesSource } from "../io/byte_source.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
 
