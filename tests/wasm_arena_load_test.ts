@@ -6,15 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { matrix } from "../../domain/sae/matrix.ts";
-import { referenceBackend } from "../reference/mod.ts";
-import { Registry } from "../../service/registry.ts";
-import { encodeRows } from "../../domain/sae/sae.ts";
-import { fileStore } from "../../service/store/file.ts";
-import { wasmBackend } from "./mod.ts";
-import { assertClose } from "../../tests/conformance.ts";
+import { matrix } from "../domain/sae/matrix.ts";
+import { referenceBackend } from "../backends/reference/mod.ts";
+import { Registry } from "../service/registry.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
+import { fileStore } from "../service/store/file.ts";
+import { wasmBackend } from "../backends/wasm/mod.ts";
+import { assertClose } from "./conformance.ts";
 
-const DEMO = new URL("../../dictionaries", import.meta.url).pathname;
+const DEMO = new URL("../dictionaries", import.meta.url).pathname;
 const IDS = ["demo-topk", "demo-jumprelu", "demo-sparsify"];
 
 function rows(n: number, d: number): Float32Array {
