@@ -29,18 +29,29 @@ const LENS_TOKENS = 10;
 /** Decoder rows fetched from the backend at a time for the nearest features. */
 const BLOCK_BYTES = 16 << 20;
 
+/** Options of {@link nearestByDecoder}. */
+export interface NearestByDecoderOptions {
+  /** The card's feature's unit decoder row. */
+  readonly direction: Float32Array;
+  /** The card's feature, left out. */
+  readonly skip: number;
+  readonly signal: AbortSignal;
+  /** Bytes of W_dec read per block (default 16 MiB). */
+  readonly blockBytes?: number;
+}
+
 /**
- * The `NEAREST` features whose decoder rows point most nearly along `direction` (feature `skip`'s
- * unit decoder row): W_dec read from the backend block by block, each block ranked on a research
- * job worker while the next is read.
+ * The `NEAREST` features whose decoder rows point most nearly along `options.direction`: W_dec
+ * read from the backend block by block, each block ranked on a research job worker while the
+ * next is read. An abort rejects with its reason; the block being ranked then is let go.
  */
-async function nearestByDecoder(
-  deps: AppDeps,
+export async function nearestByDecoder(
+  deps: Pick<AppDeps, "jobs">,
   on: OnBackend,
-  options: { direction: Float32Array; skip: number; signal: AbortSignal },
+  options: NearestByDecoderOptions,
 ): Promise<Neighbour[]> {
   const { dIn, dSae } = on.prepared.weights;
-  const rows = Math.max(1, Math.floor(BLOCK_BYTES / (dIn * 4)));
+  const rows = Math.max(1, Math.floor((options.blockBytes ?? BLOCK_BYTES) / (dIn * 4)));
   const call = { priority: "research" as const, signal: options.signal };
   const lists: Neighbour[][] = [];
   let ranking: Promise<Neighbour[]> | null = null;
@@ -57,6 +68,9 @@ async function nearestByDecoder(
       direction: options.direction,
       options: { top: NEAREST, offset: start, skip: options.skip },
     }, { ...call, transfer: block.data.buffer instanceof ArrayBuffer ? [block.data.buffer] : [] });
+    // Awaited on the next turn; should the next read fail first, its rejection is not unhandled
+    // (which would end the process).
+    ranking.catch(() => {});
   }
   if (ranking) lists.push(await ranking);
   return mergeNeighbours(lists, { top: NEAREST });

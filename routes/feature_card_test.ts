@@ -7,12 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { assertClose } from "../tests/conformance.ts";
+import { assertClose, random, randomWeights } from "../tests/conformance.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
 import type { Backend } from "../backends/backend.ts";
 import { referenceBackend } from "../backends/reference/mod.ts";
 import { wasmBackend } from "../backends/wasm/mod.ts";
 import { webgpuBackend } from "../backends/gpu/mod.ts";
+import { JobRunner } from "../service/jobs/mod.ts";
+import { nearestByDecoder } from "./feature_card.ts";
 
 const hasAdapter = !!(await navigator.gpu?.requestAdapter().catch(() => null));
 const BACKENDS: [string, () => Promise<Backend>][] = [
@@ -146,5 +148,48 @@ Deno.test("contrast endpoint ranks features as numpy does", async () => {
     assert.deepEqual(cut.negative, []);
   } finally {
     registry.close();
+  }
+});
+
+Deno.test("feature card: an abort while a block is being ranked rejects once, leaving nothing unhandled", async () => {
+  const w = randomWeights(8, 64, { activation: { kind: "relu", bEnc: random(64, 1) }, seed: 2 });
+  const reference = referenceBackend();
+  const prepared = await reference.prepare(w);
+  const controller = new AbortController();
+  let reads = 0;
+  // The second block's read waits for the abort while the first block is being ranked.
+  const backend: Backend = {
+    ...reference,
+    async decodeSparse(p, codes, options) {
+      if (++reads === 2) {
+        await new Promise((_, reject) =>
+          options!.signal!.addEventListener("abort", () => reject(options!.signal!.reason))
+        );
+      }
+      return await reference.decodeSparse(p, codes, options);
+    },
+  };
+  const jobs = new JobRunner();
+  try {
+    const card = nearestByDecoder({ jobs }, { backend, prepared }, {
+      direction: new Float32Array(8).fill(1 / Math.sqrt(8)),
+      skip: 0,
+      signal: controller.signal,
+      blockBytes: 16 * 8 * 4, // four blocks of 16 rows
+    });
+    setTimeout(() => controller.abort(new Error("client left")), 50);
+    await assert.rejects(card, /client left/);
+    // Let the abandoned ranking settle: an unhandled rejection would fail this test.
+    await new Promise((r) => setTimeout(r, 100));
+    // Unhindered, the blocks give the one-pass answer.
+    const whole = await nearestByDecoder({ jobs }, { backend: reference, prepared }, {
+      direction: new Float32Array(8).fill(1 / Math.sqrt(8)),
+      skip: 0,
+      signal: new AbortController().signal,
+      blockBytes: 16 * 8 * 4,
+    });
+    assert.equal(whole.length, 10);
+  } finally {
+    jobs.close();
   }
 });
