@@ -82,7 +82,10 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
       try {
         const fresh = await options.restart!();
         for (const sp of everything) sp.per.delete(current);
+        const failed = current;
         current = fresh;
+        // The failed primary's threads and device go: each restart would otherwise keep one.
+        Promise.resolve(failed.close?.()).catch(() => {});
         down = false;
         options.onRecovered?.();
       } catch {

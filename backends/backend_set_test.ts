@@ -43,7 +43,10 @@ Deno.test({
     // asynchronously, long enough for a software adapter to come back in between).
     let mayRestart!: () => void;
     const restartGate = new Promise<void>((resolve) => (mayRestart = resolve));
-    const set = backendSet(gpu, {
+    // Counts the set's own closes of the failed primary (the test destroys the device itself).
+    let primaryClosed = 0;
+    const primary = { ...gpu, close: () => (primaryClosed++, gpu.close()) };
+    const set = backendSet(primary, {
       fallback: wasm,
       restart: async () => {
         await restartGate;
@@ -81,6 +84,7 @@ Deno.test({
       assert.equal(set.name, "webgpu");
       assert.deepEqual((await set.encode(prepared, x)).indices, want.indices);
       assert.deepEqual(events.filter((e) => e.startsWith("failover")).length, 1);
+      assert.equal(primaryClosed, 1, "the failed primary is closed once replaced");
     } finally {
       set.release(prepared);
       wasm.close();

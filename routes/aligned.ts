@@ -162,6 +162,7 @@ export function alignedOperations(deps: AppDeps): Operation[] {
     handler: async (c) => {
       const { body, x } = await activationsBody(c, AlignedTranslateSchema, {
         maxBodyBytes: deps.maxBodyBytes,
+        stringKeys: ["from", "to"],
       });
       const y = await withAligned(deps, pathParam(c, "id"), (dict) => {
         checkAligned(limits, dict, { streams: new Map([[body.from, x]]), decodeTo: body.to });

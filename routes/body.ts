@@ -327,6 +327,8 @@ export interface ActivationsBodyOptions {
   readonly jsonKeys?: string[];
   /** Query parameters of an .npy request that hold comma lists. */
   readonly listKeys?: string[];
+  /** Query parameters of an .npy request that stay text even when they look like numbers. */
+  readonly stringKeys?: string[];
   /** A JSON `activations` may be one flat row [d] (read as [[d]]). */
   readonly flatRow?: boolean;
 }
@@ -360,12 +362,13 @@ export async function activationsBody<T extends { activations: unknown }>(
 }
 
 /**
- * Options carried in the query string next to an .npy body: scalars as plain values, lists as
- * comma lists, structured values as URL-encoded JSON (`jsonKeys`).
+ * Options carried in the query string next to an .npy body: scalars as plain values (numbers
+ * where they look like one, except `stringKeys`), lists as comma lists (`listKeys`), structured
+ * values as URL-encoded JSON (`jsonKeys`).
  */
 export function queryOptions(
   c: Context,
-  options: { jsonKeys?: string[]; listKeys?: string[] },
+  options: { jsonKeys?: string[]; listKeys?: string[]; stringKeys?: string[] },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const url = new URL(c.req.url);
@@ -381,6 +384,8 @@ export function queryOptions(
       }
     } else if (options.listKeys?.includes(key)) {
       out[key] = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    } else if (options.stringKeys?.includes(key)) {
+      out[key] = raw;
     } else if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(raw)) {
       out[key] = Number(raw);
     } else {

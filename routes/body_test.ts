@@ -204,3 +204,9 @@ Deno.test("validate: unknown fields and query text of the wrong type are named p
   assert.equal(detail({ foo: 1, bar: 2 }, "option"), 'option: unknown options "foo", "bar"');
   assert.equal(detail({ top: "abc" }, "option"), 'option top: expected number, got "abc"');
 });
+
+Deno.test("queryOptions: text that looks like a number stays text for the keys that take text", async () => {
+  const read = (query: string) =>
+    onRequest({ url: `/${query}` }, (c) => queryOptions(c, { stringKeys: ["dictionary"] }));
+  assert.deepEqual(await read("?dictionary=12345&k=16"), { value: { dictionary: "12345", k: 16 } });
+});

@@ -164,6 +164,10 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
         "X-Request-Id",
         "Retry-After",
         "RateLimit",
+        "RateLimit-Policy",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
       ],
       maxAge: 600,
     }));

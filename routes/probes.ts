@@ -213,6 +213,7 @@ async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
   const { body, x } = await activationsBody(c, TrainRequestSchema, {
     maxBodyBytes: deps.maxBodyBytes,
     jsonKeys: ["labels", "test_activations", "test_labels", "methods", "normalized_selection", "k"],
+    stringKeys: ["dictionary"],
   });
   const y = labels(body.labels, x.rows, "labels");
   let testX: Matrix | undefined;

@@ -105,6 +105,7 @@ async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
   const { body, x } = await activationsBody(c, HeatmapRequestSchema, {
     maxBodyBytes: deps.maxBodyBytes,
     jsonKeys: ["grid", "size"],
+    stringKeys: ["image"],
   });
   const grid = { h: body.grid[0], w: body.grid[1], skip: body.skip_tokens };
   if (imageCount(x.rows, grid) !== 1) {

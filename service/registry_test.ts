@@ -352,3 +352,40 @@ Deno.test("the list reads explanation files without loading them: a tight budget
     registry.close();
   }
 });
+
+Deno.test("list: explanation summaries are read once for concurrent listings, and a store outage is not remembered", async () => {
+  const demo = new URL("../dictionaries", import.meta.url).pathname;
+  const base = fileStore(demo);
+  let opens = 0;
+  let down = false;
+  const store: Store = {
+    ...base,
+    describe: base.describe,
+    list: (prefix) => base.list(prefix),
+    ping: () => base.ping(),
+    open(path: string) {
+      if (path.endsWith("explanations.json")) {
+        opens++;
+        if (down) return Promise.reject(new SaeError("unavailable", "s3: 503 SlowDown"));
+      }
+      return base.open(path);
+    },
+  };
+  const registry = new Registry(store, { backend: referenceBackend(), memoryBudget: 1 << 30 });
+  const topk = async () => (await registry.list()).find((d) => d.id === "demo-topk")!.explanations!;
+  try {
+    down = true;
+    const during = await topk();
+    assert.equal(during.count, 0);
+    assert.match(during.warnings[0], /SlowDown/);
+    down = false;
+    opens = 0;
+    const lists = await Promise.all(Array.from({ length: 8 }, () => topk()));
+    assert.ok(lists.every((s) => s.count > 0), "the outage was remembered");
+    assert.equal(opens, 1, "eight concurrent listings read the file once");
+    await topk();
+    assert.equal(opens, 1, "a later listing reads it from memory");
+  } finally {
+    registry.close();
+  }
+});

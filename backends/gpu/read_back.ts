@@ -67,7 +67,10 @@ export class ReadBackPool {
       if (size >= bytes && (best < 0 || size < this.#free[best].size)) best = i;
     }
     if (best >= 0) return { buffer: this.#free.splice(best, 1)[0], primed: true };
-    const size = Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, bytes))));
+    // Kept sizes are powers of two (a few buffers then serve every size); one used once is
+    // made to measure (a 65 MiB read must not take 128 MiB, nor one over 1 GiB 2 GiB).
+    const pow2 = Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, bytes))));
+    const size = pow2 <= this.#maxKeptBytes ? pow2 : Math.ceil(bytes / 256) * 256;
     const buffer = this.#device.createBuffer({
       size,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,

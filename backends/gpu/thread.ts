@@ -99,13 +99,19 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     throw e;
   }) as GpuOpened;
 
-  function post<T>(method: GpuMethod, args: unknown[], signal?: AbortSignal): Promise<T> {
+  function post<T>(
+    method: GpuMethod,
+    args: unknown[],
+    options: { signal?: AbortSignal; transfer?: Transferable[] } = {},
+  ): Promise<T> {
+    const signal = options.signal;
     if (stopped !== null) return Promise.reject(new SaeError("unavailable", stopped));
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         pending.delete(id);
+        worker.postMessage({ cancel: id }); // dropped unless it has started
         reject(signal!.reason);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -120,7 +126,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
         },
       });
       const call: GpuCall = { id, method, args };
-      worker.postMessage(call);
+      worker.postMessage(call, options.transfer ?? []);
     });
   }
 
@@ -138,7 +144,21 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       stopped === null ? { healthy: true } : { healthy: false, detail: stopped },
     async prepare(weights: SaeWeights): Promise<Prepared> {
       const id = nextId; // the call's id names the dictionary in the worker
-      const extraBytes = await post<number>("prepare", [weights]);
+      // The large matrices go over as copies moved, not cloned: cloning serialises them first,
+      // which held three copies at once while loading instead of two.
+      const transfer: Transferable[] = [];
+      const moved = (m: Matrix): Matrix => {
+        const data = m.data.slice();
+        transfer.push(data.buffer);
+        return { rows: m.rows, cols: m.cols, data };
+      };
+      const sent: SaeWeights = {
+        ...weights,
+        wEnc: moved(weights.wEnc),
+        wDec: moved(weights.wDec),
+        wSkip: weights.wSkip && moved(weights.wSkip),
+      };
+      const extraBytes = await post<number>("prepare", [sent], { transfer });
       const prepared: ThreadPrepared = { weights, extraBytes, gpuId: id };
       return prepared;
     },
@@ -146,21 +166,25 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       post("release", [gpuId(prepared)]).catch(() => {});
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
-      return post("encode", [gpuId(prepared), s, portable(options)], options?.signal);
+      return post("encode", [gpuId(prepared), s, portable(options)], { signal: options?.signal });
     },
     decodeSparse(
       prepared: Prepared,
       codes: SparseRows,
       options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return post("decodeSparse", [gpuId(prepared), codes, portable(options)], options?.signal);
+      return post("decodeSparse", [gpuId(prepared), codes, portable(options)], {
+        signal: options?.signal,
+      });
     },
     decodeDense(
       prepared: Prepared,
       codes: Matrix,
       options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return post("decodeDense", [gpuId(prepared), codes, portable(options)], options?.signal);
+      return post("decodeDense", [gpuId(prepared), codes, portable(options)], {
+        signal: options?.signal,
+      });
     },
     steer(
       prepared: Prepared,
@@ -169,17 +193,17 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
       const args = [gpuId(prepared), x, deltas, portable(options)];
-      return post("steer", args, options?.signal);
+      return post("steer", args, { signal: options?.signal });
     },
     matmul(
       a: Matrix,
       b: Matrix,
       options?: { transposeB?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return post("matmul", [a, b, portable(options)], options?.signal);
+      return post("matmul", [a, b, portable(options)], { signal: options?.signal });
     },
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
-      return post("topK", [m, k], options?.signal);
+      return post("topK", [m, k], { signal: options?.signal });
     },
     async close(): Promise<void> {
       if (stopped === "the GPU backend is closed") return;

@@ -33,6 +33,11 @@ export interface GpuOpen {
   readonly open: WebGpuBackendOptions;
 }
 
+/** Drop call `cancel` if it has not started (its caller was answered at once). */
+export interface GpuCancel {
+  readonly cancel: number;
+}
+
 /** Destroy the device and answer `closed`; the proxy then terminates the worker. */
 export interface GpuClose {
   readonly close: true;

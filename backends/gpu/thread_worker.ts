@@ -1,7 +1,8 @@
 /**
  * The worker that holds the WebGPU device (see gpu/thread.ts): opens the backend, serves the
- * proxy's calls in the order they come, and reports a lost device. A prepared dictionary keeps
- * only its GPU buffers and small vectors here; its host matrices are dropped once uploaded.
+ * proxy's calls one at a time in the order they come (a call cancelled before it starts is
+ * dropped), and reports a lost device. A prepared dictionary keeps only its GPU buffers and
+ * small vectors here; its host matrices are dropped once uploaded.
  * @module
  */
 
@@ -14,6 +15,7 @@ import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import { type WebGpuBackend, webgpuBackend } from "./mod.ts";
 import type {
   GpuCall,
+  GpuCancel,
   GpuClose,
   GpuError,
   GpuOpen,
@@ -23,6 +25,9 @@ import type {
 
 let backend: WebGpuBackend | null = null;
 const prepared = new Map<number, Prepared>();
+/** Calls waiting their turn, and whether one runs. */
+const queue: GpuCall[] = [];
+let running = false;
 
 function reply(message: GpuReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -93,8 +98,32 @@ async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
   }
 }
 
-self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuClose>) => {
+/** Run the queued calls one after another. */
+async function pump(): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    for (let m = queue.shift(); m; m = queue.shift()) {
+      try {
+        if (!backend) throw new SaeError("unavailable", "the GPU worker has no device");
+        const value = await call(backend, m);
+        reply({ id: m.id, ok: true, value }, buffersOf(value));
+      } catch (err) {
+        reply({ id: m.id, ok: false, error: wireError(err) });
+      }
+    }
+  } finally {
+    running = false;
+  }
+}
+
+self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuCancel | GpuClose>) => {
   const m = e.data;
+  if ("cancel" in m) {
+    const at = queue.findIndex((c) => c.id === m.cancel);
+    if (at >= 0) queue.splice(at, 1);
+    return;
+  }
   if ("close" in m) {
     // The proxy terminates this worker on the answer: the device is gone before the thread is.
     backend?.close();
@@ -120,11 +149,6 @@ self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuClose>) => {
     }
     return;
   }
-  try {
-    if (!backend) throw new SaeError("unavailable", "the GPU worker has no device");
-    const value = await call(backend, m);
-    reply({ id: m.id, ok: true, value }, buffersOf(value));
-  } catch (err) {
-    reply({ id: m.id, ok: false, error: wireError(err) });
-  }
+  queue.push(m);
+  pump();
 };

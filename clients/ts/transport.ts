@@ -18,9 +18,9 @@ export interface TransportOptions {
   backoffMs?: number;
   /**
    * Longest wait before a retry in milliseconds (default 10000): the computed backoff is cut to
-   * it, and an answer whose Retry-After asks for longer is raised at once instead of waited for
-   * (a service that names minutes, such as a dictionary whose files cannot be read, is not
-   * going to answer differently in the meantime).
+   * it, and a 503 whose Retry-After asks for longer is raised at once instead of waited for (a
+   * service that names minutes, such as for a dictionary whose files cannot be read, is not
+   * going to answer differently in the meantime). A 429's Retry-After is always waited out.
    */
   maxBackoffMs?: number;
   /** The fetch to use (default globalThis.fetch; `http1Fetch()` from http1.ts for Deno / Node). */
@@ -63,8 +63,10 @@ export async function send(
     if (res.ok) return res;
     const maxWait = options.maxBackoffMs ?? 10000;
     const asked = retryAfterMs(res.headers.get("retry-after"));
+    // A 503 naming a long wait will not answer differently meanwhile; a 429's Retry-After (a
+    // rate limit's rest of the minute) is waited out.
     const retried = RETRY_STATUSES.includes(res.status) && attempt < maxRetries &&
-      (asked === undefined || asked <= maxWait);
+      (asked === undefined || asked <= maxWait || res.status === 429);
     if (!retried) throw await problemError(res);
     await res.body?.cancel();
     const wait = asked ?? Math.min(maxWait, backoff * 2 ** attempt) * (0.5 + Math.random() / 2);

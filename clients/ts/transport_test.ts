@@ -103,6 +103,21 @@ Deno.test("transport: a Retry-After beyond maxBackoffMs is raised at once", asyn
   }
 });
 
+Deno.test("transport: a 429's Retry-After is waited out even beyond maxBackoffMs", async () => {
+  const x = { data: new Float32Array([1, 2]), rows: 1, cols: 2 };
+  const s = stub([
+    () => problem(429, "Too Many Requests", "rate limit", { "retry-after": "1" }),
+    () => new Response(encodeNpy(x), { headers: { "content-type": "application/x-npy" } }),
+  ]);
+  try {
+    const client = new Client({ baseUrl: s.url, backoffMs: 1, maxBackoffMs: 200 });
+    assert.deepEqual(await client.steer("d", x, []), x);
+    assert.ok(s.seen[1].at - s.seen[0].at >= 950);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("transport: Retry-After as seconds or an HTTP date", () => {
   assert.equal(retryAfterMs("2"), 2000);
   assert.equal(retryAfterMs(null), undefined);

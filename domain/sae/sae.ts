@@ -52,11 +52,13 @@ function expectFiniteCodes(codes: SparseRows): void {
   codes.values.forEach((v, r) => {
     for (let j = 0; j < v.length; j++) {
       if (!Number.isFinite(v[j])) {
+        const feature = codes.indices[r][j];
         throw new SaeError(
           "invalid",
-          `the codes of row ${r} overflow f32 (feature ${
-            codes.indices[r][j]
-          }); scale the inputs down`,
+          Number.isNaN(v[j])
+            ? `the code of row ${r}, feature ${feature} is not a number: the inputs overflow f32 ` +
+              "(scale them down) or the dictionary's weights are not finite"
+            : `the codes of row ${r} overflow f32 (feature ${feature}); scale the inputs down`,
         );
       }
     }

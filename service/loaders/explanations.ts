@@ -76,37 +76,56 @@ export function explanationsSummary(
  */
 export class ExplanationSummaries {
   readonly #known = new Map<string, { version: string; summary: ExplanationsSummary }>();
+  /** Reads under way, by id and listing: concurrent listings share one. */
+  readonly #reading = new Map<string, Promise<ExplanationsSummary>>();
 
-  /** The summary of `id`'s explanations file, read if its folder changed since; none without one. */
-  async summary(
+  /**
+   * The summary of `id`'s explanations file, read if its folder changed since; none without one.
+   * A store that could not be read (kind "unavailable") is reported but not remembered.
+   */
+  summary(
     store: Store,
     folder: { id: string; files: FolderFiles },
   ): Promise<ExplanationsSummary | undefined> {
     const { id, files } = folder;
     const file = explanationFileOf(files.keys());
-    if (!file) return undefined;
+    if (!file) return Promise.resolve(undefined);
     const version = listingOf(files);
     const known = this.#known.get(id);
-    if (known?.version === version) return known.summary;
-    let summary: ExplanationsSummary;
-    try {
-      const { set } = await readExplanations(store, id, files);
-      summary = explanationsSummary(set, { file })!;
-    } catch (e) {
-      summary = {
-        file,
-        count: 0,
-        features: 0,
-        warnings: [`${file}: not read (${(e as Error).message})`],
-      };
+    if (known?.version === version) return Promise.resolve(known.summary);
+    const key = `${id}\n${version}`;
+    let reading = this.#reading.get(key);
+    if (!reading) {
+      reading = this.#read(store, { id, files, file, version });
+      this.#reading.set(key, reading);
+      reading.finally(() => this.#reading.delete(key)).catch(() => {});
     }
-    this.#known.set(id, { version, summary });
-    return summary;
+    return reading;
   }
 
   /** The last summary read for `id`, whatever its listing. */
   peek(id: string): ExplanationsSummary | undefined {
     return this.#known.get(id)?.summary;
+  }
+
+  async #read(
+    store: Store,
+    at: { id: string; files: FolderFiles; file: string; version: string },
+  ): Promise<ExplanationsSummary> {
+    try {
+      const { set } = await readExplanations(store, at.id, at.files);
+      const summary = explanationsSummary(set, { file: at.file })!;
+      this.#known.set(at.id, { version: at.version, summary });
+      return summary;
+    } catch (e) {
+      // Transient (the store is unreachable): the next listing tries again.
+      return {
+        file: at.file,
+        count: 0,
+        features: 0,
+        warnings: [`${at.file}: not read (${(e as Error).message})`],
+      };
+    }
   }
 }
 

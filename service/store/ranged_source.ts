@@ -43,6 +43,7 @@ export function rangedSource(
       if (response.status === 200 && !whole) {
         // A server that ignores Range (python -m http.server) sent the whole object: small
         // objects (configs, explanation files) are cut here; weights need a server that honours it.
+        const declared = declaredLength(response.headers);
         if (size > WHOLE_OBJECT_MAX_BYTES || response.body === null) {
           await response.body?.cancel();
           throw new SaeError(
@@ -51,13 +52,16 @@ export function rangedSource(
               `${WHOLE_OBJECT_MAX_BYTES >> 20} MiB need one that honours it (nginx, S3, most CDNs)`,
           );
         }
-        const all = new Uint8Array(await new Response(response.body).arrayBuffer());
-        if (all.byteLength !== size) {
+        if (declared !== null && declared !== size) {
+          await response.body.cancel();
           throw new SaeError(
             "unavailable",
-            `${label}: the server ignored the Range header and sent ${all.byteLength} of ${size} bytes`,
+            `${label}: the server ignored the Range header and sent ${declared} of ${size} bytes`,
           );
         }
+        // Read through the same guard as any body: at most `size` bytes, errors scrubbed.
+        const whole = exactBody(response.body, { length: size, label });
+        const all = new Uint8Array(await new Response(whole).arrayBuffer());
         const piece = all.slice(offset, offset + length);
         return new ReadableStream({ start: (c) => (c.enqueue(piece), c.close()) });
       }

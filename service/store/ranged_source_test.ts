@@ -71,7 +71,27 @@ Deno.test("ranged source: a 200 for a part is cut from the whole object when it 
   // A server that ignores Range: the part asked, cut from the whole object it sent.
   assert.deepEqual(await read(await whole.source.stream(1, 2)), [2, 3]);
   const short = answering(4, () => new Response(Uint8Array.of(1, 2, 3), { status: 200 }));
-  await assert.rejects(short.source.stream(1, 2), unavailable(/sent 3 of 4 bytes/));
+  await assert.rejects(short.source.stream(1, 2), unavailable(/ended after 3 of 4 bytes/));
+  // A body longer than the object is cut off at its size, not read to its end.
+  let pulled = 0;
+  const endless = answering(4, () =>
+    new Response(
+      new ReadableStream({
+        pull(c) {
+          pulled += 1 << 16;
+          c.enqueue(new Uint8Array(1 << 16));
+        },
+      }),
+      { status: 200 },
+    ));
+  await assert.rejects(endless.source.stream(1, 2), unavailable(/more than the 4 bytes/));
+  assert.ok(pulled <= 4 << 16, `${pulled} bytes pulled`);
+  const lying = answering(4, () =>
+    new Response(Uint8Array.of(1, 2, 3, 4, 5), {
+      status: 200,
+      headers: { "content-length": "5" },
+    }));
+  await assert.rejects(lying.source.stream(1, 2), unavailable(/sent 5 of 4 bytes/));
   // Over the limit nothing is read whole: weights need a server that honours Range.
   const big = answering(
     WHOLE_OBJECT_MAX_BYTES + 1,

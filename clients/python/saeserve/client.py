@@ -178,9 +178,9 @@ def _padded(lists: Sequence[Sequence[float]], dtype: Any, fill: float) -> np.nda
 
 class Client:
     """A connection to saeserve at ``base_url``: .npy on the wire, one keep-alive connection pool
-    shared by threads, retries with backoff on 429 and 503 (honouring a Retry-After of up to
-    ``max_backoff`` seconds; one asking for longer is raised at once), and every error answer
-    raised as :class:`saeserve.SaeServeError`.
+    shared by threads, retries with backoff on 429 and 503 (honouring Retry-After; a 503 asking
+    for more than ``max_backoff`` seconds is raised at once), and every error answer raised as
+    :class:`saeserve.SaeServeError`.
 
     ``api_key`` is sent as ``Authorization: Bearer``; ``timeout`` is per request, in seconds.
     Usable as a context manager (closes the pool).

@@ -69,8 +69,9 @@ class Transport:
     A 429 or 503 is retried up to ``max_retries`` times, after the answer's Retry-After when it
     has one, else after an exponential backoff with jitter (``backoff`` * 2^attempt, at most
     ``max_backoff``), then raised as SaeServeError. An answer whose Retry-After asks for more
-    than ``max_backoff`` seconds is raised at once (a service naming minutes, such as for a
-    dictionary whose files cannot be read, will not answer differently in the meantime). A pooled connection the server closed is replaced once, transparently.
+    than ``max_backoff`` seconds is raised at once when it is a 503 (a service naming minutes,
+    such as for a dictionary whose files cannot be read, will not answer differently in the
+    meantime); a 429's Retry-After is always waited out. A pooled connection the server closed is replaced once, transparently.
     """
 
     def __init__(
@@ -151,7 +152,9 @@ class Transport:
             if 200 <= status < 300:
                 return Response(status, head, data)
             wait = retry_after_seconds(head.get("retry-after"))
-            too_long = wait is not None and wait > self.max_backoff
+            # A 503 naming a long wait will not answer differently meanwhile; a 429's
+            # Retry-After (a rate limit's rest of the minute) is waited out.
+            too_long = status == 503 and wait is not None and wait > self.max_backoff
             if status not in RETRY_STATUSES or attempt == self.max_retries or too_long:
                 raise problem_error(status, reason, data)
             if wait is None:

@@ -109,6 +109,20 @@ class RetryTest(unittest.TestCase):
         finally:
             stub.close()
 
+    def test_a_429_retry_after_is_waited_out_even_beyond_max_backoff(self) -> None:
+        x = np.ones((1, 4), dtype=np.float32)
+        stub = Stub([
+            (429, {**PROBLEM, "retry-after": "1"}, problem(429, "Too Many Requests", "rate limit")),
+            (200, {"content-type": "application/x-npy"}, npy(x)),
+        ])
+        try:
+            with saeserve.Client(stub.url, backoff=0.01, max_backoff=0.2) as client:
+                np.testing.assert_array_equal(client.steer("d", x, []), x)
+            times = [t for t, _, _ in stub.seen]
+            self.assertGreaterEqual(times[1] - times[0], 0.95)
+        finally:
+            stub.close()
+
     def test_client_errors_are_not_retried(self) -> None:
         stub = Stub([(422, PROBLEM, problem(422, "Unprocessable Content", "feature 9 outside [0, 4)"))])
         try:
