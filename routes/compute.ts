@@ -250,7 +250,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
           const { l0, mse, fvu, cosine } = result.metrics;
           c.header("X-Saeserve-Metrics", JSON.stringify({ l0, mse, fvu, cosine }));
         }
-        return await npzResponse(c, arrays, backend);
+        return await npzResponse(c, arrays, { backend });
       }
       c.header(BACKEND_HEADER, backend);
       return await jsonAnswer(c, {

@@ -61,8 +61,9 @@ export function truncateDetail(text: string, options?: { maxChars?: number }): s
   return `${text.slice(0, end)}\u2026 (${text.length} characters)`;
 }
 
-/** The problem document for `status` with a client-safe `detail`. */
-export function problem(status: number, detail: string, extra?: Record<string, unknown>): Problem {
+/** The problem document for `answer.status` with a client-safe `detail`. */
+export function problem(answer: ProblemAnswer): Problem {
+  const { status, detail, extra } = answer;
   const title = TITLES[status] ?? "Error";
   const slug = title.toLowerCase().replace(/[^a-z]+/g, "-");
   const extras: Record<string, unknown> = {};
@@ -95,7 +96,7 @@ export function problemResponse(c: Context, answer: ProblemAnswer): Response {
   const retryAfter = extra?.retry_after;
   if (typeof retryAfter === "number") headers["retry-after"] = String(retryAfter);
   else if (status === 429) headers["retry-after"] = "1";
-  return c.body(JSON.stringify(problem(status, detail, extra)), status, headers);
+  return c.body(JSON.stringify(problem(answer)), status, headers);
 }
 
 /** Map any thrown value to a problem response; unexpected errors become a 500 without internals. */

@@ -4,7 +4,7 @@ import { SaeError } from "../domain/errors.ts";
 import { errorResponse, problem, problemResponse, STATUS_OF, truncateDetail } from "./problem.ts";
 
 Deno.test("problem: type, title, status, detail; long details and extras are cut", () => {
-  const p = problem(422, "bad", { limit: "SAESERVE_X", estimate: 5 });
+  const p = problem({ status: 422, detail: "bad", extra: { limit: "SAESERVE_X", estimate: 5 } });
   assert.deepEqual(p, {
     type: "https://saeserve.dev/problems/unprocessable-content",
     title: "Unprocessable content",
@@ -13,7 +13,7 @@ Deno.test("problem: type, title, status, detail; long details and extras are cut
     limit: "SAESERVE_X",
     estimate: 5,
   });
-  assert.ok(problem(400, "x".repeat(10_000)).detail.length < 400);
+  assert.ok(problem({ status: 400, detail: "x".repeat(10_000) }).detail.length < 400);
   assert.equal(truncateDetail("abc", { maxChars: 2 }), "ab\u2026 (3 characters)");
 });
 

@@ -133,8 +133,8 @@ export function metricsArrays(metrics: ReconstructionMetrics): Record<string, Np
 export async function npzResponse(
   c: Context,
   arrays: Record<string, { shape: number[]; data: Float32Array | Int32Array }>,
-  backend: string,
+  options: { backend: string },
 ): Promise<Response> {
-  c.header(BACKEND_HEADER, backend);
+  c.header(BACKEND_HEADER, options.backend);
   return c.body(await encodeNpz(arrays), 200, { "content-type": NPZ_TYPE });
 }

@@ -244,7 +244,11 @@ Deno.test("truncateDetail keeps short text, cuts long text with an ellipsis and 
   assert.equal(truncateDetail("abcdef", { maxChars: 3 }), "abc\u2026 (6 characters)");
   // "😀" is two UTF-16 code units: cutting after its first would leave a lone surrogate.
   assert.equal(truncateDetail("ab\u{1F600}cd", { maxChars: 3 }), "ab\u2026 (6 characters)");
-  const p = problem(400, "z".repeat(10_000), { note: "n".repeat(10_000), retry_after: 3 });
+  const p = problem({
+    status: 400,
+    detail: "z".repeat(10_000),
+    extra: { note: "n".repeat(10_000), retry_after: 3 },
+  });
   assert.ok(p.detail.length < DETAIL_MAX_CHARS + 30);
   assert.ok((p.note as string).length < DETAIL_MAX_CHARS + 30);
   assert.equal(p.retry_after, 3);
