@@ -91,7 +91,7 @@ export interface ProblemAnswer {
 
 /** Respond with a problem+json body; a numeric `retry_after` extra also becomes Retry-After. */
 export function problemResponse(c: Context, answer: ProblemAnswer): Response {
-  const { status, detail, extra } = answer;
+  const { status, extra } = answer;
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   const retryAfter = extra?.retry_after;
   if (typeof retryAfter === "number") headers["retry-after"] = String(retryAfter);
