@@ -4,6 +4,8 @@ import { type Cluster, findProxy, startCluster } from "./cluster.ts";
 import { PROXIES, type ProxyName, renderProxyConfig } from "./proxy_config.ts";
 
 const DICTIONARIES = Array.from({ length: 12 }, (_, i) => `d${String(i).padStart(2, "0")}`);
+/** One release's layers: all behind one first folder. */
+const NESTED = Array.from({ length: 8 }, (_, i) => `release/layer_${i}`);
 const D_IN = 64;
 const D_SAE = 512;
 /** Weights of one dictionary: W_enc, W_dec, b_enc, b_dec in f32. */
@@ -44,7 +46,7 @@ function freePortBlock(count: number): number {
 }
 
 async function encode(cluster: Cluster, id: string): Promise<number> {
-  const r = await fetch(`${cluster.url}/v1/dictionaries/${id}/encode`, {
+  const r = await fetch(`${cluster.url}/v1/dictionaries/${encodeURIComponent(id)}/encode`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: ROW,
@@ -74,7 +76,7 @@ for (const proxy of PROXIES) {
 
 async function clusterScenario(proxy: ProxyName): Promise<void> {
   const store = await Deno.makeTempDir({ prefix: "saeserve-cluster-store-" });
-  for (const name of DICTIONARIES) {
+  for (const name of [...DICTIONARIES, ...NESTED]) {
     await writeTopKDictionary(store, { name, dIn: D_IN, dSae: D_SAE, k: 8 });
   }
   const cluster = await startCluster({
@@ -86,12 +88,23 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
       SAESERVE_BACKEND: "reference",
       // Room for all 12 on any replica: the hash ring decides the placement, and with random
       // ports it can route 8 of the 12 to one replica (a smaller budget then evicted one).
-      SAESERVE_MEMORY_BUDGET: String(13 * DICTIONARY_BYTES),
+      SAESERVE_MEMORY_BUDGET: String(21 * DICTIONARY_BYTES),
       SAESERVE_LOG: "off",
       SAESERVE_SHUTDOWN_GRACE_MS: "5000",
     },
   });
   try {
+    // The lists pass through the proxy (nginx answered them with a 301 once).
+    for (const list of ["/v1/dictionaries", "/v1/aligned"]) {
+      const res = await fetch(cluster.url + list, { redirect: "manual" });
+      assert.equal(res.status, 200, list);
+      await res.body?.cancel();
+    }
+    // Ids nested in one release hash by their whole id, not by the release's first folder.
+    for (const id of NESTED) assert.equal(await encode(cluster, id), 200, id);
+    const nested = await placement(cluster);
+    const holders = new Set(NESTED.map((id) => nested.get(id)?.[0]));
+    assert.ok(holders.size >= 2, `every ${NESTED[0]}... on one replica: ${[...holders]}`);
     for (const id of DICTIONARIES) assert.equal(await encode(cluster, id), 200, id);
     const first = await placement(cluster);
     for (const id of DICTIONARIES) {
