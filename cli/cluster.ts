@@ -140,6 +140,16 @@ async function stopChild(child: Child | undefined, signal: Deno.Signal): Promise
   await child.done.catch(() => {});
 }
 
+/** CliError unless loopback port `port` is free (`flag` names the option that chose it). */
+function expectFree(port: number, flag: string): void {
+  try {
+    Deno.listen({ hostname: HOST, port }).close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    throw new CliError(`port ${port} is in use; choose free ports with ${flag}`);
+  }
+}
+
 /** Start `options.replicas` replicas and the proxy in front; resolves once all are ready. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const proxy = options.proxy ?? "nginx";
@@ -149,6 +159,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
   const first = options.replicaPort ?? options.port + 1;
   const timeout = options.readyTimeoutMs ?? 60_000;
+  // A port already taken would be "ready" with someone else's service answering on it.
+  expectFree(options.port, "--port");
+  for (let i = 0; i < options.replicas; i++) expectFree(first + i, "--replica-port");
   const runDir = await Deno.makeTempDir({ prefix: "saeserve-cluster-" });
   // nginx's workers may run as another user: they must reach the temporary paths.
   await Deno.chmod(runDir, 0o755);

@@ -216,3 +216,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a port already taken stops the cluster before anything starts, naming the option",
+  ignore: !(await findProxy("nginx")),
+  async fn() {
+    const port = freePortBlock(3);
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: port + 2 });
+    try {
+      await assert.rejects(
+        startCluster({ replicas: 2, port, proxy: "nginx", env: {} }),
+        new RegExp(`port ${port + 2} is in use; choose free ports with --replica-port`),
+      );
+    } finally {
+      taken.close();
+    }
+  },
+});
