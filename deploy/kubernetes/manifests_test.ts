@@ -97,6 +97,17 @@ Deno.test("kubernetes: the Deployment probes /healthz and /readyz, runs non-root
     (pod.securityContext as Record<string, unknown> | undefined)?.runAsNonRoot;
   assert.equal(runsAsNonRoot, true);
   assert.ok(Number(pod.terminationGracePeriodSeconds) >= 10, "grace period for the drain");
+  // The keys file the environment names must be there: an optional Secret crash-looped the pod.
+  const env = (container.env as unknown as { name: string; value?: string }[]) ?? [];
+  const keysFile = env.find((e) => e.name === "SAESERVE_API_KEYS_FILE")?.value;
+  if (keysFile) {
+    const volumes = pod.volumes as { name: string; secret?: { optional?: boolean } }[];
+    const mounts = container.volumeMounts as unknown as { name: string; mountPath: string }[];
+    const mount = mounts.find((m) => keysFile.startsWith(m.mountPath + "/"));
+    const secret = volumes.find((v) => v.name === mount?.name)?.secret;
+    assert.ok(secret, "SAESERVE_API_KEYS_FILE lies on a Secret volume");
+    assert.notEqual(secret.optional, true, "the keys Secret is required");
+  }
 });
 
 Deno.test("kubernetes: the GPU overlay's Deployment patch merges into a valid Deployment", () => {
