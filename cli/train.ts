@@ -148,6 +148,17 @@ export async function trainCommand(
   const env = options?.env ?? Deno.env.toObject();
   const log = options?.log ?? ((line: string) => console.error(line));
   const data = locate(values.data, env);
+  // Where the result goes is checked before any training: a run must not end in a failed write.
+  const out = locate(values.out, env);
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.out) && !values.out.startsWith("file://");
+  if (isUrl && !out.store.put) throw new CliError(`${out.store.describe} is read-only`);
+  if (!isUrl) {
+    await Deno.mkdir(resolve(values.out.replace(/^file:\/\//, "")), { recursive: true }).catch(
+      (e) => {
+        throw new CliError(`--out ${values.out}: cannot create it (${(e as Error).message})`);
+      },
+    );
+  }
   const rows = await storeRows(data.store, data.path, { seed: values.seed });
   if (rows.rows < 2) {
     throw new UsageError(
@@ -187,6 +198,14 @@ export async function trainCommand(
     if (tty) Deno.stderr.writeSync(encoder.encode("\n"));
     backend.close?.();
   }
+  if (!(result.final.fvu <= DIVERGED_FVU) || !finiteParams(result)) {
+    // Non-finite weights are refused by the service, and an FVU far above 1 (predicting the
+    // mean scores 1) reconstructs nothing: nothing is written.
+    throw new CliError(
+      `training diverged (final FVU ${result.final.fvu}); nothing was written to ${values.out}: ` +
+        `lower --lr (it was ${lr.toExponential(2)})`,
+    );
+  }
   const files = saeLensFiles(result, {
     architecture,
     k: values.k ?? 32,
@@ -200,12 +219,9 @@ export async function trainCommand(
       seconds: (performance.now() - started) / 1000,
     },
   });
-  const out = locate(values.out, env);
-  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.out) && !values.out.startsWith("file://");
   for (const [name, bytes] of files) {
     if (isUrl) {
-      if (!out.store.put) throw new CliError(`${out.store.describe} is read-only`);
-      await out.store.put(out.path ? `${out.path}/${name}` : name, bytes);
+      await out.store.put!(out.path ? `${out.path}/${name}` : name, bytes);
     } else {
       const dir = resolve(values.out.replace(/^file:\/\//, ""));
       await Deno.mkdir(dir, { recursive: true });
@@ -224,6 +240,18 @@ export async function trainCommand(
     }%`,
   );
   return { result, lr, batch, plannedSteps: planned };
+}
+
+/** A final FVU above this means the run diverged. */
+const DIVERGED_FVU = 10;
+
+/** Whether every trained weight is finite (a diverged run's are not). */
+function finiteParams(result: TrainResult): boolean {
+  const p = result.params;
+  for (const a of [p.wEnc, p.bEnc, p.wDec, p.bDec, p.logThreshold, result.threshold ?? []]) {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  }
+  return true;
 }
 
 if (import.meta.main) {

@@ -222,3 +222,51 @@ Deno.test("train CLI: only the required flags recover planted atoms (16 atoms, d
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train CLI: an --out that cannot be made fails before training; a diverged run writes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-" });
+  try {
+    await Deno.writeFile(`${dir}/acts.npy`, encodeNpy(rows(64, 8, 5), [64, 8]));
+    const log: string[] = [];
+    await assert.rejects(
+      trainCommand(
+        [
+          "--data",
+          `${dir}/acts.npy`,
+          "--out",
+          `${dir}/acts.npy/sub`,
+          "--latents",
+          "16",
+          "--k",
+          "4",
+        ],
+        { log: (l) => log.push(l) },
+      ),
+      /--out .*acts\.npy\/sub: cannot create it/,
+    );
+    assert.deepEqual(log, [], "nothing was trained");
+    await assert.rejects(
+      trainCommand(
+        [
+          "--data",
+          `${dir}/acts.npy`,
+          "--out",
+          `${dir}/diverged`,
+          "--latents",
+          "16",
+          "--k",
+          "4",
+          "--lr",
+          "1e9",
+          "--steps",
+          "30",
+        ],
+        { log: () => {} },
+      ),
+      /training diverged .*nothing was written.*lower --lr/,
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dir}/diverged`)], [], "no files in --out");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
