@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type AlignedDictionary, alignedFiles } from "../domain/sae/aligned.ts";
+import { type AlignedDictionary, alignedFiles, STREAM_NAME } from "../domain/sae/aligned.ts";
+import { SaeError } from "../domain/errors.ts";
 import { readRange } from "../domain/io/byte_source.ts";
 import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
@@ -116,17 +117,39 @@ export async function trainAlignedCommand(
   if (values.steps !== undefined && values.epochs !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
+  if (values.k > values.latents) {
+    throw new UsageError(`--k ${values.k} is more than --latents ${values.latents}`);
+  }
   const log = options?.log ?? ((line: string) => console.error(line));
   const env = options?.env ?? Deno.env.toObject();
   const data = new Map<string, Matrix>();
   for (const spec of values.stream) {
     const at = spec.indexOf("=");
     if (at < 1) throw new UsageError(`--stream wants NAME=PATH, not ${JSON.stringify(spec)}`);
-    const { store, path } = locate(spec.slice(at + 1), env);
-    const source = await store.open(path);
-    const t = decodeNpy(await readRange(source, 0, source.size));
+    const name = spec.slice(0, at);
+    if (!STREAM_NAME.test(name)) {
+      throw new UsageError(
+        `--stream ${JSON.stringify(name)}: a name is 1 to 64 letters, digits, _ . or -`,
+      );
+    }
+    if (data.has(name)) throw new UsageError(`--stream ${name} is given twice`);
+    const where = spec.slice(at + 1);
+    const t = await (async () => {
+      const { store, path } = locate(where, env);
+      const source = await store.open(path);
+      return decodeNpy(await readRange(source, 0, source.size));
+    })().catch((e) => {
+      if (e instanceof SaeError && e.kind === "unavailable") throw e;
+      throw new CliError(`--stream ${name}: ${where} is not a readable .npy file (${e.message})`);
+    });
     if (t.shape.length !== 2) throw new CliError(`${spec}: rows must be 2-D`);
-    data.set(spec.slice(0, at), matrix(t.shape[0], t.shape[1], t.data));
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new CliError(
+        `--stream ${name}: non-finite value in row ${Math.floor(bad / t.shape[1])}`,
+      );
+    }
+    data.set(name, matrix(t.shape[0], t.shape[1], t.data));
   }
   const rows = [...data.values()][0].rows;
   if ([...data.values()].some((m) => m.rows !== rows)) {
@@ -180,6 +203,12 @@ export async function trainAlignedCommand(
         }
       },
     });
+    if (!Number.isFinite(result.loss)) {
+      throw new CliError(
+        `training diverged (final loss ${result.loss}); nothing was written to ${values.out}: ` +
+          `lower --lr (it was ${lr.toExponential(2)})`,
+      );
+    }
     const fvu = alignedFvu(result.dictionary, head(data, Math.min(rows, 1024)));
     const report: AlignedRunReport = {
       dictionary: result.dictionary,

@@ -99,3 +99,38 @@ Deno.test("train-aligned CLI: only the required flags converge (16 concepts, d 1
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train-aligned CLI: names, duplicates, k, NaN rows and folders are refused before training", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-aligned-" });
+  try {
+    const ok = new Float32Array(40 * 3).map((_, i) => Math.sin(i));
+    const nan = ok.slice();
+    nan[3 * 7 + 1] = NaN;
+    await Deno.writeFile(`${dir}/a.npy`, encodeNpy(ok, [40, 3]));
+    await Deno.writeFile(`${dir}/nan.npy`, encodeNpy(nan, [40, 3]));
+    await Deno.mkdir(`${dir}/folder`);
+    const run = (streams: string[], k = "2") => {
+      const args = streams.flatMap((s) => ["--stream", s]);
+      return trainAlignedCommand(
+        [...args, "--out", `${dir}/out`, "--latents", "8", "--k", k, "--steps", "2"],
+        { log: () => {} },
+      );
+    };
+    await assert.rejects(run([`a b=${dir}/a.npy`, `c=${dir}/a.npy`]), /a name is 1 to 64/);
+    await assert.rejects(run([`a=${dir}/a.npy`, `a=${dir}/a.npy`]), /--stream a is given twice/);
+    await assert.rejects(
+      run([`a=${dir}/a.npy`, `b=${dir}/a.npy`], "9"),
+      /--k 9 is more than --latents 8/,
+    );
+    await assert.rejects(
+      run([`a=${dir}/a.npy`, `b=${dir}/nan.npy`]),
+      /--stream b: non-finite value in row 7/,
+    );
+    await assert.rejects(
+      run([`a=${dir}/a.npy`, `b=${dir}/folder`]),
+      /--stream b: .* not a readable \.npy file/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -43,6 +43,9 @@ export interface AlignedDictionary {
   readonly streams: AlignedStream[];
 }
 
+/** What a stream's name may be: letters, digits, `_`, `.` and `-`, 1 to 64 of them. */
+export const STREAM_NAME: RegExp = /^[A-Za-z0-9_.-]{1,64}$/;
+
 /** The weights file of an aligned folder. */
 export const ALIGNED_FILE = "aligned.safetensors";
 
@@ -65,7 +68,7 @@ export function parseAlignedConfig(
   const streams = json.streams.map((s, i) => {
     const name = (s as { name?: unknown }).name;
     const d = (s as { d?: unknown }).d;
-    if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    if (typeof name !== "string" || !STREAM_NAME.test(name)) {
       throw new FormatError("saeserve.json", `stream ${i} needs a simple name`);
     }
     if (!Number.isSafeInteger(d) || (d as number) < 1) {
