@@ -22,6 +22,7 @@ import type { TrainArchitecture } from "../domain/train/objective.ts";
 import { storeRows } from "../domain/train/rows.ts";
 import { type TrainProgress, type TrainResult, trainSae } from "../domain/train/trainer.ts";
 import { defaultBatch, defaultLr, runSteps } from "../domain/train/schedule.ts";
+import { trainingBytes } from "../domain/train/params.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
 
@@ -168,6 +169,15 @@ export async function trainCommand(
     );
   }
   const batch = values.batch ?? defaultBatch(rows.rows, 4096);
+  const need = trainingBytes({ dIn: rows.dIn, latents: values.latents, batch });
+  const total = Deno.systemMemoryInfo().total;
+  if (need > total) {
+    const gib = (n: number) => (n / 2 ** 30).toFixed(1);
+    throw new UsageError(
+      `--latents ${values.latents} at d_in ${rows.dIn} and batch ${batch} needs about ` +
+        `${gib(need)} GiB; this machine has ${gib(total)} GiB`,
+    );
+  }
   const planned = runSteps(rows.rows, { batch, steps: values.steps, epochs: values.epochs });
   const lr = values.lr ?? defaultLr(values.latents);
   const backend = await openBackend(values.backend);

@@ -127,6 +127,22 @@ Deno.test("train-aligned CLI: names, duplicates, k, NaN rows and folders are ref
       /--stream b: non-finite value in row 7/,
     );
     await assert.rejects(
+      trainAlignedCommand(
+        [
+          "--stream",
+          `a=${dir}/a.npy`,
+          "--out",
+          `${dir}/out`,
+          "--latents",
+          "100000000000",
+          "--k",
+          "2",
+        ],
+        { log: () => {} },
+      ),
+      /needs about [\d.]+ GiB; this machine has/,
+    );
+    await assert.rejects(
       run([`a=${dir}/a.npy`, `b=${dir}/folder`]),
       /--stream b: .* not a readable \.npy file/,
     );

@@ -190,6 +190,10 @@ Deno.test("train CLI: a k above the latents, or fewer than 2 rows, is refused be
       train(["--data", `${dir}/one.npy`, "--latents", "16", "--k", "4"]),
       /holds 1 row; training needs at least 2/,
     );
+    await assert.rejects(
+      train(["--data", `${dir}/many.npy`, "--latents", "1000000000", "--k", "4"]),
+      /--latents 1000000000 at d_in 8 and batch \d+ needs about [\d.]+ GiB; this machine has/,
+    );
     // The other kinds take no k.
     await train(["--data", `${dir}/many.npy`, "--latents", "16", "--architecture", "relu"]);
     assert.ok((await Deno.stat(`${dir}/out/cfg.json`)).isFile);

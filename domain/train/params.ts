@@ -87,3 +87,13 @@ export function zeroGradients(params: SaeParams, into?: SaeParams): SaeParams {
     logThreshold: new Float32Array(params.logThreshold.length),
   };
 }
+
+/**
+ * Bytes a training run holds at least, roughly: the parameters with their gradients and Adam's
+ * two moments (four f32 copies of W_enc, W_dec and the biases) and a batch's pre-activations
+ * and codes. For refusing, before starting, a run the machine cannot hold.
+ */
+export function trainingBytes(dims: { dIn: number; latents: number; batch: number }): number {
+  const params = 2 * dims.dIn * dims.latents + dims.latents + dims.dIn;
+  return 4 * (4 * params + 2 * dims.batch * dims.latents);
+}
