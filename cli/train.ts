@@ -139,6 +139,11 @@ export async function trainCommand(
     throw new UsageError("give --steps or --epochs, not both");
   }
   const kinds = ["topk", "batchtopk"];
+  if (!kinds.includes(values.architecture) && values.k !== undefined) {
+    throw new UsageError(
+      `--k applies to topk and batchtopk; ${values.architecture} is sparse through --l1`,
+    );
+  }
   if (kinds.includes(values.architecture) && (values.k ?? 32) > values.latents) {
     throw new UsageError(
       `--k ${values.k ?? 32}${values.k === undefined ? " (the default)" : ""} is more than ` +
@@ -169,6 +174,7 @@ export async function trainCommand(
     );
   }
   const batch = values.batch ?? defaultBatch(rows.rows, 4096);
+  log(`train: ${rows.rows} rows of d_in ${rows.dIn} from ${values.data}`);
   const need = trainingBytes({ dIn: rows.dIn, latents: values.latents, batch });
   const total = Deno.systemMemoryInfo().total;
   if (need > total) {
@@ -247,7 +253,7 @@ export async function trainCommand(
   log(
     `final FVU ${result.final.fvu.toFixed(4)}, L0 ${result.final.l0.toFixed(1)}, dead ${
       (100 * result.final.deadFraction).toFixed(1)
-    }%`,
+    }% (on the last training batch of ${batch} rows, not held-out data)`,
   );
   return { result, lr, batch, plannedSteps: planned };
 }

@@ -194,6 +194,10 @@ Deno.test("train CLI: a k above the latents, or fewer than 2 rows, is refused be
       train(["--data", `${dir}/many.npy`, "--latents", "1000000000", "--k", "4"]),
       /--latents 1000000000 at d_in 8 and batch \d+ needs about [\d.]+ GiB; this machine has/,
     );
+    await assert.rejects(
+      train(["--data", `${dir}/many.npy`, "--latents", "16", "--k", "3", "--architecture", "relu"]),
+      /--k applies to topk and batchtopk; relu is sparse through --l1/,
+    );
     // The other kinds take no k.
     await train(["--data", `${dir}/many.npy`, "--latents", "16", "--architecture", "relu"]);
     assert.ok((await Deno.stat(`${dir}/out/cfg.json`)).isFile);
@@ -218,7 +222,8 @@ Deno.test("train CLI: only the required flags recover planted atoms (16 atoms, d
     const baseline = plantedBaselineFvu(test, source.atoms, 3);
     assert.ok(cosine >= 0.9 && fvu < baseline, `cosine ${cosine}, FVU ${fvu} vs ${baseline}`);
     assert.ok(report.result.steps < report.plannedSteps, "a plateau ends the run early");
-    assert.ok(lines.some((l) => /^final FVU \d\.\d{4}, L0 /.test(l)));
+    assert.ok(lines.some((l) => /^final FVU \d\.\d{4}, L0 .*not held-out data\)$/.test(l)));
+    assert.match(lines[0], /^train: 4000 rows of d_in 16 from /);
     const metrics = JSON.parse(await Deno.readTextFile(`${dir}/sae/metrics.json`));
     assert.equal(metrics.steps, report.result.steps);
     assert.equal(metrics.final.fvu, report.result.final.fvu);
