@@ -18,6 +18,7 @@ import { type CommandSpec, type OptionSpec, parseOptions } from "../args.ts";
 import { runCli } from "../run.ts";
 import { LIMITS, type LoadtestOptions, MIX_KINDS } from "./options.ts";
 import { runLoadtest } from "./runner.ts";
+import type { LoadtestReport } from "./report.ts";
 
 export {
   isLoopback,
@@ -94,10 +95,33 @@ export function parseCli(
   return { ...values, apiKey: env.SAESERVE_API_KEY || undefined };
 }
 
+/**
+ * Why a report's numbers do not stand for what was asked, one line each: a phase where more
+ * than 10 % of the requests failed, or one the service answered on another backend.
+ */
+export function failedPhases(report: LoadtestReport): string[] {
+  const out: string[] = [];
+  for (const p of report.phases) {
+    const failed = p.requests - p.ok;
+    if (p.requests === 0 || failed > 0.1 * p.requests) {
+      out.push(`${p.backend}: ${failed} of ${p.requests} requests failed`);
+    }
+    if (p.backendMismatch) {
+      out.push(
+        `${p.backend}: the service answered on ${Object.keys(p.reportedBackends).join(", ")}`,
+      );
+    }
+  }
+  return out;
+}
+
 if (import.meta.main) {
   await runCli("loadtest", async () => {
     const report = await runLoadtest(parseCli(Deno.args, Deno.env.toObject()));
     console.log(`wrote ${report.files.join(", ")}`);
-    return 0;
+    // The report is kept either way; a run whose figures mean something else exits 1.
+    const failed = failedPhases(report);
+    for (const line of failed) console.error(`error: ${line}`);
+    return failed.length ? 1 : 0;
   });
 }

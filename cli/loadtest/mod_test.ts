@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseCli } from "./mod.ts";
+import { failedPhases, parseCli, type PhaseReport } from "./mod.ts";
 
 const LOADTEST = new URL("./mod.ts", import.meta.url).pathname;
 
@@ -35,4 +35,32 @@ Deno.test("the CLI refuses a non-loopback URL with exit code 2", async () => {
   }).output();
   assert.equal(out.code, 2);
   assert.match(new TextDecoder().decode(out.stderr), /loopback/);
+});
+
+Deno.test("failedPhases: a phase with more than 10 % failures, or on another backend, is named", () => {
+  const phase = (over: Partial<PhaseReport>): PhaseReport => ({
+    backend: "wasm",
+    adapter: {} as PhaseReport["adapter"],
+    reportedBackends: { wasm: 100 },
+    backendMismatch: false,
+    requests: 100,
+    ok: 100,
+    errors: {},
+    byKind: {},
+    elapsedS: 1,
+    reqPerS: 100,
+    rowsPerS: 100,
+    latencyMs: {} as PhaseReport["latencyMs"],
+    histogram: [],
+    ...over,
+  });
+  const report = (phases: PhaseReport[]) => ({ phases }) as Parameters<typeof failedPhases>[0];
+  assert.deepEqual(failedPhases(report([phase({}), phase({ ok: 95 })])), []);
+  assert.deepEqual(failedPhases(report([phase({ ok: 18, errors: { network: 82 } })])), [
+    "wasm: 82 of 100 requests failed",
+  ]);
+  assert.deepEqual(
+    failedPhases(report([phase({ backend: "webgpu", backendMismatch: true })])),
+    ["webgpu: the service answered on wasm"],
+  );
 });
