@@ -39,6 +39,8 @@ export interface Replica {
   readonly url: string;
   readonly log: string;
   readonly running: boolean;
+  /** Its process id while it runs. */
+  readonly pid?: number;
 }
 
 /** A running cluster. */
@@ -69,6 +71,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Longest wait for a replica or the proxy to become ready, in ms (default 60000). */
   readonly readyTimeoutMs?: number;
+  /** Told when a replica exits that was not stopped (the proxy routes around it). */
+  readonly onReplicaExit?: (message: string) => void;
 }
 
 const HOST = "127.0.0.1";
@@ -186,6 +190,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       env: { ...options.env, PORT: String(ports[i]), HOST },
     });
     children[i] = child;
+    child.process.status.then((status) => {
+      if (children[i] !== child) return; // stopped on purpose
+      children[i] = undefined;
+      options.onReplicaExit?.(
+        `replica ${i + 1} exited (code ${status.code}${
+          status.signal ? `, ${status.signal}` : ""
+        }); the proxy routes around it; its log: ${log(i)}`,
+      );
+    });
     await waitReady(`http://${HOST}:${ports[i]}/readyz`, child, timeout, `replica ${i + 1}`);
   };
   const stopReplica = async (i: number, signal: Deno.Signal = "SIGTERM"): Promise<void> => {
@@ -238,6 +251,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         url: `http://${HOST}:${port}`,
         log: log(index),
         running: children[index] !== undefined,
+        pid: children[index]?.process.pid,
       }));
     },
     stopReplica,
@@ -254,6 +268,7 @@ if (import.meta.main) {
       port: o.port,
       proxy: o.proxy,
       replicaPort: o["replica-port"],
+      onReplicaExit: (message) => console.error(`warning: ${message}`),
     });
     for (const r of cluster.replicas) {
       console.log(`replica ${r.index + 1}: ${r.url} (log ${r.log})`);

@@ -79,7 +79,9 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
   for (const name of [...DICTIONARIES, ...NESTED]) {
     await writeTopKDictionary(store, { name, dIn: D_IN, dSae: D_SAE, k: 8 });
   }
+  const exits: string[] = [];
   const cluster = await startCluster({
+    onReplicaExit: (message) => exits.push(message),
     replicas: 3,
     port: freePortBlock(4),
     proxy,
@@ -158,6 +160,14 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.deepEqual(back, moved, "the first placement is restored");
+    assert.deepEqual(exits, [], "a replica stopped on purpose is not reported as exited");
+    // One that dies is.
+    Deno.kill(cluster.replicas[victim].pid!, "SIGKILL");
+    for (let t = 0; t < 50 && exits.length === 0; t++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(
+      exits[0] ?? "",
+      new RegExp(`^replica ${victim + 1} exited \\(code \\d+, SIGKILL\\)`),
+    );
   } finally {
     await cluster.stop();
     await Deno.remove(store, { recursive: true });
