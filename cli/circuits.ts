@@ -80,6 +80,15 @@ async function main(): Promise<void> {
   if (t.shape.length !== 3) {
     throw new CliError(`${values.data} must be 3-D [examples, heads, d_model]`);
   }
+  const bad = t.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const perExample = t.shape[1] * t.shape[2];
+    throw new CliError(
+      `${values.data}: non-finite value in example ${Math.floor(bad / perExample)}, head ${
+        Math.floor((bad % perExample) / t.shape[2])
+      }`,
+    );
+  }
   // 0/1 labels: any integer or bool dtype numpy writes, or whole-number floats.
   const labels = Array.from(
     decodeNpyLabels(await Deno.readFile(values.labels), { name: values.labels }).data,

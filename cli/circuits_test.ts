@@ -162,3 +162,25 @@ Deno.test("circuits CLI: unpaired examples give a warning line on stderr and in 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("circuits CLI: a non-finite head output is one error line naming the example and head", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
+  try {
+    const data = new Float32Array(4 * 3 * 2).map((_, i) => Math.sin(i));
+    data[2 * 6 + 1 * 2 + 1] = NaN;
+    await Deno.writeFile(`${dir}/x.npy`, encodeNpy(data, [4, 3, 2]));
+    await Deno.writeFile(`${dir}/y.npy`, encodeNpy(Float32Array.of(1, 0, 1, 0), [4]));
+    const r = await runCircuits([
+      "--data",
+      `${dir}/x.npy`,
+      "--labels",
+      `${dir}/y.npy`,
+      "--out",
+      `${dir}/out`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /x\.npy: non-finite value in example 2, head 1\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -71,13 +71,20 @@ export interface BenchRow {
 function asMatrix(path: string): Matrix {
   const t = decodeNpy(Deno.readFileSync(path), { name: path });
   if (t.shape.length !== 2) throw new CliError(`${path} must be 2-D`);
+  const bad = t.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new CliError(`${path}: non-finite value in row ${Math.floor(bad / t.shape[1])}`);
+  }
   return matrix(t.shape[0], t.shape[1], t.data);
 }
 
-/** 0/1 labels, one per row of `x`: any integer or bool dtype, or whole-number floats. */
+/** 0/1 labels, one per row of `x`, both classes present: integer, bool or whole-number floats. */
 function asLabels(path: string, x: Matrix): Uint8Array {
   const y = decodeNpyLabels(Deno.readFileSync(path), { name: path }).data;
   if (y.length !== x.rows) throw new CliError(`${path} has ${y.length} labels for ${x.rows} rows`);
+  if (!y.includes(0) || !y.includes(1)) {
+    throw new CliError(`${path}: every label is ${y[0]}; a probe needs both classes`);
+  }
   return y;
 }
 

@@ -95,3 +95,38 @@ Deno.test("probe-bench: runs every regime and writes results.csv and results.md"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("probe-bench: non-finite rows or a single class are refused naming the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
+  try {
+    await Deno.mkdir(`${dir}/d`);
+    const train = dataset(40, 8, 1);
+    const test = dataset(20, 8, 2);
+    const write = (file: string, v: Float32Array, shape: number[]) =>
+      Deno.writeFileSync(`${dir}/d/${file}`, encodeNpy(v, shape));
+    write("test_x.npy", test.x, [20, 8]);
+    write("test_y.npy", test.y, [20]);
+    const run = async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", BENCH, "--data", dir, "--quick"],
+        stderr: "piped",
+        stdout: "null",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    const nan = train.x.slice();
+    nan[8 * 5 + 2] = NaN;
+    write("train_x.npy", nan, [40, 8]);
+    write("train_y.npy", train.y, [40]);
+    let r = await run();
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /train_x\.npy: non-finite value in row 5\n$/);
+    write("train_x.npy", train.x, [40, 8]);
+    write("train_y.npy", new Float32Array(40).fill(1), [40]);
+    r = await run();
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /train_y\.npy: every label is 1; a probe needs both classes\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
