@@ -25,6 +25,7 @@ import { defaultBatch, defaultLr, runSteps } from "../domain/train/schedule.ts";
 import { trainingBytes } from "../domain/train/params.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
+import { SaeError } from "../domain/errors.ts";
 
 const ARCHITECTURES = ["topk", "batchtopk", "jumprelu", "relu"] as const;
 
@@ -165,7 +166,14 @@ export async function trainCommand(
       },
     );
   }
-  const rows = await storeRows(data.store, data.path, { seed: values.seed });
+  const rows = await storeRows(data.store, data.path, { seed: values.seed }).catch((e) => {
+    if (!(e instanceof SaeError && e.kind === "not_found" && /rows under/.test(e.message))) throw e;
+    const http = /^https?:\/\//.test(values.data);
+    throw new CliError(
+      `--data ${values.data}: no .npy or .safetensors rows there` +
+        (http ? " (an http(s) folder lists its files through an index.json at its root)" : ""),
+    );
+  });
   if (rows.rows < 2) {
     throw new UsageError(
       `--data ${values.data} holds ${rows.rows} row${

@@ -198,6 +198,11 @@ Deno.test("train CLI: a k above the latents, or fewer than 2 rows, is refused be
       train(["--data", `${dir}/many.npy`, "--latents", "16", "--k", "3", "--architecture", "relu"]),
       /--k applies to topk and batchtopk; relu is sparse through --l1/,
     );
+    await Deno.mkdir(`${dir}/empty`);
+    await assert.rejects(
+      train(["--data", `${dir}/empty`, "--latents", "16", "--k", "4"]),
+      /--data .*\/empty: no \.npy or \.safetensors rows there$/,
+    );
     // The other kinds take no k.
     await train(["--data", `${dir}/many.npy`, "--latents", "16", "--architecture", "relu"]);
     assert.ok((await Deno.stat(`${dir}/out/cfg.json`)).isFile);
