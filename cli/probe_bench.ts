@@ -166,6 +166,9 @@ async function main(): Promise<void> {
     }
     return n;
   });
+  if (!values.dictionary && Deno.args.some((a) => a === "--k" || a.startsWith("--k="))) {
+    throw new UsageError("--k sizes the SAE probes, which need --dictionary");
+  }
   let encode: ((x: Matrix) => Promise<SparseRows>) | undefined;
   let close = () => {};
   if (values.dictionary) {
@@ -179,6 +182,14 @@ async function main(): Promise<void> {
       memoryBudget: 8 * 2 ** 30,
     });
     const lease = await registry.acquire(values.dictionary);
+    const dSae = lease.description.dSae;
+    const over = ks.find((k) => k > dSae);
+    if (over !== undefined) {
+      lease.release();
+      registry.close();
+      backend.close?.();
+      throw new UsageError(`--k ${over} is more than ${values.dictionary}'s d_sae ${dSae}`);
+    }
     encode = async (x) => (await encodeRows({ backend, prepared: lease.prepared }, x, {})).codes;
     close = () => {
       lease.release();

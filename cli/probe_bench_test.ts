@@ -130,3 +130,26 @@ Deno.test("probe-bench: non-finite rows or a single class are refused naming the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("probe-bench: --k without --dictionary, or above its d_sae, is a usage error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
+  try {
+    await Deno.mkdir(`${dir}/d`);
+    const run = async (extra: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", BENCH, "--data", dir, "--quick", ...extra],
+        stderr: "piped",
+        stdout: "null",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    let r = await run(["--k", "8"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--k sizes the SAE probes, which need --dictionary/);
+    r = await run(["--dictionary", "demo-topk", "--store", STORE, "--k", "4,100000"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--k 100000 is more than demo-topk's d_sae 256/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
