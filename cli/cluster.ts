@@ -71,8 +71,13 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Longest wait for a replica or the proxy to become ready, in ms (default 60000). */
   readonly readyTimeoutMs?: number;
-  /** Told when a replica exits that was not stopped (the proxy routes around it). */
+  /** Told when a replica exits that was not stopped (the proxy routes around it), and after. */
   readonly onReplicaExit?: (message: string) => void;
+  /**
+   * Start a replica that exited on its own again after this many ms (at most 5 times a minute
+   * per replica); absent: leave it down.
+   */
+  readonly restartDelayMs?: number;
 }
 
 const HOST = "127.0.0.1";
@@ -172,7 +177,27 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const ports = Array.from({ length: options.replicas }, (_, i) => first + i);
   const children: (Child | undefined)[] = ports.map(() => undefined);
   let proxyChild: Child | undefined;
+  let stopping = false;
+  const restarts: number[][] = ports.map(() => []);
   const log = (i: number) => `${runDir}/replica-${i + 1}.log`;
+  const tell = (message: string) => options.onReplicaExit?.(message);
+  /** After replica `i` exited on its own: start it again, unless it keeps dying. */
+  const revive = (i: number): string => {
+    const delay = options.restartDelayMs;
+    if (delay === undefined || stopping) return "nothing restarts it";
+    const now = Date.now();
+    restarts[i] = restarts[i].filter((t) => now - t < 60_000);
+    if (restarts[i].length >= 5) return "it died 5 times within a minute: left down";
+    restarts[i].push(now);
+    setTimeout(() => {
+      if (stopping || children[i]) return;
+      startReplica(i).then(
+        () => tell(`replica ${i + 1} restarted`),
+        (e: Error) => tell(`replica ${i + 1} could not restart: ${e.message}`),
+      );
+    }, delay);
+    return `restarting it in ${delay} ms`;
+  };
 
   const startReplica = async (i: number): Promise<void> => {
     if (children[i]) throw new Error(`replica ${i + 1} is running`);
@@ -193,10 +218,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     child.process.status.then((status) => {
       if (children[i] !== child) return; // stopped on purpose
       children[i] = undefined;
-      options.onReplicaExit?.(
+      tell(
         `replica ${i + 1} exited (code ${status.code}${
           status.signal ? `, ${status.signal}` : ""
-        }); the proxy routes around it; its log: ${log(i)}`,
+        }); the proxy routes around it; ${revive(i)}; its log: ${log(i)}`,
       );
     });
     await waitReady(`http://${HOST}:${ports[i]}/readyz`, child, timeout, `replica ${i + 1}`);
@@ -207,6 +232,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stopChild(child, signal);
   };
   const stop = async (): Promise<void> => {
+    stopping = true;
     await stopChild(proxyChild, "SIGTERM");
     proxyChild = undefined;
     await Promise.all(ports.map((_, i) => stopReplica(i)));
@@ -269,6 +295,7 @@ if (import.meta.main) {
       proxy: o.proxy,
       replicaPort: o["replica-port"],
       onReplicaExit: (message) => console.error(`warning: ${message}`),
+      restartDelayMs: 1000,
     });
     for (const r of cluster.replicas) {
       console.log(`replica ${r.index + 1}: ${r.url} (log ${r.log})`);

@@ -82,6 +82,7 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
   const exits: string[] = [];
   const cluster = await startCluster({
     onReplicaExit: (message) => exits.push(message),
+    restartDelayMs: 200,
     replicas: 3,
     port: freePortBlock(4),
     proxy,
@@ -161,13 +162,17 @@ async function clusterScenario(proxy: ProxyName): Promise<void> {
     }
     assert.deepEqual(back, moved, "the first placement is restored");
     assert.deepEqual(exits, [], "a replica stopped on purpose is not reported as exited");
-    // One that dies is.
+    // One that dies is reported, and started again.
     Deno.kill(cluster.replicas[victim].pid!, "SIGKILL");
     for (let t = 0; t < 50 && exits.length === 0; t++) await new Promise((r) => setTimeout(r, 100));
     assert.match(
       exits[0] ?? "",
-      new RegExp(`^replica ${victim + 1} exited \\(code \\d+, SIGKILL\\)`),
+      new RegExp(`^replica ${victim + 1} exited \\(code \\d+, SIGKILL\\).*restarting it in 200 ms`),
     );
+    for (let t = 0; t < 200 && exits.length < 2; t++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(exits[1], `replica ${victim + 1} restarted`);
+    assert.ok(cluster.replicas[victim].running);
+    assert.equal(await encode(cluster, moved[0]), 200);
   } finally {
     await cluster.stop();
     await Deno.remove(store, { recursive: true });
