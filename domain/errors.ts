@@ -50,3 +50,20 @@ export class FormatError extends SaeError {
     this.name = "FormatError";
   }
 }
+
+/** A thrown value as it crosses to another thread: what the receiver rebuilds (no stack). */
+export interface WireError {
+  readonly name: "SaeError" | "RangeError" | "Error";
+  readonly kind?: ErrorKind;
+  readonly message: string;
+  readonly info?: Record<string, unknown>;
+}
+
+/** `e` as a {@link WireError}: SaeErrors keep their kind and info, RangeErrors their name. */
+export function wireError(e: unknown): WireError {
+  if (e instanceof SaeError) {
+    return { name: "SaeError", kind: e.kind, message: e.message, info: e.info };
+  }
+  if (e instanceof RangeError) return { name: "RangeError", message: e.message };
+  return { name: "Error", message: (e as Error)?.message ?? String(e) };
+}

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type ErrorKind, FormatError, SaeError } from "./errors.ts";
+import { type ErrorKind, FormatError, SaeError, wireError } from "./errors.ts";
 
 Deno.test("errors: SaeError carries its kind, message, cause and info", () => {
   const cause = new TypeError("socket closed");
@@ -48,4 +48,16 @@ Deno.test("errors: FormatError names its container, is malformed by default, or 
   const unsupported = new FormatError("npy", "complex dtype", { kind: "invalid", cause });
   assert.equal(unsupported.kind, "invalid");
   assert.equal(unsupported.cause, cause);
+});
+
+Deno.test("wireError keeps an SaeError's kind and info, a RangeError's name, and any message", () => {
+  assert.deepEqual(wireError(new SaeError("invalid", "bad", { info: { limit: 3 } })), {
+    name: "SaeError",
+    kind: "invalid",
+    message: "bad",
+    info: { limit: 3 },
+  });
+  assert.deepEqual(wireError(new RangeError("out")), { name: "RangeError", message: "out" });
+  assert.deepEqual(wireError(new TypeError("oops")), { name: "Error", message: "oops" });
+  assert.deepEqual(wireError("text"), { name: "Error", message: "text" });
 });

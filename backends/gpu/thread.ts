@@ -18,11 +18,11 @@ import type {
   EncodeOptions,
   Prepared,
 } from "../backend.ts";
-import { SaeError } from "../../domain/errors.ts";
+import { SaeError, type WireError } from "../../domain/errors.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import type { WebGpuBackend, WebGpuBackendOptions } from "./mod.ts";
-import type { GpuCall, GpuError, GpuMethod, GpuOpened, GpuReply } from "./thread_protocol.ts";
+import type { GpuCall, GpuMethod, GpuOpened, GpuReply } from "./thread_protocol.ts";
 
 const WORKER_URL = new URL("./thread_worker.ts", import.meta.url).href;
 /** Longest wait for the worker to destroy its device at close. */
@@ -40,7 +40,7 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-function rebuild(e: GpuError): Error {
+function rebuild(e: WireError): Error {
   if (e.name === "SaeError" && e.kind) return new SaeError(e.kind, e.message);
   if (e.name === "RangeError") return new RangeError(e.message);
   return new SaeError("unavailable", `GPU failure: ${e.message}`);

@@ -5,7 +5,7 @@
  */
 
 import type { DeviceInfo } from "../backend.ts";
-import type { ErrorKind } from "../../domain/errors.ts";
+import type { WireError } from "../../domain/errors.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { WebGpuBackendOptions } from "./mod.ts";
 
@@ -53,16 +53,9 @@ export interface GpuOpened {
   readonly precision: Precision;
 }
 
-/** A thrown value, as much of it as the proxy rebuilds. */
-export interface GpuError {
-  readonly name: "SaeError" | "RangeError" | "Error";
-  readonly kind?: ErrorKind;
-  readonly message: string;
-}
-
 /** The worker's answers, and its report of a lost device. */
 export type GpuReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly error: GpuError }
+  | { readonly id: number; readonly ok: false; readonly error: WireError }
   | { readonly lost: string }
   | { readonly closed: true };

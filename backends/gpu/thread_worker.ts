@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import type { Prepared } from "../backend.ts";
-import { SaeError } from "../../domain/errors.ts";
+import { SaeError, wireError } from "../../domain/errors.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import { type WebGpuBackend, webgpuBackend } from "./mod.ts";
@@ -17,7 +17,6 @@ import type {
   GpuCall,
   GpuCancel,
   GpuClose,
-  GpuError,
   GpuOpen,
   GpuOpened,
   GpuReply,
@@ -31,12 +30,6 @@ let running = false;
 
 function reply(message: GpuReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
-}
-
-function wireError(e: unknown): GpuError {
-  if (e instanceof SaeError) return { name: "SaeError", kind: e.kind, message: e.message };
-  if (e instanceof RangeError) return { name: "RangeError", message: e.message };
-  return { name: "Error", message: (e as Error)?.message ?? String(e) };
 }
 
 /** The distinct ArrayBuffers behind a result's typed arrays, to move rather than copy. */

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { ErrorKind } from "../../domain/errors.ts";
+import type { WireError } from "../../domain/errors.ts";
 
 /** A task for a worker (id 0 is reserved for the worker's "ready"). */
 export interface JobRequest {
@@ -14,15 +14,7 @@ export interface JobRequest {
   readonly cancel: Int32Array;
 }
 
-/** A thrown value, as much of it as the runner rebuilds. */
-export interface JobError {
-  readonly name: "SaeError" | "RangeError" | "Error";
-  readonly kind?: ErrorKind;
-  readonly message: string;
-  readonly info?: Record<string, unknown>;
-}
-
 /** A worker's answer. */
 export type JobReply =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
-  | { readonly id: number; readonly ok: false; readonly error: JobError };
+  | { readonly id: number; readonly ok: false; readonly error: WireError };

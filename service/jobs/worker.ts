@@ -6,18 +6,15 @@
 
 /// <reference lib="deno.worker" />
 
-import { SaeError } from "../../domain/errors.ts";
+import { SaeError, wireError } from "../../domain/errors.ts";
 import { type TaskContext, type TaskName, TASKS } from "./tasks.ts";
-import type { JobError, JobReply, JobRequest } from "./protocol.ts";
+import type { JobReply, JobRequest } from "./protocol.ts";
 
-/** What the runner can rebuild from a thrown value (no stack, nothing internal). */
-function describe(e: unknown): JobError {
-  if (e instanceof SaeError) {
-    return { name: "SaeError", kind: e.kind, message: e.message, info: e.info };
-  }
-  if (e instanceof RangeError) return { name: "RangeError", message: e.message };
-  console.error("job failed", e);
-  return { name: "Error", message: (e as Error)?.message ?? String(e) };
+/** What the runner can rebuild from a thrown value; an unexpected one is logged here. */
+function describe(e: unknown): ReturnType<typeof wireError> {
+  const wire = wireError(e);
+  if (wire.name === "Error") console.error("job failed", e);
+  return wire;
 }
 
 self.onmessage = async (e: MessageEvent<JobRequest>) => {
