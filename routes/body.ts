@@ -334,31 +334,42 @@ export interface ActivationsBodyOptions {
 }
 
 /**
- * The request of an endpoint that takes activations (api.md "Activations in, results out"): a
- * JSON object validated by `schema`, or an .npy array [rows, d_in] whose other fields come from
- * the query string (validated by the same schema). Returns the fields, the activations as a
- * matrix, and the form the request came in.
+ * The activations of a request (api.md "Activations in, results out") and its other fields,
+ * unvalidated: from a JSON object, or an .npy array [rows, d_in] with the fields in the query
+ * string (see {@link queryOptions}).
+ */
+export async function activationsRequest(
+  c: Context,
+  options: ActivationsBodyOptions,
+): Promise<{ x: Matrix; options: Record<string, unknown>; form: RequestForm }> {
+  const form = requestForm(c);
+  const bytes = await readBody(c, options.maxBodyBytes);
+  if (form === "npy") {
+    const fields = queryOptions(c, options);
+    if (Object.hasOwn(fields, "activations")) {
+      throw new SaeError("malformed", "with an .npy body, the activations are the body");
+    }
+    return { x: npyMatrix(bytes, "activations"), options: fields, form };
+  }
+  const { activations: rows, ...rest } = parseJsonObject(bytes);
+  if (rows === undefined) throw new SaeError("malformed", "body needs an `activations` field");
+  const flat = options.flatRow && Array.isArray(rows) && typeof rows[0] === "number";
+  return { x: jsonMatrix(flat ? [rows] : rows, "activations"), options: rest, form };
+}
+
+/**
+ * {@link activationsRequest} with the other fields validated by `schema` (whose `activations`
+ * the matrix stands for): the endpoints whose fields are all checked at once.
  */
 export async function activationsBody<T extends { activations: unknown }>(
   c: Context,
   schema: z.ZodType<T>,
   options: ActivationsBodyOptions,
 ): Promise<{ body: T; x: Matrix; form: RequestForm }> {
-  const form = requestForm(c);
-  const bytes = await readBody(c, options.maxBodyBytes);
-  if (form === "npy") {
-    const x = npyMatrix(bytes, "activations");
-    const fields = queryOptions(c, options);
-    if (Object.hasOwn(fields, "activations")) {
-      throw new SaeError("malformed", "with an .npy body, the activations are the body");
-    }
-    const body = validate(schema, { ...fields, activations: [] }, "option");
-    return { body, x, form };
-  }
-  const body = validate(schema, parseJsonObject(bytes), "body");
-  const rows = body.activations;
-  const flat = options.flatRow && Array.isArray(rows) && typeof rows[0] === "number";
-  return { body, x: jsonMatrix(flat ? [rows] : rows, "activations"), form };
+  const req = await activationsRequest(c, options);
+  const where = req.form === "npy" ? "option" : "body";
+  const body = validate(schema, { ...req.options, activations: [] }, where);
+  return { body, x: req.x, form: req.form };
 }
 
 /**

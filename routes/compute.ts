@@ -13,12 +13,12 @@ import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import {
+  activationsRequest,
   expectQuery,
   jsonMatrix,
   jsonSparse,
   npyMatrix,
   parseJsonObject,
-  queryOptions,
   readBody,
   requestForm,
   validate,
@@ -60,17 +60,6 @@ import {
   SteerRequestSchema,
 } from "./schemas.ts";
 
-/** Split a JSON body into its activations and the remaining option fields. */
-function splitActivations(
-  body: Record<string, unknown>,
-): { activations: unknown; rest: Record<string, unknown> } {
-  const { activations, ...rest } = body;
-  if (activations === undefined) {
-    throw new SaeError("malformed", "body needs an `activations` field");
-  }
-  return { activations, rest };
-}
-
 /**
  * A JSON request carries its options in the body: a query string would be ignored, so 400.
  * Checked once the dictionary is found, so an unknown one is still a 404.
@@ -85,21 +74,6 @@ function refuseQueryOptions(c: AppContext, form: "json" | "npy"): void {
       [...new Set(names)].slice(0, 5).join(", ")
     }); the query string carries options only for .npy bodies`,
   );
-}
-
-/** Activations and options of a request in either form. */
-async function activationsRequest(
-  c: AppContext,
-  deps: AppDeps,
-  query: { jsonKeys?: string[]; listKeys?: string[] },
-): Promise<{ x: Matrix; options: Record<string, unknown>; form: "json" | "npy" }> {
-  const form = requestForm(c);
-  const bytes = await readBody(c, deps.maxBodyBytes);
-  if (form === "npy") {
-    return { x: npyMatrix(bytes, "activations"), options: queryOptions(c, query), form };
-  }
-  const { activations, rest } = splitActivations(parseJsonObject(bytes));
-  return { x: jsonMatrix(activations, "activations"), options: rest, form };
 }
 
 async function withLease<T>(
@@ -194,7 +168,8 @@ export function computeOperations(deps: AppDeps): Operation[] {
       },
     ],
     handler: async (c) => {
-      const req = await activationsRequest(c, deps, {
+      const req = await activationsRequest(c, {
+        maxBodyBytes: deps.maxBodyBytes,
         listKeys: ["include"],
         jsonKeys: ["grid", "map_features"],
       });
@@ -368,7 +343,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
       },
     }],
     handler: async (c) => {
-      const req = await activationsRequest(c, deps, { jsonKeys: ["interventions", "grid"] });
+      const req = await activationsRequest(c, {
+        maxBodyBytes: deps.maxBodyBytes,
+        jsonKeys: ["interventions", "grid"],
+      });
       c.set("rows", req.x.rows);
       const options = validate(SteerOptionsSchema, req.options, "option");
       const compute = pick(c);
