@@ -70,7 +70,8 @@ export class ReadBackPool {
     // Kept sizes are powers of two (a few buffers then serve every size); one used once is
     // made to measure (a 65 MiB read must not take 128 MiB, nor one over 1 GiB 2 GiB).
     const pow2 = Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, bytes))));
-    const size = pow2 <= this.#maxKeptBytes ? pow2 : Math.ceil(bytes / 256) * 256;
+    const kept = this.#maxKept > 0 && pow2 <= this.#maxKeptBytes;
+    const size = kept ? pow2 : Math.ceil(bytes / 256) * 256;
     const buffer = this.#device.createBuffer({
       size,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
