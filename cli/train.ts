@@ -22,7 +22,7 @@ import type { TrainArchitecture } from "../domain/train/objective.ts";
 import { storeRows } from "../domain/train/rows.ts";
 import { type TrainProgress, type TrainResult, trainSae } from "../domain/train/trainer.ts";
 import { defaultBatch, defaultLr, runSteps } from "../domain/train/schedule.ts";
-import { trainingBytes } from "../domain/train/params.ts";
+import { trainingShortfall } from "../domain/train/params.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
 import { SaeError } from "../domain/errors.ts";
@@ -183,13 +183,13 @@ export async function trainCommand(
   }
   const batch = values.batch ?? defaultBatch(rows.rows, 4096);
   log(`train: ${rows.rows} rows of d_in ${rows.dIn} from ${values.data}`);
-  const need = trainingBytes({ dIn: rows.dIn, latents: values.latents, batch });
-  const total = Deno.systemMemoryInfo().total;
-  if (need > total) {
-    const gib = (n: number) => (n / 2 ** 30).toFixed(1);
+  const shortfall = trainingShortfall(
+    { dIn: rows.dIn, latents: values.latents, batch },
+    { totalBytes: Deno.systemMemoryInfo().total },
+  );
+  if (shortfall) {
     throw new UsageError(
-      `--latents ${values.latents} at d_in ${rows.dIn} and batch ${batch} needs about ` +
-        `${gib(need)} GiB; this machine has ${gib(total)} GiB`,
+      `--latents ${values.latents} at d_in ${rows.dIn} and batch ${batch} ${shortfall}`,
     );
   }
   const planned = runSteps(rows.rows, { batch, steps: values.steps, epochs: values.epochs });

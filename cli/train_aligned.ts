@@ -17,7 +17,7 @@ import { seededRandom } from "../domain/random.ts";
 import { type AlignedProgress, trainAligned } from "../domain/train/aligned_trainer.ts";
 import { type AlignedFvu, alignedFvu } from "../domain/train/evaluate.ts";
 import { defaultLr, runSteps } from "../domain/train/schedule.ts";
-import { trainingBytes } from "../domain/train/params.ts";
+import { trainingShortfall } from "../domain/train/params.ts";
 import { openBackend } from "../backends/select.ts";
 import { BACKEND_OPTION, LENGTH_OPTIONS, SCHEDULE_OPTIONS } from "./common_options.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
@@ -174,13 +174,13 @@ export async function trainAlignedCommand(
   };
   const batch = values.batch;
   const widths = [...data.values()].reduce((n, m) => n + m.cols, 0);
-  const need = trainingBytes({ dIn: widths, latents: values.latents, batch });
-  const total = Deno.systemMemoryInfo().total;
-  if (need > total) {
-    const gib = (n: number) => (n / 2 ** 30).toFixed(1);
+  const shortfall = trainingShortfall(
+    { dIn: widths, latents: values.latents, batch },
+    { totalBytes: Deno.systemMemoryInfo().total },
+  );
+  if (shortfall) {
     throw new UsageError(
-      `--latents ${values.latents} over streams of total width ${widths} needs about ` +
-        `${gib(need)} GiB; this machine has ${gib(total)} GiB`,
+      `--latents ${values.latents} over streams of total width ${widths} ${shortfall}`,
     );
   }
   const planned = runSteps(rows, { batch, steps: values.steps, epochs: values.epochs });

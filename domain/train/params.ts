@@ -97,3 +97,17 @@ export function trainingBytes(dims: { dIn: number; latents: number; batch: numbe
   const params = 2 * dims.dIn * dims.latents + dims.latents + dims.dIn;
   return 4 * (4 * params + 2 * dims.batch * dims.latents);
 }
+
+/**
+ * "needs about X GiB; this machine has Y GiB" when a run of `dims` ({@link trainingBytes}) is
+ * more than `options.totalBytes`; null when it fits.
+ */
+export function trainingShortfall(
+  dims: { dIn: number; latents: number; batch: number },
+  options: { totalBytes: number },
+): string | null {
+  const need = trainingBytes(dims);
+  if (need <= options.totalBytes) return null;
+  const gib = (n: number) => (n / 2 ** 30).toFixed(1);
+  return `needs about ${gib(need)} GiB; this machine has ${gib(options.totalBytes)} GiB`;
+}
