@@ -7,14 +7,10 @@
 
 import assert from "node:assert/strict";
 import { testApp } from "../tests/helpers.ts";
+import { documentedExamples } from "../tests/openapi_examples.ts";
 import { fileStore } from "../service/store/file.ts";
 
 const DEMO = new URL("../dictionaries", import.meta.url).pathname;
-
-interface Op {
-  parameters?: { name: string; in: string; examples?: Record<string, { value: string }> }[];
-  requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> };
-}
 
 /** `rows` with every number replaced by +-3e38 (the sign of the original, + for zero). */
 function huge(rows: unknown): unknown {
@@ -35,46 +31,35 @@ function nulls(value: unknown, path = "$"): string[] {
 Deno.test("activations near the f32 limit get a 4xx or finite numbers from every endpoint", async () => {
   const { app, registry } = testApp({ store: fileStore(DEMO) });
   try {
-    const doc = await (await app.request("/openapi.json")).json();
     let tried = 0;
-    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Op>>)) {
-      for (const [method, op] of Object.entries(ops)) {
-        const examples = op.requestBody?.content["application/json"]?.examples ?? {};
-        for (const [name, example] of Object.entries(examples)) {
-          const body = { ...(example.value as Record<string, unknown>) };
-          let changed = false;
-          for (const key of ["activations", "positive", "negative"]) {
-            if (Array.isArray(body[key])) {
-              body[key] = huge(body[key]);
-              changed = true;
-            }
-          }
-          if (!changed) continue;
-          const params = op.parameters ?? [];
-          const url = path.replace(/\{(\w+)\}/g, (_, p) =>
-            encodeURIComponent(
-              params.find((x) => x.in === "path" && x.name === p)?.examples?.[name]?.value ?? "x",
-            ));
-          const res = await app.request(url, {
-            method: method.toUpperCase(),
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify(body),
-          });
-          const what = `${method} ${path} (${name}): ${res.status}`;
-          tried++;
-          if (res.status >= 400) {
-            assert.ok(res.status < 500, what);
-            await res.body?.cancel();
-            continue;
-          }
-          if (!(res.headers.get("content-type") ?? "").includes("json")) {
-            await res.body?.cancel();
-            continue;
-          }
-          const answer = await res.json();
-          assert.deepEqual(nulls(answer).slice(0, 5), [], `${what} answered null`);
+    for (const ex of await documentedExamples(app)) {
+      const body = { ...ex.body };
+      let changed = false;
+      for (const key of ["activations", "positive", "negative"]) {
+        if (Array.isArray(body[key])) {
+          body[key] = huge(body[key]);
+          changed = true;
         }
       }
+      if (!changed) continue;
+      const res = await app.request(ex.url, {
+        method: ex.method.toUpperCase(),
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const what = `${ex.method} ${ex.path} (${ex.name}): ${res.status}`;
+      tried++;
+      if (res.status >= 400) {
+        assert.ok(res.status < 500, what);
+        await res.body?.cancel();
+        continue;
+      }
+      if (!(res.headers.get("content-type") ?? "").includes("json")) {
+        await res.body?.cancel();
+        continue;
+      }
+      const answer = await res.json();
+      assert.deepEqual(nulls(answer).slice(0, 5), [], `${what} answered null`);
     }
     assert.ok(tried >= 12, `only ${tried} examples carried activations`);
   } finally {
