@@ -5,8 +5,8 @@
  * `queue.submit` itself. On the request thread, every encode stopped every other request for
  * the GPU's whole time. Here the device lives on a worker (gpu/thread_worker.ts); this proxy
  * posts each call there and waits asynchronously. A dictionary's weights are copied to the
- * worker once at load (its host copy there is dropped after the upload); rows and codes travel
- * per call, results are moved back without copying. An aborted call is answered at once; the
+ * worker once at load (its host copy there is dropped after the upload); rows and codes are
+ * copied and moved per call (cloning was slower), results moved back, sparse rows in two buffers. An aborted call is answered at once; the
  * worker's late result is dropped.
  * @module
  */
@@ -22,7 +22,14 @@ import { SaeError, type WireError } from "../../domain/errors.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import type { WebGpuBackend, WebGpuBackendOptions } from "./mod.ts";
-import type { GpuCall, GpuMethod, GpuOpened, GpuReply } from "./thread_protocol.ts";
+import {
+  type GpuCall,
+  type GpuMethod,
+  type GpuOpened,
+  type GpuReply,
+  movedMatrix,
+  movedRows,
+} from "./thread_protocol.ts";
 
 const WORKER_URL = new URL("./thread_worker.ts", import.meta.url).href;
 /** Longest wait for the worker to destroy its device at close. */
@@ -147,16 +154,11 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       // The large matrices go over as copies moved, not cloned: cloning serialises them first,
       // which held three copies at once while loading instead of two.
       const transfer: Transferable[] = [];
-      const moved = (m: Matrix): Matrix => {
-        const data = m.data.slice();
-        transfer.push(data.buffer);
-        return { rows: m.rows, cols: m.cols, data };
-      };
       const sent: SaeWeights = {
         ...weights,
-        wEnc: moved(weights.wEnc),
-        wDec: moved(weights.wDec),
-        wSkip: weights.wSkip && moved(weights.wSkip),
+        wEnc: movedMatrix(weights.wEnc, transfer),
+        wDec: movedMatrix(weights.wDec, transfer),
+        wSkip: weights.wSkip && movedMatrix(weights.wSkip, transfer),
       };
       const extraBytes = await post<number>("prepare", [sent], { transfer });
       const prepared: ThreadPrepared = { weights, extraBytes, gpuId: id };
@@ -166,25 +168,27 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       post("release", [gpuId(prepared)]).catch(() => {});
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
-      return post("encode", [gpuId(prepared), s, portable(options)], { signal: options?.signal });
+      const transfer: Transferable[] = [];
+      const args = [gpuId(prepared), movedMatrix(s, transfer), portable(options)];
+      return post("encode", args, { signal: options?.signal, transfer });
     },
     decodeSparse(
       prepared: Prepared,
       codes: SparseRows,
       options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return post("decodeSparse", [gpuId(prepared), codes, portable(options)], {
-        signal: options?.signal,
-      });
+      const transfer: Transferable[] = [];
+      const args = [gpuId(prepared), movedRows(codes, transfer), portable(options)];
+      return post("decodeSparse", args, { signal: options?.signal, transfer });
     },
     decodeDense(
       prepared: Prepared,
       codes: Matrix,
       options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return post("decodeDense", [gpuId(prepared), codes, portable(options)], {
-        signal: options?.signal,
-      });
+      const transfer: Transferable[] = [];
+      const args = [gpuId(prepared), movedMatrix(codes, transfer), portable(options)];
+      return post("decodeDense", args, { signal: options?.signal, transfer });
     },
     steer(
       prepared: Prepared,
@@ -192,18 +196,23 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       deltas: SparseRows,
       options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
-      const args = [gpuId(prepared), x, deltas, portable(options)];
-      return post("steer", args, { signal: options?.signal });
+      const transfer: Transferable[] = [];
+      const moved = [movedMatrix(x, transfer), movedRows(deltas, transfer)];
+      const args = [gpuId(prepared), ...moved, portable(options)];
+      return post("steer", args, { signal: options?.signal, transfer });
     },
     matmul(
       a: Matrix,
       b: Matrix,
       options?: { transposeB?: boolean } & CallOptions,
     ): Promise<Matrix> {
-      return post("matmul", [a, b, portable(options)], { signal: options?.signal });
+      const transfer: Transferable[] = [];
+      const args = [movedMatrix(a, transfer), movedMatrix(b, transfer), portable(options)];
+      return post("matmul", args, { signal: options?.signal, transfer });
     },
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
-      return post("topK", [m, k], { signal: options?.signal });
+      const transfer: Transferable[] = [];
+      return post("topK", [movedMatrix(m, transfer), k], { signal: options?.signal, transfer });
     },
     async close(): Promise<void> {
       if (stopped === "the GPU backend is closed") return;

@@ -76,6 +76,12 @@ Deno.test({
       );
       const m = matrix(2, 30, random(60, 27));
       assert.deepEqual(await gpu!.topK(m, 4), await reference.topK(m, 4));
+      // Arguments travel as moved copies: the caller's arrays stay whole and unchanged.
+      assert.deepEqual([...s.data], [...random(4 * 37, 22)], "encode's rows");
+      assert.deepEqual([...x.data], [...random(74, 24)], "steer's rows");
+      assert.deepEqual([...codes.indices[0]], [5, 999, 0], "the codes' indices");
+      assert.deepEqual([...codes.values[1]], [0.125], "the codes' values");
+      assert.equal(dense.data.length + a.data.length + bt.data.length + m.data.length, 4021);
     } finally {
       gpu!.release(p);
     }

@@ -13,13 +13,14 @@ import { SaeError, wireError } from "../../domain/errors.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import { type WebGpuBackend, webgpuBackend } from "./mod.ts";
-import type {
-  GpuCall,
-  GpuCancel,
-  GpuClose,
-  GpuOpen,
-  GpuOpened,
-  GpuReply,
+import {
+  type GpuCall,
+  type GpuCancel,
+  type GpuClose,
+  type GpuOpen,
+  type GpuOpened,
+  type GpuReply,
+  movedRows,
 } from "./thread_protocol.ts";
 
 let backend: WebGpuBackend | null = null;
@@ -32,16 +33,13 @@ function reply(message: GpuReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
-/** The distinct ArrayBuffers behind a result's typed arrays, to move rather than copy. */
-function buffersOf(value: unknown): Transferable[] {
-  const arrays: ArrayBufferView[] = [];
+/** `value` ready to move back: a matrix's own buffer, sparse rows packed into two. */
+function movable(value: unknown): { value: unknown; transfer: Transferable[] } {
+  const transfer: Transferable[] = [];
   const v = value as Partial<Matrix & SparseRows>;
-  if (v?.data) arrays.push(v.data);
-  if (v?.indices) arrays.push(...v.indices);
-  if (v?.values) arrays.push(...v.values);
-  const seen = new Set<ArrayBuffer>();
-  for (const a of arrays) if (a.buffer instanceof ArrayBuffer) seen.add(a.buffer);
-  return [...seen];
+  if (v?.indices && v.values) return { value: movedRows(v as SparseRows, transfer), transfer };
+  if (v?.data?.buffer instanceof ArrayBuffer) transfer.push(v.data.buffer);
+  return { value, transfer };
 }
 
 /** `weights` without its large matrices (the GPU holds them now). */
@@ -99,8 +97,8 @@ async function pump(): Promise<void> {
     for (let m = queue.shift(); m; m = queue.shift()) {
       try {
         if (!backend) throw new SaeError("unavailable", "the GPU worker has no device");
-        const value = await call(backend, m);
-        reply({ id: m.id, ok: true, value }, buffersOf(value));
+        const { value, transfer } = movable(await call(backend, m));
+        reply({ id: m.id, ok: true, value }, transfer);
       } catch (err) {
         reply({ id: m.id, ok: false, error: wireError(err) });
       }
