@@ -4,7 +4,7 @@
 #   DENO=path/to/deno   a deno 2.9.6 binary (default: deno on PATH, else .deno/deno[.xz])
 #   .gl/*.deb           Vulkan/EGL loaders to unpack when the machine has none (see README)
 #   .deno/npm.tar.xz    Deno's npm cache (tar of $DENO_DIR/npm), for the kernel tests offline
-# Results: JSON lines on stdout: transfer costs, saeserve encode, then torch (skipped without CUDA
+# Results: JSON lines on stdout: transfer costs, saeserve encode, a profile of one encode, then torch (skipped without CUDA
 # torch), then the WebGPU kernel tests (backends/gpu/, each kernel against the reference backend).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,9 @@ echo "# webgpu transfers and waits (Deno)"
 echo "# saeserve webgpu (in-process)"
 "$DENO" run --allow-all bench/gpu_encode.ts
 echo "# saeserve webgpu, the device on its own worker thread (as the service runs it)"
-GPU_BENCH_THREAD=1 GPU_BENCH_SIZES=16384 GPU_BENCH_ROWS=1,64,1024 "$DENO" run --allow-all bench/gpu_encode.ts
+GPU_BENCH_THREAD=1 GPU_BENCH_SIZES=16384 GPU_BENCH_ROWS=1,64,1024,8192 "$DENO" run --allow-all bench/gpu_encode.ts
+echo "# where one encode's time goes (host time of each WebGPU call)"
+"$DENO" run --allow-all bench/gpu_profile.ts
 echo "# torch cuda f32 (TF32 off)"
 python3 bench/torch_cuda_encode.py || echo '{"torch": "skipped: no CUDA torch here"}'
 echo "# webgpu kernels against the reference backend on this adapter"

@@ -17,6 +17,7 @@ import {
   GEMM_TILE,
   gemmShader,
   SELECT,
+  SKINNY_COLUMNS,
   SKINNY_MAX_ROWS,
   SKINNY_ROWS,
   skinnyShader,
@@ -146,7 +147,7 @@ export class GpuKernels {
           epilogue?.bmag ?? this.dummy,
         ],
         groups: skinny
-          ? [Math.ceil(n / 256), Math.ceil(args.m / SKINNY_ROWS)]
+          ? [Math.ceil(n / SKINNY_COLUMNS), Math.ceil(args.m / SKINNY_ROWS)]
           : [Math.ceil(n / GEMM_TILE), Math.ceil(args.m / GEMM_TILE)],
       });
     }

@@ -216,29 +216,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 export const SKINNY_ROWS = 4;
 /** Largest batch encoded with the skinny kernel instead of 64-row tiles. */
 export const SKINNY_MAX_ROWS = 16;
+/** Columns of one skinny-GEMM workgroup (its depth is split eight ways). */
+export const SKINNY_COLUMNS = 32;
 
 /**
- * The same product and epilogue for a few rows (single-token steering): one thread per
- * column and per group of four rows, reading B once, coalesced along the row.
+ * The same product and epilogue for a few rows (single-token steering). A workgroup takes 32
+ * columns and four rows; its eight slices of 32 threads each sum every eighth step of the depth
+ * (a slice reads 128 contiguous bytes of B a step), and the slices' sums meet in workgroup
+ * memory. One thread per column looping over the whole depth left the GPU waiting on memory:
+ * 1.85 ms for one row of a 2304 x 16384 dictionary on an H200, where torch took 0.14.
  */
 const SKINNY = /* wgsl */ `${GEMM_HEADER}${GEMM_EPILOGUE}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  let r0 = gid.y * 4u;
-  if (c >= p.n) { return; }
-  var acc = vec4<f32>(0.0);
+const SLICES: u32 = 8u;
+var<workgroup> partial: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(${SKINNY_COLUMNS}, 8)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = wg.x * ${SKINNY_COLUMNS}u + lid.x;
+  let r0 = wg.y * 4u;
   let rows = min(4u, p.m - r0);
-  for (var k = 0u; k < p.k; k = k + 1u) {
-    let b = loadB(k * p.ldb + c);
-    var a = vec4<f32>(0.0);
-    a.x = A[r0 * p.lda + p.a_off + k];
-    if (rows > 1u) { a.y = A[(r0 + 1u) * p.lda + p.a_off + k]; }
-    if (rows > 2u) { a.z = A[(r0 + 2u) * p.lda + p.a_off + k]; }
-    if (rows > 3u) { a.w = A[(r0 + 3u) * p.lda + p.a_off + k]; }
-    acc = acc + a * b;
+  var acc = vec4<f32>(0.0);
+  if (c < p.n) {
+    for (var k = lid.y; k < p.k; k = k + SLICES) {
+      let b = loadB(k * p.ldb + c);
+      var a = vec4<f32>(0.0);
+      a.x = A[r0 * p.lda + p.a_off + k];
+      if (rows > 1u) { a.y = A[(r0 + 1u) * p.lda + p.a_off + k]; }
+      if (rows > 2u) { a.z = A[(r0 + 2u) * p.lda + p.a_off + k]; }
+      if (rows > 3u) { a.w = A[(r0 + 3u) * p.lda + p.a_off + k]; }
+      acc = acc + a * b;
+    }
   }
-  for (var i = 0u; i < rows; i = i + 1u) { finish(r0 + i, c, acc[i]); }
+  partial[lid.y * ${SKINNY_COLUMNS}u + lid.x] = acc;
+  workgroupBarrier();
+  if (lid.y != 0u || c >= p.n) { return; }
+  var sum = vec4<f32>(0.0);
+  for (var s = 0u; s < SLICES; s = s + 1u) { sum = sum + partial[s * ${SKINNY_COLUMNS}u + lid.x]; }
+  for (var i = 0u; i < rows; i = i + 1u) { finish(r0 + i, c, sum[i]); }
 }
 `;
 
