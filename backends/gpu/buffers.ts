@@ -32,6 +32,12 @@ export function upload(
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST |
       (options?.usage ?? 0),
   });
+  write(device, buffer, data);
+  return buffer;
+}
+
+/** Write `data` at the start of `buffer` (COPY_DST, at least bufferSize(data) bytes) by queue. */
+export function write(device: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView): void {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const whole = bytes.byteLength & ~3;
   for (let at = 0; at < whole; at += UPLOAD_SLICE) {
@@ -48,7 +54,6 @@ export function upload(
     tail.set(bytes.subarray(whole));
     device.queue.writeBuffer(buffer, whole, tail);
   }
-  return buffer;
 }
 
 /** An uninitialized (zeroed) storage buffer of at least `bytes`. */

@@ -11,10 +11,13 @@ import type { EncodeOptions } from "../backend.ts";
 import { activateRows } from "../../domain/sae/activation.ts";
 import { type Matrix, matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { topK } from "../../domain/sae/top_k.ts";
-import { storage, uniform, upload } from "./buffers.ts";
-import { dispatch } from "./passes.ts";
-import type { GpuPrepared } from "./prepare.ts";
-import { EPILOGUE, EXCLUDED, SELECT_BLOCK } from "./wgsl.ts";
+import { storage, uniform, upload, write } from "./buffers.ts";
+import { destroyPlan, dispatch } from "./passes.ts";
+import type { EncodePlan, GpuPrepared } from "./prepare.ts";
+import { EPILOGUE, EXCLUDED, SELECT_BLOCK, SKINNY_MAX_ROWS } from "./wgsl.ts";
+
+/** Encode plans a dictionary keeps (one per batch size, selection width and activation). */
+export const MAX_PLANS = 8;
 
 /** Largest top-k selected on the GPU; wider selections read the scores back. */
 export const MAX_GPU_K = SELECT_BLOCK / 2;
@@ -76,68 +79,96 @@ async function encodeBlock(
     }
     return { width: n, indices, values };
   }
-  const a = upload(device, s.data);
-  const h = storage(device, m * n * 4);
-  const levels: { vals: GPUBuffer; idx: GPUBuffer; count: number }[] = [];
+  // Few rows (live steering, one token at a time) reuse a kept plan: its buffers and bind
+  // groups were host work of the same order as the GPU's (bench/gpu_profile.ts).
+  const reusable = m <= SKINNY_MAX_ROWS;
+  const key = `${m}:${cap}:${act}`;
+  let held = reusable ? p.plans.get(key) : undefined;
+  let own = false; // a plan made for this call alone
+  if (!held || held.busy) {
+    held = await selectionPlan(p, m, { act, cap });
+    own = !(reusable && !p.plans.has(key) && p.plans.size < MAX_PLANS);
+    if (!own) p.plans.set(key, held);
+  }
+  held.busy = true;
+  let vBytes: ArrayBuffer, ixBytes: ArrayBuffer;
   try {
+    write(device, held.input, s.data);
+    [vBytes, ixBytes] = await kernels.play(held.plan);
+  } catch (e) {
+    if (!own && p.plans.get(key) === held) p.plans.delete(key);
+    own = true;
+    throw e;
+  } finally {
+    held.busy = false;
+    if (own) destroyPlan(held.plan);
+  }
+  const v = new Float32Array(vBytes);
+  const ix = new Uint32Array(ixBytes);
+  for (let r = 0; r < m; r++) {
+    let kept = 0;
+    while (kept < cap && v[r * cap + kept] > EXCLUDED / 2) kept++;
+    values.push(v.slice(r * cap, r * cap + kept));
+    indices.push(Int32Array.from(ix.subarray(r * cap, r * cap + kept)));
+  }
+  return { width: n, indices, values };
+}
+
+/**
+ * The recorded work of encoding `m` rows with selection on the GPU: the GEMM with its epilogue
+ * into dense scores, then partial top-k levels until one block remains. The plan owns its
+ * input, score and level buffers; rows go into `input` before each submission.
+ */
+async function selectionPlan(
+  p: GpuPrepared,
+  m: number,
+  options: { act: number; cap: number },
+): Promise<EncodePlan> {
+  const { act, cap } = options;
+  const { kernels, weights: w } = p;
+  const device = kernels.device;
+  const n = w.dSae;
+  let input!: GPUBuffer;
+  const plan = await kernels.record((recording) => {
+    input = recording.temp(storage(device, m * w.dIn * 4));
+    const h = recording.temp(storage(device, m * n * 4));
+    kernels.gemm(recording, {
+      a: input,
+      weights: true,
+      m,
+      k: w.dIn,
+      lda: w.dIn,
+      chunks: p.encoder,
+      c: h,
+      ldc: n,
+      act,
+      epilogue: p.epilogue,
+    });
+    let vals = h;
+    let idx = kernels.dummy;
+    let implicit = 1;
     let count = n;
     let blocks = Math.ceil(count / SELECT_BLOCK);
-    const [vBytes, ixBytes] = await kernels.run((recording) => {
-      kernels.gemm(recording, {
-        a,
-        weights: true,
-        m,
-        k: w.dIn,
-        lda: w.dIn,
-        chunks: p.encoder,
-        c: h,
-        ldc: n,
-        act,
-        epilogue: p.epilogue,
+    while (true) {
+      const outLd = blocks * cap;
+      const outVals = recording.temp(storage(device, m * outLd * 4));
+      const outIdx = recording.temp(storage(device, m * outLd * 4));
+      const params = recording.temp(uniform(device, [count, count, cap, outLd, implicit, 0]));
+      dispatch(recording, kernels.select, {
+        buffers: [vals, idx, outVals, outIdx, params],
+        groups: [blocks, m],
       });
-      let vals = h;
-      let idx = kernels.dummy;
-      let implicit = 1;
-      while (true) {
-        const outLd = blocks * cap;
-        const outVals = storage(device, m * outLd * 4);
-        const outIdx = storage(device, m * outLd * 4);
-        levels.push({ vals: outVals, idx: outIdx, count: outLd });
-        const params = recording.temp(uniform(device, [count, count, cap, outLd, implicit, 0]));
-        dispatch(recording, kernels.select, {
-          buffers: [vals, idx, outVals, outIdx, params],
-          groups: [blocks, m],
-        });
-        if (blocks === 1) {
-          return [{ buffer: outVals, bytes: m * cap * 4 }, {
-            buffer: outIdx,
-            bytes: m * cap * 4,
-          }];
-        }
-        vals = outVals;
-        idx = outIdx;
-        implicit = 0;
-        count = outLd;
-        blocks = Math.ceil(count / SELECT_BLOCK);
+      if (blocks === 1) {
+        return [{ buffer: outVals, bytes: m * cap * 4 }, { buffer: outIdx, bytes: m * cap * 4 }];
       }
-    });
-    const v = new Float32Array(vBytes);
-    const ix = new Uint32Array(ixBytes);
-    for (let r = 0; r < m; r++) {
-      let kept = 0;
-      while (kept < cap && v[r * cap + kept] > EXCLUDED / 2) kept++;
-      values.push(v.slice(r * cap, r * cap + kept));
-      indices.push(Int32Array.from(ix.subarray(r * cap, r * cap + kept)));
+      vals = outVals;
+      idx = outIdx;
+      implicit = 0;
+      count = outLd;
+      blocks = Math.ceil(count / SELECT_BLOCK);
     }
-    return { width: n, indices, values };
-  } finally {
-    a.destroy();
-    h.destroy();
-    for (const level of levels) {
-      level.vals.destroy();
-      level.idx.destroy();
-    }
-  }
+  });
+  return { input, plan, busy: false };
 }
 
 /** Encode rows `s` (normalized, pre-bias-subtracted) with the dictionary `p`. */

@@ -4,9 +4,10 @@ import { matrix } from "../../domain/sae/matrix.ts";
 import { uniformArray } from "../../domain/random.ts";
 import { referenceBackend } from "../reference/mod.ts";
 import { openDevice } from "./device.ts";
-import { blockRows, encodeRows, MAX_GPU_K } from "./encode.ts";
+import { blockRows, encodeRows, MAX_GPU_K, MAX_PLANS } from "./encode.ts";
 import { GpuKernels } from "./kernels.ts";
 import { releaseWeights, uploadWeights } from "./prepare.ts";
+import { SKINNY_MAX_ROWS } from "./wgsl.ts";
 
 const opened = await openDevice().catch(() => null);
 const ignore = !opened;
@@ -66,6 +67,53 @@ Deno.test({
     } finally {
       kernels.destroy();
     }
+  },
+});
+
+Deno.test({
+  name: "encodeRows keeps one plan per small shape: new rows, concurrent calls and other " +
+    "widths agree with the reference; larger batches keep none; release frees them",
+  ignore,
+  async fn() {
+    const reference = referenceBackend();
+    const kernels = new GpuKernels(opened!.device, { maxBinding: 1 << 24, precision: "f32" });
+    const w = weights(24, 2100, {
+      kind: "topk",
+      bEnc: uniformArray(2100, 18, { scale: 0.1 }),
+      k: 7,
+    });
+    const p = uploadWeights(kernels, w);
+    const pr = await reference.prepare(w);
+    const check = async (rows: number, seed: number, top?: number) => {
+      const s = matrix(rows, 24, uniformArray(rows * 24, seed));
+      const [got, want] = [await encodeRows(p, s, { top }), await reference.encode(pr, s, { top })];
+      for (let r = 0; r < rows; r++) {
+        assert.deepEqual([...got.indices[r]], [...want.indices[r]], `seed ${seed} row ${r}`);
+        got.values[r].forEach((v, j) => assert.ok(Math.abs(v - want.values[r][j]) < 1e-4));
+      }
+    };
+    try {
+      for (const seed of [1, 2, 3]) await check(1, seed); // the same plan, new rows each time
+      assert.deepEqual([...p.plans.keys()], ["1:7:1"]);
+      await check(1, 4, 3);
+      await check(SKINNY_MAX_ROWS, 5);
+      assert.equal(p.plans.size, 3, "one per batch size and width");
+      // Concurrent calls of one shape: the second records a plan of its own.
+      const s = [6, 7, 8].map((seed) => matrix(1, 24, uniformArray(24, seed)));
+      const got = await Promise.all(s.map((x) => encodeRows(p, x)));
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(got[i].indices[0], (await reference.encode(pr, s[i])).indices[0]);
+      }
+      assert.equal(p.plans.size, 3);
+      await check(SKINNY_MAX_ROWS + 1, 9);
+      assert.equal(p.plans.size, 3, "larger batches keep no plan");
+      for (let rows = 2; rows < 2 + MAX_PLANS; rows++) await check(rows, 10 + rows);
+      assert.equal(p.plans.size, MAX_PLANS, "at most MAX_PLANS kept");
+    } finally {
+      releaseWeights(p);
+      kernels.destroy();
+    }
+    assert.equal(p.plans.size, 0);
   },
 });
 

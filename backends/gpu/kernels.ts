@@ -9,7 +9,17 @@ import { type Matrix, matrix } from "../../domain/sae/matrix.ts";
 import type { Precision } from "../../domain/precision.ts";
 import { storage, uniform, upload } from "./buffers.ts";
 import { columnSlice, type Span, spans } from "./chunks.ts";
-import { dispatch, pipeline, type Recorder, type Recording, submit } from "./passes.ts";
+import {
+  destroyPlan,
+  dispatch,
+  pipeline,
+  type Plan,
+  play,
+  record,
+  type Recorder,
+  type Recording,
+  submit,
+} from "./passes.ts";
 import { type ReadBackCounts, ReadBackPool } from "./read_back.ts";
 import {
   decodeShader,
@@ -109,6 +119,22 @@ export class GpuKernels {
   /** Submit one recorded pass (inside the guard) and read back what it names. */
   run(record: Recorder): Promise<ArrayBuffer[]> {
     return this.#guarded(() => submit(this.device, record, { pool: this.#readBack }));
+  }
+
+  /** Record work to submit later, maybe more than once (inside the guard: buffers may fail). */
+  async record(recorder: Recorder): Promise<Plan> {
+    let plan: Plan | undefined;
+    try {
+      return await this.#guarded(() => Promise.resolve(plan = record(this.device, recorder)));
+    } catch (e) {
+      if (plan) destroyPlan(plan); // made, but the device reported an error
+      throw e;
+    }
+  }
+
+  /** Submit recorded work (inside the guard) and read back what it names. */
+  play(plan: Plan): Promise<ArrayBuffer[]> {
+    return this.#guarded(() => play(this.device, plan, { pool: this.#readBack }));
   }
 
   /** Read-backs so far, by path (read_back.ts). */

@@ -10,6 +10,7 @@ import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import { storedMatrix, upload } from "./buffers.ts";
 import { columnSlice, spans } from "./chunks.ts";
 import type { Chunk, EpilogueBuffers, GpuKernels } from "./kernels.ts";
+import { destroyPlan, type Plan } from "./passes.ts";
 import { GEMM_TILE } from "./wgsl.ts";
 
 /** What `prepare` holds on the GPU for one dictionary. */
@@ -22,6 +23,16 @@ export interface GpuPrepared extends Prepared {
   readonly epilogue: EpilogueBuffers;
   /** Every buffer to destroy at release. */
   readonly buffers: GPUBuffer[];
+  /** Recorded small encodes kept for reuse, by batch size, selection width and activation. */
+  readonly plans: Map<string, EncodePlan>;
+}
+
+/** A recorded encode kept by a dictionary: rows go into `input`, then `plan` is submitted. */
+export interface EncodePlan {
+  readonly input: GPUBuffer;
+  readonly plan: Plan;
+  /** Whether a call is using it (another call then records its own). */
+  busy: boolean;
 }
 
 /**
@@ -69,6 +80,7 @@ export function uploadWeights(kernels: GpuKernels, weights: SaeWeights): GpuPrep
         bmag: vec(a.kind === "gated" ? a.bMag : undefined),
       },
       buffers,
+      plans: new Map(),
     };
   } catch (e) {
     for (const b of buffers) b.destroy();
@@ -76,7 +88,9 @@ export function uploadWeights(kernels: GpuKernels, weights: SaeWeights): GpuPrep
   }
 }
 
-/** Destroy the buffers of a prepared dictionary. */
+/** Destroy the buffers of a prepared dictionary and of the plans it keeps. */
 export function releaseWeights(prepared: GpuPrepared): void {
   for (const b of prepared.buffers) b.destroy();
+  for (const kept of prepared.plans.values()) destroyPlan(kept.plan);
+  prepared.plans.clear();
 }
