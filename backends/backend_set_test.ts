@@ -18,8 +18,8 @@ function weights(): SaeWeights {
   return {
     dIn,
     dSae,
-    wEnc: matrix(dIn, dSae, wave(dIn * dSae, 0.37)),
-    wDec: matrix(dSae, dIn, wave(dSae * dIn, 0.11)),
+    wEnc: matrix([dIn, dSae], wave(dIn * dSae, 0.37)),
+    wDec: matrix([dSae, dIn], wave(dSae * dIn, 0.11)),
     bDec: wave(dIn, 0.5),
     preBias: null,
     activation: { kind: "topk", bEnc: wave(dSae, 0.05), k: 6 },
@@ -62,7 +62,7 @@ Deno.test({
     });
     const ref = referenceBackend();
     const w = weights();
-    const x = matrix(3, 24, Float32Array.from({ length: 72 }, (_, i) => Math.cos(i)));
+    const x = matrix([3, 24], Float32Array.from({ length: 72 }, (_, i) => Math.cos(i)));
     const want = await ref.encode(await ref.prepare(w), x);
     const prepared = await set.prepare(w);
     try {
@@ -100,7 +100,7 @@ Deno.test("backendSet: use() picks a member by name and refuses unknown names", 
   const prepared = await set.prepare(w);
   try {
     assert.deepEqual([...set.names].sort(), ["reference", "wasm"]);
-    const x = matrix(2, 24, Float32Array.from({ length: 48 }, (_, i) => Math.sin(i)));
+    const x = matrix([2, 24], Float32Array.from({ length: 48 }, (_, i) => Math.sin(i)));
     const a = await set.use("wasm").encode(prepared, x);
     const b = await set.use("reference").encode(prepared, x);
     assert.deepEqual(a.indices, b.indices);
@@ -160,7 +160,7 @@ Deno.test("backendSet: call options reach the member, and an aborted call does n
     onFailover: (why) => failovers.push(why),
   });
   const prepared = await set.prepare(weights());
-  const x = matrix(1, 24, Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)));
+  const x = matrix([1, 24], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)));
   const controller = new AbortController();
   await set.encode(prepared, x, { priority: "research", signal: controller.signal, top: 2 });
   assert.equal(primary.seen[0]?.priority, "research");

@@ -166,7 +166,7 @@ class Lane<I, R> {
 function concatRows(parts: Matrix[]): Matrix {
   if (parts.length === 1) return parts[0];
   const cols = parts[0].cols;
-  const out = matrix(parts.reduce((n, m) => n + m.rows, 0), cols);
+  const out = matrix([parts.reduce((n, m) => n + m.rows, 0), cols]);
   let at = 0;
   for (const m of parts) {
     out.data.set(m.data, at);
@@ -178,7 +178,7 @@ function concatRows(parts: Matrix[]): Matrix {
 function splitRows(m: Matrix, counts: number[]): Matrix[] {
   let r = 0;
   return counts.map((n) => {
-    const part = matrix(n, m.cols, m.data.slice(r * m.cols, (r + n) * m.cols));
+    const part = matrix([n, m.cols], m.data.slice(r * m.cols, (r + n) * m.cols));
     r += n;
     return part;
   });

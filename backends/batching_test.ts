@@ -21,8 +21,8 @@ function weights(): SaeWeights {
   return {
     dIn,
     dSae,
-    wEnc: matrix(dIn, dSae, Float32Array.from({ length: dIn * dSae }, r)),
-    wDec: matrix(dSae, dIn, Float32Array.from({ length: dIn * dSae }, r)),
+    wEnc: matrix([dIn, dSae], Float32Array.from({ length: dIn * dSae }, r)),
+    wDec: matrix([dSae, dIn], Float32Array.from({ length: dIn * dSae }, r)),
     bDec: new Float32Array(dIn),
     preBias: null,
     activation: { kind: "topk", bEnc: new Float32Array(dSae), k: 16 },
@@ -53,7 +53,7 @@ Deno.test("batching: concurrent one-row encodes and steers share kernel calls an
     const r = rand(9);
     const rows = Array.from(
       { length: 24 },
-      () => matrix(1, 64, Float32Array.from({ length: 64 }, r)),
+      () => matrix([1, 64], Float32Array.from({ length: 64 }, r)),
     );
     const alone = [];
     for (const x of rows) alone.push(await wasm.encode(prepared, x));
@@ -87,7 +87,7 @@ Deno.test("batching: a full queue rejects at once with over_capacity (429)", asy
   try {
     const batched = batchingBackend(wasm, { maxWaitMs: 5, maxQueuedRows: 3 });
     const prepared = await wasm.prepare(weights());
-    const x = matrix(1, 64, new Float32Array(64).fill(0.1));
+    const x = matrix([1, 64], new Float32Array(64).fill(0.1));
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, () => batched.encode(prepared, x)),
     );
@@ -140,7 +140,7 @@ Deno.test("batching: priority and a signal reach the inner backend; live and res
   const { inner, calls } = recorder();
   const batched = batchingBackend(inner, { maxWaitMs: 1 });
   const prepared = await batched.prepare(weights());
-  const one = (v: number) => matrix(1, 1, Float32Array.from([v]));
+  const one = (v: number) => matrix([1, 1], Float32Array.from([v]));
   const results = [
     batched.encode(prepared, one(1), { priority: "research", top: 3 }),
     batched.encode(prepared, one(2), { priority: "live", top: 3 }),
@@ -164,7 +164,7 @@ Deno.test("batching: an aborted caller is rejected at once; the kernel call abor
   const { inner, calls } = recorder();
   const batched = batchingBackend(inner, { maxWaitMs: 5 });
   const prepared = await batched.prepare(weights());
-  const one = (v: number) => matrix(1, 1, Float32Array.from([v]));
+  const one = (v: number) => matrix([1, 1], Float32Array.from([v]));
   // Aborted while queued: leaves the queue, the others run without it.
   const queued = new AbortController();
   const gone = batched.encode(prepared, one(1), { signal: queued.signal });
@@ -202,7 +202,7 @@ Deno.test("batching: by default an idle lane runs at once, without a timer; call
   const { inner, calls } = recorder();
   const batched = batchingBackend(inner);
   const prepared = await batched.prepare(weights());
-  const one = (v: number) => matrix(1, 1, Float32Array.from([v]));
+  const one = (v: number) => matrix([1, 1], Float32Array.from([v]));
   const first = [batched.encode(prepared, one(1)), batched.encode(prepared, one(2))];
   // Two microtask turns, no timer: the calls of the same turn already run, together.
   await Promise.resolve();

@@ -22,8 +22,8 @@ const random = (n: number, seed: number): Float32Array => uniformArray(n, seed, 
 const weights: SaeWeights = {
   dIn: D_IN,
   dSae: D_SAE,
-  wEnc: matrix(D_IN, D_SAE, random(D_IN * D_SAE, 1)),
-  wDec: matrix(D_SAE, D_IN, random(D_SAE * D_IN, 2)),
+  wEnc: matrix([D_IN, D_SAE], random(D_IN * D_SAE, 1)),
+  wDec: matrix([D_SAE, D_IN], random(D_SAE * D_IN, 2)),
   bDec: new Float32Array(D_IN),
   preBias: null,
   activation: { kind: "topk", bEnc: new Float32Array(D_SAE), k: 32 },
@@ -42,7 +42,7 @@ for (
 ) {
   const prepared = await backend.prepare(weights);
   for (const rows of [1, 16]) {
-    const x = matrix(rows, D_IN, random(rows * D_IN, 3 + rows));
+    const x = matrix([rows, D_IN], random(rows * D_IN, 3 + rows));
     Deno.bench(
       `${name} encode ${D_IN}x${D_SAE} topk, ${rows} row(s)`,
       { group: `encode-${rows}`, baseline: name === "reference" },

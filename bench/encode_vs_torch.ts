@@ -160,8 +160,8 @@ function inProcessWeights(): SaeWeights {
   return {
     dIn: D_IN,
     dSae: D_SAE,
-    wEnc: matrix(D_IN, D_SAE, wEnc),
-    wDec: matrix(D_SAE, D_IN, wDec),
+    wEnc: matrix([D_IN, D_SAE], wEnc),
+    wDec: matrix([D_SAE, D_IN], wDec),
     bDec: new Float32Array(D_IN),
     preBias: null,
     activation: { kind: "topk", bEnc: scaledGaussian(D_SAE, 2, { scale: 0.01 }), k: K },
@@ -177,7 +177,7 @@ async function inProcess(precision: Precision, rows: number[]): Promise<Row[]> {
     const prepared = await backend.prepare(inProcessWeights());
     const out: Row[] = [];
     for (const n of rows) {
-      const x = matrix(n, D_IN, input(n));
+      const x = matrix([n, D_IN], input(n));
       out.push(await measure(n, async () => void await backend.encode(prepared, x, { top: K })));
     }
     return out;

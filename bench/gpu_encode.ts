@@ -37,8 +37,8 @@ try {
     const weights: SaeWeights = {
       dIn: D_IN,
       dSae,
-      wEnc: matrix(D_IN, dSae, noise(D_IN * dSae, 1, 0.04)),
-      wDec: matrix(dSae, D_IN, new Float32Array(dSae * D_IN)),
+      wEnc: matrix([D_IN, dSae], noise(D_IN * dSae, 1, 0.04)),
+      wDec: matrix([dSae, D_IN], new Float32Array(dSae * D_IN)),
       bDec: new Float32Array(D_IN),
       preBias: null,
       activation: { kind: "topk", bEnc: noise(dSae, 2, 0.02), k: 64 },
@@ -49,7 +49,7 @@ try {
     const prepared = await gpu.prepare(weights);
     console.log(JSON.stringify({ d_sae: dSae, upload_ms: performance.now() - t0 }));
     for (const rows of ROWS) {
-      const x = matrix(rows, D_IN, noise(rows * D_IN, 3 + rows, 2));
+      const x = matrix([rows, D_IN], noise(rows * D_IN, 3 + rows, 2));
       await gpu.encode(prepared, x);
       const times: number[] = [];
       const deadline = performance.now() + SECONDS * 1000;

@@ -63,8 +63,8 @@ try {
     const weights: SaeWeights = {
       dIn: D_IN,
       dSae,
-      wEnc: matrix(D_IN, dSae, uniformArray(D_IN * dSae, 1, { scale: 0.02 })),
-      wDec: matrix(dSae, D_IN, new Float32Array(dSae * D_IN)),
+      wEnc: matrix([D_IN, dSae], uniformArray(D_IN * dSae, 1, { scale: 0.02 })),
+      wDec: matrix([dSae, D_IN], new Float32Array(dSae * D_IN)),
       bDec: new Float32Array(D_IN),
       preBias: null,
       activation: { kind: "topk", bEnc: uniformArray(dSae, 2, { scale: 0.01 }), k: 64 },
@@ -73,7 +73,7 @@ try {
     };
     const prepared = await gpu.prepare(weights);
     for (const rows of ROWS) {
-      const x = matrix(rows, D_IN, uniformArray(rows * D_IN, 3 + rows, { scale: 1 }));
+      const x = matrix([rows, D_IN], uniformArray(rows * D_IN, 3 + rows, { scale: 1 }));
       for (let i = 0; i < 10; i++) await gpu.encode(prepared, x);
       totals.clear();
       const t0 = performance.now();

@@ -32,8 +32,8 @@ for (let j = 0; j < D_SAE; j++) {
 const weights = (): SaeWeights => ({
   dIn: D_IN,
   dSae: D_SAE,
-  wEnc: matrix(D_IN, D_SAE, wEncData),
-  wDec: matrix(D_SAE, D_IN, wDecData),
+  wEnc: matrix([D_IN, D_SAE], wEncData),
+  wDec: matrix([D_SAE, D_IN], wDecData),
   bDec: new Float32Array(D_IN),
   preBias: null,
   activation: { kind: "topk", bEnc: scaledGaussian(D_SAE, 2, { scale: 0.05 }), k: K },
@@ -41,7 +41,7 @@ const weights = (): SaeWeights => ({
   wSkip: null,
 });
 // Sparse combinations of dictionary directions plus noise, like real activations.
-const structured = matrix(ROWS, D_IN, scaledGaussian(ROWS * D_IN, 3, { scale: 0.3 }));
+const structured = matrix([ROWS, D_IN], scaledGaussian(ROWS * D_IN, 3, { scale: 0.3 }));
 for (let r = 0; r < ROWS; r++) {
   for (let t = 0; t < 32; t++) {
     const j = (r * 7919 + t * 104729) % D_SAE;
@@ -50,7 +50,7 @@ for (let r = 0; r < ROWS; r++) {
 }
 const INPUTS: [string, Matrix][] = [
   ["structured", structured],
-  ["gaussian", matrix(ROWS, D_IN, gaussianArray(ROWS * D_IN, 4))],
+  ["gaussian", matrix([ROWS, D_IN], gaussianArray(ROWS * D_IN, 4))],
 ];
 
 interface Encoded {

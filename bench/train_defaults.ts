@@ -90,9 +90,9 @@ try {
       ], { log: quiet });
       const seconds = (performance.now() - t0) / 1000;
       const params = report.result.params;
-      const cosine = meanMaxCosine(source.atoms, params.wDec, d);
+      const cosine = meanMaxCosine(source.atoms, params.wDec, { d });
       const fvu = topkFvu(params, test, { k: ACTIVE });
-      const baseline = plantedBaselineFvu(test, source.atoms, ACTIVE);
+      const baseline = plantedBaselineFvu(test, source.atoms, { k: ACTIVE });
       table.push({
         size,
         kind: "train",

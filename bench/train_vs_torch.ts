@@ -28,7 +28,7 @@ const source = {
   next(rows: number): Promise<Matrix> {
     const at = (turn++ % 2) * BATCH * D_IN;
     // A view of the next batch (torch's loop slices its pool the same way).
-    return Promise.resolve(matrix(rows, D_IN, pool.subarray(at, at + rows * D_IN)));
+    return Promise.resolve(matrix([rows, D_IN], pool.subarray(at, at + rows * D_IN)));
   },
 };
 

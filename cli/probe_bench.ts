@@ -75,7 +75,7 @@ function asMatrix(path: string): Matrix {
   if (bad >= 0) {
     throw new CliError(`${path}: non-finite value in row ${Math.floor(bad / t.shape[1])}`);
   }
-  return matrix(t.shape[0], t.shape[1], t.data);
+  return matrix([t.shape[0], t.shape[1]], t.data);
 }
 
 /** 0/1 labels, one per row of `x`, both classes present: integer, bool or whole-number floats. */
@@ -89,7 +89,7 @@ function asLabels(path: string, x: Matrix): Uint8Array {
 }
 
 function rowsOf(x: Matrix, idx: number[]): Matrix {
-  const out = matrix(idx.length, x.cols);
+  const out = matrix([idx.length, x.cols]);
   idx.forEach((r, t) => out.data.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), t * x.cols));
   return out;
 }

@@ -93,7 +93,7 @@ export interface AlignedRunReport {
 /** Rows [0, n) of every stream. */
 function head(data: Map<string, Matrix>, n: number): Map<string, Matrix> {
   return new Map(
-    [...data].map(([name, m]) => [name, matrix(n, m.cols, m.data.slice(0, n * m.cols))]),
+    [...data].map(([name, m]) => [name, matrix([n, m.cols], m.data.slice(0, n * m.cols))]),
   );
 }
 
@@ -138,7 +138,7 @@ export async function trainAlignedCommand(
     const t = await (async () => {
       const { store, path } = locate(where, env);
       const source = await store.open(path);
-      return decodeNpy(await readRange(source, 0, source.size));
+      return decodeNpy(await readRange(source, { offset: 0, length: source.size }));
     })().catch((e) => {
       if (e instanceof SaeError && e.kind === "unavailable") throw e;
       throw new CliError(`--stream ${name}: ${where} is not a readable .npy file (${e.message})`);
@@ -150,7 +150,7 @@ export async function trainAlignedCommand(
         `--stream ${name}: non-finite value in row ${Math.floor(bad / t.shape[1])}`,
       );
     }
-    data.set(name, matrix(t.shape[0], t.shape[1], t.data));
+    data.set(name, matrix([t.shape[0], t.shape[1]], t.data));
   }
   const rows = [...data.values()][0].rows;
   if ([...data.values()].some((m) => m.rows !== rows)) {
@@ -163,7 +163,7 @@ export async function trainAlignedCommand(
       const pick = Array.from({ length: n }, () => Math.floor(rand() * rows));
       return Promise.resolve(
         new Map([...data].map(([name, m]) => {
-          const out = matrix(n, m.cols);
+          const out = matrix([n, m.cols]);
           pick.forEach((r, i) =>
             out.data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols)
           );

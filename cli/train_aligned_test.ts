@@ -56,10 +56,13 @@ Deno.test("train-aligned CLI: writes a folder the service serves", async () => {
     const { app, registry } = testApp({ store: fileStore(`${dir}/store`) });
     try {
       const rows = Array.from({ length: 3 }, (_, r) => Array.from(a.subarray(r * 6, r * 6 + 6)));
-      const res = await postJson(app, "/v1/aligned/paired/translate", {
-        from: "a",
-        to: "b",
-        activations: rows,
+      const res = await postJson(app, {
+        path: "/v1/aligned/paired/translate",
+        body: {
+          from: "a",
+          to: "b",
+          activations: rows,
+        },
       });
       assert.equal(res.status, 200, await res.clone().text());
       const y: number[][] = (await res.json()).activations;

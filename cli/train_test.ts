@@ -222,9 +222,9 @@ Deno.test("train CLI: only the required flags recover planted atoms (16 atoms, d
     const report = await trainCommand([
       ...["--data", `${dir}/x.npy`, "--out", `${dir}/sae`, "--latents", "32", "--k", "3"],
     ], { log: (line) => lines.push(line) });
-    const cosine = meanMaxCosine(source.atoms, report.result.params.wDec, 16);
+    const cosine = meanMaxCosine(source.atoms, report.result.params.wDec, { d: 16 });
     const fvu = topkFvu(report.result.params, test, { k: 3 });
-    const baseline = plantedBaselineFvu(test, source.atoms, 3);
+    const baseline = plantedBaselineFvu(test, source.atoms, { k: 3 });
     assert.ok(cosine >= 0.9 && fvu < baseline, `cosine ${cosine}, FVU ${fvu} vs ${baseline}`);
     assert.ok(report.result.steps < report.plannedSteps, "a plateau ends the run early");
     assert.ok(lines.some((l) => /^final FVU \d\.\d{4}, L0 .*not held-out data\)$/.test(l)));

@@ -145,7 +145,10 @@ export function alignedOperations(deps: AppDeps): Operation[] {
       params: ALIGNED_ID,
       json: AlignedTranslateSchema,
       binary: NPY_BODY,
-      query: [npyQuery("from", "source stream"), npyQuery("to", "target stream")],
+      query: [
+        npyQuery("from", { description: "source stream" }),
+        npyQuery("to", { description: "target stream" }),
+      ],
     },
     responses: {
       200: {

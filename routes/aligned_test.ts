@@ -23,7 +23,9 @@ function sameCodes(
 ) {
   for (const [name, w] of Object.entries(want)) {
     assert.deepEqual(got[name], w.indices, `${name} indices`);
-    w.values.forEach((row, r) => assertClose(gotValues[name][r], row, 1e-5, `${name} row ${r}`));
+    w.values.forEach((row, r) =>
+      assertClose(gotValues[name][r], row, { tol: 1e-5, what: `${name} row ${r}` })
+    );
   }
 }
 
@@ -31,7 +33,10 @@ Deno.test("aligned: global and local TopK encode match numpy; Jaccard is per row
   const { app, registry } = testApp();
   try {
     for (const mode of ["global", "local"] as const) {
-      const res = await postJson(app, `${URL_BASE}/encode`, { streams: E.inputs, topk: mode });
+      const res = await postJson(app, {
+        path: `${URL_BASE}/encode`,
+        body: { streams: E.inputs, topk: mode },
+      });
       assert.equal(res.status, 200, await res.clone().text());
       const body = await res.json();
       sameCodes(body.indices, body.values, E[mode]);
@@ -42,8 +47,11 @@ Deno.test("aligned: global and local TopK encode match numpy; Jaccard is per row
       }
     }
     // Only the present streams vote.
-    const two = await postJson(app, `${URL_BASE}/encode`, {
-      streams: { a: E.inputs.a, b: E.inputs.b },
+    const two = await postJson(app, {
+      path: `${URL_BASE}/encode`,
+      body: {
+        streams: { a: E.inputs.a, b: E.inputs.b },
+      },
     });
     const body = await two.json();
     sameCodes(body.indices, body.values, E.global_ab);
@@ -55,20 +63,24 @@ Deno.test("aligned: global and local TopK encode match numpy; Jaccard is per row
 Deno.test("aligned: translation and concept alignment", async () => {
   const { app, registry } = testApp();
   try {
-    const res = await postJson(app, `${URL_BASE}/translate`, {
-      from: "a",
-      to: "c",
-      activations: E.inputs.a,
+    const res = await postJson(app, {
+      path: `${URL_BASE}/translate`,
+      body: {
+        from: "a",
+        to: "c",
+        activations: E.inputs.a,
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
-    assertClose(
-      (await res.json()).activations.flat(),
-      E.translate_a_to_c.flat(),
-      1e-5,
-      "translate",
-    );
+    assertClose((await res.json()).activations.flat(), E.translate_a_to_c.flat(), {
+      tol: 1e-5,
+      what: "translate",
+    });
     const labels = Array.from({ length: 5 }, (_, r) => [r % 2, 1 - (r % 2), 1]);
-    const ca = await postJson(app, `${URL_BASE}/concept-alignment`, { streams: E.inputs, labels });
+    const ca = await postJson(app, {
+      path: `${URL_BASE}/concept-alignment`,
+      body: { streams: E.inputs, labels },
+    });
     assert.equal(ca.status, 200, await ca.clone().text());
     const c = await ca.json();
     assert.equal(c.per_latent.length, 12);
@@ -104,7 +116,7 @@ Deno.test("aligned: unknown streams, width mismatches and unknown ids are clear 
       ],
     ];
     for (const [url, body, status, pattern] of bad) {
-      const res = await postJson(app, url, body);
+      const res = await postJson(app, { path: url, body: body });
       assert.equal(res.status, status, url);
       assert.match((await res.json()).detail, pattern);
     }

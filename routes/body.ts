@@ -147,7 +147,7 @@ export function jsonMatrix(value: unknown, what: string): Matrix {
   }
   const cols = first.length;
   if (cols === 0) throw new SaeError("invalid", `${what} rows are empty`);
-  const m = matrix(value.length, cols);
+  const m = matrix([value.length, cols]);
   for (let r = 0; r < value.length; r++) {
     const row = value[r];
     if (!Array.isArray(row)) {
@@ -194,7 +194,12 @@ export function checkFinite(m: Matrix, what: string): Matrix {
 }
 
 /** Sparse codes from JSON indices/values, checked for shape. */
-export function jsonSparse(indices: number[][], values: number[][], width: number): SparseRows {
+export function jsonSparse(
+  indices: number[][],
+  values: number[][],
+  options: { width: number },
+): SparseRows {
+  const { width } = options;
   if (indices.length !== values.length) {
     throw new SaeError(
       "invalid",
@@ -248,14 +253,15 @@ export function npyMatrix(bytes: Uint8Array, what: string): Matrix {
   if (shape[0] === 0 || shape[1] === 0) {
     throw new SaeError("invalid", `${what} is empty: shape (${tensor.shape})`);
   }
-  return checkFinite(matrix(shape[0], shape[1], tensor.data), what);
+  return checkFinite(matrix([shape[0], shape[1]], tensor.data), what);
 }
 
 /**
  * Validate `value` with a zod schema. Structural problems (wrong types, unknown keys) are a
  * 400; well-formed values outside the allowed set or range (unknown mode, top < 1) are a 422.
  */
-export function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+export function validate<T>(schema: z.ZodType<T>, value: unknown, options: { where: string }): T {
+  const { where } = options;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -298,7 +304,9 @@ export async function jsonBody<T>(
   options: { readonly maxBodyBytes: number },
 ): Promise<T> {
   requireJson(c);
-  return validate(schema, parseJsonObject(await readBody(c, options.maxBodyBytes)), "body");
+  return validate(schema, parseJsonObject(await readBody(c, options.maxBodyBytes)), {
+    where: "body",
+  });
 }
 
 /** 400 for a query parameter not in `allowed`, or one given twice (none are ignored). */
@@ -368,7 +376,7 @@ export async function activationsBody<T extends { activations: unknown }>(
 ): Promise<{ body: T; x: Matrix; form: RequestForm }> {
   const req = await activationsRequest(c, options);
   const where = req.form === "npy" ? "option" : "body";
-  const body = validate(schema, { ...req.options, activations: [] }, where);
+  const body = validate(schema, { ...req.options, activations: [] }, { where });
   return { body, x: req.x, form: req.form };
 }
 

@@ -134,15 +134,15 @@ Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-fin
 });
 
 Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
-  const codes = jsonSparse([[0, 3]], [[1, 2]], 0);
+  const codes = jsonSparse([[0, 3]], [[1, 2]], { width: 0 });
   assert.deepEqual(Array.from(codes.indices[0]), [0, 3]);
-  assert.equal(kindOf(() => jsonSparse([[0]], [[1], [2]], 0)), "invalid");
-  assert.equal(kindOf(() => jsonSparse([[-1]], [[1]], 0)), "invalid");
+  assert.equal(kindOf(() => jsonSparse([[0]], [[1], [2]], { width: 0 })), "invalid");
+  assert.equal(kindOf(() => jsonSparse([[-1]], [[1]], { width: 0 })), "invalid");
   // (-1, 0) is encode's padding: skipped, whatever the row's length.
-  const padded = jsonSparse([[4, -1, -1], [-1]], [[2, 0, 0], [0]], 0);
+  const padded = jsonSparse([[4, -1, -1], [-1]], [[2, 0, 0], [0]], { width: 0 });
   assert.deepEqual(padded.indices.map((ix) => Array.from(ix)), [[4], []]);
   assert.deepEqual(padded.values.map((v) => Array.from(v)), [[2], []]);
-  assert.equal(kindOf(() => jsonSparse([[2 ** 32]], [[1]], 0)), "invalid");
+  assert.equal(kindOf(() => jsonSparse([[2 ** 32]], [[1]], { width: 0 })), "invalid");
   const npy = npyMatrix(encodeNpy(Float32Array.from([1, 2, 3]), [3]), "x");
   assert.deepEqual([npy.rows, npy.cols], [1, 3]);
   assert.equal(
@@ -153,7 +153,7 @@ Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
 
 Deno.test("parseJsonObject, validate and queryOptions", async () => {
   assert.equal(kindOf(() => parseJsonObject(new TextEncoder().encode("{"))), "malformed");
-  assert.equal(kindOf(() => validate(z.enum(["a"]), "b", "option")), "invalid");
+  assert.equal(kindOf(() => validate(z.enum(["a"]), "b", { where: "option" })), "invalid");
   const q = await onRequest(
     { url: "/?top=3&include=metrics,error&name=x&interventions=%5B1%5D", body: "" },
     (c) => queryOptions(c, { listKeys: ["include"], jsonKeys: ["interventions"] }),
@@ -194,7 +194,7 @@ Deno.test("validate: unknown fields and query text of the wrong type are named p
   const schema = z.object({ top: z.number().optional() }).strict();
   const detail = (value: unknown, where: string) => {
     try {
-      validate(schema, value, where);
+      validate(schema, value, { where });
       return "";
     } catch (e) {
       return (e as SaeError).message;

@@ -134,17 +134,17 @@ async function discover(c: AppContext, deps: AppDeps): Promise<Response> {
       labels: rawLabels,
       head_names: names,
       ground_truth: truth,
-    }, "query");
+    }, { where: "query" });
     labels = binaryLabels(rawLabels, "labels");
   } else {
-    const body = validate(CircuitRequestSchema, parseJsonObject(bytes), "body");
+    const body = validate(CircuitRequestSchema, parseJsonObject(bytes), { where: "body" });
     x = fromJson(body.head_outputs);
     labels = binaryLabels(body.labels, "labels");
     names = body.head_names;
     truth = body.ground_truth;
     rawOptions = body.options;
   }
-  const options = validate(CircuitOptionsSchema, rawOptions ?? {}, "options");
+  const options = validate(CircuitOptionsSchema, rawOptions ?? {}, { where: "options" });
   if (labels.length !== x.examples) {
     throw new SaeError(
       "invalid",

@@ -36,12 +36,15 @@ Deno.test("circuits: the planted circuit heads rank first (node ROC AUC 1), JSON
   try {
     const { outputs, labels } = planted(24);
     const options = { latents: 24, epochs: 300, lr: 5e-3, train_examples: 10, seed: 1 };
-    const res = await postJson(app, "/v1/circuits/discover", {
-      head_outputs: outputs,
-      labels,
-      head_names: Array.from({ length: HEADS }, (_, h) => `L0H${h}`),
-      ground_truth: CIRCUIT,
-      options,
+    const res = await postJson(app, {
+      path: "/v1/circuits/discover",
+      body: {
+        head_outputs: outputs,
+        labels,
+        head_names: Array.from({ length: HEADS }, (_, h) => `L0H${h}`),
+        ground_truth: CIRCUIT,
+        options,
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();
@@ -81,7 +84,7 @@ Deno.test("circuits: bad input gets a clear 4xx", async () => {
       [{ head_outputs: [[[1, 2], [3]]], labels: [1] }, /values, not 2/],
     ];
     for (const [body, pattern] of cases) {
-      const res = await postJson(app, "/v1/circuits/discover", body);
+      const res = await postJson(app, { path: "/v1/circuits/discover", body: body });
       assert.equal(res.status, 422, JSON.stringify(body).slice(0, 60));
       assert.match((await res.json()).detail, pattern);
     }

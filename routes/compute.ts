@@ -122,12 +122,15 @@ export function computeOperations(deps: AppDeps): Operation[] {
       json: EncodeRequestSchema,
       binary: NPY_BODY,
       query: [
-        query("top", "at most this many latents per row", "integer"),
-        query("include", "comma list of reconstruction, error, metrics"),
-        query("grid", "vision: URL-encoded JSON [h, w], e.g. %5B16%2C16%5D"),
-        query("skip_tokens", "vision: leading tokens per image", "integer"),
-        query("map_features", "vision: URL-encoded JSON list of features to map"),
-        query("maps_top", "vision: maps per image when map_features is absent", "integer"),
+        query("top", { description: "at most this many latents per row", type: "integer" }),
+        query("include", { description: "comma list of reconstruction, error, metrics" }),
+        query("grid", { description: "vision: URL-encoded JSON [h, w], e.g. %5B16%2C16%5D" }),
+        query("skip_tokens", { description: "vision: leading tokens per image", type: "integer" }),
+        query("map_features", { description: "vision: URL-encoded JSON list of features to map" }),
+        query("maps_top", {
+          description: "vision: maps per image when map_features is absent",
+          type: "integer",
+        }),
       ],
     },
     responses: {
@@ -177,7 +180,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
         req.options.include = req.options.include.split(",").map((s) => s.trim());
       }
       c.set("rows", req.x.rows);
-      const options = validate(EncodeOptionsSchema, req.options, "option");
+      const options = validate(EncodeOptionsSchema, req.options, { where: "option" });
       const include = new Set<EncodeInclude>(options.include ?? []);
       if (options.grid && wantsNpz(c)) {
         // Never dropped silently: feature maps have no .npz form.
@@ -283,10 +286,10 @@ export function computeOperations(deps: AppDeps): Operation[] {
           );
         }
         if (dense) {
-          codes = jsonMatrix(validate(DecodeDenseSchema, object, "body").codes, "codes");
+          codes = jsonMatrix(validate(DecodeDenseSchema, object, { where: "body" }).codes, "codes");
         } else {
-          const body = validate(DecodeSparseSchema, object, "body");
-          codes = jsonSparse(body.indices, body.values, 0);
+          const body = validate(DecodeSparseSchema, object, { where: "body" });
+          codes = jsonSparse(body.indices, body.values, { width: 0 });
         }
       }
       const compute = pick(c);
@@ -325,9 +328,11 @@ export function computeOperations(deps: AppDeps): Operation[] {
       json: SteerRequestSchema,
       binary: NPY_BODY,
       query: [
-        query("interventions", "URL-encoded JSON list of interventions"),
-        query("grid", "vision: URL-encoded JSON [h, w] for interventions' patches"),
-        query("skip_tokens", "vision: leading tokens per image", "integer"),
+        query("interventions", { description: "URL-encoded JSON list of interventions" }),
+        query("grid", {
+          description: "vision: URL-encoded JSON [h, w] for interventions' patches",
+        }),
+        query("skip_tokens", { description: "vision: leading tokens per image", type: "integer" }),
       ],
     },
     responses: { 200: ACTIVATIONS_ANSWER, ...DICTIONARY_POST_ERRORS },
@@ -348,7 +353,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
         jsonKeys: ["interventions", "grid"],
       });
       c.set("rows", req.x.rows);
-      const options = validate(SteerOptionsSchema, req.options, "option");
+      const options = validate(SteerOptionsSchema, req.options, { where: "option" });
       const compute = pick(c);
       const requested = withPatchPositions(options, req.x.rows);
       const id = pathParam(c, "id");

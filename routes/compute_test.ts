@@ -22,14 +22,17 @@ for (const [name, backend] of BACKENDS) {
   Deno.test(`${name}: encode over JSON returns sorted sparse codes matching numpy, with the backend header`, async () => {
     const { app, registry } = testApp({ backend });
     const f = fixtures.get("saelens_topk_tie")!;
-    const res = await postJson(app, `/v1/dictionaries/${f.case}/encode`, { activations: f.x });
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${f.case}/encode`,
+      body: { activations: f.x },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-saeserve-backend"), name);
     const body = await res.json();
     for (let r = 0; r < f.x.length; r++) {
       const dense = new Array(f.d_sae).fill(0);
       body.indices[r].forEach((ix: number, j: number) => (dense[ix] = body.values[r][j]));
-      assertClose(dense, f.codes[r], 1e-5, `row ${r}`);
+      assertClose(dense, f.codes[r], { tol: 1e-5, what: `row ${r}` });
     }
     registry.close();
   });
@@ -37,17 +40,23 @@ for (const [name, backend] of BACKENDS) {
   Deno.test(`${name}: encode honours top and include=reconstruction,error,metrics`, async () => {
     const { app, registry } = testApp({ backend });
     const f = fixtures.get("saelens_standard")!;
-    const res = await postJson(app, `/v1/dictionaries/${f.case}/encode`, {
-      activations: f.x,
-      top: 2,
-      include: ["reconstruction", "error", "metrics"],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${f.case}/encode`,
+      body: {
+        activations: f.x,
+        top: 2,
+        include: ["reconstruction", "error", "metrics"],
+      },
     });
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.ok(body.indices.every((ix: number[]) => ix.length <= 2));
-    assertClose(body.reconstruction.flat(), f.reconstruction.flat(), 1e-5, "reconstruction");
+    assertClose(body.reconstruction.flat(), f.reconstruction.flat(), {
+      tol: 1e-5,
+      what: "reconstruction",
+    });
     const err = f.x.flat().map((v, i) => v - f.reconstruction.flat()[i]);
-    assertClose(body.error.flat(), err, 1e-4, "error");
+    assertClose(body.error.flat(), err, { tol: 1e-4, what: "error" });
     const l0 = f.codes.map((row) => row.filter((v) => v !== 0).length);
     assert.deepEqual(body.metrics.per_row.l0, l0);
     assert.ok(body.metrics.cosine > 0 && body.metrics.cosine <= 1);
@@ -79,14 +88,20 @@ for (const [name, backend] of BACKENDS) {
     assert.equal(steer.headers.get("content-type"), "application/x-npy");
     const out = decodeNpy(new Uint8Array(await steer.arrayBuffer()));
     assert.deepEqual([...out.shape], [f.x.length, f.d_in]);
-    assertClose(out.data, s.expected.flat(), 1e-5, "steer npy");
+    assertClose(out.data, s.expected.flat(), { tol: 1e-5, what: "steer npy" });
 
-    const dec = await postJson(app, `/v1/dictionaries/${f.case}/decode`, {
-      indices: f.decode.indices,
-      values: f.decode.values,
+    const dec = await postJson(app, {
+      path: `/v1/dictionaries/${f.case}/decode`,
+      body: {
+        indices: f.decode.indices,
+        values: f.decode.values,
+      },
     });
     assert.equal(dec.status, 200);
-    assertClose((await dec.json()).activations.flat(), f.decode.expected.flat(), 1e-5, "decode");
+    assertClose((await dec.json()).activations.flat(), f.decode.expected.flat(), {
+      tol: 1e-5,
+      what: "decode",
+    });
     registry.close();
   });
 
@@ -110,17 +125,18 @@ for (const [name, backend] of BACKENDS) {
     // Transcoders refuse steering (routes/steer_transcoder_test.ts).
     for (const f of [...fixtures.values()].filter((f) => f.case !== "sparsify_transcode")) {
       for (const s of f.steer) {
-        const res = await postJson(app, `/v1/dictionaries/${f.case}/steer`, {
-          activations: f.x,
-          interventions: s.interventions,
+        const res = await postJson(app, {
+          path: `/v1/dictionaries/${f.case}/steer`,
+          body: {
+            activations: f.x,
+            interventions: s.interventions,
+          },
         });
         assert.equal(res.status, 200, `${f.case} ${await res.clone().text()}`);
-        assertClose(
-          (await res.json()).activations.flat(),
-          s.expected.flat(),
-          1e-5,
-          `${f.case} steer`,
-        );
+        assertClose((await res.json()).activations.flat(), s.expected.flat(), {
+          tol: 1e-5,
+          what: `${f.case} steer`,
+        });
       }
     }
     registry.close();
@@ -139,7 +155,10 @@ Deno.test("large JSON answers (written on a job worker) equal the .npy answer", 
     indices: Array.from({ length: rows }, (_, r) => [r % 32, (r * 7) % 32]),
     values: Array.from({ length: rows }, (_, r) => [1 + (r % 5), -0.5]),
   };
-  const json = await postJson(app, "/v1/dictionaries/saelens_topk_rescale/decode", codes);
+  const json = await postJson(app, {
+    path: "/v1/dictionaries/saelens_topk_rescale/decode",
+    body: codes,
+  });
   assert.equal(json.status, 200, await json.clone().text());
   assert.equal(json.headers.get("content-type"), "application/json");
   const got = (await json.json()).activations as number[][];
@@ -161,65 +180,87 @@ Deno.test("first-hour traps: query options with a JSON body, steer without a val
 
   // A JSON request's options go in its body: a query string is refused, not ignored.
   const queried = await problem(
-    await postJson(app, `${base}/encode?top=2&foo=1`, { activations: f.x }),
+    await postJson(app, { path: `${base}/encode?top=2&foo=1`, body: { activations: f.x } }),
   );
   assert.equal(queried.status, 400);
   assert.match(
     queried.detail,
     /options go in the JSON object, not the query string \(got top, foo\)/,
   );
-  const decodeQueried = await postJson(app, `${base}/decode?bias=false`, { codes: f.codes });
+  const decodeQueried = await postJson(app, {
+    path: `${base}/decode?bias=false`,
+    body: { codes: f.codes },
+  });
   assert.equal(decodeQueried.status, 400);
 
   // Every steering mode but ablate needs a value; ablate takes none.
   for (const mode of ["add", "clamp", "scale", "orthogonal", "cap"]) {
     const res = await problem(
-      await postJson(app, `${base}/steer`, {
-        activations: f.x,
-        interventions: [{ feature: 1, mode }],
+      await postJson(app, {
+        path: `${base}/steer`,
+        body: {
+          activations: f.x,
+          interventions: [{ feature: 1, mode }],
+        },
       }),
     );
     assert.equal(res.status, 400, mode);
     assert.match(res.detail, new RegExp(`mode ${mode} needs a value`));
   }
-  const ablated = await postJson(app, `${base}/steer`, {
-    activations: f.x,
-    interventions: [{ feature: 1, mode: "ablate" }],
+  const ablated = await postJson(app, {
+    path: `${base}/steer`,
+    body: {
+      activations: f.x,
+      interventions: [{ feature: 1, mode: "ablate" }],
+    },
   });
   assert.equal(ablated.status, 200);
 
   // Decode names its two forms when the body holds both or neither.
   const both = await problem(
-    await postJson(app, `${base}/decode`, { codes: f.codes, indices: [[1]], values: [[1]] }),
+    await postJson(app, {
+      path: `${base}/decode`,
+      body: { codes: f.codes, indices: [[1]], values: [[1]] },
+    }),
   );
   assert.equal(both.status, 400);
   assert.match(
     both.detail,
     /either \{indices, values\} \(sparse\) or \{codes\} \(dense\), not both/,
   );
-  const neither = await problem(await postJson(app, `${base}/decode`, { activations: f.x }));
+  const neither = await problem(
+    await postJson(app, { path: `${base}/decode`, body: { activations: f.x } }),
+  );
   assert.equal(neither.status, 400);
   assert.match(neither.detail, /decode takes \{indices, values\}/);
   const fractional = await problem(
-    await postJson(app, `${base}/decode`, { indices: [[3.5]], values: [[1]] }),
+    await postJson(app, { path: `${base}/decode`, body: { indices: [[3.5]], values: [[1]] } }),
   );
   assert.equal(fractional.status, 400);
   assert.match(fractional.detail, /indices/);
 
   // Encode's padded answer decodes as is: (-1, 0) pairs are skipped, other -1s refused.
-  const enc = await (await postJson(app, `${base}/encode`, { activations: f.x, top: 3 })).json();
+  const enc =
+    await (await postJson(app, { path: `${base}/encode`, body: { activations: f.x, top: 3 } }))
+      .json();
   const width = Math.max(...enc.indices.map((ix: number[]) => ix.length)) + 2;
   const pad = (rows: number[][], fill: number) =>
     rows.map((row) => [...row, ...new Array(width - row.length).fill(fill)]);
-  const plain = await (await postJson(app, `${base}/decode`, enc)).json();
-  const padded = await postJson(app, `${base}/decode`, {
-    indices: pad(enc.indices, -1),
-    values: pad(enc.values, 0),
+  const plain = await (await postJson(app, { path: `${base}/decode`, body: enc })).json();
+  const padded = await postJson(app, {
+    path: `${base}/decode`,
+    body: {
+      indices: pad(enc.indices, -1),
+      values: pad(enc.values, 0),
+    },
   });
   assert.equal(padded.status, 200);
   assert.deepEqual((await padded.json()).activations, plain.activations);
   const wrongPad = await problem(
-    await postJson(app, `${base}/decode`, { indices: [[2, -1]], values: [[1, 0.5]] }),
+    await postJson(app, {
+      path: `${base}/decode`,
+      body: { indices: [[2, -1]], values: [[1, 0.5]] },
+    }),
   );
   assert.equal(wrongPad.status, 422);
   assert.match(wrongPad.detail, /-1 is padding only with value 0/);

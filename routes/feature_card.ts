@@ -119,8 +119,8 @@ export function featureCardOperation(deps: AppDeps): Operation {
           const head = await deps.registry.acquireHead(info.head);
           try {
             if (head.head.dModel === dIn) {
-              const row = matrix(1, dIn, direction.map((v) => v * norm));
-              const logits = await headLogits(deps.backend, head.head, row);
+              const row = matrix([1, dIn], direction.map((v) => v * norm));
+              const logits = await headLogits(deps.backend, { head: head.head, x: row });
               lens = lensExtremes(logits.data, { top: LENS_TOKENS, tokens: head.head.tokens });
             }
           } finally {

@@ -43,12 +43,10 @@ function assertRanked(
   const ids = (list: readonly Scored[]) => list.map((s) => s.feature ?? s.id);
   assert.deepEqual(ids(got), ids(want), `${options.what}: order`);
   for (const key of options.keys) {
-    assertClose(
-      got.map((s) => s[key] as number),
-      want.map((s) => s[key] as number),
-      TOL,
-      `${options.what} ${key}`,
-    );
+    assertClose(got.map((s) => s[key] as number), want.map((s) => s[key] as number), {
+      tol: TOL,
+      what: `${options.what} ${key}`,
+    });
   }
 }
 
@@ -82,7 +80,10 @@ async function cardsMatch(
     assert.equal(body.dictionary, dictionary);
     assert.equal(body.feature, want.feature);
     assert.deepEqual(body.explanations, []);
-    assertClose([body.decoder_norm], [want.decoder_norm as number], TOL, `${what} norm`);
+    assertClose([body.decoder_norm], [want.decoder_norm as number], {
+      tol: TOL,
+      what: `${what} norm`,
+    });
     assertRanked(body.nearest, want.nearest as Scored[], {
       keys: ["cosine"],
       what: `${what} nearest`,
@@ -126,11 +127,14 @@ Deno.test("contrast endpoint ranks features as numpy does", async () => {
   try {
     const url = `/v1/dictionaries/${c.dictionary}/features/contrast`;
     const keys = ["positive_mean", "negative_mean", "difference"];
-    const res = await postJson(app, url, {
-      positive: c.positive,
-      negative: c.negative,
-      top: 1000,
-      both: true,
+    const res = await postJson(app, {
+      path: url,
+      body: {
+        positive: c.positive,
+        negative: c.negative,
+        top: 1000,
+        both: true,
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(res.headers.get("x-saeserve-backend"), "reference");
@@ -139,10 +143,13 @@ Deno.test("contrast endpoint ranks features as numpy does", async () => {
     assertRanked(body.negative, c.ranking.negative, { keys, what: "negative" });
     for (const h of [...body.positive, ...body.negative]) assert.deepEqual(h.explanations, []);
 
-    const cut = await (await postJson(app, url, {
-      positive: c.positive,
-      negative: c.negative,
-      top: 4,
+    const cut = await (await postJson(app, {
+      path: url,
+      body: {
+        positive: c.positive,
+        negative: c.negative,
+        top: 4,
+      },
     })).json();
     assertRanked(cut.positive, c.ranking.positive.slice(0, 4), { keys, what: "top 4" });
     assert.deepEqual(cut.negative, []);

@@ -114,7 +114,7 @@ export async function prepareRows(
 ): Promise<Matrix> {
   const n = options.features.length;
   const d = options.x.cols;
-  const repeated = matrix(n, d);
+  const repeated = matrix([n, d]);
   for (let r = 0; r < n; r++) repeated.data.set(options.x.data, r * d);
   return await steerRows({ backend, prepared: lease.prepared }, repeated, {
     interventions: options.features.map((feature, r) => ({

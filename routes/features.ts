@@ -105,11 +105,11 @@ export function featureOperations(deps: AppDeps): Operation[] {
       json: InputScoreRequestSchema,
       binary: NPY_BODY,
       query: [
-        npyQuery("features", "URL-encoded JSON list of features"),
-        npyQuery("token_ids", "URL-encoded JSON list, one per row"),
-        npyQuery("example_ids", "URL-encoded JSON list, one per row"),
-        npyQuery("top", "top-activating tokens per feature", "integer"),
-        npyQuery("max_examples", "examples per feature", "integer"),
+        npyQuery("features", { description: "URL-encoded JSON list of features" }),
+        npyQuery("token_ids", { description: "URL-encoded JSON list, one per row" }),
+        npyQuery("example_ids", { description: "URL-encoded JSON list, one per row" }),
+        npyQuery("top", { description: "top-activating tokens per feature", type: "integer" }),
+        npyQuery("max_examples", { description: "examples per feature", type: "integer" }),
       ],
     },
     responses: {
@@ -187,8 +187,8 @@ export function featureOperations(deps: AppDeps): Operation[] {
       json: OutputScorePrepareSchema,
       binary: NPY_BODY,
       query: [
-        npyQuery("features", "URL-encoded JSON list of features"),
-        npyQuery("factor", "steering factor", "number"),
+        npyQuery("features", { description: "URL-encoded JSON list of features" }),
+        npyQuery("factor", { description: "steering factor", type: "number" }),
       ],
     },
     responses: {
@@ -300,7 +300,7 @@ export function featureOperations(deps: AppDeps): Operation[] {
             features: req.features,
             factor: req.factor,
           });
-          logits = await headLogits(deps.backend, head!, steered);
+          logits = await headLogits(deps.backend, { head: head!, x: steered });
         }
         expectFiniteResult(logits.data, "the logits");
         return req.features.map((feature, n) => {
@@ -324,9 +324,11 @@ export function featureOperations(deps: AppDeps): Operation[] {
       json: FeatureStatsRequestSchema,
       binary: NPY_BODY,
       query: [
-        npyQuery("features", "URL-encoded JSON list of features (default: all that fire)"),
-        npyQuery("token_ids", "URL-encoded JSON list, one per row"),
-        npyQuery("top_rows", "top-activating rows per feature", "integer"),
+        npyQuery("features", {
+          description: "URL-encoded JSON list of features (default: all that fire)",
+        }),
+        npyQuery("token_ids", { description: "URL-encoded JSON list, one per row" }),
+        npyQuery("top_rows", { description: "top-activating rows per feature", type: "integer" }),
       ],
     },
     responses: {

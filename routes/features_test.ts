@@ -25,9 +25,12 @@ for (const fx of CASES) {
   Deno.test(`${fx.dictionary}: logit lens matches numpy (ids in order, probabilities)`, async () => {
     const { app, registry } = testApp();
     try {
-      const res = await postJson(app, `${url}/features/logit-lens`, {
-        features: fx.logit_lens.features,
-        top: fx.logit_lens.top,
+      const res = await postJson(app, {
+        path: `${url}/features/logit-lens`,
+        body: {
+          features: fx.logit_lens.features,
+          top: fx.logit_lens.top,
+        },
       });
       assert.equal(res.status, 200, await res.clone().text());
       const body = await res.json();
@@ -45,8 +48,7 @@ for (const fx of CASES) {
         assertClose(
           got.tokens.map((t: { prob: number }) => t.prob),
           want.tokens.map((t: { prob: number }) => t.prob),
-          TOL,
-          "prob",
+          { tol: TOL, what: "prob" },
         );
       }
     } finally {
@@ -58,11 +60,14 @@ for (const fx of CASES) {
     const { app, registry } = testApp();
     try {
       const s = fx.input_score;
-      const res = await postJson(app, `${url}/features/input-score`, {
-        features: s.features,
-        activations: s.activations,
-        token_ids: s.token_ids,
-        example_ids: s.example_ids,
+      const res = await postJson(app, {
+        path: `${url}/features/input-score`,
+        body: {
+          features: s.features,
+          activations: s.activations,
+          token_ids: s.token_ids,
+          example_ids: s.example_ids,
+        },
       });
       assert.equal(res.status, 200, await res.clone().text());
       const body = await res.json();
@@ -91,33 +96,43 @@ for (const fx of CASES) {
     const { app, registry } = testApp();
     try {
       const p = fx.output_score_prepare;
-      const prep = await postJson(app, `${url}/features/output-score/prepare`, {
-        activations: p.activations,
-        features: p.features,
-        factor: p.factor,
+      const prep = await postJson(app, {
+        path: `${url}/features/output-score/prepare`,
+        body: {
+          activations: p.activations,
+          features: p.features,
+          factor: p.factor,
+        },
       });
       assert.equal(prep.status, 200, await prep.clone().text());
-      assertClose((await prep.json()).activations.flat(), p.expected.flat(), TOL, "prepared rows");
+      assertClose((await prep.json()).activations.flat(), p.expected.flat(), {
+        tol: TOL,
+        what: "prepared rows",
+      });
       const o = fx.output_score;
-      const res = await postJson(app, `${url}/features/output-score`, {
-        features: o.features,
-        logits: o.logits,
+      const res = await postJson(app, {
+        path: `${url}/features/output-score`,
+        body: {
+          features: o.features,
+          logits: o.logits,
+        },
       });
       assert.equal(res.status, 200, await res.clone().text());
       const { scores } = await res.json();
       for (const [n, want] of o.expected.entries()) {
         assert.equal(scores[n].feature, want.feature);
         assert.equal(scores[n].min_rank, want.min_rank);
-        assertClose(
-          [scores[n].score, scores[n].max_prob],
-          [want.score, want.max_prob],
-          TOL,
-          `feature ${want.feature}`,
-        );
+        assertClose([scores[n].score, scores[n].max_prob], [want.score, want.max_prob], {
+          tol: TOL,
+          what: `feature ${want.feature}`,
+        });
       }
-      const wrong = await postJson(app, `${url}/features/output-score`, {
-        features: o.features,
-        logits: o.logits.slice(1),
+      const wrong = await postJson(app, {
+        path: `${url}/features/output-score`,
+        body: {
+          features: o.features,
+          logits: o.logits.slice(1),
+        },
       });
       assert.equal(wrong.status, 422);
       await wrong.body?.cancel();
@@ -129,9 +144,12 @@ for (const fx of CASES) {
   Deno.test(`${fx.dictionary}: feature statistics match numpy`, async () => {
     const { app, registry } = testApp();
     try {
-      const res = await postJson(app, `${url}/features/stats`, {
-        activations: fx.stats.activations,
-        token_ids: fx.stats.token_ids,
+      const res = await postJson(app, {
+        path: `${url}/features/stats`,
+        body: {
+          activations: fx.stats.activations,
+          token_ids: fx.stats.token_ids,
+        },
       });
       assert.equal(res.status, 200, await res.clone().text());
       const body = await res.json();
@@ -141,12 +159,10 @@ for (const fx of CASES) {
       );
       for (const [n, want] of fx.stats.expected.entries()) {
         const got = body.features[n];
-        assertClose(
-          [got.density, got.mean, got.max],
-          [want.density, want.mean, want.max],
-          TOL,
-          `feature ${want.feature}`,
-        );
+        assertClose([got.density, got.mean, got.max], [want.density, want.mean, want.max], {
+          tol: TOL,
+          what: `feature ${want.feature}`,
+        });
         assert.deepEqual(
           got.top_rows.map((t: { row: number }) => t.row),
           want.top_rows.map((t: { row: number }) => t.row),
@@ -166,39 +182,49 @@ for (const fx of CASES) {
     try {
       const v = fx.steering_vector;
       for (const c of v.cases) {
-        const res = await postJson(app, `${url}/steering-vector`, {
-          features: v.features,
-          unit: c.unit,
-          normalize: c.normalize,
+        const res = await postJson(app, {
+          path: `${url}/steering-vector`,
+          body: {
+            features: v.features,
+            unit: c.unit,
+            normalize: c.normalize,
+          },
         });
         assert.equal(res.status, 200, await res.clone().text());
-        assertClose(
-          (await res.json()).vector,
-          c.expected,
-          TOL,
-          `${c.unit} normalize ${c.normalize}`,
-        );
+        assertClose((await res.json()).vector, c.expected, {
+          tol: TOL,
+          what: `${c.unit} normalize ${c.normalize}`,
+        });
       }
       const c0 = v.cases[0];
-      const npy = await postJson(app, `${url}/steering-vector`, {
-        features: v.features,
-        unit: c0.unit,
-        normalize: c0.normalize,
-        format: "npy",
+      const npy = await postJson(app, {
+        path: `${url}/steering-vector`,
+        body: {
+          features: v.features,
+          unit: c0.unit,
+          normalize: c0.normalize,
+          format: "npy",
+        },
       });
-      assertClose(decodeNpy(new Uint8Array(await npy.arrayBuffer())).data, c0.expected, TOL, "npy");
-      const gguf = await postJson(app, `${url}/steering-vector`, {
-        features: v.features,
-        unit: c0.unit,
-        normalize: c0.normalize,
-        format: "gguf",
-        layer: 7,
+      assertClose(decodeNpy(new Uint8Array(await npy.arrayBuffer())).data, c0.expected, {
+        tol: TOL,
+        what: "npy",
+      });
+      const gguf = await postJson(app, {
+        path: `${url}/steering-vector`,
+        body: {
+          features: v.features,
+          unit: c0.unit,
+          normalize: c0.normalize,
+          format: "gguf",
+          layer: 7,
+        },
       });
       assert.equal(gguf.status, 200);
       const file = readGguf(new Uint8Array(await gguf.arrayBuffer()));
       assert.equal(file.tensors.length, 1);
       assert.equal(file.tensors[0].name, "direction.7");
-      assertClose(file.tensors[0].data!, c0.expected, TOL, "gguf");
+      assertClose(file.tensors[0].data!, c0.expected, { tol: TOL, what: "gguf" });
     } finally {
       registry.close();
     }
@@ -209,17 +235,18 @@ for (const fx of CASES) {
       const { app, registry } = testApp();
       try {
         for (const m of fx.steer_modes) {
-          const res = await postJson(app, `${url}/steer`, {
-            activations: m.activations,
-            interventions: m.interventions,
+          const res = await postJson(app, {
+            path: `${url}/steer`,
+            body: {
+              activations: m.activations,
+              interventions: m.interventions,
+            },
           });
           assert.equal(res.status, 200, await res.clone().text());
-          assertClose(
-            (await res.json()).activations.flat(),
-            m.expected.flat(),
-            TOL,
-            JSON.stringify(m.interventions),
-          );
+          assertClose((await res.json()).activations.flat(), m.expected.flat(), {
+            tol: TOL,
+            what: JSON.stringify(m.interventions),
+          });
         }
       } finally {
         registry.close();
@@ -232,21 +259,22 @@ for (const fx of CASES) {
       const { app, registry } = testApp();
       try {
         const o = fx.output_score_self;
-        const res = await postJson(app, `${url}/features/output-score`, {
-          features: o.features,
-          activations: o.activations,
-          factor: o.factor,
+        const res = await postJson(app, {
+          path: `${url}/features/output-score`,
+          body: {
+            features: o.features,
+            activations: o.activations,
+            factor: o.factor,
+          },
         });
         assert.equal(res.status, 200, await res.clone().text());
         const { scores } = await res.json();
         for (const [n, want] of o.expected.entries()) {
           assert.equal(scores[n].min_rank, want.min_rank, `feature ${want.feature}`);
-          assertClose(
-            [scores[n].score, scores[n].max_prob],
-            [want.score, want.max_prob],
-            1e-3,
-            `feature ${want.feature}`,
-          );
+          assertClose([scores[n].score, scores[n].max_prob], [want.score, want.max_prob], {
+            tol: 1e-3,
+            what: `feature ${want.feature}`,
+          });
         }
       } finally {
         registry.close();
@@ -258,15 +286,21 @@ for (const fx of CASES) {
 Deno.test("features: a dictionary without a model head gets a clear 422; output score needs logits unless before the norm", async () => {
   const { app, registry } = testApp();
   try {
-    const res = await postJson(app, "/v1/dictionaries/saelens_standard/features/logit-lens", {
-      features: [0],
+    const res = await postJson(app, {
+      path: "/v1/dictionaries/saelens_standard/features/logit-lens",
+      body: {
+        features: [0],
+      },
     });
     assert.equal(res.status, 422);
     assert.match((await res.json()).detail, /model head/);
     const ln = CASES.find((c) => c.dictionary === "steer_ln")!;
-    const self = await postJson(app, `/v1/dictionaries/${ln.dictionary}/features/output-score`, {
-      features: [0],
-      activations: ln.output_score_prepare.activations,
+    const self = await postJson(app, {
+      path: `/v1/dictionaries/${ln.dictionary}/features/output-score`,
+      body: {
+        features: [0],
+        activations: ln.output_score_prepare.activations,
+      },
     });
     assert.equal(self.status, 422);
     assert.match((await self.json()).detail, /send logits/);

@@ -13,8 +13,11 @@ Deno.test("/metrics names each loaded dictionary, and drops it once evicted", as
   assert.doesNotMatch(before, /saeserve_dictionary_loaded\{/);
   for (const id of ["dl_topk", "dl_relu"]) {
     const d = await (await app.request(`/v1/dictionaries/${id}`)).json();
-    const r = await postJson(app, `/v1/dictionaries/${id}/encode`, {
-      activations: [new Array(d.d_in).fill(0.5)],
+    const r = await postJson(app, {
+      path: `/v1/dictionaries/${id}/encode`,
+      body: {
+        activations: [new Array(d.d_in).fill(0.5)],
+      },
     });
     assert.equal(r.status, 200);
   }

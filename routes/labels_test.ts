@@ -18,22 +18,31 @@ Deno.test("probes: labels as numbers and as booleans give the same probe", async
   const { app, registry } = testApp({ store: fileStore(DEMO) });
   try {
     const train = async (labels: unknown[]) => {
-      const res = await postJson(app, "/v1/probes/train", {
-        activations: X,
-        labels,
-        test_activations: X,
-        test_labels: labels,
-        methods: ["logistic"],
+      const res = await postJson(app, {
+        path: "/v1/probes/train",
+        body: {
+          activations: X,
+          labels,
+          test_activations: X,
+          test_labels: labels,
+          methods: ["logistic"],
+        },
       });
       assert.equal(res.status, 200, await res.clone().text());
       return await res.json();
     };
     const asNumbers = await train(Y);
     assert.deepEqual(await train(Y.map((y) => y === 1)), asNumbers);
-    const bad = await postJson(app, "/v1/probes/train", { activations: X, labels: X.map(() => 2) });
+    const bad = await postJson(app, {
+      path: "/v1/probes/train",
+      body: { activations: X, labels: X.map(() => 2) },
+    });
     assert.equal(bad.status, 422);
     assert.match((await bad.json()).detail, /labels must be 0 or 1 \(or false \/ true\)/);
-    const unknown = await postJson(app, "/v1/probes/train", { activations: X, labels: Y, nope: 1 });
+    const unknown = await postJson(app, {
+      path: "/v1/probes/train",
+      body: { activations: X, labels: Y, nope: 1 },
+    });
     assert.equal(unknown.status, 400, "the request stays strict");
   } finally {
     registry.close();
@@ -55,7 +64,7 @@ Deno.test("circuits: boolean labels (JSON and query) and an int32 .npy body", as
     );
     const options = { latents: 8, epochs: 20, train_examples: 4, seed: 1 };
     const discover = async (body: unknown) => {
-      const res = await postJson(app, "/v1/circuits/discover", body);
+      const res = await postJson(app, { path: "/v1/circuits/discover", body: body });
       assert.equal(res.status, 200, await res.clone().text());
       return (await res.json()).heads;
     };

@@ -25,7 +25,8 @@ export interface QueryParam {
 }
 
 /** A query parameter of an operation that also takes an .npy body. */
-export function npyQuery(name: string, description: string, type = "string"): QueryParam {
+export function npyQuery(name: string, about: { description: string; type?: string }): QueryParam {
+  const { description, type = "string" } = about;
   return { name, description: `with an .npy body: ${description}`, schema: { type } };
 }
 

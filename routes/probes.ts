@@ -145,12 +145,14 @@ export function probeOperations(deps: AppDeps): Operation[] {
       json: TrainRequestSchema,
       binary: NPY_BODY,
       query: [
-        npyQuery("labels", "URL-encoded JSON list, one 0 / 1 per row"),
-        npyQuery("methods", "URL-encoded JSON list of methods"),
-        npyQuery("dictionary", "the dictionary id of the sae method"),
-        npyQuery("k", "latents the sae method keeps: a number or a URL-encoded JSON list"),
-        npyQuery("test_activations", "URL-encoded JSON rows (small test sets)"),
-        npyQuery("test_labels", "URL-encoded JSON list, one per test row"),
+        npyQuery("labels", { description: "URL-encoded JSON list, one 0 / 1 per row" }),
+        npyQuery("methods", { description: "URL-encoded JSON list of methods" }),
+        npyQuery("dictionary", { description: "the dictionary id of the sae method" }),
+        npyQuery("k", {
+          description: "latents the sae method keeps: a number or a URL-encoded JSON list",
+        }),
+        npyQuery("test_activations", { description: "URL-encoded JSON rows (small test sets)" }),
+        npyQuery("test_labels", { description: "URL-encoded JSON list, one per test row" }),
       ],
     },
     responses: {
@@ -191,7 +193,7 @@ export function probeOperations(deps: AppDeps): Operation[] {
     request: {
       json: ProbePredictRequestSchema,
       binary: NPY_BODY,
-      query: [npyQuery("probe", "the probe document as URL-encoded JSON")],
+      query: [npyQuery("probe", { description: "the probe document as URL-encoded JSON" })],
     },
     responses: {
       200: {
@@ -309,7 +311,7 @@ async function predictHandler(c: AppContext, deps: AppDeps): Promise<Response> {
   if (!["logistic", "pca", "knn", "sae"].includes(body.probe.kind as string)) {
     throw new SaeError("invalid", "probe.kind must be logistic, pca, knn or sae");
   }
-  const probe = validate(ProbeDocumentSchema, body.probe, "probe") as ProbeDocument;
+  const probe = validate(ProbeDocumentSchema, body.probe, { where: "probe" }) as ProbeDocument;
   checkProbe(probe, x.cols);
   const enc = probe.kind === "sae" && probe.dictionary
     ? await encoder(deps, probe.dictionary, requestSignal(c))

@@ -17,13 +17,19 @@ async function plantedData(app: ReturnType<typeof testApp>["app"], n: number, se
   const rand = seededRandom(seed);
   // Decoder rows via decode of one-hot codes.
   const ids = Array.from({ length: 256 }, (_, i) => i);
-  const dec = await (await postJson(app, "/v1/dictionaries/demo-topk/decode", {
-    indices: ids.map((i) => [i]),
-    values: ids.map(() => [1]),
+  const dec = await (await postJson(app, {
+    path: "/v1/dictionaries/demo-topk/decode",
+    body: {
+      indices: ids.map((i) => [i]),
+      values: ids.map(() => [1]),
+    },
   })).json();
-  const bias = (await (await postJson(app, "/v1/dictionaries/demo-topk/decode", {
-    indices: [[]],
-    values: [[]],
+  const bias = (await (await postJson(app, {
+    path: "/v1/dictionaries/demo-topk/decode",
+    body: {
+      indices: [[]],
+      values: [[]],
+    },
   })).json())
     .activations[0];
   const rows: number[][] = [];
@@ -39,8 +45,10 @@ async function plantedData(app: ReturnType<typeof testApp>["app"], n: number, se
     rows.push(x.map((v) => v + (rand() - 0.5) * 0.1));
   }
   // Labels from the dictionary's own codes of the planted latents.
-  const enc =
-    await (await postJson(app, "/v1/dictionaries/demo-topk/encode", { activations: rows })).json();
+  const enc = await (await postJson(app, {
+    path: "/v1/dictionaries/demo-topk/encode",
+    body: { activations: rows },
+  })).json();
   const labels = enc.indices.map((ix: number[], r: number) => {
     const f = (l: number) => (ix.includes(l) ? enc.values[r][ix.indexOf(l)] : 0);
     return f(PLANTED[0]) + f(PLANTED[1]) + f(PLANTED[2]) > 0.5 ? 1 : 0;
@@ -53,14 +61,17 @@ Deno.test("probes: the k=4 SAE probe finds the 3 planted latents with test AUC >
   try {
     const train = await plantedData(app, 400, 1);
     const test = await plantedData(app, 300, 2);
-    const res = await postJson(app, "/v1/probes/train", {
-      activations: train.rows,
-      labels: train.labels,
-      test_activations: test.rows,
-      test_labels: test.labels,
-      dictionary: "demo-topk",
-      k: [4],
-      methods: ["sae", "logistic"],
+    const res = await postJson(app, {
+      path: "/v1/probes/train",
+      body: {
+        activations: train.rows,
+        labels: train.labels,
+        test_activations: test.rows,
+        test_labels: test.labels,
+        dictionary: "demo-topk",
+        k: [4],
+        methods: ["sae", "logistic"],
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();
@@ -70,9 +81,12 @@ Deno.test("probes: the k=4 SAE probe finds the 3 planted latents with test AUC >
     assert.ok(sae.test_auc > 0.95, `test AUC ${sae.test_auc}`);
     assert.ok(body.methods.find((m: { name: string }) => m.name === "logistic").test_auc > 0.5);
     // The best probe is a document the caller keeps and sends back.
-    const pred = await postJson(app, "/v1/probes/predict", {
-      probe: body.probe,
-      activations: test.rows.slice(0, 5),
+    const pred = await postJson(app, {
+      path: "/v1/probes/predict",
+      body: {
+        probe: body.probe,
+        activations: test.rows.slice(0, 5),
+      },
     });
     assert.equal(pred.status, 200, await pred.clone().text());
     const { probabilities } = await pred.json();
@@ -101,7 +115,7 @@ Deno.test("probes: bad input gets 422 with a clear message", async () => {
       [{ activations: x, labels: [0, 1, 0, 1], methods: ["sae"] }, /needs a dictionary/],
     ];
     for (const [body, pattern] of cases) {
-      const res = await postJson(app, "/v1/probes/train", body);
+      const res = await postJson(app, { path: "/v1/probes/train", body: body });
       assert.equal(res.status, 422, JSON.stringify(body).slice(0, 80));
       assert.match((await res.json()).detail, pattern);
     }

@@ -31,7 +31,7 @@ Deno.test("wantsNpy follows Accept, else the request's form; wantsNpz only on Ac
 Deno.test("activationsResponse answers JSON rows or .npy, with the backend header", async () => {
   const jobs = new JobRunner();
   try {
-    const m = matrix(2, 2, Float32Array.from([1, 2, 3, 4]));
+    const m = matrix([2, 2], Float32Array.from([1, 2, 3, 4]));
     const json = await onGet(
       undefined,
       (c) => activationsResponse(c, m, { form: "json", backend: "reference", jobs }),
@@ -59,7 +59,7 @@ Deno.test("paddedCodes pads with -1 / 0; matrixRows views rows; non-finite resul
   assert.equal(padded.width, 2);
   assert.deepEqual(Array.from(padded.indices), [5, 2, 7, -1]);
   assert.deepEqual(Array.from(padded.values), [3, 1, 2, 0]);
-  const rows = matrixRows(matrix(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6])));
+  const rows = matrixRows(matrix([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6])));
   assert.deepEqual(rows.map((r) => Array.from(r)), [[1, 2, 3], [4, 5, 6]]);
   expectFiniteResult([1, 2], "x");
   assert.throws(() => expectFiniteResult([1, Infinity], "the result"), /overflows f32/);

@@ -17,9 +17,12 @@ const WHY = /sparsify_transcode is a transcoder/;
 Deno.test("transcoder: steer is a 422 problem+json saying why", async () => {
   const { app, registry } = testApp();
   try {
-    const res = await postJson(app, `/v1/dictionaries/${ID}/steer`, {
-      activations: f.x,
-      interventions: [{ feature: 1, mode: "add", value: 2 }],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/steer`,
+      body: {
+        activations: f.x,
+        interventions: [{ feature: 1, mode: "add", value: 2 }],
+      },
     });
     await expectProblem(res, { status: 422, detail: WHY });
   } finally {
@@ -30,9 +33,12 @@ Deno.test("transcoder: steer is a 422 problem+json saying why", async () => {
 Deno.test("transcoder: output-score/prepare (steered rows) is a 422 problem+json", async () => {
   const { app, registry } = testApp();
   try {
-    const res = await postJson(app, `/v1/dictionaries/${ID}/features/output-score/prepare`, {
-      features: [0, 1],
-      activations: f.x[0],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/features/output-score/prepare`,
+      body: {
+        features: [0, 1],
+        activations: f.x[0],
+      },
     });
     await expectProblem(res, { status: 422, detail: WHY });
   } finally {
@@ -43,9 +49,12 @@ Deno.test("transcoder: output-score/prepare (steered rows) is a 422 problem+json
 Deno.test("transcoder: steering-vector (W_dec rows as input-space directions) is a 422", async () => {
   const { app, registry } = testApp();
   try {
-    const res = await postJson(app, `/v1/dictionaries/${ID}/steering-vector`, {
-      features: [{ feature: 1, strength: 2 }],
-      format: "json",
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/steering-vector`,
+      body: {
+        features: [{ feature: 1, strength: 2 }],
+        format: "json",
+      },
     });
     await expectProblem(res, { status: 422, detail: WHY });
   } finally {
@@ -56,11 +65,17 @@ Deno.test("transcoder: steering-vector (W_dec rows as input-space directions) is
 Deno.test("transcoder: encode and decode still answer", async () => {
   const { app, registry } = testApp();
   try {
-    const enc = await postJson(app, `/v1/dictionaries/${ID}/encode`, { activations: f.x });
+    const enc = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/encode`,
+      body: { activations: f.x },
+    });
     assert.equal(enc.status, 200, await enc.clone().text());
     const codes = await enc.json();
     assert.equal(codes.indices.length, f.x.length);
-    const dec = await postJson(app, `/v1/dictionaries/${ID}/decode`, { codes: f.codes });
+    const dec = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/decode`,
+      body: { codes: f.codes },
+    });
     assert.equal(dec.status, 200, await dec.clone().text());
     assert.equal((await dec.json()).activations.length, f.codes.length);
   } finally {

@@ -41,12 +41,14 @@ export function visionOperations(deps: AppDeps): Operation[] {
       json: HeatmapRequestSchema,
       binary: NPY_BODY,
       query: [
-        npyQuery("grid", "URL-encoded JSON [h, w]"),
-        npyQuery("skip_tokens", "leading tokens", "integer"),
-        npyQuery("feature", "the feature", "integer"),
-        npyQuery("size", "URL-encoded JSON [width, height]"),
-        npyQuery("max", "the activation drawn brightest", "number"),
-        npyQuery("image", "the image to blend over (base64 or a data: URL; small ones)"),
+        npyQuery("grid", { description: "URL-encoded JSON [h, w]" }),
+        npyQuery("skip_tokens", { description: "leading tokens", type: "integer" }),
+        npyQuery("feature", { description: "the feature", type: "integer" }),
+        npyQuery("size", { description: "URL-encoded JSON [width, height]" }),
+        npyQuery("max", { description: "the activation drawn brightest", type: "number" }),
+        npyQuery("image", {
+          description: "the image to blend over (base64 or a data: URL; small ones)",
+        }),
       ],
     },
     responses: {
@@ -78,10 +80,10 @@ export function visionOperations(deps: AppDeps): Operation[] {
       json: SemanticProbeRequestSchema,
       binary: NPY_BODY,
       query: [
-        npyQuery("grid", "URL-encoded JSON [h, w]"),
-        npyQuery("skip_tokens", "leading tokens per image", "integer"),
-        npyQuery("labels", "URL-encoded JSON list, one 0 / 1 per image"),
-        npyQuery("top", "features returned", "integer"),
+        npyQuery("grid", { description: "URL-encoded JSON [h, w]" }),
+        npyQuery("skip_tokens", { description: "leading tokens per image", type: "integer" }),
+        npyQuery("labels", { description: "URL-encoded JSON list, one 0 / 1 per image" }),
+        npyQuery("top", { description: "features returned", type: "integer" }),
       ],
     },
     responses: {

@@ -20,7 +20,10 @@ const base: number[] = D.x[0];
 
 /** The strongest feature of the base row, and rows scaled so that feature grows along the grid. */
 async function scaledGrid(app: ReturnType<typeof testApp>["app"], h: number, w: number) {
-  const enc = await (await postJson(app, `/v1/dictionaries/${ID}/encode`, { activations: [base] }))
+  const enc = await (await postJson(app, {
+    path: `/v1/dictionaries/${ID}/encode`,
+    body: { activations: [base] },
+  }))
     .json();
   const feature = enc.indices[0][0];
   const rows = [base.map(() => 0)]; // one skipped CLS token
@@ -33,11 +36,14 @@ Deno.test("vision: encode with a grid returns per-image feature maps equal to th
   try {
     const { feature, rows } = await scaledGrid(app, 3, 4);
     const twoImages = [...rows, ...rows];
-    const res = await postJson(app, `/v1/dictionaries/${ID}/encode`, {
-      activations: twoImages,
-      grid: [3, 4],
-      skip_tokens: 1,
-      map_features: [feature],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/encode`,
+      body: {
+        activations: twoImages,
+        grid: [3, 4],
+        skip_tokens: 1,
+        map_features: [feature],
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();
@@ -63,10 +69,13 @@ Deno.test("vision: encode with a grid returns per-image feature maps equal to th
     });
     assert.equal(npy.status, 200, await npy.clone().text());
     assert.deepEqual((await npy.json()).maps, body.maps);
-    const bad = await postJson(app, `/v1/dictionaries/${ID}/encode`, {
-      activations: rows.slice(1),
-      grid: [3, 4],
-      skip_tokens: 1,
+    const bad = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/encode`,
+      body: {
+        activations: rows.slice(1),
+        grid: [3, 4],
+        skip_tokens: 1,
+      },
     });
     assert.equal(bad.status, 422);
     await bad.body?.cancel();
@@ -79,12 +88,15 @@ Deno.test("vision: heatmap PNG has the requested size and brightness monotone in
   const { app, registry } = testApp();
   try {
     const { feature, rows } = await scaledGrid(app, 1, 8);
-    const res = await postJson(app, `/v1/dictionaries/${ID}/heatmap`, {
-      activations: rows,
-      grid: [1, 8],
-      skip_tokens: 1,
-      feature,
-      size: [80, 10],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/heatmap`,
+      body: {
+        activations: rows,
+        grid: [1, 8],
+        skip_tokens: 1,
+        feature,
+        size: [80, 10],
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(res.headers.get("content-type"), "image/png");
@@ -105,21 +117,27 @@ Deno.test("vision: heatmap PNG has the requested size and brightness monotone in
       channels: 3,
       depth: 8,
     });
-    const over = await postJson(app, `/v1/dictionaries/${ID}/heatmap`, {
-      activations: rows,
-      grid: [1, 8],
-      skip_tokens: 1,
-      feature,
-      image: btoa(String.fromCharCode(...bg)),
+    const over = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/heatmap`,
+      body: {
+        activations: rows,
+        grid: [1, 8],
+        skip_tokens: 1,
+        feature,
+        image: btoa(String.fromCharCode(...bg)),
+      },
     });
     const img = decodePng(new Uint8Array(await over.arrayBuffer()));
     assert.deepEqual([img.width, img.height], [40, 5]);
-    const bad = await postJson(app, `/v1/dictionaries/${ID}/heatmap`, {
-      activations: rows,
-      grid: [1, 8],
-      skip_tokens: 1,
-      feature,
-      image: btoa("not an image"),
+    const bad = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/heatmap`,
+      body: {
+        activations: rows,
+        grid: [1, 8],
+        skip_tokens: 1,
+        feature,
+        image: btoa("not an image"),
+      },
     });
     assert.equal(bad.status, 422);
     await bad.body?.cancel();
@@ -133,11 +151,14 @@ Deno.test("vision: steering with a patch mask changes only those patches' rows",
   try {
     const { feature, rows } = await scaledGrid(app, 2, 2);
     const mask = [[true, false], [false, true]];
-    const res = await postJson(app, `/v1/dictionaries/${ID}/steer`, {
-      activations: rows,
-      grid: [2, 2],
-      skip_tokens: 1,
-      interventions: [{ feature, mode: "clamp", value: -2, patches: mask }],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/steer`,
+      body: {
+        activations: rows,
+        grid: [2, 2],
+        skip_tokens: 1,
+        interventions: [{ feature, mode: "clamp", value: -2, patches: mask }],
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     const out: number[][] = (await res.json()).activations;
@@ -156,9 +177,12 @@ Deno.test("vision: steering with a patch mask changes only those patches' rows",
     });
     assert.equal(npy.status, 200, await npy.clone().text());
     assert.deepEqual((await npy.json()).activations, out);
-    const both = await postJson(app, `/v1/dictionaries/${ID}/steer`, {
-      activations: rows,
-      interventions: [{ feature, mode: "ablate", patches: [0] }],
+    const both = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/steer`,
+      body: {
+        activations: rows,
+        interventions: [{ feature, mode: "ablate", patches: [0] }],
+      },
     });
     assert.equal(both.status, 422); // patches without a grid
     await both.body?.cancel();
@@ -173,11 +197,14 @@ Deno.test("vision: the semantic probe scores a feature that fires only in positi
     const { feature, rows } = await scaledGrid(app, 1, 2);
     const zero = rows.map((r) => r.map(() => 0));
     const images = [rows, zero, rows, zero];
-    const res = await postJson(app, `/v1/dictionaries/${ID}/features/semantic-probe`, {
-      activations: images.flat(),
-      grid: [1, 2],
-      skip_tokens: 1,
-      labels: [1, 0, 1, 0],
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/features/semantic-probe`,
+      body: {
+        activations: images.flat(),
+        grid: [1, 2],
+        skip_tokens: 1,
+        labels: [1, 0, 1, 0],
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();

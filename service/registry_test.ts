@@ -235,7 +235,8 @@ Deno.test("HTTP: a broken dictionary's 503 carries Retry-After, and repeats with
   const store = probe(fileStore(root));
   const { app, registry } = testApp({ store });
   try {
-    const ask = () => postJson(app, `/v1/dictionaries/${ID}/encode`, { activations: [[0]] });
+    const ask = () =>
+      postJson(app, { path: `/v1/dictionaries/${ID}/encode`, body: { activations: [[0]] } });
     const first = await ask();
     assert.equal(first.status, 503);
     assert.equal(first.headers.get("retry-after"), "1");
@@ -334,7 +335,7 @@ Deno.test("the list reads explanation files without loading them: a tight budget
   const { app, registry } = testApp({ store: fileStore(demo), memoryBudget: 200_000 });
   try {
     const rows = { activations: [Array.from({ length: 64 }, (_, i) => Math.sin(i))] };
-    const enc = await postJson(app, "/v1/dictionaries/demo-sparsify/encode", rows);
+    const enc = await postJson(app, { path: "/v1/dictionaries/demo-sparsify/encode", body: rows });
     assert.equal(enc.status, 200, await enc.clone().text());
     await enc.body?.cancel();
     for (let i = 0; i < 2; i++) {

@@ -31,8 +31,8 @@ export interface Fixture {
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
 /** `n` seeded numbers uniform in [-scale, scale) (the backend tests' inputs; domain/random.ts). */
-export function random(n: number, seed: number, scale = 1): Float32Array {
-  return uniformArray(n, seed, { scale });
+export function random(n: number, seed: number, options?: { scale?: number }): Float32Array {
+  return uniformArray(n, seed, { scale: options?.scale ?? 1 });
 }
 
 /** A seeded random dictionary of `dIn` x `dSae` with `activation` (the backend tests' shapes). */
@@ -45,9 +45,9 @@ export function randomWeights(
   return {
     dIn,
     dSae,
-    wEnc: matrix(dIn, dSae, random(dIn * dSae, seed, 0.3)),
-    wDec: matrix(dSae, dIn, random(dSae * dIn, seed + 1, 0.3)),
-    bDec: random(dIn, seed + 2, 0.1),
+    wEnc: matrix([dIn, dSae], random(dIn * dSae, seed, { scale: 0.3 })),
+    wDec: matrix([dSae, dIn], random(dSae * dIn, seed + 1, { scale: 0.3 })),
+    bDec: random(dIn, seed + 2, { scale: 0.1 }),
     preBias: null,
     activation,
     normalization: "none",
@@ -58,23 +58,27 @@ export function randomWeights(
 /** One seeded parameter set of every activation kind for `dSae` latents, by name. */
 export function everyActivation(dSae: number, seed: number): Record<string, Activation> {
   return {
-    relu: { kind: "relu", bEnc: random(dSae, seed, 0.2) },
+    relu: { kind: "relu", bEnc: random(dSae, seed, { scale: 0.2 }) },
     jumprelu: {
       kind: "jumprelu",
-      bEnc: random(dSae, seed, 0.2),
-      threshold: random(dSae, seed + 7, 0.3).map(Math.abs),
+      bEnc: random(dSae, seed, { scale: 0.2 }),
+      threshold: random(dSae, seed + 7, { scale: 0.3 }).map(Math.abs),
     },
     gated: {
       kind: "gated",
-      bGate: random(dSae, seed, 0.2),
-      magScale: random(dSae, seed + 3, 0.5).map((v) => Math.exp(v)),
-      bMag: random(dSae, seed + 4, 0.2),
+      bGate: random(dSae, seed, { scale: 0.2 }),
+      magScale: random(dSae, seed + 3, { scale: 0.5 }).map((v) => Math.exp(v)),
+      bMag: random(dSae, seed + 4, { scale: 0.2 }),
     },
-    topk: { kind: "topk", bEnc: random(dSae, seed, 0.2), k: 7 },
-    groupmax: { kind: "groupmax", bEnc: random(dSae, seed, 0.2), k: 4 },
-    tanh_relu: { kind: "tanh_relu", bEnc: random(dSae, seed, 0.2) },
+    topk: { kind: "topk", bEnc: random(dSae, seed, { scale: 0.2 }), k: 7 },
+    groupmax: { kind: "groupmax", bEnc: random(dSae, seed, { scale: 0.2 }), k: 4 },
+    tanh_relu: { kind: "tanh_relu", bEnc: random(dSae, seed, { scale: 0.2 }) },
     // Shifted down so that rows keep negative codes.
-    topk_signed: { kind: "topk_signed", bEnc: random(dSae, seed, 0.2).map((v) => v - 2), k: 7 },
+    topk_signed: {
+      kind: "topk_signed",
+      bEnc: random(dSae, seed, { scale: 0.2 }).map((v) => v - 2),
+      k: 7,
+    },
   };
 }
 
@@ -99,9 +103,9 @@ export function fixtureRegistry(backend: Backend): Registry {
 export function assertClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  tol: number,
-  what: string,
+  options: { tol: number; what: string },
 ): void {
+  const { tol, what } = options;
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const e = expected[i];
@@ -122,20 +126,24 @@ function dense(codes: SparseRows, r: number): Float32Array {
 export function conformanceTests(
   name: string,
   makeBackend: () => Promise<Backend> | Backend,
-  tol: number,
+  options: { tol: number },
 ): void {
+  const { tol } = options;
   for (const f of loadFixtures()) {
     Deno.test(`${name}: ${f.case} encode, decode and steer match numpy`, async () => {
       const backend = await makeBackend();
       const registry = fixtureRegistry(backend);
       const lease = await registry.acquire(f.case);
       try {
-        const x = matrix(f.x.length, f.d_in, Float32Array.from(f.x.flat()));
+        const x = matrix([f.x.length, f.d_in], Float32Array.from(f.x.flat()));
         const enc = await encodeRows({ backend, prepared: lease.prepared }, x, {
           include: new Set(["reconstruction"]),
         });
         for (let r = 0; r < x.rows; r++) {
-          assertClose(dense(enc.codes, r), f.codes[r], tol, `${f.case} codes row ${r}`);
+          assertClose(dense(enc.codes, r), f.codes[r], {
+            tol: tol,
+            what: `${f.case} codes row ${r}`,
+          });
           // Sorted descending, ties by lower index, zeros never listed.
           const v = enc.codes.values[r];
           for (let j = 1; j < v.length; j++) {
@@ -143,12 +151,10 @@ export function conformanceTests(
           }
           assert.ok(v.every((e) => e !== 0));
         }
-        assertClose(
-          enc.reconstruction!.data,
-          f.reconstruction.flat(),
-          tol,
-          `${f.case} reconstruction`,
-        );
+        assertClose(enc.reconstruction!.data, f.reconstruction.flat(), {
+          tol: tol,
+          what: `${f.case} reconstruction`,
+        });
 
         const codes: SparseRows = {
           width: f.d_sae,
@@ -156,18 +162,16 @@ export function conformanceTests(
           values: f.decode.values.map((v) => Float32Array.from(v)),
         };
         const y = await decodeRows({ backend, prepared: lease.prepared }, codes);
-        assertClose(y.data, f.decode.expected.flat(), tol, `${f.case} decode`);
+        assertClose(y.data, f.decode.expected.flat(), { tol: tol, what: `${f.case} decode` });
 
         for (const [n, s] of f.steer.entries()) {
           const out = await steerRows({ backend, prepared: lease.prepared }, x, {
             interventions: s.interventions,
           });
-          assertClose(
-            out.data,
-            s.expected.flat(),
-            tol,
-            `${f.case} steer #${n} ${JSON.stringify(s.interventions)}`,
-          );
+          assertClose(out.data, s.expected.flat(), {
+            tol: tol,
+            what: `${f.case} steer #${n} ${JSON.stringify(s.interventions)}`,
+          });
         }
       } finally {
         lease.release();

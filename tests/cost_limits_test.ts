@@ -47,7 +47,7 @@ async function refused(
   expect: { status: number; detail: RegExp; ms?: number },
 ): Promise<void> {
   const started = performance.now();
-  const res = await postJson(app, path, body);
+  const res = await postJson(app, { path: path, body: body });
   const elapsed = performance.now() - started;
   await expectProblem(res, expect);
   assert.ok(elapsed < (expect.ms ?? 3000), `${path} took ${elapsed.toFixed(0)} ms`);
@@ -140,7 +140,7 @@ Deno.test("cost: steering positions are deduplicated and < rows; interventions a
     });
     // Within the list bound, duplicates count once: only row 0 moves, and fast.
     const started = performance.now();
-    const res = await postJson(app, path, body(zeros(60_000)));
+    const res = await postJson(app, { path: path, body: body(zeros(60_000)) });
     assert.equal(res.status, 200, await res.clone().text());
     assert.ok(performance.now() - started < 5000);
     const out = (await res.json()).activations as number[][];
@@ -177,7 +177,10 @@ Deno.test("cost: encode bounds map_features (<= d_sae, deduplicated) and the ans
     });
     // Repeats count once.
     const repeated = features.map((f) => f % 16);
-    const res = await postJson(app, path, { activations: x, grid: [1, 1], map_features: repeated });
+    const res = await postJson(app, {
+      path: path,
+      body: { activations: x, grid: [1, 1], map_features: repeated },
+    });
     assert.equal(res.status, 200);
     const { maps } = await res.json();
     assert.equal(maps.length, 1000);
@@ -209,8 +212,11 @@ Deno.test("cost: encode bounds map_features (<= d_sae, deduplicated) and the ans
       status: 413,
       detail: /the answer is estimated at \d+ bytes, over the limit of 10000 bytes/,
     });
-    const few = await postJson(app, "/v1/dictionaries/demo-jumprelu/encode", {
-      activations: x.slice(0, 10),
+    const few = await postJson(app, {
+      path: "/v1/dictionaries/demo-jumprelu/encode",
+      body: {
+        activations: x.slice(0, 10),
+      },
     });
     assert.equal(few.status, 200);
   }, { maxAnswerBytes: 10_000 });
@@ -226,9 +232,12 @@ Deno.test("cost: top is at most d_sae (or the vocabulary) everywhere it exists",
         detail: /top 1000000000 is larger than d_sae \(256\)/,
       });
     }
-    const ok = await postJson(app, "/v1/dictionaries/demo-jumprelu/encode", {
-      activations: x,
-      top: 256,
+    const ok = await postJson(app, {
+      path: "/v1/dictionaries/demo-jumprelu/encode",
+      body: {
+        activations: x,
+        top: 256,
+      },
     });
     assert.equal(ok.status, 200);
     await refused(app, "/v1/dictionaries/demo-topk/features/logit-lens", {
@@ -318,7 +327,7 @@ Deno.test("cost: heatmap images are sized from their header before decoding; siz
     });
     // Without a size, 16 pixels per patch: 128 x 128.
     await refused(app, path, base, { status: 413, detail: /128 x 128/ });
-    const ok = await postJson(app, path, { ...base, size: [100, 100] });
+    const ok = await postJson(app, { path: path, body: { ...base, size: [100, 100] } });
     assert.equal(ok.status, 200, await ok.clone().text());
     assert.equal(ok.headers.get("content-type"), "image/png");
   }, { maxImagePixels: 10_000 });
@@ -329,7 +338,10 @@ Deno.test("cost: one work budget (rows x d_in x d_sae and the rest) for the live
   const perRow = D_IN * 256 + 256;
   await withApp(async (app) => {
     const id = "demo-topk";
-    const ok = await postJson(app, `/v1/dictionaries/${id}/encode`, { activations: rows(12) });
+    const ok = await postJson(app, {
+      path: `/v1/dictionaries/${id}/encode`,
+      body: { activations: rows(12) },
+    });
     assert.equal(ok.status, 200);
     const over = { status: 413, detail: /SAESERVE_MAX_WORK/ };
     await refused(app, `/v1/dictionaries/${id}/encode`, { activations: rows(13) }, over);

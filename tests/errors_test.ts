@@ -12,7 +12,7 @@ const url = `/v1/dictionaries/${f.case}`;
 
 Deno.test("every kind of bad input gets its status and problem+json, and the service keeps serving", async () => {
   const { app, registry } = testApp({ maxBodyBytes: 4096 });
-  const good = () => postJson(app, `${url}/encode`, { activations: f.x });
+  const good = () => postJson(app, { path: `${url}/encode`, body: { activations: f.x } });
   assert.equal((await good()).status, 200);
   const row = f.x[0];
   const npy = (data: Float32Array, shape: number[]) =>
@@ -23,10 +23,24 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     });
 
   const cases: [string, () => Response | Promise<Response>, number, RegExp?][] = [
-    ["malformed JSON", () => postJson(app, `${url}/encode`, '{"activations": [[1, 2'), 400, /JSON/],
-    ["JSON not an object", () => postJson(app, `${url}/encode`, "[1,2]"), 400],
-    ["missing activations", () => postJson(app, `${url}/encode`, { top: 3 }), 400, /activations/],
-    ["string in activations", () => postJson(app, `${url}/encode`, { activations: [["a"]] }), 400],
+    [
+      "malformed JSON",
+      () => postJson(app, { path: `${url}/encode`, body: '{"activations": [[1, 2' }),
+      400,
+      /JSON/,
+    ],
+    ["JSON not an object", () => postJson(app, { path: `${url}/encode`, body: "[1,2]" }), 400],
+    [
+      "missing activations",
+      () => postJson(app, { path: `${url}/encode`, body: { top: 3 } }),
+      400,
+      /activations/,
+    ],
+    [
+      "string in activations",
+      () => postJson(app, { path: `${url}/encode`, body: { activations: [["a"]] } }),
+      400,
+    ],
     ["malformed npy", () =>
       app.request(`${url}/encode`, {
         method: "POST",
@@ -35,25 +49,24 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
       }), 400],
     [
       "wrong width",
-      () => postJson(app, `${url}/encode`, { activations: [row.slice(1)] }),
+      () => postJson(app, { path: `${url}/encode`, body: { activations: [row.slice(1)] } }),
       422,
       /d_in/,
     ],
     [
       "ragged rows",
-      () => postJson(app, `${url}/encode`, { activations: [row, row.slice(1)] }),
+      () => postJson(app, { path: `${url}/encode`, body: { activations: [row, row.slice(1)] } }),
       422,
       /ragged/,
     ],
-    ["no rows", () => postJson(app, `${url}/encode`, { activations: [] }), 422],
+    ["no rows", () => postJson(app, { path: `${url}/encode`, body: { activations: [] } }), 422],
     [
       "Infinity via JSON overflow",
       () =>
-        postJson(
-          app,
-          `${url}/encode`,
-          `{"activations": [[${row.map((_, i) => i ? "0" : "1e999").join(",")}]]}`,
-        ),
+        postJson(app, {
+          path: `${url}/encode`,
+          body: `{"activations": [[${row.map((_, i) => i ? "0" : "1e999").join(",")}]]}`,
+        }),
       422,
       /finite/,
     ],
@@ -67,19 +80,23 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     [
       "a finite number past the f32 range",
       () =>
-        postJson(app, `${url}/encode`, { activations: [row.map((v, i) => i === 2 ? 1e39 : v)] }),
+        postJson(app, {
+          path: `${url}/encode`,
+          body: { activations: [row.map((v, i) => i === 2 ? 1e39 : v)] },
+        }),
       422,
       /activations\[0\]\[2\] is 1e\+39, which overflows f32/,
     ],
     [
       "sparse decode value past the f32 range",
-      () => postJson(app, `${url}/decode`, { indices: [[0, 1]], values: [[1, -1e39]] }),
+      () =>
+        postJson(app, { path: `${url}/decode`, body: { indices: [[0, 1]], values: [[1, -1e39]] } }),
       422,
       /values\[0\]\[1\] is -1e\+39, which overflows f32/,
     ],
     [
       "top above d_sae",
-      () => postJson(app, `${url}/encode`, { activations: f.x, top: 9999 }),
+      () => postJson(app, { path: `${url}/encode`, body: { activations: f.x, top: 9999 } }),
       422,
       new RegExp(`top 9999 is larger than d_sae \\(${f.d_sae}\\)`),
     ],
@@ -97,7 +114,7 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     ["3-D npy", () => npy(new Float32Array(row.length * 2), [1, 2, row.length]), 422],
     [
       "unknown dictionary",
-      () => postJson(app, `/v1/dictionaries/nope/encode`, { activations: f.x }),
+      () => postJson(app, { path: `/v1/dictionaries/nope/encode`, body: { activations: f.x } }),
       404,
     ],
     [
@@ -107,12 +124,20 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     ],
     [
       "path traversal id",
-      () => postJson(app, `/v1/dictionaries/..%2F..%2Fetc/encode`, { activations: f.x }),
+      () =>
+        postJson(app, {
+          path: `/v1/dictionaries/..%2F..%2Fetc/encode`,
+          body: { activations: f.x },
+        }),
       404,
     ],
     [
       "an id with an unencoded slash",
-      () => postJson(app, `/v1/dictionaries/gemma-scope/layer_20/encode`, { activations: f.x }),
+      () =>
+        postJson(app, {
+          path: `/v1/dictionaries/gemma-scope/layer_20/encode`,
+          body: { activations: f.x },
+        }),
       404,
       /no route POST \/v1\/dictionaries\/gemma-scope\/layer_20\/encode; an id that holds \/ goes in one path segment, URL-encoded \(\/ as %2F\)/,
     ],
@@ -124,9 +149,12 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     [
       "feature out of range",
       () =>
-        postJson(app, `${url}/steer`, {
-          activations: f.x,
-          interventions: [{ feature: f.d_sae, mode: "add", value: 1 }],
+        postJson(app, {
+          path: `${url}/steer`,
+          body: {
+            activations: f.x,
+            interventions: [{ feature: f.d_sae, mode: "add", value: 1 }],
+          },
         }),
       422,
       /feature/,
@@ -134,18 +162,24 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     [
       "negative feature",
       () =>
-        postJson(app, `${url}/steer`, {
-          activations: f.x,
-          interventions: [{ feature: -1, mode: "clamp", value: 1 }],
+        postJson(app, {
+          path: `${url}/steer`,
+          body: {
+            activations: f.x,
+            interventions: [{ feature: -1, mode: "clamp", value: 1 }],
+          },
         }),
       422,
     ],
     [
       "unknown mode",
       () =>
-        postJson(app, `${url}/steer`, {
-          activations: f.x,
-          interventions: [{ feature: 0, mode: "boost", value: 1 }],
+        postJson(app, {
+          path: `${url}/steer`,
+          body: {
+            activations: f.x,
+            interventions: [{ feature: 0, mode: "boost", value: 1 }],
+          },
         }),
       422,
       /mode/,
@@ -153,26 +187,33 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     [
       "position out of range",
       () =>
-        postJson(app, `${url}/steer`, {
-          activations: f.x,
-          interventions: [{ feature: 0, mode: "add", value: 1, positions: [99] }],
+        postJson(app, {
+          path: `${url}/steer`,
+          body: {
+            activations: f.x,
+            interventions: [{ feature: 0, mode: "add", value: 1, positions: [99] }],
+          },
         }),
       422,
     ],
     [
       "decode index out of range",
-      () => postJson(app, `${url}/decode`, { indices: [[f.d_sae]], values: [[1]] }),
+      () => postJson(app, { path: `${url}/decode`, body: { indices: [[f.d_sae]], values: [[1]] } }),
       422,
     ],
     [
       "decode mismatched lengths",
-      () => postJson(app, `${url}/decode`, { indices: [[0, 1]], values: [[1]] }),
+      () => postJson(app, { path: `${url}/decode`, body: { indices: [[0, 1]], values: [[1]] } }),
       422,
     ],
-    ["top below 1", () => postJson(app, `${url}/encode`, { activations: f.x, top: 0 }), 422],
+    [
+      "top below 1",
+      () => postJson(app, { path: `${url}/encode`, body: { activations: f.x, top: 0 } }),
+      422,
+    ],
     [
       "unknown option",
-      () => postJson(app, `${url}/encode`, { activations: f.x, colour: "red" }),
+      () => postJson(app, { path: `${url}/encode`, body: { activations: f.x, colour: "red" } }),
       400,
     ],
     [
@@ -188,7 +229,11 @@ Deno.test("every kind of bad input gets its status and problem+json, and the ser
     ["no content type", () => app.request(`${url}/encode`, { method: "POST", body: "{}" }), 415],
     [
       "oversized body by content-length",
-      () => postJson(app, `${url}/encode`, { activations: Array.from({ length: 200 }, () => row) }),
+      () =>
+        postJson(app, {
+          path: `${url}/encode`,
+          body: { activations: Array.from({ length: 200 }, () => row) },
+        }),
       413,
     ],
     ["oversized chunked body", () =>
@@ -218,7 +263,10 @@ Deno.test("error details never echo request content at length: a 2 MB unknown ke
   const { app, registry } = testApp();
   try {
     const key = "k".repeat(2_000_000);
-    const res = await postJson(app, `${url}/encode`, `{"activations": [[1]], "${key}": 1}`);
+    const res = await postJson(app, {
+      path: `${url}/encode`,
+      body: `{"activations": [[1]], "${key}": 1}`,
+    });
     const text = await res.text();
     assert.equal(res.status, 400);
     assert.ok(text.length < 1000, `a ${text.length}-character answer`);
@@ -258,7 +306,7 @@ Deno.test("include is honoured in the .npz answer: metrics arrays beside the cod
   const { app, registry } = testApp();
   try {
     const body = { activations: f.x, include: ["reconstruction", "error", "metrics"] };
-    const json = await (await postJson(app, `${url}/encode`, body)).json();
+    const json = await (await postJson(app, { path: `${url}/encode`, body: body })).json();
     const res = await app.request(`${url}/encode`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/x-npz" },

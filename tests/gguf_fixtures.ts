@@ -170,6 +170,7 @@ export interface PyGguf {
   }[];
 }
 
+/** Read a GGUF file's bytes with tests/fixtures/read_gguf.py (an independent reader). */
 export async function readWithPython(bytes: Uint8Array): Promise<PyGguf> {
   const path = await Deno.makeTempFile({ suffix: ".gguf" });
   try {
@@ -202,6 +203,7 @@ export function plain(v: GgufValue): unknown {
   return v.value;
 }
 
+/** Assert that our reader's `file` and the Python reader's `py` agree field by field. */
 export function assertSameAsPython(file: GgufFile, py: PyGguf): void {
   assert.equal(py.version, file.version);
   assert.equal(py.alignment, file.alignment);

@@ -101,7 +101,7 @@ Deno.test("deadline: a request stuck behind a slow store gets 503, never a hung 
   const { app, registry } = testApp({ store, requestTimeoutMs: 100 });
   try {
     const started = performance.now();
-    const res = await postJson(app, url, body);
+    const res = await postJson(app, { path: url, body: body });
     assert.equal(res.status, 503);
     assert.match((await res.json()).detail, /100 ms deadline/);
     assert.ok(performance.now() - started < 1500);

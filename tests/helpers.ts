@@ -71,8 +71,12 @@ export interface RequestTarget {
   request(input: string, init?: RequestInit): Response | Promise<Response>;
 }
 
-/** POST a JSON body. */
-export function postJson(app: RequestTarget, path: string, body: unknown): Promise<Response> {
+/** POST `body` as JSON (a string is sent as it is) to `path`. */
+export function postJson(
+  app: RequestTarget,
+  request: { path: string; body: unknown },
+): Promise<Response> {
+  const { path, body } = request;
   return Promise.resolve(app.request(path, {
     method: "POST",
     headers: { "content-type": "application/json" },

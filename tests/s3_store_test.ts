@@ -65,38 +65,41 @@ Deno.test("dictionaries round-trip through s3rver and encode, decode and steer m
     assert.deepEqual(list.dictionaries.map((d: { id: string }) => d.id).sort(), [...CASES].sort());
     for (const id of CASES) {
       const f = fixtures.get(id)!;
-      const enc = await postJson(app, `/v1/dictionaries/${id}/encode`, {
-        activations: f.x,
-        include: ["reconstruction"],
+      const enc = await postJson(app, {
+        path: `/v1/dictionaries/${id}/encode`,
+        body: {
+          activations: f.x,
+          include: ["reconstruction"],
+        },
       });
       assert.equal(enc.status, 200, id);
       const body = await enc.json();
-      assertClose(
-        body.reconstruction.flat(),
-        f.reconstruction.flat(),
-        1e-5,
-        `${id} reconstruction`,
-      );
-      const dec = await postJson(app, `/v1/dictionaries/${id}/decode`, {
-        indices: f.decode.indices,
-        values: f.decode.values,
+      assertClose(body.reconstruction.flat(), f.reconstruction.flat(), {
+        tol: 1e-5,
+        what: `${id} reconstruction`,
       });
-      assertClose(
-        (await dec.json()).activations.flat(),
-        f.decode.expected.flat(),
-        1e-5,
-        `${id} decode`,
-      );
-      const steer = await postJson(app, `/v1/dictionaries/${id}/steer`, {
-        activations: f.x,
-        interventions: f.steer[0].interventions,
+      const dec = await postJson(app, {
+        path: `/v1/dictionaries/${id}/decode`,
+        body: {
+          indices: f.decode.indices,
+          values: f.decode.values,
+        },
       });
-      assertClose(
-        (await steer.json()).activations.flat(),
-        f.steer[0].expected.flat(),
-        1e-5,
-        `${id} steer`,
-      );
+      assertClose((await dec.json()).activations.flat(), f.decode.expected.flat(), {
+        tol: 1e-5,
+        what: `${id} decode`,
+      });
+      const steer = await postJson(app, {
+        path: `/v1/dictionaries/${id}/steer`,
+        body: {
+          activations: f.x,
+          interventions: f.steer[0].interventions,
+        },
+      });
+      assertClose((await steer.json()).activations.flat(), f.steer[0].expected.flat(), {
+        tol: 1e-5,
+        what: `${id} steer`,
+      });
     }
   } finally {
     registry.close();
@@ -119,7 +122,10 @@ Deno.test("a store that stops mid-load gives 503; after it recovers the next req
   const f = fixtures.get("saelens_standard")!;
   try {
     await upload(real);
-    const down = await postJson(app, `/v1/dictionaries/${f.case}/encode`, { activations: f.x });
+    const down = await postJson(app, {
+      path: `/v1/dictionaries/${f.case}/encode`,
+      body: { activations: f.x },
+    });
     assert.equal(down.status, 503);
     assert.equal(down.headers.get("content-type"), "application/problem+json");
     const problem = await down.json();
@@ -128,17 +134,18 @@ Deno.test("a store that stops mid-load gives 503; after it recovers the next req
     assert.equal((await app.request("/readyz")).status, 503);
 
     ({ server } = await startS3rver(directory, { port }));
-    const up = await postJson(app, `/v1/dictionaries/${f.case}/encode`, {
-      activations: f.x,
-      include: ["reconstruction"],
+    const up = await postJson(app, {
+      path: `/v1/dictionaries/${f.case}/encode`,
+      body: {
+        activations: f.x,
+        include: ["reconstruction"],
+      },
     });
     assert.equal(up.status, 200);
-    assertClose(
-      (await up.json()).reconstruction.flat(),
-      f.reconstruction.flat(),
-      1e-5,
-      "after recovery",
-    );
+    assertClose((await up.json()).reconstruction.flat(), f.reconstruction.flat(), {
+      tol: 1e-5,
+      what: "after recovery",
+    });
     assert.equal((await app.request("/readyz")).status, 200);
   } finally {
     registry.close();

@@ -69,7 +69,7 @@ function runBlock(x: Mat, b: Block): Mat {
 function finish(resid: Mat, head: ModelHead, rest: Block): Float64Array {
   const out = runBlock(resid, rest);
   const last = out[out.length - 1];
-  const normed = applyFinalNorm(head.norm, matrix(1, last.length, Float32Array.from(last)));
+  const normed = applyFinalNorm(head.norm, matrix([1, last.length], Float32Array.from(last)));
   const logits = new Float64Array(head.vocab);
   for (let t = 0; t < head.vocab; t++) {
     let s = 0;
@@ -95,9 +95,12 @@ Deno.test("e2e: output scores from a real forward pass pick the feature that ste
     const dict = await (await app.request(`/v1/dictionaries/${ID}`)).json();
     const features = Array.from({ length: dict.d_sae }, (_, i) => i);
     // Step 1: saeserve builds the steered last-position activation for every feature.
-    const prepared = await postJson(app, `/v1/dictionaries/${ID}/features/output-score/prepare`, {
-      activations: resid[resid.length - 1],
-      features,
+    const prepared = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/features/output-score/prepare`,
+      body: {
+        activations: resid[resid.length - 1],
+        features,
+      },
     });
     assert.equal(prepared.status, 200);
     const steeredRows: Mat = (await prepared.json()).activations;
@@ -106,16 +109,21 @@ Deno.test("e2e: output scores from a real forward pass pick the feature that ste
       const probs = finish([...resid.slice(0, -1), row], head, rest);
       return Array.from(probs, (p) => Math.log(p));
     });
-    const scored = await postJson(app, `/v1/dictionaries/${ID}/features/output-score`, {
-      features,
-      logits,
+    const scored = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/features/output-score`,
+      body: {
+        features,
+        logits,
+      },
     });
     assert.equal(scored.status, 200);
     const { scores } = await scored.json();
     const ranked = [...scores].sort((a, b) => b.score - a.score);
-    const lens =
-      await (await postJson(app, `/v1/dictionaries/${ID}/features/logit-lens`, { features }))
-        .json();
+    const lens = await (await postJson(app, {
+      path: `/v1/dictionaries/${ID}/features/logit-lens`,
+      body: { features },
+    }))
+      .json();
     const tokensOf = (f: number) => lens.features[f].tokens.slice(0, 3) as { id: number }[];
     const base = finish(resid, head, rest);
     // Probability of a feature's three most likely logit-lens tokens.
@@ -129,15 +137,18 @@ Deno.test("e2e: output scores from a real forward pass pick the feature that ste
     // Steer the prompt's last position with each (f_i += 10 * max_j f_j) and compare how much
     // next-token probability moves onto the feature's own top logit-lens tokens.
     const gain = async (feature: number) => {
-      const res = await postJson(app, `/v1/dictionaries/${ID}/steer`, {
-        activations: resid,
-        interventions: [{
-          feature,
-          mode: "add",
-          value: 10,
-          relative: true,
-          positions: [resid.length - 1],
-        }],
+      const res = await postJson(app, {
+        path: `/v1/dictionaries/${ID}/steer`,
+        body: {
+          activations: resid,
+          interventions: [{
+            feature,
+            mode: "add",
+            value: 10,
+            relative: true,
+            positions: [resid.length - 1],
+          }],
+        },
       });
       const steered: Mat = (await res.json()).activations;
       return mass(finish(steered, head, rest), feature) - mass(base, feature);

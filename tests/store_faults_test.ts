@@ -30,9 +30,12 @@ async function tempStore(ids: string[]): Promise<string> {
 
 /** Encode the fixture's rows and compare with the numpy codes. */
 async function encodeMatches(app: ReturnType<typeof testApp>["app"], f: Fixture) {
-  const res = await postJson(app, `/v1/dictionaries/${f.case}/encode`, {
-    activations: f.x,
-    include: ["reconstruction"],
+  const res = await postJson(app, {
+    path: `/v1/dictionaries/${f.case}/encode`,
+    body: {
+      activations: f.x,
+      include: ["reconstruction"],
+    },
   });
   const text = await res.text();
   assert.equal(res.status, 200, `${f.case}: ${text}`);
@@ -40,14 +43,12 @@ async function encodeMatches(app: ReturnType<typeof testApp>["app"], f: Fixture)
   for (let r = 0; r < f.x.length; r++) {
     const dense = new Array(f.d_sae).fill(0);
     body.indices[r].forEach((ix: number, j: number) => (dense[ix] = body.values[r][j]));
-    assertClose(dense, f.codes[r], 1e-4, `${f.case} codes row ${r}`);
+    assertClose(dense, f.codes[r], { tol: 1e-4, what: `${f.case} codes row ${r}` });
   }
-  assertClose(
-    body.reconstruction.flat(),
-    f.reconstruction.flat(),
-    1e-4,
-    `${f.case} reconstruction`,
-  );
+  assertClose(body.reconstruction.flat(), f.reconstruction.flat(), {
+    tol: 1e-4,
+    what: `${f.case} reconstruction`,
+  });
 }
 
 Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get 503, and it recovers", async () => {
@@ -66,17 +67,18 @@ Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get
 
     // The loaded dictionary computes from memory: same numbers, several times over.
     for (let i = 0; i < 3; i++) await encodeMatches(app, loaded);
-    const steer = await postJson(app, `/v1/dictionaries/${loaded.case}/steer`, {
-      activations: loaded.x,
-      interventions: loaded.steer[0].interventions,
+    const steer = await postJson(app, {
+      path: `/v1/dictionaries/${loaded.case}/steer`,
+      body: {
+        activations: loaded.x,
+        interventions: loaded.steer[0].interventions,
+      },
     });
     assert.equal(steer.status, 200, await steer.clone().text());
-    assertClose(
-      (await steer.json()).activations.flat(),
-      loaded.steer[0].expected.flat(),
-      1e-4,
-      "steer while the store is down",
-    );
+    assertClose((await steer.json()).activations.flat(), loaded.steer[0].expected.flat(), {
+      tol: 1e-4,
+      what: "steer while the store is down",
+    });
 
     // Describing it and the feature routes (which read its saeserve.json metadata) answer from
     // memory too.
@@ -85,13 +87,19 @@ Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get
     const d = await described.json();
     assert.equal(d.loaded, true);
     assert.equal(d.d_sae, loaded.d_sae);
-    const stats = await postJson(app, `/v1/dictionaries/${loaded.case}/features/stats`, {
-      activations: loaded.x,
+    const stats = await postJson(app, {
+      path: `/v1/dictionaries/${loaded.case}/features/stats`,
+      body: {
+        activations: loaded.x,
+      },
     });
     assert.equal(stats.status, 200, await stats.clone().text());
     assert.equal((await stats.json()).rows, loaded.x.length);
-    const vector = await postJson(app, `/v1/dictionaries/${loaded.case}/steering-vector`, {
-      features: [{ feature: 1, strength: 1 }],
+    const vector = await postJson(app, {
+      path: `/v1/dictionaries/${loaded.case}/steering-vector`,
+      body: {
+        features: [{ feature: 1, strength: 1 }],
+      },
     });
     assert.equal(vector.status, 200, await vector.clone().text());
     assert.equal((await vector.json()).d, loaded.d_in);
@@ -104,7 +112,10 @@ Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get
       detail: /not a folder/,
     });
     await expectProblem(
-      await postJson(app, `/v1/dictionaries/${other.case}/encode`, { activations: other.x }),
+      await postJson(app, {
+        path: `/v1/dictionaries/${other.case}/encode`,
+        body: { activations: other.x },
+      }),
       { status: 503 },
     );
     assert.ok(!registry.isLoaded(other.case));
@@ -122,7 +133,10 @@ Deno.test("store down: loaded dictionaries keep serving, not-yet-loaded ones get
     await Deno.remove(join(root, "gemma_scope"), { recursive: true });
     registry.close(); // drop the loaded copies so the next request has to look
     await expectProblem(
-      await postJson(app, `/v1/dictionaries/${other.case}/encode`, { activations: other.x }),
+      await postJson(app, {
+        path: `/v1/dictionaries/${other.case}/encode`,
+        body: { activations: other.x },
+      }),
       { status: 404 },
     );
   } finally {
@@ -149,7 +163,10 @@ Deno.test("a weights file whose sha256 does not match saeserve.json is refused, 
     const f = FIXTURES.get(id)!;
     // The second attempt gets the remembered failure (with Retry-After), not a second read.
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const res = await postJson(app, `/v1/dictionaries/${id}/encode`, { activations: f.x });
+      const res = await postJson(app, {
+        path: `/v1/dictionaries/${id}/encode`,
+        body: { activations: f.x },
+      });
       assert.equal(res.headers.get("retry-after"), "1");
       const body = await expectProblem(res, {
         status: 503,

@@ -37,19 +37,17 @@ for (const precision of ["f32", "bf16", "f16"] as const) {
           // Adopted: the loader's f32 matrices were re-packed in place, no stale view kept.
           assert.equal(a.prepared.weights.wEnc.data.length, 0, `${id} encoder adopted`);
           assert.equal(a.prepared.weights.wDec.data.length, 0, `${id} decoder adopted`);
-          const x = matrix(5, 64, rows(5, 64));
+          const x = matrix([5, 64], rows(5, 64));
           const include = new Set(["reconstruction"] as const);
           const got = await encodeRows({ backend: wasm, prepared: a.prepared }, x, { include });
           const want = await encodeRows({ backend: referenceBackend(), prepared: b.prepared }, x, {
             include,
           });
           const tol = precision === "f32" ? 1e-4 : precision === "f16" ? 5e-3 : 3e-2;
-          assertClose(
-            got.reconstruction!.data,
-            want.reconstruction!.data,
-            tol,
-            `${id} reconstruction`,
-          );
+          assertClose(got.reconstruction!.data, want.reconstruction!.data, {
+            tol: tol,
+            what: `${id} reconstruction`,
+          });
           if (precision === "f32") {
             assert.deepEqual(
               got.codes.indices.map((ix) => [...ix]),

@@ -32,12 +32,13 @@ export function upload(
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST |
       (options?.usage ?? 0),
   });
-  write(device, buffer, data);
+  write(device, { buffer, data });
   return buffer;
 }
 
 /** Write `data` at the start of `buffer` (COPY_DST, at least bufferSize(data) bytes) by queue. */
-export function write(device: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView): void {
+export function write(device: GPUDevice, to: { buffer: GPUBuffer; data: ArrayBufferView }): void {
+  const { buffer, data } = to;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const whole = bytes.byteLength & ~3;
   for (let at = 0; at < whole; at += UPLOAD_SLICE) {

@@ -30,9 +30,9 @@ export function spans(total: number, perSpan: number, options?: { multiple?: num
 /** Columns [start, end) of a row-major [rows, cols] matrix as a new row-major matrix. */
 export function columnSlice(
   data: Float32Array,
-  shape: { rows: number; cols: number },
-  span: Span,
+  part: { shape: { rows: number; cols: number }; span: Span },
 ): Float32Array {
+  const { shape, span } = part;
   const width = span.end - span.start;
   const out = new Float32Array(shape.rows * width);
   for (let r = 0; r < shape.rows; r++) {

@@ -17,7 +17,9 @@ Deno.test("spans throw when not even one multiple fits", () => {
 
 Deno.test("columnSlice copies columns [start, end) of every row", () => {
   const data = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]); // 2 x 4
-  assert.deepEqual([...columnSlice(data, { rows: 2, cols: 4 }, { start: 1, end: 3 })], [
+  assert.deepEqual([
+    ...columnSlice(data, { shape: { rows: 2, cols: 4 }, span: { start: 1, end: 3 } }),
+  ], [
     2,
     3,
     6,

@@ -57,7 +57,7 @@ export async function accumulateRows(
       }
       return [{ buffer: out, bytes: rows * w.dIn * 4 }];
     });
-    return matrix(rows, w.dIn, new Float32Array(result));
+    return matrix([rows, w.dIn], new Float32Array(result));
   } finally {
     out.destroy();
     for (const b of buffers) b.destroy();

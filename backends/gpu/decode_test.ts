@@ -14,10 +14,9 @@ const D_SAE = 130;
 const weights: SaeWeights = {
   dIn: 2,
   dSae: D_SAE,
-  wEnc: matrix(2, D_SAE),
+  wEnc: matrix([2, D_SAE]),
   wDec: matrix(
-    D_SAE,
-    2,
+    [D_SAE, 2],
     Float32Array.from({ length: 2 * D_SAE }, (_, i) => (i >> 1) * (i & 1 ? 10 : 1)),
   ),
   bDec: Float32Array.from([0.5, -0.5]),
@@ -50,11 +49,11 @@ Deno.test({
           0,
           0,
         ]);
-        const dense = matrix(2, D_SAE);
+        const dense = matrix([2, D_SAE]);
         dense.data[1] = -1;
         dense.data[129] = 2;
         assert.deepEqual([...(await decodeDense(p, dense)).data], [257.5, 2569.5, 0.5, -0.5]);
-        const x = matrix(2, 2, Float32Array.from([1, 1, 7, 7]));
+        const x = matrix([2, 2], Float32Array.from([1, 1, 7, 7]));
         const rowScale = Float32Array.from([0.5, 3]);
         assert.deepEqual([...(await steerRows(p, x, { deltas: codes, rowScale })).data], [
           129.5,

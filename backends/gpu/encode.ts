@@ -93,7 +93,7 @@ async function encodeBlock(
   held.busy = true;
   let vBytes: ArrayBuffer, ixBytes: ArrayBuffer;
   try {
-    write(device, held.input, s.data);
+    write(device, { buffer: held.input, data: s.data });
     [vBytes, ixBytes] = await kernels.play(held.plan);
   } catch (e) {
     if (!own && p.plans.get(key) === held) p.plans.delete(key);
@@ -185,8 +185,7 @@ export async function encodeRows(
   const per = blockRows(dSae, p.kernels);
   for (let r0 = 0; r0 < s.rows; r0 += per) {
     const block = matrix(
-      Math.min(per, s.rows - r0),
-      s.cols,
+      [Math.min(per, s.rows - r0), s.cols],
       s.data.subarray(r0 * s.cols, Math.min(s.rows, r0 + per) * s.cols),
     );
     let out: SparseRows;
@@ -209,7 +208,7 @@ export async function encodeRows(
         // Whole groups (groupmax) or an activation without an epilogue (tanh, unrectified
         // top-k): raw scores come back and the shared activation runs here.
         const pre = await scores(p, block, EPILOGUE.none);
-        out = activateRows(a, matrix(block.rows, dSae, pre), { top });
+        out = activateRows(a, matrix([block.rows, dSae], pre), { top });
       }
     }
     indices.push(...out.indices);

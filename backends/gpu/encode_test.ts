@@ -16,8 +16,8 @@ function weights(dIn: number, dSae: number, activation: Activation): SaeWeights 
   return {
     dIn,
     dSae,
-    wEnc: matrix(dIn, dSae, uniformArray(dIn * dSae, 11, { scale: 0.3 })),
-    wDec: matrix(dSae, dIn, uniformArray(dSae * dIn, 12)),
+    wEnc: matrix([dIn, dSae], uniformArray(dIn * dSae, 11, { scale: 0.3 })),
+    wDec: matrix([dSae, dIn], uniformArray(dSae * dIn, 12)),
     bDec: new Float32Array(dIn),
     preBias: null,
     activation,
@@ -40,7 +40,7 @@ Deno.test({
     const reference = referenceBackend();
     // 600 latents * 4 bytes * 3 rows per block: a batch of 7 rows takes three blocks.
     const kernels = new GpuKernels(opened!.device, { maxBinding: 600 * 4 * 3, precision: "f32" });
-    const s = matrix(7, 20, uniformArray(140, 13));
+    const s = matrix([7, 20], uniformArray(140, 13));
     const activations: Activation[] = [
       { kind: "relu", bEnc: uniformArray(600, 14, { scale: 0.1 }) },
       { kind: "groupmax", bEnc: uniformArray(600, 15, { scale: 0.1 }), k: 6 },
@@ -85,7 +85,7 @@ Deno.test({
     const p = uploadWeights(kernels, w);
     const pr = await reference.prepare(w);
     const check = async (rows: number, seed: number, top?: number) => {
-      const s = matrix(rows, 24, uniformArray(rows * 24, seed));
+      const s = matrix([rows, 24], uniformArray(rows * 24, seed));
       const [got, want] = [await encodeRows(p, s, { top }), await reference.encode(pr, s, { top })];
       for (let r = 0; r < rows; r++) {
         assert.deepEqual([...got.indices[r]], [...want.indices[r]], `seed ${seed} row ${r}`);
@@ -99,7 +99,7 @@ Deno.test({
       await check(SKINNY_MAX_ROWS, 5);
       assert.equal(p.plans.size, 3, "one per batch size and width");
       // Concurrent calls of one shape: the second records a plan of its own.
-      const s = [6, 7, 8].map((seed) => matrix(1, 24, uniformArray(24, seed)));
+      const s = [6, 7, 8].map((seed) => matrix([1, 24], uniformArray(24, seed)));
       const got = await Promise.all(s.map((x) => encodeRows(p, x)));
       for (let i = 0; i < 3; i++) {
         assert.deepEqual(got[i].indices[0], (await reference.encode(pr, s[i])).indices[0]);

@@ -189,7 +189,7 @@ export class GpuKernels {
     }
     let bt = b;
     if (t) {
-      bt = matrix(inner, n);
+      bt = matrix([inner, n]);
       for (let i = 0; i < n; i++) {
         for (let k = 0; k < inner; k++) bt.data[k * n + i] = b.data[i * inner + k];
       }
@@ -199,7 +199,7 @@ export class GpuKernels {
       .map((span) => ({
         span,
         ld: span.end - span.start,
-        buffer: upload(device, columnSlice(bt.data, bt, span)),
+        buffer: upload(device, columnSlice(bt.data, { shape: bt, span })),
       }));
     const aBuf = upload(device, a.data);
     const c = storage(device, a.rows * n * 4);
@@ -217,7 +217,7 @@ export class GpuKernels {
         });
         return [{ buffer: c, bytes: a.rows * n * 4 }];
       });
-      return matrix(a.rows, n, new Float32Array(product));
+      return matrix([a.rows, n], new Float32Array(product));
     } finally {
       aBuf.destroy();
       c.destroy();

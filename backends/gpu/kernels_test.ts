@@ -13,9 +13,9 @@ Deno.test({
   ignore,
   async fn() {
     const reference = referenceBackend();
-    const a = matrix(5, 24, uniformArray(120, 1));
-    const b = matrix(24, 200, uniformArray(4800, 2));
-    const bt = matrix(200, 24, uniformArray(4800, 3));
+    const a = matrix([5, 24], uniformArray(120, 1));
+    const b = matrix([24, 200], uniformArray(4800, 2));
+    const bt = matrix([200, 24], uniformArray(4800, 3));
     // 24 * 4 bytes per column: 6 KiB holds 64 columns, so B is cut into 4 chunks.
     for (const maxBinding of [opened!.device.limits.maxStorageBufferBindingSize, 6 << 10]) {
       const kernels = new GpuKernels(opened!.device, { maxBinding, precision: "f32" });

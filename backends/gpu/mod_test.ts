@@ -26,7 +26,7 @@ const gpu = ignore ? null : await webgpuBackend({ maxBindingBytes: 128 << 20 });
 const tiny = ignore ? null : await webgpuBackend({ maxBindingBytes: 64 << 10 });
 const reference = referenceBackend();
 
-if (gpu) conformanceTests("webgpu", () => gpu, 1e-4);
+if (gpu) conformanceTests("webgpu", () => gpu, { tol: 1e-4 });
 
 /**
  * `indices` in the order of `expected`, except that two neighbours whose expected values are
@@ -56,7 +56,10 @@ function assertSameCodes(
   for (let r = 0; r < expected.indices.length; r++) {
     const want = tieOrder(actual.indices[r], expected, r);
     assert.deepEqual([...actual.indices[r]], want, `${what} row ${r} indices`);
-    assertClose(actual.values[r], expected.values[r], tol, `${what} row ${r} values`);
+    assertClose(actual.values[r], expected.values[r], {
+      tol: tol,
+      what: `${what} row ${r} values`,
+    });
   }
 }
 
@@ -72,7 +75,7 @@ for (const [rows, dIn, dSae] of SHAPES) {
     async fn() {
       for (const [name, activation] of Object.entries(everyActivation(dSae, dIn + dSae))) {
         const w = randomWeights(dIn, dSae, { activation: activation, seed: rows * 31 + dSae });
-        const s = matrix(rows, dIn, random(rows * dIn, 99 + rows));
+        const s = matrix([rows, dIn], random(rows * dIn, 99 + rows));
         for (const backend of [gpu!, tiny!]) {
           const p = await backend.prepare(w);
           const pr = await reference.prepare(w);
@@ -121,39 +124,33 @@ Deno.test({
           assertClose(
             (await backend.decodeSparse(p, codes, { bias })).data,
             (await reference.decodeSparse(pr, codes, { bias })).data,
-            1e-5,
-            `decodeSparse bias ${bias}`,
+            { tol: 1e-5, what: `decodeSparse bias ${bias}` },
           );
         }
-        const dense = matrix(2, 1000, random(2000, 8));
+        const dense = matrix([2, 1000], random(2000, 8));
         assertClose(
           (await backend.decodeDense(p, dense)).data,
           (await reference.decodeDense(pr, dense)).data,
-          1e-4,
-          "decodeDense",
+          { tol: 1e-4, what: "decodeDense" },
         );
-        const x = matrix(3, 37, random(111, 9));
+        const x = matrix([3, 37], random(111, 9));
         const rowScale = Float32Array.from([1, 0.5, 2]);
         assertClose(
           (await backend.steer(p, x, codes, { rowScale })).data,
           (await reference.steer(pr, x, codes, { rowScale })).data,
-          1e-5,
-          "steer",
+          { tol: 1e-5, what: "steer" },
         );
-        const a = matrix(6, 37, random(222, 10));
-        const b = matrix(37, 190, random(37 * 190, 12));
-        const bt = matrix(190, 37, random(37 * 190, 13));
-        assertClose(
-          (await backend.matmul(a, b)).data,
-          (await reference.matmul(a, b)).data,
-          1e-5,
-          "matmul",
-        );
+        const a = matrix([6, 37], random(222, 10));
+        const b = matrix([37, 190], random(37 * 190, 12));
+        const bt = matrix([190, 37], random(37 * 190, 13));
+        assertClose((await backend.matmul(a, b)).data, (await reference.matmul(a, b)).data, {
+          tol: 1e-5,
+          what: "matmul",
+        });
         assertClose(
           (await backend.matmul(a, bt, { transposeB: true })).data,
           (await reference.matmul(a, bt, { transposeB: true })).data,
-          1e-5,
-          "matmul transposeB",
+          { tol: 1e-5, what: "matmul transposeB" },
         );
         await assert.rejects(
           backend.decodeSparse(p, {
@@ -178,11 +175,11 @@ Deno.test({
     const dIn = 2304;
     const dSae = 16384;
     const w = randomWeights(dIn, dSae, {
-      activation: { kind: "topk", bEnc: random(dSae, 3, 0.1), k: 64 },
+      activation: { kind: "topk", bEnc: random(dSae, 3, { scale: 0.1 }), k: 64 },
       seed: 77,
     });
     assert.ok(dIn * dSae * 4 > gpu!.maxBinding, "the encoder must not fit one binding");
-    const s = matrix(2, dIn, random(2 * dIn, 78));
+    const s = matrix([2, dIn], random(2 * dIn, 78));
     const p = await gpu!.prepare(w);
     try {
       const got = await gpu!.encode(p, s);
@@ -210,10 +207,10 @@ for (const precision of ["bf16", "f16"] as const) {
       const tol = precision === "bf16" ? 2e-2 : 3e-3;
       // Odd d_in (decoder rows padded to even) and odd d_sae (last encoder chunk odd).
       const w = randomWeights(37, 1001, {
-        activation: { kind: "relu", bEnc: random(1001, 4, 0.1) },
+        activation: { kind: "relu", bEnc: random(1001, 4, { scale: 0.1 }) },
         seed: 31,
       });
-      const s = matrix(5, 37, random(5 * 37, 32));
+      const s = matrix([5, 37], random(5 * 37, 32));
       const pr = await reference.prepare(w);
       const want = await reference.encode(pr, s, { top: 1001 });
       const dense = (c: SparseRows, r: number) => {
@@ -228,15 +225,13 @@ for (const precision of ["bf16", "f16"] as const) {
           const p = await low.prepare(w);
           const got = await low.encode(p, s, { top: 1001 });
           for (let r = 0; r < 5; r++) {
-            assertClose(dense(got, r), dense(want, r), tol, `${precision} row ${r}`);
+            assertClose(dense(got, r), dense(want, r), { tol: tol, what: `${precision} row ${r}` });
           }
           const y = await low.decodeSparse(p, want);
-          assertClose(
-            y.data,
-            (await reference.decodeSparse(pr, want)).data,
-            tol,
-            `${precision} decode`,
-          );
+          assertClose(y.data, (await reference.decodeSparse(pr, want)).data, {
+            tol: tol,
+            what: `${precision} decode`,
+          });
           low.release(p);
         } finally {
           low.close();

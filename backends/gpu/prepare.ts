@@ -50,7 +50,7 @@ export function uploadWeights(kernels: GpuKernels, weights: SaeWeights): GpuPrep
       .map((span) => {
         const width = span.end - span.start;
         const { array, ld } = storedMatrix(
-          columnSlice(weights.wEnc.data, weights.wEnc, span),
+          columnSlice(weights.wEnc.data, { shape: weights.wEnc, span }),
           { rows: dIn, cols: width, precision },
         );
         return { span, ld, buffer: keep(upload(device, array)) };

@@ -13,8 +13,8 @@ function weights(dIn: number, dSae: number): SaeWeights {
   return {
     dIn,
     dSae,
-    wEnc: matrix(dIn, dSae, uniformArray(dIn * dSae, 1)),
-    wDec: matrix(dSae, dIn, uniformArray(dSae * dIn, 2)),
+    wEnc: matrix([dIn, dSae], uniformArray(dIn * dSae, 1)),
+    wDec: matrix([dSae, dIn], uniformArray(dSae * dIn, 2)),
     bDec: new Float32Array(dIn),
     preBias: null,
     activation: { kind: "relu", bEnc: uniformArray(dSae, 3) },

@@ -17,26 +17,26 @@ const ignore = !adapter;
 const gpu = ignore ? null : await webgpuThread({ maxBindingBytes: 64 << 10 });
 const reference = referenceBackend();
 
-if (gpu) conformanceTests("webgpu thread", () => gpu, 1e-4);
+if (gpu) conformanceTests("webgpu thread", () => gpu, { tol: 1e-4 });
 
 Deno.test({
   name: "webgpu thread: encode, decode, steer, matmul and topK match the reference",
   ignore,
   async fn() {
     const w = randomWeights(37, 1000, {
-      activation: { kind: "topk", bEnc: random(1000, 5, 0.1), k: 20 },
+      activation: { kind: "topk", bEnc: random(1000, 5, { scale: 0.1 }), k: 20 },
       seed: 21,
     });
     const p = await gpu!.prepare(w);
     const pr = await reference.prepare(w);
     try {
       assert.equal(p.weights, w, "the proxy's prepared dictionary keeps the caller's weights");
-      const s = matrix(4, 37, random(4 * 37, 22));
+      const s = matrix([4, 37], random(4 * 37, 22));
       const got = await gpu!.encode(p, s, { top: 7 });
       const want = await reference.encode(pr, s, { top: 7 });
       for (let r = 0; r < 4; r++) {
         assert.deepEqual([...got.indices[r]], [...want.indices[r]], `row ${r} indices`);
-        assertClose(got.values[r], want.values[r], 1e-4, `row ${r} values`);
+        assertClose(got.values[r], want.values[r], { tol: 1e-4, what: `row ${r} values` });
       }
       const codes: SparseRows = {
         width: 1000,
@@ -47,34 +47,30 @@ Deno.test({
         assertClose(
           (await gpu!.decodeSparse(p, codes, { bias })).data,
           (await reference.decodeSparse(pr, codes, { bias })).data,
-          1e-5,
-          `decodeSparse bias ${bias}`,
+          { tol: 1e-5, what: `decodeSparse bias ${bias}` },
         );
       }
-      const dense = matrix(2, 1000, random(2000, 23));
+      const dense = matrix([2, 1000], random(2000, 23));
       assertClose(
         (await gpu!.decodeDense(p, dense)).data,
         (await reference.decodeDense(pr, dense)).data,
-        1e-4,
-        "decodeDense",
+        { tol: 1e-4, what: "decodeDense" },
       );
-      const x = matrix(2, 37, random(74, 24));
+      const x = matrix([2, 37], random(74, 24));
       const rowScale = Float32Array.from([2, 0.5]);
       assertClose(
         (await gpu!.steer(p, x, codes, { rowScale })).data,
         (await reference.steer(pr, x, codes, { rowScale })).data,
-        1e-5,
-        "steer",
+        { tol: 1e-5, what: "steer" },
       );
-      const a = matrix(3, 37, random(111, 25));
-      const bt = matrix(50, 37, random(50 * 37, 26));
+      const a = matrix([3, 37], random(111, 25));
+      const bt = matrix([50, 37], random(50 * 37, 26));
       assertClose(
         (await gpu!.matmul(a, bt, { transposeB: true })).data,
         (await reference.matmul(a, bt, { transposeB: true })).data,
-        1e-5,
-        "matmul",
+        { tol: 1e-5, what: "matmul" },
       );
-      const m = matrix(2, 30, random(60, 27));
+      const m = matrix([2, 30], random(60, 27));
       assert.deepEqual(await gpu!.topK(m, 4), await reference.topK(m, 4));
       // Arguments travel as moved copies: the caller's arrays stay whole and unchanged.
       assert.deepEqual([...s.data], [...random(4 * 37, 22)], "encode's rows");
@@ -96,10 +92,10 @@ Deno.test({
     const p = await gpu!.prepare(w);
     const bad = { width: 40, indices: [Int32Array.from([40])], values: [Float32Array.from([1])] };
     await assert.rejects(gpu!.decodeSparse(p, bad), RangeError);
-    await assert.rejects(gpu!.matmul(matrix(2, 3), matrix(4, 5)), RangeError);
+    await assert.rejects(gpu!.matmul(matrix([2, 3]), matrix([4, 5])), RangeError);
     gpu!.release(p);
     await assert.rejects(
-      gpu!.encode(p, matrix(1, 8, random(8, 2))),
+      gpu!.encode(p, matrix([1, 8], random(8, 2))),
       (e: unknown) => e instanceof SaeError && e.kind === "unavailable",
     );
     assert.deepEqual(gpu!.health!(), { healthy: true });
@@ -119,15 +115,17 @@ Deno.test({
       const before = new AbortController();
       before.abort(new Error("gone already"));
       await assert.rejects(
-        gpu!.encode(p, matrix(1, 64), { signal: before.signal }),
+        gpu!.encode(p, matrix([1, 64]), { signal: before.signal }),
         /gone already/,
       );
       const during = new AbortController();
-      const call = gpu!.encode(p, matrix(256, 64, random(256 * 64, 5)), { signal: during.signal });
+      const call = gpu!.encode(p, matrix([256, 64], random(256 * 64, 5)), {
+        signal: during.signal,
+      });
       during.abort(new Error("client left"));
       await assert.rejects(call, /client left/);
       // The worker's late answer is dropped; the next call gets its own.
-      const s = matrix(1, 64, random(64, 6));
+      const s = matrix([1, 64], random(64, 6));
       const got = await gpu!.encode(p, s, { top: 5 });
       const want = await reference.encode(await reference.prepare(w), s, { top: 5 });
       assert.deepEqual([...got.indices[0]], [...want.indices[0]]);
@@ -150,8 +148,8 @@ Deno.test({
     });
     const p = await gpu!.prepare(w);
     try {
-      const s = matrix(16, 128, random(16 * 128, 9));
-      await gpu!.encode(p, matrix(1, 128), { top: 1 }); // warm: pipelines, staging
+      const s = matrix([16, 128], random(16 * 128, 9));
+      await gpu!.encode(p, matrix([1, 128]), { top: 1 }); // warm: pipelines, staging
       let last = performance.now();
       let longest = 0;
       const timer = setInterval(() => {
@@ -185,7 +183,7 @@ Deno.test({
     });
     const p = await gpu!.prepare(w);
     try {
-      const s = matrix(8, 128, random(8 * 128, 13));
+      const s = matrix([8, 128], random(8 * 128, 13));
       await gpu!.encode(p, s, { top: 4 }); // warm
       let t = performance.now();
       await gpu!.encode(p, s, { top: 4 });
@@ -219,7 +217,7 @@ Deno.test({
     await gpu!.close();
     assert.equal(gpu!.health!().healthy, false);
     await assert.rejects(
-      gpu!.matmul(matrix(1, 1), matrix(1, 1)),
+      gpu!.matmul(matrix([1, 1]), matrix([1, 1])),
       (e: unknown) => e instanceof SaeError && e.kind === "unavailable",
     );
     assert.match(await gpu!.lost, /closed/);

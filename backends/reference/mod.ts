@@ -48,7 +48,7 @@ export function referenceBackend(): Backend {
     ): Promise<Matrix> {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const w = prepared.weights;
-      const out = matrix(codes.indices.length, w.dIn);
+      const out = matrix([codes.indices.length, w.dIn]);
       for (let r = 0; r < out.rows; r++) {
         const y = row(out, r);
         if (options?.bias !== false) y.set(w.bDec);
@@ -79,7 +79,7 @@ export function referenceBackend(): Backend {
       options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-      const out = matrix(x.rows, x.cols, x.data.slice());
+      const out = matrix([x.rows, x.cols], x.data.slice());
       for (let r = 0; r < x.rows; r++) {
         const scale = options?.rowScale?.[r] ?? 1;
         addDecoderRows(prepared.weights, deltas.indices[r], deltas.values[r], scale, row(out, r));
@@ -99,7 +99,7 @@ export function referenceBackend(): Backend {
         return Promise.reject(new RangeError(`matmul: ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`));
       }
       // Accumulate in f64, round once: the most accurate order-independent oracle.
-      const out = matrix(a.rows, n);
+      const out = matrix([a.rows, n]);
       const acc = new Float64Array(n);
       for (let r = 0; r < a.rows; r++) {
         acc.fill(0);

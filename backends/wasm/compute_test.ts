@@ -23,8 +23,8 @@ const reference = referenceBackend();
 const w: SaeWeights = {
   dIn: 12,
   dSae: 40,
-  wEnc: matrix(12, 40, uniformArray(480, 1)),
-  wDec: matrix(40, 12, uniformArray(480, 2)),
+  wEnc: matrix([12, 40], uniformArray(480, 1)),
+  wDec: matrix([40, 12], uniformArray(480, 2)),
   bDec: uniformArray(12, 3),
   preBias: null,
   activation: { kind: "groupmax", bEnc: uniformArray(40, 4, { scale: 0.1 }), k: 5 },
@@ -52,13 +52,13 @@ Deno.test("encode (groupmax), dense decode (both paths) and steer match the refe
   const p = await store.prepare(w);
   const pr = await reference.prepare(w);
   try {
-    const s = matrix(3, 12, uniformArray(36, 5));
+    const s = matrix([3, 12], uniformArray(36, 5));
     const codes = compute.encode(p, s, { top: 3 });
     const want = await reference.encode(pr, s, { top: 3 });
     assert.deepEqual((await codes).indices.map((ix) => [...ix]), want.indices.map((ix) => [...ix]));
-    const sparse = matrix(2, 40);
+    const sparse = matrix([2, 40]);
     sparse.data[7] = 1.5;
-    const dense = matrix(2, 40, uniformArray(80, 6));
+    const dense = matrix([2, 40], uniformArray(80, 6));
     for (const [name, c] of [["sparse", sparse], ["dense", dense]] as const) {
       assertClose(
         (await compute.decodeDense(p, c)).data,
@@ -66,23 +66,23 @@ Deno.test("encode (groupmax), dense decode (both paths) and steer match the refe
         name,
       );
     }
-    const x = matrix(3, 12, uniformArray(36, 7));
+    const x = matrix([3, 12], uniformArray(36, 7));
     const rowScale = Float32Array.from([1, 0.5, 2]);
     assertClose(
       (await compute.steer(p, x, { deltas: want, rowScale })).data,
       (await reference.steer(pr, x, want, { rowScale })).data,
       "steer",
     );
-    assert.throws(() => compute.encode(p, matrix(1, 11)), RangeError);
+    assert.throws(() => compute.encode(p, matrix([1, 11])), RangeError);
   } finally {
     store.release(p);
   }
 });
 
 Deno.test("matmul, plain and transposed, matches the reference; shapes are checked", async () => {
-  const a = matrix(4, 9, uniformArray(36, 8));
-  const b = matrix(9, 5, uniformArray(45, 9));
-  const bt = matrix(5, 9, uniformArray(45, 10));
+  const a = matrix([4, 9], uniformArray(36, 8));
+  const b = matrix([9, 5], uniformArray(45, 9));
+  const bt = matrix([5, 9], uniformArray(45, 10));
   assertClose((await compute.matmul(a, b)).data, (await reference.matmul(a, b)).data, "plain");
   assertClose(
     (await compute.matmul(a, bt, { transposeB: true })).data,

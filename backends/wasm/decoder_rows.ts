@@ -39,7 +39,7 @@ export async function decoderRows(
   const { dIn } = options;
   const dPad = pad8(dIn);
   const total = codes.indices.length;
-  const out = matrix(total, dIn);
+  const out = matrix([total, dIn]);
   if (total === 0) return out;
   const rows = blockRows(total, {
     rowBytes: dPad * 4,

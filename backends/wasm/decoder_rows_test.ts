@@ -18,7 +18,7 @@ const calls = new KernelCalls(pool, { heap, checkpointWork: 4096 });
 Deno.test("decoderRows: out[r] = init[r] + scale[r] * sum of value-weighted decoder rows", async () => {
   // W_dec row i = [i, 10 i, 0, ...] with rows padded to 8.
   const dIn = 3;
-  const wDec = matrix(4, dIn, Float32Array.from([0, 0, 1, 1, 10, 1, 2, 20, 1, 3, 30, 1]));
+  const wDec = matrix([4, dIn], Float32Array.from([0, 0, 1, 1, 10, 1, 2, 20, 1, 3, 30, 1]));
   const ptr = heap.alloc(4 * 8 * 4);
   copyPadded(heap, wDec, { ptr, ld: 8 });
   const codes: SparseRows = {

@@ -49,7 +49,7 @@ export async function gemm(ctx: CallContext, a: Matrix, options: GemmOptions): P
   const { b, n } = options;
   if (b.columnMajor) throw new RangeError("the GEMM cannot read column-major panels");
   const K = a.cols;
-  const out = matrix(a.rows, n);
+  const out = matrix([a.rows, n]);
   if (a.rows === 0 || n === 0 || K === 0) return out;
   const npad = pad8(n);
   const cols = splitColumns(n, parallelParts(ctx, { work: a.rows * K * n, n }));

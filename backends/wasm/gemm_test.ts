@@ -21,7 +21,7 @@ const calls = new KernelCalls(pool, { heap, checkpointWork: 4096 });
 /** B [k, n] row-major in the kernels' memory, rows padded to 8 (a valid GEMM operand). */
 function operand(b: Float32Array, k: number, n: number) {
   const ptr = heap.alloc(k * pad8(n) * 4);
-  copyPadded(heap, matrix(k, n, b), { ptr, ld: pad8(n) });
+  copyPadded(heap, matrix([k, n], b), { ptr, ld: pad8(n) });
   return { ptr, bytes: k * pad8(n) * 4, ldb: pad8(n) * 4, panelStride: 32 };
 }
 
@@ -46,7 +46,7 @@ Deno.test("gemm: C = A @ B over odd shapes, rows in blocks, resumed at checkpoin
   try {
     const c = await calls.call(
       undefined,
-      (ctx) => gemm(ctx, matrix(m, k, a), { b: b1, n, prec: PREC.f32 }),
+      (ctx) => gemm(ctx, matrix([m, k], a), { b: b1, n, prec: PREC.f32 }),
     );
     const want = product(a, b, m, k, n);
     c.data.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-4, `${i}: ${v} vs ${want[i]}`));
@@ -65,7 +65,7 @@ Deno.test("encodeFused: relu plus bias, at most `cap` per row, like the referenc
   try {
     for (const cap of [0, 7]) {
       const got = await calls.call(undefined, (ctx) =>
-        encodeFused(ctx, matrix(m, k, a), {
+        encodeFused(ctx, matrix([m, k], a), {
           encoder,
           dSae: n,
           prec: PREC.f32,
@@ -75,7 +75,7 @@ Deno.test("encodeFused: relu plus bias, at most `cap` per row, like the referenc
           thr: 0,
           bmag: 0,
         }));
-      const pre = matrix(m, n, Float32Array.from(product(a, b, m, k, n)));
+      const pre = matrix([m, n], Float32Array.from(product(a, b, m, k, n)));
       const want = activateRows({ kind: "relu", bEnc: bias }, pre, { top: cap || undefined });
       for (let r = 0; r < m; r++) {
         assert.deepEqual([...got.indices[r]], [...want.indices[r]], `cap ${cap} row ${r}`);

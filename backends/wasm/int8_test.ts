@@ -25,7 +25,7 @@ const f32 = await wasmBackend({ threads: 2 });
 const int8 = await wasmBackend({ threads: 2, weights: "int8" });
 const reference = referenceBackend();
 
-conformanceTests("wasm int8", () => int8, 1e-4);
+conformanceTests("wasm int8", () => int8, { tol: 1e-4 });
 
 /** Every value int8 returns is the f32 encode's bit for bit; `shared` of the indices agree. */
 function compare(
@@ -58,7 +58,7 @@ for (const [rows, dIn, dSae] of SHAPES) {
   for (const [name, activation] of Object.entries(everyActivation(dSae, dIn + dSae))) {
     Deno.test(`int8 encode ${name} ${rows}x${dIn} -> ${dSae}: f32 values, same selection`, async () => {
       const w = randomWeights(dIn, dSae, { activation: activation, seed: rows * 17 + dSae });
-      const s = matrix(rows, dIn, random(rows * dIn, 5 + rows));
+      const s = matrix([rows, dIn], random(rows * dIn, 5 + rows));
       const [p8, p32, pr] = [
         await int8.prepare(w),
         await f32.prepare(w),
@@ -75,7 +75,10 @@ for (const [rows, dIn, dSae] of SHAPES) {
           assert.deepEqual(got.indices.map((ix) => [...ix]), want.indices.map((ix) => [...ix]));
           const ref = await reference.encode(pr, s, { top });
           for (let r = 0; r < rows; r++) {
-            assertClose(got.values[r], ref.values[r], 1e-4, `${name} row ${r} vs reference`);
+            assertClose(got.values[r], ref.values[r], {
+              tol: 1e-4,
+              what: `${name} row ${r} vs reference`,
+            });
           }
         }
       } finally {
@@ -89,10 +92,10 @@ for (const [rows, dIn, dSae] of SHAPES) {
 Deno.test("int8 topk on a wide dictionary: f32 values, >= 99 % of the f32 latents", async () => {
   const dIn = 130, dSae = 3000, k = 32, rows = 20;
   const w = randomWeights(dIn, dSae, {
-    activation: { kind: "topk", bEnc: random(dSae, 3, 0.05), k },
+    activation: { kind: "topk", bEnc: random(dSae, 3, { scale: 0.05 }), k },
     seed: 41,
   });
-  const s = matrix(rows, dIn, random(rows * dIn, 42));
+  const s = matrix([rows, dIn], random(rows * dIn, 42));
   const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
   try {
     const { shared, total } = compare(await int8.encode(p8, s), await f32.encode(p32, s), "wide");
@@ -107,10 +110,10 @@ Deno.test("int8 topk on a wide dictionary: f32 values, >= 99 % of the f32 latent
 Deno.test("candidates come from the int8 copy; whatever they are, values are rescored in f32", async () => {
   const dIn = 64, dSae = 512, k = 8;
   const w = randomWeights(dIn, dSae, {
-    activation: { kind: "topk", bEnc: random(dSae, 3, 0.05), k },
+    activation: { kind: "topk", bEnc: random(dSae, 3, { scale: 0.05 }), k },
     seed: 51,
   });
-  const s = matrix(4, dIn, random(4 * dIn, 52));
+  const s = matrix([4, dIn], random(4 * dIn, 52));
   const [p8, p32] = [await int8.prepare(w), await f32.prepare(w)];
   try {
     const want = await f32.encode(p32, s);
@@ -161,7 +164,7 @@ Deno.test("int8 keeps f32 decode and steer; counts its int8 copy", async () => {
     const a = await int8.decodeSparse(p8, codes);
     const b = await f32.decodeSparse(p32, codes);
     assert.deepEqual([...a.data], [...b.data]);
-    const x = matrix(1, 37, random(37, 9));
+    const x = matrix([1, 37], random(37, 9));
     assert.deepEqual([...(await int8.steer(p8, x, codes)).data], [
       ...(await f32.steer(p32, x, codes)).data,
     ]);
@@ -193,7 +196,7 @@ Deno.test("kinds the int8 encode does not serve keep plain f32 panels and no int
       const served = name === "relu (served)";
       // No int8 copy counted unless the int8 encode serves the kind.
       assert.equal(p8.extraBytes > p32.extraBytes, served, name);
-      const x = matrix(3, 21, random(63, 6));
+      const x = matrix([3, 21], random(63, 6));
       const got = await int8.encode(p8, x);
       const want = await f32.encode(p32, x);
       if (served) compare(got, want, name); // rescored: f32 values bit for bit
@@ -231,13 +234,13 @@ async function agreement(
 Deno.test("int8 blocks finished in one round, in two, with a separate merge, over several blocks", async () => {
   const dIn = 40, dSae = 2048;
   const w = randomWeights(dIn, dSae, {
-    activation: { kind: "topk", bEnc: random(dSae, 61, 0.05), k: 32 },
+    activation: { kind: "topk", bEnc: random(dSae, 61, { scale: 0.05 }), k: 32 },
     seed: 62,
   });
   // 1 x 48 candidates: one round; 20 x 48: two rounds, merged by the last worker; 300 rows of
   // 2 x 250 at top 200: a 256-row block merged in a round of its own, then a 44-row block.
   for (const [rows, top] of [[1, 32], [20, 32], [300, 200]]) {
-    const s = matrix(rows, dIn, random(rows * dIn, 63 + rows));
+    const s = matrix([rows, dIn], random(rows * dIn, 63 + rows));
     const share = await agreement(w, s, top);
     assert.ok(share >= 0.99, `${rows} rows top ${top}: agreement ${share}`);
   }
@@ -252,7 +255,7 @@ Deno.test("int8 rows at the quantizer's edges: zeros, one spike, tiny and huge m
     x[3 * dIn + k] = Math.sin(k) * 1e30;
     x[4 * dIn + k] = k === 36 ? 100 : Math.cos(k); // the largest value in the K tail
   }
-  const s = matrix(5, dIn, x);
+  const s = matrix([5, dIn], x);
   for (const [name, activation] of Object.entries(everyActivation(dSae, 71))) {
     const w = randomWeights(dIn, dSae, { activation, seed: 72 });
     for (const top of [undefined, 4]) {
@@ -267,22 +270,22 @@ Deno.test("int8 calls cut into checkpoints on 3 workers, interleaved, equal the 
     const w = randomWeights(40, 300, {
       activation: {
         kind: "jumprelu",
-        bEnc: random(300, 81, 0.2),
-        threshold: random(300, 82, 0.1).map(Math.abs),
+        bEnc: random(300, 81, { scale: 0.2 }),
+        threshold: random(300, 82, { scale: 0.1 }).map(Math.abs),
       },
       seed: 83,
     });
     const [p, q] = [await cut.prepare(w), await int8.prepare(w)];
-    const x = matrix(37, 40, random(37 * 40, 84));
+    const x = matrix([37, 40], random(37 * 40, 84));
     const got = await Promise.all([
       cut.encode(p, x, { priority: "research" }),
       cut.encode(p, x, { top: 5 }),
-      cut.encode(p, matrix(1, 40, x.data.slice(0, 40)), { top: 5 }),
+      cut.encode(p, matrix([1, 40], x.data.slice(0, 40)), { top: 5 }),
     ]);
     const want = [
       await int8.encode(q, x),
       await int8.encode(q, x, { top: 5 }),
-      await int8.encode(q, matrix(1, 40, x.data.slice(0, 40)), { top: 5 }),
+      await int8.encode(q, matrix([1, 40], x.data.slice(0, 40)), { top: 5 }),
     ];
     const plain = (c: SparseRows) => ({
       indices: c.indices.map((ix) => [...ix]),

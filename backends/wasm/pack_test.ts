@@ -24,7 +24,7 @@ Deno.test("packVector copies a vector zero-padded to a multiple of 8", () => {
 });
 
 Deno.test("copyPadded pads each row with zeros to ld, or copies as is when ld = cols", () => {
-  const m = matrix(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6]));
+  const m = matrix([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6]));
   const ptr = heap.alloc(64);
   heap.f32(ptr, 16).fill(9);
   copyPadded(heap, m, { ptr, ld: 5 });

@@ -62,7 +62,7 @@ export async function compactInPlace(
     return block;
   });
   const chunk = Math.max(4096, Math.floor(ctx.checkpointWork / 4));
-  for (const round of compactionRounds(options.count, ctx.threads, chunk)) {
+  for (const round of compactionRounds(options.count, { parts: ctx.threads, chunk })) {
     await runToEnd(
       ctx,
       round.map(([i0, i1], t) => blocks[t].set({ I0: i0, I1: i1 })),

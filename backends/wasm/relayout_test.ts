@@ -62,7 +62,7 @@ Deno.test("compactInPlace writes bf16 / f16 halves at the same index and counts 
 });
 
 Deno.test("transposeInto writes src^T with rows ldd floats apart", async () => {
-  const src = matrix(3, 4, Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+  const src = matrix([3, 4], Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
   const dst = heap.alloc(4 * 8 * 4);
   heap.f32(dst, 32).fill(0);
   try {

@@ -63,9 +63,9 @@ export function splitByWork(work: ArrayLike<number>, parts: number): [number, nu
  */
 export function compactionRounds(
   count: number,
-  parts: number,
-  chunk: number,
+  split: { parts: number; chunk: number },
 ): [number, number][][] {
+  const { parts, chunk } = split;
   const rounds: [number, number][][] = [];
   let a = 0;
   while (a < count) {

@@ -52,7 +52,7 @@ Deno.test("compactionRounds: in order, every write lands on values read in earli
   for (
     const [count, parts, chunk] of [[1, 2, 4096], [100_000, 3, 4096], [10_000_000, 16, 1 << 22]]
   ) {
-    const rounds = compactionRounds(count, parts, chunk);
+    const rounds = compactionRounds(count, { parts, chunk });
     covers(rounds.flat(), count);
     let done = 0;
     for (const round of rounds) {

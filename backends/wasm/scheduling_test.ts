@@ -19,17 +19,17 @@ function weights(dIn: number, dSae: number, activation?: Activation): SaeWeights
   return {
     dIn,
     dSae,
-    wEnc: matrix(dIn, dSae, random(dIn * dSae, 1, 0.1)),
-    wDec: matrix(dSae, dIn, random(dSae * dIn, 2, 0.1)),
-    bDec: random(dIn, 3, 0.1),
+    wEnc: matrix([dIn, dSae], random(dIn * dSae, 1, { scale: 0.1 })),
+    wDec: matrix([dSae, dIn], random(dSae * dIn, 2, { scale: 0.1 })),
+    bDec: random(dIn, 3, { scale: 0.1 }),
     preBias: null,
-    activation: activation ?? { kind: "topk", bEnc: random(dSae, 4, 0.05), k: 32 },
+    activation: activation ?? { kind: "topk", bEnc: random(dSae, 4, { scale: 0.05 }), k: 32 },
     normalization: "none",
     wSkip: null,
   };
 }
 
-const rows = (n: number, dIn: number, seed: number) => matrix(n, dIn, random(n * dIn, seed));
+const rows = (n: number, dIn: number, seed: number) => matrix([n, dIn], random(n * dIn, seed));
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const plain = (c: SparseRows) => ({
   indices: c.indices.map((ix) => [...ix]),
@@ -158,7 +158,7 @@ Deno.test("the watchdog replaces a stuck pool: the call fails unavailable, healt
     onReplaced: (why) => replaced.push(why),
   });
   try {
-    const w = weights(64, 512, { kind: "relu", bEnc: random(512, 11, 0.1) });
+    const w = weights(64, 512, { kind: "relu", bEnc: random(512, 11, { scale: 0.1 }) });
     const p = await wasm.prepare(w);
     const x = rows(4, 64, 12);
     const before = await wasm.encode(p, x);
@@ -176,7 +176,10 @@ Deno.test("the watchdog replaces a stuck pool: the call fails unavailable, healt
     assert.equal(replaced.length, 1);
     const ref = referenceBackend();
     const y = await wasm.decodeSparse(p, before);
-    assertClose(y.data, (await ref.decodeSparse(await ref.prepare(w), before)).data, 1e-5, "y");
+    assertClose(y.data, (await ref.decodeSparse(await ref.prepare(w), before)).data, {
+      tol: 1e-5,
+      what: "y",
+    });
     wasm.release(p);
   } finally {
     wasm.close();
@@ -193,8 +196,8 @@ Deno.test("calls cut into many blocks and checkpoints, interleaved, match the re
     try {
       const w = weights(40, 300, {
         kind: "jumprelu",
-        bEnc: random(300, 5, 0.2),
-        threshold: random(300, 6, 0.1).map(Math.abs),
+        bEnc: random(300, 5, { scale: 0.2 }),
+        threshold: random(300, 6, { scale: 0.1 }).map(Math.abs),
       });
       const [p, q, r] = [await wasm.prepare(w), await exact.prepare(w), await ref.prepare(w)];
       const x = rows(37, 40, 13);
@@ -217,7 +220,10 @@ Deno.test("calls cut into many blocks and checkpoints, interleaved, match the re
       assert.deepEqual(plain(calls[0] as SparseRows), plain(want[0] as SparseRows));
       assert.deepEqual(plain(calls[1] as SparseRows), plain(want[1] as SparseRows));
       for (const i of [2, 3, 4]) {
-        assertClose((calls[i] as Matrix).data, (want[i] as Matrix).data, 1e-6, `call ${i}`);
+        assertClose((calls[i] as Matrix).data, (want[i] as Matrix).data, {
+          tol: 1e-6,
+          what: `call ${i}`,
+        });
       }
       if (weightsPrecision === "f32") {
         const codes = await ref.encode(r, x);
@@ -226,7 +232,7 @@ Deno.test("calls cut into many blocks and checkpoints, interleaved, match the re
           codes.indices.map((ix) => [...ix]),
         );
         const mm = await ref.matmul(x, b, { transposeB: true });
-        assertClose((calls[3] as Matrix).data, mm.data, 1e-5, "matmul vs reference");
+        assertClose((calls[3] as Matrix).data, mm.data, { tol: 1e-5, what: "matmul vs reference" });
       }
       wasm.release(p);
       exact.release(q);

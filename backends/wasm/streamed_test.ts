@@ -39,7 +39,7 @@ for (const precision of ["bf16", "f16"] as const) {
           const shape = { rows, cols, panels };
           // Halves of small integers: exact in bf16 and f16, so conversion is exact.
           const data = Float32Array.from({ length: rows * cols }, (_, i) => ((i * 7) % 23) / 2 - 5);
-          const m = matrix(rows, cols, data);
+          const m = matrix([rows, cols], data);
           const count = rows * pad8(cols);
           const dst = heap.alloc(count * 2 + GUARD);
           const guard = heap.u16(dst + count * 2, GUARD / 2);
@@ -70,7 +70,7 @@ for (const precision of ["bf16", "f16"] as const) {
 }
 
 Deno.test("packStreamed (f16): values beyond f16 are counted", async () => {
-  const m = matrix(4, 9, Float32Array.from({ length: 36 }, (_, i) => (i % 5 === 0 ? 1e6 : i)));
+  const m = matrix([4, 9], Float32Array.from({ length: 36 }, (_, i) => (i % 5 === 0 ? 1e6 : i)));
   const dst = heap.alloc(4 * 16 * 2);
   try {
     const overflow = await calls.call(

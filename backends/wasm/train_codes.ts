@@ -16,8 +16,9 @@ export type CodeRows = readonly { readonly idx: Int32Array; readonly vals: Float
 export function heapRows(
   heap: SharedHeap,
   sel: HeapSelections,
-  rows: number,
+  options: { rows: number },
 ): { idx: Int32Array; vals: Float32Array }[] {
+  const { rows } = options;
   const counts = heap.i32(sel.cnt, rows);
   const out: { idx: Int32Array; vals: Float32Array }[] = [];
   for (let r = 0; r < rows; r++) {
@@ -34,7 +35,7 @@ export function heapRows(
 export function writeCodes(ctx: CallContext, codes: CodeRows): HeapSelections {
   let widest = 0;
   for (const r of codes) widest = Math.max(widest, r.idx.length);
-  const sel = allocSelections(ctx, codes.length, widest);
+  const sel = allocSelections(ctx, { rows: codes.length, stride: widest });
   const counts = ctx.heap.i32(sel.cnt, codes.length);
   codes.forEach((r, b) => {
     counts[b] = r.idx.length;

@@ -31,7 +31,11 @@ export interface HeapSelections {
 }
 
 /** Allocate selections for `rows` rows of `stride` entries, counts zeroed. */
-export function allocSelections(ctx: CallContext, rows: number, stride: number): HeapSelections {
+export function allocSelections(
+  ctx: CallContext,
+  size: { rows: number; stride: number },
+): HeapSelections {
+  const { rows, stride } = size;
   const entries = Math.max(1, rows * stride);
   const cnt = ctx.alloc(Math.max(1, rows) * 4);
   ctx.heap.i32(cnt, rows).fill(0);

@@ -87,8 +87,8 @@ Deno.test("encodeSelect: TopK and AuxK of h = A W_enc + b_enc, ties to the lower
     const got = await calls.call(undefined, async (ctx) => {
       const panels = ctx.alloc(k * npad * 4);
       await packPanels(ctx, put(ctx.alloc, w), { k, ld: npad, n, dst: panels });
-      const main = allocSelections(ctx, rows, cap);
-      const sel = allocSelections(ctx, rows, acap);
+      const main = allocSelections(ctx, { rows, stride: cap });
+      const sel = allocSelections(ctx, { rows, stride: acap });
       await encodeSelect(ctx, put(ctx.alloc, a), {
         rows,
         lda,
@@ -99,7 +99,7 @@ Deno.test("encodeSelect: TopK and AuxK of h = A W_enc + b_enc, ties to the lower
         main,
         aux: { dead: put(ctx.alloc, dead), sel },
       });
-      return { main: heapRows(heap, main, rows), aux: heapRows(heap, sel, rows) };
+      return { main: heapRows(heap, main, { rows }), aux: heapRows(heap, sel, { rows }) };
     });
     let ties = 0;
     for (let r = 0; r < rows; r++) {

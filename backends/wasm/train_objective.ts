@@ -151,14 +151,14 @@ async function encodePass(
   const k = Math.max(0, Math.min(objective.k ?? 1, dSae));
   const batch = objective.architecture === "batchtopk";
   let cap = batch ? Math.min(dSae, BATCH_CANDIDATES * Math.max(1, k)) : k;
-  const main = allocSelections(ctx, B, cap);
+  const main = allocSelections(ctx, { rows: B, stride: cap });
   let aux: { dead: number; sel: HeapSelections } | undefined;
   if (kAux > 0 && objective.dead) {
     const dead = ctx.alloc(ops.npad * 4);
     const words = ctx.heap.i32(dead, ops.npad);
     words.fill(0);
     for (let i = 0; i < dSae; i++) words[i] = objective.dead[i] ? -1 : 0;
-    aux = { dead, sel: allocSelections(ctx, B, kAux) };
+    aux = { dead, sel: allocSelections(ctx, { rows: B, stride: kAux }) };
   }
   const common = { k: dIn, panels: ops.panels, n: dSae, bias: ops.bias };
   await encodeSelect(ctx, ops.s, { ...common, rows: B, lda: ops.ld, main, aux });
@@ -166,7 +166,7 @@ async function encodePass(
 
   // BatchTopK: the batch's B k largest among the rows' candidates; rows that may have missed
   // some are encoded again with a larger cap until none may have.
-  const candidates: RowCandidates[] = heapRows(ctx.heap, main, B).map((r) => ({
+  const candidates: RowCandidates[] = heapRows(ctx.heap, main, { rows: B }).map((r) => ({
     ...r,
     full: r.idx.length === cap && cap < dSae,
   }));
@@ -179,9 +179,9 @@ async function encodePass(
     const view = ctx.heap.f32(a, redo.length * dIn);
     const s = ctx.heap.f32(ops.s, B * ops.ld);
     redo.forEach((b, j) => view.set(s.subarray(b * ops.ld, b * ops.ld + dIn), j * dIn));
-    const more = allocSelections(ctx, redo.length, cap);
+    const more = allocSelections(ctx, { rows: redo.length, stride: cap });
     await encodeSelect(ctx, a, { ...common, rows: redo.length, lda: dIn, main: more });
-    heapRows(ctx.heap, more, redo.length).forEach((r, j) => {
+    heapRows(ctx.heap, more, { rows: redo.length }).forEach((r, j) => {
       candidates[redo[j]] = { ...r, full: r.idx.length === cap && cap < dSae };
     });
     chosen = batchTopK(candidates, total);
@@ -245,7 +245,7 @@ async function objectiveCall(
     const eVar = spread * (B / 2) ** 2;
     if (eVar > 0) {
       const alpha = objective.auxAlpha ?? 1 / 32;
-      auxCodes = codes.aux ?? allocSelections(ctx, B, 0);
+      auxCodes = codes.aux ?? allocSelections(ctx, { rows: B, stride: 0 });
       const auxSq = sq + B * 4;
       await decodeRows(ctx, g + B * ld * 4, {
         ...rowsOf,
@@ -263,12 +263,12 @@ async function objectiveCall(
   }
 
   // Step 3: the backward pass over the active latents.
-  const main = heapRows(heap, codes.main, B);
+  const main = heapRows(heap, codes.main, { rows: B });
   const entries = byLatent(ctx, {
     n: dSae,
     rows: B,
     main,
-    aux: auxCodes ? heapRows(heap, auxCodes, B) : [],
+    aux: auxCodes ? heapRows(heap, auxCodes, { rows: B }) : [],
   });
   // The W_dec gradient goes where the W_enc copy was (unused since the panels were packed),
   // the W_enc^T gradient where the panels were; then W_enc's is transposed into the former.

@@ -21,7 +21,7 @@ const params: SaeParams = {
   bDec: uniformArray(dIn, 4, { scale: 0.2 }),
   logThreshold: new Float32Array(0),
 };
-const x = matrix(rows, dIn, uniformArray(rows * dIn, 5));
+const x = matrix([rows, dIn], uniformArray(rows * dIn, 5));
 const options: ObjectiveOptions = {
   architecture: "batchtopk",
   k: 8,
@@ -37,7 +37,7 @@ Deno.test("sparseObjective: stopped by live calls at checkpoints and resumed, th
     let finished = false;
     const research = wasm.sparseObjective(params, x, { ...options, priority: "research" })
       .finally(() => (finished = true));
-    const a = matrix(4, 8, uniformArray(32, 6));
+    const a = matrix([4, 8], uniformArray(32, 6));
     let overtook = 0;
     while (!finished) {
       await wasm.matmul(a, a, { transposeB: true });

@@ -36,7 +36,7 @@ export interface WasmPrepared extends Prepared {
 }
 
 /** Stands in for matrices whose only copy now lives, re-packed, in the kernels' memory. */
-const EMPTY: Matrix = matrix(0, 0);
+const EMPTY: Matrix = matrix([0, 0]);
 
 /** The dictionaries of one WASM backend. */
 export class WeightStore {

@@ -32,8 +32,8 @@ function weights(wEnc: Matrix, wDec: Matrix): SaeWeights {
 
 Deno.test("prepare packs the encoder into panels of 8 columns and pads the decoder", async () => {
   const store = new WeightStore(calls, { precision: "f32" });
-  const wEnc = matrix(3, 12, Float32Array.from({ length: 36 }, (_, i) => i));
-  const wDec = matrix(12, 3, uniformArray(36, 1));
+  const wEnc = matrix([3, 12], Float32Array.from({ length: 36 }, (_, i) => i));
+  const wDec = matrix([12, 3], uniformArray(36, 1));
   const before = heap.allocatedBytes;
   const p = await store.prepare(weights(wEnc, wDec));
   // Panel 1 (columns 8..15, padded): k-major, 8 floats per k.
@@ -48,7 +48,10 @@ Deno.test("prepare packs the encoder into panels of 8 columns and pads the decod
 
 Deno.test("bf16 weights take half the bytes; extraBytes counts the difference", async () => {
   const store = new WeightStore(calls, { precision: "bf16" });
-  const w = weights(matrix(16, 64, uniformArray(1024, 2)), matrix(64, 16, uniformArray(1024, 3)));
+  const w = weights(
+    matrix([16, 64], uniformArray(1024, 2)),
+    matrix([64, 16], uniformArray(1024, 3)),
+  );
   const p = await store.prepare(w);
   assert.equal(p.encoder.bytes, 16 * 64 * 2);
   assert.equal(p.extraBytes, -(2 * 1024 * 2) + 4 * 3 * 64);
@@ -59,8 +62,8 @@ Deno.test("arena matrices are adopted in place; the rest of the arena is freed o
   const store = new WeightStore(calls, { precision: "f32" });
   const before = heap.allocatedBytes;
   const arena = store.arena();
-  const wEnc = matrix(4, 8, arena.alloc(32));
-  const wDec = matrix(8, 4, arena.alloc(32));
+  const wEnc = matrix([4, 8], arena.alloc(32));
+  const wDec = matrix([8, 4], arena.alloc(32));
   arena.alloc(100); // never adopted
   wEnc.data.set(uniformArray(32, 4));
   const p = await store.prepare(weights(wEnc, wDec));
@@ -80,7 +83,7 @@ Deno.test("bf16 / f16 arenas: the first matrix is halved in place, the second ta
       const dec = uniformArray(64 * 24, 6);
       // The same weights from ordinary arrays: converted a chunk at a time into new blocks.
       const before = heap.allocatedBytes;
-      const want = await store.prepare(weights(matrix(24, 64, enc), matrix(64, 24, dec)));
+      const want = await store.prepare(weights(matrix([24, 64], enc), matrix([64, 24], dec)));
       const wantBytes = heap.allocatedBytes - before;
       const arena = store.arena();
       const [first, second] = decoderFirst ? [dec, enc] : [enc, dec];
@@ -89,8 +92,8 @@ Deno.test("bf16 / f16 arenas: the first matrix is halved in place, the second ta
       a.set(first);
       b.set(second);
       const [wEnc, wDec] = decoderFirst
-        ? [matrix(24, 64, b), matrix(64, 24, a)]
-        : [matrix(24, 64, a), matrix(64, 24, b)];
+        ? [matrix([24, 64], b), matrix([64, 24], a)]
+        : [matrix([24, 64], a), matrix([64, 24], b)];
       const end = heap.memory.buffer.byteLength;
       const got = await store.prepare(weights(wEnc, wDec));
       arena.dispose();
@@ -128,7 +131,7 @@ Deno.test("an f16 arena matrix holding a weight beyond f16 is refused and its me
   enc[100] = 70000;
   const dec = arena.alloc(64 * 16);
   await assert.rejects(
-    store.prepare(weights(matrix(16, 64, enc), matrix(64, 16, dec))),
+    store.prepare(weights(matrix([16, 64], enc), matrix([64, 16], dec))),
     (e) => e instanceof RangeError && /does not fit in f16/.test(e.message),
   );
   arena.dispose();
@@ -138,7 +141,7 @@ Deno.test("an f16 arena matrix holding a weight beyond f16 is refused and its me
 Deno.test("release during a call frees after it; a released dictionary is unavailable (last test)", async () => {
   const store = new WeightStore(calls, { precision: "f32" });
   const before = heap.allocatedBytes;
-  const p = await store.prepare(weights(matrix(2, 8), matrix(8, 2)));
+  const p = await store.prepare(weights(matrix([2, 8]), matrix([8, 2])));
   let finish = () => {};
   const running = store.using(p, () => new Promise<void>((resolve) => (finish = resolve)));
   store.release(p);

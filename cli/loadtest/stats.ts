@@ -20,13 +20,14 @@ export function round(v: number, digits: number): number {
 }
 
 /** Log-spaced edges from `min` to `max` inclusive, `perDecade` buckets per decade. */
-export function logEdges(min: number, max: number, perDecade: number): number[] {
+export function logEdges(min: number, max: number, options: { perDecade: number }): number[] {
+  const { perDecade } = options;
   const steps = Math.round(Math.log10(max / min) * perDecade);
   return Array.from({ length: steps + 1 }, (_, i) => round(min * 10 ** (i / perDecade), 6));
 }
 
 /** Latency histogram edges in ms: 10 log-spaced buckets per decade from 0.1 ms to 10 s. */
-export const LATENCY_EDGES_MS: readonly number[] = logEdges(0.1, 10_000, 10);
+export const LATENCY_EDGES_MS: readonly number[] = logEdges(0.1, 10_000, { perDecade: 10 });
 
 /** Nearest-rank percentile `p` (0..100) of ascending `sorted`; NaN when empty. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {

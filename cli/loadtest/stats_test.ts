@@ -37,8 +37,8 @@ Deno.test("histogram: half-open buckets, out-of-range values clamped to the ends
 });
 
 Deno.test("logEdges: log-spaced, both ends included, rounded to 6 decimals", () => {
-  assert.deepEqual(logEdges(1, 100, 2), [1, 3.162278, 10, 31.622777, 100]);
-  assert.deepEqual(logEdges(0.1, 1, 1), [0.1, 1]);
+  assert.deepEqual(logEdges(1, 100, { perDecade: 2 }), [1, 3.162278, 10, 31.622777, 100]);
+  assert.deepEqual(logEdges(0.1, 1, { perDecade: 1 }), [0.1, 1]);
   assert.equal(LATENCY_EDGES_MS.length, 51);
   for (let i = 1; i < LATENCY_EDGES_MS.length; i++) {
     assert.ok(LATENCY_EDGES_MS[i] > LATENCY_EDGES_MS[i - 1]);

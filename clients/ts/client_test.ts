@@ -121,7 +121,7 @@ Deno.test("TypeScript client against the service", async (t) => {
       "steer: helpers, nested arrays, long interventions as JSON",
       async () => {
         const x = rows(4, 2);
-        const ivs = [clamp(3, 5), add(7, 1, [1]), scale(9, 2), ablate(11)];
+        const ivs = [clamp(3, 5), add(7, 1, { positions: [1] }), scale(9, 2), ablate(11)];
         const out = await client.steer(ID, x, ivs);
         assert.deepEqual([out.rows, out.cols], [4, 64]);
         assert.notDeepEqual(out.data, x.data);
@@ -131,7 +131,7 @@ Deno.test("TypeScript client against the service", async (t) => {
         );
         assert.deepEqual(await client.steer(ID, nested, ivs), out);
         const many = [
-          ...Array.from({ length: 256 }, (_, f) => add(f, 0, [0, 1, 2, 3])),
+          ...Array.from({ length: 256 }, (_, f) => add(f, 0, { positions: [0, 1, 2, 3] })),
           ...ivs,
         ];
         const long = await client.steer(ID, x, many);

@@ -43,30 +43,33 @@ function make(
 export function clamp(
   feature: number,
   value: number,
-  positions?: number[],
+  options: { positions?: number[] } = {},
 ): Intervention {
+  const { positions } = options;
   return make("clamp", feature, value, positions);
 }
 
-/** Add `value` to latent `feature`: x' = x + value * W_dec[feature]. */
+/** Add `value` to latent `feature`: x' = x + value * W_dec[feature] (on `positions`, or all). */
 export function add(
   feature: number,
   value: number,
-  positions?: number[],
+  options: { positions?: number[] } = {},
 ): Intervention {
+  const { positions } = options;
   return make("add", feature, value, positions);
 }
 
-/** Multiply latent `feature` by `factor`. */
+/** Multiply latent `feature` by `factor` (on `positions`, every row by default). */
 export function scale(
   feature: number,
   factor: number,
-  positions?: number[],
+  options: { positions?: number[] } = {},
 ): Intervention {
+  const { positions } = options;
   return make("scale", feature, factor, positions);
 }
 
-/** Set latent `feature` to zero. */
-export function ablate(feature: number, positions?: number[]): Intervention {
-  return make("ablate", feature, 0, positions);
+/** Set latent `feature` to zero (on `positions`, every row by default). */
+export function ablate(feature: number, options: { positions?: number[] } = {}): Intervention {
+  return make("ablate", feature, 0, options.positions);
 }

@@ -229,10 +229,8 @@ export async function loadDictionaryLearning(
   const { dictClass, layout, checkpoint, dIn, dSae, k } = await open(folder);
   const names = [layout.enc, layout.dec, layout.bDec, ...layout.extra];
   if (layout.bEnc) names.push(layout.bEnc);
-  const t = await loadTorchInFileOrder<Matrix | Float32Array | number>(
-    checkpoint,
-    names,
-    async (name) => {
+  const t = await loadTorchInFileOrder<Matrix | Float32Array | number>(checkpoint, names, {
+    load: async (name) => {
       if (name === layout.enc || name === layout.dec) {
         const enc = name === layout.enc;
         return await torchMatrix(checkpoint, name, {
@@ -249,7 +247,7 @@ export async function loadDictionaryLearning(
       }
       return await torchVector(checkpoint, name, { length: name === layout.bDec ? dIn : dSae });
     },
-  );
+  });
   const wEnc = t.get(layout.enc) as Matrix;
   const wDec = t.get(layout.dec) as Matrix;
   const bDec = t.get(layout.bDec) as Float32Array;

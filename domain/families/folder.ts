@@ -39,7 +39,7 @@ export async function readJsonFile(
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-      await readRange(source, 0, source.size),
+      await readRange(source, { offset: 0, length: source.size }),
     );
   } catch (e) {
     if (e instanceof FormatError || (e as Error).name === "SaeError") throw e;

@@ -141,7 +141,7 @@ export async function loadGemmaScope(folder: Folder, options?: LoadOptions): Pro
   const wEncTensor = tensors.get("W_enc")!;
   if (wEncTensor.shape.length !== 2) throw new FormatError(GEMMA_SCOPE_FILE, "W_enc must be 2-D");
   const [dIn, dSae] = wEncTensor.shape;
-  const vector = (key: string, n: number) => asVector(tensors.get(key)!, n, key);
+  const vector = (key: string, n: number) => asVector(tensors.get(key)!, n, { what: key });
   const bDec = vector("b_dec", dIn);
   const wEnc = asMatrix(wEncTensor, { rows: dIn, cols: dSae, what: "W_enc" });
   const wDec = asMatrix(tensors.get("W_dec")!, { rows: dSae, cols: dIn, what: "W_dec" });

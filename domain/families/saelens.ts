@@ -184,31 +184,33 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
   }
   const scaleName = finetuningScaleTensor(header);
   if (scaleName) names.push(scaleName);
-  const t = await loadInFileOrder(header, names, async (name) => {
-    if (name === "W_enc") {
-      return await loadSafetensorsMatrix(source, header, {
-        name,
-        rows: dIn,
-        cols: dSae,
-        alloc: options?.alloc,
-      });
-    }
-    if (name === "W_dec") {
-      return await loadSafetensorsMatrix(source, header, {
-        name,
-        rows: dSae,
-        cols: dIn,
-        alloc: options?.alloc,
-      });
-    }
-    const tensor = await loadSafetensorsTensor(source, header, name);
-    if (name === "b_dec") return asVector(tensor, dIn, name);
-    // BatchTopK checkpoints may store one scalar threshold for every latent.
-    if (name === "threshold" && tensor.data.length === 1) {
-      return new Float32Array(dSae).fill(tensor.data[0]);
-    }
-    const v = asVector(tensor, dSae, name);
-    return name === "log_threshold" || name === "r_mag" ? v.map(Math.exp) : v;
+  const t = await loadInFileOrder(header, names, {
+    load: async (name) => {
+      if (name === "W_enc") {
+        return await loadSafetensorsMatrix(source, header, {
+          name,
+          rows: dIn,
+          cols: dSae,
+          alloc: options?.alloc,
+        });
+      }
+      if (name === "W_dec") {
+        return await loadSafetensorsMatrix(source, header, {
+          name,
+          rows: dSae,
+          cols: dIn,
+          alloc: options?.alloc,
+        });
+      }
+      const tensor = await loadSafetensorsTensor(source, { header, name });
+      if (name === "b_dec") return asVector(tensor, dIn, { what: name });
+      // BatchTopK checkpoints may store one scalar threshold for every latent.
+      if (name === "threshold" && tensor.data.length === 1) {
+        return new Float32Array(dSae).fill(tensor.data[0]);
+      }
+      const v = asVector(tensor, dSae, { what: name });
+      return name === "log_threshold" || name === "r_mag" ? v.map(Math.exp) : v;
+    },
   });
   const wEnc = t.get("W_enc") as Matrix;
   const wDec = t.get("W_dec") as Matrix;

@@ -162,7 +162,7 @@ async function open(folder: Folder): Promise<{ config: SaevConfig; checkpoint: T
   let end = -1;
   let head: Uint8Array = new Uint8Array(0);
   for (const size of [1 << 16, MAX_CONFIG_BYTES]) {
-    head = await readRange(source, 0, Math.min(size, source.size));
+    head = await readRange(source, { offset: 0, length: Math.min(size, source.size) });
     end = head.indexOf(0x0a);
     if (end >= 0 || head.length === source.size) break;
   }
@@ -310,10 +310,8 @@ export async function loadSaev(folder: Folder, options?: LoadOptions): Promise<S
   const sidecar = await readSidecar(folder, dIn);
   const names = ["W_enc", "b_enc", "W_dec", "b_dec"];
   if (config.activation === "batchtopk") names.push("activation.threshold");
-  const t = await loadTorchInFileOrder<Matrix | Float32Array | number>(
-    checkpoint,
-    names,
-    async (name) => {
+  const t = await loadTorchInFileOrder<Matrix | Float32Array | number>(checkpoint, names, {
+    load: async (name) => {
       switch (name) {
         case "W_enc":
           return await torchMatrix(checkpoint, name, {
@@ -335,7 +333,7 @@ export async function loadSaev(folder: Folder, options?: LoadOptions): Promise<S
           return await torchVector(checkpoint, name, { length: name === "b_dec" ? dIn : dSae });
       }
     },
-  );
+  });
   const wEnc = t.get("W_enc") as Matrix;
   const wDec = t.get("W_dec") as Matrix;
   const bEnc = t.get("b_enc") as Float32Array;

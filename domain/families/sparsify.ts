@@ -110,32 +110,34 @@ export async function describeSparsify(folder: Folder): Promise<DictionaryDescri
 export async function loadSparsify(folder: Folder, options?: LoadOptions): Promise<SaeWeights> {
   const { config, source, header, dIn, dSae, skip } = await open(folder);
   const names = ["encoder.weight", "encoder.bias", "W_dec", "b_dec", ...(skip ? ["W_skip"] : [])];
-  const t = await loadInFileOrder<Matrix | Float32Array>(header, names, async (name) => {
-    switch (name) {
-      case "encoder.weight":
-        return await loadSafetensorsMatrix(source, header, {
-          name,
-          rows: dIn,
-          cols: dSae,
-          transpose: true,
-          alloc: options?.alloc,
-        });
-      case "W_dec":
-        return await loadSafetensorsMatrix(source, header, {
-          name,
-          rows: dSae,
-          cols: dIn,
-          alloc: options?.alloc,
-        });
-      case "W_skip":
-        return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dIn });
-      default:
-        return asVector(
-          await loadSafetensorsTensor(source, header, name),
-          name === "b_dec" ? dIn : dSae,
-          name,
-        );
-    }
+  const t = await loadInFileOrder<Matrix | Float32Array>(header, names, {
+    load: async (name) => {
+      switch (name) {
+        case "encoder.weight":
+          return await loadSafetensorsMatrix(source, header, {
+            name,
+            rows: dIn,
+            cols: dSae,
+            transpose: true,
+            alloc: options?.alloc,
+          });
+        case "W_dec":
+          return await loadSafetensorsMatrix(source, header, {
+            name,
+            rows: dSae,
+            cols: dIn,
+            alloc: options?.alloc,
+          });
+        case "W_skip":
+          return await loadSafetensorsMatrix(source, header, { name, rows: dIn, cols: dIn });
+        default:
+          return asVector(
+            await loadSafetensorsTensor(source, { header, name }),
+            name === "b_dec" ? dIn : dSae,
+            { what: name },
+          );
+      }
+    },
   });
   const bDec = t.get("b_dec") as Float32Array;
   const bEnc = t.get("encoder.bias") as Float32Array;

@@ -12,7 +12,12 @@ import { type Matrix, matrix } from "../sae/matrix.ts";
 import { elementCount, type Tensor } from "../sae/tensor.ts";
 
 /** Throw unless `tensor` has exactly `shape`. */
-export function expectShape(tensor: Tensor, shape: readonly number[], what: string): void {
+export function expectShape(
+  tensor: Tensor,
+  shape: readonly number[],
+  options: { what: string },
+): void {
+  const { what } = options;
   const ok = tensor.shape.length === shape.length && tensor.shape.every((d, i) => d === shape[i]);
   if (!ok) {
     throw new FormatError(what, `shape [${tensor.shape}] where [${shape}] was expected`);
@@ -33,12 +38,13 @@ export function asMatrix(
   shape: { rows: number; cols: number; what: string },
 ): Matrix {
   const { rows, cols, what } = shape;
-  expectShape(tensor, [rows, cols], what);
-  return matrix(rows, cols, expectFinite(tensor.data, what));
+  expectShape(tensor, [rows, cols], { what });
+  return matrix([rows, cols], expectFinite(tensor.data, what));
 }
 
 /** A 1-D tensor of length n (a [1, n] or [n, 1] tensor is accepted too). */
-export function asVector(tensor: Tensor, n: number, what: string): Float32Array {
+export function asVector(tensor: Tensor, n: number, options: { what: string }): Float32Array {
+  const { what } = options;
   if (elementCount(tensor.shape) !== n || tensor.shape.filter((d) => d !== 1).length > 1) {
     throw new FormatError(what, `shape [${tensor.shape}] where [${n}] was expected`);
   }
@@ -75,7 +81,7 @@ export async function loadSafetensorsMatrix(
     // The stored bytes are the final little-endian f32 values: read them straight in.
     const out = options.alloc?.(rows * cols) ?? new Float32Array(rows * cols);
     await source.readInto(entry.begin, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-    return matrix(rows, cols, expectFinite(out, name));
+    return matrix([rows, cols], expectFinite(out, name));
   }
   if (!isDType(entry.dtype)) {
     throw new FormatError(
@@ -94,7 +100,7 @@ export async function loadSafetensorsMatrix(
     fortran: options.transpose ? { rows, cols } : undefined,
     out: options.alloc?.(rows * cols),
   });
-  return matrix(rows, cols, expectFinite(data, name));
+  return matrix([rows, cols], expectFinite(data, name));
 }
 
 /** Human name of a safetensors dtype as SAELens configs spell it. */
@@ -114,8 +120,9 @@ export function dtypeName(dtype: string): string {
 export async function loadInFileOrder<T>(
   header: SafetensorsHeader,
   names: readonly string[],
-  load: (name: string) => Promise<T>,
+  options: { load: (name: string) => Promise<T> },
 ): Promise<Map<string, T>> {
+  const { load } = options;
   for (const name of names) {
     if (!header.tensors.has(name)) throw new FormatError("safetensors", `missing tensor ${name}`);
   }

@@ -65,7 +65,7 @@ export async function torchMatrix(
     transpose: options.transpose,
     alloc: options.alloc,
   });
-  return matrix(rows, cols, expectFinite(t.data, name));
+  return matrix([rows, cols], expectFinite(t.data, name));
 }
 
 /** Load a vector of `length` values (a [1, n] / [n, 1] tensor too). */
@@ -74,20 +74,21 @@ export async function torchVector(
   name: string,
   options: { length: number },
 ): Promise<Float32Array> {
-  return asVector(await loadTorchTensor(checkpoint, name), options.length, name);
+  return asVector(await loadTorchTensor(checkpoint, name), options.length, { what: name });
 }
 
 /** Load a one-element tensor's value. */
 export async function torchScalar(checkpoint: TorchCheckpoint, name: string): Promise<number> {
-  return asVector(await loadTorchTensor(checkpoint, name), 1, name)[0];
+  return asVector(await loadTorchTensor(checkpoint, name), 1, { what: name })[0];
 }
 
 /** Run `load` for each name in the order their storages lie in the file (one forward pass). */
 export async function loadTorchInFileOrder<T>(
   checkpoint: TorchCheckpoint,
   names: readonly string[],
-  load: (name: string) => Promise<T>,
+  options: { load: (name: string) => Promise<T> },
 ): Promise<Map<string, T>> {
+  const { load } = options;
   const out = new Map<string, T>();
   for (const name of inFileOrder(checkpoint, names)) out.set(name, await load(name));
   return out;

@@ -29,8 +29,9 @@ export const MIN_GROUND_TRUTH_AUC = 0.6;
 export function sharedCodeRates(
   codes: readonly Int32Array[],
   labels: ArrayLike<number>,
-  heads: number,
+  options: { heads: number },
 ): number[] {
+  const { heads } = options;
   return Array.from({ length: heads }, (_, h) => {
     const onTask = new Set<number>();
     codes.forEach((row, e) => {
@@ -93,7 +94,7 @@ export function circuitWarnings(
     );
   }
   const heads = inputs.counts.length;
-  const rates = sharedCodeRates(codes, labels, heads);
+  const rates = sharedCodeRates(codes, labels, { heads });
   const shared = median(rates);
   if (heads > 1 && shared < MIN_SHARED_CODE_RATE) {
     warnings.push(

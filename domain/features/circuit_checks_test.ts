@@ -19,8 +19,8 @@ const paired = [
 const labels = [1, 1, 1, 0, 0, 0];
 
 Deno.test("sharedCodeRates: the share of corrupted examples coded like some task example", () => {
-  assert.deepEqual(sharedCodeRates(paired, labels, 3), [1, 1, 0]);
-  assert.ok(sharedCodeRates(paired, [1, 1, 1, 1, 1, 1], 3).every(Number.isNaN));
+  assert.deepEqual(sharedCodeRates(paired, labels, { heads: 3 }), [1, 1, 0]);
+  assert.ok(sharedCodeRates(paired, [1, 1, 1, 1, 1, 1], { heads: 3 }).every(Number.isNaN));
 });
 
 Deno.test("circuitWarnings: none on paired codes with a separating head", () => {

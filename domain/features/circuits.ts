@@ -102,8 +102,9 @@ function softmax(xs: number[]): number[] {
 export function nodeCounts(
   codes: Int32Array[],
   labels: ArrayLike<number>,
-  heads: number,
+  options: { heads: number },
 ): number[] {
+  const { heads } = options;
   return Array.from({ length: heads }, (_, h) => {
     const pos = new Set<number>();
     const neg = new Set<number>();
@@ -122,8 +123,9 @@ export function nodeCounts(
 export function edgeScores(
   codes: Int32Array[],
   labels: ArrayLike<number>,
-  heads: number,
+  options: { heads: number },
 ): { pairs: { heads: [number, number]; count: number }[]; tally: number[] } {
+  const { heads } = options;
   const pairs: { heads: [number, number]; count: number }[] = [];
   for (let a = 0; a < heads; a++) {
     for (let b = a + 1; b < heads; b++) {
@@ -160,7 +162,7 @@ function trainingExamples(labels: ArrayLike<number>, n: number): number[] {
 /** Rows [examples * heads, d_model] of the chosen examples. */
 function rowsOf(x: HeadOutputs, examples: number[]): Matrix {
   const per = x.heads * x.dModel;
-  const out = matrix(examples.length * x.heads, x.dModel);
+  const out = matrix([examples.length * x.heads, x.dModel]);
   examples.forEach((e, t) => out.data.set(x.data.subarray(e * per, (e + 1) * per), t * per));
   return out;
 }
@@ -200,8 +202,8 @@ export async function discoverCircuit(
   // Codes: argmax latent of each (example, head) vector (-1 when no latent fires).
   const all = rowsOf(x, Array.from({ length: x.examples }, (_, e) => e));
   const pre = await backend.matmul(
-    matrix(all.rows, x.dModel, all.data.map((v, i) => v - result.params.bDec[i % x.dModel])),
-    matrix(x.dModel, result.params.dSae, result.params.wEnc),
+    matrix([all.rows, x.dModel], all.data.map((v, i) => v - result.params.bDec[i % x.dModel])),
+    matrix([x.dModel, result.params.dSae], result.params.wEnc),
   );
   const n = result.params.dSae;
   const codes: Int32Array[] = Array.from({ length: x.examples }, () => new Int32Array(x.heads));
@@ -218,9 +220,9 @@ export async function discoverCircuit(
     codes[Math.floor(r / x.heads)][r % x.heads] = best;
   }
   lap("encode");
-  const counts = nodeCounts(codes, options.labels, x.heads);
+  const counts = nodeCounts(codes, options.labels, { heads: x.heads });
   const nodes = softmax(counts);
-  const { pairs, tally } = edgeScores(codes, options.labels, x.heads);
+  const { pairs, tally } = edgeScores(codes, options.labels, { heads: x.heads });
   const edges = softmax(tally);
   lap("score");
   const heads = counts.map((c, h) => ({

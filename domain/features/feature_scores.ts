@@ -20,12 +20,21 @@ export interface LensToken {
 }
 
 /** Logits [rows, vocab] of activations `x` [rows, d_model] through the head's norm and unembedding. */
-export async function headLogits(backend: Backend, head: ModelHead, x: Matrix): Promise<Matrix> {
+export async function headLogits(
+  backend: Backend,
+  input: { head: ModelHead; x: Matrix },
+): Promise<Matrix> {
+  const { head, x } = input;
   return await backend.matmul(applyFinalNorm(head.norm, x), head.wU, { transposeB: true });
 }
 
 /** The `top` most probable tokens of each row of logits (ties: lower id first). */
-export function topTokens(head: ModelHead, logits: Matrix, top: number): LensToken[][] {
+export function topTokens(
+  head: ModelHead,
+  logits: Matrix,
+  options: { top: number },
+): LensToken[][] {
+  const { top } = options;
   const out: LensToken[][] = [];
   for (let r = 0; r < logits.rows; r++) {
     const probs = softmax(logits.data.subarray(r * logits.cols, (r + 1) * logits.cols));
@@ -41,7 +50,9 @@ export async function logitLens(
   head: ModelHead,
   options: { directions: Matrix; top: number },
 ): Promise<LensToken[][]> {
-  return topTokens(head, await headLogits(backend, head, options.directions), options.top);
+  return topTokens(head, await headLogits(backend, { head, x: options.directions }), {
+    top: options.top,
+  });
 }
 
 /** The output score of one steered next-token distribution. */
@@ -195,7 +206,7 @@ export function decoderRows(
   options: { directions: Map<number, Float32Array>; norms: Map<number, number> },
 ): Matrix {
   const d = options.directions.values().next().value?.length ?? 0;
-  const out = matrix(features.length, d);
+  const out = matrix([features.length, d]);
   features.forEach((f, n) => {
     const u = options.directions.get(f)!;
     const norm = options.norms.get(f)!;

@@ -147,7 +147,7 @@ export async function loadHead(folder: Folder): Promise<ModelHead> {
   });
   const vector = async (name: string) => {
     if (!header.tensors.has(name)) return null;
-    const t = await loadSafetensorsTensor(source, header, name);
+    const t = await loadSafetensorsTensor(source, { header, name });
     if (t.data.length !== dModel) {
       throw new FormatError(HEAD_FILES.weights, `${name} must hold ${dModel} values`);
     }
@@ -163,7 +163,7 @@ export async function loadHead(folder: Folder): Promise<ModelHead> {
 
 /** The final norm applied to each row of `x` [rows, d_model] (a new matrix). */
 export function applyFinalNorm(norm: HeadNorm, x: Matrix): Matrix {
-  const out = matrix(x.rows, x.cols, x.data.slice());
+  const out = matrix([x.rows, x.cols], x.data.slice());
   if (norm.kind === "none") return out;
   for (let r = 0; r < x.rows; r++) {
     const row = out.data.subarray(r * x.cols, (r + 1) * x.cols);

@@ -20,7 +20,7 @@ Deno.test("head: vocab.json lists and tokenizer.json vocab + added tokens give t
 });
 
 Deno.test("head: rmsnorm (with Gemma's 1 + w), layernorm and none follow their formulas", () => {
-  const x = matrix(1, 4, Float32Array.from([1, 2, 3, 4]));
+  const x = matrix([1, 4], Float32Array.from([1, 2, 3, 4]));
   const w = Float32Array.from([0.5, 1, 1.5, 2]);
   const base = { weight: w, bias: null, eps: 0 } as const;
   const rms = applyFinalNorm({ ...base, kind: "rmsnorm", gemmaOffset: false } as HeadNorm, x).data;

@@ -5,7 +5,7 @@ import { decoderNorm, lensExtremes, nearestFeatures } from "./search_card.ts";
 
 Deno.test("nearest features match a brute-force cosine ranking", () => {
   const rows = 40, d = 7;
-  const w = matrix(rows, d, gaussianArray(rows * d, 3));
+  const w = matrix([rows, d], gaussianArray(rows * d, 3));
   const rowOf = (f: number) => [...w.data.subarray(f * d, (f + 1) * d)];
   const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
   for (const feature of [0, 17, 39]) {

@@ -38,7 +38,10 @@ function sparse(dense: number[][]): SparseRows {
 function assertHits(got: readonly Hit[], want: readonly Hit[], what: string): void {
   assert.deepEqual(got.map((h) => h.feature), want.map((h) => h.feature), `${what}: order`);
   for (const key of ["positive_mean", "negative_mean", "difference"] as const) {
-    assertClose(got.map((h) => h[key]), want.map((h) => h[key]), TOL, `${what} ${key}`);
+    assertClose(got.map((h) => h[key]), want.map((h) => h[key]), {
+      tol: TOL,
+      what: `${what} ${key}`,
+    });
   }
 }
 
@@ -49,8 +52,14 @@ Deno.test("contrast ranking matches numpy: both sides, full and cut to top", () 
   const width = positive.width;
   const wantMean = (dense: number[][]) =>
     Array.from({ length: width }, (_, f) => dense.reduce((s, r) => s + r[f], 0) / dense.length);
-  assertClose(meanCodes(positive), wantMean(c.positive_codes), TOL, "positive means");
-  assertClose(meanCodes(negative), wantMean(c.negative_codes), TOL, "negative means");
+  assertClose(meanCodes(positive), wantMean(c.positive_codes), {
+    tol: TOL,
+    what: "positive means",
+  });
+  assertClose(meanCodes(negative), wantMean(c.negative_codes), {
+    tol: TOL,
+    what: "negative means",
+  });
 
   const snake = (h: ReturnType<typeof contrastFeatures>["positive"][number]): Hit => ({
     feature: h.feature,
@@ -69,21 +78,22 @@ Deno.test("contrast ranking matches numpy: both sides, full and cut to top", () 
 
 Deno.test("decoder norms and nearest features match numpy", () => {
   const rows: number[][] = FX.w_dec.saelens_standard;
-  const w = matrix(rows.length, rows[0].length, Float32Array.from(rows.flat()));
+  const w = matrix([rows.length, rows[0].length], Float32Array.from(rows.flat()));
   for (const want of FX.cards.saelens_standard) {
     const what = `feature ${want.feature}`;
-    assertClose([decoderNorm(w, want.feature)], [want.decoder_norm], TOL, `${what} norm`);
+    assertClose([decoderNorm(w, want.feature)], [want.decoder_norm], {
+      tol: TOL,
+      what: `${what} norm`,
+    });
     const got = nearestFeatures(w, want.feature, { top: 10 });
     assert.deepEqual(
       got.map((n) => n.feature),
       want.nearest.map((n: { feature: number }) => n.feature),
       `${what}: nearest`,
     );
-    assertClose(
-      got.map((n) => n.cosine),
-      want.nearest.map((n: { cosine: number }) => n.cosine),
-      TOL,
-      `${what} cosine`,
-    );
+    assertClose(got.map((n) => n.cosine), want.nearest.map((n: { cosine: number }) => n.cosine), {
+      tol: TOL,
+      what: `${what} cosine`,
+    });
   }
 });

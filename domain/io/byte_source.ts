@@ -89,9 +89,9 @@ export async function readInto(
 /** Read [offset, offset + length) of a source into a new array. */
 export async function readRange(
   source: ByteSource,
-  offset: number,
-  length: number,
+  range: { offset: number; length: number },
 ): Promise<Uint8Array> {
+  const { offset, length } = range;
   if (offset < 0 || length < 0 || offset + length > source.size) {
     throw new FormatError("bytes", `range ${offset}+${length} outside ${source.size} bytes`);
   }

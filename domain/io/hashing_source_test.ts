@@ -40,7 +40,10 @@ Deno.test("hashingSource reading front to back costs one pass and gives the sha2
   let at = 0;
   while (at < bytes.byteLength) {
     const step = Math.min(bytes.byteLength - at, 30_000);
-    assert.deepEqual(await readRange(h.source, at, step), bytes.subarray(at, at + step));
+    assert.deepEqual(
+      await readRange(h.source, { offset: at, length: step }),
+      bytes.subarray(at, at + step),
+    );
     at += step;
   }
   assert.equal(await h.finish(), await subtleHex(bytes));
@@ -51,10 +54,10 @@ Deno.test("hashingSource hashes only the uncovered tail in finish after header p
   const bytes = randomBytes(50_000);
   const inner = countingSource(bytes);
   const h = hashingSource(inner);
-  await readRange(h.source, 49_000, 1000); // a zip-style tail peek: passes through unhashed
-  await readRange(h.source, 0, 100); // hashed
-  await readRange(h.source, 50, 200); // overlaps the position: hashes 100..250
-  await readRange(h.source, 10_000, 20); // ahead of the position: unhashed
+  await readRange(h.source, { offset: 49_000, length: 1000 }); // a zip-style tail peek: passes through unhashed
+  await readRange(h.source, { offset: 0, length: 100 }); // hashed
+  await readRange(h.source, { offset: 50, length: 200 }); // overlaps the position: hashes 100..250
+  await readRange(h.source, { offset: 10_000, length: 20 }); // ahead of the position: unhashed
   assert.equal(inner.streamed, 1000 + 100 + 200 + 20);
   assert.equal(await h.finish(), await subtleHex(bytes));
   assert.equal(inner.streamed, 1000 + 100 + 200 + 20 + (50_000 - 250));
@@ -70,7 +73,7 @@ Deno.test("hashingSource yields the right digest for random access patterns", as
       const offset = Math.floor(Math.random() * size);
       const length = Math.floor(Math.random() * (size - offset + 1));
       assert.deepEqual(
-        await readRange(h.source, offset, length),
+        await readRange(h.source, { offset, length }),
         bytes.subarray(offset, offset + length),
       );
     }
@@ -83,7 +86,7 @@ Deno.test("hashingSource passes reads through unchanged and without hashing afte
   const h = hashingSource(bytesSource(bytes));
   const digest = await h.finish();
   assert.equal(digest, await subtleHex(bytes));
-  assert.deepEqual(await readRange(h.source, 0, 5000), bytes);
+  assert.deepEqual(await readRange(h.source, { offset: 0, length: 5000 }), bytes);
   assert.equal(await h.finish(), digest);
   assert.equal(h.source.size, 5000);
 });
@@ -97,7 +100,7 @@ Deno.test("hashingSource keeps hashing when a cancelled stream is followed by on
   await reader.cancel();
   const consumed = first.value.byteLength;
   assert.deepEqual(
-    await readRange(h.source, consumed, 40_000 - consumed),
+    await readRange(h.source, { offset: consumed, length: 40_000 - consumed }),
     bytes.subarray(consumed),
   );
   assert.equal(await h.finish(), await subtleHex(bytes));
@@ -111,7 +114,10 @@ Deno.test("hashingSource lets a newer read at the position take over from an aba
   const first = await abandoned.read();
   assert.ok(!first.done);
   const at = first.value.byteLength;
-  assert.deepEqual(await readRange(h.source, at, 30_000 - at), bytes.subarray(at));
+  assert.deepEqual(
+    await readRange(h.source, { offset: at, length: 30_000 - at }),
+    bytes.subarray(at),
+  );
   const before = inner.streamed;
   assert.equal(await h.finish(), await subtleHex(bytes));
   assert.equal(inner.streamed, before, "finish had nothing left to fetch");
@@ -150,10 +156,13 @@ Deno.test("hashingSource over a real file store: front-to-back reads give the fi
     const bytes = randomBytes(3 * (1 << 20) + 321);
     await Deno.writeFile(`${dir}/w.bin`, bytes);
     const h = hashingSource(await fileStore(dir).open("w.bin"));
-    await readRange(h.source, bytes.byteLength - 100, 100); // a tail peek, unhashed
+    await readRange(h.source, { offset: bytes.byteLength - 100, length: 100 }); // a tail peek, unhashed
     for (let at = 0; at < bytes.byteLength; at += 1_000_000) {
       const length = Math.min(1_000_000, bytes.byteLength - at);
-      assert.deepEqual(await readRange(h.source, at, length), bytes.subarray(at, at + length));
+      assert.deepEqual(
+        await readRange(h.source, { offset: at, length }),
+        bytes.subarray(at, at + length),
+      );
     }
     assert.equal(await h.finish(), await subtleHex(bytes));
   } finally {

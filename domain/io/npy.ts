@@ -39,7 +39,7 @@ export interface DecodeNpyOptions {
 /** The float elements of an .npy array with a float dtype, decoded to f32 in C order. */
 function floats(bytes: Uint8Array, header: NpyHeader, maxBytes: number): Float32Array {
   const dtype = header.dtype!;
-  const data = dataBytes(bytes, header, maxBytes);
+  const data = dataBytes(bytes, header, { maxBytes });
   const count = elementCount(header.shape);
   const out = new Float32Array(count);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -58,7 +58,7 @@ function floats(bytes: Uint8Array, header: NpyHeader, maxBytes: number): Float32
         : f16ToF32(view.getUint16(i * 2, le));
     }
   }
-  return fortran ? fortranToC(flat, header.shape, out) : out;
+  return fortran ? fortranToC(flat, header.shape, { out }) : out;
 }
 
 /**
@@ -194,7 +194,7 @@ export async function readNpyStream(
   });
   return {
     shape: h.shape,
-    data: fortran ? fortranToC(flat, h.shape, new Float32Array(count)) : flat,
+    data: fortran ? fortranToC(flat, h.shape, { out: new Float32Array(count) }) : flat,
   };
 }
 

@@ -56,7 +56,7 @@ export function decodeNpyIntegers(
 function integers(bytes: Uint8Array, options?: DecodeNpyIntegersOptions): NpyIntegers {
   const header = parseNpyHeader(bytes);
   if (!header.int) fail(`dtype ${header.descr} is not an integer or bool type`, "invalid");
-  const data = dataBytes(bytes, header, options?.maxBytes ?? Infinity);
+  const data = dataBytes(bytes, header, { maxBytes: options?.maxBytes ?? Infinity });
   const min = options?.min ?? -Number.MAX_SAFE_INTEGER;
   const max = options?.max ?? Number.MAX_SAFE_INTEGER;
   const what = options?.what ?? "integer";
@@ -78,7 +78,7 @@ function integers(bytes: Uint8Array, options?: DecodeNpyIntegersOptions): NpyInt
   const fortran = header.fortranOrder && header.shape.length > 1;
   return {
     shape: header.shape,
-    data: fortran ? fortranToC(flat, header.shape, new Float64Array(count)) : flat,
+    data: fortran ? fortranToC(flat, header.shape, { out: new Float64Array(count) }) : flat,
   };
 }
 

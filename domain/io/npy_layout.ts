@@ -12,7 +12,12 @@ import { fail, type NpyHeader } from "./npy_header.ts";
 export type NpyArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 /** C-order copy into `out` of `data` stored in Fortran order (any rank). */
-export function fortranToC<T extends NpyArray>(data: T, shape: readonly number[], out: T): T {
+export function fortranToC<T extends NpyArray>(
+  data: T,
+  shape: readonly number[],
+  options: { out: T },
+): T {
+  const { out } = options;
   const rank = shape.length;
   if (rank <= 1) {
     out.set(data);
@@ -37,7 +42,12 @@ export function fortranToC<T extends NpyArray>(data: T, shape: readonly number[]
 }
 
 /** The data bytes after the header: exactly what the shape needs, at most `maxBytes`. */
-export function dataBytes(bytes: Uint8Array, header: NpyHeader, maxBytes: number): Uint8Array {
+export function dataBytes(
+  bytes: Uint8Array,
+  header: NpyHeader,
+  options: { maxBytes: number },
+): Uint8Array {
+  const { maxBytes } = options;
   const need = elementCount(header.shape) * header.elementSize;
   if (need > maxBytes) {
     throw new FormatError("npy", `array of ${need} bytes is over the ${maxBytes}-byte limit`);

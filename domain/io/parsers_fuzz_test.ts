@@ -62,7 +62,9 @@ Deno.test("fuzz: mutated safetensors files load or fail with a SaeError", async 
     outcomes[
       await survives(`safetensors mutant ${i}`, async () => {
         const header = await readSafetensorsHeader(source);
-        for (const name of header.tensors.keys()) await loadSafetensorsTensor(source, header, name);
+        for (const name of header.tensors.keys()) {
+          await loadSafetensorsTensor(source, { header, name });
+        }
       })
     ]++;
   }

@@ -137,23 +137,23 @@ export async function readSafetensorsHeader(
   options?: { maxHeaderBytes?: number },
 ): Promise<SafetensorsHeader> {
   if (source.size < 8) fail(`file of ${source.size} bytes is too short`);
-  const prefix = new DataView((await readRange(source, 0, 8)).buffer);
+  const prefix = new DataView((await readRange(source, { offset: 0, length: 8 })).buffer);
   const length = prefix.getBigUint64(0, true);
   const max = options?.maxHeaderBytes ?? MAX_HEADER_BYTES;
   if (length > BigInt(max)) fail(`header of ${length} bytes is over the ${max}-byte limit`);
   if (length > BigInt(source.size - 8)) {
     fail(`header of ${length} bytes runs past the end of the file`);
   }
-  const json = await readRange(source, 8, Number(length));
+  const json = await readRange(source, { offset: 8, length: Number(length) });
   return parseSafetensorsHeader(json, source.size);
 }
 
 /** Load one tensor as f32 (F32, F16, BF16 or F64; other dtypes are an "invalid" FormatError). */
 export async function loadSafetensorsTensor(
   source: ByteSource,
-  header: SafetensorsHeader,
-  name: string,
+  tensor: { header: SafetensorsHeader; name: string },
 ): Promise<Tensor> {
+  const { header, name } = tensor;
   const entry = header.tensors.get(name);
   if (!entry) fail(`missing tensor ${name}`);
   if (!isDType(entry.dtype)) {

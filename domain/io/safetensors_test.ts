@@ -28,9 +28,9 @@ Deno.test("safetensors: encode then read back F32, F16 and BF16 tensors with met
   assert.deepEqual([...header.tensors.keys()], ["a", "h", "b"]);
   assert.equal(header.tensors.get("h")!.dtype, "F16");
   for (const name of ["a", "h", "b"]) {
-    assert.deepEqual((await loadSafetensorsTensor(source, header, name)).data, a);
+    assert.deepEqual((await loadSafetensorsTensor(source, { header, name })).data, a);
   }
-  assert.deepEqual([...(await loadSafetensorsTensor(source, header, "b")).shape], [3, 2]);
+  assert.deepEqual([...(await loadSafetensorsTensor(source, { header, name: "b" })).shape], [3, 2]);
 });
 
 Deno.test("safetensors: a file written by the python format (numpy fixtures) loads", async () => {
@@ -42,7 +42,7 @@ Deno.test("safetensors: a file written by the python format (numpy fixtures) loa
   const source = bytesSource(Deno.readFileSync(path));
   const header = await readSafetensorsHeader(source);
   assert.ok(header.tensors.has("W_enc") && header.tensors.has("W_dec"));
-  const wEnc = await loadSafetensorsTensor(source, header, "W_enc");
+  const wEnc = await loadSafetensorsTensor(source, { header, name: "W_enc" });
   assert.equal(wEnc.data.length, wEnc.shape[0] * wEnc.shape[1]);
 });
 
@@ -115,7 +115,7 @@ Deno.test("safetensors: a known but non-float dtype parses, and loading it is an
   );
   const header = await readSafetensorsHeader(source);
   await assert.rejects(
-    loadSafetensorsTensor(source, header, "t"),
+    loadSafetensorsTensor(source, { header, name: "t" }),
     (e: unknown) => e instanceof SaeError && e.kind === "invalid",
   );
 });

@@ -282,7 +282,7 @@ async function directory(source: ByteSource): Promise<ZipEntry[]> {
   } catch (e) {
     let head: Uint8Array = new Uint8Array(0);
     try {
-      head = await readRange(source, 0, Math.min(2, source.size));
+      head = await readRange(source, { offset: 0, length: Math.min(2, source.size) });
     } catch {
       // unreadable: report the zip error
     }

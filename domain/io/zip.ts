@@ -55,7 +55,7 @@ async function findDirectory(
   if (source.size < 22) fail(`file of ${source.size} bytes is too short to be a zip`);
   const tailLength = Math.min(source.size, 22 + 0xffff);
   const tailStart = source.size - tailLength;
-  const tail = await readRange(source, tailStart, tailLength);
+  const tail = await readRange(source, { offset: tailStart, length: tailLength });
   const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
   let at = -1;
   for (let i = tail.byteLength - 22; i >= 0; i--) {
@@ -77,11 +77,13 @@ async function findDirectory(
     // ZIP64: a locator sits just before the EOCD and points at the ZIP64 EOCD record.
     const locatorAt = tailStart + at - 20;
     if (locatorAt < 0) fail("ZIP64 locator missing");
-    const locator = new DataView((await readRange(source, locatorAt, 20)).buffer);
+    const locator = new DataView(
+      (await readRange(source, { offset: locatorAt, length: 20 })).buffer,
+    );
     if (locator.getUint32(0, true) !== EOCD64_LOCATOR) fail("ZIP64 locator missing");
     const recordAt = u64(locator, 8);
     if (recordAt + 56 > locatorAt) fail("ZIP64 end record outside the file");
-    const record = new DataView((await readRange(source, recordAt, 56)).buffer);
+    const record = new DataView((await readRange(source, { offset: recordAt, length: 56 })).buffer);
     if (record.getUint32(0, true) !== EOCD64) fail("bad ZIP64 end record signature");
     count = u64(record, 32);
     size = u64(record, 40);
@@ -96,7 +98,7 @@ async function findDirectory(
 /** Read and validate the central directory. Names are unique; every member lies inside the file. */
 export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> {
   const { count, size, offset } = await findDirectory(source);
-  const bytes = await readRange(source, offset, size);
+  const bytes = await readRange(source, { offset, length: size });
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const names = new TextDecoder("utf-8", { fatal: false });
   const entries: ZipEntry[] = [];
@@ -198,7 +200,9 @@ export async function openZipEntry(
   source: ByteSource,
   entry: ZipEntry,
 ): Promise<ReadableStream<Uint8Array>> {
-  const local = new DataView((await readRange(source, entry.localHeaderOffset, 30)).buffer);
+  const local = new DataView(
+    (await readRange(source, { offset: entry.localHeaderOffset, length: 30 })).buffer,
+  );
   if (local.getUint32(0, true) !== LOCAL) fail(`${entry.name}: bad local header signature`);
   const dataStart = entry.localHeaderOffset + 30 + local.getUint16(26, true) +
     local.getUint16(28, true);

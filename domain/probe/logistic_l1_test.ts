@@ -15,7 +15,7 @@ import { gaussianArray, seededRandom } from "../random.ts";
 function data(): { x: Matrix; y: Uint8Array } {
   const n = 80;
   const d = 5;
-  const x = matrix(n, d, gaussianArray(n * d, 31));
+  const x = matrix([n, d], gaussianArray(n * d, 31));
   const rand = seededRandom(32);
   const y = Uint8Array.from({ length: n }, (_, i) => {
     const z = 2 * x.data[i * d] - 1.5 * x.data[i * d + 1];

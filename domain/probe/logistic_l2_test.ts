@@ -15,7 +15,7 @@ import { gaussianArray, seededRandom } from "../random.ts";
 function data(): { x: Matrix; y: Uint8Array } {
   const n = 60;
   const d = 4;
-  const x = matrix(n, d, gaussianArray(n * d, 21));
+  const x = matrix([n, d], gaussianArray(n * d, 21));
   const truth = [1.5, -1, 0, 0.5];
   const rand = seededRandom(22);
   const y = Uint8Array.from({ length: n }, (_, i) => {
@@ -56,7 +56,7 @@ Deno.test("logistic l2: Newton and L-BFGS reach the same stationary point", () =
 });
 
 Deno.test("logistic l2: without features the intercept is logit(mean y)", () => {
-  const x = matrix(4, 0);
+  const x = matrix([4, 0]);
   const y = Uint8Array.of(1, 1, 1, 0);
   for (const [name, fit] of Object.entries(SOLVERS)) {
     const m = fit(x, y, options(1));

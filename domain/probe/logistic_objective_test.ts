@@ -30,13 +30,13 @@ Deno.test("logistic objective: sigmoid and softplus identities hold without over
 });
 
 Deno.test("logistic objective: margins are x.w + b", () => {
-  const x = matrix(2, 3, Float32Array.of(1, 2, 3, -1, 0, 0.5));
+  const x = matrix([2, 3], Float32Array.of(1, 2, 3, -1, 0, 0.5));
   const z = margins(x, { weights: Float64Array.of(0.5, -1, 2), intercept: 0.25 });
   assert.deepEqual([...z], [0.5 - 2 + 6 + 0.25, -0.5 + 1 + 0.25]);
 });
 
 Deno.test("logistic objective: at zero the loss is C n log 2 and the gradient C X~^T (1/2 - y)", () => {
-  const x = matrix(3, 2, Float32Array.of(1, 2, 3, 4, -1, 0));
+  const x = matrix([3, 2], Float32Array.of(1, 2, 3, 4, -1, 0));
   const y = [1, 0, 1];
   const { loss, grad, z } = dataTerm(x, y, { w: new Float64Array(2), b: 0, C: 2 });
   near(loss, 2 * 3 * Math.LN2, 1e-12, "loss");
@@ -48,7 +48,7 @@ Deno.test("logistic objective: at zero the loss is C n log 2 and the gradient C 
 Deno.test("logistic objective: the gradient matches central finite differences", () => {
   const n = 12;
   const d = 4;
-  const x = matrix(n, d, gaussianArray(n * d, 3));
+  const x = matrix([n, d], gaussianArray(n * d, 3));
   const y = Array.from({ length: n }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0);
   const w = Float64Array.from(gaussianArray(d, 4));
   const b = -0.3;

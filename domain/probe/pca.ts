@@ -197,7 +197,7 @@ export function fitPca(x: Matrix, options: { components: number; seed?: number }
 /** Project rows onto the components: [n, k]. */
 export function pcaTransform(pca: Pca, x: Matrix): Matrix {
   const k = pca.components.length;
-  const out = matrix(x.rows, k);
+  const out = matrix([x.rows, k]);
   for (let i = 0; i < x.rows; i++) {
     for (let a = 0; a < k; a++) {
       let s = 0;

@@ -44,7 +44,7 @@ function lowRank(n: number, d: number, scales: number[], seed: number, noise = 0
       data[i * d + j] = s;
     }
   }
-  return { x: matrix(n, d, data), basis };
+  return { x: matrix([n, d], data), basis };
 }
 
 /**
@@ -92,7 +92,7 @@ function assertFits(pca: Pca, x: Matrix, basis: Float64Array[], tol: number, noi
 
 Deno.test("pca: points on one line give that line, all the variance, and t as projections", () => {
   const t = [-2, -1, 0, 1, 2, 4];
-  const x = matrix(6, 2, Float32Array.from(t.flatMap((s) => [1 - 0.6 * s, 2 - 0.8 * s])));
+  const x = matrix([6, 2], Float32Array.from(t.flatMap((s) => [1 - 0.6 * s, 2 - 0.8 * s])));
   const pca = fitPca(x, { components: 2 });
   near(pca.mean[0], 1 - 0.6 * (4 / 6), 1e-6, "mean");
   assert.deepEqual(

@@ -92,7 +92,7 @@ export interface TrainProbesOptions {
 }
 
 function rowsOf(x: Matrix, idx: number[]): Matrix {
-  const out = matrix(idx.length, x.cols);
+  const out = matrix([idx.length, x.cols]);
   idx.forEach((r, t) => out.data.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), t * x.cols));
   return out;
 }
@@ -149,7 +149,7 @@ function tunedLogistic(
 /** Dense [n, k] matrix of the chosen latents' activations. */
 function latentColumns(codes: SparseRows, latents: readonly number[]): Matrix {
   const at = new Map(latents.map((l, j) => [l, j]));
-  const out = matrix(codes.indices.length, latents.length);
+  const out = matrix([codes.indices.length, latents.length]);
   for (let r = 0; r < codes.indices.length; r++) {
     codes.indices[r].forEach((i, t) => {
       const j = at.get(i);
@@ -334,7 +334,7 @@ export async function predictProbe(
     }
     case "knn": {
       const d = probe.x[0]?.length ?? 0;
-      const train = matrix(probe.x.length, d, Float32Array.from(probe.x.flat()));
+      const train = matrix([probe.x.length, d], Float32Array.from(probe.x.flat()));
       return knnProba({ x: train, y: probe.y }, applyScaler(scaler, x), {
         k: probe.k,
         signal: options?.signal,

@@ -17,7 +17,7 @@ import { gaussianArray, seededRandom } from "../random.ts";
  */
 function data(n: number, seed: number): { x: Matrix; y: Uint8Array } {
   const g = gaussianArray(n * 4, seed);
-  const x = matrix(n, 3);
+  const x = matrix([n, 3]);
   for (let i = 0; i < n; i++) {
     const a = g[i * 4];
     x.data.set([a + 0.3 * g[i * 4 + 1], a + 0.3 * g[i * 4 + 2], g[i * 4 + 3]], i * 3);

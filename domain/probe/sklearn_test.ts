@@ -18,7 +18,7 @@ const FIXTURE = JSON.parse(
   ),
 );
 const asMatrix = (rows: number[][]) =>
-  matrix(rows.length, rows[0].length, Float32Array.from(rows.flat()));
+  matrix([rows.length, rows[0].length], Float32Array.from(rows.flat()));
 
 function close(
   actual: ArrayLike<number>,

@@ -27,8 +27,7 @@ export function fitScaler(x: Matrix): Scaler {
 /** Standardize rows with a fitted scaler. */
 export function applyScaler(scaler: Scaler, x: Matrix): Matrix {
   return matrix(
-    x.rows,
-    x.cols,
+    [x.rows, x.cols],
     Float32Array.from(x.data, (v, i) => (v - scaler.mean[i % x.cols]) / scaler.scale[i % x.cols]),
   );
 }

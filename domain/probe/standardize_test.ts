@@ -3,7 +3,7 @@ import { matrix } from "../sae/matrix.ts";
 import { applyScaler, fitScaler } from "./standardize.ts";
 
 Deno.test("fitScaler: column means and population standard deviations; constants keep 1", () => {
-  const x = matrix(4, 2, Float32Array.of(1, 5, 3, 5, 5, 5, 7, 5));
+  const x = matrix([4, 2], Float32Array.of(1, 5, 3, 5, 5, 5, 7, 5));
   const s = fitScaler(x);
   assert.deepEqual([...s.mean], [4, 5]);
   assert.ok(Math.abs(s.scale[0] - Math.sqrt(5)) < 1e-12, "var of 1,3,5,7 is 5");
@@ -11,7 +11,7 @@ Deno.test("fitScaler: column means and population standard deviations; constants
 });
 
 Deno.test("applyScaler: standardized training columns have mean 0 and variance 1", () => {
-  const x = matrix(3, 2, Float32Array.of(2, -1, 4, 0, 9, 10));
+  const x = matrix([3, 2], Float32Array.of(2, -1, 4, 0, 9, 10));
   const z = applyScaler(fitScaler(x), x);
   for (let c = 0; c < 2; c++) {
     const col = [0, 1, 2].map((r) => z.data[r * 2 + c]);

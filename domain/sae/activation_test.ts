@@ -69,7 +69,7 @@ Deno.test("sparse signed codes: value descending, negatives last, `top` keeps th
   assert.deepEqual([...sparsify(f, 3).indices], [2, 4, 1]);
   const rows = activateRows(
     { kind: "topk_signed", bEnc: new Float32Array(4), k: 3 },
-    matrix(2, 4, Float32Array.from([-5, -1, -3, -2, 4, 0, -1, 2])),
+    matrix([2, 4], Float32Array.from([-5, -1, -3, -2, 4, 0, -1, 2])),
     { top: 2 },
   );
   assert.deepEqual(rows.indices.map((ix) => [...ix]), [[1, 3], [0, 3]]);

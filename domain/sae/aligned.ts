@@ -93,7 +93,7 @@ export async function loadAligned(
     const get = async (suffix: string, shape: number[]) => {
       const key = `${name}.${suffix}`;
       if (!header.tensors.has(key)) throw new FormatError(ALIGNED_FILE, `missing tensor ${key}`);
-      const t = await loadSafetensorsTensor(source, header, key);
+      const t = await loadSafetensorsTensor(source, { header, name: key });
       if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
         throw new FormatError(ALIGNED_FILE, `${key} has shape [${t.shape}], expected [${shape}]`);
       }
@@ -132,7 +132,12 @@ export function stream(dict: AlignedDictionary, name: string): AlignedStream {
 }
 
 /** Pre-activations h = (x - b_pre) @ W_enc + b_lat, [rows, latents] (f64 accumulation). */
-export function preActivations(s: AlignedStream, x: Matrix, latents: number): Float32Array {
+export function preActivations(
+  s: AlignedStream,
+  x: Matrix,
+  options: { latents: number },
+): Float32Array {
+  const { latents } = options;
   if (x.cols !== s.d) {
     throw new SaeError("invalid", `stream ${s.name} takes ${s.d} columns, got ${x.cols}`);
   }
@@ -172,7 +177,9 @@ export function encodeAligned(
     }
   }
   const L = dict.latents;
-  const pre = new Map(names.map((n) => [n, preActivations(stream(dict, n), inputs.get(n)!, L)]));
+  const pre = new Map(
+    names.map((n) => [n, preActivations(stream(dict, n), inputs.get(n)!, { latents: L })]),
+  );
   const indices = new Map<string, Int32Array[]>(names.map((n) => [n, []]));
   const values = new Map<string, Float32Array[]>(names.map((n) => [n, []]));
   const sum = new Float32Array(L);
@@ -226,10 +233,11 @@ export function rowJaccard(codes: AlignedCodes): number[] {
 export function decodeInto(
   dict: AlignedDictionary,
   codes: { indices: Int32Array[]; values: Float32Array[] },
-  to: string,
+  options: { to: string },
 ): Matrix {
+  const { to } = options;
   const t = stream(dict, to);
-  const out = matrix(codes.indices.length, t.d);
+  const out = matrix([codes.indices.length, t.d]);
   for (let r = 0; r < out.rows; r++) {
     const acc = new Float64Array(t.bPre);
     codes.indices[r].forEach((i, j) => {
@@ -252,7 +260,7 @@ export function translate(
   return decodeInto(dict, {
     indices: codes.indices.get(options.from)!,
     values: codes.values.get(options.from)!,
-  }, options.to);
+  }, { to: options.to });
 }
 
 /**

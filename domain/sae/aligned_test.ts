@@ -57,14 +57,21 @@ function dict(): AlignedDictionary {
 
 // Row 0: h_a = [3, 1, 2], h_b = [1, 2, -0.5]. Row 1: h_a = [0, 1, -1], h_b = [2, 4, -1.5].
 const inputs = () =>
-  new Map([["a", matrix(2, 2, f32(3, 1, 0, 1))], ["b", matrix(2, 1, f32(2, 3))]]);
+  new Map([["a", matrix([2, 2], f32(3, 1, 0, 1))], ["b", matrix([2, 1], f32(2, 3))]]);
 
 const lists = (rows: ArrayLike<number>[]) => rows.map((r) => Array.from(r));
 
 Deno.test("aligned: pre-activations are (x - b_pre) @ W_enc + b_lat", () => {
   const d = dict();
-  assert.deepEqual([...preActivations(d.streams[0], inputs().get("a")!, 3)], [3, 1, 2, 0, 1, -1]);
-  assert.deepEqual([...preActivations(d.streams[1], inputs().get("b")!, 3)], [
+  assert.deepEqual([...preActivations(d.streams[0], inputs().get("a")!, { latents: 3 })], [
+    3,
+    1,
+    2,
+    0,
+    1,
+    -1,
+  ]);
+  assert.deepEqual([...preActivations(d.streams[1], inputs().get("b")!, { latents: 3 })], [
     1,
     2,
     -0.5,
@@ -73,7 +80,7 @@ Deno.test("aligned: pre-activations are (x - b_pre) @ W_enc + b_lat", () => {
     -1.5,
   ]);
   assert.throws(
-    () => preActivations(d.streams[1], matrix(1, 2), 3),
+    () => preActivations(d.streams[1], matrix([1, 2]), { latents: 3 }),
     (e) =>
       e instanceof SaeError && e.kind === "invalid" && /takes 1 columns, got 2/.test(e.message),
   );
@@ -104,7 +111,7 @@ Deno.test("aligned: global TopK shares the indices of the summed pre-activations
 Deno.test("aligned: encode refuses no streams, unequal rows and unknown streams", () => {
   const invalid = (e: unknown) => e instanceof SaeError && e.kind === "invalid";
   assert.throws(() => encodeAligned(dict(), new Map(), { topk: "local" }), invalid);
-  const uneven = new Map([["a", matrix(1, 2)], ["b", matrix(2, 1)]]);
+  const uneven = new Map([["a", matrix([1, 2])], ["b", matrix([2, 1])]]);
   assert.throws(() => encodeAligned(dict(), uneven, { topk: "global" }), invalid);
   assert.throws(
     () => stream(dict(), "c"),
@@ -115,18 +122,18 @@ Deno.test("aligned: encode refuses no streams, unequal rows and unknown streams"
 
 Deno.test("aligned: decodeInto is z @ W_dec + b_pre; translate encodes locally then decodes", () => {
   const codes = { indices: [Int32Array.of(0, 2)], values: [f32(3, 2)] };
-  assert.deepEqual([...decodeInto(dict(), codes, "a").data], [5, 2]);
-  assert.deepEqual([...decodeInto(dict(), codes, "b").data], [1 + 3 * 1 + 2 * 3]);
+  assert.deepEqual([...decodeInto(dict(), codes, { to: "a" }).data], [5, 2]);
+  assert.deepEqual([...decodeInto(dict(), codes, { to: "b" }).data], [1 + 3 * 1 + 2 * 3]);
   const empty = decodeInto(
     dict(),
     { indices: [new Int32Array(0)], values: [new Float32Array(0)] },
-    "b",
+    { to: "b" },
   );
   assert.deepEqual([...empty.data], [1], "no active latent decodes to b_pre");
   // Row 0 of "a" encodes locally to {0: 3, 2: 2}, so it translates to b as 10.
-  const out = translate(dict(), matrix(1, 2, f32(3, 1)), { from: "a", to: "b" });
+  const out = translate(dict(), matrix([1, 2], f32(3, 1)), { from: "a", to: "b" });
   assert.deepEqual([out.rows, out.cols, ...out.data], [1, 1, 10]);
-  assert.throws(() => translate(dict(), matrix(1, 2), { from: "a", to: "c" }), SaeError);
+  assert.throws(() => translate(dict(), matrix([1, 2]), { from: "a", to: "c" }), SaeError);
 });
 
 Deno.test("aligned: concept alignment is the weighted Jaccard of label profiles per latent", () => {

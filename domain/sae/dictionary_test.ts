@@ -6,8 +6,8 @@ function weights(activation: SaeWeights["activation"], extra?: Partial<SaeWeight
   return {
     dIn: 2,
     dSae: 3,
-    wEnc: matrix(2, 3),
-    wDec: matrix(3, 2),
+    wEnc: matrix([2, 3]),
+    wDec: matrix([3, 2]),
     bDec: new Float32Array(2),
     preBias: null,
     activation,
@@ -35,7 +35,7 @@ Deno.test("weightBytes: every f32 array the dictionary holds, per activation", (
 Deno.test("weightBytes: a pre-bias and a skip connection count too", () => {
   const w = weights({ kind: "relu", bEnc: new Float32Array(3) }, {
     preBias: new Float32Array(2),
-    wSkip: matrix(2, 2),
+    wSkip: matrix([2, 2]),
   });
   assert.equal(weightBytes(w), 4 * (6 + 6 + 2 + 3) + 8 + 16);
 });

@@ -19,8 +19,9 @@ export interface SparseRows {
   readonly values: Float32Array[];
 }
 
-/** Wrap data as a matrix, checking the length. */
-export function matrix(rows: number, cols: number, data?: Float32Array): Matrix {
+/** A [rows, cols] matrix over `data` (checked for length), or of zeros. */
+export function matrix(shape: readonly [number, number], data?: Float32Array): Matrix {
+  const [rows, cols] = shape;
   const d = data ?? new Float32Array(rows * cols);
   if (d.length !== rows * cols) {
     throw new RangeError(`matrix ${rows}x${cols} needs ${rows * cols} values, got ${d.length}`);

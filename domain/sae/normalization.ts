@@ -58,8 +58,13 @@ export function rowStatistics(kind: Normalization, x: Matrix): RowStatistics {
 }
 
 /** s = in(x) - preBias, a new matrix. */
-export function normalizeIn(stats: RowStatistics, x: Matrix, preBias: Float32Array | null): Matrix {
-  const s = matrix(x.rows, x.cols);
+export function normalizeIn(
+  stats: RowStatistics,
+  x: Matrix,
+  options: { preBias: Float32Array | null },
+): Matrix {
+  const { preBias } = options;
+  const s = matrix([x.rows, x.cols]);
   for (let r = 0; r < x.rows; r++) {
     const src = row(x, r);
     const dst = row(s, r);

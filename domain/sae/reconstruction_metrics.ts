@@ -24,9 +24,9 @@ export interface ReconstructionMetrics {
 /** Metrics of `reconstruction` against `x`, with the codes that produced it. */
 export function reconstructionMetrics(
   x: Matrix,
-  reconstruction: Matrix,
-  codes: SparseRows,
+  result: { reconstruction: Matrix; codes: SparseRows },
 ): ReconstructionMetrics {
+  const { reconstruction, codes } = result;
   const l0: number[] = [];
   const mse: number[] = [];
   const cosine: number[] = [];

@@ -9,8 +9,8 @@ const codes = (values: number[][]) => ({
 });
 
 Deno.test("reconstructionMetrics: exact reconstruction has mse 0, fvu 0, cosine 1", () => {
-  const x = matrix(2, 2, Float32Array.of(1, 2, 3, 4));
-  const m = reconstructionMetrics(x, x, codes([[1, 0, 2], [3]]));
+  const x = matrix([2, 2], Float32Array.of(1, 2, 3, 4));
+  const m = reconstructionMetrics(x, { reconstruction: x, codes: codes([[1, 0, 2], [3]]) });
   assert.equal(m.mse, 0);
   assert.equal(m.fvu, 0);
   assert.ok(Math.abs(m.cosine - 1) < 1e-12);
@@ -19,9 +19,9 @@ Deno.test("reconstructionMetrics: exact reconstruction has mse 0, fvu 0, cosine 
 });
 
 Deno.test("reconstructionMetrics: known mse, fvu and cosine", () => {
-  const x = matrix(2, 2, Float32Array.of(1, 0, -1, 0));
-  const rec = matrix(2, 2, Float32Array.of(0, 1, 0, 0));
-  const m = reconstructionMetrics(x, rec, codes([[1], [1]]));
+  const x = matrix([2, 2], Float32Array.of(1, 0, -1, 0));
+  const rec = matrix([2, 2], Float32Array.of(0, 1, 0, 0));
+  const m = reconstructionMetrics(x, { reconstruction: rec, codes: codes([[1], [1]]) });
   // Row errors: 1 + 1 = 2 and 1: mse per row 1 and 0.5. Batch variance total: 1 + 1 = 2.
   assert.deepEqual(m.per_row.mse, [1, 0.5]);
   assert.equal(m.mse, 0.75);
@@ -30,6 +30,6 @@ Deno.test("reconstructionMetrics: known mse, fvu and cosine", () => {
 });
 
 Deno.test("reconstructionMetrics: fvu is null for a single row", () => {
-  const x = matrix(1, 2, Float32Array.of(1, 1));
-  assert.equal(reconstructionMetrics(x, x, codes([[1]])).fvu, null);
+  const x = matrix([1, 2], Float32Array.of(1, 1));
+  assert.equal(reconstructionMetrics(x, { reconstruction: x, codes: codes([[1]]) }).fvu, null);
 });

@@ -101,7 +101,7 @@ export async function encodeRows(
   expectWidth(x, w.dIn);
   const include = options?.include ?? new Set();
   const stats = rowStatistics(w.normalization, x);
-  const s = normalizeIn(stats, x, w.preBias);
+  const s = normalizeIn(stats, x, { preBias: w.preBias });
   const needFull = include.size > 0;
   const call: CallOptions = { priority: options?.priority, signal: options?.signal };
   // Reconstructions use every code; `top` only trims what is returned.
@@ -112,14 +112,16 @@ export async function encodeRows(
   const reconstruction = await reconstruct(on, full, { x, stats, call });
   let error: Matrix | undefined;
   if (include.has("error")) {
-    error = matrix(x.rows, x.cols);
+    error = matrix([x.rows, x.cols]);
     for (let i = 0; i < x.data.length; i++) error.data[i] = x.data[i] - reconstruction.data[i];
   }
   return {
     codes,
     reconstruction: include.has("reconstruction") ? reconstruction : undefined,
     error,
-    metrics: include.has("metrics") ? reconstructionMetrics(x, reconstruction, full) : undefined,
+    metrics: include.has("metrics")
+      ? reconstructionMetrics(x, { reconstruction, codes: full })
+      : undefined,
   };
 }
 

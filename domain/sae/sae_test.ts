@@ -26,8 +26,8 @@ function weights(extra?: Partial<SaeWeights>): SaeWeights {
   return {
     dIn: 2,
     dSae: 3,
-    wEnc: matrix(2, 3, f32(1, 0, -1, 0, 1, 1)),
-    wDec: matrix(3, 2, f32(1, 0, 0, 2, 1, 1)),
+    wEnc: matrix([2, 3], f32(1, 0, -1, 0, 1, 1)),
+    wDec: matrix([3, 2], f32(1, 0, 0, 2, 1, 1)),
     bDec: f32(0.5, 0),
     preBias: f32(0.5, 0),
     activation: { kind: "relu", bEnc: f32(0, 0, 0) },
@@ -37,7 +37,7 @@ function weights(extra?: Partial<SaeWeights>): SaeWeights {
   };
 }
 
-const X = () => matrix(1, 2, f32(2, 1));
+const X = () => matrix([1, 2], f32(2, 1));
 const rows = (codes: SparseRows) => codes.indices.map((ix, r) => [[...ix], [...codes.values[r]]]);
 
 Deno.test("sae: encodeRows gives codes, reconstruction, error and metrics by hand", async () => {
@@ -71,7 +71,7 @@ Deno.test("sae: top trims the returned codes but reconstructions use every code"
 });
 
 Deno.test("sae: a skip connection adds x @ W_skip^T to the reconstruction", async () => {
-  const prepared = await backend.prepare(weights({ wSkip: matrix(2, 2, f32(1, 0, 0, 0)) }));
+  const prepared = await backend.prepare(weights({ wSkip: matrix([2, 2], f32(1, 0, 0, 0)) }));
   const out = await encodeRows({ backend, prepared }, X(), {
     include: new Set(["reconstruction"]),
   });
@@ -86,14 +86,14 @@ Deno.test("sae: an exact autoencoder reconstructs its input under every normaliz
   const exact = (normalization: Normalization): SaeWeights => ({
     ...weights(),
     dSae: 4,
-    wEnc: matrix(2, 4, f32(1, -1, 0, 0, 0, 0, 1, -1)),
-    wDec: matrix(4, 2, f32(1, 0, -1, 0, 0, 1, 0, -1)),
+    wEnc: matrix([2, 4], f32(1, -1, 0, 0, 0, 0, 1, -1)),
+    wDec: matrix([4, 2], f32(1, 0, -1, 0, 0, 1, 0, -1)),
     bDec: f32(0, 0),
     preBias: null,
     activation: { kind: "relu", bEnc: f32(0, 0, 0, 0) },
     normalization,
   });
-  const x = matrix(3, 2, f32(1, 3, -2, 0.5, 4, 4.25));
+  const x = matrix([3, 2], f32(1, 3, -2, 0.5, 4, 4.25));
   for (const norm of ["none", "constant_norm_rescale", "layer_norm"] as const) {
     const prepared = await backend.prepare(exact(norm));
     const out = await encodeRows({ backend, prepared }, x, { include: new Set(["error"]) });
@@ -101,7 +101,7 @@ Deno.test("sae: an exact autoencoder reconstructs its input under every normaliz
   }
   const rescaled = await backend.prepare(exact("constant_norm_rescale"));
   await assert.rejects(
-    encodeRows({ backend, prepared: rescaled }, matrix(1, 2)),
+    encodeRows({ backend, prepared: rescaled }, matrix([1, 2])),
     invalid(/all zeros/),
   );
 });
@@ -113,24 +113,24 @@ Deno.test("sae: decodeRows takes sparse or dense codes to the same rows", async 
     indices: [Int32Array.of(2, 0), new Int32Array(0)],
     values: [f32(2, -1), new Float32Array(0)],
   };
-  const dense = matrix(2, 3, f32(-1, 0, 2, 0, 0, 0));
+  const dense = matrix([2, 3], f32(-1, 0, 2, 0, 0, 0));
   // Row 0: 2 [1, 1] - [1, 0] + b_dec = [1.5, 2]; row 1: b_dec.
   assert.deepEqual([...(await decodeRows({ backend, prepared }, sparse)).data], [1.5, 2, 0.5, 0]);
   assert.deepEqual([...(await decodeRows({ backend, prepared }, dense)).data], [1.5, 2, 0.5, 0]);
   await assert.rejects(
-    decodeRows({ backend, prepared }, matrix(1, 4)),
+    decodeRows({ backend, prepared }, matrix([1, 4])),
     invalid(/4 columns; .* d_sae = 3/),
   );
 });
 
 Deno.test("sae: widths and sparse codes are checked", async () => {
-  expectWidth(matrix(1, 2), 2);
+  expectWidth(matrix([1, 2]), 2);
   assert.throws(
-    () => expectWidth(matrix(1, 3), 2),
+    () => expectWidth(matrix([1, 3]), 2),
     invalid(/3 columns; this dictionary has d_in = 2/),
   );
   const prepared = await backend.prepare(weights());
-  await assert.rejects(encodeRows({ backend, prepared }, matrix(1, 5)), invalid(/d_in = 2/));
+  await assert.rejects(encodeRows({ backend, prepared }, matrix([1, 5])), invalid(/d_in = 2/));
   const codes = (indices: number[][], values: number[][]): SparseRows => ({
     width: 3,
     indices: indices.map((r) => Int32Array.from(r)),

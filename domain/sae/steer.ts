@@ -238,7 +238,7 @@ export async function steerRows(
   checkInterventions(interventions, { rows: x.rows, dSae: w.dSae });
   const stats = rowStatistics(w.normalization, x);
   const codes = needsCodes(interventions)
-    ? await backend.encode(prepared, normalizeIn(stats, x, w.preBias), call)
+    ? await backend.encode(prepared, normalizeIn(stats, x, { preBias: w.preBias }), call)
     : null;
   const geometric = interventions.filter((iv) =>
     iv.unit === "norm" || !LATENT_MODES.includes(iv.mode)

@@ -118,8 +118,8 @@ export async function trainAligned(
     const h = new Map<string, Float32Array>();
     for (const s of streams) {
       const x = batch.get(s.name)!;
-      const centred = matrix(B, s.d, Float32Array.from(x.data, (v, i) => v - s.bPre[i % s.d]));
-      const pre = await options.backend.matmul(centred, matrix(s.d, L, s.wEnc));
+      const centred = matrix([B, s.d], Float32Array.from(x.data, (v, i) => v - s.bPre[i % s.d]));
+      const pre = await options.backend.matmul(centred, matrix([s.d, L], s.wEnc));
       for (let r = 0; r < B; r++) for (let i = 0; i < L; i++) pre.data[r * L + i] += s.bLat[i];
       h.set(s.name, pre.data);
     }

@@ -54,7 +54,7 @@ function world(seed: number) {
       }
       labels.push(lab);
     }
-    return { a: matrix(n, D1, x1), b: matrix(n, D2, x2), labels };
+    return { a: matrix([n, D1], x1), b: matrix([n, D2], x2), labels };
   };
 }
 

@@ -18,7 +18,8 @@ import {
 const transposedInputs = new WeakMap<Float32Array, Float32Array>();
 
 /** The transpose of row-major [rows, cols] `data`. */
-export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+export function transpose(data: Float32Array, shape: { rows: number; cols: number }): Float32Array {
+  const { rows, cols } = shape;
   const out = new Float32Array(data.length);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
@@ -62,8 +63,8 @@ export async function denseGradients(
   const arch = options.architecture;
   const coef = options.sparsityCoefficient ?? 0;
   // f = act(h); fT is its transpose (for dW_dec = F^T dR).
-  const f = matrix(B, dSae);
-  const fT = matrix(dSae, B);
+  const f = matrix([B, dSae]);
+  const fT = matrix([dSae, B]);
   const fired = new Uint32Array(dSae);
   let l0 = 0;
   let l1 = 0;
@@ -80,13 +81,13 @@ export async function denseGradients(
       }
     }
   }
-  const wDec = matrix(dSae, dIn, params.wDec);
+  const wDec = matrix([dSae, dIn], params.wDec);
   const recon = await backend.matmul(f, wDec);
   const { sst } = momentsOf(x);
   const grads = zeroGradients(params, options.gradients);
   // dR = dLoss/dx^ = 2 (x^ - x) / B; its column sums are b_dec's direct gradient.
   let sse = 0;
-  const dR = matrix(B, dIn);
+  const dR = matrix([B, dIn]);
   const colSum = new Float64Array(dIn);
   for (let b = 0; b < B; b++) {
     const o = b * dIn;
@@ -101,7 +102,7 @@ export async function denseGradients(
   }
   // dL/df for every latent, then dL/dh where the activation passes gradient.
   const dF = await backend.matmul(dR, wDec, { transposeB: true });
-  const dH = matrix(B, dSae);
+  const dH = matrix([B, dSae]);
   const sparsityLoss = arch === "relu" ? (coef * l1) / B : (coef * l0) / B;
   const push = arch === "relu" ? coef / B : 0;
   const gEncBias = new Float64Array(dSae);
@@ -132,8 +133,8 @@ export async function denseGradients(
   // dW_enc = S^T dH with S = X - 1 b_dec^T: X^T dH - b_dec (1^T dH), and 1^T dH = grad(b_enc).
   // X^T is cached per input array (full-batch training reuses it every step).
   let xT = transposedInputs.get(x.data);
-  if (!xT) transposedInputs.set(x.data, xT = transpose(x.data, B, dIn));
-  const gEnc = await backend.matmul(matrix(dIn, B, xT), dH);
+  if (!xT) transposedInputs.set(x.data, xT = transpose(x.data, { rows: B, cols: dIn }));
+  const gEnc = await backend.matmul(matrix([dIn, B], xT), dH);
   for (let c = 0; c < dIn; c++) {
     const bc = params.bDec[c];
     const o = c * dSae;

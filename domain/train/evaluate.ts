@@ -48,7 +48,7 @@ export function alignedFvu(dict: AlignedDictionary, rows: Map<string, Matrix>): 
 /** FVU of TopK parameters (raw scale, as trained) on rows `x`: h = (x - b_dec) W_enc + b_enc. */
 export function topkFvu(params: SaeParams, x: Matrix, options: { k: number }): number {
   const { dIn: d, dSae: n } = params;
-  const recon = matrix(x.rows, d);
+  const recon = matrix([x.rows, d]);
   const h = new Float32Array(n);
   for (let r = 0; r < x.rows; r++) {
     h.set(params.bEnc);

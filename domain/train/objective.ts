@@ -55,7 +55,7 @@ export async function lossAndGradients(
   const B = x.rows;
   const coef = options.sparsityCoefficient ?? 0;
   // h = s @ W_enc + b_enc with s = x - b_dec, computed as x @ W_enc + (b_enc - b_dec @ W_enc).
-  const h = await backend.matmul(x, matrix(dIn, dSae, params.wEnc));
+  const h = await backend.matmul(x, matrix([dIn, dSae], params.wEnc));
   const bias = encoderBias(params);
   for (let b = 0; b < B; b++) addRow(h.data, b * dSae, bias);
   const theta = arch === "jumprelu" ? params.logThreshold.map(Math.exp) : null;
@@ -67,7 +67,7 @@ export async function lossAndGradients(
   ) {
     return await denseGradients(backend, params, { x, h, theta, options });
   }
-  const s = matrix(B, dIn, x.data.slice());
+  const s = matrix([B, dIn], x.data.slice());
   for (let b = 0; b < B; b++) for (let c = 0; c < dIn; c++) s.data[b * dIn + c] -= params.bDec[c];
 
   // Activation: sparse lists of active latents (value f, and dF/dh = 1 where active).
@@ -229,7 +229,7 @@ export async function lossAndGradients(
 
   // W_enc gradient from its transpose; b_dec also enters through s = x - b_dec:
   // d/db_dec (via s) = -W_enc @ (sum_b dL/dh_b) = -W_enc @ grad(b_enc).
-  grads.wEnc.set(transpose(dWencT, dSae, dIn));
+  grads.wEnc.set(transpose(dWencT, { rows: dSae, cols: dIn }));
   for (let c = 0; c < dIn; c++) {
     let acc = 0;
     for (let i = 0; i < dSae; i++) acc += params.wEnc[c * dSae + i] * grads.bEnc[i];

@@ -44,7 +44,7 @@ function params(seed: number, arch: TrainArchitecture): SaeParams {
   };
 }
 
-const x = matrix(B, D, Float32Array.from({ length: B * D }, rng(99)).map((v) => v * 3));
+const x = matrix([B, D], Float32Array.from({ length: B * D }, rng(99)).map((v) => v * 3));
 const KEYS = ["wEnc", "bEnc", "wDec", "bDec"] as const;
 
 /** Central differences of the loss for a few coordinates of each parameter. */
@@ -204,7 +204,7 @@ Deno.test("objective: the wasm kernels match the reference on odd sizes, ties, B
   // Latent 10 repeats latent 4's encoder column: equal pre-activations, ties at the cap.
   for (let c = 0; c < dIn; c++) base.wEnc[c * dSae + 10] = base.wEnc[c * dSae + 4];
   base.bEnc[10] = base.bEnc[4];
-  const xs = matrix(rows, dIn, Float32Array.from({ length: rows * dIn }, () => r() * 3));
+  const xs = matrix([rows, dIn], Float32Array.from({ length: rows * dIn }, () => r() * 3));
   // Row 5 dominates the batch: BatchTopK takes more of it than its first candidates.
   for (let c = 0; c < dIn; c++) xs.data[5 * dIn + c] *= 20;
   const dead = Uint8Array.from({ length: dSae }, (_, i) => (i % 3 === 1 ? 1 : 0));

@@ -48,7 +48,7 @@ export function plantedRows(options: PlantedOptions): RowSource & { atoms: Float
         }
         for (let c = 0; c < d; c++) x[r * d + c] += noise * gauss();
       }
-      return Promise.resolve(matrix(rows, d, x));
+      return Promise.resolve(matrix([rows, d], x));
     },
   };
 }
@@ -92,12 +92,17 @@ export function twoViewRows(
       for (let i = 0; i < dA; i++) a[r * dA + i] += (noise * gauss()) / Math.sqrt(dA);
       for (let i = 0; i < dB; i++) b[r * dB + i] += (noise * gauss()) / Math.sqrt(dB);
     }
-    return { a: matrix(n, dA, a), b: matrix(n, dB, b) };
+    return { a: matrix([n, dA], a), b: matrix([n, dB], b) };
   };
 }
 
 /** For each planted atom ([n, d] rows), the best cosine with a decoder row; averaged. */
-export function meanMaxCosine(atoms: Float32Array, wDec: Float32Array, d: number): number {
+export function meanMaxCosine(
+  atoms: Float32Array,
+  wDec: Float32Array,
+  options: { d: number },
+): number {
+  const { d } = options;
   const n = wDec.length / d;
   const norms = Array.from(
     { length: n },
@@ -121,10 +126,11 @@ export function meanMaxCosine(atoms: Float32Array, wDec: Float32Array, d: number
  * FVU of the planted atoms used as an SAE (W_enc = atoms^T, TopK k) on `x`: the naive baseline
  * a trained dictionary must beat.
  */
-export function plantedBaselineFvu(x: Matrix, atoms: Float32Array, k: number): number {
+export function plantedBaselineFvu(x: Matrix, atoms: Float32Array, options: { k: number }): number {
+  const { k } = options;
   const d = x.cols;
   const n = atoms.length / d;
-  const recon = matrix(x.rows, d);
+  const recon = matrix([x.rows, d]);
   for (let r = 0; r < x.rows; r++) {
     const row = x.data.subarray(r * d, (r + 1) * d);
     const h = Array.from({ length: n }, (_, i) => {

@@ -44,7 +44,9 @@ async function describeShard(store: ObjectSource, path: string): Promise<Shard> 
   let littleEndian = true;
   let dataOffset: number;
   if (path.endsWith(".npy")) {
-    const h = parseNpyHeader(await readRange(source, 0, Math.min(source.size, 1 << 20)));
+    const h = parseNpyHeader(
+      await readRange(source, { offset: 0, length: Math.min(source.size, 1 << 20) }),
+    );
     if (h.fortranOrder && h.shape.length === 2 && h.shape[1] > 1) {
       throw new FormatError(
         path,
@@ -86,7 +88,10 @@ async function readBlock(
 ): Promise<Matrix> {
   const rowBytes = shard.cols * BYTES[shard.dtype];
   const source = await store.open(shard.path);
-  const bytes = await readRange(source, shard.dataOffset + r0 * rowBytes, (r1 - r0) * rowBytes);
+  const bytes = await readRange(source, {
+    offset: shard.dataOffset + r0 * rowBytes,
+    length: (r1 - r0) * rowBytes,
+  });
   const data = bytesToF32(bytes, { dtype: shard.dtype, littleEndian: shard.littleEndian });
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
@@ -96,7 +101,7 @@ async function readBlock(
       );
     }
   }
-  return matrix(r1 - r0, shard.cols, data);
+  return matrix([r1 - r0, shard.cols], data);
 }
 
 /** Rows from `path` in `store`: a .npy / .safetensors file, or a folder of them. */
@@ -167,7 +172,7 @@ export async function storeRows(
     dIn,
     rows: shards.reduce((n, s) => n + s.rows, 0),
     async next(n: number): Promise<Matrix> {
-      const out = matrix(n, dIn);
+      const out = matrix([n, dIn]);
       let filled = 0;
       while (filled < n) {
         if (held === 0) await refill();

@@ -201,7 +201,7 @@ export async function trainSae(source: RowSource, options: TrainOptions): Promis
     const old = copy?.out.data.buffer;
     const data = new Float32Array(old && old.byteLength === n * 4 ? old : new ArrayBuffer(n * 4));
     for (let i = 0; i < n; i++) data[i] = m.data[i] * scale;
-    copy = { from: m.data, out: matrix(m.rows, m.cols, data) };
+    copy = { from: m.data, out: matrix([m.rows, m.cols], data) };
     return copy.out;
   };
   const params = initialParams(dIn, {

@@ -34,8 +34,8 @@ Deno.test({
       lr: 2e-3,
       seed: 1,
     });
-    const cosine = meanMaxCosine(source.atoms, result.params.wDec, 128);
-    const baseline = plantedBaselineFvu(await source.next(2000), source.atoms, 8);
+    const cosine = meanMaxCosine(source.atoms, result.params.wDec, { d: 128 });
+    const baseline = plantedBaselineFvu(await source.next(2000), source.atoms, { k: 8 });
     console.log(
       `planted: mean max cosine ${cosine.toFixed(3)}, FVU ${
         result.final.fvu.toFixed(3)

@@ -43,7 +43,7 @@ function longKnn() {
     x: rows,
     y: rows.map((_, i) => i % 2),
   };
-  return { probe, x: matrix(n, d, Float32Array.from(rows.flat())) };
+  return { probe, x: matrix([n, d], Float32Array.from(rows.flat())) };
 }
 
 Deno.test("jobs: a task's result equals the same function run here", async () => {
@@ -151,7 +151,7 @@ Deno.test("jobs: errors keep their kind; a full queue answers 429; close fails w
     await assert.rejects(
       runner.run("aligned_translate", {
         dict: { latents: 2, k: 1, streams: [] },
-        x: matrix(1, 2),
+        x: matrix([1, 2]),
         from: "a",
         to: "b",
       }),

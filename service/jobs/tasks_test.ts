@@ -81,7 +81,7 @@ const identity: AlignedDictionary = {
 };
 
 Deno.test("tasks: aligned_encode and aligned_translate run on a shared dictionary", () => {
-  const x = matrix(2, 2, Float32Array.of(3, 1, -1, 2));
+  const x = matrix([2, 2], Float32Array.of(3, 1, -1, 2));
   const out = TASKS.aligned_encode({ dict: identity, x: new Map([["a", x]]), topk: "local" });
   assert.deepEqual(out.indices.get("a")!.map((r) => [...r]), [[0], [1]]);
   assert.deepEqual(out.values.get("a")!.map((r) => [...r]), [[3], [2]]);
@@ -97,7 +97,7 @@ Deno.test("tasks: aligned_encode and aligned_translate run on a shared dictionar
 Deno.test("tasks: probes train and predict on precomputed codes", async () => {
   const n = 24;
   const y = Uint8Array.from({ length: n }, (_, i) => i % 2);
-  const x = matrix(n, 2, gaussianArray(n * 2, 3));
+  const x = matrix([n, 2], gaussianArray(n * 2, 3));
   // Latent 3 fires on positives only: a perfect SAE probe.
   const codes = sparse(4, Array.from(y, (label) => label ? [[3], [1]] : [[0], [0.5]]));
   const trained = await TASKS.probe_train({
@@ -117,7 +117,7 @@ Deno.test("tasks: probes train and predict on precomputed codes", async () => {
       x,
       y,
       codes,
-      testX: matrix(n, 2),
+      testX: matrix([n, 2]),
       testY: y,
       options: { methods: ["sae"], ks: [1] },
     }),

@@ -149,7 +149,10 @@ async function readExplanations(
       };
     }
     const source = await folder.open(file);
-    const text = await explanationText(await readRange(source, 0, source.size), { file });
+    const text = await explanationText(
+      await readRange(source, { offset: 0, length: source.size }),
+      { file },
+    );
     const set = await parseExplanationsInSlices(text, {
       file,
       dSae: description.dSae,

@@ -47,7 +47,7 @@ Deno.test("storeFolder: a Gemma Scope id containing 'embedding' loads scaled, as
       try {
         const d = lease.description.dIn;
         const uniform = seededRandom(5);
-        const x = matrix(3, d, Float32Array.from({ length: 3 * d }, () => uniform() * 4 - 2));
+        const x = matrix([3, d], Float32Array.from({ length: 3 * d }, () => uniform() * 4 - 2));
         const out = await encodeRows({ backend, prepared: lease.prepared }, x, {
           include: new Set(["reconstruction"]),
         });

@@ -64,7 +64,7 @@ Deno.test("fileStore.open streams exact ranges, across chunk boundaries", async 
       ]
     ) {
       assert.deepEqual(
-        await readRange(source, offset, length),
+        await readRange(source, { offset, length }),
         bytes.subarray(offset, offset + length),
         `range ${offset}+${length}`,
       );
@@ -114,7 +114,10 @@ Deno.test("fileStore.put writes atomically, creating folders and replacing old c
     assert.deepEqual(await Deno.readFile(join(dir, "root/x/y/z.bin")), first);
     const second = randomBytes(10);
     await store.put!("x/y/z.bin", second);
-    assert.deepEqual(await readRange(await store.open("x/y/z.bin"), 0, 10), second);
+    assert.deepEqual(
+      await readRange(await store.open("x/y/z.bin"), { offset: 0, length: 10 }),
+      second,
+    );
     const names = [...Deno.readDirSync(join(dir, "root/x/y"))].map((e) => e.name);
     assert.deepEqual(names, ["z.bin"], "no temporary file is left behind");
     assert.deepEqual(await store.list(""), [{ path: "x/y/z.bin", size: 10 }]);

@@ -242,13 +242,13 @@ Deno.test("hfStore against a fake Hub on a real socket", async (t) => {
 
     await t.step("open reads {repo}/resolve/{rev}/{path}, LFS files via the CDN", async () => {
       const cfg = await store.open("layer_3/cfg.json");
-      assert.deepEqual(await readRange(cfg, 0, cfg.size), CFG);
+      assert.deepEqual(await readRange(cfg, { offset: 0, length: cfg.size }), CFG);
       assert.ok(hub.seen.hub.includes("HEAD /org/saes/resolve/main/layer_3/cfg.json"));
       const weights = await store.open("layer_3/sae_weights.safetensors");
       assert.equal(weights.size, WEIGHTS.byteLength);
       for (const [offset, length] of [[0, 8], [1_000_000, 1_048_579]]) {
         assert.deepEqual(
-          await readRange(weights, offset, length),
+          await readRange(weights, { offset, length }),
           WEIGHTS.subarray(offset, offset + length),
         );
       }
@@ -264,7 +264,10 @@ Deno.test("hfStore against a fake Hub on a real socket", async (t) => {
     await t.step("@REV picks the revision; a slash in it is written %2F", async () => {
       const v1 = hfStore(new URL("hf://org/saes@v1"), env);
       assert.deepEqual(
-        await readRange(await v1.open("layer_3/cfg.json"), 0, V1_CFG.byteLength),
+        await readRange(await v1.open("layer_3/cfg.json"), {
+          offset: 0,
+          length: V1_CFG.byteLength,
+        }),
         V1_CFG,
       );
       const pr = hfStore(new URL("hf://org/saes@refs%2Fpr%2F1"), env);
@@ -289,7 +292,7 @@ Deno.test("hfStore against a fake Hub on a real socket", async (t) => {
       assert.equal(data.describe, "hf://datasets/org/acts");
       assert.deepEqual(await data.list(""), [{ path: "d/params.npz", size: PARAMS.byteLength }]);
       assert.deepEqual(
-        await readRange(await data.open("d/params.npz"), 0, 10),
+        await readRange(await data.open("d/params.npz"), { offset: 0, length: 10 }),
         PARAMS.subarray(0, 10),
       );
       assert.ok(hub.seen.hub.includes("HEAD /datasets/org/acts/resolve/main/d/params.npz"));

@@ -131,15 +131,18 @@ Deno.test("httpStore against a real server: index.json listing and ranged reads"
         const [offset, length] of [[0, 1], [1_000_003, 2_000_000], [weights.byteLength - 9, 9]]
       ) {
         assert.deepEqual(
-          await readRange(source, offset, length),
+          await readRange(source, { offset, length }),
           weights.subarray(offset, offset + length),
         );
       }
       assert.ok(server.control.seen.includes("GET /dicts/demo/w.bin bytes=1000003-3000002"));
-      assert.deepEqual(await readRange(await store.open("naïve dir/ファイル+1.bin"), 0, 77), odd);
+      assert.deepEqual(
+        await readRange(await store.open("naïve dir/ファイル+1.bin"), { offset: 0, length: 77 }),
+        odd,
+      );
       const empty = await store.open("empty.bin");
       assert.equal(empty.size, 0);
-      assert.deepEqual(await readRange(empty, 0, 0), new Uint8Array(0));
+      assert.deepEqual(await readRange(empty, { offset: 0, length: 0 }), new Uint8Array(0));
     });
 
     await t.step("ranges outside the object or not whole bytes are refused unsent", async () => {
@@ -167,9 +170,9 @@ Deno.test("httpStore against a real server: index.json listing and ranged reads"
     await t.step("5xx answers are retried twice, then unavailable", async () => {
       const source = await store.open("demo/cfg.json");
       server.control.failures = 2;
-      assert.deepEqual(await readRange(source, 0, cfg.byteLength), cfg);
+      assert.deepEqual(await readRange(source, { offset: 0, length: cfg.byteLength }), cfg);
       server.control.failures = 3;
-      const error = await failure(readRange(source, 0, cfg.byteLength));
+      const error = await failure(readRange(source, { offset: 0, length: cfg.byteLength }));
       assert.equal(error.kind, "unavailable");
       assert.match(error.message, /503/);
     });
@@ -179,8 +182,14 @@ Deno.test("httpStore against a real server: index.json listing and ranged reads"
       async () => {
         const plain = httpStore(new URL(server.base));
         const source = await plain.open("norange/w.bin");
-        assert.deepEqual(await readRange(source, 0, weights.byteLength), weights);
-        assert.deepEqual(await readRange(source, 10, 20), weights.subarray(10, 30));
+        assert.deepEqual(
+          await readRange(source, { offset: 0, length: weights.byteLength }),
+          weights,
+        );
+        assert.deepEqual(
+          await readRange(source, { offset: 10, length: 20 }),
+          weights.subarray(10, 30),
+        );
       },
     );
 
@@ -188,7 +197,7 @@ Deno.test("httpStore against a real server: index.json listing and ranged reads"
       const plain = httpStore(new URL(`${server.base}/nohead/`));
       const source = await plain.open("w.bin");
       assert.equal(source.size, weights.byteLength);
-      assert.deepEqual(await readRange(source, 5, 10), weights.subarray(5, 15));
+      assert.deepEqual(await readRange(source, { offset: 5, length: 10 }), weights.subarray(5, 15));
       assert.equal((await plain.open("empty.bin")).size, 0, "416 bytes */0 is an empty object");
     });
 
@@ -213,7 +222,7 @@ Deno.test("httpStore sends user info as Basic auth and the query, and shows neit
     assert.equal(store.describe, `http://127.0.0.1:${port}/private`);
     const source = await store.open("a.bin");
     assert.deepEqual(
-      await readRange(source, 10, 20),
+      await readRange(source, { offset: 10, length: 20 }),
       files.get("/private/a.bin")!.subarray(10, 30),
     );
 
@@ -290,7 +299,7 @@ Deno.test("httpStore: a connection that breaks mid-body is unavailable", async (
     const store = httpStore(new URL(server.base), { retryDelayMs: 1 });
     const source = await store.open("w.bin");
     assert.equal(source.size, 5000);
-    const error = await failure(readRange(source, 0, 1000));
+    const error = await failure(readRange(source, { offset: 0, length: 1000 }));
     assert.equal(error.kind, "unavailable");
     assert.match(error.message, /w\.bin/);
   } finally {

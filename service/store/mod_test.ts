@@ -35,7 +35,7 @@ Deno.test("openStore: a file:// store reads the folder it names", async () => {
     const store = openStore(`file://${dir}`, {});
     assert.deepEqual(await store.list(""), [{ path: "demo/cfg.json", size: 2 }]);
     assert.deepEqual(
-      await readRange(await store.open("demo/cfg.json"), 0, 2),
+      await readRange(await store.open("demo/cfg.json"), { offset: 0, length: 2 }),
       new TextEncoder().encode("{}"),
     );
   } finally {

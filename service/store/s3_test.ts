@@ -148,13 +148,17 @@ Deno.test("s3Store against s3rver behind a signature-checking proxy", async (t) 
       for (const [path, bytes] of Object.entries(objects)) {
         const source = await store.open(path);
         assert.equal(source.size, bytes.byteLength, path);
-        assert.deepEqual(await readRange(source, 0, bytes.byteLength), bytes, path);
+        assert.deepEqual(
+          await readRange(source, { offset: 0, length: bytes.byteLength }),
+          bytes,
+          path,
+        );
       }
       const big = objects["demo-topk/sae_weights.safetensors"];
       const source = await store.open("demo-topk/sae_weights.safetensors");
       for (const [offset, length] of [[0, 8], [1_000_003, 2_000_000], [big.byteLength - 5, 5]]) {
         assert.deepEqual(
-          await readRange(source, offset, length),
+          await readRange(source, { offset, length }),
           big.subarray(offset, offset + length),
         );
       }
@@ -204,9 +208,15 @@ Deno.test("s3Store against s3rver behind a signature-checking proxy", async (t) 
     await t.step("5xx answers are retried twice before giving up", async () => {
       const source = await store.open("demo-topk/cfg.json");
       proxy.faults.unavailable = 2;
-      assert.deepEqual(await readRange(source, 0, source.size), objects["demo-topk/cfg.json"]);
+      assert.deepEqual(
+        await readRange(source, { offset: 0, length: source.size }),
+        objects["demo-topk/cfg.json"],
+      );
       proxy.faults.unavailable = 3;
-      await assert.rejects(readRange(source, 0, source.size), isKind("unavailable"));
+      await assert.rejects(
+        readRange(source, { offset: 0, length: source.size }),
+        isKind("unavailable"),
+      );
       assert.equal(proxy.faults.unavailable, 0);
       proxy.faults.unavailable = 3;
       await assert.rejects(store.open("demo-topk/cfg.json"), isKind("unavailable"));
@@ -264,14 +274,18 @@ Deno.test("s3Store: s3rver stopped mid-read is unavailable; restarted, the same 
     assert.match(broken.message, /s3:\/\/b\/faults\/big\.bin/);
     assert.ok(!broken.message.includes(SECRET));
 
-    await assert.rejects(readRange(source, 0, 10), isKind("unavailable"));
+    await assert.rejects(readRange(source, { offset: 0, length: 10 }), isKind("unavailable"));
     await assert.rejects(store.open("big.bin"), isKind("unavailable"));
     await assert.rejects(store.list(""), isKind("unavailable"));
     await assert.rejects(store.ping(), isKind("unavailable"));
 
     ({ server, port } = await startS3rver(directory, { port }));
     running = true;
-    assert.deepEqual(await readRange(source, 0, big.byteLength), big, "the old source reads again");
+    assert.deepEqual(
+      await readRange(source, { offset: 0, length: big.byteLength }),
+      big,
+      "the old source reads again",
+    );
     assert.deepEqual(await store.list(""), [{ path: "big.bin", size: big.byteLength }]);
     await store.ping();
   } finally {

@@ -55,9 +55,12 @@ Deno.test("hostile requests: every one is a 4xx problem+json, none throws or han
       dictionary: "saelens_standard",
       k: [2],
     });
-    const logistic = await postJson(app, "/v1/probes/train", trainBody(["logistic"]));
+    const logistic = await postJson(app, {
+      path: "/v1/probes/train",
+      body: trainBody(["logistic"]),
+    });
     assert.equal(logistic.status, 200, await logistic.clone().text());
-    const sae = await postJson(app, "/v1/probes/train", trainBody(["sae"]));
+    const sae = await postJson(app, { path: "/v1/probes/train", body: trainBody(["sae"]) });
     assert.equal(sae.status, 200, await sae.clone().text());
     const ctx: Context = {
       templates: templates(dims, {
@@ -68,7 +71,7 @@ Deno.test("hostile requests: every one is a 4xx problem+json, none throws or han
     };
     // Every template is valid as it stands, so each mutation is what makes a request bad.
     for (const t of ctx.templates) {
-      const res = await postJson(app, t.path, t.body);
+      const res = await postJson(app, { path: t.path, body: t.body });
       const text = await res.text();
       assert.equal(res.status, 200, `${t.name} ${t.path}: ${text.slice(0, 300)}`);
     }
@@ -153,18 +156,24 @@ Deno.test("hostile requests: every one is a 4xx problem+json, none throws or han
 
     // The service still serves, with the right numbers.
     const f = loadFixtures().find((e) => e.case === "saelens_standard")!;
-    const res = await postJson(app, "/v1/dictionaries/saelens_standard/encode", {
-      activations: f.x,
-      include: ["reconstruction"],
+    const res = await postJson(app, {
+      path: "/v1/dictionaries/saelens_standard/encode",
+      body: {
+        activations: f.x,
+        include: ["reconstruction"],
+      },
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();
     for (let r = 0; r < f.x.length; r++) {
       const dense = new Array(f.d_sae).fill(0);
       body.indices[r].forEach((ix: number, j: number) => (dense[ix] = body.values[r][j]));
-      assertClose(dense, f.codes[r], 1e-5, `codes row ${r}`);
+      assertClose(dense, f.codes[r], { tol: 1e-5, what: `codes row ${r}` });
     }
-    assertClose(body.reconstruction.flat(), f.reconstruction.flat(), 1e-5, "reconstruction");
+    assertClose(body.reconstruction.flat(), f.reconstruction.flat(), {
+      tol: 1e-5,
+      what: "reconstruction",
+    });
     console.log(`  runtime ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     registry.close();
