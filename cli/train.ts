@@ -181,6 +181,12 @@ export async function trainCommand(
       }; training needs at least 2`,
     );
   }
+  if (values.batch !== undefined && values.batch > rows.rows) {
+    throw new UsageError(
+      `--batch ${values.batch} is more than the ${rows.rows} rows in --data ${values.data}; ` +
+        `a batch would repeat rows (use at most ${rows.rows})`,
+    );
+  }
   const batch = values.batch ?? defaultBatch(rows.rows, 4096);
   log(`train: ${rows.rows} rows of d_in ${rows.dIn} from ${values.data}`);
   const shortfall = trainingShortfall(

@@ -171,7 +171,7 @@ Deno.test("train CLI: missing or bad arguments fail with one clear line, before 
 });
 
 // The smallest size of bench/train_defaults.ts's statistical run, in a few seconds.
-Deno.test("train CLI: a k above the latents, or fewer than 2 rows, is refused before training", async () => {
+Deno.test("train CLI: a k above the latents, fewer than 2 rows or a batch above them is refused before training", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-cli-" });
   try {
     await Deno.writeFile(`${dir}/many.npy`, encodeNpy(rows(40, 8, 3), [40, 8]));
@@ -197,6 +197,10 @@ Deno.test("train CLI: a k above the latents, or fewer than 2 rows, is refused be
     await assert.rejects(
       train(["--data", `${dir}/many.npy`, "--latents", "16", "--k", "3", "--architecture", "relu"]),
       /--k applies to topk and batchtopk; relu is sparse through --l1/,
+    );
+    await assert.rejects(
+      train(["--data", `${dir}/many.npy`, "--latents", "16", "--k", "4", "--batch", "41"]),
+      /--batch 41 is more than the 40 rows in --data .*many\.npy; a batch would repeat rows \(use at most 40\)/,
     );
     await Deno.mkdir(`${dir}/empty`);
     await assert.rejects(
