@@ -109,7 +109,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
   function post<T>(
     method: GpuMethod,
     args: unknown[],
-    options: { signal?: AbortSignal; transfer?: Transferable[] } = {},
+    options: CallOptions & { transfer?: Transferable[] } = {},
   ): Promise<T> {
     const signal = options.signal;
     if (stopped !== null) return Promise.reject(new SaeError("unavailable", stopped));
@@ -132,7 +132,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
           reject(err);
         },
       });
-      const call: GpuCall = { id, method, args };
+      const call: GpuCall = { id, method, args, priority: options.priority ?? "live" };
       worker.postMessage(call, options.transfer ?? []);
     });
   }
@@ -170,7 +170,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
       const transfer: Transferable[] = [];
       const args = [gpuId(prepared), movedMatrix(s, transfer), portable(options)];
-      return post("encode", args, { signal: options?.signal, transfer });
+      return post("encode", args, { ...options, transfer });
     },
     decodeSparse(
       prepared: Prepared,
@@ -179,7 +179,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
       const args = [gpuId(prepared), movedRows(codes, transfer), portable(options)];
-      return post("decodeSparse", args, { signal: options?.signal, transfer });
+      return post("decodeSparse", args, { ...options, transfer });
     },
     decodeDense(
       prepared: Prepared,
@@ -188,7 +188,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
       const args = [gpuId(prepared), movedMatrix(codes, transfer), portable(options)];
-      return post("decodeDense", args, { signal: options?.signal, transfer });
+      return post("decodeDense", args, { ...options, transfer });
     },
     steer(
       prepared: Prepared,
@@ -199,7 +199,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       const transfer: Transferable[] = [];
       const moved = [movedMatrix(x, transfer), movedRows(deltas, transfer)];
       const args = [gpuId(prepared), ...moved, portable(options)];
-      return post("steer", args, { signal: options?.signal, transfer });
+      return post("steer", args, { ...options, transfer });
     },
     matmul(
       a: Matrix,
@@ -208,11 +208,11 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
       const args = [movedMatrix(a, transfer), movedMatrix(b, transfer), portable(options)];
-      return post("matmul", args, { signal: options?.signal, transfer });
+      return post("matmul", args, { ...options, transfer });
     },
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
       const transfer: Transferable[] = [];
-      return post("topK", [movedMatrix(m, transfer), k], { signal: options?.signal, transfer });
+      return post("topK", [movedMatrix(m, transfer), k], { ...options, transfer });
     },
     async close(): Promise<void> {
       if (stopped === "the GPU backend is closed") return;

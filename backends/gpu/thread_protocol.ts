@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DeviceInfo } from "../backend.ts";
+import type { DeviceInfo, WorkClass } from "../backend.ts";
 import type { WireError } from "../../domain/errors.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
@@ -26,6 +26,8 @@ export interface GpuCall {
   readonly id: number;
   readonly method: GpuMethod;
   readonly args: readonly unknown[];
+  /** Queue class: waiting live calls run before waiting research calls. */
+  readonly priority: WorkClass;
 }
 
 /** The first message: open the device. */

@@ -211,6 +211,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "webgpu thread: waiting live calls run before waiting research calls",
+  ignore,
+  async fn() {
+    const w = randomWeights(64, 2048, {
+      activation: { kind: "relu", bEnc: random(2048, 14) },
+      seed: 15,
+    });
+    const p = await gpu!.prepare(w);
+    try {
+      const s = matrix([4, 64], random(4 * 64, 16));
+      await gpu!.encode(p, s, { top: 4 }); // warm
+      const done: string[] = [];
+      const call = (name: string, priority: "live" | "research") =>
+        gpu!.encode(p, s, { top: 4, priority }).then(() => done.push(name));
+      // The first runs at once; the rest wait, then run one at a time, live ones first.
+      await Promise.all([
+        call("research 1", "research"),
+        call("research 2", "research"),
+        call("research 3", "research"),
+        call("live 1", "live"),
+        call("live 2", "live"),
+      ]);
+      assert.deepEqual(done, ["research 1", "live 1", "live 2", "research 2", "research 3"]);
+    } finally {
+      gpu!.release(p);
+    }
+  },
+});
+
+Deno.test({
   name: "webgpu thread: close ends the worker; later calls are refused (last test)",
   ignore,
   async fn() {

@@ -1,7 +1,7 @@
 /**
  * The worker that holds the WebGPU device (see gpu/thread.ts): opens the backend, serves the
- * proxy's calls one at a time in the order they come (a call cancelled before it starts is
- * dropped), and reports a lost device. A prepared dictionary keeps only its GPU buffers and
+ * proxy's calls one at a time, waiting live calls before waiting research calls, each class in
+ * the order they come (a call cancelled before it starts is dropped), and reports a lost device. A prepared dictionary keeps only its GPU buffers and
  * small vectors here; its host matrices are dropped once uploaded.
  * @module
  */
@@ -89,12 +89,18 @@ async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
   }
 }
 
-/** Run the queued calls one after another. */
+/** The next call to run: the oldest live one, else the oldest research one. */
+function next(): GpuCall | undefined {
+  const live = queue.findIndex((c) => c.priority === "live");
+  return queue.splice(live >= 0 ? live : 0, 1)[0];
+}
+
+/** Run the queued calls one after another, live ones first. */
 async function pump(): Promise<void> {
   if (running) return;
   running = true;
   try {
-    for (let m = queue.shift(); m; m = queue.shift()) {
+    for (let m = next(); m; m = next()) {
       try {
         if (!backend) throw new SaeError("unavailable", "the GPU worker has no device");
         const { value, transfer } = movable(await call(backend, m));
