@@ -30,6 +30,7 @@ import {
   movedMatrix,
   movedRows,
 } from "./thread_protocol.ts";
+import { SpareBuffers, type SpareCounts } from "./spare_buffers.ts";
 
 const WORKER_URL = new URL("./thread_worker.ts", import.meta.url).href;
 /** Longest wait for the worker to destroy its device at close. */
@@ -60,13 +61,20 @@ function portable<T extends CallOptions>(options?: T): Omit<T, "signal" | "prior
   return rest;
 }
 
+/** The WebGPU backend on its worker thread. */
+export interface WebGpuThread extends WebGpuBackend {
+  /** How often a call's rows travelled in a kept buffer (gpu/spare_buffers.ts). */
+  spareCounts(): SpareCounts;
+}
+
 /**
  * Start the WebGPU backend on its own worker thread; throws SaeError "unavailable" when no
  * usable adapter exists (as gpu/mod.ts's webgpuBackend does).
  */
-export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<WebGpuThread> {
   const worker = new Worker(WORKER_URL, { type: "module" });
   const pending = new Map<number, Pending>();
+  const spare = new SpareBuffers();
   let nextId = 1;
   let stopped: string | null = null;
   let markLost!: (reason: string) => void;
@@ -86,6 +94,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     const m = e.data;
     if ("closed" in m) return markClosed();
     if ("lost" in m) return stop(`GPU device lost: ${m.lost}`);
+    for (const buffer of m.spare) spare.give(buffer);
     const p = pending.get(m.id);
     if (!p) return; // abandoned by its caller
     pending.delete(m.id);
@@ -147,6 +156,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     precision: opened.precision,
     lost,
     device: (): DeviceInfo => opened.device,
+    spareCounts: (): SpareCounts => spare.counts(),
     health: (): BackendHealth =>
       stopped === null ? { healthy: true } : { healthy: false, detail: stopped },
     async prepare(weights: SaeWeights): Promise<Prepared> {
@@ -169,7 +179,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
       const transfer: Transferable[] = [];
-      const args = [gpuId(prepared), movedMatrix(s, transfer), portable(options)];
+      const args = [gpuId(prepared), movedMatrix(s, transfer, { spare }), portable(options)];
       return post("encode", args, { ...options, transfer });
     },
     decodeSparse(
@@ -178,7 +188,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
-      const args = [gpuId(prepared), movedRows(codes, transfer), portable(options)];
+      const args = [gpuId(prepared), movedRows(codes, transfer, { spare }), portable(options)];
       return post("decodeSparse", args, { ...options, transfer });
     },
     decodeDense(
@@ -187,7 +197,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       options?: { bias?: boolean } & CallOptions,
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
-      const args = [gpuId(prepared), movedMatrix(codes, transfer), portable(options)];
+      const args = [gpuId(prepared), movedMatrix(codes, transfer, { spare }), portable(options)];
       return post("decodeDense", args, { ...options, transfer });
     },
     steer(
@@ -197,7 +207,7 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       options?: { rowScale?: Float32Array } & CallOptions,
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
-      const moved = [movedMatrix(x, transfer), movedRows(deltas, transfer)];
+      const moved = [movedMatrix(x, transfer, { spare }), movedRows(deltas, transfer, { spare })];
       const args = [gpuId(prepared), ...moved, portable(options)];
       return post("steer", args, { ...options, transfer });
     },
@@ -207,12 +217,16 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       options?: { transposeB?: boolean } & CallOptions,
     ): Promise<Matrix> {
       const transfer: Transferable[] = [];
-      const args = [movedMatrix(a, transfer), movedMatrix(b, transfer), portable(options)];
+      const args = [
+        movedMatrix(a, transfer, { spare }),
+        movedMatrix(b, transfer, { spare }),
+        portable(options),
+      ];
       return post("matmul", args, { ...options, transfer });
     },
     topK(m: Matrix, k: number, options?: CallOptions): Promise<SparseRows> {
       const transfer: Transferable[] = [];
-      return post("topK", [movedMatrix(m, transfer), k], { ...options, transfer });
+      return post("topK", [movedMatrix(m, transfer, { spare }), k], { ...options, transfer });
     },
     async close(): Promise<void> {
       if (stopped === "the GPU backend is closed") return;

@@ -9,6 +9,7 @@ import type { WireError } from "../../domain/errors.ts";
 import type { Precision } from "../../domain/precision.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import type { WebGpuBackendOptions } from "./mod.ts";
+import type { SpareBuffers } from "./spare_buffers.ts";
 
 /** The backend methods the worker serves. */
 export type GpuMethod =
@@ -56,10 +57,20 @@ export interface GpuOpened {
   readonly precision: Precision;
 }
 
-/** The worker's answers, and its report of a lost device. */
+/** The worker's answers (with the buffers its arguments came in, moved back), its report of a lost device. */
 export type GpuReply =
-  | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly error: WireError }
+  | {
+    readonly id: number;
+    readonly ok: true;
+    readonly value: unknown;
+    readonly spare: ArrayBuffer[];
+  }
+  | {
+    readonly id: number;
+    readonly ok: false;
+    readonly error: WireError;
+    readonly spare: ArrayBuffer[];
+  }
   | { readonly lost: string }
   | { readonly closed: true };
 
@@ -67,10 +78,25 @@ export type GpuReply =
 // (a 9.4 MB Float32Array took 43 ms to clone to a worker and back here, 1.5 ms copied and
 // moved; on the H200 host, 1024 rows cost the threaded encode 32 ms against 12.7 in-process).
 
-/** A copy of `m` whose data is listed in `transfer`, to be moved to the other thread. */
-export function movedMatrix(m: Matrix, transfer: Transferable[]): Matrix {
-  const data = m.data.slice();
-  transfer.push(data.buffer);
+/** Where a moved copy's memory comes from: kept buffers (gpu/spare_buffers.ts), or new. */
+export interface MoveOptions {
+  readonly spare?: SpareBuffers;
+}
+
+function space(bytes: number, options: MoveOptions): ArrayBuffer {
+  return options.spare ? options.spare.take(bytes) : new ArrayBuffer(bytes);
+}
+
+/** A copy of `m` whose buffer is listed in `transfer`, to be moved to the other thread. */
+export function movedMatrix(
+  m: Matrix,
+  transfer: Transferable[],
+  options: MoveOptions = {},
+): Matrix {
+  const buffer = space(m.data.byteLength, options);
+  const data = new Float32Array(buffer, 0, m.data.length);
+  data.set(m.data);
+  transfer.push(buffer);
   return { rows: m.rows, cols: m.cols, data };
 }
 
@@ -78,11 +104,17 @@ export function movedMatrix(m: Matrix, transfer: Transferable[]): Matrix {
  * `s` packed into one index and one value buffer (each row a view of them), both listed in
  * `transfer`: two buffers move where a row's own arrays would be cloned or moved one by one.
  */
-export function movedRows(s: SparseRows, transfer: Transferable[]): SparseRows {
+export function movedRows(
+  s: SparseRows,
+  transfer: Transferable[],
+  options: MoveOptions = {},
+): SparseRows {
   let total = 0;
   for (const row of s.indices) total += row.length;
-  const allIndices = new Int32Array(total);
-  const allValues = new Float32Array(total);
+  const indexBuffer = space(total * 4, options);
+  const valueBuffer = space(total * 4, options);
+  const allIndices = new Int32Array(indexBuffer, 0, total);
+  const allValues = new Float32Array(valueBuffer, 0, total);
   const indices: Int32Array[] = [];
   const values: Float32Array[] = [];
   let at = 0;
@@ -94,6 +126,23 @@ export function movedRows(s: SparseRows, transfer: Transferable[]): SparseRows {
     values.push(allValues.subarray(at, at + n));
     at += n;
   }
-  transfer.push(allIndices.buffer, allValues.buffer);
+  transfer.push(indexBuffer, valueBuffer);
   return { width: s.width, indices, values };
+}
+
+/** The buffers behind the matrices and sparse rows among `args`, each once. */
+export function argumentBuffers(args: readonly unknown[]): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>();
+  const add = (a: ArrayBufferView | undefined) => {
+    if (a?.buffer instanceof ArrayBuffer) found.add(a.buffer);
+  };
+  for (const arg of args) {
+    const v = arg as Partial<Matrix & SparseRows> | null;
+    if (v?.data instanceof Float32Array) add(v.data);
+    if (Array.isArray(v?.indices) && Array.isArray(v?.values)) {
+      add(v.indices[0]);
+      add(v.values[0]);
+    }
+  }
+  return [...found];
 }

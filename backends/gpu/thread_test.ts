@@ -211,6 +211,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "webgpu thread: rows travel in buffers the worker gives back; answers stay right",
+  ignore,
+  async fn() {
+    const w = randomWeights(32, 300, {
+      activation: { kind: "relu", bEnc: random(300, 17) },
+      seed: 18,
+    });
+    const [p, pr] = [await gpu!.prepare(w), await reference.prepare(w)];
+    try {
+      const before = gpu!.spareCounts();
+      for (const seed of [19, 20, 21]) {
+        const s = matrix([5, 32], random(5 * 32, seed));
+        const got = await gpu!.encode(p, s, { top: 6 });
+        const want = await reference.encode(pr, s, { top: 6 });
+        for (let r = 0; r < 5; r++) {
+          assert.deepEqual([...got.indices[r]], [...want.indices[r]], `seed ${seed} row ${r}`);
+        }
+      }
+      const after = gpu!.spareCounts();
+      const [made, reused] = [after.made - before.made, after.reused - before.reused];
+      assert.equal(made + reused, 3, "one buffer a call");
+      assert.ok(reused >= 2, `${reused} of 3 reused`);
+    } finally {
+      gpu!.release(p);
+    }
+  },
+});
+
+Deno.test({
   name: "webgpu thread: waiting live calls run before waiting research calls",
   ignore,
   async fn() {

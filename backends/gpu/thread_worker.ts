@@ -14,6 +14,7 @@ import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import { type WebGpuBackend, webgpuBackend } from "./mod.ts";
 import {
+  argumentBuffers,
   type GpuCall,
   type GpuCancel,
   type GpuClose,
@@ -40,6 +41,15 @@ function movable(value: unknown): { value: unknown; transfer: Transferable[] } {
   if (v?.indices && v.values) return { value: movedRows(v as SparseRows, transfer), transfer };
   if (v?.data?.buffer instanceof ArrayBuffer) transfer.push(v.data.buffer);
   return { value, transfer };
+}
+
+/**
+ * The buffers a call's rows came in, to move back for the proxy's next call (the backend keeps
+ * none of them once the call is done: uploads copy at once). A dictionary's weights stay.
+ */
+function returned(call: GpuCall, answer: Transferable[]): ArrayBuffer[] {
+  if (call.method === "prepare" || call.method === "release") return [];
+  return argumentBuffers(call.args).filter((b) => !answer.includes(b));
 }
 
 /** `weights` without its large matrices (the GPU holds them now). */
@@ -104,9 +114,11 @@ async function pump(): Promise<void> {
       try {
         if (!backend) throw new SaeError("unavailable", "the GPU worker has no device");
         const { value, transfer } = movable(await call(backend, m));
-        reply({ id: m.id, ok: true, value }, transfer);
+        const spare = returned(m, transfer);
+        reply({ id: m.id, ok: true, value, spare }, [...transfer, ...spare]);
       } catch (err) {
-        reply({ id: m.id, ok: false, error: wireError(err) });
+        const spare = returned(m, []);
+        reply({ id: m.id, ok: false, error: wireError(err), spare }, spare);
       }
     }
   } finally {
@@ -140,9 +152,9 @@ self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuCancel | GpuClose
         maxBinding: backend.maxBinding,
         precision: backend.precision,
       };
-      reply({ id: 0, ok: true, value: opened });
+      reply({ id: 0, ok: true, value: opened, spare: [] });
     } catch (err) {
-      reply({ id: 0, ok: false, error: wireError(err) });
+      reply({ id: 0, ok: false, error: wireError(err), spare: [] });
     }
     return;
   }
