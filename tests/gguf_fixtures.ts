@@ -79,6 +79,7 @@ export class W {
   }
 }
 
+/** One piece of a GGUF file: writes itself with a writer. */
 export type Part = (w: W) => unknown;
 
 /** Assemble a GGUF file from parts; counts default to the number of parts given. */
@@ -100,19 +101,35 @@ export function build(o: {
   return w.bytes(o.data ?? []).done();
 }
 
-export const kvStr = (key: string, value: string): Part => (w) => w.str(key).u32(8).str(value);
-export const kvU32 = (key: string, value: number): Part => (w) => w.str(key).u32(4).u32(value);
-export const info =
-  (name: string, shape: (number | bigint)[], type: number, offset: number | bigint) => (w: W) => {
+/** A string key-value pair. */
+export function kvStr(key: string, value: string): Part {
+  return (w) => w.str(key).u32(8).str(value);
+}
+
+/** A u32 key-value pair. */
+export function kvU32(key: string, value: number): Part {
+  return (w) => w.str(key).u32(4).u32(value);
+}
+
+/** A tensor's info record: name, shape, type code and data offset. */
+export function info(
+  name: string,
+  tensor: { shape: (number | bigint)[]; type: number; offset: number | bigint },
+): Part {
+  const { shape, type, offset } = tensor;
+  return (w) => {
     w.str(name).u32(shape.length);
     for (const d of shape) w.u64(d);
     w.u32(type).u64(offset);
   };
-export const f32Bytes = (values: number[]): Uint8Array => {
+}
+
+/** `values` as little-endian f32 bytes. */
+export function f32Bytes(values: number[]): Uint8Array {
   const w = new W();
   for (const v of values) w.f32(v);
   return w.done();
-};
+}
 
 /** A hand-made file holding every metadata value type, nested arrays and non-F32 tensors. */
 export function allTypesFile(): Uint8Array {
@@ -145,16 +162,17 @@ export function allTypesFile(): Uint8Array {
   return build({
     kvs,
     infos: [
-      info("w", [2, 2], 0, 0),
-      info("h", [2], 1, 64),
-      info("q", [32], 8, 128),
-      info("empty", [0], 0, 192),
+      info("w", { shape: [2, 2], type: 0, offset: 0 }),
+      info("h", { shape: [2], type: 1, offset: 64 }),
+      info("q", { shape: [32], type: 8, offset: 128 }),
+      info("empty", { shape: [0], type: 0, offset: 192 }),
     ],
     alignment: 64,
     data,
   });
 }
 
+/** What tests/fixtures/read_gguf.py prints for a file. */
 export interface PyGguf {
   version: number;
   alignment: number;

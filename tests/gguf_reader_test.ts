@@ -100,7 +100,7 @@ function rejects(bytes: Uint8Array, pattern: RegExp, options?: { maxTensors?: nu
 }
 
 const oneTensor = (offset: number | bigint, shape: (number | bigint)[] = [4], type = 0) =>
-  build({ infos: [info("x", shape, type, offset)], data: f32Bytes([1, 2, 3, 4]) });
+  build({ infos: [info("x", { shape, type, offset })], data: f32Bytes([1, 2, 3, 4]) });
 
 Deno.test("gguf: every truncation short of the last tensor's data is a FormatError", () => {
   const bytes = encodeControlVector(smallDirections(), { modelHint: "gemma2" });
@@ -143,11 +143,17 @@ Deno.test("gguf: misaligned, out-of-range and overlapping tensor offsets are For
   rejects(oneTensor(2n ** 63n), /too large/);
   rejects(oneTensor(0, [8]), /past the end/);
   const two = build({
-    infos: [info("a", [16], 0, 0), info("b", [4], 0, 32)],
+    infos: [
+      info("a", { shape: [16], type: 0, offset: 0 }),
+      info("b", { shape: [4], type: 0, offset: 32 }),
+    ],
     data: new Uint8Array(64),
   });
   rejects(two, /overlap/);
-  rejects(build({ tensorCount: 1, infos: [info("x", [1], 0, 0)] }), /past the end/);
+  rejects(
+    build({ tensorCount: 1, infos: [info("x", { shape: [1], type: 0, offset: 0 })] }),
+    /past the end/,
+  );
 });
 
 Deno.test("gguf: malformed metadata and tensor infos are FormatErrors", () => {
@@ -166,12 +172,36 @@ Deno.test("gguf: malformed metadata and tensor infos are FormatErrors", () => {
   rejects(build({ kvs: [(w) => w.bytes(deep.done())] }), /nested deeper/);
 
   const data = new Uint8Array(64);
-  rejects(build({ infos: [info("x", [1], 0, 0), info("x", [1], 0, 32)], data }), /duplicate/);
-  rejects(build({ infos: [info("x".repeat(65), [1], 0, 0)], data }), /limit/);
-  rejects(build({ infos: [info("x", [1, 1, 1, 1, 1], 0, 0)], data }), /5 dimensions/);
-  rejects(build({ infos: [info("x", [2n ** 40n, 2n ** 40n], 0, 0)], data }), /too many elements/);
-  rejects(build({ infos: [info("x", [4], 99, 0)], data }), /unknown ggml type 99/);
-  rejects(build({ infos: [info("x", [16], 2, 0)], data }), /multiple of 32/);
+  rejects(
+    build({
+      infos: [
+        info("x", { shape: [1], type: 0, offset: 0 }),
+        info("x", { shape: [1], type: 0, offset: 32 }),
+      ],
+      data,
+    }),
+    /duplicate/,
+  );
+  rejects(
+    build({ infos: [info("x".repeat(65), { shape: [1], type: 0, offset: 0 })], data }),
+    /limit/,
+  );
+  rejects(
+    build({ infos: [info("x", { shape: [1, 1, 1, 1, 1], type: 0, offset: 0 })], data }),
+    /5 dimensions/,
+  );
+  rejects(
+    build({ infos: [info("x", { shape: [2n ** 40n, 2n ** 40n], type: 0, offset: 0 })], data }),
+    /too many elements/,
+  );
+  rejects(
+    build({ infos: [info("x", { shape: [4], type: 99, offset: 0 })], data }),
+    /unknown ggml type 99/,
+  );
+  rejects(
+    build({ infos: [info("x", { shape: [16], type: 2, offset: 0 })], data }),
+    /multiple of 32/,
+  );
 });
 
 const mutate = (bytes: Uint8Array, random: () => number) =>

@@ -1,8 +1,9 @@
 /**
- * The brief's rules for exported functions, checked over the repository's TypeScript (tests
- * excluded): JSDoc above each, an explicit return type, and at most two arguments plus an
- * options object (a third parameter is an object: named `options`, an object literal type, or
- * an interface or object type declared here).
+ * The brief's rules for exported symbols, checked over the repository's TypeScript (tests
+ * excluded): JSDoc above each; functions declared with `function` (not arrows, as Deno's style
+ * guide asks), with an explicit return type and at most two arguments plus an options object (a
+ * third parameter is an object: named `options`, an object literal type, or an interface or
+ * object type declared here).
  * @module
  */
 
@@ -56,9 +57,19 @@ interface Found {
   returnType: boolean;
 }
 
-async function exportedFunctions(): Promise<{ found: Found[]; objectTypes: Set<string> }> {
+interface Scan {
+  found: Found[];
+  objectTypes: Set<string>;
+  /** Exported symbols of any kind without JSDoc, and exported arrow functions. */
+  undocumented: string[];
+  arrows: string[];
+}
+
+async function exportedFunctions(): Promise<Scan> {
   const found: Found[] = [];
   const objectTypes = new Set<string>();
+  const undocumented: string[] = [];
+  const arrows: string[] = [];
   for await (const url of sources(ROOT)) {
     // Template literals hold other languages' code (WGSL, AssemblyScript): not scanned.
     const text = (await Deno.readTextFile(url)).replace(/`(?:\\.|[^`\\])*`/g, "``");
@@ -69,12 +80,22 @@ async function exportedFunctions(): Promise<{ found: Found[]; objectTypes: Set<s
     ) {
       objectTypes.add(m[1]);
     }
+    const where = url.pathname.slice(ROOT.pathname.length);
+    const symbol = /^export (?:async )?(?:interface|type|const|let|class|enum|function\*?) (\w+)/gm;
+    for (const m of text.matchAll(symbol)) {
+      if (!text.slice(0, m.index).trimEnd().endsWith("*/")) undocumented.push(`${where} ${m[1]}`);
+    }
+    for (
+      const m of text.matchAll(/^export const (\w+)(?::[^=]+)?=\s*(?:async\s*)?(?:<[^>]*>)?\(/gm)
+    ) {
+      arrows.push(`${where} ${m[1]}`);
+    }
     const fn = /export (?:async )?function\*? (\w+)(?:<[^(]*?>)?\(/g;
     for (const m of text.matchAll(fn)) {
       const open = m.index! + m[0].length;
       const end = closing(text, open);
       found.push({
-        where: url.pathname.slice(ROOT.pathname.length),
+        where,
         name: m[1],
         params: topLevel(text.slice(open, end - 1)),
         documented: text.slice(0, m.index).trimEnd().endsWith("*/"),
@@ -82,14 +103,19 @@ async function exportedFunctions(): Promise<{ found: Found[]; objectTypes: Set<s
       });
     }
   }
-  return { found, objectTypes };
+  return { found, objectTypes, undocumented, arrows };
 }
 
-const { found, objectTypes } = await exportedFunctions();
+const { found, objectTypes, undocumented, arrows } = await exportedFunctions();
 
 Deno.test("style: the scan finds the exported functions", () => {
   assert.ok(found.length > 300, `only ${found.length} exported functions found`);
   assert.ok(found.some((f) => f.name === "matrix" && f.where === "domain/sae/matrix.ts"));
+});
+
+Deno.test("style: every exported symbol has JSDoc; top-level functions are declared, not arrows", () => {
+  assert.deepEqual(undocumented, []);
+  assert.deepEqual(arrows, []);
 });
 
 Deno.test("style: every exported function has JSDoc and an explicit return type", () => {

@@ -27,8 +27,9 @@ export function npyBytes(dict: string, data: Bytes, options?: { version?: number
 }
 
 /** An .npy header dict text. */
-export const npyDict = (descr: string, shape: string, fortran = false): string =>
-  `{'descr': '${descr}', 'fortran_order': ${fortran ? "True" : "False"}, 'shape': ${shape}, }`;
+export function npyDict(descr: string, shape: string): string {
+  return `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+}
 
 /** The bytes of `values` as f32. */
 export function f32Bytes(values: number[]): Bytes {

@@ -27,9 +27,9 @@ export const JSON_HEADERS = { "content-type": "application/json" };
 export const NPY_HEADERS = { "content-type": "application/x-npy" };
 
 /** A POST of `body` (with JSON headers unless `headers` is given). */
-export const jsonRequest =
-  (body: string | Bytes, headers: Record<string, string> = JSON_HEADERS) => (): RequestInit => ({
-    method: "POST",
-    headers,
-    body,
-  });
+export function jsonRequest(
+  body: string | Bytes,
+  headers: Record<string, string> = JSON_HEADERS,
+): () => RequestInit {
+  return () => ({ method: "POST", headers, body });
+}

@@ -61,11 +61,13 @@ export interface Context {
 }
 
 /** A row of `d` deterministic values (`salt` varies it). */
-export const row = (d: number, salt = 0): number[] =>
-  Array.from({ length: d }, (_, i) => Math.round(Math.sin(i * 1.7 + salt) * 1000) / 1000);
+export function row(d: number, salt = 0): number[] {
+  return Array.from({ length: d }, (_, i) => Math.round(Math.sin(i * 1.7 + salt) * 1000) / 1000);
+}
 /** `n` rows of width `d`, each salted differently. */
-export const rows = (n: number, d: number): number[][] =>
-  Array.from({ length: n }, (_, r) => row(d, r + 1));
+export function rows(n: number, d: number): number[][] {
+  return Array.from({ length: n }, (_, r) => row(d, r + 1));
+}
 
 /** A rows x columns activation matrix whose width the dictionary or probe fixes. */
 function matrixNotes(key: string): Record<string, Annotation> {
