@@ -33,6 +33,23 @@ const codes: SparseRows = {
 };
 
 Deno.test({
+  name: "decode of zero rows is an empty matrix, not a failed read-back",
+  ignore,
+  async fn() {
+    const kernels = new GpuKernels(opened!.device, { maxBinding: 1 << 20, precision: "f32" });
+    const p = uploadWeights(kernels, weights);
+    try {
+      const none: SparseRows = { width: D_SAE, indices: [], values: [] };
+      const out = await decodeSparse(p, none);
+      assert.deepEqual([out.rows, out.cols, out.data.length], [0, 2, 0]);
+    } finally {
+      releaseWeights(p);
+      kernels.destroy();
+    }
+  },
+});
+
+Deno.test({
   name: "decode and steer sum scaled decoder rows onto b_dec or x, across decoder chunks",
   ignore,
   async fn() {

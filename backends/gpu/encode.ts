@@ -18,6 +18,14 @@ import { EPILOGUE, EXCLUDED, SELECT_BLOCK, SKINNY_MAX_ROWS } from "./wgsl.ts";
 
 /** Encode plans a dictionary keeps (one per batch size, selection width and activation). */
 export const MAX_PLANS = 8;
+/** GPU bytes a dictionary's kept plans hold at most, all together. */
+export const MAX_PLAN_BYTES = 32 << 20;
+
+function planBytes(p: GpuPrepared): number {
+  let bytes = 0;
+  for (const kept of p.plans.values()) bytes += kept.bytes;
+  return bytes;
+}
 
 /** Largest top-k selected on the GPU; wider selections read the scores back. */
 export const MAX_GPU_K = SELECT_BLOCK / 2;
@@ -87,7 +95,8 @@ async function encodeBlock(
   let own = false; // a plan made for this call alone
   if (!held || held.busy) {
     held = await selectionPlan(p, m, { act, cap });
-    own = !(reusable && !p.plans.has(key) && p.plans.size < MAX_PLANS);
+    own = !(reusable && !p.plans.has(key) && p.plans.size < MAX_PLANS &&
+      planBytes(p) + held.bytes <= MAX_PLAN_BYTES);
     if (!own) p.plans.set(key, held);
   }
   held.busy = true;
@@ -168,7 +177,7 @@ async function selectionPlan(
       blocks = Math.ceil(count / SELECT_BLOCK);
     }
   });
-  return { input, plan, busy: false };
+  return { input, plan, bytes: plan.temps.reduce((n, b) => n + b.size, 0), busy: false };
 }
 
 /** Encode rows `s` (normalized, pre-bias-subtracted) with the dictionary `p`. */

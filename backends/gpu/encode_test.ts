@@ -4,7 +4,7 @@ import { matrix } from "../../domain/sae/matrix.ts";
 import { uniformArray } from "../../domain/random.ts";
 import { referenceBackend } from "../reference/mod.ts";
 import { openDevice } from "./device.ts";
-import { blockRows, encodeRows, MAX_GPU_K, MAX_PLANS } from "./encode.ts";
+import { blockRows, encodeRows, MAX_GPU_K, MAX_PLAN_BYTES, MAX_PLANS } from "./encode.ts";
 import { GpuKernels } from "./kernels.ts";
 import { releaseWeights, uploadWeights } from "./prepare.ts";
 import { SKINNY_MAX_ROWS } from "./wgsl.ts";
@@ -109,6 +109,8 @@ Deno.test({
       assert.equal(p.plans.size, 3, "larger batches keep no plan");
       for (let rows = 2; rows < 2 + MAX_PLANS; rows++) await check(rows, 10 + rows);
       assert.equal(p.plans.size, MAX_PLANS, "at most MAX_PLANS kept");
+      const kept = [...p.plans.values()].reduce((n, plan) => n + plan.bytes, 0);
+      assert.ok(kept > 0 && kept <= MAX_PLAN_BYTES, `${kept} bytes kept`);
     } finally {
       releaseWeights(p);
       kernels.destroy();

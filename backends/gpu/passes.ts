@@ -114,13 +114,15 @@ export async function play(
   let read = false;
   try {
     plan.reads.forEach((r, i) => {
+      if (r.bytes === 0) return;
       const to = ranges[i].offset;
       encoder.copyBufferToBuffer(r.buffer, 0, staging!.buffer, to, Math.ceil(r.bytes / 4) * 4);
     });
     device.queue.submit([encoder.finish()]);
     if (!staging) {
+      // Nothing to read (or only empty reads, e.g. zero rows): wait for the work.
       await device.queue.onSubmittedWorkDone();
-      return [];
+      return plan.reads.map(() => new ArrayBuffer(0));
     }
     read = true;
     return await pool.read(staging, ranges);

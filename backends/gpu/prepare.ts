@@ -31,6 +31,8 @@ export interface GpuPrepared extends Prepared {
 export interface EncodePlan {
   readonly input: GPUBuffer;
   readonly plan: Plan;
+  /** GPU bytes its buffers hold. */
+  readonly bytes: number;
   /** Whether a call is using it (another call then records its own). */
   busy: boolean;
 }

@@ -13,6 +13,8 @@ export interface SpareCounts {
   readonly reused: number;
   /** Buffers made because none kept was large enough. */
   readonly made: number;
+  /** Buffers kept now. */
+  readonly kept: number;
 }
 
 /** Options of {@link SpareBuffers}. */
@@ -37,13 +39,17 @@ export class SpareBuffers {
     this.#maxKept = options.maxKept ?? 4;
   }
 
-  /** A buffer of at least `bytes`: the smallest kept one that fits, else a new one. */
+  /**
+   * A buffer of at least `bytes`: the smallest kept one that fits and is not more than twice as
+   * large (or 64 KiB), else a new one, so a small call leaves the large buffers to large calls.
+   */
   take(bytes: number): ArrayBuffer {
+    if (bytes === 0) return new ArrayBuffer(0);
+    const most = Math.max(2 * bytes, 64 << 10);
     let best = -1;
     this.#free.forEach((b, i) => {
-      if (b.byteLength >= bytes && (best < 0 || b.byteLength < this.#free[best].byteLength)) {
-        best = i;
-      }
+      const fits = b.byteLength >= bytes && b.byteLength <= most;
+      if (fits && (best < 0 || b.byteLength < this.#free[best].byteLength)) best = i;
     });
     if (best < 0) {
       this.#made++;
@@ -55,17 +61,34 @@ export class SpareBuffers {
     return buffer;
   }
 
-  /** Keep `buffer` for a later call; beyond the limits (or detached) it is dropped. */
+  /**
+   * Keep `buffer` for a later call. With the count limit reached it replaces the smallest kept
+   * buffer if it is larger; beyond the byte limit (or detached) it is dropped.
+   */
   give(buffer: ArrayBuffer): void {
     const bytes = buffer.byteLength;
-    if (bytes === 0 || this.#free.length >= this.#maxKept) return;
-    if (this.#kept + bytes > this.#maxBytes) return;
+    if (bytes === 0 || bytes > this.#maxBytes) return;
+    if (this.#free.length >= this.#maxKept) {
+      const smallest = this.#free.reduce(
+        (at, b, i) => b.byteLength < this.#free[at].byteLength ? i : at,
+        0,
+      );
+      if (this.#free[smallest].byteLength >= bytes) return;
+      this.#kept -= this.#free.splice(smallest, 1)[0].byteLength;
+    }
+    while (this.#kept + bytes > this.#maxBytes && this.#free.length > 0) {
+      const smallest = this.#free.reduce(
+        (at, b, i) => b.byteLength < this.#free[at].byteLength ? i : at,
+        0,
+      );
+      this.#kept -= this.#free.splice(smallest, 1)[0].byteLength;
+    }
     this.#free.push(buffer);
     this.#kept += bytes;
   }
 
-  /** How often a kept buffer served, and how often none did. */
+  /** How often a kept buffer served, how often none did, and how many are kept. */
   counts(): SpareCounts {
-    return { reused: this.#reused, made: this.#made };
+    return { reused: this.#reused, made: this.#made, kept: this.#free.length };
   }
 }

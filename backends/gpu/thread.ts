@@ -121,8 +121,14 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
     options: CallOptions & { transfer?: Transferable[] } = {},
   ): Promise<T> {
     const signal = options.signal;
-    if (stopped !== null) return Promise.reject(new SaeError("unavailable", stopped));
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const transfer = options.transfer ?? [];
+    /** The arguments' kept buffers go back when the call never reaches the worker. */
+    const unsent = (e: unknown) => {
+      for (const t of transfer) if (t instanceof ArrayBuffer) spare.give(t);
+      return Promise.reject(e);
+    };
+    if (stopped !== null) return unsent(new SaeError("unavailable", stopped));
+    if (signal?.aborted) return unsent(signal.reason);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
@@ -142,7 +148,12 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
         },
       });
       const call: GpuCall = { id, method, args, priority: options.priority ?? "live" };
-      worker.postMessage(call, options.transfer ?? []);
+      try {
+        worker.postMessage(call, transfer);
+      } catch (e) {
+        pending.get(id)?.reject(e);
+        pending.delete(id);
+      }
     });
   }
 
@@ -175,7 +186,8 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
       return prepared;
     },
     release(prepared: Prepared): void {
-      post("release", [gpuId(prepared)]).catch(() => {});
+      // Queued as research: it waits behind every call posted before it (live ones run first).
+      post("release", [gpuId(prepared)], { priority: "research" }).catch(() => {});
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {
       const transfer: Transferable[] = [];

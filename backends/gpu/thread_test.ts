@@ -270,6 +270,46 @@ Deno.test({
 });
 
 Deno.test({
+  name: "webgpu thread: a release waits behind calls posted before it; cancelled calls give " +
+    "their buffers back",
+  ignore,
+  async fn() {
+    const w = randomWeights(64, 2048, {
+      activation: { kind: "relu", bEnc: random(2048, 22) },
+      seed: 23,
+    });
+    const p = await gpu!.prepare(w);
+    const s = matrix([4, 64], random(4 * 64, 24));
+    await gpu!.encode(p, s, { top: 4 }); // warm
+    const first = gpu!.encode(p, s, { top: 4 });
+    const queued = gpu!.encode(p, s, { top: 4, priority: "research" });
+    gpu!.release(p);
+    await first;
+    assert.equal((await queued).indices.length, 4, "the research call ran before the release");
+    await assert.rejects(gpu!.encode(p, s), /does not hold that dictionary/);
+
+    const q = await gpu!.prepare(w);
+    try {
+      await Promise.all([1, 2, 3, 4].map(() => gpu!.encode(q, s, { top: 4 })));
+      const before = gpu!.spareCounts().kept;
+      assert.ok(before >= 3, `${before} buffers kept`);
+      const running = gpu!.encode(q, s, { top: 4 });
+      const cancelled = Array.from({ length: 3 }, () => {
+        const controller = new AbortController();
+        const call = gpu!.encode(q, s, { top: 4, signal: controller.signal });
+        controller.abort(new Error("gone"));
+        return call.catch(() => null);
+      });
+      await Promise.all([running, ...cancelled]);
+      await gpu!.encode(q, s, { top: 4 }); // answered after the cancellations were
+      assert.equal(gpu!.spareCounts().kept, before, "the cancelled calls gave their buffers back");
+    } finally {
+      gpu!.release(q);
+    }
+  },
+});
+
+Deno.test({
   name: "webgpu thread: close ends the worker; later calls are refused (last test)",
   ignore,
   async fn() {

@@ -99,7 +99,10 @@ async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
   }
 }
 
-/** The next call to run: the oldest live one, else the oldest research one. */
+/**
+ * The next call to run: the oldest live one, else the oldest research one. (A release is queued
+ * as research, so it waits behind everything posted before it.)
+ */
 function next(): GpuCall | undefined {
   const live = queue.findIndex((c) => c.priority === "live");
   return queue.splice(live >= 0 ? live : 0, 1)[0];
@@ -130,7 +133,12 @@ self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuCancel | GpuClose
   const m = e.data;
   if ("cancel" in m) {
     const at = queue.findIndex((c) => c.id === m.cancel);
-    if (at >= 0) queue.splice(at, 1);
+    if (at < 0) return;
+    const [call] = queue.splice(at, 1);
+    // Its caller was answered already; only the buffers its rows came in go back.
+    const spare = returned(call, []);
+    const error = wireError(new SaeError("unavailable", "the call was cancelled"));
+    reply({ id: call.id, ok: false, error, spare }, spare);
     return;
   }
   if ("close" in m) {
