@@ -233,9 +233,21 @@ async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
     }
     testY = labels(body.test_labels, testX.rows, "test_labels");
   }
-  const wantsSae = body.methods.includes("sae");
+  const chosen = body.methods ??
+    (body.dictionary
+      ? ["sae", "logistic", "pca", "knn"] as const
+      : ["logistic", "pca", "knn"] as const);
+  const wantsSae = chosen.includes("sae");
   if (wantsSae && !body.dictionary) {
     throw new SaeError("invalid", "the sae method needs a dictionary");
+  }
+  if (body.dictionary && !wantsSae) {
+    throw new SaeError(
+      "invalid",
+      `dictionary is used only by the sae method; add "sae" to methods (${
+        chosen.join(", ")
+      }) or leave methods out`,
+    );
   }
   const signal = requestSignal(c);
   const enc = wantsSae ? await encoder(deps, body.dictionary!, signal) : null;
@@ -260,7 +272,7 @@ async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
       cols: x.cols,
       positives: y.reduce((n, v) => n + v, 0),
       testRows: testX?.rows ?? 0,
-      methods: body.methods,
+      methods: [...chosen],
       ks: wantsSae ? body.k : [],
     });
     // Codes come from the backend first; the fitting runs on a research worker.
@@ -274,7 +286,7 @@ async function trainHandler(c: AppContext, deps: AppDeps): Promise<Response> {
       codes,
       testCodes,
       options: {
-        methods: body.methods,
+        methods: [...chosen],
         ks: body.k,
         dictionary: body.dictionary,
         penalty: body.penalty,

@@ -113,6 +113,15 @@ Deno.test("probes: bad input gets 422 with a clear message", async () => {
         k: [300],
       }, /larger than the dictionary/],
       [{ activations: x, labels: [0, 1, 0, 1], methods: ["sae"] }, /needs a dictionary/],
+      [
+        { activations: x, labels: [0, 1, 0, 1], dictionary: "demo-topk", methods: ["logistic"] },
+        /dictionary is used only by the sae method; add "sae" to methods \(logistic\)/,
+      ],
+      // No methods with a dictionary: all four, so the dictionary's d_in is checked.
+      [
+        { activations: x, labels: [0, 1, 0, 1], dictionary: "demo-topk" },
+        /2 columns, dictionary d_in is 64/,
+      ],
     ];
     for (const [body, pattern] of cases) {
       const res = await postJson(app, { path: "/v1/probes/train", body: body });

@@ -214,11 +214,8 @@ export const ProbeTrainRequestSchema = z.object({
   dictionary: z.string().optional().describe("dictionary id for the sae method"),
   k: z.array(z.number().int().min(1)).min(1).max(LIST_LIMITS.ks).default([1, 2, 4, 8, 16])
     .describe("latents per SAE probe (each at most d_sae)"),
-  methods: z.array(z.enum(["sae", "logistic", "pca", "knn"])).min(1).max(4).default([
-    "logistic",
-    "pca",
-    "knn",
-  ]),
+  methods: z.array(z.enum(["sae", "logistic", "pca", "knn"])).min(1).max(4).optional()
+    .describe("default: all four with a dictionary, else logistic, pca and knn"),
   penalty: z.enum(["l1", "l2"]).default("l2").describe("SAE probe regularization"),
   normalized_selection: z.boolean().default(false),
   seed: z.number().int().default(0),

@@ -111,16 +111,27 @@ function scalerFrom(j: JsonScaler): Scaler {
 function tunedLogistic(
   x: Matrix,
   y: Uint8Array,
-  options: { penalty: "l1" | "l2"; seed: number; signal?: Cancellation },
+  options: {
+    penalty: "l1" | "l2";
+    seed: number;
+    signal?: Cancellation;
+    /** A fold's own training and validation features (default: rows of `x`). */
+    folds?: (fold: Fold) => { train: Matrix; val: Matrix };
+  },
 ): { model: LogisticModel; C: number; valAuc: number; scaler: Scaler } {
   let best = { C: C_GRID[0], auc: -Infinity };
   const warm = new Map<string, LogisticModel>();
+  const split = options.folds ??
+    ((fold: Fold) => ({ train: rowsOf(x, fold.train), val: rowsOf(x, fold.val) }));
+  const splits = new Map<string, { train: Matrix; val: Matrix }>();
   for (const C of C_GRID) {
     const auc = validationAuc(y, (fold: Fold) => {
       const key = fold.val.join(",");
-      const scaler = fitScaler(rowsOf(x, fold.train));
+      if (!splits.has(key)) splits.set(key, split(fold));
+      const { train, val } = splits.get(key)!;
+      const scaler = fitScaler(train);
       const model = fitLogistic(
-        applyScaler(scaler, rowsOf(x, fold.train)),
+        applyScaler(scaler, train),
         labelsOf(y, fold.train),
         {
           penalty: options.penalty,
@@ -132,7 +143,7 @@ function tunedLogistic(
         },
       );
       warm.set(key, model);
-      return predictProba(model, applyScaler(scaler, rowsOf(x, fold.val)));
+      return predictProba(model, applyScaler(scaler, val));
     }, { seed: options.seed, signal: options.signal });
     if (auc > best.auc) best = { C, auc };
   }
@@ -144,6 +155,15 @@ function tunedLogistic(
     signal: options.signal,
   });
   return { model, C: best.C, valAuc: best.auc, scaler };
+}
+
+/** The rows `idx` of sparse codes (views, not copies). */
+function sparseRowsOf(codes: SparseRows, idx: readonly number[]): SparseRows {
+  return {
+    width: codes.width,
+    indices: idx.map((i) => codes.indices[i]),
+    values: idx.map((i) => codes.values[i]),
+  };
 }
 
 /** Dense [n, k] matrix of the chosen latents' activations. */
@@ -265,7 +285,22 @@ export async function trainProbes(
       if (!options.encode) throw new RangeError("the sae method needs a dictionary");
       const codes = await options.encode(x);
       const testCodes = data.testX ? await options.encode(data.testX) : null;
-      const ranking = rankByMeanDifference(codes, y, { normalized: options.normalizedSelection });
+      const normalized = options.normalizedSelection;
+      const ranking = rankByMeanDifference(codes, y, { normalized });
+      // Validation repeats the selection inside each fold, on its training rows only: ranked on
+      // every row first, the latents saw the validation labels (shuffled labels scored 0.88).
+      const foldRankings = new Map<string, number[]>();
+      const foldRanking = (fold: Fold): number[] => {
+        const key = fold.val.join(",");
+        if (!foldRankings.has(key)) {
+          const train = sparseRowsOf(codes, fold.train);
+          foldRankings.set(
+            key,
+            rankByMeanDifference(train, labelsOf(y, fold.train), { normalized }),
+          );
+        }
+        return foldRankings.get(key)!;
+      };
       for (const k of options.ks ?? [1, 2, 4, 8, 16]) {
         const latents = ranking.slice(0, Math.min(k, ranking.length));
         const features = latentColumns(codes, latents);
@@ -273,6 +308,13 @@ export async function trainProbes(
           penalty: options.penalty ?? "l2",
           seed,
           signal: options.signal,
+          folds: (fold) => {
+            const chosen = foldRanking(fold).slice(0, Math.min(k, ranking.length));
+            return {
+              train: latentColumns(sparseRowsOf(codes, fold.train), chosen),
+              val: latentColumns(sparseRowsOf(codes, fold.val), chosen),
+            };
+          },
         });
         results.push({
           method,
