@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
 import { type Matrix, matrix, type SparseRows } from "../domain/sae/matrix.ts";
-import { decodeNpy } from "../domain/io/npy.ts";
+import { decodeNpy, parseNpyHeader } from "../domain/io/npy.ts";
 import { DETAIL_MAX_CHARS, truncateDetail } from "./problem.ts";
 
 /** How much of a request's own key or path an error message quotes. */
@@ -253,7 +253,25 @@ export function npyMatrix(bytes: Uint8Array, what: string): Matrix {
   if (shape[0] === 0 || shape[1] === 0) {
     throw new SaeError("invalid", `${what} is empty: shape (${tensor.shape})`);
   }
-  return checkFinite(matrix([shape[0], shape[1]], tensor.data), what);
+  const m = matrix([shape[0], shape[1]], tensor.data);
+  wideOverflow(bytes, { m, what });
+  return checkFinite(m, what);
+}
+
+/**
+ * 422 naming the value when a float64 body holds a finite number beyond f32's range (it became
+ * infinite in conversion), as a JSON body's number would be named.
+ */
+function wideOverflow(bytes: Uint8Array, options: { m: Matrix; what: string }): void {
+  const { m, what } = options;
+  const i = m.data.findIndex((v) => v === Infinity || v === -Infinity);
+  if (i < 0) return;
+  const header = parseNpyHeader(bytes);
+  if (header.dtype !== "F64" || header.fortranOrder) return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataOffset);
+  const v = view.getFloat64(i * 8, header.littleEndian);
+  const r = Math.floor(i / m.cols);
+  if (Number.isFinite(v)) throw overflow(`${what}[${r}][${i - r * m.cols}]`, v);
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { SaeError } from "../domain/errors.ts";
-import { encodeNpy } from "../domain/io/npy.ts";
+import { encodeNpy, parseNpyHeader } from "../domain/io/npy.ts";
 import {
   expectQuery,
   jsonBody,
@@ -149,6 +149,36 @@ Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
     kindOf(() => npyMatrix(encodeNpy(Float32Array.from([1, NaN]), [1, 2]), "x")),
     "invalid",
   );
+});
+
+Deno.test("npyMatrix names a cut-off file, an f64 beyond f32 and a structured dtype plainly", () => {
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "no error";
+  };
+  const whole = encodeNpy(Float32Array.from({ length: 192 }, (_, i) => i), [1, 192]);
+  assert.match(
+    message(() => npyMatrix(whole.subarray(0, 200), "x")),
+    /needs 768 data bytes, found/,
+  );
+  const wide = encodeNpy(Float32Array.from([1, 0, 2]), [1, 3], { dtype: "F64" });
+  const at = parseNpyHeader(wide).dataOffset + 8;
+  new DataView(wide.buffer, wide.byteOffset).setFloat64(at, 1e300, true);
+  assert.match(
+    message(() => npyMatrix(wide, "activations")),
+    /activations\[0\]\[1\] is 1e\+300, which overflows f32/,
+  );
+  const header = "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (1,), }";
+  const structured = new Uint8Array(128);
+  structured.set([0x93, ..."NUMPY"].map((c) => typeof c === "number" ? c : c.charCodeAt(0)));
+  structured.set([1, 0, 118, 0], 6);
+  structured.set(new TextEncoder().encode(header.padEnd(117) + "\n"), 10);
+  assert.equal(kindOf(() => npyMatrix(structured, "x")), "invalid");
+  assert.match(message(() => npyMatrix(structured, "x")), /structured \(record\) type; send float/);
 });
 
 Deno.test("parseJsonObject, validate and queryOptions", async () => {

@@ -100,7 +100,12 @@ export function featureCardOperation(deps: AppDeps): Operation {
       const id = pathParam(c, "id");
       const card = await withDictionary(deps, async (lease, _head, info) => {
         const raw = pathParam(c, "feature");
-        if (!/^\d+$/.test(raw)) throw new SaeError("malformed", "the feature must be an integer");
+        if (!/^\d+$/.test(raw)) {
+          throw new SaeError(
+            "malformed",
+            `the feature must be a non-negative integer, got "${raw}"`,
+          );
+        }
         const feature = Number(raw);
         const { dIn, dSae } = lease.prepared.weights;
         if (feature >= dSae) {

@@ -116,6 +116,9 @@ Deno.test("feature card: a feature outside the dictionary or not an integer is r
     const malformed = await app.request("/v1/dictionaries/saelens_standard/features/1.5");
     assert.equal(malformed.status, 400, await malformed.clone().text());
     await malformed.body?.cancel();
+    const negative = await app.request("/v1/dictionaries/saelens_standard/features/-1");
+    assert.equal(negative.status, 400);
+    assert.match((await negative.json()).detail, /non-negative integer, got "-1"/);
   } finally {
     registry.close();
   }

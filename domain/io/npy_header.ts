@@ -87,6 +87,9 @@ function parseDictLiteral(text: string): Map<string, Literal> {
     if (text[i] === "'" || text[i] === '"') return str();
     if (text.startsWith("True", i)) return (i += 4), true;
     if (text.startsWith("False", i)) return (i += 5), false;
+    if (text[i] === "[") {
+      fail(`dtype is a structured (record) type; ${SUPPORTED}`, "invalid");
+    }
     if (text[i] !== "(") fail(`header: unexpected value at ${i}`);
     i++;
     const dims: number[] = [];

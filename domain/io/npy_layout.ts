@@ -49,10 +49,11 @@ export function dataBytes(
 ): Uint8Array {
   const { maxBytes } = options;
   const need = elementCount(header.shape) * header.elementSize;
-  if (need > maxBytes) {
+  const data = bytes.subarray(header.dataOffset);
+  // A cut-off file is named as such, before any limit (the limit may be the body's own size).
+  if (need > maxBytes && data.byteLength >= need) {
     throw new FormatError("npy", `array of ${need} bytes is over the ${maxBytes}-byte limit`);
   }
-  const data = bytes.subarray(header.dataOffset);
   if (data.byteLength !== need) {
     fail(
       `shape (${header.shape}) of ${header.descr} needs ${need} data bytes, found ${data.byteLength}`,
