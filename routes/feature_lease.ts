@@ -12,6 +12,7 @@ import type { ModelHead } from "../domain/features/head.ts";
 import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import type { Lease } from "../service/registry.ts";
 import { decoderDirections, steerRows } from "../domain/sae/steer.ts";
+import { encodeRows } from "../domain/sae/sae.ts";
 import { jsonMatrix } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 
@@ -112,6 +113,16 @@ export async function prepareRows(
   lease: Lease,
   options: { x: Matrix; features: readonly number[]; factor: number },
 ): Promise<Matrix> {
+  // The step is factor * max_j f_j of the row: with nothing firing the rows would come back
+  // unchanged and every score would be the unsteered model's.
+  const { codes } = await encodeRows({ backend, prepared: lease.prepared }, options.x);
+  if (Math.max(0, ...codes.values[0]) === 0) {
+    throw new SaeError(
+      "invalid",
+      "no latent is active on this row, so the output-score step (factor x the row's largest " +
+        "activation) is 0 and steering would change nothing; send a row where the dictionary fires",
+    );
+  }
   const n = options.features.length;
   const d = options.x.cols;
   const repeated = matrix([n, d]);

@@ -12,6 +12,9 @@ import { layerOfHook } from "./steering_vector.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
 import { assertClose } from "../tests/conformance.ts";
 import { postJson, testApp } from "../tests/helpers.ts";
+import { fileStore } from "../service/store/file.ts";
+
+const DEMO_STORE = new URL("../dictionaries", import.meta.url).pathname;
 
 const DIR = new URL("../tests/fixtures/expected/steering/", import.meta.url);
 const CASES = ["steer_rms", "steer_ln"].map((name) =>
@@ -304,6 +307,28 @@ Deno.test("features: a dictionary without a model head gets a clear 422; output 
     });
     assert.equal(self.status, 422);
     assert.match((await self.json()).detail, /send logits/);
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("features: output score on a row where no latent fires is a 422, not unsteered scores", async () => {
+  const { app, registry } = testApp({ store: fileStore(DEMO_STORE) });
+  try {
+    const row = new Array(64).fill(0.1); // demo-topk: every pre-activation is negative here
+    const codes = await (await postJson(app, {
+      path: "/v1/dictionaries/demo-topk/encode",
+      body: { activations: [row] },
+    })).json();
+    assert.deepEqual(codes.indices, [[]], "nothing fires on this row");
+    for (const path of ["features/output-score/prepare", "features/output-score"]) {
+      const res = await postJson(app, {
+        path: `/v1/dictionaries/demo-topk/${path}`,
+        body: { features: [1, 2], activations: row },
+      });
+      assert.equal(res.status, 422, path);
+      assert.match((await res.json()).detail, /no latent is active on this row/);
+    }
   } finally {
     registry.close();
   }

@@ -47,5 +47,11 @@ for s in sorted(scores, key=lambda s: -s["score"])[:5]:
     print(f"feature {s['feature']:3d}  output score {s['score']:.3f}  min rank {s['min_rank']:3d}  max prob {s['max_prob']:.3f}")
 # Steer with the best one (f_i += 4 x max_j f_j on the last position), or export it for llama.cpp:
 best = max(scores, key=lambda s: s["score"])["feature"]
-post("/steer", {"activations": [activation_at_hook().tolist()],
-                "interventions": [{"feature": best, "mode": "add", "value": 4, "relative": True}]})
+h = activation_at_hook()
+steered_h = np.array(post("/steer", {
+    "activations": [h.tolist()],
+    "interventions": [{"feature": best, "mode": "add", "value": 4, "relative": True}],
+})["activations"][0])
+top = np.argsort(-rest_of_model(steered_h))[:5]
+print(f"steered with feature {best}: moved the hook's activation by {np.linalg.norm(steered_h - h):.3f}; "
+      f"next-token top 5 now {top.tolist()} (before {np.argsort(-rest_of_model(h))[:5].tolist()})")
