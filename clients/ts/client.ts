@@ -67,7 +67,9 @@ function toMatrix(x: Activations): Matrix {
   const data = new Float32Array(rows * cols);
   x.forEach((row, r) => {
     if (row.length !== cols) {
-      throw new RangeError(`row ${r} has ${row.length} numbers, not ${cols}`);
+      throw new RangeError(
+        `row ${r} has ${row.length} number${row.length === 1 ? "" : "s"}, row 0 has ${cols}`,
+      );
     }
     data.set(row, r * cols);
   });

@@ -52,8 +52,7 @@ Deno.test("hostile requests: every one is a 4xx problem+json, none throws or han
       activations: rows(8, d),
       labels: [0, 1, 0, 1, 0, 1, 0, 1],
       methods,
-      dictionary: "saelens_standard",
-      k: [2],
+      ...(methods.includes("sae") ? { dictionary: "saelens_standard", k: [2] } : {}),
     });
     const logistic = await postJson(app, {
       path: "/v1/probes/train",
