@@ -7,6 +7,7 @@
  * @module
  */
 
+import { SaeError } from "../errors.ts";
 import type { Backend } from "../../backends/backend.ts";
 import { applyFinalNorm, type ModelHead, softmax } from "./head.ts";
 import { type Matrix, matrix, type SparseRows } from "../sae/matrix.ts";
@@ -195,7 +196,13 @@ export function steeringVector(
     let sq = 0;
     for (const v of out) sq += v * v;
     const norm = Math.sqrt(sq);
-    if (norm > 0) { for (let c = 0; c < d; c++) out[c] /= norm; }
+    if (!(norm > 0)) {
+      throw new SaeError(
+        "invalid",
+        "the features' directions cancel to a zero vector, which has no direction to normalize",
+      );
+    }
+    for (let c = 0; c < d; c++) out[c] /= norm;
   }
   return Float32Array.from(out);
 }

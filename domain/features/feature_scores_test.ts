@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SaeError } from "../errors.ts";
 import { featureStats, inputScore, outputScore, steeringVector } from "./feature_scores.ts";
 import type { SparseRows } from "../sae/matrix.ts";
 
@@ -66,6 +67,17 @@ Deno.test("featureStats: density, mean over all rows, max and top rows", () => {
     tokenId: 7,
   }]);
   assert.equal(f2.feature, 2);
+});
+
+Deno.test("steeringVector: features that cancel cannot be normalized", () => {
+  const directions = new Map([[3, Float32Array.from([0.6, 0.8])]]);
+  const norms = new Map([[3, 2]]);
+  const cancel = [{ feature: 3, strength: 1 }, { feature: 3, strength: -1 }];
+  assert.deepEqual([...steeringVector(cancel, { directions, norms })], [0, 0]);
+  assert.throws(
+    () => steeringVector(cancel, { directions, norms, normalize: true }),
+    (e: unknown) => e instanceof SaeError && e.kind === "invalid" && /cancel/.test(e.message),
+  );
 });
 
 Deno.test("steeringVector: activation units use decoder norms; norm units and normalize", () => {
