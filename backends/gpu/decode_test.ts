@@ -95,6 +95,46 @@ Deno.test({
 });
 
 Deno.test({
+  name: "decode and steer of a few rows reuse one kept plan per rows and entry bucket",
+  ignore,
+  async fn() {
+    const kernels = new GpuKernels(opened!.device, { maxBinding: 512, precision: "f32" });
+    const p = uploadWeights(kernels, weights);
+    try {
+      // Row r of the answer: b_dec + sum of v * [i, 10 i]; entries 2, then 5 (one bucket of 8).
+      for (const [ix, v] of [[[3, 100], [1, 2]], [[0, 5, 9, 64, 129], [1, 1, 1, 1, -1]]]) {
+        const one: SparseRows = {
+          width: D_SAE,
+          indices: [Int32Array.from(ix)],
+          values: [Float32Array.from(v)],
+        };
+        const sum = ix.reduce((n, i, j) => n + i * v[j], 0);
+        assert.deepEqual([...(await decodeSparse(p, one)).data], [sum + 0.5, 10 * sum - 0.5]);
+      }
+      const x = matrix([1, 2], Float32Array.from([1, 1]));
+      const deltas: SparseRows = {
+        width: D_SAE,
+        indices: [Int32Array.of(2)],
+        values: [Float32Array.of(3)],
+      };
+      assert.deepEqual([...(await steerRows(p, x, { deltas })).data], [7, 61]);
+      assert.deepEqual([...p.plans.keys()], ["accumulate:1:8"]);
+      const many: SparseRows = {
+        width: D_SAE,
+        indices: [Int32Array.from({ length: 20 }, (_, i) => i)],
+        values: [new Float32Array(20).fill(1)],
+      };
+      assert.deepEqual([...(await decodeSparse(p, many, { bias: false })).data], [190, 1900]);
+      assert.deepEqual([...p.plans.keys()], ["accumulate:1:8", "accumulate:1:32"]);
+    } finally {
+      releaseWeights(p);
+      kernels.destroy();
+    }
+    assert.equal(p.plans.size, 0);
+  },
+});
+
+Deno.test({
   name: "accumulateRows refuses a feature index outside [0, d_sae)",
   ignore,
   async fn() {

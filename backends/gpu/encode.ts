@@ -12,20 +12,10 @@ import { activateRows } from "../../domain/sae/activation.ts";
 import { type Matrix, matrix, type SparseRows } from "../../domain/sae/matrix.ts";
 import { topK } from "../../domain/sae/top_k.ts";
 import { storage, uniform, upload, write } from "./buffers.ts";
-import { destroyPlan, dispatch } from "./passes.ts";
-import type { EncodePlan, GpuPrepared } from "./prepare.ts";
+import { dispatch } from "./passes.ts";
+import type { GpuPrepared, KeptPlan } from "./prepare.ts";
+import { withPlan } from "./kept_plans.ts";
 import { EPILOGUE, EXCLUDED, SELECT_BLOCK, SKINNY_MAX_ROWS } from "./wgsl.ts";
-
-/** Encode plans a dictionary keeps (one per batch size, selection width and activation). */
-export const MAX_PLANS = 8;
-/** GPU bytes a dictionary's kept plans hold at most, all together. */
-export const MAX_PLAN_BYTES = 32 << 20;
-
-function planBytes(p: GpuPrepared): number {
-  let bytes = 0;
-  for (const kept of p.plans.values()) bytes += kept.bytes;
-  return bytes;
-}
 
 /** Largest top-k selected on the GPU; wider selections read the scores back. */
 export const MAX_GPU_K = SELECT_BLOCK / 2;
@@ -87,31 +77,14 @@ async function encodeBlock(
     }
     return { width: n, indices, values };
   }
-  // Few rows (live steering, one token at a time) reuse a kept plan: its buffers and bind
-  // groups were host work of the same order as the GPU's (bench/gpu_profile.ts).
-  const reusable = m <= SKINNY_MAX_ROWS;
-  const key = `${m}:${cap}:${act}`;
-  let held = reusable ? p.plans.get(key) : undefined;
-  let own = false; // a plan made for this call alone
-  if (!held || held.busy) {
-    held = await selectionPlan(p, m, { act, cap });
-    own = !(reusable && !p.plans.has(key) && p.plans.size < MAX_PLANS &&
-      planBytes(p) + held.bytes <= MAX_PLAN_BYTES);
-    if (!own) p.plans.set(key, held);
-  }
-  held.busy = true;
-  let vBytes: ArrayBuffer, ixBytes: ArrayBuffer;
-  try {
-    write(device, { buffer: held.input, data: s.data });
-    [vBytes, ixBytes] = await kernels.play(held.plan);
-  } catch (e) {
-    if (!own && p.plans.get(key) === held) p.plans.delete(key);
-    own = true;
-    throw e;
-  } finally {
-    held.busy = false;
-    if (own) destroyPlan(held.plan);
-  }
+  const [vBytes, ixBytes] = await withPlan(p, `encode:${m}:${cap}:${act}`, {
+    keep: m <= SKINNY_MAX_ROWS,
+    make: () => selectionPlan(p, m, { act, cap }),
+    use: (held) => {
+      write(device, { buffer: held.inputs[0], data: s.data });
+      return kernels.play(held.plan);
+    },
+  });
   const v = new Float32Array(vBytes);
   const ix = new Uint32Array(ixBytes);
   for (let r = 0; r < m; r++) {
@@ -132,7 +105,7 @@ async function selectionPlan(
   p: GpuPrepared,
   m: number,
   options: { act: number; cap: number },
-): Promise<EncodePlan> {
+): Promise<KeptPlan> {
   const { act, cap } = options;
   const { kernels, weights: w } = p;
   const device = kernels.device;
@@ -177,7 +150,7 @@ async function selectionPlan(
       blocks = Math.ceil(count / SELECT_BLOCK);
     }
   });
-  return { input, plan, bytes: plan.temps.reduce((n, b) => n + b.size, 0), busy: false };
+  return { inputs: [input], plan, bytes: plan.temps.reduce((n, b) => n + b.size, 0), busy: false };
 }
 
 /** Encode rows `s` (normalized, pre-bias-subtracted) with the dictionary `p`. */

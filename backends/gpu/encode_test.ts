@@ -4,7 +4,8 @@ import { matrix } from "../../domain/sae/matrix.ts";
 import { uniformArray } from "../../domain/random.ts";
 import { referenceBackend } from "../reference/mod.ts";
 import { openDevice } from "./device.ts";
-import { blockRows, encodeRows, MAX_GPU_K, MAX_PLAN_BYTES, MAX_PLANS } from "./encode.ts";
+import { blockRows, encodeRows, MAX_GPU_K } from "./encode.ts";
+import { MAX_PLAN_BYTES, MAX_PLANS } from "./kept_plans.ts";
 import { GpuKernels } from "./kernels.ts";
 import { releaseWeights, uploadWeights } from "./prepare.ts";
 import { SKINNY_MAX_ROWS } from "./wgsl.ts";
@@ -94,7 +95,7 @@ Deno.test({
     };
     try {
       for (const seed of [1, 2, 3]) await check(1, seed); // the same plan, new rows each time
-      assert.deepEqual([...p.plans.keys()], ["1:7:1"]);
+      assert.deepEqual([...p.plans.keys()], ["encode:1:7:1"]);
       await check(1, 4, 3);
       await check(SKINNY_MAX_ROWS, 5);
       assert.equal(p.plans.size, 3, "one per batch size and width");

@@ -23,13 +23,14 @@ export interface GpuPrepared extends Prepared {
   readonly epilogue: EpilogueBuffers;
   /** Every buffer to destroy at release. */
   readonly buffers: GPUBuffer[];
-  /** Recorded small encodes kept for reuse, by batch size, selection width and activation. */
-  readonly plans: Map<string, EncodePlan>;
+  /** Recorded small calls kept for reuse, by kind and shape (gpu/kept_plans.ts). */
+  readonly plans: Map<string, KeptPlan>;
 }
 
-/** A recorded encode kept by a dictionary: rows go into `input`, then `plan` is submitted. */
-export interface EncodePlan {
-  readonly input: GPUBuffer;
+/** Recorded work a dictionary keeps (gpu/kept_plans.ts): inputs rewritten, then submitted. */
+export interface KeptPlan {
+  /** The buffers a call writes its inputs into, in the order the plan's maker gives. */
+  readonly inputs: readonly GPUBuffer[];
   readonly plan: Plan;
   /** GPU bytes its buffers hold. */
   readonly bytes: number;
