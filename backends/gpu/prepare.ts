@@ -11,7 +11,7 @@ import { storedMatrix, upload } from "./buffers.ts";
 import { columnSlice, spans } from "./chunks.ts";
 import type { Chunk, EpilogueBuffers, GpuKernels } from "./kernels.ts";
 import { destroyPlan, type Plan } from "./passes.ts";
-import { GEMM_TILE } from "./wgsl.ts";
+import { GEMM_TILE, SKINNY_COLUMNS } from "./wgsl.ts";
 
 /** What `prepare` holds on the GPU for one dictionary. */
 export interface GpuPrepared extends Prepared {
@@ -49,7 +49,9 @@ export function uploadWeights(kernels: GpuKernels, weights: SaeWeights): GpuPrep
   try {
     const { dIn, dSae } = weights;
     // Encoder [d_in, d_sae]: column chunks of whole GEMM tiles within one binding.
-    const encoder = spans(dSae, Math.floor(maxBinding / (dIn * 4)), { multiple: GEMM_TILE })
+    // Columns per chunk: within one binding, and within the skinny GEMM's 65535 workgroups.
+    const columns = Math.min(Math.floor(maxBinding / (dIn * 4)), 65535 * SKINNY_COLUMNS);
+    const encoder = spans(dSae, columns, { multiple: GEMM_TILE })
       .map((span) => {
         const width = span.end - span.start;
         const { array, ld } = storedMatrix(

@@ -5,6 +5,7 @@ import { uniformArray } from "../../domain/random.ts";
 import { openDevice } from "./device.ts";
 import { GpuKernels } from "./kernels.ts";
 import { releaseWeights, uploadWeights } from "./prepare.ts";
+import { SKINNY_COLUMNS } from "./wgsl.ts";
 
 const opened = await openDevice().catch(() => null);
 const ignore = !opened;
@@ -22,6 +23,24 @@ function weights(dIn: number, dSae: number): SaeWeights {
     wSkip: null,
   };
 }
+
+Deno.test({
+  name: "uploadWeights keeps an encoder chunk within the skinny GEMM's 65535 workgroups",
+  ignore,
+  fn() {
+    // d_in 1: a 128 MiB binding would hold 33M columns; 65535 workgroups of 32 hold 2097120.
+    const kernels = new GpuKernels(opened!.device, { maxBinding: 128 << 20, precision: "f32" });
+    try {
+      const p = uploadWeights(kernels, weights(1, 2_100_000));
+      const widths = p.encoder.map((c) => c.span.end - c.span.start);
+      assert.deepEqual(widths, [2_097_088, 2_912]);
+      assert.ok(widths.every((w) => Math.ceil(w / SKINNY_COLUMNS) <= 65535));
+      releaseWeights(p);
+    } finally {
+      kernels.destroy();
+    }
+  },
+});
 
 Deno.test({
   name: "uploadWeights cuts the encoder into whole GEMM tiles and the decoder into rows",
