@@ -150,6 +150,8 @@ export async function startService(config: Config): Promise<Service> {
       jobs.close();
       registry.close();
       await backend.close?.();
+      // Requests the closing backend dropped are answered 503 by now; let those answers leave.
+      await new Promise((r) => setTimeout(r, 50));
     },
   };
 }

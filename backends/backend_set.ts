@@ -53,11 +53,18 @@ function isFailure(e: unknown): boolean {
   return e instanceof SaeError && e.kind === "unavailable";
 }
 
+/** The error of a call that meets a closing set. */
+function shuttingDown(): SaeError {
+  return new SaeError("unavailable", "the service is shutting down");
+}
+
 /** Combine `primary` with a fallback and other named members. */
 export function backendSet(primary: Backend, options: BackendSetOptions = {}): BackendSet {
   let current = primary;
   let down = false;
   let restarting: Promise<void> | null = null;
+  /** Set by close: a member failing then is closing, not broken (no failover, no restart). */
+  let closing = false;
   const others = options.others ?? [];
   const members =
     (): Backend[] => [current, ...(options.fallback ? [options.fallback] : []), ...others];
@@ -74,7 +81,7 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
   }
 
   function failover(reason: string): void {
-    if (down) return;
+    if (down || closing) return;
     down = true;
     options.onFailover?.(reason);
     if (!options.restart || restarting) return;
@@ -111,9 +118,11 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
         return await op(primaryNow, await preparedOn(sp, primaryNow));
       } catch (e) {
         if (!isFailure(e) || !options.fallback || signal?.aborted) throw e;
+        if (closing) throw shuttingDown();
         failover((e as Error).message);
       }
     }
+    if (closing) throw shuttingDown();
     const fallback = options.fallback!;
     return await op(fallback, await preparedOn(sp, fallback));
   }
@@ -216,6 +225,8 @@ export function backendSet(primary: Backend, options: BackendSetOptions = {}): B
       active().matmul(a, b, o),
     topK: (m: Matrix, k: number, o?: CallOptions) => active().topK(m, k, o),
     async close(): Promise<void> {
+      closing = true;
+      await restarting; // a restart under way finishes, so its new primary is closed too
       await Promise.all(members().map((b) => b.close?.()));
     },
   };

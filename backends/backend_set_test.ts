@@ -174,3 +174,35 @@ Deno.test("backendSet: call options reach the member, and an aborted call does n
   assert.equal(fallback.seen.length, 0);
   set.release(prepared);
 });
+
+Deno.test("backendSet: a call failing while the set closes says so, and nothing fails over or restarts", async () => {
+  let closed = false;
+  const closedError = () => new SaeError("unavailable", "the GPU backend is closed");
+  const primary = member("wasm", { healthy: true });
+  const slow: Backend = {
+    ...primary.backend,
+    async encode(p, s, options) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (closed) throw closedError();
+      return primary.backend.encode(p, s, options);
+    },
+    close() {
+      closed = true;
+    },
+  };
+  const fallback = member("reference", { healthy: true });
+  const failovers: string[] = [];
+  let restarts = 0;
+  const set = backendSet(slow, {
+    fallback: fallback.backend,
+    onFailover: (why) => failovers.push(why),
+    restart: () => (restarts++, Promise.resolve(slow)),
+  });
+  const prepared = await set.prepare(weights());
+  const x = matrix([1, 24], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)));
+  const call = set.encode(prepared, x);
+  await set.close!();
+  await assert.rejects(call, /the service is shutting down/);
+  await assert.rejects(set.encode(prepared, x), /the service is shutting down/);
+  assert.deepEqual([failovers, restarts, fallback.seen.length], [[], 0, 0]);
+});

@@ -40,6 +40,9 @@ export function requireJson(c: Context): void {
   }
 }
 
+/** How the error of a body cut short begins (a draining service answers 503 instead). */
+export const BODY_CUT_SHORT = "the request body could not be read to its end";
+
 /**
  * Read the whole body, refusing more than `maxBytes` (by Content-Length or while streaming). A
  * body cut short (the client closed or broke the connection mid-upload) is a 400, not a 500: it
@@ -52,8 +55,9 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
     if (e instanceof SaeError) throw e;
     throw new SaeError(
       "malformed",
-      `the request body could not be read to its end (${(e as Error)?.name ?? "error"}: ` +
+      `${BODY_CUT_SHORT} (${(e as Error)?.name ?? "error"}: ` +
         "the connection closed or broke before the body was complete)",
+      { cause: e },
     );
   }
 }

@@ -28,6 +28,7 @@ import { openApiDocument } from "./openapi.ts";
 import type { Operation } from "./operation.ts";
 import { errorResponse, problemResponse } from "./problem.ts";
 import { setRequestSignal } from "./request_signal.ts";
+import { BODY_CUT_SHORT } from "./body.ts";
 import { SaeError } from "../domain/errors.ts";
 
 export type { AppDeps } from "./deps.ts";
@@ -109,7 +110,10 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
       ? setTimeout(
         () =>
           controller.abort(
-            new SaeError("unavailable", `the request exceeded its ${timeout} ms deadline`),
+            // Not worth sending again as it is: the same work would meet the same deadline.
+            new SaeError("unavailable", `the request exceeded its ${timeout} ms deadline`, {
+              info: { retryable: false },
+            }),
           ),
         timeout,
       )
@@ -176,7 +180,7 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
     app.use("/v1/*", deps.auth);
     if (deps.protectMetrics) app.use("/metrics", deps.auth);
   }
-  app.onError((error, c) => errorResponse(c, error));
+  app.onError((error, c) => errorResponse(c, deps.draining?.() ? duringShutdown(error) : error));
   const operations = operationsOf(deps, options);
   for (const op of operations) {
     app.on(op.method.toUpperCase(), op.path, op.handler);
@@ -194,6 +198,20 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
 }
 
 /** The 404 detail for a path no route takes; an id with an unencoded `/` is told how to send it. */
+/**
+ * What an error means while the service drains: a body cut short by the closing connection, or a
+ * backend already closed, is the shutdown's doing, not the request's: 503 with Retry-After (a
+ * client retries, another replica takes it), not a 400 or a "backend closed".
+ */
+function duringShutdown(error: unknown): unknown {
+  const cut = error instanceof SaeError && error.message.startsWith(BODY_CUT_SHORT);
+  const closed = error instanceof SaeError && error.kind === "unavailable";
+  if (!cut && !closed) return error;
+  return new SaeError("unavailable", "the service is shutting down; send the request again", {
+    info: { retry_after: 1 },
+  });
+}
+
 function noRouteDetail(method: string, url: string): string {
   const path = new URL(url).pathname;
   const hint = /^\/v1\/(dictionaries|aligned)\/[^/]+\/[^/]+\/./.test(path)

@@ -103,7 +103,9 @@ Deno.test("deadline: a request stuck behind a slow store gets 503, never a hung 
     const started = performance.now();
     const res = await postJson(app, { path: url, body: body });
     assert.equal(res.status, 503);
-    assert.match((await res.json()).detail, /100 ms deadline/);
+    const problem = await res.json();
+    assert.match(problem.detail, /100 ms deadline/);
+    assert.equal(problem.retryable, false, "clients must not send it again as it is");
     assert.ok(performance.now() - started < 1500);
   } finally {
     registry.close();

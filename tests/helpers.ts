@@ -36,6 +36,7 @@ export function testApp(options?: {
   requestTimeoutMs?: number;
   log?: AppDeps["log"];
   limits?: AppDeps["limits"];
+  draining?: AppDeps["draining"];
 }): TestApp {
   const backend = options?.backend ?? referenceBackend();
   const metrics = new MetricsRegistry();
@@ -60,6 +61,7 @@ export function testApp(options?: {
       requestTimeoutMs: options?.requestTimeoutMs,
       log: options?.log,
       limits: options?.limits,
+      draining: options?.draining,
     },
     { memoryBudget },
   );

@@ -41,7 +41,10 @@ export function retryAfterMs(
   return Number.isNaN(when) ? undefined : Math.max(0, when - now);
 }
 
-/** Send `init` to `url`, retrying 429 / 503; the 2xx response, or a SaeServeError. */
+/**
+ * Send `init` to `url`, retrying 429 / 503 (not a problem marked `"retryable": false`); the 2xx
+ * response, or a SaeServeError.
+ */
 export async function send(
   url: string,
   init: RequestInit,
@@ -68,7 +71,9 @@ export async function send(
     const retried = RETRY_STATUSES.includes(res.status) && attempt < maxRetries &&
       (asked === undefined || asked <= maxWait || res.status === 429);
     if (!retried) throw await problemError(res);
-    await res.body?.cancel();
+    // A problem marked "retryable": false (a request past its deadline) would fail again.
+    const problem = await problemError(res);
+    if (problem.body?.retryable === false) throw problem;
     const wait = asked ?? Math.min(maxWait, backoff * 2 ** attempt) * (0.5 + Math.random() / 2);
     await new Promise((resolve) => setTimeout(resolve, wait));
   }

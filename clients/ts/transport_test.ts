@@ -103,6 +103,27 @@ Deno.test("transport: a Retry-After beyond maxBackoffMs is raised at once", asyn
   }
 });
 
+Deno.test("transport: a problem marked not retryable (a request past its deadline) is raised at once", async () => {
+  const s = stub([() =>
+    new Response(
+      JSON.stringify({
+        type: "about:blank",
+        title: "Service Unavailable",
+        status: 503,
+        detail: "the request exceeded its 1000 ms deadline",
+        retryable: false,
+      }),
+      { status: 503, headers: { "content-type": "application/problem+json" } },
+    )]);
+  try {
+    const err = await new Client({ baseUrl: s.url, backoffMs: 1 }).describe("d").catch((e) => e);
+    assert.ok(err instanceof SaeServeError);
+    assert.deepEqual([err.status, s.seen.length], [503, 1]);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("transport: a 429's Retry-After is waited out even beyond maxBackoffMs", async () => {
   const x = { data: new Float32Array([1, 2]), rows: 1, cols: 2 };
   const s = stub([

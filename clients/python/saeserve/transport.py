@@ -155,8 +155,11 @@ class Transport:
             # A 503 naming a long wait will not answer differently meanwhile; a 429's
             # Retry-After (a rate limit's rest of the minute) is waited out.
             too_long = status == 503 and wait is not None and wait > self.max_backoff
-            if status not in RETRY_STATUSES or attempt == self.max_retries or too_long:
-                raise problem_error(status, reason, data)
+            error = problem_error(status, reason, data)
+            # A problem marked "retryable": false (a request past its deadline) would fail again.
+            final = isinstance(error.body, dict) and error.body.get("retryable") is False
+            if status not in RETRY_STATUSES or attempt == self.max_retries or too_long or final:
+                raise error
             if wait is None:
                 wait = min(self.max_backoff, self.backoff * (2 ** attempt))
                 wait *= 0.5 + random.random() / 2

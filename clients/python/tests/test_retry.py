@@ -109,6 +109,20 @@ class RetryTest(unittest.TestCase):
         finally:
             stub.close()
 
+    def test_a_problem_marked_not_retryable_is_raised_at_once(self) -> None:
+        # A request past the service's deadline would meet it again: the service says so.
+        body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                           "detail": "the request exceeded its 1000 ms deadline", "retryable": False}).encode()
+        stub = Stub([(503, PROBLEM, body)])
+        try:
+            with saeserve.Client(stub.url, backoff=0.01) as client, \
+                    self.assertRaises(saeserve.SaeServeError) as caught:
+                client.steer("d", np.zeros((1, 4)), [])
+            self.assertEqual(caught.exception.status, 503)
+            self.assertEqual(len(stub.seen), 1)
+        finally:
+            stub.close()
+
     def test_a_429_retry_after_is_waited_out_even_beyond_max_backoff(self) -> None:
         x = np.ones((1, 4), dtype=np.float32)
         stub = Stub([
