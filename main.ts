@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Config, readConfig, unknownVariables } from "./service/config.ts";
+import { type Config, KNOWN_VARIABLES, readConfig, unknownVariables } from "./service/config.ts";
 import { SaeError } from "./domain/errors.ts";
 import { startupReport } from "./service/startup_report.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -195,7 +195,17 @@ async function reportStartup(registry: Registry, backend: Backend): Promise<void
  * entry (cli/container.ts) both start this way.
  */
 export async function serveFromEnvironment(): Promise<void> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(usage());
+    return;
+  }
   await runCli("start", async () => {
+    if (Deno.args.length) {
+      throw new CliError(
+        `saeserve takes no arguments (got ${Deno.args.join(" ")}); it is configured by ` +
+          "environment variables: see --help",
+      );
+    }
     const config = readConfig(Deno.env.toObject(), { totalMemory: Deno.systemMemoryInfo().total });
     const service = await startService(config);
     // Kernel workers keep the process alive: exit once in-flight requests are done.
@@ -203,6 +213,20 @@ export async function serveFromEnvironment(): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
   });
+}
+
+/** What `--help` prints: how to start, and the variables that configure the service. */
+function usage(): string {
+  return [
+    "saeserve: serve sparse autoencoder dictionaries over HTTP.",
+    "",
+    "usage: PORT=8080 deno task start    (or: saeserve, the compiled binary)",
+    "",
+    "Configured by environment variables (defaults and meanings: README, Configuration):",
+    ...["PORT", "HOST", ...KNOWN_VARIABLES].map((name) => `  ${name}`),
+    "",
+    "SIGTERM or SIGINT drains in-flight requests, then exits 0.",
+  ].join("\n");
 }
 
 if (import.meta.main) await serveFromEnvironment();

@@ -83,6 +83,24 @@ Deno.test("main.ts: a bad environment value is one error line naming the variabl
   }
 });
 
+Deno.test("main.ts --help lists the variables and starts nothing; an argument is one error line", async () => {
+  const run = (arg: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, arg],
+      env: { NO_COLOR: "1", PORT: "18798" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = await run("--help");
+  const text = new TextDecoder().decode(help.stdout);
+  assert.equal(help.code, 0);
+  assert.match(text, /usage: PORT=8080 deno task start/);
+  assert.match(text, /\n {2}SAESERVE_STORE\n/);
+  const bad = await run("--port");
+  assert.equal(bad.code, 1);
+  assert.match(new TextDecoder().decode(bad.stderr), /^error: saeserve takes no arguments/);
+});
+
 Deno.test("main.ts: a HOST that does not resolve is one error line naming HOST and PORT (exit 1)", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],

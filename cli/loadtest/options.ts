@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../args.ts";
+import { BACKEND_NAMES, type BackendName } from "../../backends/backend.ts";
 import { type ProgressSink, stderrProgress } from "./progress.ts";
 
 /** Request kinds: encode; steer (add: no encode needed); clamp (a steer that encodes first). */
@@ -103,8 +104,10 @@ export function resolveOptions(o: LoadtestOptions): Resolved {
   }
   if (!o.dictionary) throw new LoadtestUsageError("--dictionary is required");
   const backends = [...(o.backends ?? ["webgpu", "wasm"])];
-  if (!backends.length || backends.some((b) => !/^[A-Za-z0-9_.-]+$/.test(b))) {
-    throw new LoadtestUsageError(`--backends must be a comma list of names, got ${backends}`);
+  if (!backends.length || backends.some((b) => !BACKEND_NAMES.includes(b as BackendName))) {
+    throw new LoadtestUsageError(
+      `--backends must be a comma list of ${BACKEND_NAMES.join(", ")}; got ${backends}`,
+    );
   }
   const mix = [...(o.mix ?? MIX_KINDS)];
   if (!mix.length || mix.some((m) => !MIX_KINDS.includes(m))) {

@@ -52,4 +52,5 @@ Deno.test("resolveOptions: defaults filled in, bad values refused as usage error
   bad({ duration: 0 }, /--duration/);
   bad({ mix: ["encode", "delete"] }, /--mix/);
   bad({ backends: ["web gpu"] }, /--backends/);
+  bad({ backends: ["gpu"] }, /--backends must be a comma list of webgpu, wasm, reference; got gpu/);
 });

@@ -274,6 +274,38 @@ function workload(r: Resolved, dIn: number, dSae: number): Workload {
   return { pool, dSae, rand: seededRandom(r.seed ^ 0x5eed) };
 }
 
+/**
+ * One encode on `backend` before its phase (waited for at most 1 s): a service that refuses the
+ * backend (override not allowed, no such adapter) stops the run with its own explanation instead
+ * of a whole phase of 4xx.
+ */
+async function preflight(r: Resolved, ask: { backend: string; body: string }): Promise<void> {
+  const res = await fetch(
+    `${r.url.origin}/v1/dictionaries/${encodeURIComponent(r.dictionary)}/encode`,
+    {
+      method: "POST",
+      headers: {
+        ...r.headers,
+        "content-type": "application/json",
+        "x-saeserve-backend": ask.backend,
+      },
+      body: ask.body,
+      redirect: "manual",
+      // A slow or hung answer says nothing about the backend: the phase will measure it.
+      signal: AbortSignal.timeout(Math.min(r.requestTimeoutMs, 1000)),
+    },
+  ).catch(() => null);
+  if (!res) return;
+  const text = await res.text().catch(() => "");
+  if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+    let detail = text.slice(0, 300);
+    try {
+      detail = String(JSON.parse(text).detail ?? detail);
+    } catch { /* not problem+json */ }
+    throw new CliError(`the service refused backend ${ask.backend}: HTTP ${res.status}: ${detail}`);
+  }
+}
+
 /** Run one phase per backend against the service and write the report files. */
 export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestReport> {
   const r = resolveOptions(options);
@@ -286,6 +318,7 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRep
   });
   const phases: PhaseReport[] = [];
   for (const backend of r.backends) {
+    await preflight(r, { backend, body: bodyFor("encode", w, 0) });
     const phase = await runPhase(r, w, { backend, adapter: adapterFor(backend, ready) });
     phases.push(phase);
     for (const l of formatTable(phase, r)) r.log(l);

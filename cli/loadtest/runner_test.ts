@@ -123,3 +123,35 @@ Deno.test("runLoadtest: a phase ends on time against a hanging service; slow req
     await server.shutdown();
   }
 });
+
+Deno.test("runLoadtest: a service refusing the backend stops the run with its explanation", async () => {
+  const handler = (req: Request): Response | Promise<Response> => {
+    if (new URL(req.url).pathname === "/readyz") return Response.json({ status: "ready" });
+    if (req.method === "GET") return Response.json({ d_in: 4, d_sae: 8 });
+    return req.arrayBuffer().then(() =>
+      Response.json(
+        { status: 403, detail: "backend override is off (SAESERVE_ALLOW_BACKEND_OVERRIDE)" },
+        { status: 403 },
+      )
+    );
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      runLoadtest({
+        url: `http://127.0.0.1:${server.addr.port}`,
+        dictionary: "d",
+        backends: ["webgpu"],
+        duration: 30,
+        out: null,
+        log: () => {},
+        progress: null,
+      }),
+      /the service refused backend webgpu: HTTP 403: backend override is off/,
+    );
+    assert.ok(performance.now() - started < 5_000, "before any phase ran");
+  } finally {
+    await server.shutdown();
+  }
+});
