@@ -193,6 +193,25 @@ Deno.test("first-hour traps: query options with a JSON body, steer without a val
   });
   assert.equal(decodeQueried.status, 400);
 
+  // ablate with a value other than 0 would ignore it; a value beyond f32 is named.
+  for (
+    const [iv, pattern] of [
+      [{ feature: 1, mode: "ablate", value: 5 }, /ablate sets the latent to 0 and takes no value/],
+      [
+        { feature: 1, mode: "clamp", value: 1e39 },
+        /interventions\[0\]\.value 1e\+39 overflows f32/,
+      ],
+    ] as const
+  ) {
+    const res = await problem(
+      await postJson(app, {
+        path: `${base}/steer`,
+        body: { activations: f.x, interventions: [iv] },
+      }),
+    );
+    assert.equal(res.status, 422, JSON.stringify(iv));
+    assert.match(res.detail, pattern);
+  }
   // Every steering mode but ablate needs a value; ablate takes none.
   for (const mode of ["add", "clamp", "scale", "orthogonal", "cap"]) {
     const res = await problem(

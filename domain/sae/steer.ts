@@ -12,7 +12,6 @@ import { SaeError } from "../errors.ts";
 import type { Matrix, SparseRows } from "./matrix.ts";
 import { normalizeIn, rowStatistics } from "./normalization.ts";
 import { expectWidth, type OnBackend } from "./sae.ts";
-
 /** Steering modes: four edits of latent codes (api.md) and two projections in activation space. */
 export const STEER_MODES = ["add", "clamp", "scale", "ablate", "orthogonal", "cap"] as const;
 
@@ -68,6 +67,19 @@ export function checkInterventions(
     }
     if (iv.mode !== "ablate" && !Number.isFinite(iv.value)) {
       throw new SaeError("invalid", `interventions[${n}]: value must be a finite number`);
+    }
+    if (iv.mode === "ablate" && iv.value !== undefined && iv.value !== 0) {
+      throw new SaeError(
+        "invalid",
+        `interventions[${n}]: ablate sets the latent to 0 and takes no value (got ${iv.value}); ` +
+          "use clamp to set another value",
+      );
+    }
+    if (!Number.isFinite(Math.fround(iv.value ?? 0))) {
+      throw new SaeError(
+        "invalid",
+        `interventions[${n}].value ${iv.value} overflows f32 (largest magnitude about 3.4e38)`,
+      );
     }
     if (iv.when) {
       feature(iv.when.feature, n, "when.feature");

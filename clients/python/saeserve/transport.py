@@ -127,6 +127,9 @@ class Transport:
                 if reused and attempt == 0:
                     continue
                 raise SaeServeError(0, "connection failed", str(e)) from e
+            except TimeoutError as e:  # the connection worked; the answer did not come in time
+                conn.close()
+                raise SaeServeError(0, "timed out", f"no answer within {self.timeout} s") from e
             except (OSError, ValueError) as e:
                 raise SaeServeError(0, "connection failed", str(e)) from e
             if conn.open:

@@ -109,6 +109,21 @@ class RetryTest(unittest.TestCase):
         finally:
             stub.close()
 
+    def test_an_answer_that_does_not_come_is_a_timeout_not_a_connection_failure(self) -> None:
+        import socket
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)  # accepts connections, never answers
+        try:
+            port = listener.getsockname()[1]
+            with saeserve.Client(f"http://127.0.0.1:{port}", timeout=0.3, max_retries=0) as client, \
+                    self.assertRaises(saeserve.SaeServeError) as caught:
+                client.steer("d", np.zeros((1, 4)), [])
+            self.assertEqual((caught.exception.status, caught.exception.title), (0, "timed out"))
+            self.assertIn("no answer within 0.3 s", caught.exception.detail)
+        finally:
+            listener.close()
+
     def test_a_problem_marked_not_retryable_is_raised_at_once(self) -> None:
         # A request past the service's deadline would meet it again: the service says so.
         body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
