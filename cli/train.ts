@@ -16,7 +16,6 @@
 import { resolve } from "node:path";
 import { openBackend } from "../backends/select.ts";
 import { BACKEND_OPTION, LENGTH_OPTIONS, SCHEDULE_OPTIONS } from "./common_options.ts";
-import { openStore, type Store } from "../service/store/mod.ts";
 import { saeLensFiles } from "../domain/train/export.ts";
 import type { TrainArchitecture } from "../domain/train/objective.ts";
 import { storeRows } from "../domain/train/rows.ts";
@@ -25,29 +24,10 @@ import { defaultBatch, defaultLr, runSteps } from "../domain/train/schedule.ts";
 import { trainingShortfall } from "../domain/train/params.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
+import { locate, outputFolder } from "./locations.ts";
 import { SaeError } from "../domain/errors.ts";
 
 const ARCHITECTURES = ["topk", "batchtopk", "jumprelu", "relu"] as const;
-
-/** A store and a path inside it for a local path or a store URL (`s3://b/dir/x.npy`, ...). */
-export function locate(
-  target: string,
-  env: Record<string, string | undefined>,
-): { store: Store; path: string } {
-  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) && !target.startsWith("file://");
-  const local = target.startsWith("file://") ? decodeURIComponent(target.slice(7)) : target;
-  if (!isUrl) {
-    const abs = resolve(local);
-    const file = /\.(npy|safetensors)$/.test(abs);
-    const root = file ? abs.slice(0, abs.lastIndexOf("/")) || "/" : abs;
-    return { store: openStore(root, env), path: file ? abs.slice(abs.lastIndexOf("/") + 1) : "" };
-  }
-  const url = new URL(target);
-  const parts = url.pathname.split("/").filter((p) => p !== "");
-  // The bucket / host is the store; the path inside it is handed to the row reader.
-  const root = `${url.protocol}//${url.host}`;
-  return { store: openStore(root, env), path: parts.join("/") };
-}
 
 function progressLine(p: TrainProgress): string {
   const pct = ((100 * p.step) / p.steps).toFixed(0).padStart(3);
@@ -156,16 +136,7 @@ export async function trainCommand(
   const log = options?.log ?? ((line: string) => console.error(line));
   const data = locate(values.data, env);
   // Where the result goes is checked before any training: a run must not end in a failed write.
-  const out = locate(values.out, env);
-  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.out) && !values.out.startsWith("file://");
-  if (isUrl && !out.store.put) throw new CliError(`${out.store.describe} is read-only`);
-  if (!isUrl) {
-    await Deno.mkdir(resolve(values.out.replace(/^file:\/\//, "")), { recursive: true }).catch(
-      (e) => {
-        throw new CliError(`--out ${values.out}: cannot create it (${(e as Error).message})`);
-      },
-    );
-  }
+  const output = await outputFolder(values.out, { env });
   const rows = await storeRows(data.store, data.path, { seed: values.seed }).catch((e) => {
     if (!(e instanceof SaeError && e.kind === "not_found" && /rows under/.test(e.message))) throw e;
     const http = /^https?:\/\//.test(values.data);
@@ -249,15 +220,7 @@ export async function trainCommand(
       seconds: (performance.now() - started) / 1000,
     },
   });
-  for (const [name, bytes] of files) {
-    if (isUrl) {
-      await out.store.put!(out.path ? `${out.path}/${name}` : name, bytes);
-    } else {
-      const dir = resolve(values.out.replace(/^file:\/\//, ""));
-      await Deno.mkdir(dir, { recursive: true });
-      await Deno.writeFile(`${dir}/${name}`, bytes);
-    }
-  }
+  await output.write(files);
   const stop = result.plateauAt === null ? "" : `, plateau at ${result.plateauAt}`;
   log(
     `train: wrote ${values.out} (steps ${result.steps}/${planned}${stop}, batch ${batch}, lr ${

@@ -22,7 +22,7 @@ import { openBackend } from "../backends/select.ts";
 import { BACKEND_OPTION, LENGTH_OPTIONS, SCHEDULE_OPTIONS } from "./common_options.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
-import { locate } from "./train.ts";
+import { locate, outputFolder } from "./locations.ts";
 
 /** The options of `deno task train-aligned`. */
 export const TRAIN_ALIGNED_SPEC = {
@@ -183,6 +183,8 @@ export async function trainAlignedCommand(
       `--latents ${values.latents} over streams of total width ${widths} ${shortfall}`,
     );
   }
+  // Where the result goes is checked before any training: a run must not end in a failed write.
+  const output = await outputFolder(values.out, { env });
   const planned = runSteps(rows, { batch, steps: values.steps, epochs: values.epochs });
   const lr = values.lr ?? defaultLr(values.latents);
   const every = Math.max(1, Math.floor(planned / 20));
@@ -236,18 +238,7 @@ export async function trainAlignedCommand(
     });
     files.set("metrics.json", metricsJson(report, curve));
     const out = values.out;
-    const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(out) && !out.startsWith("file://");
-    const target = locate(out, env);
-    for (const [name, bytes] of files) {
-      if (isUrl) {
-        if (!target.store.put) throw new CliError(`${target.store.describe} is read-only`);
-        await target.store.put(target.path ? `${target.path}/${name}` : name, bytes);
-      } else {
-        const dir = out.replace(/^file:\/\//, "");
-        await Deno.mkdir(dir, { recursive: true });
-        await Deno.writeFile(`${dir}/${name}`, bytes);
-      }
-    }
+    await output.write(files);
     const stop = result.plateauAt === null ? "" : `, plateau at ${result.plateauAt}`;
     log(
       `train-aligned: wrote ${out} (steps ${result.steps}/${planned}${stop}, lr ${

@@ -103,7 +103,7 @@ Deno.test("train-aligned CLI: only the required flags converge (16 concepts, d 1
   }
 });
 
-Deno.test("train-aligned CLI: names, duplicates, k, NaN rows and folders are refused before training", async () => {
+Deno.test("train-aligned CLI: names, duplicates, k, NaN rows, folders and an unwritable --out are refused before training", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-aligned-" });
   try {
     const ok = new Float32Array(40 * 3).map((_, i) => Math.sin(i));
@@ -145,6 +145,35 @@ Deno.test("train-aligned CLI: names, duplicates, k, NaN rows and folders are ref
       ),
       /needs about [\d.]+ GiB; this machine has/,
     );
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    for (
+      const [out, pattern] of [
+        [`${dir}/file/out`, /--out .*\/file\/out: cannot create it/],
+        [
+          "https://example.invalid/models",
+          /--out https:\/\/example\.invalid\/models: .* is read-only/,
+        ],
+      ] as const
+    ) {
+      await assert.rejects(
+        trainAlignedCommand(
+          [
+            "--stream",
+            `a=${dir}/a.npy`,
+            "--stream",
+            `b=${dir}/a.npy`,
+            "--out",
+            out,
+            "--latents",
+            "8",
+            "--k",
+            "2",
+          ],
+          { log: () => {} },
+        ),
+        pattern,
+      );
+    }
     await assert.rejects(
       run([`a=${dir}/a.npy`, `b=${dir}/folder`]),
       /--stream b: .* not a readable \.npy file/,
