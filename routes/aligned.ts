@@ -8,7 +8,8 @@
 
 import { SaeError } from "../domain/errors.ts";
 import type { Matrix } from "../domain/sae/matrix.ts";
-import { activationsBody, jsonBody, jsonMatrix } from "./body.ts";
+import { activationsBody, jsonBody } from "./body.ts";
+import { jsonMatrix } from "./body_matrix.ts";
 import type { AppDeps } from "./deps.ts";
 import { checkAligned } from "./research_costs.ts";
 import { DEMO, demoRows } from "./examples.ts";

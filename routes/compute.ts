@@ -15,14 +15,12 @@ import type { Matrix, SparseRows } from "../domain/sae/matrix.ts";
 import {
   activationsRequest,
   expectQuery,
-  jsonMatrix,
-  jsonSparse,
-  npyMatrix,
   parseJsonObject,
   readBody,
   requestForm,
   validate,
 } from "./body.ts";
+import { jsonMatrix, jsonSparse, npyMatrix } from "./body_matrix.ts";
 import type { AppDeps } from "./deps.ts";
 import type { AppContext } from "./env.ts";
 import { DEMO, demoRows } from "./examples.ts";

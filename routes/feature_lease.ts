@@ -13,7 +13,7 @@ import { type Matrix, matrix } from "../domain/sae/matrix.ts";
 import type { Lease } from "../service/registry.ts";
 import { decoderDirections, steerRows } from "../domain/sae/steer.ts";
 import { encodeRows } from "../domain/sae/sae.ts";
-import { jsonMatrix } from "./body.ts";
+import { jsonMatrix } from "./body_matrix.ts";
 import type { AppDeps } from "./deps.ts";
 
 /** What a dictionary's saeserve.json says about its model. */
