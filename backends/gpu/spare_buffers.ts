@@ -27,6 +27,7 @@ export interface SpareBuffersOptions {
 
 /** A best-fit free list of ArrayBuffers under a byte and a count limit. */
 export class SpareBuffers {
+  /** Kept buffers, smallest first. */
   readonly #free: ArrayBuffer[] = [];
   readonly #maxBytes: number;
   readonly #maxKept: number;
@@ -45,17 +46,12 @@ export class SpareBuffers {
    */
   take(bytes: number): ArrayBuffer {
     if (bytes === 0) return new ArrayBuffer(0);
-    const most = Math.max(2 * bytes, 64 << 10);
-    let best = -1;
-    this.#free.forEach((b, i) => {
-      const fits = b.byteLength >= bytes && b.byteLength <= most;
-      if (fits && (best < 0 || b.byteLength < this.#free[best].byteLength)) best = i;
-    });
-    if (best < 0) {
+    const at = this.#free.findIndex((b) => b.byteLength >= bytes);
+    if (at < 0 || this.#free[at].byteLength > Math.max(2 * bytes, 64 << 10)) {
       this.#made++;
       return new ArrayBuffer(bytes);
     }
-    const [buffer] = this.#free.splice(best, 1);
+    const [buffer] = this.#free.splice(at, 1);
     this.#kept -= buffer.byteLength;
     this.#reused++;
     return buffer;
@@ -69,21 +65,12 @@ export class SpareBuffers {
     const bytes = buffer.byteLength;
     if (bytes === 0 || bytes > this.#maxBytes) return;
     if (this.#free.length >= this.#maxKept) {
-      const smallest = this.#free.reduce(
-        (at, b, i) => b.byteLength < this.#free[at].byteLength ? i : at,
-        0,
-      );
-      if (this.#free[smallest].byteLength >= bytes) return;
-      this.#kept -= this.#free.splice(smallest, 1)[0].byteLength;
+      if (this.#free[0].byteLength >= bytes) return;
+      this.#kept -= this.#free.shift()!.byteLength;
     }
-    while (this.#kept + bytes > this.#maxBytes && this.#free.length > 0) {
-      const smallest = this.#free.reduce(
-        (at, b, i) => b.byteLength < this.#free[at].byteLength ? i : at,
-        0,
-      );
-      this.#kept -= this.#free.splice(smallest, 1)[0].byteLength;
-    }
-    this.#free.push(buffer);
+    while (this.#kept + bytes > this.#maxBytes) this.#kept -= this.#free.shift()!.byteLength;
+    const at = this.#free.findIndex((b) => b.byteLength > bytes);
+    this.#free.splice(at < 0 ? this.#free.length : at, 0, buffer);
     this.#kept += bytes;
   }
 
