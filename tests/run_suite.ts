@@ -3,8 +3,9 @@
  * each taking every other module, then one summary line. Deno spends about 0.33 s creating each
  * module's isolate here, so two processes halve that cost. Two processes, not `deno test
  * --parallel`: in 2 of 5 full runs here the parallel runner aborted at exit, after every test
- * had passed, with glibc's "corrupted size vs. prev_size"; one process per half never did.
- * Arguments are passed to both processes (permissions, `--filter`, ...).
+ * had passed, with glibc's "corrupted size vs. prev_size" (the EGL teardown race
+ * {@link webgpuEnv} avoids, more likely with more threads). Arguments are passed to both
+ * processes (permissions, `--filter`, ...).
  * @module
  */
 
@@ -43,18 +44,47 @@ async function relay(stream: ReadableStream<Uint8Array>, seen: string[]): Promis
   }
 }
 
+/** Where Vulkan drivers are listed; Mesa's lavapipe (software Vulkan) is `lvp_icd.<arch>.json`. */
+const VULKAN_ICDS = "/usr/share/vulkan/icd.d";
+
+/**
+ * The environment that puts the tests' WebGPU on Mesa's lavapipe through Vulkan alone, where it
+ * is installed and DENO_WEBGPU_BACKEND is not set: wgpu's GL backend (llvmpipe through EGL)
+ * aborted about one test process exit in a dozen full runs (glibc "double free or corruption"):
+ * `deno test` runs modules on Tokio's blocking threads, ends them with `shutdown_background()`
+ * and exits, so a thread that made an EGL context current frees its thread-specific data while
+ * the main thread runs libEGL's and libGLdispatch's destructors. With Vulkan only no EGL is
+ * loaded. Without lavapipe the tests run on llvmpipe through GL as before.
+ */
+function webgpuEnv(): Record<string, string> {
+  if (Deno.env.get("DENO_WEBGPU_BACKEND")) return {};
+  let icd: string | undefined;
+  try {
+    icd = [...Deno.readDirSync(VULKAN_ICDS)].map((e) => e.name)
+      .find((name) => /^lvp_icd\..*\.json$/.test(name));
+  } catch {
+    return {};
+  }
+  // Only lavapipe: the loader then reads no other driver (they print errors without a display).
+  return icd ? { DENO_WEBGPU_BACKEND: "vulkan", VK_ICD_FILENAMES: `${VULKAN_ICDS}/${icd}` } : {};
+}
+
 const SUMMARY =
   /^(ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \| (\d+) ignored)?/;
 
 const started = performance.now();
 const modules = await testModules("");
+const gpu = webgpuEnv();
+if (gpu.DENO_WEBGPU_BACKEND) {
+  console.log(`webgpu: lavapipe through Vulkan (${gpu.VK_ICD_FILENAMES})`);
+}
 const halves = [modules.filter((_, i) => i % 2 === 0), modules.filter((_, i) => i % 2 === 1)];
 const runs = halves.map(async (files) => {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "--no-check", ...Deno.args, ...files],
     cwd: ROOT,
     // Plain output: the summary is read back from it.
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...gpu },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
