@@ -158,7 +158,21 @@ async function main(): Promise<void> {
   if (!info.isDirectory) throw new CliError(`--data ${dir} is not a folder`);
   const datasets = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name)
     .sort();
-  if (datasets.length === 0) throw new CliError(`no dataset folders in ${dir}`);
+  const required = ["train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"];
+  const has = (folder: string, file: string) => {
+    try {
+      return Deno.statSync(`${folder}/${file}`).isFile;
+    } catch {
+      return false;
+    }
+  };
+  if (datasets.length === 0) {
+    throw new CliError(
+      required.some((f) => has(dir, f))
+        ? `--data ${dir} is a dataset folder itself; pass the folder that holds it`
+        : `no dataset folders in ${dir} (each holds ${required.join(", ")})`,
+    );
+  }
   const ks = values.k.map((k) => {
     const n = Number(k);
     if (!Number.isInteger(n) || n < 1) {
@@ -196,6 +210,15 @@ async function main(): Promise<void> {
       registry.close();
       backend.close?.();
     };
+  }
+  for (const name of datasets) {
+    const missing = required.filter((f) => !has(`${dir}/${name}`, f));
+    if (missing.length) {
+      throw new CliError(
+        `dataset ${dir}/${name} lacks ${missing.join(", ")} (each dataset folder holds ` +
+          `${required.join(", ")}; ood_x.npy and ood_y.npy are optional)`,
+      );
+    }
   }
   const methods: ProbeMethod[] = ["logistic", "pca", "knn", ...(encode ? ["sae" as const] : [])];
   const rows: BenchRow[] = [];

@@ -131,6 +131,37 @@ Deno.test("probe-bench: non-finite rows or a single class are refused naming the
   }
 });
 
+Deno.test("probe-bench: a dataset lacking a file, or --data naming a dataset itself, says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
+  try {
+    await Deno.mkdir(`${dir}/d`);
+    const train = dataset(40, 8, 1);
+    const test = dataset(20, 8, 2);
+    const write = (file: string, v: Float32Array, shape: number[]) =>
+      Deno.writeFileSync(`${dir}/d/${file}`, encodeNpy(v, shape));
+    write("train_x.npy", train.x, [40, 8]);
+    write("test_x.npy", test.x, [20, 8]);
+    write("test_y.npy", test.y, [20]);
+    const run = async (data: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", BENCH, "--data", data, "--quick"],
+        stderr: "piped",
+        stdout: "null",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    let r = await run(dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: dataset .*\/d lacks train_y\.npy \(each dataset folder holds/);
+    write("train_y.npy", train.y, [40]);
+    r = await run(`${dir}/d`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /is a dataset folder itself; pass the folder that holds it\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("probe-bench: --k without --dictionary, or above its d_sae, is a usage error", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
   try {

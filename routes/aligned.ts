@@ -56,6 +56,29 @@ function inputs(streams: Record<string, number[][]>): Map<string, Matrix> {
   );
 }
 
+/** Concept labels: a rectangle of at least one class, each a finite non-negative weight. */
+function checkLabels(labels: number[][]): void {
+  const classes = labels[0]?.length ?? 0;
+  if (labels.length && classes === 0) {
+    throw new SaeError("invalid", "labels need one class or more");
+  }
+  labels.forEach((row, r) => {
+    if (row.length !== classes) {
+      throw new SaeError(
+        "invalid",
+        `labels row ${r} has ${row.length} classes, row 0 has ${classes}`,
+      );
+    }
+    const c = row.findIndex((v) => !(v >= 0) || !Number.isFinite(v));
+    if (c >= 0) {
+      throw new SaeError(
+        "invalid",
+        `labels[${r}][${c}] is ${row[c]}: labels are multi-hot (0 / 1) or non-negative weights`,
+      );
+    }
+  });
+}
+
 type Aligned = Awaited<ReturnType<AppDeps["registry"]["acquireAligned"]>>["aligned"];
 
 /** Run `work` with the aligned dictionary (its weights live in shared memory for workers). */
@@ -186,7 +209,9 @@ export function alignedOperations(deps: AppDeps): Operation[] {
     path: "/v1/aligned/:id/concept-alignment",
     tag: "aligned",
     summary: "Concept alignment: per-latent Jaccard of the streams' label profiles",
-    description: "Labels are multi-hot [rows, classes]; also lists dead and mixed latents.",
+    description: "Labels are multi-hot [rows, classes] (or non-negative weights); at least two " +
+      "streams. mean_jaccard averages every latent, counting dead latents and latents alive in " +
+      "fewer than two streams as 0; also lists dead and mixed latents.",
     request: { params: ALIGNED_ID, json: ConceptAlignmentSchema },
     responses: {
       200: {
@@ -203,6 +228,12 @@ export function alignedOperations(deps: AppDeps): Operation[] {
     handler: async (c) => {
       const body = await jsonBody(c, ConceptAlignmentSchema, deps);
       const x = inputs(body.streams);
+      if (x.size < 2) {
+        throw new SaeError(
+          "invalid",
+          `concept alignment compares streams: give at least two (got ${x.size})`,
+        );
+      }
       const rows = [...x.values()][0]?.rows ?? 0;
       if (body.labels.length !== rows) {
         throw new SaeError(
@@ -210,6 +241,7 @@ export function alignedOperations(deps: AppDeps): Operation[] {
           `labels has ${body.labels.length} rows for ${rows} activation rows`,
         );
       }
+      checkLabels(body.labels);
       const result = await withAligned(deps, pathParam(c, "id"), (dict) => {
         const classes = body.labels[0]?.length ?? 0;
         checkAligned(limits, dict, { streams: x, classes });

@@ -103,6 +103,24 @@ Deno.test("aligned: unknown streams, width mismatches and unknown ids are clear 
         /unknown stream/,
       ],
       [
+        `${URL_BASE}/concept-alignment`,
+        { streams: { a: E.inputs.a }, labels: E.inputs.a.map(() => [1, 0]) },
+        422,
+        /at least two \(got 1\)/,
+      ],
+      [
+        `${URL_BASE}/concept-alignment`,
+        { streams: E.inputs, labels: E.inputs.a.map((_: unknown, r: number) => [r ? 1 : -1, 0]) },
+        422,
+        /labels\[0\]\[0\] is -1: labels are multi-hot/,
+      ],
+      [
+        `${URL_BASE}/concept-alignment`,
+        { streams: E.inputs, labels: E.inputs.a.map((_: unknown, r: number) => r ? [1, 0] : [1]) },
+        422,
+        /labels row 1 has 2 classes, row 0 has 1/,
+      ],
+      [
         "/v1/aligned/saelens_standard/encode",
         { streams: { a: [[1]] } },
         404,

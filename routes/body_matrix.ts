@@ -47,7 +47,7 @@ export function jsonMatrix(value: unknown, what: string): Matrix {
       if (typeof v !== "number") {
         throw new SaeError("malformed", `${what}[${r}][${c}] is not a number`);
       }
-      if (!Number.isFinite(v)) throw new SaeError("invalid", `${what}[${r}][${c}] is not finite`);
+      // JSON has no NaN or infinity: a non-finite number here was a literal beyond f64 (1e400).
       if (!Number.isFinite(Math.fround(v))) throw overflow(`${what}[${r}][${c}]`, v);
       m.data[r * cols + c] = v;
     }
@@ -55,11 +55,12 @@ export function jsonMatrix(value: unknown, what: string): Matrix {
   return checkFinite(m, what);
 }
 
-/** 422 for a finite number that f32, the type every computation uses, cannot hold. */
+/** 422 for a number that f32, the type every computation uses, cannot hold. */
 function overflow(where: string, v: number): SaeError {
+  const shown = Number.isFinite(v) ? `${v}` : "a literal beyond f64's range (it reads as infinity)";
   return new SaeError(
     "invalid",
-    `${where} is ${v}, which overflows f32 (largest magnitude about 3.4e38); scale the inputs down`,
+    `${where} is ${shown}, which overflows f32 (largest magnitude about 3.4e38); scale the inputs down`,
   );
 }
 

@@ -22,6 +22,11 @@ Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-fin
   assert.equal(kindOf(() => jsonMatrix([], "x")), "invalid");
   assert.equal(kindOf(() => jsonMatrix([[1, 2], [3]], "x")), "invalid");
   assert.equal(kindOf(() => jsonMatrix([[1e39]], "x")), "invalid"); // f32 overflow
+  // A literal beyond f64 (1e400) parses as infinity: told it overflows, not merely "not finite".
+  assert.throws(
+    () => jsonMatrix(JSON.parse("[[1, 1e400]]"), "x"),
+    /x\[0\]\[1\] is a literal beyond f64's range \(it reads as infinity\), which overflows f32/,
+  );
   // One flat row: told to wrap it.
   assert.throws(
     () => jsonMatrix([1, 2, 3], "x"),

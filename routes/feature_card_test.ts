@@ -156,6 +156,16 @@ Deno.test("contrast endpoint ranks features as numpy does", async () => {
     })).json();
     assertRanked(cut.positive, c.ranking.positive.slice(0, 4), { keys, what: "top 4" });
     assert.deepEqual(cut.negative, []);
+    // A wrong width is named by its field.
+    const narrow = await postJson(app, {
+      path: url,
+      body: { positive: c.positive, negative: c.negative.map((r: number[]) => r.slice(1)) },
+    });
+    assert.equal(narrow.status, 422);
+    assert.match(
+      (await narrow.json()).detail,
+      /^negative has \d+ columns; this dictionary has d_in/,
+    );
   } finally {
     registry.close();
   }

@@ -176,6 +176,14 @@ export function featureSearchOperations(deps: AppDeps): Operation[] {
       const negative = jsonMatrix(req.negative, "negative");
       const id = pathParam(c, "id");
       const ranked = await withDictionary(deps, async (lease) => {
+        for (const [name, m] of [["positive", positive], ["negative", negative]] as const) {
+          if (m.cols !== lease.description.dIn) {
+            throw new SaeError(
+              "invalid",
+              `${name} has ${m.cols} columns; this dictionary has d_in = ${lease.description.dIn}`,
+            );
+          }
+        }
         checkFeatureStats(limits, lease.description, {
           rows: positive.rows + negative.rows,
           topRows: 0,

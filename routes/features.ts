@@ -141,6 +141,14 @@ export function featureOperations(deps: AppDeps): Operation[] {
       }
       const scores = await withDictionary(deps, async (lease, head) => {
         checkFeatures(req.features, lease.description.dSae);
+        const outside = req.token_ids.findIndex((t) => t >= head!.vocab);
+        if (outside >= 0) {
+          throw new SaeError(
+            "invalid",
+            `token_ids[${outside}] is ${req.token_ids[outside]}, outside the head's vocabulary ` +
+              `of ${head!.vocab} tokens (ids 0 to ${head!.vocab - 1})`,
+          );
+        }
         const n = req.features.length;
         checkFeatureScores(limits, { dims: lease.description, head: head! }, {
           features: n,

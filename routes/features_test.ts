@@ -95,6 +95,30 @@ for (const fx of CASES) {
     }
   });
 
+  Deno.test(`${fx.dictionary}: input score refuses a token id outside the head's vocabulary`, async () => {
+    const { app, registry } = testApp();
+    try {
+      const s = fx.input_score;
+      const res = await postJson(app, {
+        path: `${url}/features/input-score`,
+        body: {
+          features: s.features,
+          activations: s.activations,
+          token_ids: s.token_ids.map((t: number, i: number) => i === 1 ? 99_999 : t),
+          example_ids: s.example_ids,
+        },
+      });
+      assert.equal(res.status, 422, await res.clone().text());
+      const detail = (await res.json()).detail;
+      assert.match(
+        detail,
+        new RegExp(`token_ids\\[1\\] is 99999, outside the head's vocabulary of ${fx.vocab_size} `),
+      );
+    } finally {
+      registry.close();
+    }
+  });
+
   Deno.test(`${fx.dictionary}: output score, both steps, matches numpy`, async () => {
     const { app, registry } = testApp();
     try {

@@ -78,32 +78,42 @@ const ProbeDocumentSchema = z.discriminatedUnion("kind", [
   }),
 ]);
 
-/** 422 unless the document's sizes agree with each other and with `cols` input columns. */
+/**
+ * 422 unless the document's sizes agree with each other and then with `cols` input columns
+ * (an inconsistent document is named as such, not blamed on the activations).
+ */
 function checkProbe(probe: ProbeDocument, cols: number): void {
-  const inputs = probe.kind === "sae" ? probe.latents.length : cols;
+  const inputs = probe.kind === "sae" ? probe.latents.length : probe.scaler.mean.length;
   const need = (ok: boolean, what: string) => {
     if (!ok) throw new SaeError("invalid", `the probe document is inconsistent: ${what}`);
   };
-  if (probe.kind !== "sae" && probe.scaler.mean.length !== cols) {
-    throw new SaeError(
-      "invalid",
-      `the probe expects ${probe.scaler.mean.length} columns, activations have ${cols}`,
-    );
-  }
   need(
     probe.scaler.mean.length === inputs && probe.scaler.scale.length === inputs,
-    `scaler needs ${inputs} means and scales`,
+    `scaler has ${probe.scaler.mean.length} means and ${probe.scaler.scale.length} scales` +
+      (probe.kind === "sae" ? ` for ${inputs} latents` : ""),
   );
   need(probe.scaler.scale.every((v) => v !== 0), "scaler scales must be non-zero");
   if (probe.kind === "logistic" || probe.kind === "sae") {
-    need(probe.weights.length === inputs, `weights needs ${inputs} entries`);
+    need(
+      probe.weights.length === inputs,
+      `weights has ${probe.weights.length} entries, the scaler ${inputs}`,
+    );
   } else if (probe.kind === "pca") {
-    need(probe.mean.length === cols, `mean needs ${cols} entries`);
-    need(probe.components.every((c) => c.length === cols), `each component needs ${cols} entries`);
+    need(
+      probe.mean.length === inputs,
+      `mean has ${probe.mean.length} entries, the scaler ${inputs}`,
+    );
+    need(
+      probe.components.every((c) => c.length === inputs),
+      `each component needs ${inputs} entries`,
+    );
     need(probe.weights.length === probe.components.length, "weights needs one entry per component");
   } else {
-    need(probe.x.every((r) => r.length === cols), `each row of x needs ${cols} entries`);
+    need(probe.x.every((r) => r.length === inputs), `each row of x needs ${inputs} entries`);
     need(probe.y.length === probe.x.length, "y needs one label per row of x");
+  }
+  if (probe.kind !== "sae" && inputs !== cols) {
+    throw new SaeError("invalid", `the probe expects ${inputs} columns, activations have ${cols}`);
   }
 }
 

@@ -132,3 +132,40 @@ Deno.test("probes: bad input gets 422 with a clear message", async () => {
     registry.close();
   }
 });
+
+Deno.test("probes: predict names an inconsistent probe document before the activations' width", async () => {
+  const { app, registry } = testApp({ store: fileStore(DEMO) });
+  try {
+    const x = [[1, 2], [3, 4]];
+    const logistic = (mean: number[], scale: number[], weights: number[]) => ({
+      kind: "logistic",
+      scaler: { mean, scale },
+      weights,
+      intercept: 0,
+    });
+    const cases: [unknown, RegExp][] = [
+      [logistic([0], [1, 1], [1, 1]), /inconsistent: scaler has 1 means and 2 scales/],
+      [logistic([0, 0], [1, 1], [1]), /inconsistent: weights has 1 entries, the scaler 2/],
+      [
+        logistic([0, 0, 0], [1, 1, 1], [1, 1, 1]),
+        /the probe expects 3 columns, activations have 2/,
+      ],
+    ];
+    for (const [probe, pattern] of cases) {
+      const res = await postJson(app, {
+        path: "/v1/probes/predict",
+        body: { probe, activations: x },
+      });
+      assert.equal(res.status, 422, JSON.stringify(probe));
+      assert.match((await res.json()).detail, pattern);
+    }
+    const fine = logistic([0, 0], [1, 1], [1, -1]);
+    const ok = await postJson(app, {
+      path: "/v1/probes/predict",
+      body: { probe: fine, activations: x },
+    });
+    assert.equal(ok.status, 200, await ok.clone().text());
+  } finally {
+    registry.close();
+  }
+});

@@ -228,7 +228,7 @@ export class Registry {
   async describeAligned(id: string): Promise<AlignedSummary> {
     checkDictionaryId(id);
     const e = this.#cache.peek({ kind: "aligned", id });
-    if (e?.kind === "aligned") return loadedAlignedSummary(id, e.aligned);
+    if (e?.kind === "aligned") return loadedAlignedSummary(id, e);
     const files = await filesOf(this.#store, id);
     if (!isAlignedFolder(files)) {
       throw new SaeError("not_found", `no aligned dictionary ${JSON.stringify(id)} in the store`);

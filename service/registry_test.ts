@@ -179,6 +179,7 @@ Deno.test("store errors while the store still lists the folder back off briefly 
     assert.equal(down.kind, "unavailable");
     assert.match(down.message, /test store is down/);
     assert.equal(down.info?.retry_after, 1);
+    assert.equal(down.info?.retryable, undefined, "a store outage is worth retrying");
     store.failOpen = false;
     const opens = store.opens;
     clock.t += 249;
@@ -225,7 +226,7 @@ Deno.test("not found is never remembered: a dictionary that appears loads at onc
   });
 });
 
-Deno.test("HTTP: a broken dictionary's 503 carries Retry-After, and repeats without re-reading", async () => {
+Deno.test("HTTP: a broken dictionary's 503 carries Retry-After and retryable false, and repeats without re-reading", async () => {
   const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-http-" });
   await Deno.mkdir(join(root, ID));
   for await (const e of Deno.readDir(join(FIXTURE_DICTS, ID))) {
@@ -242,6 +243,8 @@ Deno.test("HTTP: a broken dictionary's 503 carries Retry-After, and repeats with
     assert.equal(first.headers.get("retry-after"), "1");
     const body = await first.json();
     assert.equal(body.retry_after, 1);
+    // Sending it again fails the same way until the files change: clients raise at once.
+    assert.equal(body.retryable, false);
     const opens = store.opens;
     const second = await ask();
     assert.equal(second.status, 503);

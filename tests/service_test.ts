@@ -128,8 +128,10 @@ Deno.test("GET /v1/aligned lists, GET /v1/aligned/{id} describes (404 for a plai
     const loaded = await (await app.request("/v1/aligned/aligned_tiny")).json();
     assert.equal(loaded.loaded, true);
     assert.deepEqual(loaded.streams.map((s: { name: string }) => s.name), ["a", "b", "c"]);
+    assert.equal(loaded.metadata?.description, "tiny aligned fixture", "metadata while loaded");
     const listed = await (await app.request("/v1/aligned")).json();
     assert.equal(listed.aligned[0].loaded, true);
+    assert.equal(listed.aligned[0].metadata?.description, "tiny aligned fixture");
   } finally {
     registry.close();
   }

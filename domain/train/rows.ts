@@ -13,6 +13,7 @@ import { FormatError, SaeError } from "../errors.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { seededRandom } from "../random.ts";
 import { parseNpyHeader } from "../io/npy.ts";
+import { named } from "../io/npy_header.ts";
 import { readSafetensorsHeader } from "../io/safetensors.ts";
 import type { RowSource } from "./trainer.ts";
 
@@ -44,9 +45,8 @@ async function describeShard(store: ObjectSource, path: string): Promise<Shard> 
   let littleEndian = true;
   let dataOffset: number;
   if (path.endsWith(".npy")) {
-    const h = parseNpyHeader(
-      await readRange(source, { offset: 0, length: Math.min(source.size, 1 << 20) }),
-    );
+    const head = await readRange(source, { offset: 0, length: Math.min(source.size, 1 << 20) });
+    const h = named(path, () => parseNpyHeader(head));
     if (h.fortranOrder && h.shape.length === 2 && h.shape[1] > 1) {
       throw new FormatError(
         path,
@@ -58,7 +58,9 @@ async function describeShard(store: ObjectSource, path: string): Promise<Shard> 
     littleEndian = h.littleEndian;
     dataOffset = h.dataOffset;
   } else {
-    const header = await readSafetensorsHeader(source);
+    const header = await readSafetensorsHeader(source).catch((e) => {
+      throw e instanceof FormatError ? new FormatError(path, e.message, { cause: e }) : e;
+    });
     const names = [...header.tensors.keys()];
     const entry = header.tensors.get(names.find((n) => n === "activations") ?? names[0]);
     if (!entry) throw new FormatError(path, "holds no tensor");

@@ -51,6 +51,17 @@ Deno.test("rows: bad data gets clear errors", async () => {
     await Deno.writeFile(`${dir}/c.npy`, encodeNpy(new Float32Array(6).fill(NaN), [2, 3]));
     const one = await storeRows(fileStore(dir), "c.npy");
     await assert.rejects(one.next(2), /non-finite/);
+    // A file that is not what its name says is named in the error.
+    await Deno.writeTextFile(`${dir}/garbage.npy`, "not numpy at all");
+    await assert.rejects(
+      storeRows(fileStore(dir), "garbage.npy"),
+      /^FormatError: garbage\.npy: .*bad magic/,
+    );
+    await Deno.writeTextFile(`${dir}/garbage.safetensors`, "xx");
+    await assert.rejects(
+      storeRows(fileStore(dir), "garbage.safetensors"),
+      /^FormatError: garbage\.safetensors: /,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -41,11 +41,14 @@ export function runSteps(rows: number, options: RunLengthOptions): number {
   return Math.max(Math.ceil(perEpoch), options.minSteps ?? 5000);
 }
 
-/** Rows per step for `rows` rows of data: `preferred`, but at most 1/32 of the data (>= 64). */
+/**
+ * Rows per step for `rows` rows of data: `preferred`, but at most 1/32 of the data (>= 64),
+ * and never more rows than there are (a batch would repeat rows).
+ */
 export function defaultBatch(rows: number, preferred: number): number {
   let cap = 64;
   while (cap * 2 <= rows / 32) cap *= 2;
-  return Math.min(preferred, cap);
+  return Math.max(1, Math.min(preferred, cap, Math.floor(rows)));
 }
 
 /** When a run counts as converged. */

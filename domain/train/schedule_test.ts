@@ -16,11 +16,14 @@ Deno.test("runSteps: steps, else epochs, else one pass but at least minSteps", (
   assert.equal(runSteps(1000, { batch: 10, minSteps: 50 }), 100);
 });
 
-Deno.test("defaultBatch: the preferred batch, at most 1/32 of the rows, at least 64", () => {
+Deno.test("defaultBatch: the preferred batch, at most 1/32 of the rows, at least 64, at most the rows", () => {
   assert.equal(defaultBatch(1e7, 4096), 4096);
   assert.equal(defaultBatch(50_000, 4096), 1024);
   assert.equal(defaultBatch(5000, 4096), 128);
   assert.equal(defaultBatch(100, 4096), 64);
+  // Fewer rows than 64: one batch is all of them (an explicit larger --batch is refused).
+  assert.equal(defaultBatch(50, 4096), 50);
+  assert.equal(defaultBatch(2, 4096), 2);
 });
 
 Deno.test("RunSchedule: without a plateau it is scheduledLr's warmup, plateau and decay", () => {

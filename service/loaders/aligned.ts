@@ -54,9 +54,10 @@ export async function summarizeAligned(
 }
 
 /** An aligned dictionary in memory described as listed (no store read). */
-export function loadedAlignedSummary(id: string, aligned: AlignedDictionary): AlignedSummary {
+export function loadedAlignedSummary(id: string, entry: AlignedEntry): AlignedSummary {
+  const { aligned, sidecar } = entry;
   const streams = aligned.streams.map((s) => ({ name: s.name, d: s.d }));
-  return { id, loaded: true, latents: aligned.latents, k: aligned.k, streams };
+  return { id, loaded: true, latents: aligned.latents, k: aligned.k, streams, sidecar };
 }
 
 /** The loader of the aligned dictionary in folder `id` of `store`. */
@@ -69,9 +70,12 @@ export function alignedLoader(store: Store, id: string): Loader<AlignedEntry, Fo
       }
       try {
         const folder = storeFolder(store, id, { files });
-        const config = parseAlignedConfig(await readJsonObject(folder, SIDECAR));
-        const aligned = await loadAligned(await folder.open(ALIGNED_FILE), config);
-        return { value: { kind: "aligned", aligned }, bytes: alignedBytes(aligned) };
+        const sidecar = await readJsonObject(folder, SIDECAR);
+        const aligned = await loadAligned(
+          await folder.open(ALIGNED_FILE),
+          parseAlignedConfig(sidecar),
+        );
+        return { value: { kind: "aligned", aligned, sidecar }, bytes: alignedBytes(aligned) };
       } catch (e) {
         throw unreadable(`aligned dictionary ${id}`, e);
       }

@@ -79,6 +79,8 @@ export interface HeadEntry {
 export interface AlignedEntry {
   readonly kind: "aligned";
   readonly aligned: AlignedDictionary;
+  /** Its saeserve.json, as read at load (described as `metadata`). */
+  readonly sidecar: Record<string, unknown>;
 }
 
 /** A dictionary's explanations, indexed for search. */

@@ -29,16 +29,25 @@ export function failureKind(error: unknown): FailureKind | null {
   return transient ? "transient" : "broken";
 }
 
-/** `error` again, with `retry_after` (whole seconds) when it is a 503. */
+/**
+ * `error` again, with `retry_after` (whole seconds) when it is a 503, and `retryable: false`
+ * when the files are broken: sending the request again fails the same way until someone fixes
+ * them, so clients raise at once instead of retrying through the first backoffs.
+ */
 export function withRetryAfter(error: unknown, delayMs: number): unknown {
   if (
     !(error instanceof SaeError) || (error.kind !== "unavailable" && error.kind !== "integrity")
   ) {
     return error;
   }
+  const broken = failureKind(error) === "broken";
   return new SaeError(error.kind, error.message, {
     cause: error,
-    info: { ...error.info, retry_after: Math.max(1, Math.ceil(delayMs / 1000)) },
+    info: {
+      ...error.info,
+      retry_after: Math.max(1, Math.ceil(delayMs / 1000)),
+      ...(broken ? { retryable: false } : {}),
+    },
   });
 }
 

@@ -45,7 +45,21 @@ Deno.test("loader errors: withRetryAfter adds whole seconds (at least 1) to 503s
   assert.deepEqual((withRetryAfter(down, 0) as SaeError).info?.retry_after, 1);
   assert.deepEqual((withRetryAfter(down, 3000) as SaeError).info?.retry_after, 3);
   const integrity = new SaeError("integrity", "sha256 differs");
-  assert.deepEqual((withRetryAfter(integrity, 10) as SaeError).info, { retry_after: 1 });
+  assert.deepEqual((withRetryAfter(integrity, 10) as SaeError).info, {
+    retry_after: 1,
+    retryable: false,
+  });
+  // Broken files fail the same way until they change: clients should not retry them.
+  const broken = unreadable("dictionary gpt2", new FormatError("cfg.json", "not valid JSON"));
+  assert.deepEqual((withRetryAfter(broken, 1000) as SaeError).info, {
+    retry_after: 1,
+    retryable: false,
+  });
+  assert.equal(
+    (withRetryAfter(new OverBudgetError("unavailable", "too big"), 1) as SaeError)
+      .info?.retryable,
+    false,
+  );
   for (
     const same of [new SaeError("not_found", "x"), new SaeError("invalid", "y"), new Error("z")]
   ) {
