@@ -93,6 +93,27 @@ function nonFinite(value: unknown, path: string): [string, number] | undefined {
   return undefined;
 }
 
+/** `interventions` as a list: one on its own is a list of one; TypeError for anything else. */
+function interventionList(
+  interventions: Intervention | readonly Intervention[],
+): readonly Intervention[] {
+  const what =
+    "interventions must be a list of interventions (objects such as clamp(3, 1) returns)";
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObject(interventions)) return [interventions as Intervention];
+  if (!Array.isArray(interventions)) {
+    throw new TypeError(`${what}, got ${typeof interventions}`);
+  }
+  const list: readonly unknown[] = interventions;
+  const n = list.findIndex((iv) => !isObject(iv));
+  if (n >= 0) {
+    throw new TypeError(
+      `${what}: element ${n} is ${Array.isArray(list[n]) ? "an array" : typeof list[n]}`,
+    );
+  }
+  return interventions as readonly Intervention[];
+}
+
 function rowsOf(m: Matrix): number[][] {
   return Array.from(
     { length: m.rows },
@@ -102,6 +123,46 @@ function rowsOf(m: Matrix): number[][] {
 
 function fromRows(rows: number[][] | undefined): Matrix | undefined {
   return rows ? toMatrix(rows) : undefined;
+}
+
+/**
+ * The JSON body of a sparse decode: each row's indices and values as given, less padding (index
+ * -1 with value 0, as `encode` pads short rows). RangeError, naming the row, for what the service
+ * would refuse: a different number of rows or of entries in a row, an index that is not an
+ * integer, a negative index other than padding.
+ */
+function sparseBody(
+  ix: readonly (readonly number[])[],
+  vs: readonly (readonly number[])[],
+): { indices: number[][]; values: number[][] } {
+  if (ix.length !== vs.length) {
+    throw new RangeError(`indices has ${ix.length} rows but values has ${vs.length}`);
+  }
+  const indices: number[][] = [], values: number[][] = [];
+  ix.forEach((row, r) => {
+    const v = vs[r];
+    if (row.length !== v.length) {
+      throw new RangeError(`row ${r}: ${row.length} indices but ${v.length} values`);
+    }
+    const keptIndices: number[] = [], keptValues: number[] = [];
+    row.forEach((i, j) => {
+      if (!Number.isInteger(i)) {
+        throw new RangeError(`indices must be integers: row ${r} has ${i} at position ${j}`);
+      }
+      if (i === -1 && v[j] === 0) return; // padding
+      if (i < 0) {
+        const why = i === -1 ? `its value is ${v[j]}; ` : "";
+        throw new RangeError(
+          `row ${r}: feature index ${i} is out of range (${why}-1 is padding only with value 0)`,
+        );
+      }
+      keptIndices.push(i);
+      keptValues.push(v[j]);
+    });
+    indices.push(keptIndices);
+    values.push(keptValues);
+  });
+  return { indices, values };
 }
 
 /** A connection to saeserve; retries 429 / 503 and throws SaeServeError for error answers. */
@@ -222,7 +283,12 @@ export class Client {
     };
   }
 
-  /** Activations from sparse codes (index -1 is padding, as `encode` pads) or dense codes. */
+  /**
+   * Activations from sparse codes (index -1 with value 0 is padding, as `encode` pads; left out)
+   * or dense codes. RangeError, before anything is sent, for sparse codes the service would
+   * refuse: rows of different lengths, an index that is not an integer, or a negative one other
+   * than padding.
+   */
   async decode(
     id: string,
     codes: {
@@ -256,10 +322,7 @@ export class Client {
         (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)),
       );
     };
-    const ix = split(codes.indices), vs = split(codes.values);
-    const indices = ix.map((r) => r.filter((i) => i >= 0));
-    const values = ix.map((r, n) => vs[n].filter((_, j) => r[j] >= 0));
-    const body = JSON.stringify({ indices, values });
+    const body = JSON.stringify(sparseBody(split(codes.indices), split(codes.values)));
     return await this.#npy(
       await this.#send(url, {
         method: "POST",
@@ -270,19 +333,21 @@ export class Client {
   }
 
   /**
-   * Steered activations [rows, d_in] (error-preserving, interventions in order). RangeError, before
-   * anything is sent, for an intervention value that is not a finite number.
+   * Steered activations [rows, d_in] (error-preserving, interventions in order; one on its own is
+   * a list of one). Before anything is sent: TypeError for something else than interventions,
+   * RangeError for an intervention value that is not a finite number.
    */
   async steer(
     id: string,
     x: Activations,
-    interventions: readonly Intervention[],
+    interventions: Intervention | readonly Intervention[],
   ): Promise<Matrix> {
     const m = toMatrix(x);
-    const bad = nonFinite(interventions, "interventions");
+    const list = interventionList(interventions);
+    const bad = nonFinite(list, "interventions");
     // JSON has no NaN or Infinity: they would reach the service as null.
     if (bad) throw new RangeError(`${bad[0]} must be a finite number, not ${bad[1]}`);
-    const query = `interventions=${encodeURIComponent(JSON.stringify(interventions))}`;
+    const query = `interventions=${encodeURIComponent(JSON.stringify(list))}`;
     const url = this.#url(id, "steer");
     const res = query.length <= MAX_QUERY
       ? await this.#send(`${url}?${query}`, {
@@ -292,7 +357,7 @@ export class Client {
       })
       : await this.#send(url, {
         method: "POST",
-        body: JSON.stringify({ activations: rowsOf(m), interventions }),
+        body: JSON.stringify({ activations: rowsOf(m), interventions: list }),
         headers: { "content-type": "application/json", accept: NPY },
       });
     return await this.#npy(res);

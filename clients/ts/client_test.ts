@@ -6,6 +6,7 @@ import {
   clamp,
   Client,
   ENCODE_INCLUDES,
+  type Intervention,
   type Matrix,
   SaeServeError,
   scale,
@@ -106,6 +107,13 @@ Deno.test("TypeScript client against the service", async (t) => {
           values: [[1.5, 0.5], [2]],
         });
         assert.equal(ragged.rows, 2);
+        // Padding (-1 with value 0) anywhere in a row is left out; nothing else is.
+        const padded = await client.decode(ID, {
+          indices: Int32Array.of(0, -1, 17, -1, 80, -1),
+          values: Float32Array.of(1.5, 0, 0.5, 0, 2, 0),
+          width: 3,
+        });
+        assert.deepEqual(padded, ragged);
         // Rows with no active latent (width 0) still decode to one row each: b_dec.
         const none = await client.encode(ID, {
           data: new Float32Array(2 * 64),
@@ -151,6 +159,11 @@ Deno.test("TypeScript client against the service", async (t) => {
         assert.equal((await client.steer(ID, x, [when])).rows, 4);
         const err = await client.steer(ID, x, [clamp(9999, 1)]).catch((e) => e);
         assert.ok(err instanceof SaeServeError && err.status === 422);
+        // One intervention on its own is a list of one.
+        assert.deepEqual(
+          await client.steer(ID, x, clamp(3, 5)),
+          await client.steer(ID, x, [clamp(3, 5)]),
+        );
       },
     );
 
@@ -249,4 +262,75 @@ Deno.test("TypeScript client against the service", async (t) => {
   } finally {
     await service.stop();
   }
+});
+
+/** A client whose fetch records each request and answers one row of zeros, without a service. */
+function recordingClient(sent: { url: string; body: unknown }[]): Client {
+  return new Client({
+    baseUrl: "http://127.0.0.1:1",
+    fetch: (url, init) => {
+      sent.push({ url, body: init.body });
+      const answer = encodeNpy({ data: new Float32Array(64), rows: 1, cols: 64 });
+      return Promise.resolve(
+        new Response(answer, { headers: { "content-type": "application/x-npy" } }),
+      );
+    },
+  });
+}
+
+Deno.test("TypeScript client: decode leaves out padding only, refuses bad codes before sending", async () => {
+  const sent: { url: string; body: unknown }[] = [];
+  const client = recordingClient(sent);
+  const refused: [Parameters<Client["decode"]>[1], string | RegExp][] = [
+    [
+      { indices: [[-5, 3]], values: [[7, 2]] },
+      "row 0: feature index -5 is out of range (-1 is padding only with value 0)",
+    ],
+    [
+      { indices: [[3, -1]], values: [[2, 0.5]] },
+      "row 0: feature index -1 is out of range (its value is 0.5; -1 is padding only with value 0)",
+    ],
+    [
+      { indices: Int32Array.of(1, -1, 2, -3), values: Float32Array.of(1, 0, 1, 0), width: 2 },
+      /^row 1: feature index -3 is out of range/,
+    ],
+    [{ indices: [[1.7]], values: [[2]] }, "indices must be integers: row 0 has 1.7 at position 0"],
+    [{ indices: [[1, 2]], values: [[2, 1, 3]] }, "row 0: 2 indices but 3 values"],
+    [{ indices: [[1], [2]], values: [[1]] }, "indices has 2 rows but values has 1"],
+  ];
+  for (const [codes, message] of refused) {
+    await assert.rejects(client.decode(ID, codes), { name: "RangeError", message });
+  }
+  assert.equal(sent.length, 0);
+  await client.decode(ID, {
+    indices: Int32Array.of(3, -1, 80, -1, -1, 17),
+    values: Float32Array.of(2, 0, 0.5, 0, 0, 1),
+    width: 2,
+  });
+  assert.deepEqual(JSON.parse(sent[0].body as string), {
+    indices: [[3], [80], [17]],
+    values: [[2], [0.5], [1]],
+  });
+});
+
+Deno.test("TypeScript client: steer takes one intervention on its own, refuses others before sending", async () => {
+  const sent: { url: string; body: unknown }[] = [];
+  const client = recordingClient(sent);
+  const x = rows(1);
+  const notInterventions = [
+    [7, ", got number"],
+    [[add(1, 1), 7], ": element 1 is number"],
+    [[[add(1, 1)]], ": element 0 is an array"],
+  ] as const;
+  for (const [bad, named] of notInterventions) {
+    await assert.rejects(client.steer(ID, x, bad as unknown as Intervention[]), {
+      name: "TypeError",
+      message:
+        `interventions must be a list of interventions (objects such as clamp(3, 1) returns)${named}`,
+    });
+  }
+  assert.equal(sent.length, 0);
+  await client.steer(ID, x, add(1, 1));
+  const query = new URL(sent[0].url).searchParams.get("interventions");
+  assert.deepEqual(JSON.parse(query!), [{ feature: 1, mode: "add", value: 1 }]);
 });

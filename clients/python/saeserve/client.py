@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 import numpy as np
 
-from .interventions import Intervention
+from .interventions import Interventions, as_list
 from .transport import Transport
 
 NPY = "application/x-npy"
@@ -176,6 +176,48 @@ def _padded(lists: Sequence[Sequence[float]], dtype: Any, fill: float) -> np.nda
     return out
 
 
+def _check_integers(ix: np.ndarray, row: int) -> None:
+    """ValueError unless row ``row`` of decode's indices holds integers only (1.7 would otherwise
+    be sent as feature 1). Whole floats (3.0, as a float .npy holds them) pass."""
+    if ix.dtype.kind in "iu":
+        return
+    if ix.dtype.kind == "f":
+        bad = ~np.isfinite(ix) | (ix != np.trunc(ix))
+    else:  # bool, str, object (Python ints beyond int64 are fine: the service judges their range)
+        bad = np.array([isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in ix.tolist()], dtype=bool)
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise ValueError(f"indices must be integers: row {row} has {ix.tolist()[j]!r} at position {j}")
+
+
+def _sparse_codes(indices: Any, values: Any) -> Dict[str, List[List[Any]]]:
+    """The JSON body of a sparse decode: each row's indices and values as given, less padding
+    (index -1 with value 0, as :class:`Encoding` pads short rows). ValueError, naming the row, for
+    what the service would refuse: a different number of rows or of entries in a row, an index
+    that is not an integer, a negative index other than padding."""
+    idx = [np.asarray(r).reshape(-1) for r in indices]
+    val = [np.asarray(r, dtype=np.float64).reshape(-1) for r in values]
+    if len(idx) != len(val):
+        raise ValueError(f"indices has {len(idx)} rows but values has {len(val)}")
+    body: Dict[str, List[List[Any]]] = {"indices": [], "values": []}
+    for r, (ix, v) in enumerate(zip(idx, val)):
+        if len(ix) != len(v):
+            raise ValueError(f"row {r}: {len(ix)} indices but {len(v)} values")
+        _check_integers(ix, r)
+        padding = np.asarray(ix == -1, dtype=bool) & (v == 0)
+        negative = np.asarray(ix < 0, dtype=bool) & ~padding
+        if negative.any():
+            j = int(np.argmax(negative))
+            why = f"its value is {v[j]:g}; " if ix[j] == -1 else ""
+            raise ValueError(
+                f"row {r}: feature index {int(ix[j])} is out of range ({why}-1 is padding only with value 0)"
+            )
+        keep = ~padding
+        body["indices"].append([int(i) for i in ix[keep]])
+        body["values"].append([float(e) for e in v[keep]])
+    return body
+
+
 class Client:
     """A connection to saeserve at ``base_url``: .npy on the wire, one keep-alive connection pool
     shared by threads, retries with backoff on 429 and 503 (honouring Retry-After; a 503 asking
@@ -283,35 +325,32 @@ class Client:
         values: Any = None,
         codes: Any = None,
     ) -> np.ndarray:
-        """Activations [rows, d_in] from sparse codes (``indices`` and ``values`` per row, padding
-        with index -1 ignored, e.g. an :class:`Encoding`'s) or dense ``codes`` [rows, d_sae]."""
+        """Activations [rows, d_in] from sparse codes (``indices`` and ``values`` per row, e.g. an
+        :class:`Encoding`'s: index -1 with value 0 is padding, left out) or dense ``codes``
+        [rows, d_sae]. ValueError, before anything is sent, for sparse codes the service would
+        refuse: rows of different lengths, an index that is not an integer, or a negative one
+        other than padding."""
         if codes is not None:
             if indices is not None or values is not None:
                 raise ValueError("pass either codes or indices and values, not both")
             return from_npy(self._post(self._path(id, "decode"), to_npy(as_rows(codes, "codes")), NPY, NPY).body)
         if indices is None or values is None:
             raise ValueError("decode needs codes, or indices and values")
-        idx = [np.asarray(r).reshape(-1) for r in indices]
-        val = [np.asarray(r, dtype=np.float64).reshape(-1) for r in values]
-        if len(idx) != len(val):
-            raise ValueError("indices and values need as many rows")
-        body = {
-            "indices": [[int(i) for i in r[r >= 0]] for r in idx],
-            "values": [[float(v) for v in vr[ir >= 0]] for ir, vr in zip(idx, val)],
-        }
-        res = self._post(self._path(id, "decode"), json.dumps(body).encode(), "application/json", NPY)
+        body = json.dumps(_sparse_codes(indices, values)).encode()
+        res = self._post(self._path(id, "decode"), body, "application/json", NPY)
         return from_npy(res.body)
 
-    def steer(self, id: str, x: Any, interventions: Sequence[Intervention]) -> np.ndarray:
+    def steer(self, id: str, x: Any, interventions: Interventions) -> np.ndarray:
         """Steered activations, float32 and shaped like ``x`` ([rows, d_in] or [d_in]).
 
         ``interventions`` are the API's objects (``{"feature", "mode", "value", "positions"?}``),
-        e.g. from :func:`saeserve.clamp`; ``positions`` are row indices of ``x``. ValueError, before
-        anything is sent, for a value that is NaN or infinite.
+        e.g. from :func:`saeserve.clamp`, in a list (one on its own is a list of one); ``positions``
+        are row indices of ``x``. Before anything is sent: TypeError for something else than
+        interventions, ValueError for a value that is NaN or infinite.
         """
         one_row = np.ndim(x) == 1
         rows = as_rows(x)
-        items = [dict(iv) for iv in interventions]
+        items = as_list(interventions)
         bad = _non_finite(items, "interventions")
         if bad:  # JSON has no NaN or Infinity (json.dumps would write a bare NaN the service refuses)
             raise ValueError(f"{bad[0]} must be a finite number, not {bad[1]}")

@@ -1,10 +1,31 @@
 """Steering interventions as the API's JSON objects, with small constructors."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 #: One intervention exactly as the API takes it (``feature``, ``mode``, ``value``, ``positions``...).
 Intervention = Dict[str, Any]
+#: What ``steer`` takes: a list of interventions, or one on its own.
+Interventions = Union[Intervention, Sequence[Intervention]]
+
+
+def as_list(interventions: Any) -> List[Intervention]:
+    """``interventions`` as a new list of new dicts: one intervention on its own (a mapping, such
+    as :func:`clamp` returns) is a list of one. TypeError for anything else than a mapping or an
+    iterable of mappings (a feature number, a string, ...)."""
+    if isinstance(interventions, Mapping):
+        return [dict(interventions)]
+    what = "interventions must be a list of interventions (dicts such as saeserve.clamp(3, 1.0) returns)"
+    if isinstance(interventions, (str, bytes)):
+        raise TypeError(f"{what}, got {type(interventions).__name__}")
+    try:
+        items = list(interventions)
+    except TypeError:
+        raise TypeError(f"{what}, got {type(interventions).__name__}") from None
+    for n, iv in enumerate(items):
+        if not isinstance(iv, Mapping):
+            raise TypeError(f"{what}: element {n} is {type(iv).__name__}")
+    return [dict(iv) for iv in items]
 
 
 def _make(mode: str, feature: int, value: float, positions: Optional[Iterable[int]]) -> Intervention:

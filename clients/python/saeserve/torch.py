@@ -11,7 +11,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 import torch
 
 from .client import Client, Encoding
-from .interventions import Intervention
+from .interventions import Interventions, as_list
 
 POSITIONS = ("all", "last")
 
@@ -34,12 +34,13 @@ def steer_tensor(
     client: Client,
     id: str,
     hidden: torch.Tensor,
-    interventions: Sequence[Intervention],
+    interventions: Interventions,
     positions: str = "all",
 ) -> torch.Tensor:
     """``hidden`` [..., seq, d] with the chosen positions steered by the service, in its dtype and
     device (a new tensor; ``hidden`` is left as is). Intervention ``positions``, if any, index the
-    rows sent: every (batch, position) flattened for "all", one per sequence for "last"."""
+    rows sent: every (batch, position) flattened for "all", one per sequence for "last".
+    ``interventions`` as :meth:`saeserve.Client.steer` takes them (a list, or one on its own)."""
     steered = client.steer(id, _to_numpy(_rows(hidden, positions)), interventions)
     back = torch.from_numpy(steered).to(device=hidden.device, dtype=hidden.dtype)
     if positions == "all":
@@ -61,7 +62,7 @@ def steering(
     module: torch.nn.Module,
     client: Client,
     id: str,
-    interventions: Sequence[Intervention],
+    interventions: Interventions,
     positions: str = "all",
 ) -> Iterator[torch.utils.hooks.RemovableHandle]:
     """While the block runs, every forward of ``module`` has its output (the first element when it
@@ -69,11 +70,13 @@ def steering(
 
     ``positions="last"`` steers only each sequence's newest position: what incremental decoding
     with a KV cache needs (each step's output then holds just the new token). Steered outputs do
-    not carry gradients. The hook is removed on exit, errors included.
+    not carry gradients. The hook is removed on exit, errors included. ``interventions`` as
+    :meth:`saeserve.Client.steer` takes them: a list, or one on its own (TypeError, before the hook
+    is registered, for anything else).
     """
     if positions not in POSITIONS:
         raise ValueError(f"positions must be 'all' or 'last', got {positions!r}")
-    items = [dict(iv) for iv in interventions]
+    items = as_list(interventions)
 
     def hook(_module: torch.nn.Module, _inputs: Any, output: Any) -> Any:
         steered = steer_tensor(client, id, _first(output), items, positions)

@@ -107,6 +107,26 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.client.decode(ID, indices=[[0]])
 
+    def test_decode_skips_only_padding(self) -> None:
+        # (-1, 0) pairs are padding, as an Encoding pads short rows: the same as leaving them out.
+        want = self.client.decode(ID, indices=[[3, 80], [17]], values=[[2.0, 0.5], [1.0]])
+        padded = self.client.decode(ID, indices=np.array([[3, -1, 80], [-1, 17, -1]]),
+                                    values=np.array([[2.0, 0.0, 0.5], [0.0, 1.0, 0.0]], np.float32))
+        np.testing.assert_array_equal(padded, want)
+        # Whole numbers in a float array are indices as well.
+        np.testing.assert_array_equal(
+            self.client.decode(ID, indices=np.array([[3.0, 80.0], [17.0, -1.0]]), values=[[2.0, 0.5], [1.0, 0.0]]),
+            want,
+        )
+
+    def test_steer_takes_one_intervention_on_its_own(self) -> None:
+        x = rows(2, 3)
+        one = self.client.steer(ID, x, saeserve.add(1, 1.0))
+        np.testing.assert_array_equal(one, self.client.steer(ID, x, [saeserve.add(1, 1.0)]))
+        self.assertFalse(np.array_equal(one, x))
+        np.testing.assert_array_equal(self.client.steer(ID, x, (saeserve.clamp(3, 2.0),)),
+                                      self.client.steer(ID, x, [saeserve.clamp(3, 2.0)]))
+
     def test_steer_helpers_shapes_and_long_queries(self) -> None:
         x = rows(4, 2)
         ivs = [saeserve.clamp(3, 5.0), saeserve.add(7, 1.0, positions=[1]), saeserve.scale(9, 2.0),
@@ -133,6 +153,50 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(caught.exception.status, 422)
         self.assertIn("9999", caught.exception.detail)
         self.assertEqual(caught.exception.body.get("status"), 422)
+
+
+class RefusedBeforeSendingTest(unittest.TestCase):
+    """Mistakes the client sees itself: raised, naming the row, before any request (no service)."""
+
+    def setUp(self) -> None:
+        self.client = saeserve.Client("http://127.0.0.1:1")
+        self.client._post = lambda *args: self.fail(f"a request was sent: {args[:2]}")  # type: ignore[method-assign]
+
+    def tearDown(self) -> None:
+        self.client.close()
+
+    def test_decode_refuses_negative_indices_other_than_padding(self) -> None:
+        cases = [
+            ([[-5, 3]], [[7.0, 2.0]], r"^row 0: feature index -5 is out of range \(-1 is padding only with value 0\)$"),
+            ([[3, -1]], [[2.0, 0.5]], r"^row 0: feature index -1 is out of range \(its value is 0\.5; -1 is padding"),
+            ([[1], [4, -2]], [[1.0], [1.0, 0.0]], r"^row 1: feature index -2 is out of range"),
+            (np.array([[2, -3]], np.int32), np.array([[1, 0]], np.float32), r"^row 0: feature index -3 "),
+        ]
+        for indices, values, message in cases:
+            with self.assertRaisesRegex(ValueError, message):
+                self.client.decode(ID, indices=indices, values=values)
+
+    def test_decode_refuses_indices_that_are_not_integers(self) -> None:
+        for indices in ([[1.7]], [[3, 2.5]], np.array([[1.0, float("nan")]]), [["3"]], [[True]]):
+            with self.assertRaisesRegex(ValueError, r"^indices must be integers: row 0 has "):
+                self.client.decode(ID, indices=indices, values=[[1.0] * len(indices[0])])
+        with self.assertRaisesRegex(ValueError, r"row 0 has 1\.7 at position 0"):
+            self.client.decode(ID, indices=[[1.7]], values=[[2.0]])
+
+    def test_decode_refuses_rows_of_different_lengths(self) -> None:
+        with self.assertRaisesRegex(ValueError, r"^row 0: 2 indices but 3 values$"):
+            self.client.decode(ID, indices=[[1, 2]], values=[[2.0, 1.0, 3.0]])
+        with self.assertRaisesRegex(ValueError, r"^row 1: 1 indices but 2 values$"):
+            self.client.decode(ID, indices=np.array([[1], [2]]), values=[[1.0], [1.0, 2.0]])
+        with self.assertRaisesRegex(ValueError, r"^indices has 2 rows but values has 1$"):
+            self.client.decode(ID, indices=[[1], [2]], values=[[1.0]])
+
+    def test_steer_refuses_what_is_not_interventions(self) -> None:
+        x = rows(1)
+        for bad, named in ((3, "int"), ("clamp", "str"), ([saeserve.add(1, 1.0), 7], "element 1 is int"),
+                           ([[("feature", 1)]], "element 0 is list")):
+            with self.assertRaisesRegex(TypeError, rf"^interventions must be a list of interventions .*{named}"):
+                self.client.steer(ID, x, bad)
 
 
 if __name__ == "__main__":

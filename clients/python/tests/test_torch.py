@@ -101,6 +101,25 @@ class TorchHookTest(unittest.TestCase):
         expected = self.client.steer(ID, before[:, -1].numpy(), [saeserve.clamp(*CLAMP)])
         self.assertTrue(torch.equal(steered[:, -1], torch.from_numpy(expected)))
 
+    def test_one_intervention_on_its_own_steers_as_a_list_of_one(self) -> None:
+        layer = self.model.blocks[0]
+        outputs = []
+        for interventions in (saeserve.clamp(*CLAMP), [saeserve.clamp(*CLAMP)]):
+            with st.steering(layer, self.client, ID, interventions):
+                seen = Capture(layer)
+                with torch.no_grad():
+                    self.model(PROMPT)
+                seen.handle.remove()
+            outputs.append(seen.outputs[0])
+        self.assertTrue(torch.equal(outputs[0], outputs[1]))
+        h = torch.randn(3, 64)
+        self.assertTrue(torch.equal(st.steer_tensor(self.client, ID, h, saeserve.add(3, 1.0)),
+                                    st.steer_tensor(self.client, ID, h, [saeserve.add(3, 1.0)])))
+        with self.assertRaisesRegex(TypeError, "interventions must be a list of interventions"):
+            with st.steering(layer, self.client, ID, 37):
+                pass
+        self.assertEqual(len(layer._forward_hooks), 0)
+
     def test_dtype_is_preserved(self) -> None:
         for dtype in (torch.float16, torch.bfloat16, torch.float64):
             h = torch.randn(3, 64).to(dtype)
