@@ -39,6 +39,8 @@ export interface OpenBackendOptions {
   readonly watchdogMs?: number;
   /** Told when the WASM watchdog replaces the kernel workers. */
   readonly onReplaced?: (reason: string) => void;
+  /** Live turns in a row a waiting research turn lets pass, WASM and WebGPU (turn_order.ts). */
+  readonly liveTurns?: number;
   /** For "webgpu": refuse software adapters (what "auto" does). */
   readonly requireHardware?: boolean;
   /**
@@ -66,7 +68,7 @@ export async function openBackend(
     // Loaded only when used: a service on the WASM path does not hold the WebGPU backend.
     if (options.thread) {
       const { webgpuThread } = await import("./gpu/thread.ts");
-      return await webgpuThread({ requireHardware, weights });
+      return await webgpuThread({ requireHardware, weights, liveTurns: options.liveTurns });
     }
     const { webgpuBackend } = await import("./gpu/mod.ts");
     return await webgpuBackend({ requireHardware, weights });
@@ -83,6 +85,7 @@ export async function openBackend(
         weights: options.weights,
         watchdogMs: options.watchdogMs,
         onReplaced: options.onReplaced,
+        liveTurns: options.liveTurns,
       });
     case "auto":
       if (await hasHardwareAdapter()) {
@@ -110,6 +113,8 @@ export interface BackendConfig {
   readonly weights: Precision;
   readonly allowBackendOverride: boolean;
   readonly kernelWatchdogMs: number;
+  /** Live turns in a row a waiting research turn lets pass ($SAESERVE_LIVE_TURNS). */
+  readonly liveTurns?: number;
 }
 
 /** What {@link selectBackend} tells its caller about (the service counts these in /metrics). */
@@ -137,13 +142,19 @@ export async function selectBackend(
       spinMs: config.spinMs,
       weights: config.weights,
       watchdogMs: config.kernelWatchdogMs,
+      liveTurns: config.liveTurns,
       onReplaced: (reason) => {
         hooks.onPoolReplaced?.(reason);
         console.warn(`saeserve: kernel pool replaced (${reason})`);
       },
     });
   const webgpu = (requireHardware: boolean) =>
-    openBackend("webgpu", { requireHardware, weights: config.weights, thread: true });
+    openBackend("webgpu", {
+      requireHardware,
+      weights: config.weights,
+      thread: true,
+      liveTurns: config.liveTurns,
+    });
   let gpu: Backend | null = null;
   let requireHardware = false;
   if (config.backend === "webgpu") gpu = await webgpu(false);

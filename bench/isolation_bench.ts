@@ -5,7 +5,9 @@
  * running (probe training with the SAE method on that dictionary, plus raw-activation probes,
  * and circuit discovery). A /healthz probe runs throughout. Reports live p50/p99 and /healthz
  * p99 for both phases and the ratio of live p99 (goal: at most 2 x; /healthz p99 under 50 ms).
- * Options: BENCH_SECONDS=60 BENCH_CONCURRENCY=32 BENCH_RESEARCH_CLIENTS=2.
+ * Research answers are counted per route and status, with the median time of each route's 200s.
+ * Options: BENCH_SECONDS=60 BENCH_CONCURRENCY=32 BENCH_RESEARCH_CLIENTS=2; SAESERVE_LIVE_TURNS
+ * is passed to the service (unset: its default).
  * @module
  */
 
@@ -64,6 +66,7 @@ async function phase(url: string, withResearch: boolean) {
   let running = true;
   const health: number[] = [];
   const researchStatus: Record<string, number> = {};
+  const researchMs: Record<string, number[]> = {};
   const probe = (async () => {
     while (running) {
       const t = performance.now();
@@ -76,6 +79,7 @@ async function phase(url: string, withResearch: boolean) {
     ? Array.from({ length: RESEARCH_CLIENTS }, async (_, i) => {
       for (let n = i; running; n++) {
         const req = research[n % research.length];
+        const started = performance.now();
         const res = await fetch(url + req.path, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -84,6 +88,7 @@ async function phase(url: string, withResearch: boolean) {
         await res.body?.cancel();
         const key = `${req.path} ${res.status}`;
         researchStatus[key] = (researchStatus[key] ?? 0) + 1;
+        if (res.status === 200) (researchMs[key] ??= []).push(performance.now() - started);
       }
     })
     : [];
@@ -110,6 +115,11 @@ async function phase(url: string, withResearch: boolean) {
     healthP99: quantile(health, 0.99),
     healthMax: health.at(-1) ?? NaN,
     research: researchStatus,
+    researchMedianMs: Object.fromEntries(
+      Object.entries(researchMs).map((
+        [k, v],
+      ) => [k, Math.round(quantile(v.sort((a, b) => a - b), 0.5))]),
+    ),
   };
 }
 
@@ -121,6 +131,7 @@ try {
     SAESERVE_BACKEND: "wasm",
     SAESERVE_LOG: "off",
     SAESERVE_MAX_BODY_MB: "128",
+    SAESERVE_LIVE_TURNS: Deno.env.get("SAESERVE_LIVE_TURNS") ?? "",
   }, { portBase: 23000 });
   try {
     await runLoadtest({
@@ -135,7 +146,8 @@ try {
       log: () => {},
     });
     console.log(
-      `${CONCURRENCY} live clients (1-row clamp steer, 2304 x 16384 TopK, WASM), ${SECONDS} s per phase`,
+      `${CONCURRENCY} live clients (1-row clamp steer, 2304 x 16384 TopK, WASM), ${SECONDS} s per ` +
+        `phase, SAESERVE_LIVE_TURNS=${Deno.env.get("SAESERVE_LIVE_TURNS") ?? "(default)"}`,
     );
     const alone = await phase(svc.url, false);
     console.log("live alone:   ", JSON.stringify(alone));

@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from "../domain/cost.ts";
 import { SaeError } from "../domain/errors.ts";
 import { isPrecision, type Precision } from "../domain/precision.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../backends/backend.ts";
+import { DEFAULT_LIVE_TURNS } from "../backends/turn_order.ts";
 
 /**
  * $SAESERVE_STORE when unset: ./dictionaries under the working directory, or, in the single
@@ -33,6 +34,11 @@ export interface Config {
    * for the time; see wasm/worker.ts.
    */
   readonly spinMs?: number;
+  /**
+   * Live turns in a row (WASM kernel rounds, WebGPU calls) a waiting research turn lets pass
+   * ($SAESERVE_LIVE_TURNS, default 4; 0: research only when no live work waits).
+   */
+  readonly liveTurns: number;
   /** Stored weight precision of the WASM backend ($SAESERVE_WEIGHTS). */
   readonly weights: Precision;
   /** Whether a request may pick its backend with X-Saeserve-Backend ($SAESERVE_ALLOW_BACKEND_OVERRIDE=1). */
@@ -194,6 +200,7 @@ export function readConfig(
     corsOrigins: corsOrigins(env.SAESERVE_CORS_ORIGINS),
     shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
     kernelWatchdogMs: count("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
+    liveTurns: count("SAESERVE_LIVE_TURNS", DEFAULT_LIVE_TURNS),
     jobWorkers: {
       live: count("SAESERVE_LIVE_WORKERS", 1, 1),
       research: count("SAESERVE_RESEARCH_WORKERS", 1, 1),
@@ -237,6 +244,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   "SAESERVE_CORS_ORIGINS",
   "SAESERVE_SHUTDOWN_GRACE_MS",
   "SAESERVE_KERNEL_WATCHDOG_MS",
+  "SAESERVE_LIVE_TURNS",
   "SAESERVE_LIVE_WORKERS",
   "SAESERVE_RESEARCH_WORKERS",
   "SAESERVE_BATCHING",

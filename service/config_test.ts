@@ -38,6 +38,7 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
     shutdownGraceMs,
     jobWorkers,
     kernelWatchdogMs,
+    liveTurns,
     batching,
     requestLogs,
     limits,
@@ -53,6 +54,10 @@ Deno.test("readConfig reads every variable and rejects bad values", () => {
   assert.equal(shutdownGraceMs, 10_000);
   assert.deepEqual(jobWorkers, { live: 1, research: 1 });
   assert.equal(kernelWatchdogMs, 30_000);
+  assert.equal(liveTurns, 4);
+  assert.equal(readConfig({ SAESERVE_LIVE_TURNS: "0" }).liveTurns, 0);
+  assert.throws(() => readConfig({ SAESERVE_LIVE_TURNS: "-1" }), /SAESERVE_LIVE_TURNS/);
+  assert.throws(() => readConfig({ SAESERVE_LIVE_TURNS: "2.5" }), /SAESERVE_LIVE_TURNS/);
   assert.deepEqual(batching, { enabled: true, maxRows: 256, maxWaitMs: 0, maxQueuedRows: 8192 });
   assert.equal(requestLogs, true);
   assert.deepEqual(limits, DEFAULT_LIMITS);

@@ -61,6 +61,12 @@ function portable<T extends CallOptions>(options?: T): Omit<T, "signal" | "prior
   return rest;
 }
 
+/** Options of {@link webgpuThread}: the backend's, and the worker's turn order. */
+export interface WebGpuThreadOptions extends WebGpuBackendOptions {
+  /** Live calls in a row a waiting research call lets pass (default 4; 0: none jumps ahead). */
+  liveTurns?: number;
+}
+
 /** The WebGPU backend on its worker thread. */
 export interface WebGpuThread extends WebGpuBackend {
   /** How often a call's rows travelled in a kept buffer (gpu/spare_buffers.ts). */
@@ -71,7 +77,7 @@ export interface WebGpuThread extends WebGpuBackend {
  * Start the WebGPU backend on its own worker thread; throws SaeError "unavailable" when no
  * usable adapter exists (as gpu/mod.ts's webgpuBackend does).
  */
-export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<WebGpuThread> {
+export async function webgpuThread(options: WebGpuThreadOptions = {}): Promise<WebGpuThread> {
   const worker = new Worker(WORKER_URL, { type: "module" });
   const pending = new Map<number, Pending>();
   const spare = new SpareBuffers();
@@ -109,7 +115,8 @@ export async function webgpuThread(options: WebGpuBackendOptions = {}): Promise<
 
   const opened = await new Promise<unknown>((resolve, reject) => {
     pending.set(0, { resolve, reject });
-    worker.postMessage({ id: 0, open: options });
+    const { liveTurns, ...open } = options;
+    worker.postMessage({ id: 0, open, liveTurns });
   }).catch((e) => {
     worker.terminate();
     throw e;

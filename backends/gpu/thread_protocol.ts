@@ -35,6 +35,8 @@ export interface GpuCall {
 export interface GpuOpen {
   readonly id: 0;
   readonly open: WebGpuBackendOptions;
+  /** Live calls in a row a waiting research call lets pass (backends/turn_order.ts). */
+  readonly liveTurns?: number;
 }
 
 /** Drop call `cancel` if it has not started (its caller was answered at once). */

@@ -270,6 +270,43 @@ Deno.test({
 });
 
 Deno.test({
+  name: "webgpu thread: with liveTurns 1 a waiting research call goes after every live call",
+  ignore,
+  async fn() {
+    const own = await webgpuThread({ maxBindingBytes: 64 << 10, liveTurns: 1 });
+    try {
+      const w = randomWeights(64, 512, {
+        activation: { kind: "relu", bEnc: random(512, 3) },
+        seed: 4,
+      });
+      const p = await own.prepare(w);
+      const s = matrix([4, 64], random(4 * 64, 16));
+      await own.encode(p, s, { top: 4 }); // warm
+      const done: string[] = [];
+      const call = (name: string, priority: "live" | "research") =>
+        own.encode(p, s, { top: 4, priority }).then(() => done.push(name));
+      await Promise.all([
+        call("research 1", "research"),
+        call("research 2", "research"),
+        call("research 3", "research"),
+        ...[1, 2, 3, 4].map((n) => call(`live ${n}`, "live")),
+      ]);
+      assert.deepEqual(done, [
+        "research 1",
+        "live 1",
+        "research 2",
+        "live 2",
+        "research 3",
+        "live 3",
+        "live 4",
+      ]);
+    } finally {
+      await own.close();
+    }
+  },
+});
+
+Deno.test({
   name: "webgpu thread: a release waits behind calls posted before it; cancelled calls give " +
     "their buffers back",
   ignore,

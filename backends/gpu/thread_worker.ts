@@ -1,8 +1,10 @@
 /**
  * The worker that holds the WebGPU device (see gpu/thread.ts): opens the backend, serves the
- * proxy's calls one at a time, waiting live calls before waiting research calls, each class in
- * the order they come (a call cancelled before it starts is dropped), and reports a lost device. A prepared dictionary keeps only its GPU buffers and
- * small vectors here; its host matrices are dropped once uploaded.
+ * proxy's calls one at a time, waiting live calls before waiting research calls (but one research
+ * call after every `liveTurns` live calls while it waits, backends/turn_order.ts), each class in
+ * the order they come (a call cancelled before it starts is dropped), and reports a lost device.
+ * A prepared dictionary keeps only its GPU buffers and small vectors here; its host matrices are
+ * dropped once uploaded.
  * @module
  */
 
@@ -13,6 +15,7 @@ import { SaeError, wireError } from "../../domain/errors.ts";
 import type { SaeWeights } from "../../domain/sae/dictionary.ts";
 import type { Matrix, SparseRows } from "../../domain/sae/matrix.ts";
 import { type WebGpuBackend, webgpuBackend } from "./mod.ts";
+import { TurnOrder } from "../turn_order.ts";
 import {
   argumentBuffers,
   type GpuCall,
@@ -29,6 +32,8 @@ const prepared = new Map<number, Prepared>();
 /** Calls waiting their turn, and whether one runs. */
 const queue: GpuCall[] = [];
 let running = false;
+/** Which class goes next (replaced with the proxy's liveTurns at open). */
+let order = new TurnOrder();
 
 function reply(message: GpuReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -100,12 +105,15 @@ async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
 }
 
 /**
- * The next call to run: the oldest live one, else the oldest research one. (A release is queued
+ * The next call to run: the oldest of the class {@link TurnOrder} picks. (A release is queued
  * as research, so it waits behind everything posted before it.)
  */
 function next(): GpuCall | undefined {
-  const live = queue.findIndex((c) => c.priority === "live");
-  return queue.splice(live >= 0 ? live : 0, 1)[0];
+  const live = queue.filter((c) => c.priority === "live").length;
+  const turn = order.next({ live, research: queue.length - live });
+  if (turn === null) return undefined;
+  const at = queue.findIndex((c) => (c.priority === "live") === (turn === "live"));
+  return queue.splice(at, 1)[0];
 }
 
 /** Run the queued calls one after another, live ones first. */
@@ -150,6 +158,7 @@ self.onmessage = async (e: MessageEvent<GpuOpen | GpuCall | GpuCancel | GpuClose
   }
   if ("open" in m) {
     try {
+      order = new TurnOrder(m.liveTurns);
       backend = await webgpuBackend(m.open);
       backend.lost.then((reason) => reply({ lost: reason }));
       const opened: GpuOpened = {

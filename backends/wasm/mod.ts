@@ -62,6 +62,11 @@ export interface WasmBackendOptions {
   checkpointWork?: number;
   /** Told each time the watchdog (or a dead worker) replaces the workers, with the reason. */
   onReplaced?: (reason: string) => void;
+  /**
+   * Live rounds in a row a waiting research round lets pass (default 4; 0: research waits until
+   * no live round does). See backends/turn_order.ts.
+   */
+  liveTurns?: number;
 }
 
 /** A backend that also owns threads: close it when done. */
@@ -118,6 +123,7 @@ export async function wasmBackend(options: WasmBackendOptions = {}): Promise<Was
     spinMs: options.spinMs,
     watchdogMs: options.watchdogMs,
     onReplaced: options.onReplaced,
+    liveTurns: options.liveTurns,
   });
   const calls = new KernelCalls(pool, { heap, checkpointWork });
   const store = new WeightStore(calls, { precision });

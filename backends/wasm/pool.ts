@@ -61,6 +61,8 @@ export interface KernelPoolOptions {
   readonly watchdogMs?: number;
   /** Told each time the workers are replaced, with the reason. */
   readonly onReplaced?: (reason: string) => void;
+  /** Live rounds in a row a waiting research round lets pass (backends/turn_order.ts). */
+  readonly liveTurns?: number;
 }
 
 /** A round that could not finish: its workers were abandoned and are being replaced. */
@@ -89,7 +91,7 @@ export class KernelPool {
   readonly #watchdogMs: number;
   readonly #spinMs?: number;
   readonly #onReplaced?: (reason: string) => void;
-  readonly #queue = new RoundQueue();
+  readonly #queue: RoundQueue;
   #gen: Generation | null = null;
   /** The class of the round in flight (null when none). */
   #running: WorkClass | null = null;
@@ -105,6 +107,7 @@ export class KernelPool {
     this.#watchdogMs = options.watchdogMs ?? DEFAULT_WATCHDOG_MS;
     this.#spinMs = options.spinMs;
     this.#onReplaced = options.onReplaced;
+    this.#queue = new RoundQueue({ liveTurns: options.liveTurns });
   }
 
   /** Start `options.threads` workers over `heap`'s memory running `module`. */
@@ -145,7 +148,8 @@ export class KernelPool {
 
   /**
    * Run one round: `jobs[i]` (a parameter-block address, 0 for none) on worker i, and
-   * `options.then` after them. Waits for a turn first (live before research). Resolves to each
+   * `options.then` after them. Waits for a turn first (live before research, research after
+   * `liveTurns` live rounds in a row, wasm/round_queue.ts). Resolves to each
    * job's `run_job` result (1: stopped at a checkpoint, post it again to continue) followed by
    * the `then` job's (-1: not run); rejects with the kernel's error if a job threw, with
    * `signal.reason` if aborted before the round starts, and with a {@link KernelStuckError}

@@ -1,12 +1,14 @@
 /**
- * Turns at the kernel pool, one round at a time, in two classes: a waiting "live" round always
- * goes before every waiting "research" round; each class is first come, first served. A call
- * of many rounds queues again before each, so live work never waits for more than the round
- * in progress.
+ * Turns at the kernel pool, one round at a time, in two classes: waiting "live" rounds go
+ * before waiting "research" rounds, except that after `liveTurns` live rounds in a row while
+ * research waited one research round goes ({@link TurnOrder}); each class is first come, first
+ * served. A call of many rounds queues again before each, so live work waits for at most the
+ * round in progress and one research round, and research is never stopped by live work alone.
  * @module
  */
 
 import type { WorkClass } from "../backend.ts";
+import { TurnOrder } from "../turn_order.ts";
 
 interface Waiter {
   grant(): void;
@@ -18,6 +20,12 @@ export class RoundQueue {
   #busy = false;
   readonly #live: Waiter[] = [];
   readonly #research: Waiter[] = [];
+  readonly #order: TurnOrder;
+
+  /** A queue whose research turns let at most `options.liveTurns` live turns pass in a row. */
+  constructor(options?: { liveTurns?: number }) {
+    this.#order = new TurnOrder(options?.liveTurns);
+  }
 
   /** Turns waiting, per class. */
   get waiting(): { live: number; research: number } {
@@ -56,9 +64,10 @@ export class RoundQueue {
     });
   }
 
-  /** End the current turn and hand the pool to the next waiter (live first). */
+  /** End the current turn and hand the pool to the next waiter ({@link TurnOrder}). */
   release(): void {
-    const next = this.#live.shift() ?? this.#research.shift();
+    const turn = this.#order.next(this.waiting);
+    const next = turn === "live" ? this.#live.shift() : turn ? this.#research.shift() : undefined;
     if (next) next.grant();
     else this.#busy = false;
   }

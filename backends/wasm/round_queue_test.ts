@@ -13,7 +13,7 @@ function recorder(queue: RoundQueue) {
 }
 
 Deno.test("the first turn is immediate; waiting live turns go before research, FIFO in a class", async () => {
-  const queue = new RoundQueue();
+  const queue = new RoundQueue({ liveTurns: 0 });
   await queue.acquire("research");
   const { order, take } = recorder(queue);
   const all = [
@@ -52,4 +52,37 @@ Deno.test("rejectAll fails every waiting turn", async () => {
   await assert.rejects(a, /closing/);
   await assert.rejects(b, /closing/);
   queue.release();
+});
+
+Deno.test("a stream of live turns lets a waiting research turn through after liveTurns in a row", async () => {
+  for (const liveTurns of [1, 4]) {
+    const queue = new RoundQueue({ liveTurns });
+    await queue.acquire("live");
+    const { order, take } = recorder(queue);
+    const all = [take("r1", "research"), take("r2", "research")];
+    for (let i = 1; i <= 12; i++) all.push(take(`l${i}`, "live"));
+    queue.release();
+    await Promise.all(all);
+    const at = (name: string) => order.indexOf(name);
+    // Research goes after every `liveTurns` live turns, live order kept.
+    assert.equal(at("r1"), liveTurns, `${liveTurns}: ${order}`);
+    assert.equal(at("r2"), 2 * liveTurns + 1, `${liveTurns}: ${order}`);
+    assert.deepEqual(
+      order.filter((n) => n.startsWith("l")),
+      order.filter((n) => n[0] === "l").sort(
+        (a, b) => Number(a.slice(1)) - Number(b.slice(1)),
+      ),
+    );
+  }
+  // 0: research only once no live turn waits.
+  const strict = new RoundQueue({ liveTurns: 0 });
+  await strict.acquire("live");
+  const { order, take } = recorder(strict);
+  const all = [
+    take("r", "research"),
+    ...Array.from({ length: 9 }, (_, i) => take(`l${i}`, "live")),
+  ];
+  strict.release();
+  await Promise.all(all);
+  assert.equal(order.at(-1), "r");
 });
