@@ -156,8 +156,11 @@ async function main(): Promise<void> {
     throw e;
   });
   if (!info.isDirectory) throw new CliError(`--data ${dir} is not a folder`);
-  const datasets = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name)
-    .sort();
+  // Hidden folders (.ipynb_checkpoints, .cache) are not datasets.
+  const datasets = [...Deno.readDirSync(dir)].filter((e) =>
+    e.isDirectory && !e.name.startsWith(".")
+  )
+    .map((e) => e.name).sort();
   const required = ["train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"];
   const has = (folder: string, file: string) => {
     try {
@@ -182,6 +185,22 @@ async function main(): Promise<void> {
   });
   if (!values.dictionary && Deno.args.some((a) => a === "--k" || a.startsWith("--k="))) {
     throw new UsageError("--k sizes the SAE probes, which need --dictionary");
+  }
+  for (const name of datasets) {
+    const missing = required.filter((f) => !has(`${dir}/${name}`, f));
+    if (missing.length) {
+      throw new CliError(
+        `dataset ${dir}/${name} lacks ${missing.join(", ")} (each dataset folder holds ` +
+          `${required.join(", ")}; ood_x.npy and ood_y.npy are optional)`,
+      );
+    }
+    const ood = ["ood_x.npy", "ood_y.npy"].filter((f) => has(`${dir}/${name}`, f));
+    if (ood.length === 1) {
+      throw new CliError(
+        `dataset ${dir}/${name} has ${ood[0]} without its pair (the shifted set needs both ` +
+          "ood_x.npy and ood_y.npy)",
+      );
+    }
   }
   let encode: ((x: Matrix) => Promise<SparseRows>) | undefined;
   let close = () => {};
@@ -210,15 +229,6 @@ async function main(): Promise<void> {
       registry.close();
       backend.close?.();
     };
-  }
-  for (const name of datasets) {
-    const missing = required.filter((f) => !has(`${dir}/${name}`, f));
-    if (missing.length) {
-      throw new CliError(
-        `dataset ${dir}/${name} lacks ${missing.join(", ")} (each dataset folder holds ` +
-          `${required.join(", ")}; ood_x.npy and ood_y.npy are optional)`,
-      );
-    }
   }
   const methods: ProbeMethod[] = ["logistic", "pca", "knn", ...(encode ? ["sae" as const] : [])];
   const rows: BenchRow[] = [];

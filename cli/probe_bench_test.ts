@@ -157,6 +157,12 @@ Deno.test("probe-bench: a dataset lacking a file, or --data naming a dataset its
     r = await run(`${dir}/d`);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /is a dataset folder itself; pass the folder that holds it\n$/);
+    // A shifted set needs both files; hidden folders are not datasets.
+    await Deno.mkdir(`${dir}/.ipynb_checkpoints`);
+    write("ood_x.npy", test.x, [20, 8]);
+    r = await run(dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /has ood_x\.npy without its pair/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -166,6 +172,10 @@ Deno.test("probe-bench: --k without --dictionary, or above its d_sae, is a usage
   const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
   try {
     await Deno.mkdir(`${dir}/d`);
+    // Present (the usage errors come before the files are read).
+    for (const f of ["train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"]) {
+      await Deno.writeFile(`${dir}/d/${f}`, new Uint8Array());
+    }
     const run = async (extra: string[]) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", BENCH, "--data", dir, "--quick", ...extra],

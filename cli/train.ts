@@ -77,7 +77,8 @@ export const TRAIN_SPEC = {
     batch: {
       type: "integer",
       positive: true,
-      description: "Rows per step (default: 4096, at most 1/32 of the rows, at least 64).",
+      description:
+        "Rows per step (default: 4096, at most 1/32 of the rows, at least 64, never above the rows).",
     },
     ...SCHEDULE_OPTIONS,
     seed: { type: "integer", default: 0, description: "Seed of the init and the data order." },

@@ -69,11 +69,12 @@ function checkLabels(labels: number[][]): void {
         `labels row ${r} has ${row.length} classes, row 0 has ${classes}`,
       );
     }
-    const c = row.findIndex((v) => !(v >= 0) || !Number.isFinite(v));
+    const c = row.findIndex((v) => !(v >= 0) || !Number.isFinite(Math.fround(v)));
     if (c >= 0) {
       throw new SaeError(
         "invalid",
-        `labels[${r}][${c}] is ${row[c]}: labels are multi-hot (0 / 1) or non-negative weights`,
+        `labels[${r}][${c}] is ${row[c]}: labels are multi-hot (0 / 1) or non-negative weights ` +
+          "within f32 (at most about 3.4e38)",
       );
     }
   });

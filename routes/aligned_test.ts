@@ -116,6 +116,12 @@ Deno.test("aligned: unknown streams, width mismatches and unknown ids are clear 
       ],
       [
         `${URL_BASE}/concept-alignment`,
+        { streams: E.inputs, labels: E.inputs.a.map(() => [1.7e308, 0]) },
+        422,
+        /labels\[0\]\[0\] is 1\.7e\+308: .* within f32/,
+      ],
+      [
+        `${URL_BASE}/concept-alignment`,
         { streams: E.inputs, labels: E.inputs.a.map((_: unknown, r: number) => r ? [1, 0] : [1]) },
         422,
         /labels row 1 has 2 classes, row 0 has 1/,

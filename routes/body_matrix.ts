@@ -108,7 +108,8 @@ export function jsonSparse(
     if (!v.every((e) => typeof e === "number")) {
       throw new SaeError("malformed", `values[${r}] must hold numbers`);
     }
-    const big = v.findIndex((e) => Number.isFinite(e) && !Number.isFinite(Math.fround(e)));
+    // JSON has no infinity either: a non-finite value was a literal beyond f64 (1e400).
+    const big = v.findIndex((e) => !Number.isFinite(Math.fround(e)));
     if (big >= 0) throw overflow(`values[${r}][${big}]`, v[big]);
     const kept = ix.includes(-1) ? ix.flatMap((i, j) => (i === -1 ? [] : [j])) : null;
     const out = Float32Array.from(kept ? kept.map((j) => v[j]) : v);

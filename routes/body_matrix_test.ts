@@ -39,6 +39,10 @@ Deno.test("jsonSparse and npyMatrix check shapes and values", () => {
   assert.deepEqual(Array.from(codes.indices[0]), [0, 3]);
   assert.equal(kindOf(() => jsonSparse([[0]], [[1], [2]], { width: 0 })), "invalid");
   assert.equal(kindOf(() => jsonSparse([[-1]], [[1]], { width: 0 })), "invalid");
+  assert.throws(
+    () => jsonSparse([[0, 1]], JSON.parse("[[1, -1e400]]"), { width: 0 }),
+    /values\[0\]\[1\] is a literal beyond f64's range \(it reads as infinity\), which overflows f32/,
+  );
   // (-1, 0) is encode's padding: skipped, whatever the row's length.
   const padded = jsonSparse([[4, -1, -1], [-1]], [[2, 0, 0], [0]], { width: 0 });
   assert.deepEqual(padded.indices.map((ix) => Array.from(ix)), [[4], []]);

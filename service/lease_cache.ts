@@ -63,8 +63,11 @@ export interface LeaseCacheOptions<K, V> {
   readonly backoff: Readonly<Record<FailureKind, Backoff>>;
   /** How a load error backs off, or null when it is not remembered. */
   readonly classify: (error: unknown) => FailureKind | null;
-  /** The error to throw for a remembered failure with `delayMs` left; default: as it was. */
-  readonly annotate?: (error: unknown, delayMs: number) => unknown;
+  /**
+   * The error to throw for a remembered failure of `failure.kind` with `failure.delayMs` left;
+   * default: as it was.
+   */
+  readonly annotate?: (error: unknown, failure: { delayMs: number; kind: FailureKind }) => unknown;
   /** Free what a value holds; called when it is evicted and at `clear`. */
   readonly dispose?: (value: V) => void;
   /** Called after each successful load (the registry collects the load's garbage). */
@@ -155,7 +158,13 @@ export class LeaseCache<K, V> {
   recall(key: K, version: string): Recalled | undefined {
     const failed = this.#failures.get(this.#options.keyOf(key));
     if (failed?.version !== version || this.#now() >= failed.retryAt) return undefined;
-    return { kind: failed.kind, error: this.#annotate(failed.error, failed.retryAt - this.#now()) };
+    return {
+      kind: failed.kind,
+      error: this.#annotate(failed.error, {
+        delayMs: failed.retryAt - this.#now(),
+        kind: failed.kind,
+      }),
+    };
   }
 
   /**
@@ -170,7 +179,7 @@ export class LeaseCache<K, V> {
     const { firstMs, maxMs } = this.#options.backoff[kind];
     const delay = Math.min(maxMs, firstMs * 2 ** Math.min(failures - 1, 30));
     this.#failures.set(k, { error, kind, version, failures, retryAt: this.#now() + delay });
-    return this.#annotate(error, delay);
+    return this.#annotate(error, { delayMs: delay, kind });
   }
 
   /** Drop every loaded value (disposing each) and every remembered failure. */
@@ -235,7 +244,7 @@ export class LeaseCache<K, V> {
     }
   }
 
-  #annotate(error: unknown, delayMs: number): unknown {
-    return this.#options.annotate ? this.#options.annotate(error, delayMs) : error;
+  #annotate(error: unknown, failure: { delayMs: number; kind: FailureKind }): unknown {
+    return this.#options.annotate ? this.#options.annotate(error, failure) : error;
   }
 }

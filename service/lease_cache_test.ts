@@ -30,7 +30,7 @@ function cache(
     backoff: { broken: { firstMs: 1000, maxMs: 4000 }, transient: { firstMs: 100, maxMs: 100 } },
     classify: (e): FailureKind | null =>
       e instanceof Broken ? "broken" : e instanceof Flaky ? "transient" : null,
-    annotate: (e, delayMs) => new Error(`${(e as Error).message} (retry in ${delayMs})`),
+    annotate: (e, { delayMs }) => new Error(`${(e as Error).message} (retry in ${delayMs})`),
     dispose: (v) => disposed.push(v),
     onEvict: (k) => evicted.push(`${k.kind}:${k.id}`),
     now: () => clock.t,

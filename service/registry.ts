@@ -233,14 +233,17 @@ export class Registry {
     if (!isAlignedFolder(files)) {
       throw new SaeError("not_found", `no aligned dictionary ${JSON.stringify(id)} in the store`);
     }
+    const key: EntryKey = { kind: "aligned", id };
+    const listing = listingOf(files);
+    const failed = this.#cache.recall(key, listing);
+    if (failed?.kind === "broken") throw failed.error;
     const summary = await summarizeAligned(this.#store, id, { files, loaded: false });
-    if (summary.error) {
-      throw new SaeError(
-        "unavailable",
-        `aligned dictionary ${id} cannot be read: ${summary.error}`,
-      );
-    }
-    return summary;
+    if (!summary.error) return summary;
+    const error = new SaeError(
+      "unavailable",
+      `aligned dictionary ${id} cannot be read: ${summary.error}`,
+    );
+    throw this.#cache.remember(key, error, { kind: "broken", version: listing });
   }
 
   /** One dictionary, described; throws "not_found" when no known family's files are there. */

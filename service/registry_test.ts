@@ -393,3 +393,58 @@ Deno.test("list: explanation summaries are read once for concurrent listings, an
     registry.close();
   }
 });
+
+Deno.test("HTTP: a broken dictionary met first through a route that describes it says retryable false, and so does encode after", async () => {
+  const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-describe-" });
+  await Deno.mkdir(join(root, ID));
+  for await (const e of Deno.readDir(join(FIXTURE_DICTS, ID))) {
+    if (e.isFile) await Deno.copyFile(join(FIXTURE_DICTS, ID, e.name), join(root, ID, e.name));
+  }
+  await truncateWeights(root, 200);
+  const { app, registry } = testApp({ store: fileStore(root) });
+  try {
+    const card = await app.request(`/v1/dictionaries/${ID}/features/0`);
+    assert.equal(card.status, 503);
+    assert.equal((await card.json()).retryable, false, "the describing route");
+    const enc = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/encode`,
+      body: { activations: [[0]] },
+    });
+    assert.equal(enc.status, 503);
+    assert.equal((await enc.json()).retryable, false, "encode after it");
+  } finally {
+    registry.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("HTTP: a broken aligned dictionary's GET is a remembered 503 with Retry-After, retryable false", async () => {
+  const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-aligned-" });
+  const id = "aligned_tiny";
+  await Deno.mkdir(join(root, id));
+  await Deno.copyFile(
+    join(FIXTURE_DICTS, id, "aligned.safetensors"),
+    join(root, id, "aligned.safetensors"),
+  );
+  await Deno.writeTextFile(
+    join(root, id, "saeserve.json"),
+    '{"kind": "aligned", "latents": "many"}',
+  );
+  const store = probe(fileStore(root));
+  const { app, registry } = testApp({ store });
+  try {
+    const first = await app.request(`/v1/aligned/${id}`);
+    assert.equal(first.status, 503);
+    assert.equal(first.headers.get("retry-after"), "1");
+    const body = await first.json();
+    assert.equal(body.retryable, false);
+    const opens = store.opens;
+    const second = await app.request(`/v1/aligned/${id}`);
+    assert.equal(second.status, 503);
+    assert.equal((await second.json()).detail, body.detail);
+    assert.equal(store.opens, opens, "the second request read no file");
+  } finally {
+    registry.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -54,19 +54,45 @@ const VULKAN_ICDS = "/usr/share/vulkan/icd.d";
  * `deno test` runs modules on Tokio's blocking threads, ends them with `shutdown_background()`
  * and exits, so a thread that made an EGL context current frees its thread-specific data while
  * the main thread runs libEGL's and libGLdispatch's destructors. With Vulkan only no EGL is
- * loaded. Without lavapipe the tests run on llvmpipe through GL as before.
+ * loaded. Without lavapipe (or when it gives no adapter) the tests run on llvmpipe through GL
+ * as before. A machine with a hardware GPU and lavapipe installed tests on lavapipe too; set
+ * DENO_WEBGPU_BACKEND (or VK_ICD_FILENAMES) to choose otherwise: nothing is then changed.
  */
 function webgpuEnv(): Record<string, string> {
-  if (Deno.env.get("DENO_WEBGPU_BACKEND")) return {};
-  let icd: string | undefined;
+  const chosen = ["DENO_WEBGPU_BACKEND", "VK_ICD_FILENAMES", "VK_DRIVER_FILES"];
+  if (chosen.some((name) => Deno.env.get(name))) return {};
+  let icds: string[];
   try {
-    icd = [...Deno.readDirSync(VULKAN_ICDS)].map((e) => e.name)
-      .find((name) => /^lvp_icd\..*\.json$/.test(name));
+    icds = [...Deno.readDirSync(VULKAN_ICDS)].map((e) => e.name);
   } catch {
     return {};
   }
-  // Only lavapipe: the loader then reads no other driver (they print errors without a display).
-  return icd ? { DENO_WEBGPU_BACKEND: "vulkan", VK_ICD_FILENAMES: `${VULKAN_ICDS}/${icd}` } : {};
+  // This machine's architecture (a multiarch host also lists lvp_icd.i686.json).
+  const icd = icds.find((name) => name === `lvp_icd.${Deno.build.arch}.json`);
+  if (!icd) return {};
+  const env: Record<string, string> = {
+    DENO_WEBGPU_BACKEND: "vulkan",
+    // Only lavapipe: the loader then opens no hardware driver.
+    VK_ICD_FILENAMES: `${VULKAN_ICDS}/${icd}`,
+  };
+  // libwayland, which lavapipe loads, prints "XDG_RUNTIME_DIR is invalid or not set" at each
+  // adapter request when the variable is missing (containers, CI): give it a private folder.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+    env.XDG_RUNTIME_DIR = Deno.makeTempDirSync({ prefix: "saeserve-xdg-" });
+  }
+  // A driver that does not load gives no adapter, and every WebGPU test would be ignored.
+  const probe = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "console.log(!!(await navigator.gpu?.requestAdapter()))"],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  if (new TextDecoder().decode(probe.stdout).trim() !== "true") {
+    console.log(`webgpu: lavapipe (${env.VK_ICD_FILENAMES}) gave no adapter; using the default`);
+    if (env.XDG_RUNTIME_DIR) Deno.removeSync(env.XDG_RUNTIME_DIR);
+    return {};
+  }
+  return env;
 }
 
 const SUMMARY =
@@ -110,6 +136,7 @@ const runs = halves.map(async (files) => {
   };
 });
 const results = await Promise.all(runs);
+if (gpu.XDG_RUNTIME_DIR) Deno.removeSync(gpu.XDG_RUNTIME_DIR, { recursive: true });
 const sum = (key: "passed" | "steps" | "failed" | "ignored") =>
   results.reduce((n, r) => n + r[key], 0);
 const ok = results.every((r) => r.ok && r.summarized);

@@ -93,25 +93,37 @@ function nonFinite(value: unknown, path: string): [string, number] | undefined {
   return undefined;
 }
 
-/** `interventions` as a list: one on its own is a list of one; TypeError for anything else. */
+/**
+ * `interventions` as a list: one on its own (a plain object) is a list of one, any other
+ * iterable is taken element by element; TypeError for anything else.
+ */
 function interventionList(
-  interventions: Intervention | readonly Intervention[],
+  interventions: Intervention | Iterable<Intervention>,
 ): readonly Intervention[] {
   const what =
     "interventions must be a list of interventions (objects such as clamp(3, 1) returns)";
-  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown) => {
+    if (typeof v !== "object" || v === null) return false;
+    const proto = Object.getPrototypeOf(v);
+    return proto === Object.prototype || proto === null;
+  };
   if (isObject(interventions)) return [interventions as Intervention];
-  if (!Array.isArray(interventions)) {
-    throw new TypeError(`${what}, got ${typeof interventions}`);
+  const iterable = typeof interventions === "object" && interventions !== null &&
+    Symbol.iterator in interventions && !ArrayBuffer.isView(interventions);
+  if (!iterable) {
+    const kind = interventions === null ? "null" : typeof interventions;
+    throw new TypeError(
+      `${what}, got ${ArrayBuffer.isView(interventions) ? "a typed array" : kind}`,
+    );
   }
-  const list: readonly unknown[] = interventions;
+  const list: readonly unknown[] = Array.from(interventions as Iterable<unknown>);
   const n = list.findIndex((iv) => !isObject(iv));
   if (n >= 0) {
     throw new TypeError(
       `${what}: element ${n} is ${Array.isArray(list[n]) ? "an array" : typeof list[n]}`,
     );
   }
-  return interventions as readonly Intervention[];
+  return list as readonly Intervention[];
 }
 
 function rowsOf(m: Matrix): number[][] {
@@ -340,7 +352,7 @@ export class Client {
   async steer(
     id: string,
     x: Activations,
-    interventions: Intervention | readonly Intervention[],
+    interventions: Intervention | Iterable<Intervention>,
   ): Promise<Matrix> {
     const m = toMatrix(x);
     const list = interventionList(interventions);

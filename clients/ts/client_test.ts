@@ -321,6 +321,9 @@ Deno.test("TypeScript client: steer takes one intervention on its own, refuses o
     [7, ", got number"],
     [[add(1, 1), 7], ": element 1 is number"],
     [[[add(1, 1)]], ": element 0 is an array"],
+    [new Float32Array(2), ", got a typed array"],
+    [new Map([[1, 2]]), ": element 0 is an array"],
+    [null, ", got null"],
   ] as const;
   for (const [bad, named] of notInterventions) {
     await assert.rejects(client.steer(ID, x, bad as unknown as Intervention[]), {
@@ -333,4 +336,8 @@ Deno.test("TypeScript client: steer takes one intervention on its own, refuses o
   await client.steer(ID, x, add(1, 1));
   const query = new URL(sent[0].url).searchParams.get("interventions");
   assert.deepEqual(JSON.parse(query!), [{ feature: 1, mode: "add", value: 1 }]);
+  // Any iterable of interventions is taken as a list (a Set, a generator).
+  await client.steer(ID, x, new Set([add(2, 1), add(3, 1)]));
+  const fromSet = new URL(sent[1].url).searchParams.get("interventions");
+  assert.deepEqual(JSON.parse(fromSet!).map((i: { feature: number }) => i.feature), [2, 3]);
 });

@@ -42,8 +42,8 @@ export function runSteps(rows: number, options: RunLengthOptions): number {
 }
 
 /**
- * Rows per step for `rows` rows of data: `preferred`, but at most 1/32 of the data (>= 64),
- * and never more rows than there are (a batch would repeat rows).
+ * Rows per step for `rows` rows of data: `preferred`, but at most 1/32 of the data, at least
+ * 64, and never more rows than there are (a batch would repeat rows), which comes first.
  */
 export function defaultBatch(rows: number, preferred: number): number {
   let cap = 64;

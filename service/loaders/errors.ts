@@ -31,16 +31,21 @@ export function failureKind(error: unknown): FailureKind | null {
 
 /**
  * `error` again, with `retry_after` (whole seconds) when it is a 503, and `retryable: false`
- * when the files are broken: sending the request again fails the same way until someone fixes
- * them, so clients raise at once instead of retrying through the first backoffs.
+ * when the failure is of kind "broken" (files that cannot be read or fail their checks, a
+ * dictionary over the memory budget): sending the request again fails the same way until the
+ * files change, so clients raise at once instead of retrying through the first backoffs.
  */
-export function withRetryAfter(error: unknown, delayMs: number): unknown {
+export function withRetryAfter(
+  error: unknown,
+  failure: { delayMs: number; kind: FailureKind },
+): unknown {
   if (
     !(error instanceof SaeError) || (error.kind !== "unavailable" && error.kind !== "integrity")
   ) {
     return error;
   }
-  const broken = failureKind(error) === "broken";
+  const { delayMs } = failure;
+  const broken = failure.kind === "broken";
   return new SaeError(error.kind, error.message, {
     cause: error,
     info: {

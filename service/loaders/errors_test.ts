@@ -35,36 +35,43 @@ Deno.test("loader errors: each failure's backoff kind", () => {
 });
 
 Deno.test("loader errors: withRetryAfter adds whole seconds (at least 1) to 503s only", () => {
+  const transient = (delayMs: number) => ({ delayMs, kind: "transient" as const });
   const down = new SaeError("unavailable", "store down", { info: { store: "s3" } });
-  const later = withRetryAfter(down, 1500);
+  const later = withRetryAfter(down, transient(1500));
   assert.ok(later instanceof SaeError && later !== down);
   assert.equal(later.kind, "unavailable");
   assert.equal(later.message, "store down");
   assert.equal(later.cause, down);
   assert.deepEqual(later.info, { store: "s3", retry_after: 2 });
-  assert.deepEqual((withRetryAfter(down, 0) as SaeError).info?.retry_after, 1);
-  assert.deepEqual((withRetryAfter(down, 3000) as SaeError).info?.retry_after, 3);
-  const integrity = new SaeError("integrity", "sha256 differs");
-  assert.deepEqual((withRetryAfter(integrity, 10) as SaeError).info, {
-    retry_after: 1,
-    retryable: false,
-  });
-  // Broken files fail the same way until they change: clients should not retry them.
-  const broken = unreadable("dictionary gpt2", new FormatError("cfg.json", "not valid JSON"));
-  assert.deepEqual((withRetryAfter(broken, 1000) as SaeError).info, {
-    retry_after: 1,
-    retryable: false,
-  });
-  assert.equal(
-    (withRetryAfter(new OverBudgetError("unavailable", "too big"), 1) as SaeError)
-      .info?.retryable,
-    false,
-  );
+  assert.deepEqual((withRetryAfter(down, transient(0)) as SaeError).info?.retry_after, 1);
+  assert.deepEqual((withRetryAfter(down, transient(3000)) as SaeError).info?.retry_after, 3);
   for (
     const same of [new SaeError("not_found", "x"), new SaeError("invalid", "y"), new Error("z")]
   ) {
-    assert.equal(withRetryAfter(same, 5000), same);
+    assert.equal(withRetryAfter(same, transient(5000)), same);
   }
+});
+
+Deno.test("loader errors: a failure remembered as broken says retryable false, whatever its error", () => {
+  const broken = (delayMs: number) => ({ delayMs, kind: "broken" as const });
+  const integrity = new SaeError("integrity", "sha256 differs");
+  assert.deepEqual((withRetryAfter(integrity, broken(10)) as SaeError).info, {
+    retry_after: 1,
+    retryable: false,
+  });
+  const unread = unreadable("dictionary gpt2", new FormatError("cfg.json", "not valid JSON"));
+  assert.deepEqual((withRetryAfter(unread, broken(1000)) as SaeError).info, {
+    retry_after: 1,
+    retryable: false,
+  });
+  // The kind decides, not the error's type: describe() remembers a plain 503 as broken.
+  const plain = new SaeError("unavailable", "dictionary x cannot be read: header too long");
+  assert.equal((withRetryAfter(plain, broken(1)) as SaeError).info?.retryable, false);
+  assert.equal(
+    (withRetryAfter(new OverBudgetError("unavailable", "too big"), broken(1)) as SaeError)
+      .info?.retryable,
+    false,
+  );
 });
 
 Deno.test("loader errors: a broken file is the server's 503, other errors pass through", () => {
