@@ -6,17 +6,24 @@
  * layer grid of node scores; layers read from names like "L9H6"). `--help` lists every option
  * and what the data must be: paired task (label 1) / corrupted (label 0) examples. Warnings
  * (unbalanced or unpaired labels, no head separating) go to stderr as `warning: ...` lines and
- * into circuit.json's `warnings`.
+ * into circuit.json's `warnings`. DIR is created (or refused) before any work; options out of
+ * range (the HTTP API's rules) and a diverging run end in one `error: ...` line.
  * @module
  */
 
-import { circuitDocument, discoverCircuit } from "../domain/features/circuits.ts";
+import {
+  circuitDocument,
+  discoverCircuit,
+  discoverOptionsProblem,
+  type OptionNames,
+} from "../domain/features/circuits.ts";
 import { decodeNpy, decodeNpyLabels } from "../domain/io/npy.ts";
 import { openBackend } from "../backends/select.ts";
 import { BACKEND_OPTION } from "./common_options.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
 import { scoreGridSvg } from "./circuit_svg.ts";
+import { outputFolder } from "./locations.ts";
 
 /** The options of `deno task circuits`. */
 export const CIRCUITS_SPEC = {
@@ -58,15 +65,20 @@ export const CIRCUITS_SPEC = {
       placeholder: "H,H",
       description: "Indices of the true circuit's heads (adds ROC AUC).",
     },
-    latents: { type: "integer", default: 200, positive: true, description: "SAE latents." },
-    l1: { type: "number", default: 0.02, description: "SAE sparsity coefficient." },
+    latents: {
+      type: "integer",
+      default: 200,
+      positive: true,
+      description: "SAE latents (at least 2).",
+    },
+    l1: { type: "number", default: 0.02, description: "SAE sparsity coefficient (>= 0)." },
     epochs: { type: "integer", default: 500, positive: true, description: "SAE training epochs." },
     lr: { type: "number", default: 0.001, positive: true, description: "Learning rate." },
     "train-examples": {
       type: "integer",
-      default: 10,
       positive: true,
-      description: "Examples the SAE is trained on.",
+      placeholder: "N",
+      description: "Examples the SAE trains on, 2 up to all (default 10, or all if fewer).",
     },
     seed: { type: "integer", default: 0, description: "Seed of the SAE init." },
     out: { type: "string", default: ".", placeholder: "DIR", description: "Output folder." },
@@ -74,8 +86,19 @@ export const CIRCUITS_SPEC = {
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
+/** The options as this CLI names them, in error messages (e.g. "lower --lr"). */
+const OPTION_NAMES: OptionNames = {
+  latents: "--latents",
+  l1: "--l1",
+  epochs: "--epochs",
+  lr: "--lr",
+  trainExamples: "--train-examples",
+};
+
 async function main(): Promise<void> {
   const values = parseOptions(CIRCUITS_SPEC, Deno.args);
+  // Where the result goes is checked before any work: a run must not end in a failed write.
+  const output = await outputFolder(values.out, { env: Deno.env.toObject() });
   const t = decodeNpy(await Deno.readFile(values.data), { name: values.data });
   if (t.shape.length !== 3) {
     throw new CliError(`${values.data} must be 3-D [examples, heads, d_model]`);
@@ -103,23 +126,27 @@ async function main(): Promise<void> {
   if (truth?.some((h) => !Number.isInteger(h) || h < 0 || h >= heads)) {
     throw new UsageError(`--ground-truth must list head indices in 0..${heads - 1}`);
   }
+  const settings = {
+    latents: values.latents,
+    l1: values.l1,
+    epochs: values.epochs,
+    lr: values.lr,
+    trainExamples: values["train-examples"],
+    seed: values.seed,
+    optionNames: OPTION_NAMES,
+  };
+  // The rules the HTTP API applies too (e.g. --train-examples at most the examples given).
+  const problem = discoverOptionsProblem({ examples: t.shape[0] }, settings);
+  if (problem) throw new UsageError(problem);
   const backend = await openBackend(values.backend);
   try {
+    // A diverging run fails here with one error line naming --lr; nothing is written.
     const result = await discoverCircuit(backend, {
       examples: t.shape[0],
       heads,
       dModel: t.shape[2],
       data: t.data,
-    }, {
-      labels,
-      groundTruth: truth,
-      latents: values.latents,
-      l1: values.l1,
-      epochs: values.epochs,
-      lr: values.lr,
-      trainExamples: values["train-examples"],
-      seed: values.seed,
-    });
+    }, { ...settings, labels, groundTruth: truth });
     console.log("rank  head      node score  edge score  positive-only codes");
     result.heads.slice(0, 20).forEach((h, i) =>
       console.log(
@@ -135,11 +162,7 @@ async function main(): Promise<void> {
     }
     console.log(`timings (ms): ${JSON.stringify(result.timingsMs)}`);
     for (const w of result.warnings) console.error(`warning: ${w}`);
-    await Deno.mkdir(values.out, { recursive: true });
-    await Deno.writeTextFile(
-      `${values.out}/circuit.json`,
-      JSON.stringify(circuitDocument(result, { names }), null, 2) + "\n",
-    );
+    const json = JSON.stringify(circuitDocument(result, { names }), null, 2) + "\n";
     const byHead = new Array(heads).fill(0);
     const codes = new Array(heads).fill(0);
     for (const h of result.heads) {
@@ -153,7 +176,10 @@ async function main(): Promise<void> {
       codes,
       warnings: result.warnings,
     });
-    await Deno.writeTextFile(`${values.out}/circuit.svg`, svg);
+    const text = new TextEncoder();
+    await output.write(
+      new Map([["circuit.json", text.encode(json)], ["circuit.svg", text.encode(svg)]]),
+    );
   } finally {
     backend.close?.();
   }

@@ -1,7 +1,8 @@
 /**
  * `deno task circuits` end to end on a small planted .npy pair: ranked table on stdout,
  * circuit.json and the head x layer SVG written; on the real fixture no warning and a readable
- * SVG; on unpaired data a warning line on stderr and in circuit.json.
+ * SVG; on unpaired data a warning line on stderr and in circuit.json; a bad --out, options out of
+ * range and a diverging run refused in one error line, before any work where they can be.
  * @module
  */
 
@@ -180,6 +181,74 @@ Deno.test("circuits CLI: a non-finite head output is one error line naming the e
     ]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /x\.npy: non-finite value in example 2, head 1\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("circuits CLI: a diverging run is one error line naming --lr, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
+  try {
+    const r = await runCircuits([
+      "--data",
+      `${FIXTURE}head_outputs.npy`,
+      "--labels",
+      `${FIXTURE}labels.npy`,
+      "--lr",
+      "1e9",
+      "--epochs",
+      "50",
+      "--out",
+      `${dir}/out`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: training diverged \(.*\); lower --lr \(it was 1\.00e\+9\)\n$/);
+    assert.equal(r.stdout, "");
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("circuits CLI: options out of range are refused as the HTTP API refuses them", async () => {
+  const fixture = ["--data", `${FIXTURE}head_outputs.npy`, "--labels", `${FIXTURE}labels.npy`];
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
+  try {
+    const cases: [string[], RegExp][] = [
+      [["--train-examples", "1000"], /^error: --train-examples 1000 is more than the 80 examples /],
+      [["--train-examples", "1"], /^error: --train-examples must be an integer of at least 2/],
+      [["--latents", "1"], /^error: --latents must be an integer of at least 2, not 1/],
+      [["--l1", "-0.5"], /^error: --l1 must be a number >= 0/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await runCircuits([...fixture, ...args, "--out", dir]);
+      assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+      assert.match(r.stderr, pattern);
+      assert.equal(r.stdout, "", `${args}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("circuits CLI: an --out that cannot be a folder is refused before any work", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-circuits-" });
+  try {
+    await Deno.writeTextFile(`${dir}/taken`, "a file, not a folder\n");
+    for (const out of [`${dir}/taken`, `${dir}/taken/sub`]) {
+      const r = await runCircuits([
+        "--data",
+        `${FIXTURE}head_outputs.npy`,
+        "--labels",
+        `${FIXTURE}labels.npy`,
+        "--out",
+        out,
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      const escaped = out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      assert.match(r.stderr, new RegExp(`^error: --out ${escaped}: cannot create it \\(.+\\)\n$`));
+      assert.equal(r.stdout, "", "no ranking: nothing was computed"); // it used to train first
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

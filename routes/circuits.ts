@@ -6,7 +6,12 @@
  */
 
 import type { z } from "zod";
-import { circuitDocument, type HeadOutputs } from "../domain/features/circuits.ts";
+import {
+  circuitDocument,
+  discoverOptionsProblem,
+  type HeadOutputs,
+  type OptionNames,
+} from "../domain/features/circuits.ts";
 import { requestSignal } from "./request_signal.ts";
 import { SaeError } from "../domain/errors.ts";
 import { decodeNpy } from "../domain/io/npy.ts";
@@ -18,6 +23,15 @@ import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
 import { CircuitResponseSchema } from "./response_schemas.ts";
 import { limitsOf } from "./limits.ts";
 import { binaryLabels, CircuitOptionsSchema, CircuitRequestSchema } from "./schemas.ts";
+
+/** The options as a request names them, in 422 details (e.g. "lower options.lr"). */
+const OPTION_NAMES: OptionNames = {
+  latents: "options.latents",
+  l1: "options.l1",
+  epochs: "options.epochs",
+  lr: "options.lr",
+  trainExamples: "options.train_examples",
+};
 
 /** Head outputs from nested JSON arrays, checked rectangular and finite. */
 function fromJson(rows: number[][][]): HeadOutputs {
@@ -167,19 +181,25 @@ async function discover(c: AppContext, deps: AppDeps): Promise<Response> {
     trainExamples: options.train_examples,
     groundTruth: truth,
   });
+  // Absent, train_examples is 10 or every example when fewer; given, at most the examples.
+  const given = (rawOptions as { train_examples?: unknown } | undefined)?.train_examples;
+  const settings = {
+    latents: options.latents,
+    l1: options.l1,
+    epochs: options.epochs,
+    lr: options.lr,
+    trainExamples: given === undefined ? undefined : options.train_examples,
+    seed: options.seed,
+    optionNames: OPTION_NAMES,
+  };
+  // The rules the CLI applies too (e.g. train_examples at most the examples given).
+  const problem = discoverOptionsProblem(x, settings);
+  if (problem) throw new SaeError("invalid", problem);
   // Training and scoring run on a research worker, abandoned when the request is.
   const result = await deps.jobs.run("circuits_discover", {
     x,
-    options: {
-      labels,
-      groundTruth: truth,
-      latents: options.latents,
-      l1: options.l1,
-      epochs: options.epochs,
-      lr: options.lr,
-      trainExamples: options.train_examples,
-      seed: options.seed,
-    },
+    // A diverging run fails there as a 422 naming options.lr.
+    options: { ...settings, labels, groundTruth: truth },
   }, { signal: requestSignal(c) });
   // The schema documents what the domain writes: a drift between them fails to compile here.
   const answer: z.infer<typeof CircuitResponseSchema> = circuitDocument(result, { names });

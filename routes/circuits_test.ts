@@ -1,6 +1,7 @@
 /**
  * /v1/circuits/discover on planted data (two heads whose outputs differ between task and
- * corrupted prompts), in JSON and .npy form, and its input checks.
+ * corrupted prompts), in JSON and .npy form; on pure noise (tied evidence, tied edge scores);
+ * and its input checks, out-of-range options and a diverging run included.
  * @module
  */
 
@@ -86,6 +87,64 @@ Deno.test("circuits: bad input gets a clear 4xx", async () => {
     for (const [body, pattern] of cases) {
       const res = await postJson(app, { path: "/v1/circuits/discover", body: body });
       assert.equal(res.status, 422, JSON.stringify(body).slice(0, 60));
+      assert.match((await res.json()).detail, pattern);
+    }
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("circuits: on pure noise every head pair ties, so edge scores tie (edge ROC AUC 0.5)", async () => {
+  const { app, registry } = testApp();
+  try {
+    // 12 random examples x 6 heads x d 8 (a new-user trial's check): the head pairs tie in
+    // positive-only code pairs, and the ties used to go to the lowest head indices (edge scores
+    // 0.651, 0.240, 0.032, ..., edge ROC AUC 1 for ground truth [0, 1]).
+    const uniform = seededRandom(1);
+    const res = await postJson(app, {
+      path: "/v1/circuits/discover",
+      body: {
+        head_outputs: Array.from(
+          { length: 12 },
+          () => Array.from({ length: 6 }, () => Array.from({ length: 8 }, () => uniform() - 0.5)),
+        ),
+        labels: Array.from({ length: 12 }, (_, e) => (e % 2 === 0 ? 1 : 0)),
+        ground_truth: [0, 1],
+        options: { epochs: 20 },
+      },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = await res.json();
+    const scores = body.heads.map((h: { edge_score: number }) => h.edge_score);
+    assert.deepEqual(scores, scores.map(() => 1 / 6));
+    assert.equal(body.roc_auc.edge, 0.5);
+    assert.deepEqual(body.edges, []); // no pair ranks above the others
+  } finally {
+    registry.close();
+  }
+});
+
+Deno.test("circuits: out-of-range options and a diverging run are 422s naming the option", async () => {
+  const { app, registry } = testApp();
+  try {
+    const { outputs, labels } = planted(12);
+    const cases: [Record<string, number>, RegExp][] = [
+      [
+        { train_examples: 100000 },
+        /^options\.train_examples 100000 is more than the 12 examples given; .*at most 12/,
+      ],
+      [
+        { lr: 1e300, epochs: 20, latents: 8 },
+        /^training diverged \(.*\); lower options\.lr \(it was 1\.00e\+300\)$/,
+      ],
+    ];
+    for (const [options, pattern] of cases) {
+      const res = await postJson(app, {
+        path: "/v1/circuits/discover",
+        body: { head_outputs: outputs, labels, options },
+      });
+      assert.equal(res.status, 422, JSON.stringify(options));
+      assert.match(res.headers.get("content-type") ?? "", /problem\+json/);
       assert.match((await res.json()).detail, pattern);
     }
   } finally {

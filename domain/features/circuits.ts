@@ -9,10 +9,26 @@
 import type { Cancellation } from "../cancellation.ts";
 
 import type { Backend } from "../../backends/backend.ts";
+import { SaeError } from "../errors.ts";
 import { type Matrix, matrix } from "../sae/matrix.ts";
 import { rocAuc } from "../probe/roc_auc.ts";
-import { trainSae } from "../train/trainer.ts";
+import { type TrainResult, trainSae } from "../train/trainer.ts";
 import { circuitWarnings } from "./circuit_checks.ts";
+import {
+  discoverOptionsProblem,
+  type DiscoverSettings,
+  LIBRARY_OPTION_NAMES,
+  trainExamplesOf,
+} from "./circuits_options.ts";
+
+export {
+  DEFAULT_TRAIN_EXAMPLES,
+  discoverOptionsProblem,
+  type DiscoverSettings,
+  LIBRARY_OPTION_NAMES,
+  type OptionNames,
+  trainExamplesOf,
+} from "./circuits_options.ts";
 
 /** Head outputs [examples, heads, d_model] (row-major). */
 export interface HeadOutputs {
@@ -22,15 +38,8 @@ export interface HeadOutputs {
   readonly data: Float32Array;
 }
 
-/** Discovery options (the paper's defaults). */
-export interface DiscoverOptions {
-  readonly latents?: number;
-  readonly l1?: number;
-  readonly epochs?: number;
-  readonly lr?: number;
-  /** Examples the SAE trains on (half positive, half negative where possible). */
-  readonly trainExamples?: number;
-  readonly seed?: number;
+/** Discovery options (the paper's defaults), the ground truth and cancellation. */
+export interface DiscoverOptions extends DiscoverSettings {
   /** Indices of the known circuit heads, for ROC AUC. */
   readonly groundTruth?: readonly number[];
   /** Polled every training step: stop when the work is abandoned. */
@@ -118,13 +127,22 @@ export function nodeCounts(
 /**
  * Edge scores: per head pair, the distinct (code_a, code_b) pairs seen on positives and never on
  * negatives; pairs ranked by that count; heads tallied over the top half of the pairs (the
- * paper's top n_heads^2 / 2 of ordered pairs).
+ * paper's top n_heads^2 / 2 of ordered pairs). Pairs with equal counts are equal evidence, so
+ * their order never matters: where the cut at half falls inside a group of equal counts, each
+ * pair of that group is tallied by the share of the remaining places it would get on average
+ * over every order of the group (places left / group size), and `top` (the pairs listed as top
+ * edges) holds only the pairs ranked above the cut without such a tie. `pairs` lists every pair,
+ * highest count first (then by head index, for display only).
  */
 export function edgeScores(
   codes: Int32Array[],
   labels: ArrayLike<number>,
   options: { heads: number },
-): { pairs: { heads: [number, number]; count: number }[]; tally: number[] } {
+): {
+  pairs: { heads: [number, number]; count: number }[];
+  tally: number[];
+  top: { heads: [number, number]; count: number }[];
+} {
   const { heads } = options;
   const pairs: { heads: [number, number]; count: number }[] = [];
   for (let a = 0; a < heads; a++) {
@@ -138,12 +156,29 @@ export function edgeScores(
     }
   }
   pairs.sort((p, q) => q.count - p.count || p.heads[0] - q.heads[0] || p.heads[1] - q.heads[1]);
-  const tally = new Array(heads).fill(0);
-  for (const p of pairs.slice(0, Math.ceil(pairs.length / 2))) {
-    tally[p.heads[0]]++;
-    tally[p.heads[1]]++;
+  const places = Math.ceil(pairs.length / 2);
+  // The pairs wholly above the cut, then the group of equal counts the cut falls inside.
+  let above = places;
+  while (above > 0 && above < pairs.length && pairs[above - 1].count === pairs[above].count) {
+    above--;
   }
-  return { pairs, tally };
+  let end = above;
+  if (above < places) {
+    while (end < pairs.length && pairs[end].count === pairs[above].count) end++;
+  }
+  // Whole counts and places shared in the straddling group, kept apart so that equal tallies
+  // come out as the same float: tally = (whole * group + shared * left) / group.
+  const whole = new Array(heads).fill(0);
+  const shared = new Array(heads).fill(0);
+  for (let i = 0; i < end; i++) {
+    const tallyOf = i < above ? whole : shared;
+    tallyOf[pairs[i].heads[0]]++;
+    tallyOf[pairs[i].heads[1]]++;
+  }
+  const group = end - above;
+  const left = places - above;
+  const tally = whole.map((w, h) => group ? (w * group + shared[h] * left) / group : w);
+  return { pairs, tally, top: pairs.slice(0, above) };
 }
 
 /** Examples used for training: up to n, alternating positives and negatives (seeded order kept). */
@@ -167,12 +202,81 @@ function rowsOf(x: HeadOutputs, examples: number[]): Matrix {
   return out;
 }
 
-/** Discover the circuit: train the SAE on the training examples, code every example, score heads. */
+/** Whether every trained weight is finite (a diverged run's are not). */
+function finiteParams(result: TrainResult): boolean {
+  const p = result.params;
+  return [p.wEnc, p.bEnc, p.wDec, p.bDec].every((a) => a.every(Number.isFinite));
+}
+
+/**
+ * Train the SAE full batch on `rows`; an invalid SaeError naming the learning rate when training
+ * diverges: a non-finite loss (training stops there), non-finite weights, or a last reported loss
+ * above the first (full batch at a fixed L1 coefficient, a sound run only lowers it; a
+ * too-high rate can park it finite but astronomical, e.g. 4e36 from 2.1). Codes from such weights
+ * rank heads by noise, or tie them all when no latent fires. (Not a final FVU above 10, as
+ * `deno task train` also checks: a few epochs of many latents over a small d_model leave the FVU
+ * far above 10 at a sound rate, e.g. 117 after 20 epochs of 200 latents on d_model 8 at 1e-3.)
+ */
+async function trainDictionary(
+  backend: Backend,
+  rows: Matrix,
+  options: DiscoverOptions,
+): Promise<TrainResult> {
+  const lr = options.lr ?? 1e-3;
+  const epochs = options.epochs ?? 500;
+  const diverged = (why: string) =>
+    new SaeError(
+      "invalid",
+      `training diverged (${why}); lower ${options.optionNames?.lr ?? LIBRARY_OPTION_NAMES.lr} ` +
+        `(it was ${lr.toExponential(2)})`,
+      { info: { lr } },
+    );
+  // Full batch: every step sees all training rows.
+  const source = { dIn: rows.cols, next: () => Promise.resolve(rows) };
+  const result = await trainSae(source, {
+    backend,
+    architecture: "relu",
+    latents: options.latents ?? 200,
+    sparsityCoefficient: options.l1 ?? 0.02,
+    steps: epochs,
+    batch: rows.rows,
+    lr,
+    seed: options.seed ?? 0,
+    warmupSteps: 0,
+    decaySteps: 0,
+    sparsityWarmupSteps: 0,
+    signal: options.signal,
+    // Every epoch below 2000 epochs, else about 1000 reports (the curve keeps each one).
+    progressEvery: Math.max(1, Math.floor(epochs / 1000)),
+    onProgress: (p) => {
+      if (!Number.isFinite(p.loss)) {
+        throw diverged(`loss ${p.loss} at epoch ${p.step} of ${epochs}`);
+      }
+    },
+  });
+  if (!finiteParams(result)) throw diverged("non-finite weights");
+  const [first, last] = [result.curve[0], result.curve[result.curve.length - 1]];
+  if (last.loss > first.loss) {
+    throw diverged(
+      `loss rose from ${first.loss.toPrecision(3)} at epoch ${first.step} to ` +
+        `${last.loss.toPrecision(3)} at epoch ${last.step}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * Discover the circuit: train the SAE on the training examples, code every example, score heads.
+ * An invalid SaeError when the options break {@link discoverOptionsProblem}'s rules or training
+ * diverges.
+ */
 export async function discoverCircuit(
   backend: Backend,
   x: HeadOutputs,
   options: DiscoverOptions & { labels: ArrayLike<number> },
 ): Promise<CircuitResult> {
+  const problem = discoverOptionsProblem(x, options);
+  if (problem) throw new SaeError("invalid", problem);
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string) => {
@@ -180,24 +284,8 @@ export async function discoverCircuit(
     timings[name] = Math.round((now - t) * 10) / 10;
     t = now;
   };
-  const train = trainingExamples(options.labels, options.trainExamples ?? 10);
-  const trainRows = rowsOf(x, train);
-  // Full batch: every step sees all training rows.
-  const source = { dIn: x.dModel, next: () => Promise.resolve(trainRows) };
-  const result = await trainSae(source, {
-    backend,
-    architecture: "relu",
-    latents: options.latents ?? 200,
-    sparsityCoefficient: options.l1 ?? 0.02,
-    steps: options.epochs ?? 500,
-    batch: trainRows.rows,
-    lr: options.lr ?? 1e-3,
-    seed: options.seed ?? 0,
-    warmupSteps: 0,
-    decaySteps: 0,
-    sparsityWarmupSteps: 0,
-    signal: options.signal,
-  });
+  const train = trainingExamples(options.labels, trainExamplesOf(x.examples, options));
+  const result = await trainDictionary(backend, rowsOf(x, train), options);
   lap("train");
   // Codes: argmax latent of each (example, head) vector (-1 when no latent fires).
   const all = rowsOf(x, Array.from({ length: x.examples }, (_, e) => e));
@@ -222,7 +310,7 @@ export async function discoverCircuit(
   lap("encode");
   const counts = nodeCounts(codes, options.labels, { heads: x.heads });
   const nodes = softmax(counts);
-  const { pairs, tally } = edgeScores(codes, options.labels, { heads: x.heads });
+  const { pairs, tally, top } = edgeScores(codes, options.labels, { heads: x.heads });
   const edges = softmax(tally);
   lap("score");
   const heads = counts.map((c, h) => ({
@@ -240,8 +328,7 @@ export async function discoverCircuit(
     );
     auc = { node: rocAuc(nodes, truth), edge: rocAuc(edges, truth) };
   }
-  const top = pairs.slice(0, Math.ceil(pairs.length / 2));
-  const maxCount = Math.max(1, ...top.map((p) => p.count));
+  const maxCount = Math.max(1, pairs[0]?.count ?? 0); // pairs come highest count first
   return {
     heads,
     edges: top.map((p) => ({ heads: p.heads, score: p.count / maxCount })),
