@@ -25,13 +25,20 @@ export interface ModelInfo {
 }
 
 async function modelInfo(deps: AppDeps, id: string): Promise<ModelInfo> {
-  const sidecar = (await deps.registry.describe(id)).sidecar ?? {};
+  const summary = await deps.registry.describe(id);
+  const sidecar = summary.sidecar ?? {};
   const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  // The hook: saeserve.json's, else the library's own (SAELens hook_name / hook_point,
+  // dictionary_learning's submodule), else a sparsify folder named for its hookpoint (layers.6).
+  const folder = id.split("/").at(-1)!;
+  const sparsifyHook = summary.format === "sparsify" && /^layers\.\d+/.test(folder)
+    ? folder
+    : undefined;
   return {
     head: str(sidecar.head),
     beforeFinalNorm: sidecar.before_final_norm === true,
-    hook: str(sidecar.hook),
-    model: str(sidecar.model),
+    hook: str(sidecar.hook) ?? str(summary.description?.hookName) ?? sparsifyHook,
+    model: str(sidecar.model) ?? str(summary.description?.modelName),
   };
 }
 

@@ -365,3 +365,23 @@ Deno.test("layerOfHook maps TransformerLens hooks to llama.cpp control-vector la
   assert.equal(layerOfHook("embed"), null);
   assert.equal(layerOfHook(undefined), null);
 });
+
+Deno.test("steering vector GGUF: the layer comes from an unmodified SAELens folder's own hook name", async () => {
+  const { app, registry } = testApp();
+  try {
+    // cfg.json hook_name blocks.1.hook_resid_post -> layer 2; legacy hook_point blocks.3.hook_resid_pre -> 3.
+    for (
+      const [id, tensor] of [["saelens_standard", "direction.2"], ["saelens_legacy", "direction.3"]]
+    ) {
+      const res = await postJson(app, {
+        path: `/v1/dictionaries/${id}/steering-vector`,
+        body: { features: [{ feature: 0, strength: 1 }], format: "gguf" },
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      const file = readGguf(new Uint8Array(await res.arrayBuffer()));
+      assert.equal(file.tensors[0].name, tensor, id);
+    }
+  } finally {
+    registry.close();
+  }
+});

@@ -13,6 +13,9 @@ import { errorResponse, problemResponse } from "./problem.ts";
 import { AUTH_STATUSES, type Operation, problems } from "./operation.ts";
 import { HealthSchema, ReadySchema } from "./response_schemas.ts";
 
+/** Longest wait for the store's answer at /readyz (Kubernetes probes time out after seconds). */
+export const READY_PING_MS = 2000;
+
 /** Health, readiness and metrics operations; registers the registry and job gauges. */
 export function healthOperations(
   deps: AppDeps,
@@ -131,12 +134,29 @@ export function healthOperations(
       const store = registry.store.describe;
       const kind = /^[a-z][a-z0-9+.-]*(?=:)/i.exec(store)?.[0].toLowerCase() ?? "unknown";
       const trusted = await holdsValidKey(deps.auth, c);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await registry.store.ping();
+        // A store that takes connections but never answers: readiness says so in seconds (a
+        // probe's timeout), not at the request deadline.
+        const silent = new Promise<never>((_, reject) =>
+          timer = setTimeout(
+            () =>
+              reject(
+                new SaeError(
+                  "unavailable",
+                  `the ${kind} store did not answer within ${READY_PING_MS / 1000} s`,
+                ),
+              ),
+            READY_PING_MS,
+          )
+        );
+        await Promise.race([registry.store.ping(), silent]);
       } catch (e) {
         // A store's own message names its location; an unexpected error's 500 never does.
         if (trusted || !(e instanceof SaeError)) return errorResponse(c, e);
         return problemResponse(c, { status: 503, detail: `the ${kind} store is unavailable` });
+      } finally {
+        clearTimeout(timer);
       }
       return c.json({
         status: "ready",

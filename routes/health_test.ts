@@ -6,6 +6,7 @@ import { Registry } from "../service/registry.ts";
 import { fileStore } from "../service/store/file.ts";
 import { FIXTURE_DICTS, postJson, testApp } from "../tests/helpers.ts";
 import { createApp } from "./mod.ts";
+import { READY_PING_MS } from "./health.ts";
 
 Deno.test("/metrics names each loaded dictionary, and drops it once evicted", async () => {
   const { app, registry } = testApp();
@@ -50,4 +51,22 @@ Deno.test("/readyz answers 503 while the service drains, so a proxy stops sendin
   assert.match((await r.json()).detail, /shutting down/);
   jobs.close();
   registry.close();
+});
+
+Deno.test("/readyz answers 503 within READY_PING_MS when the store takes the request but never answers", async () => {
+  const files = fileStore(FIXTURE_DICTS);
+  let pending: (() => void) | undefined;
+  const silent = { ...files, ping: () => new Promise<void>((resolve) => (pending = resolve)) };
+  const { app, registry } = testApp({ store: silent });
+  try {
+    const started = performance.now();
+    const r = await app.request("/readyz");
+    const ms = performance.now() - started;
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).detail, /the file store is unavailable/);
+    assert.ok(ms >= READY_PING_MS - 50 && ms < READY_PING_MS + 1500, `answered after ${ms} ms`);
+  } finally {
+    pending?.();
+    registry.close();
+  }
 });

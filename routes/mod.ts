@@ -61,6 +61,9 @@ function operationsOf(deps: AppDeps, options: { memoryBudget: number }): Operati
   return operations;
 }
 
+/** HTTP methods counted under their own name in /metrics (others count as "other"). */
+const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
 /**
  * Build the app around its dependencies. Handlers see the typed environment ({@link AppEnv});
  * the app is mounted on a plain Hono, so callers get Hono's default environment.
@@ -134,7 +137,9 @@ export function createApp(deps: AppDeps, options: { memoryBudget: number }): Hon
     const route = c.req.routePath ?? "unmatched";
     const status = String(c.res.status);
     const backend = c.res.headers.get("x-saeserve-backend") ?? "";
-    requests.inc({ route, method: c.req.method, status, backend });
+    // Any client may invent methods: only the standard ones become series of their own.
+    const method = STANDARD_METHODS.has(c.req.method) ? c.req.method : "other";
+    requests.inc({ route, method, status, backend });
     const elapsed = performance.now() - started;
     seconds.observe(elapsed / 1000, { route, status, backend });
     deps.log?.({

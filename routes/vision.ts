@@ -113,16 +113,15 @@ async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
   if (imageCount(x.rows, grid) !== 1) {
     throw new SaeError("invalid", "heatmap takes the tokens of one image");
   }
-  let image: Uint8Array | undefined;
+  let image: Uint8Array<ArrayBuffer> | undefined;
   if (body.image) {
     const b64 = body.image.replace(/^data:[^,]*,/, "");
-    let bytes: Uint8Array;
     try {
-      bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      // Native: atob and a per-character copy held the request thread 2 s for a 14 MB image.
+      image = Uint8Array.fromBase64(b64);
     } catch {
       throw new SaeError("malformed", "image must be base64 (or a data: URL)");
     }
-    image = bytes;
   }
   const lease = await deps.registry.acquire(pathParam(c, "id"));
   try {
@@ -140,6 +139,7 @@ async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
     });
     const values = featureMap(codes, grid, { image: 0, feature: body.feature });
     // Decoding the image, drawing and PNG encoding run on a research worker.
+    // The image moves to the worker (it is not used here again): no copy on this thread.
     const png = await deps.jobs.run("heatmap", {
       values,
       grid,
@@ -147,7 +147,7 @@ async function heatmap(c: AppContext, deps: AppDeps): Promise<Response> {
       max: body.max,
       image,
       maxPixels: limitsOf(deps).maxImagePixels,
-    }, { signal });
+    }, { signal, transfer: image ? [image.buffer] : [] });
     c.header(BACKEND_HEADER, deps.backend.name);
     c.header("X-Saeserve-Max-Activation", String(values.reduce((m, v) => Math.max(m, v), 0)));
     return c.body(png, 200, { "content-type": "image/png" });

@@ -141,6 +141,25 @@ Deno.test("vision: heatmap PNG has the requested size and brightness monotone in
     });
     assert.equal(bad.status, 422);
     await bad.body?.cancel();
+    // Not base64 at all: 400 naming the field; a data: URL prefix is fine.
+    const garbled = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/heatmap`,
+      body: { activations: rows, grid: [1, 8], skip_tokens: 1, feature, image: "%%%not base64" },
+    });
+    assert.equal(garbled.status, 400);
+    assert.match((await garbled.json()).detail, /image must be base64/);
+    const dataUrl = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/heatmap`,
+      body: {
+        activations: rows,
+        grid: [1, 8],
+        skip_tokens: 1,
+        feature,
+        image: "data:image/png;base64," + btoa(String.fromCharCode(...bg)),
+      },
+    });
+    assert.equal(dataUrl.status, 200);
+    await dataUrl.body?.cancel();
   } finally {
     registry.close();
   }

@@ -18,6 +18,11 @@ export const DEFAULT_STORE: string = Deno.build.standalone
   ? new URL("../dictionaries", import.meta.url).href
   : "file://./dictionaries";
 
+/** The longest timer JavaScript keeps (2^31 - 1 ms, about 24.8 days): millisecond settings' cap. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest wait of the micro-batcher for more rows ($SAESERVE_BATCH_WAIT_MS). */
+export const MAX_BATCH_WAIT_MS = 1000;
+
 /** Everything main.ts needs to start the service. */
 export interface Config {
   readonly port: number;
@@ -170,15 +175,26 @@ export function readConfig(
       `SAESERVE_WEIGHTS must be f32, bf16, f16 or int8, not ${env.SAESERVE_WEIGHTS}`,
     );
   }
-  const count = (name: string, fallback: number, min = 0) => {
+  const count = (name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => {
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) {
-      throw new SaeError("invalid", `${name} must be an integer >= ${min}, not ${raw}`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new SaeError("invalid", `${name} must be an integer ${range}, not ${raw}`);
     }
     return n;
   };
+  // Longer timers fire at once (JavaScript's timers hold 32-bit signed milliseconds).
+  const ms = (name: string, fallback: number, min = 0) => count(name, fallback, min, MAX_TIMER_MS);
+  const keys = (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k);
+  if (!keys.length && (env.SAESERVE_API_KEYS ?? "").trim() !== "") {
+    throw new SaeError(
+      "invalid",
+      "SAESERVE_API_KEYS is set but names no key (only commas and spaces); unset it to run " +
+        "without keys",
+    );
+  }
   const flag = (name: string, fallback: boolean): boolean => {
     const raw = (env[name] ?? "").trim().toLowerCase();
     if (raw === "") return fallback;
@@ -191,15 +207,15 @@ export function readConfig(
   };
   return {
     allowBackendOverride: flag("SAESERVE_ALLOW_BACKEND_OVERRIDE", false),
-    requestTimeoutMs: count("SAESERVE_REQUEST_TIMEOUT_MS", 30_000),
-    apiKeys: (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
+    requestTimeoutMs: ms("SAESERVE_REQUEST_TIMEOUT_MS", 30_000),
+    apiKeys: keys,
     apiKeysFile: env.SAESERVE_API_KEYS_FILE || undefined,
     rateLimitPerMinute: count("SAESERVE_RATE_LIMIT_PER_MINUTE", 0),
     authFailuresPerMinute: count("SAESERVE_AUTH_FAILURES_PER_MINUTE", 20),
     protectMetrics: flag("SAESERVE_PROTECT_METRICS", false),
     corsOrigins: corsOrigins(env.SAESERVE_CORS_ORIGINS),
-    shutdownGraceMs: count("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
-    kernelWatchdogMs: count("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
+    shutdownGraceMs: ms("SAESERVE_SHUTDOWN_GRACE_MS", 10_000),
+    kernelWatchdogMs: ms("SAESERVE_KERNEL_WATCHDOG_MS", 30_000, 1),
     liveTurns: count("SAESERVE_LIVE_TURNS", DEFAULT_LIVE_TURNS),
     jobWorkers: {
       live: count("SAESERVE_LIVE_WORKERS", 1, 1),
@@ -208,7 +224,7 @@ export function readConfig(
     batching: {
       enabled: flag("SAESERVE_BATCHING", true),
       maxRows: count("SAESERVE_BATCH_MAX_ROWS", 256, 1),
-      maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 0),
+      maxWaitMs: count("SAESERVE_BATCH_WAIT_MS", 0, 0, MAX_BATCH_WAIT_MS),
       maxQueuedRows: count("SAESERVE_QUEUE_MAX_ROWS", 8192, 1),
     },
     requestLogs: flag("SAESERVE_LOG", true),

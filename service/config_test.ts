@@ -176,7 +176,10 @@ Deno.test("every bad value is refused in one message naming the variable and wha
       /^SAESERVE_LOG must be 1 or 0 \(or on \/ off, true \/ false\), not verbose$/,
     ],
     [{ SAESERVE_LIVE_WORKERS: "0" }, /^SAESERVE_LIVE_WORKERS must be an integer >= 1, not 0$/],
-    [{ SAESERVE_SHUTDOWN_GRACE_MS: "1.5" }, /^SAESERVE_SHUTDOWN_GRACE_MS must be an integer >= 0/],
+    [
+      { SAESERVE_SHUTDOWN_GRACE_MS: "1.5" },
+      /^SAESERVE_SHUTDOWN_GRACE_MS must be an integer from 0 to 2147483647/,
+    ],
     [
       { SAESERVE_MAX_ANSWER_MB: "none" },
       /^SAESERVE_MAX_ANSWER_MB must be a positive number, not none$/,
@@ -216,4 +219,31 @@ Deno.test("unknownVariables names SAESERVE_* variables nothing reads", () => {
     ["SAESERVE_BACKED"],
   );
   assert.ok(KNOWN_VARIABLES.includes("SAESERVE_MAX_IMAGE_PIXELS"));
+});
+
+Deno.test("readConfig refuses timers JavaScript cannot hold, a long batch wait and keys that are only commas", () => {
+  // 2^31 ms would fire at once: every request would meet its deadline in a millisecond.
+  for (
+    const name of [
+      "SAESERVE_REQUEST_TIMEOUT_MS",
+      "SAESERVE_SHUTDOWN_GRACE_MS",
+      "SAESERVE_KERNEL_WATCHDOG_MS",
+    ]
+  ) {
+    assert.throws(
+      () => readConfig({ [name]: "2147483648" }),
+      new RegExp(`${name} must be an integer from \\d to 2147483647, not 2147483648`),
+    );
+    assert.throws(() => readConfig({ [name]: "1e12" }), new RegExp(name));
+  }
+  assert.equal(
+    readConfig({ SAESERVE_REQUEST_TIMEOUT_MS: "2147483647" }).requestTimeoutMs,
+    2 ** 31 - 1,
+  );
+  assert.throws(
+    () => readConfig({ SAESERVE_BATCH_WAIT_MS: "100000" }),
+    /SAESERVE_BATCH_WAIT_MS must be an integer from 0 to 1000/,
+  );
+  assert.throws(() => readConfig({ SAESERVE_API_KEYS: " , ,," }), /names no key/);
+  assert.deepEqual(readConfig({ SAESERVE_API_KEYS: "" }).apiKeys, []);
 });

@@ -55,6 +55,11 @@ Deno.test("health, readiness, metrics, OpenAPI and docs respond", async () => {
     /saeserve_http_requests_total\{backend="",method="GET",route="\/v1\/dictionaries",status="200"\} 1/,
   );
   assert.match(metrics, /saeserve_memory_budget_bytes \d+/);
+  // Invented methods share one series: a client cannot grow /metrics without bound.
+  for (let i = 0; i < 5; i++) await app.request("/v1/dictionaries", { method: `X${i}FOO` });
+  const after = await (await app.request("/metrics")).text();
+  assert.doesNotMatch(after, /method="X\dFOO"/);
+  assert.match(after, /saeserve_http_requests_total\{[^}]*method="other"[^}]*\} 5/);
   const doc = await (await app.request("/openapi.json")).json();
   assert.equal(doc.openapi, "3.1.0");
   const steer = doc.paths["/v1/dictionaries/{id}/steer"].post;

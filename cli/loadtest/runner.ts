@@ -276,8 +276,8 @@ function workload(r: Resolved, dIn: number, dSae: number): Workload {
 
 /**
  * One encode on `backend` before its phase (waited for at most 1 s): a service that refuses the
- * backend (override not allowed, no such adapter) stops the run with its own explanation instead
- * of a whole phase of 4xx.
+ * backend (no such adapter), or answers on another one (overrides not allowed), stops the run
+ * with an explanation instead of a whole phase of 4xx or of the wrong backend.
  */
 async function preflight(r: Resolved, ask: { backend: string; body: string }): Promise<void> {
   const res = await fetch(
@@ -303,6 +303,14 @@ async function preflight(r: Resolved, ask: { backend: string; body: string }): P
       detail = String(JSON.parse(text).detail ?? detail);
     } catch { /* not problem+json */ }
     throw new CliError(`the service refused backend ${ask.backend}: HTTP ${res.status}: ${detail}`);
+  }
+  const answered = res.headers.get("x-saeserve-backend");
+  if (res.ok && answered && answered !== ask.backend) {
+    throw new CliError(
+      `asked for backend ${ask.backend}, the service answered on ${answered}: it picks the ` +
+        "backend itself unless started with SAESERVE_ALLOW_BACKEND_OVERRIDE=1 (or pass " +
+        `--backends ${answered})`,
+    );
   }
 }
 

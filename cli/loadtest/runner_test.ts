@@ -155,3 +155,35 @@ Deno.test("runLoadtest: a service refusing the backend stops the run with its ex
     await server.shutdown();
   }
 });
+
+Deno.test("runLoadtest: a service answering on another backend stops the run before its phase", async () => {
+  const handler = (req: Request): Response | Promise<Response> => {
+    if (new URL(req.url).pathname === "/readyz") return Response.json({ status: "ready" });
+    if (req.method === "GET") return Response.json({ d_in: 4, d_sae: 8 });
+    // Overrides off: the header is ignored and the service's own backend answers.
+    return req.arrayBuffer().then(() =>
+      Response.json({ indices: [[0]], values: [[1]] }, {
+        headers: { "x-saeserve-backend": "wasm" },
+      })
+    );
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      runLoadtest({
+        url: `http://127.0.0.1:${server.addr.port}`,
+        dictionary: "d",
+        backends: ["webgpu", "wasm"],
+        duration: 30,
+        out: null,
+        log: () => {},
+        progress: null,
+      }),
+      /asked for backend webgpu, the service answered on wasm: .*SAESERVE_ALLOW_BACKEND_OVERRIDE=1 \(or pass --backends wasm\)/,
+    );
+    assert.ok(performance.now() - started < 5_000, "before any phase ran");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -26,14 +26,20 @@ self.onmessage = async (e: MessageEvent<JobRequest>) => {
     },
   };
   let reply: JobReply;
+  const transfer: Transferable[] = [];
   try {
     const run = TASKS[task as TaskName] as (a: unknown, ctx: TaskContext) => unknown;
     if (!run) throw new RangeError(`no task ${task}`);
-    reply = { id, ok: true, result: await run(args, { signal }) };
+    const result = await run(args, { signal });
+    // Bytes (an encoded image) move back rather than being copied on the request thread.
+    if (ArrayBuffer.isView(result) && result.buffer instanceof ArrayBuffer) {
+      transfer.push(result.buffer);
+    }
+    reply = { id, ok: true, result };
   } catch (error) {
     reply = { id, ok: false, error: describe(error) };
   }
-  self.postMessage(reply);
+  self.postMessage(reply, transfer);
   // A job leaves megabytes of garbage that V8 would otherwise keep until this isolate's heap
   // grows large; collect it now when the runtime allows (--v8-flags=--expose-gc).
   (globalThis as { gc?: () => void }).gc?.();

@@ -134,15 +134,27 @@ export function httpStore(url: URL, options: HttpStoreOptions = {}): Store {
         const path = typeof item === "string" ? item : item?.path;
         if (typeof path !== "string") throw new SaeError("unavailable", `${label}: bad entry`);
         if (!isObjectPath(path) || !under(path)) continue; // never anything outside the root
-        if (typeof item === "string") unsized.push(path);
-        else if (Number.isSafeInteger(item.size) && item.size >= 0) {
+        // An entry without a usable size is asked for its size, as a bare path is.
+        if (typeof item !== "string" && Number.isSafeInteger(item.size) && item.size >= 0) {
           entries.push({ path, size: item.size });
-        } else throw new SaeError("unavailable", `${label}: bad size for ${JSON.stringify(path)}`);
+        } else unsized.push(path);
       }
       for (let i = 0; i < unsized.length; i += 8) {
         const batch = unsized.slice(i, i + 8);
-        const sources = await Promise.all(batch.map((p) => httpObject(at(p), objectOptions(p))));
-        batch.forEach((path, j) => entries.push({ path, size: sources[j].size }));
+        // A stale line (the file is gone) drops that file only, as if the index did not name
+        // it: its folder then answers for itself, and every other dictionary is still listed.
+        const sources = await Promise.all(
+          batch.map((p) =>
+            httpObject(at(p), objectOptions(p)).catch((e) => {
+              if (e instanceof SaeError && e.kind === "not_found") return null;
+              throw e;
+            })
+          ),
+        );
+        batch.forEach((path, j) => {
+          const source = sources[j];
+          if (source) entries.push({ path, size: source.size });
+        });
       }
       return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     },

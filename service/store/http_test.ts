@@ -91,11 +91,15 @@ Deno.test("httpStore against a real server: index.json listing and ranged reads"
     "../escape.bin",
     { path: "/etc/passwd", size: 1 },
     { path: "a//b", size: 1 },
+    // Stale or sloppy lines: a file that is gone, a size that is not one.
+    "demo/gone.bin",
+    { path: "demo/odd-size.bin", size: "12" },
   ];
   const files = new Map([
     ["/dicts/index.json", new TextEncoder().encode(JSON.stringify(index))],
     ["/dicts/demo/cfg.json", cfg],
     ["/dicts/demo/w.bin", weights],
+    ["/dicts/demo/odd-size.bin", odd],
     ["/dicts/naïve dir/ファイル+1.bin", odd],
     ["/dicts/empty.bin", new Uint8Array(0)],
     ["/escape.bin", new Uint8Array(1)],
@@ -111,13 +115,16 @@ Deno.test("httpStore against a real server: index.json listing and ranged reads"
     });
 
     await t.step("list reads index.json, sizes unsized entries, skips paths outside", async () => {
+      // A file the index names but the server lacks is left out; a bad size is asked for.
       assert.deepEqual(await store.list(""), [
         { path: "demo/cfg.json", size: cfg.byteLength },
+        { path: "demo/odd-size.bin", size: odd.byteLength },
         { path: "demo/w.bin", size: weights.byteLength },
         { path: "naïve dir/ファイル+1.bin", size: odd.byteLength },
       ]);
       assert.deepEqual(await store.list("demo/"), [
         { path: "demo/cfg.json", size: cfg.byteLength },
+        { path: "demo/odd-size.bin", size: odd.byteLength },
         { path: "demo/w.bin", size: weights.byteLength },
       ]);
       assert.deepEqual(await store.list("dem"), []);
