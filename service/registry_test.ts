@@ -448,3 +448,24 @@ Deno.test("HTTP: a broken aligned dictionary's GET is a remembered 503 with Retr
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("HTTP: a folder with cfg.json but no weights (an upload in progress) is a 404 that says what it lacks", async () => {
+  const root = await Deno.makeTempDir({ prefix: "saeserve-partial-" });
+  await Deno.mkdir(join(root, ID));
+  await Deno.copyFile(join(FIXTURE_DICTS, ID, "cfg.json"), join(root, ID, "cfg.json"));
+  const { app, registry } = testApp({ store: fileStore(root) });
+  try {
+    const res = await postJson(app, {
+      path: `/v1/dictionaries/${ID}/encode`,
+      body: { activations: [[0]] },
+    });
+    assert.equal(res.status, 404);
+    assert.match(
+      (await res.json()).detail,
+      /its folder holds cfg\.json but no sae_weights\.safetensors \(SAELens\) or sae\.safetensors \(sparsify\): an upload still in progress/,
+    );
+  } finally {
+    registry.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});

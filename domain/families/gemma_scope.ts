@@ -141,6 +141,15 @@ export async function loadGemmaScope(folder: Folder, options?: LoadOptions): Pro
   const wEncTensor = tensors.get("W_enc")!;
   if (wEncTensor.shape.length !== 2) throw new FormatError(GEMMA_SCOPE_FILE, "W_enc must be 2-D");
   const [dIn, dSae] = wEncTensor.shape;
+  // The two matrices first: a transposed one would otherwise be reported as a bias's length.
+  const decShape = tensors.get("W_dec")!.shape;
+  if (decShape.length !== 2 || decShape[0] !== dSae || decShape[1] !== dIn) {
+    throw new FormatError(
+      GEMMA_SCOPE_FILE,
+      `W_enc is [${dIn}, ${dSae}] and W_dec [${decShape.join(", ")}]: they must be ` +
+        "[d_model, d_sae] and [d_sae, d_model] (is one of them transposed?)",
+    );
+  }
   const vector = (key: string, n: number) => asVector(tensors.get(key)!, n, { what: key });
   const bDec = vector("b_dec", dIn);
   const wEnc = asMatrix(wEncTensor, { rows: dIn, cols: dSae, what: "W_enc" });

@@ -31,6 +31,27 @@ export function detectFormat(names: Iterable<string>): FormatName | null {
   return null;
 }
 
+/**
+ * What a folder that no family claims lacks, when it holds part of one (an upload in progress, a
+ * file left behind): e.g. "cfg.json but no sae_weights.safetensors (SAELens) or sae.safetensors
+ * (sparsify)"; null when it holds nothing of any family.
+ */
+export function partialFolder(names: Iterable<string>): string | null {
+  const set = new Set(names);
+  const families: [string, readonly string[]][] = [
+    ["SAELens", SAELENS_FILES],
+    ["sparsify", SPARSIFY_FILES],
+    ["dictionary_learning", DICTIONARY_LEARNING_FILES],
+  ];
+  const partial = families.filter(([, files]) => files.some((f) => set.has(f)));
+  if (partial.length === 0) return null;
+  const held = [...new Set(partial.flatMap(([, files]) => files.filter((f) => set.has(f))))];
+  const lacking = partial.map(([family, files]) =>
+    `${files.filter((f) => !set.has(f)).join(" and ")} (${family})`
+  );
+  return `${held.join(" and ")} but no ${lacking.join(" or ")}`;
+}
+
 /** Describe a folder of a known family without reading its weights. */
 export function describeFolder(format: FormatName, folder: Folder): Promise<DictionaryDescription> {
   switch (format) {

@@ -180,7 +180,14 @@ export async function loadSaeLens(folder: Folder, options?: LoadOptions): Promis
   const { dIn, dSae } = config;
   const names = ["W_enc", "W_dec", "b_dec", ...ACTIVATION_TENSORS[config.architecture]];
   if (config.architecture === "jumprelu") {
-    names.push(header.tensors.has("threshold") ? "threshold" : "log_threshold");
+    const name = ["threshold", "log_threshold"].find((n) => header.tensors.has(n));
+    if (!name) {
+      throw new FormatError(
+        "safetensors",
+        "missing tensor threshold (or log_threshold): a jumprelu SAE needs one",
+      );
+    }
+    names.push(name);
   }
   const scaleName = finetuningScaleTensor(header);
   if (scaleName) names.push(scaleName);

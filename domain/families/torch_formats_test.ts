@@ -7,36 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import { bytesSource } from "../io/byte_source.ts";
 import { FormatError } from "../errors.ts";
-import { describeFolder, detectFormat, type Folder, type FormatName, loadFolder } from "./mod.ts";
+import { describeFolder, detectFormat, type FormatName, loadFolder, partialFolder } from "./mod.ts";
 import { parseSaevHeader } from "./saev.ts";
+import { fixtureFiles, memoryFolder } from "../../tests/memory_folder.ts";
 
-const DICTS = new URL("../../tests/fixtures/dicts/", import.meta.url);
 const UNIT = new URL("../../tests/fixtures/torch/", import.meta.url);
-
-/** A folder over in-memory files. */
-function memoryFolder(files: Record<string, Uint8Array>): Folder {
-  return {
-    files: new Map(Object.entries(files).map(([n, b]) => [n, b.byteLength])),
-    open: (name) => Promise.resolve(bytesSource(files[name])),
-  };
-}
-
-/** The files of a fixture dictionary, optionally replaced or added. */
-function fixture(
-  name: string,
-  replace: Record<string, Uint8Array | string> = {},
-): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  for (const e of Deno.readDirSync(new URL(`${name}/`, DICTS))) {
-    out[e.name] = Deno.readFileSync(new URL(`${name}/${e.name}`, DICTS));
-  }
-  for (const [n, v] of Object.entries(replace)) {
-    out[n] = typeof v === "string" ? new TextEncoder().encode(v) : v;
-  }
-  return out;
-}
+const fixture = fixtureFiles;
 
 /** A saev file with its header line swapped for `header`. */
 function withHeader(name: string, header: unknown): Uint8Array {
@@ -55,6 +32,16 @@ Deno.test("formats: sae.pt is saev; ae.pt + config.json is dictionary_learning",
   assert.equal(detectFormat(["sae.pt", "saeserve.json"]), "saev");
   assert.equal(detectFormat(["ae.pt", "config.json"]), "dictionary_learning");
   assert.equal(detectFormat(["ae.pt"]), null);
+});
+
+Deno.test("formats: a folder holding part of a family says what it lacks", () => {
+  assert.equal(partialFolder(["ae.pt"]), "ae.pt but no config.json (dictionary_learning)");
+  assert.equal(
+    partialFolder(["cfg.json", "saeserve.json"]),
+    "cfg.json but no sae_weights.safetensors (SAELens) or sae.safetensors (sparsify)",
+  );
+  assert.equal(partialFolder(["notes.txt"]), null);
+  assert.equal(partialFolder([]), null);
 });
 
 Deno.test("saev: descriptions follow the header's schema", async () => {

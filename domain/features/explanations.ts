@@ -91,16 +91,24 @@ export async function explanationText(
 /** A feature index from a number or a decimal string (Neuronpedia writes strings). */
 function indexOf(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isInteger(value) ? value : undefined;
-  if (typeof value === "string" && /^\d+$/.test(value.trim())) return Number(value.trim());
+  // A negative one is read, to be told it is out of range rather than missing.
+  if (typeof value === "string" && /^-?\d+$/.test(value.trim())) return Number(value.trim());
   return undefined;
 }
 
 /** Entries read, or checked, between two yields of the parsing steps. */
 const ENTRIES_PER_STEP = 512;
 
-/** The entries of the text: a JSON array, or one JSON value per line. */
+/**
+ * The entries of the text: a JSON array, an object holding one under "explanations" (as some
+ * exports wrap it), or one JSON value per line.
+ */
 function* entriesOf(text: string, warn: (w: string) => void): Steps<[string, unknown][]> {
   const trimmed = text.trimStart();
+  if (trimmed.startsWith("{")) {
+    const wrapped = wrappedList(trimmed);
+    if (wrapped) return wrapped.map((v, n) => [`explanations[${n}]`, v]);
+  }
   if (trimmed.startsWith("[")) {
     const elements = yield* arrayElements(trimmed);
     if (elements) return elements.map((v, n) => [`entry ${n}`, v]);
@@ -128,6 +136,18 @@ function* entriesOf(text: string, warn: (w: string) => void): Steps<[string, unk
     }
   }
   return out;
+}
+
+/** The array under "explanations" when the whole text is one object wrapping it, else null. */
+function wrappedList(text: string): unknown[] | null {
+  try {
+    const value = JSON.parse(text);
+    const list = value?.explanations;
+    const isEntry = "index" in value || "feature" in value;
+    return Array.isArray(list) && !isEntry ? list : null;
+  } catch {
+    return null; // one JSON value per line (or not JSON): read line by line
+  }
 }
 
 const QUOTE = 0x22;

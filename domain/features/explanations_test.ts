@@ -57,6 +57,26 @@ Deno.test("the same export as JSON Lines and gzipped reads the same", async () =
   }
 });
 
+Deno.test('an object wrapping the list under "explanations" reads the same; a negative index is out of range', () => {
+  const wrapped = parseExplanations(JSON.stringify({ explanations: NEURONPEDIA, version: 2 }), {
+    file: "explanations.json",
+    dSae: 16,
+  });
+  assert.equal(wrapped.count, 3);
+  assert.deepEqual(wrapped.warnings, []);
+  // One JSON Lines entry is an entry, not a wrapper.
+  const one = parseExplanations('{"index": 2, "description": "x", "explanations": []}\n', {
+    file: "explanations.jsonl",
+    dSae: 4,
+  });
+  assert.equal(one.count, 1);
+  const negative = parseExplanations('{"index": "-1", "description": "x"}\n', {
+    file: "explanations.jsonl",
+    dSae: 4,
+  });
+  assert.deepEqual(negative.warnings, ["explanations.jsonl: line 1: feature -1 is outside [0, 4)"]);
+});
+
 Deno.test("the minimal form: {feature, text} lines", () => {
   const set = parseExplanations(
     '{"feature": 0, "text": "cats"}\n{"feature": 0, "text": "dogs"}\n\n{"feature": 2, "text": "rain"}\n',

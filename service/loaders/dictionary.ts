@@ -13,6 +13,7 @@ import {
   detectFormat,
   type FormatName,
   loadFolder,
+  partialFolder,
 } from "../../domain/families/mod.ts";
 import type { HashingSource } from "../../domain/io/hashing_source.ts";
 import { weightBytes } from "../../domain/sae/dictionary.ts";
@@ -37,10 +38,13 @@ export interface DictionaryLoaderOptions {
 export function formatOf(id: string, files: FolderFiles): FormatName {
   const format = detectFormat(files.keys());
   if (!format) {
-    const aligned = isAlignedFolder(files)
+    const partial = partialFolder(files.keys());
+    const hint = isAlignedFolder(files)
       ? ` (it is an aligned dictionary: use /v1/aligned/${encodeURIComponent(id)})`
+      : partial
+      ? ` (its folder holds ${partial}: an upload still in progress, or a file missing?)`
       : "";
-    throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store${aligned}`);
+    throw new SaeError("not_found", `no dictionary ${JSON.stringify(id)} in the store${hint}`);
   }
   return format;
 }
