@@ -6,7 +6,7 @@
 
 import { type Config, KNOWN_VARIABLES, readConfig, unknownVariables } from "./service/config.ts";
 import { SaeError } from "./domain/errors.ts";
-import { startupReport } from "./service/startup_report.ts";
+import { serviceUrl, startupReport } from "./service/startup_report.ts";
 import type { Backend } from "./backends/backend.ts";
 import { batchingBackend } from "./backends/batching.ts";
 import { selectBackend } from "./backends/select.ts";
@@ -26,11 +26,23 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** Bytes as GiB with one decimal. */
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
 /** Build and start the service. */
 export async function startService(config: Config): Promise<Service> {
   const env = Deno.env.toObject();
   for (const name of unknownVariables(env)) {
     console.warn(`warning: ${name} is set but saeserve reads no such variable (a typo?)`);
+  }
+  const memory = Deno.systemMemoryInfo().total;
+  if (config.memoryBudget > memory) {
+    console.warn(
+      `warning: SAESERVE_MEMORY_BUDGET (${gib(config.memoryBudget)}) is more than this ` +
+        `machine's memory (${gib(memory)}): dictionaries are kept until the system runs out`,
+    );
   }
   const store = openStoreNamed(config.store, env);
   const metrics = new MetricsRegistry();
@@ -131,7 +143,9 @@ export async function startService(config: Config): Promise<Service> {
     hostname: config.host,
     onListen: ({ hostname, port }) => {
       console.log(
-        `saeserve on http://${hostname}:${port} store=${store.describe} backend=${backend.name}` +
+        `saeserve on ${
+          serviceUrl(hostname, { port })
+        } store=${store.describe} backend=${backend.name}` +
           (keys.length ? ` keys=${keys.length}` : ""),
       );
       // After listening: a slow remote store must not hold the start-up back.

@@ -98,3 +98,8 @@ export async function startupReport(
     warnings: store.warnings,
   };
 }
+
+/** The service's address for the start-up line: an IPv6 host goes in brackets. */
+export function serviceUrl(hostname: string, options: { port: number }): string {
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${options.port}`;
+}

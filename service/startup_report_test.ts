@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { referenceBackend } from "../backends/reference/mod.ts";
 import { FIXTURE_DICTS } from "../tests/helpers.ts";
 import { Registry } from "./registry.ts";
-import { backendLine, startupReport, storeLines } from "./startup_report.ts";
+import { backendLine, serviceUrl, startupReport, storeLines } from "./startup_report.ts";
 import { fileStore } from "./store/file.ts";
 
 Deno.test("backendLine names the WebGPU adapter and says when it is a software one", () => {
@@ -80,4 +80,10 @@ Deno.test("storeLines: an explanations file's warnings are start-up warnings nam
   assert.deepEqual(report.warnings, [
     "warning: gemma-16k: line 4: feature 99999 is outside 0..16383",
   ]);
+});
+
+Deno.test("serviceUrl puts an IPv6 host in brackets", () => {
+  assert.equal(serviceUrl("0.0.0.0", { port: 8080 }), "http://0.0.0.0:8080");
+  assert.equal(serviceUrl("::1", { port: 8080 }), "http://[::1]:8080");
+  assert.equal(serviceUrl("::", { port: 80 }), "http://[::]:80");
 });

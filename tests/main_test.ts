@@ -168,8 +168,15 @@ async function startupOutput(env: Record<string, string>, done: RegExp): Promise
 
 Deno.test("main.ts start-up report: backend, the store's dictionaries, warnings for a missing or empty store", async () => {
   const store = `file://${new URL("../dictionaries", import.meta.url).pathname}`;
-  const found = await startupOutput({ SAESERVE_STORE: store, SAESERVE_TYPO: "1" }, /holds .*\n/);
+  const found = await startupOutput(
+    { SAESERVE_STORE: store, SAESERVE_TYPO: "1", SAESERVE_MEMORY_BUDGET: "1000TB" },
+    /holds .*\n/,
+  );
   assert.match(found, /warning: SAESERVE_TYPO is set but saeserve reads no such variable/);
+  assert.match(
+    found,
+    /warning: SAESERVE_MEMORY_BUDGET \(\d+\.\d GiB\) is more than this machine's memory \(\d+\.\d GiB\)/,
+  );
   assert.match(found, /saeserve: backend reference\n/);
   assert.match(
     found,
