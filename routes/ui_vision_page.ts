@@ -56,7 +56,8 @@ export const VISION_PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f8fa;color:#1b1f24}
-header{background:#24292f;color:#fff;padding:12px 24px}h1{margin:0;font-size:20px}
+header{background:#24292f;color:#fff;padding:12px 24px;display:flex;align-items:center}h1{margin:0;font-size:20px}
+.key{margin-left:auto;font-size:13px;color:#c9d1d9}.key input{font:inherit;width:12em}
 main{max-width:1100px;margin:0 auto;padding:16px 24px}
 fieldset{border:1px solid #d0d7de;border-radius:8px;background:#fff;margin-bottom:12px}
 #tiles{display:flex;flex-wrap:wrap;gap:12px}
@@ -65,7 +66,8 @@ figure img{display:block;width:192px;height:192px;image-rendering:auto}
 figcaption{font-size:13px;color:#57606a;margin-top:4px}
 #status{margin-left:8px;color:#57606a}
 </style></head><body>
-<header><h1>Vision features</h1></header>
+<header><h1>Vision features</h1>
+<label class="key">API key <input id="apikey" type="password" autocomplete="off" placeholder="if the service has keys"></label></header>
 <main>
 <fieldset><legend>Input</legend>
 <label>Dictionary <select id="dict"><option value="">loading...</option></select></label>
@@ -82,6 +84,22 @@ figcaption{font-size:13px;color:#57606a;margin-top:4px}
 <script>
 let imageData = null, activations = null;
 const $ = (id) => document.getElementById(id);
+// The key for /v1 (SAESERVE_API_KEYS), kept for this tab, as the explorer keeps it.
+const KEY = "saeserve-api-key";
+$("apikey").value = sessionStorage.getItem(KEY) || "";
+$("apikey").addEventListener("change", () => {
+  sessionStorage.setItem(KEY, $("apikey").value.trim());
+  listDictionaries();
+});
+function withKey(headers) {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { ...headers, authorization: "Bearer " + key } : headers;
+}
+async function failure(r) {
+  if (r.status === 401) return new Error("this service needs an API key: enter it at the top right");
+  if (r.status === 403) return new Error("the API key was refused: check it at the top right");
+  return new Error((await r.json()).detail || r.status);
+}
 const status = (t) => ($("status").textContent = t);
 function b64(buf) { let s = ""; const u = new Uint8Array(buf); for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); }
 function parseNpy(buf) {
@@ -107,8 +125,8 @@ function choose(id) {
 async function listDictionaries() {
   const select = $("dict");
   try {
-    const r = await fetch("/v1/dictionaries");
-    if (!r.ok) throw new Error((await r.json()).detail || r.status);
+    const r = await fetch("/v1/dictionaries", { headers: withKey({}) });
+    if (!r.ok) throw await failure(r);
     const usable = (await r.json()).dictionaries.filter((d) => d.kind !== "aligned" && !d.error);
     const keep = select.value;
     select.textContent = "";
@@ -121,12 +139,16 @@ const listed = listDictionaries();
 $("example").addEventListener("click", async () => {
   const ex = await (await fetch("/ui/vision/example.json")).json();
   await listed;
+  if (![...$("dict").options].some((o) => o.value === ex.dictionary)) {
+    status("the example needs dictionary " + ex.dictionary + " (the embedded store's); this store does not hold it");
+    return;
+  }
   choose(ex.dictionary); $("gh").value = ex.grid[0]; $("gw").value = ex.grid[1]; $("skip").value = ex.skip_tokens;
   imageData = ex.image; activations = ex.activations; status("example loaded");
 });
 async function post(path, body) {
-  const r = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  if (!r.ok) throw new Error((await r.json()).detail || r.status);
+  const r = await fetch(path, { method: "POST", headers: withKey({ "content-type": "application/json" }), body: JSON.stringify(body) });
+  if (!r.ok) throw await failure(r);
   return r;
 }
 let runs = 0;

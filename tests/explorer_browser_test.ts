@@ -15,6 +15,7 @@ import { demoRows } from "../routes/examples.ts";
 import { fileStore } from "../service/store/file.ts";
 import { findChromium, launchChromium } from "./browser.ts";
 import { testApp } from "./helpers.ts";
+import { apiKeyAuth } from "../routes/auth.ts";
 
 const chromium = findChromium();
 const DEMO = new URL("../dictionaries", import.meta.url).pathname;
@@ -187,6 +188,47 @@ Deno.test({
         await Deno.mkdir(SHOTS, { recursive: true });
         for (const [name, png] of shots) await Deno.writeFile(`${SHOTS}/${name}.png`, png);
       }
+      await browser.close();
+      await server.shutdown();
+      registry.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "ui: with API keys the explorer asks for one, then lists with it; the vision page uses it too",
+  ignore: chromium === null,
+  async fn() {
+    const { app, registry } = testApp({
+      store: fileStore(DEMO),
+      auth: await apiKeyAuth({ keys: ["ui-secret"] }),
+    });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const browser = await launchChromium(chromium!);
+    try {
+      const page = await browser.open(`http://127.0.0.1:${server.addr.port}/ui`);
+      const asked = await page.waitFor<string>(
+        `(() => { const s = document.getElementById("dictinfo").textContent; return s && s; })()`,
+      );
+      assert.equal(asked, "error: this service needs an API key: enter it at the top right");
+      await page.evaluate(`(() => {
+        const k = document.getElementById("apikey"); k.value = "ui-secret";
+        k.dispatchEvent(new Event("change"));
+      })()`);
+      const info = await page.waitFor<string>(
+        `(() => { const s = document.getElementById("dictinfo").textContent; return /explained/.test(s) && s; })()`,
+      );
+      assert.equal(info, "128 features explained");
+      // The vision page, in the same tab, reads the key the explorer kept.
+      await page.evaluate(`document.getElementById("tab-vision").click()`);
+      const listed = await page.waitFor<string[]>(
+        `(() => { const f = document.getElementById("vision").contentDocument;
+          const o = f && [...f.querySelectorAll("#dict option")].map((o) => o.value);
+          return o && o.length > 1 && o; })()`,
+      );
+      assert.ok(listed.includes("demo-topk"), JSON.stringify(listed));
+    } finally {
       await browser.close();
       await server.shutdown();
       registry.close();
