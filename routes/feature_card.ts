@@ -9,8 +9,9 @@
 
 import { headLogits } from "../domain/features/feature_scores.ts";
 import { storedStatistics } from "../domain/features/explanations.ts";
+import { featureDensity } from "../service/loaders/sparsity.ts";
 import { lensExtremes, mergeNeighbours, type Neighbour } from "../domain/features/search_card.ts";
-import { SaeError } from "../domain/errors.ts";
+import { FormatError, SaeError } from "../domain/errors.ts";
 import { matrix } from "../domain/sae/matrix.ts";
 import { decoderDirections } from "../domain/sae/steer.ts";
 import type { OnBackend } from "../domain/sae/sae.ts";
@@ -22,6 +23,15 @@ import { withDictionary } from "./feature_lease.ts";
 import { AUTH_STATUSES, ID_PARAM, type Operation, pathParam, problems } from "./operation.ts";
 import { BACKEND_HEADER } from "./respond.ts";
 import { FeatureCardSchema } from "./feature_search_schemas.ts";
+
+/** The explanations' stored statistics with the density file's values where they lack them. */
+function withDensity(
+  stored: Record<string, number> | undefined,
+  density: Record<string, number> | undefined,
+): Record<string, number> | undefined {
+  if (!density) return stored;
+  return { ...density, ...stored };
+}
 
 /** Neighbours and lens tokens on a card. */
 const NEAREST = 10;
@@ -132,10 +142,18 @@ export function featureCardOperation(deps: AppDeps): Operation {
             head.release();
           }
         }
+        // SAELens' density file, when the folder has one (a broken one leaves it out).
+        const density = await featureDensity(deps.registry.store, { id, feature, dSae }).catch(
+          (e) => {
+            if (e instanceof FormatError) return undefined;
+            throw e;
+          },
+        );
         return {
           feature,
           norm,
           lens,
+          density,
           nearest: await nearestByDecoder(deps, on, { direction, skip: feature, signal }),
         };
       }, { id, needHead: false });
@@ -149,7 +167,10 @@ export function featureCardOperation(deps: AppDeps): Operation {
           ...explainedJson(set, card.feature),
           decoder_norm: card.norm,
           logit_lens: card.lens,
-          statistics: storedStatistics(set.byFeature.get(card.feature) ?? []),
+          statistics: withDensity(
+            storedStatistics(set.byFeature.get(card.feature) ?? []),
+            card.density,
+          ),
           nearest: card.nearest.map((n) => ({ ...n, ...explainedJson(set, n.feature) })),
         });
       } finally {

@@ -213,3 +213,23 @@ Deno.test("feature card: an abort while a block is being ranked rejects once, le
     jobs.close();
   }
 });
+
+Deno.test("feature card: SAELens' sparsity.safetensors gives the feature's density; folders without one give none", async () => {
+  const { app, registry } = testApp();
+  try {
+    // The fixture's file, read independently: one F32 log10 density per latent.
+    const bytes = Deno.readFileSync(
+      new URL("../tests/fixtures/dicts/saelens_standard/sparsity.safetensors", import.meta.url),
+    );
+    const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const start = 8 + headerLength;
+    const want = new DataView(bytes.buffer).getFloat32(start + 5 * 4, true);
+    const card = await (await app.request("/v1/dictionaries/saelens_standard/features/5")).json();
+    assert.equal(card.statistics.log10_density, want);
+    assert.ok(Math.abs(card.statistics.density - 10 ** want) <= 1e-12 * 10 ** want);
+    const none = await (await app.request("/v1/dictionaries/saelens_legacy/features/5")).json();
+    assert.equal(none.statistics, undefined);
+  } finally {
+    registry.close();
+  }
+});

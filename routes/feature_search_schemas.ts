@@ -93,7 +93,8 @@ export const FeatureCardSchema = z.object({
     "tokens the decoder row promotes and suppresses most, when the dictionary names a head",
   ),
   statistics: z.record(z.string(), z.number()).optional().describe(
-    "stored density and activation statistics, when the explanations carry them",
+    "stored density and activation statistics, when the explanations carry them; log10_density " +
+      "and density from SAELens' sparsity.safetensors when the folder has one",
   ),
   nearest: z.array(z.object({ feature: z.number().int(), cosine: z.number(), ...Explained }))
     .describe("the 10 features with the most similar decoder rows (cosine)"),
