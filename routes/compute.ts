@@ -32,7 +32,7 @@ import {
   type Operation,
   pathParam,
 } from "./operation.ts";
-import { gridMaps, withPatchPositions } from "./vision_grid.ts";
+import { gridMaps, requireGrid, withPatchPositions } from "./vision_grid.ts";
 import { ActivationsResponseSchema, EncodeResponseSchema } from "./response_schemas.ts";
 import { checkCodesAnswer, checkDecode, checkEncode, checkSteer } from "./compute_costs.ts";
 import { limitsOf } from "./limits.ts";
@@ -174,11 +174,9 @@ export function computeOperations(deps: AppDeps): Operation[] {
         listKeys: ["include"],
         jsonKeys: ["grid", "map_features"],
       });
-      if (typeof req.options.include === "string") {
-        req.options.include = req.options.include.split(",").map((s) => s.trim());
-      }
       c.set("rows", req.x.rows);
       const options = validate(EncodeOptionsSchema, req.options, { where: "option" });
+      requireGrid(req.options, { names: ["skip_tokens", "maps_top", "map_features"] });
       const include = new Set<EncodeInclude>(options.include ?? []);
       if (options.grid && wantsNpz(c)) {
         // Never dropped silently: feature maps have no .npz form.
@@ -352,6 +350,7 @@ export function computeOperations(deps: AppDeps): Operation[] {
       });
       c.set("rows", req.x.rows);
       const options = validate(SteerOptionsSchema, req.options, { where: "option" });
+      requireGrid(req.options, { names: ["skip_tokens"] });
       const compute = pick(c);
       const requested = withPatchPositions(options, req.x.rows);
       const id = pathParam(c, "id");

@@ -283,5 +283,32 @@ Deno.test("first-hour traps: query options with a JSON body, steer without a val
   );
   assert.equal(wrongPad.status, 422);
   assert.match(wrongPad.detail, /-1 is padding only with value 0/);
+
+  // include is a list in JSON (a comma list only in a query string); vision options need a grid.
+  const stringInclude = await problem(
+    await postJson(app, { path: `${base}/encode`, body: { activations: f.x, include: "metrics" } }),
+  );
+  assert.equal(stringInclude.status, 400);
+  assert.match(stringInclude.detail, /include/);
+  for (
+    const [path, body, name] of [
+      [`${base}/encode`, { activations: f.x, skip_tokens: 2 }, "skip_tokens"],
+      [`${base}/encode`, { activations: f.x, maps_top: 3 }, "maps_top"],
+      [`${base}/encode`, { activations: f.x, map_features: [1] }, "map_features"],
+      [
+        `${base}/steer`,
+        {
+          activations: f.x,
+          interventions: [{ feature: 1, mode: "add", value: 1 }],
+          skip_tokens: 1,
+        },
+        "skip_tokens",
+      ],
+    ] as const
+  ) {
+    const res = await problem(await postJson(app, { path, body }));
+    assert.equal(res.status, 422, `${path} ${name}`);
+    assert.equal(res.detail, `${name} applies to vision grids only: give grid [h, w] too`);
+  }
   registry.close();
 });

@@ -51,3 +51,12 @@ export function withPatchPositions(
     return { ...rest, positions: patchRows(patches, { grid, images: imageCount(rows, grid) }) };
   });
 }
+
+/** 422 when an option that only shapes a vision grid's answer comes without `grid`. */
+export function requireGrid(raw: Record<string, unknown>, options: { names: string[] }): void {
+  if (raw.grid !== undefined) return;
+  const given = options.names.find((name) => raw[name] !== undefined);
+  if (given) {
+    throw new SaeError("invalid", `${given} applies to vision grids only: give grid [h, w] too`);
+  }
+}
