@@ -33,6 +33,12 @@ export function backendLine(backend: string, adapter?: DeviceInfo): string {
     `(isFallbackAdapter ${adapter.software}${software})`;
 }
 
+/** A folder name as a log line can hold it: quoted, with escapes, when it has control characters. */
+function shown(id: string): string {
+  // deno-lint-ignore no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(id) ? JSON.stringify(id) : id;
+}
+
 /** The store's lines, from its catalog or the error listing it gave. */
 export function storeLines(store: string, listed: Catalog | Error): StartupReport {
   if (listed instanceof Error) {
@@ -54,7 +60,7 @@ export function storeLines(store: string, listed: Catalog | Error): StartupRepor
       ],
     };
   }
-  const ids = (list: { id: string }[]) => some(list.map((d) => d.id));
+  const ids = (list: { id: string }[]) => some(list.map((d) => shown(d.id)));
   const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   const parts = [
     dictionaries.length
@@ -68,7 +74,7 @@ export function storeLines(store: string, listed: Catalog | Error): StartupRepor
   }
   const broken = [...dictionaries, ...aligned].filter((d) => d.error !== undefined);
   const explained = dictionaries.flatMap((d) =>
-    (d.explanations?.warnings ?? []).map((w) => `warning: ${d.id}: ${w}`)
+    (d.explanations?.warnings ?? []).map((w) => `warning: ${shown(d.id)}: ${w}`)
   );
   return {
     info: [`saeserve: store ${store} holds ${parts.join(" and ")}`],
@@ -76,7 +82,7 @@ export function storeLines(store: string, listed: Catalog | Error): StartupRepor
       ...(broken.length
         ? [
           `warning: ${count(broken.length, "dictionary", "dictionaries")} in the store cannot be ` +
-          `read: ${some(broken.map((d) => `${d.id} (${d.error})`))}`,
+          `read: ${some(broken.map((d) => `${shown(d.id)} (${d.error})`))}`,
         ]
         : []),
       ...explained,

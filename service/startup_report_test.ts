@@ -35,6 +35,13 @@ Deno.test("storeLines: counts and a few ids; warnings for unreadable, empty and 
     "saeserve: store file:///s holds no dictionaries and 1 aligned dictionary (al)",
   ]);
   assert.match(broken.warnings[0], /1 dictionary in the store cannot be read: al \(saeserve/);
+  // A folder name with a newline stays on its line, quoted.
+  const odd = storeLines("file:///s", {
+    dictionaries: [{ id: "bad\nname", format: "saelens", loaded: false, error: "no cfg" }] as never,
+    aligned: [],
+  });
+  assert.equal(odd.info[0], 'saeserve: store file:///s holds 1 dictionary ("bad\\nname")');
+  assert.ok(odd.warnings.every((w) => !w.includes("\n")), JSON.stringify(odd.warnings));
   assert.match(
     storeLines("s3://b/p", { dictionaries: [], aligned: [] }).warnings[0],
     /the store s3:\/\/b\/p holds no dictionaries/,
