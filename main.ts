@@ -105,9 +105,16 @@ export async function startService(config: Config): Promise<Service> {
         `SAESERVE_API_KEYS_FILE ${config.apiKeysFile} cannot be read: ${e.message}`,
       );
     });
-    keys.push(
-      ...text.split("\n").map((k) => k.trim()).filter((k) => k !== "" && !k.startsWith("#")),
-    );
+    const fromFile = text.split("\n").map((k) => k.trim()).filter((k) => k && !k.startsWith("#"));
+    if (fromFile.length === 0) {
+      // A key file is a request for keys: serving without any would open the service.
+      throw new SaeError(
+        "invalid",
+        `SAESERVE_API_KEYS_FILE ${config.apiKeysFile} holds no key (only blank lines and # ` +
+          "comments); unset it to run without keys",
+      );
+    }
+    keys.push(...fromFile);
   }
   const auth = keys.length
     ? await apiKeyAuth({

@@ -31,7 +31,7 @@ async function modelInfo(deps: AppDeps, id: string): Promise<ModelInfo> {
   // The hook: saeserve.json's, else the library's own (SAELens hook_name / hook_point,
   // dictionary_learning's submodule), else a sparsify folder named for its hookpoint (layers.6).
   const folder = id.split("/").at(-1)!;
-  const sparsifyHook = summary.format === "sparsify" && /^layers\.\d+/.test(folder)
+  const sparsifyHook = summary.format === "sparsify" && /^layers\.\d+$/.test(folder)
     ? folder
     : undefined;
   return {

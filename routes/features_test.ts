@@ -363,6 +363,11 @@ Deno.test("layerOfHook maps TransformerLens hooks to llama.cpp control-vector la
   assert.equal(layerOfHook("blocks.12.hook_resid_pre"), 12);
   assert.equal(layerOfHook("model.layers.5"), 6);
   assert.equal(layerOfHook("embed"), null);
+  // Not the residual stream: no layer (the caller passes one).
+  assert.equal(layerOfHook("blocks.1.hook_mlp_out"), null);
+  assert.equal(layerOfHook("blocks.3.attn.hook_z"), null);
+  assert.equal(layerOfHook("layers.6.mlp"), null);
+  assert.equal(layerOfHook("layers.6"), 7);
   assert.equal(layerOfHook(undefined), null);
 });
 

@@ -22,6 +22,13 @@ export function healthOperations(
   options: { memoryBudget: number },
 ): Operation[] {
   const { registry, metrics } = deps;
+  // One store check at a time: probes arriving while a slow one runs share it (a store that
+  // never answers would otherwise collect a connection per probe until each gives up).
+  let pinging: Promise<void> | null = null;
+  const ping = (): Promise<void> =>
+    pinging ??= registry.store.ping().finally(() => {
+      pinging = null;
+    });
   metrics.add(
     new Gauge(
       "saeserve_dictionaries_loaded",
@@ -150,7 +157,7 @@ export function healthOperations(
             READY_PING_MS,
           )
         );
-        await Promise.race([registry.store.ping(), silent]);
+        await Promise.race([ping(), silent]);
       } catch (e) {
         // A store's own message names its location; an unexpected error's 500 never does.
         if (trusted || !(e instanceof SaeError)) return errorResponse(c, e);

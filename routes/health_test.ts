@@ -56,7 +56,15 @@ Deno.test("/readyz answers 503 while the service drains, so a proxy stops sendin
 Deno.test("/readyz answers 503 within READY_PING_MS when the store takes the request but never answers", async () => {
   const files = fileStore(FIXTURE_DICTS);
   let pending: (() => void) | undefined;
-  const silent = { ...files, ping: () => new Promise<void>((resolve) => (pending = resolve)) };
+  let pings = 0;
+  let answering = false;
+  const silent = {
+    ...files,
+    ping: () => {
+      pings++;
+      return answering ? Promise.resolve() : new Promise<void>((resolve) => (pending = resolve));
+    },
+  };
   const { app, registry } = testApp({ store: silent });
   try {
     const started = performance.now();
@@ -65,6 +73,14 @@ Deno.test("/readyz answers 503 within READY_PING_MS when the store takes the req
     assert.equal(r.status, 503);
     assert.match((await r.json()).detail, /the file store is unavailable/);
     assert.ok(ms >= READY_PING_MS - 50 && ms < READY_PING_MS + 1500, `answered after ${ms} ms`);
+    // A second probe while the first check still hangs shares it: one check at a time.
+    assert.equal((await app.request("/readyz")).status, 503);
+    assert.equal(pings, 1);
+    answering = true;
+    pending?.();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await app.request("/readyz")).status, 200, "the store answered");
+    assert.equal(pings, 2);
   } finally {
     pending?.();
     registry.close();

@@ -19,10 +19,14 @@ import { BACKEND_HEADER } from "./respond.ts";
 import { SteeringVectorResponseSchema } from "./response_schemas.ts";
 import { SteeringVectorRequestSchema } from "./schemas.ts";
 
-/** llama.cpp layer of a hook name: blocks.L.hook_resid_post -> L + 1, hook_resid_pre -> L. */
+/**
+ * llama.cpp layer of a residual-stream hook: blocks.L.hook_resid_post (or a bare blocks.L /
+ * layers.L, a layer's output) -> L + 1, hook_resid_pre -> L; null for any other hook (an MLP
+ * or attention output is not the residual stream a control vector is added to).
+ */
 export function layerOfHook(hook: string | undefined): number | null {
   const pattern =
-    /(?:^|\.)(?:blocks|layers)\.(\d+)(?:\.(hook_resid_post|hook_resid_pre|hook_resid_mid))?(?:$|\.)/;
+    /(?:^|\.)(?:blocks|layers)\.(\d+)(?:\.(hook_resid_post|hook_resid_pre|hook_resid_mid))?$/;
   const m = pattern.exec(hook ?? "");
   if (!m) return null;
   const layer = Number(m[1]);

@@ -188,7 +188,7 @@ export function readConfig(
   // Longer timers fire at once (JavaScript's timers hold 32-bit signed milliseconds).
   const ms = (name: string, fallback: number, min = 0) => count(name, fallback, min, MAX_TIMER_MS);
   const keys = (env.SAESERVE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k);
-  if (!keys.length && (env.SAESERVE_API_KEYS ?? "").trim() !== "") {
+  if (!keys.length && (env.SAESERVE_API_KEYS ?? "") !== "") {
     throw new SaeError(
       "invalid",
       "SAESERVE_API_KEYS is set but names no key (only commas and spaces); unset it to run " +

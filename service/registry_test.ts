@@ -10,46 +10,17 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ByteSource } from "../domain/io/byte_source.ts";
 import { SaeError } from "../domain/errors.ts";
 import { referenceBackend } from "../backends/reference/mod.ts";
 import { Registry, type RegistryOptions } from "./registry.ts";
 import { fileStore } from "./store/file.ts";
-import type { Store, StoreEntry } from "./store/mod.ts";
-import { FIXTURE_DICTS, postJson, testApp } from "../tests/helpers.ts";
+import type { Store } from "./store/mod.ts";
+import { postJson, testApp } from "../tests/helpers.ts";
+import { copyFixture, type Probe, probe, truncateWeights } from "../tests/probe_store.ts";
 import { rejection } from "../tests/sae_errors.ts";
 
 const ID = "saelens_standard";
 const WEIGHTS = "sae_weights.safetensors";
-
-/** A store that counts opens and can be made to fail its opens or listings. */
-interface Probe extends Store {
-  opens: number;
-  lists: number;
-  failOpen: boolean;
-  failList: boolean;
-}
-
-function probe(store: Store): Probe {
-  const down = (): SaeError => new SaeError("unavailable", "the test store is down");
-  const p: Probe = {
-    opens: 0,
-    lists: 0,
-    failOpen: false,
-    failList: false,
-    describe: store.describe,
-    list(prefix: string): Promise<StoreEntry[]> {
-      p.lists++;
-      return p.failList ? Promise.reject(down()) : store.list(prefix);
-    },
-    ping: (): Promise<void> => store.ping(),
-    open(path: string): Promise<ByteSource> {
-      p.opens++;
-      return p.failOpen ? Promise.reject(down()) : store.open(path);
-    },
-  };
-  return p;
-}
 
 async function withStore(
   body: (
@@ -59,10 +30,7 @@ async function withStore(
   options?: Partial<RegistryOptions>,
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-" });
-  await Deno.mkdir(join(root, ID));
-  for await (const e of Deno.readDir(join(FIXTURE_DICTS, ID))) {
-    if (e.isFile) await Deno.copyFile(join(FIXTURE_DICTS, ID, e.name), join(root, ID, e.name));
-  }
+  await copyFixture(root, ID);
   const clock = { t: 1_000_000 };
   const store = probe(fileStore(root));
   const registry = new Registry(store, {
@@ -79,14 +47,6 @@ async function withStore(
   }
 }
 
-/** Truncate the weights file to `bytes` (the header stays; the tensors end early). */
-async function truncateWeights(root: string, bytes: number): Promise<Uint8Array> {
-  const path = join(root, ID, WEIGHTS);
-  const original = await Deno.readFile(path);
-  await Deno.writeFile(path, original.subarray(0, bytes));
-  return original;
-}
-
 async function loads(registry: Registry): Promise<void> {
   const lease = await registry.acquire(ID);
   lease.release();
@@ -95,7 +55,7 @@ async function loads(registry: Registry): Promise<void> {
 Deno.test("a broken dictionary is read once per backoff step: 1 s, 2 s, 4 s, with the same error", async () => {
   await withStore(async (root, { store, registry, clock }) => {
     const original = await Deno.readFile(join(root, ID, WEIGHTS));
-    await truncateWeights(root, original.length - 64);
+    await truncateWeights(root, { id: ID, bytes: original.length - 64 });
     const first = await rejection(registry.acquire(ID));
     assert.equal(first.kind, "unavailable", first.message);
     assert.match(first.message, /cannot be read/);
@@ -135,7 +95,7 @@ Deno.test("a broken dictionary is read once per backoff step: 1 s, 2 s, 4 s, wit
 Deno.test("the backoff stops growing at its maximum", async () => {
   await withStore(async (root, { store, registry, clock }) => {
     const original = await Deno.readFile(join(root, ID, WEIGHTS));
-    await truncateWeights(root, original.length - 64);
+    await truncateWeights(root, { id: ID, bytes: original.length - 64 });
     const retried: number[] = [];
     await rejection(registry.acquire(ID));
     for (let step = 0; step < 6; step++) {
@@ -156,7 +116,7 @@ Deno.test("the backoff stops growing at its maximum", async () => {
 
 Deno.test("a changed folder listing forgets the failure at once; a successful load resets the backoff", async () => {
   await withStore(async (root, { registry, clock }) => {
-    const original = await truncateWeights(root, 200);
+    const original = await truncateWeights(root, { id: ID, bytes: 200 });
     await rejection(registry.acquire(ID));
     clock.t += 1000;
     assert.equal((await rejection(registry.acquire(ID))).info?.retry_after, 2, "second failure");
@@ -167,7 +127,7 @@ Deno.test("a changed folder listing forgets the failure at once; a successful lo
 
     // Broken again later (dropped from memory first): the backoff starts over at 1 s.
     registry.close();
-    await truncateWeights(root, 200);
+    await truncateWeights(root, { id: ID, bytes: 200 });
     assert.equal((await rejection(registry.acquire(ID))).info?.retry_after, 1);
   });
 });
@@ -226,47 +186,10 @@ Deno.test("not found is never remembered: a dictionary that appears loads at onc
   });
 });
 
-Deno.test("HTTP: a broken dictionary's 503 carries Retry-After and retryable false, and repeats without re-reading", async () => {
-  const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-http-" });
-  await Deno.mkdir(join(root, ID));
-  for await (const e of Deno.readDir(join(FIXTURE_DICTS, ID))) {
-    if (e.isFile) await Deno.copyFile(join(FIXTURE_DICTS, ID, e.name), join(root, ID, e.name));
-  }
-  await truncateWeights(root, 200);
-  const store = probe(fileStore(root));
-  const { app, registry } = testApp({ store });
-  try {
-    const ask = () =>
-      postJson(app, { path: `/v1/dictionaries/${ID}/encode`, body: { activations: [[0]] } });
-    const first = await ask();
-    assert.equal(first.status, 503);
-    assert.equal(first.headers.get("retry-after"), "1");
-    const body = await first.json();
-    assert.equal(body.retry_after, 1);
-    // Sending it again fails the same way until the files change: clients raise at once.
-    assert.equal(body.retryable, false);
-    const opens = store.opens;
-    const second = await ask();
-    assert.equal(second.status, 503);
-    assert.equal(second.headers.get("retry-after"), "1");
-    assert.equal((await second.json()).detail, body.detail);
-    assert.equal(store.opens, opens, "the second request read no file");
-    const metrics = await (await app.request("/metrics")).text();
-    assert.match(
-      metrics,
-      /^saeserve_dictionary_loads_total\{result="malformed"\} 1$/m,
-      "one load, one failure",
-    );
-  } finally {
-    registry.close();
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
 Deno.test("describe and list answer a remembered broken dictionary without reading it again", async () => {
   await withStore(async (root, { store, registry, clock }) => {
     const original = await Deno.readFile(join(root, ID, WEIGHTS));
-    await truncateWeights(root, original.length - 64);
+    await truncateWeights(root, { id: ID, bytes: original.length - 64 });
     const failed = await rejection(registry.acquire(ID));
     const opens = store.opens;
     const described = await rejection(registry.describe(ID));
@@ -391,81 +314,5 @@ Deno.test("list: explanation summaries are read once for concurrent listings, an
     assert.equal(opens, 1, "a later listing reads it from memory");
   } finally {
     registry.close();
-  }
-});
-
-Deno.test("HTTP: a broken dictionary met first through a route that describes it says retryable false, and so does encode after", async () => {
-  const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-describe-" });
-  await Deno.mkdir(join(root, ID));
-  for await (const e of Deno.readDir(join(FIXTURE_DICTS, ID))) {
-    if (e.isFile) await Deno.copyFile(join(FIXTURE_DICTS, ID, e.name), join(root, ID, e.name));
-  }
-  await truncateWeights(root, 200);
-  const { app, registry } = testApp({ store: fileStore(root) });
-  try {
-    const card = await app.request(`/v1/dictionaries/${ID}/features/0`);
-    assert.equal(card.status, 503);
-    assert.equal((await card.json()).retryable, false, "the describing route");
-    const enc = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/encode`,
-      body: { activations: [[0]] },
-    });
-    assert.equal(enc.status, 503);
-    assert.equal((await enc.json()).retryable, false, "encode after it");
-  } finally {
-    registry.close();
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
-Deno.test("HTTP: a broken aligned dictionary's GET is a remembered 503 with Retry-After, retryable false", async () => {
-  const root = await Deno.makeTempDir({ prefix: "saeserve-backoff-aligned-" });
-  const id = "aligned_tiny";
-  await Deno.mkdir(join(root, id));
-  await Deno.copyFile(
-    join(FIXTURE_DICTS, id, "aligned.safetensors"),
-    join(root, id, "aligned.safetensors"),
-  );
-  await Deno.writeTextFile(
-    join(root, id, "saeserve.json"),
-    '{"kind": "aligned", "latents": "many"}',
-  );
-  const store = probe(fileStore(root));
-  const { app, registry } = testApp({ store });
-  try {
-    const first = await app.request(`/v1/aligned/${id}`);
-    assert.equal(first.status, 503);
-    assert.equal(first.headers.get("retry-after"), "1");
-    const body = await first.json();
-    assert.equal(body.retryable, false);
-    const opens = store.opens;
-    const second = await app.request(`/v1/aligned/${id}`);
-    assert.equal(second.status, 503);
-    assert.equal((await second.json()).detail, body.detail);
-    assert.equal(store.opens, opens, "the second request read no file");
-  } finally {
-    registry.close();
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
-Deno.test("HTTP: a folder with cfg.json but no weights (an upload in progress) is a 404 that says what it lacks", async () => {
-  const root = await Deno.makeTempDir({ prefix: "saeserve-partial-" });
-  await Deno.mkdir(join(root, ID));
-  await Deno.copyFile(join(FIXTURE_DICTS, ID, "cfg.json"), join(root, ID, "cfg.json"));
-  const { app, registry } = testApp({ store: fileStore(root) });
-  try {
-    const res = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/encode`,
-      body: { activations: [[0]] },
-    });
-    assert.equal(res.status, 404);
-    assert.match(
-      (await res.json()).detail,
-      /its folder holds cfg\.json but no sae_weights\.safetensors \(SAELens\) or sae\.safetensors \(sparsify\): an upload still in progress/,
-    );
-  } finally {
-    registry.close();
-    await Deno.remove(root, { recursive: true });
   }
 });

@@ -37,6 +37,8 @@ Deno.test({
 });
 
 Deno.test("main.ts: a bad environment value is one error line naming the variable and valid values (exit 1)", async () => {
+  const emptyKeys = await Deno.makeTempFile({ prefix: "saeserve-keys-" });
+  await Deno.writeTextFile(emptyKeys, "# the keys go here\n\n");
   const cases: [Record<string, string>, string][] = [
     [
       { SAESERVE_BACKEND: "wsam" },
@@ -68,6 +70,14 @@ Deno.test("main.ts: a bad environment value is one error line naming the variabl
       { SAESERVE_BACKEND: "reference", SAESERVE_API_KEYS_FILE: "/nonexistent/keys" },
       "error: SAESERVE_API_KEYS_FILE /nonexistent/keys cannot be read: No such file or directory (os error 2): readfile '/nonexistent/keys'\n",
     ],
+    [
+      { SAESERVE_BACKEND: "reference", SAESERVE_API_KEYS_FILE: emptyKeys },
+      `error: SAESERVE_API_KEYS_FILE ${emptyKeys} holds no key (only blank lines and # comments); unset it to run without keys\n`,
+    ],
+    [
+      { SAESERVE_API_KEYS: "   " },
+      "error: SAESERVE_API_KEYS is set but names no key (only commas and spaces); unset it to run without keys\n",
+    ],
   ];
   for (const [env, expected] of cases) {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -81,6 +91,7 @@ Deno.test("main.ts: a bad environment value is one error line naming the variabl
     assert.equal(stderr, expected);
     assert.ok(!stderr.includes("Uncaught") && !stderr.includes("    at "));
   }
+  await Deno.remove(emptyKeys);
 });
 
 Deno.test("main.ts --help lists the variables and starts nothing; an argument is one error line", async () => {

@@ -193,7 +193,7 @@ export async function webgpuThread(options: WebGpuThreadOptions = {}): Promise<W
       return prepared;
     },
     release(prepared: Prepared): void {
-      // Queued as research: it waits behind every call posted before it (live ones run first).
+      // Queued as research, and a barrier: it runs after every call posted before it.
       post("release", [gpuId(prepared)], { priority: "research" }).catch(() => {});
     },
     encode(prepared: Prepared, s: Matrix, options?: EncodeOptions): Promise<SparseRows> {

@@ -325,6 +325,13 @@ Deno.test({
     assert.equal((await queued).indices.length, 4, "the research call ran before the release");
     await assert.rejects(gpu!.encode(p, s), /does not hold that dictionary/);
 
+    // More live calls than a research turn lets pass: the release still runs after all of them.
+    const r = await gpu!.prepare(w);
+    const lives = Array.from({ length: 7 }, () => gpu!.encode(r, s, { top: 4 }));
+    gpu!.release(r);
+    for (const call of lives) assert.equal((await call).indices.length, 4);
+    await assert.rejects(gpu!.encode(r, s), /does not hold that dictionary/);
+
     const q = await gpu!.prepare(w);
     try {
       await Promise.all([1, 2, 3, 4].map(() => gpu!.encode(q, s, { top: 4 })));

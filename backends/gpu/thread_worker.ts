@@ -105,15 +105,16 @@ async function call(gpu: WebGpuBackend, c: GpuCall): Promise<unknown> {
 }
 
 /**
- * The next call to run: the oldest of the class {@link TurnOrder} picks. (A release is queued
- * as research, so it waits behind everything posted before it.)
+ * The next call to run: the oldest of the class {@link TurnOrder} picks. A release (queued as
+ * research) is a barrier: it runs only once every call posted before it has, so a research turn
+ * that reaches it takes the oldest waiting call instead.
  */
 function next(): GpuCall | undefined {
   const live = queue.filter((c) => c.priority === "live").length;
   const turn = order.next({ live, research: queue.length - live });
   if (turn === null) return undefined;
   const at = queue.findIndex((c) => (c.priority === "live") === (turn === "live"));
-  return queue.splice(at, 1)[0];
+  return queue.splice(queue[at].method === "release" ? 0 : at, 1)[0];
 }
 
 /** Run the queued calls one after another, live ones first. */

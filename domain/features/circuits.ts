@@ -202,6 +202,9 @@ function rowsOf(x: HeadOutputs, examples: number[]): Matrix {
   return out;
 }
 
+/** How many times its first loss a run may end at before it counts as diverged. */
+const DIVERGED_RISE = 1.5;
+
 /** Whether every trained weight is finite (a diverged run's are not). */
 function finiteParams(result: TrainResult): boolean {
   const p = result.params;
@@ -256,7 +259,9 @@ async function trainDictionary(
   });
   if (!finiteParams(result)) throw diverged("non-finite weights");
   const [first, last] = [result.curve[0], result.curve[result.curve.length - 1]];
-  if (last.loss > first.loss) {
+  // A run that ends well above where it started diverged; a short run's small early rise (a
+  // few epochs at a high lr) did not.
+  if (last.loss > DIVERGED_RISE * first.loss) {
     throw diverged(
       `loss rose from ${first.loss.toPrecision(3)} at epoch ${first.step} to ` +
         `${last.loss.toPrecision(3)} at epoch ${last.step}`,

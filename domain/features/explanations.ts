@@ -106,7 +106,12 @@ const ENTRIES_PER_STEP = 512;
 function* entriesOf(text: string, warn: (w: string) => void): Steps<[string, unknown][]> {
   const trimmed = text.trimStart();
   if (trimmed.startsWith("{")) {
-    const wrapped = wrappedList(trimmed);
+    // The list first in its object: split in steps as a bare array is (a whole JSON.parse of a
+    // million entries would hold the thread for seconds); otherwise the whole parse.
+    const head = /^\{\s*"explanations"\s*:\s*(?=\[)/.exec(trimmed);
+    const inner = head ? trimmed.slice(head[0].length, trimmed.lastIndexOf("]") + 1) : "";
+    const elements = inner ? yield* arrayElements(inner) : null;
+    const wrapped = elements ?? wrappedList(trimmed);
     if (wrapped) return wrapped.map((v, n) => [`explanations[${n}]`, v]);
   }
   if (trimmed.startsWith("[")) {

@@ -64,6 +64,18 @@ Deno.test('an object wrapping the list under "explanations" reads the same; a ne
   });
   assert.equal(wrapped.count, 3);
   assert.deepEqual(wrapped.warnings, []);
+  // The list first (read in steps) or after other keys, with arrays after it: the same entries.
+  for (
+    const doc of [
+      { explanations: NEURONPEDIA },
+      { explanations: NEURONPEDIA, tags: ["a", "b"], nested: { list: [1, [2]] } },
+      { version: 2, explanations: NEURONPEDIA },
+    ]
+  ) {
+    const set = parseExplanations(JSON.stringify(doc, null, 1), { file: "e.json", dSae: 16 });
+    assert.equal(set.count, 3, JSON.stringify(doc).slice(0, 40));
+    assert.deepEqual(set.warnings, []);
+  }
   // One JSON Lines entry is an entry, not a wrapper.
   const one = parseExplanations('{"index": 2, "description": "x", "explanations": []}\n', {
     file: "explanations.jsonl",

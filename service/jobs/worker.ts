@@ -31,8 +31,12 @@ self.onmessage = async (e: MessageEvent<JobRequest>) => {
     const run = TASKS[task as TaskName] as (a: unknown, ctx: TaskContext) => unknown;
     if (!run) throw new RangeError(`no task ${task}`);
     const result = await run(args, { signal });
-    // Bytes (an encoded image) move back rather than being copied on the request thread.
-    if (ArrayBuffer.isView(result) && result.buffer instanceof ArrayBuffer) {
+    // Bytes (an encoded image) move back rather than being copied on the request thread: only
+    // a view over a whole buffer of its own, which nothing here keeps.
+    if (
+      ArrayBuffer.isView(result) && result.buffer instanceof ArrayBuffer &&
+      result.byteOffset === 0 && result.byteLength === result.buffer.byteLength
+    ) {
       transfer.push(result.buffer);
     }
     reply = { id, ok: true, result };
