@@ -203,6 +203,9 @@ def _sparse_codes(indices: Any, values: Any) -> Dict[str, List[List[Any]]]:
     for r, (ix, v) in enumerate(zip(idx, val)):
         if len(ix) != len(v):
             raise ValueError(f"row {r}: {len(ix)} indices but {len(v)} values")
+        if not np.isfinite(v).all():  # JSON has no NaN or Infinity (the service would say 400)
+            j = int(np.argmax(~np.isfinite(v)))
+            raise ValueError(f"values[{r}][{j}] must be a finite number, not {v[j]}")
         _check_integers(ix, r)
         padding = np.asarray(ix == -1, dtype=bool) & (v == 0)
         negative = np.asarray(ix < 0, dtype=bool) & ~padding

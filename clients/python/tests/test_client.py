@@ -191,6 +191,11 @@ class RefusedBeforeSendingTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"^indices has 2 rows but values has 1$"):
             self.client.decode(ID, indices=[[1], [2]], values=[[1.0]])
 
+    def test_decode_refuses_values_that_are_not_finite(self) -> None:
+        for bad in (float("nan"), float("inf")):
+            with self.assertRaisesRegex(ValueError, r"^values\[0\]\[1\] must be a finite number, not "):
+                self.client.decode(ID, indices=[[1, 2]], values=[[1.0, bad]])
+
     def test_steer_refuses_what_is_not_interventions(self) -> None:
         x = rows(1)
         for bad, named in ((3, "int"), ("clamp", "str"), ([saeserve.add(1, 1.0), 7], "element 1 is int"),
