@@ -9,6 +9,8 @@
  * @module
  */
 
+import { API_KEY_FIELD, API_KEY_STYLE, apiKeyScript } from "./ui_api_key.ts";
+
 /** The explorer page. */
 export const EXPLORER_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>saeserve: feature explorer</title>
@@ -18,7 +20,7 @@ body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f8fa;color:#1b1f
 header{background:#24292f;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}
 h1{margin:0;font-size:20px}nav button{background:none;border:0;color:#c9d1d9;font:inherit;padding:6px 10px;cursor:pointer;border-radius:6px}
 nav button[aria-selected=true]{background:#57606a;color:#fff}
-.key{margin-left:auto;font-size:13px;color:#c9d1d9}.key input{font:inherit;width:12em}
+${API_KEY_STYLE}
 main{max-width:1200px;margin:0 auto;padding:16px 24px}
 .cols{display:grid;grid-template-columns:minmax(280px,1fr) minmax(320px,1.3fr);gap:16px}
 section{border:1px solid #d0d7de;border-radius:8px;background:#fff;padding:10px 14px;margin-bottom:12px}
@@ -32,7 +34,7 @@ textarea{width:100%;height:70px;font:12px monospace}
 <header><h1>Feature explorer</h1><nav role="tablist">
 <button id="tab-features" role="tab" aria-selected="true">Features</button>
 <button id="tab-vision" role="tab" aria-selected="false">Vision</button></nav>
-<label class="key">API key <input id="apikey" type="password" autocomplete="off" placeholder="if the service has keys"></label></header>
+${API_KEY_FIELD}</header>
 <main>
 <div id="panel-features">
 <section><label>Dictionary <select id="dict"><option value="">loading...</option></select></label>
@@ -62,24 +64,13 @@ const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const dict = () => $("dict").value;
 const base = () => "/v1/dictionaries/" + encodeURIComponent(dict());
-// A service with SAESERVE_API_KEYS wants Authorization: Bearer <key> on /v1: the key is kept
-// for this tab only (sessionStorage, shared with the vision page).
-const KEY = "saeserve-api-key";
-$("apikey").value = sessionStorage.getItem(KEY) || "";
-$("apikey").addEventListener("change", () => {
-  sessionStorage.setItem(KEY, $("apikey").value.trim());
-  loadDictionaries();
-});
-function withKey(headers) {
-  const key = sessionStorage.getItem(KEY);
-  return key ? { ...headers, authorization: "Bearer " + key } : headers;
-}
+${apiKeyScript({ relist: "loadDictionaries" })}
 async function call(path, body) {
   const init = body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
   const r = await fetch(path, { ...init, headers: withKey(init.headers || {}) });
+  const refused = keyFailure(r);
+  if (refused) throw refused;
   const j = await r.json();
-  if (r.status === 401) throw new Error("this service needs an API key: enter it at the top right");
-  if (r.status === 403) throw new Error("the API key was refused: check it at the top right");
   if (!r.ok) throw new Error(j.detail || r.status);
   return j;
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { API_KEY_FIELD, API_KEY_STYLE, apiKeyScript } from "./ui_api_key.ts";
+
 /**
  * The bundled example: a 64 x 64 gradient image and activations whose features vary by patch.
  * The PNG codec is imported on the first call, so an idle service does not hold it.
@@ -57,7 +59,7 @@ export const VISION_PAGE = `<!doctype html>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f8fa;color:#1b1f24}
 header{background:#24292f;color:#fff;padding:12px 24px;display:flex;align-items:center}h1{margin:0;font-size:20px}
-.key{margin-left:auto;font-size:13px;color:#c9d1d9}.key input{font:inherit;width:12em}
+${API_KEY_STYLE}
 main{max-width:1100px;margin:0 auto;padding:16px 24px}
 fieldset{border:1px solid #d0d7de;border-radius:8px;background:#fff;margin-bottom:12px}
 #tiles{display:flex;flex-wrap:wrap;gap:12px}
@@ -67,7 +69,7 @@ figcaption{font-size:13px;color:#57606a;margin-top:4px}
 #status{margin-left:8px;color:#57606a}
 </style></head><body>
 <header><h1>Vision features</h1>
-<label class="key">API key <input id="apikey" type="password" autocomplete="off" placeholder="if the service has keys"></label></header>
+${API_KEY_FIELD}</header>
 <main>
 <fieldset><legend>Input</legend>
 <label>Dictionary <select id="dict"><option value="">loading...</option></select></label>
@@ -84,21 +86,9 @@ figcaption{font-size:13px;color:#57606a;margin-top:4px}
 <script>
 let imageData = null, activations = null;
 const $ = (id) => document.getElementById(id);
-// The key for /v1 (SAESERVE_API_KEYS), kept for this tab, as the explorer keeps it.
-const KEY = "saeserve-api-key";
-$("apikey").value = sessionStorage.getItem(KEY) || "";
-$("apikey").addEventListener("change", () => {
-  sessionStorage.setItem(KEY, $("apikey").value.trim());
-  listDictionaries();
-});
-function withKey(headers) {
-  const key = sessionStorage.getItem(KEY);
-  return key ? { ...headers, authorization: "Bearer " + key } : headers;
-}
+${apiKeyScript({ relist: "listDictionaries" })}
 async function failure(r) {
-  if (r.status === 401) return new Error("this service needs an API key: enter it at the top right");
-  if (r.status === 403) return new Error("the API key was refused: check it at the top right");
-  return new Error((await r.json()).detail || r.status);
+  return keyFailure(r) ?? new Error((await r.json()).detail || r.status);
 }
 const status = (t) => ($("status").textContent = t);
 function b64(buf) { let s = ""; const u = new Uint8Array(buf); for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); }
