@@ -9,6 +9,7 @@
  * Pure: no I/O, no errors thrown.
  * @module
  */
+import { NEWTON_MAX_FEATURES } from "./probe/logistic.ts";
 
 /** Budgets one request is held to (api.md "Limits"); each has an environment variable. */
 export interface Limits {
@@ -235,12 +236,12 @@ function validationShape(
 }
 
 /**
- * One logistic-regression fit on `rows` x `cols` (probe/logistic.ts): Newton steps up to 256
- * columns (a Hessian of rows x cols^2 / 2 per step, ~10-30 steps), L-BFGS beyond (rows x cols
- * per step, up to thousands of steps).
+ * One logistic-regression fit on `rows` x `cols` (probe/logistic.ts): Newton steps up to
+ * {@link NEWTON_MAX_FEATURES} columns (a Hessian of rows x cols^2 / 2 per step, ~10-30 steps),
+ * L-BFGS beyond (rows x cols per step, up to thousands of steps).
  */
 export function logisticFitWork(rows: number, cols: number): number {
-  const perCell = cols <= 256 ? 4 * (cols + 256) : 32_000;
+  const perCell = cols <= NEWTON_MAX_FEATURES ? 4 * (cols + 256) : 32_000;
   return rows * cols * perCell * SCRIPT_OP;
 }
 

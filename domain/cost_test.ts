@@ -29,8 +29,11 @@ Deno.test("cost: the defaults refuse issue 14's measured cases and keep the size
   assert.ok(probe(1500, 64) <= maxProbeWork);
   assert.ok(probe(700, 64, { methods: ["sae", "logistic"], ks: [4] }) <= maxProbeWork);
   assert.ok(probe(12, 64) <= maxProbeWork);
-  // L-BFGS beyond 256 columns is far slower per cell than Newton below.
-  assert.ok(probe(1000, 512, { methods: ["logistic"] }) > 10 * maxProbeWork);
+  // L-BFGS beyond 1024 columns is far slower per cell than Newton below.
+  assert.ok(probe(1000, 2048, { methods: ["logistic"] }) > 10 * maxProbeWork);
+  assert.ok(
+    probe(400, 300, { methods: ["logistic"] }) < probe(400, 1100, { methods: ["logistic"] }) / 10,
+  );
   // Circuits: 10 x 8 x 16 with 8000 epochs and 1024 latents took 51 s; the paper's defaults
   // on GPT-2-small head outputs (10 training examples x 144 heads x 768) take about 25 s.
   const small = { examples: 10, heads: 8, dModel: 16 };
