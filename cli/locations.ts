@@ -69,3 +69,47 @@ export async function outputFolder(
     },
   };
 }
+
+/** Files that make a folder a dictionary (a SAELens or sparsify folder, or saeserve's sidecar). */
+const DICTIONARY_FILES = [
+  "cfg.json",
+  "sae_weights.safetensors",
+  "sae.safetensors",
+  "saeserve.json",
+];
+
+/** The dictionary files local folder `out` already holds (none for a store URL or a new folder). */
+export async function dictionaryFilesIn(out: string): Promise<string[]> {
+  if (isStoreUrl(out)) return [];
+  const dir = resolve(out.replace(/^file:\/\//, ""));
+  const held: string[] = [];
+  for (const name of DICTIONARY_FILES) {
+    if (await Deno.stat(`${dir}/${name}`).then((i) => i.isFile, () => false)) held.push(name);
+  }
+  return held;
+}
+
+/**
+ * After files were replaced in local folder `out`: a saeserve.json listing sha256 hashes gets
+ * the new files' hashes (the old ones would make every later load fail its check). Returns the
+ * names whose hash it updated.
+ */
+export async function refreshHashes(
+  out: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): Promise<string[]> {
+  if (isStoreUrl(out)) return [];
+  const path = `${resolve(out.replace(/^file:\/\//, ""))}/saeserve.json`;
+  const sidecar = await Deno.readTextFile(path).then((t) => JSON.parse(t), () => null);
+  const hashes = sidecar?.sha256;
+  if (!hashes || typeof hashes !== "object") return [];
+  const updated: string[] = [];
+  for (const [name, bytes] of files) {
+    if (!(name in hashes)) continue;
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes)));
+    hashes[name] = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    updated.push(name);
+  }
+  if (updated.length) await Deno.writeTextFile(path, JSON.stringify(sidecar, null, 2) + "\n");
+  return updated;
+}

@@ -24,7 +24,7 @@ import { defaultBatch, defaultLr, runSteps } from "../domain/train/schedule.ts";
 import { trainingShortfall } from "../domain/train/params.ts";
 import { type CommandSpec, type OptionSpec, parseOptions, UsageError } from "./args.ts";
 import { CliError, runCli } from "./run.ts";
-import { locate, outputFolder } from "./locations.ts";
+import { dictionaryFilesIn, locate, outputFolder, refreshHashes } from "./locations.ts";
 import { SaeError } from "../domain/errors.ts";
 
 const ARCHITECTURES = ["topk", "batchtopk", "jumprelu", "relu"] as const;
@@ -83,6 +83,11 @@ export const TRAIN_SPEC = {
     ...SCHEDULE_OPTIONS,
     seed: { type: "integer", default: 0, description: "Seed of the init and the data order." },
     backend: BACKEND_OPTION,
+    overwrite: {
+      type: "boolean",
+      default: false,
+      description: "Replace the dictionary --out already holds (refused otherwise).",
+    },
   },
 } as const satisfies CommandSpec<Record<string, OptionSpec>>;
 
@@ -133,6 +138,13 @@ export async function trainCommand(
     );
   }
   await checkLocal("--data", values.data);
+  const held = await dictionaryFilesIn(values.out);
+  if (held.length && !values.overwrite) {
+    throw new UsageError(
+      `--out ${values.out} already holds a dictionary (${held.join(", ")}): pass --overwrite ` +
+        "to replace it",
+    );
+  }
   const env = options?.env ?? Deno.env.toObject();
   const log = options?.log ?? ((line: string) => console.error(line));
   const data = locate(values.data, env);
@@ -222,6 +234,14 @@ export async function trainCommand(
     },
   });
   await output.write(files);
+  if (held.length) {
+    const rehashed = await refreshHashes(values.out, files);
+    if (rehashed.length) log(`train: saeserve.json's sha256 updated for ${rehashed.join(", ")}`);
+    log(
+      "train: a service that has this dictionary loaded keeps the old weights until it restarts " +
+        "(or evicts it); explanations beside it describe the old latents",
+    );
+  }
   const stop = result.plateauAt === null ? "" : `, plateau at ${result.plateauAt}`;
   log(
     `train: wrote ${values.out} (steps ${result.steps}/${planned}${stop}, batch ${batch}, lr ${

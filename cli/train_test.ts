@@ -67,6 +67,29 @@ Deno.test("train CLI: shards in a folder -> SAELens folder with metrics, logged 
     const metrics = JSON.parse(await Deno.readTextFile(`${dir}/sae/metrics.json`));
     assert.ok(metrics.final.fvu > 0 && metrics.curve.length > 0);
     assert.ok((await Deno.stat(`${dir}/sae/sae_weights.safetensors`)).size > 24 * 12 * 8);
+
+    // Again into the same folder: refused without --overwrite; with it, saeserve.json's hashes
+    // follow the new files (old ones would fail every later load's check).
+    const again = ["--data", `${dir}/data`, "--out", `${dir}/sae`, "--latents", "24", "--k", "3"];
+    const short = ["--steps", "3", "--batch", "50", "--backend", "reference"];
+    await Deno.writeTextFile(
+      `${dir}/sae/saeserve.json`,
+      JSON.stringify({ sha256: { "sae_weights.safetensors": "0".repeat(64) } }),
+    );
+    const refused = await run([...again, ...short]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /already holds a dictionary \(cfg\.json, sae_weights\.safetensors, saeserve\.json\): pass --overwrite/,
+    );
+    const replaced = await run([...again, ...short, "--seed", "7", "--overwrite"]);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stderr, /saeserve\.json's sha256 updated for sae_weights\.safetensors/);
+    const weights = await Deno.readFile(`${dir}/sae/sae_weights.safetensors`);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", weights));
+    const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const sidecar = JSON.parse(await Deno.readTextFile(`${dir}/sae/saeserve.json`));
+    assert.equal(sidecar.sha256["sae_weights.safetensors"], hex);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
