@@ -248,7 +248,14 @@ async function main(): Promise<void> {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
         ood = null;
       }
-      for (const s of regimeSettings(trainX.rows, { quick: values.quick, hasShift: !!ood })) {
+      // The test set is its own file: every training row may train (the paper's "size - 100"
+      // held its 100 test rows out of the same set).
+      const settings = regimeSettings(trainX.rows, {
+        quick: values.quick,
+        hasShift: !!ood,
+        testRows: 0,
+      });
+      for (const s of settings) {
         const idx = sampleRows(trainY, {
           n: s.n,
           positiveFraction: s.positiveFraction,

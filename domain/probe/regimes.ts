@@ -2,7 +2,8 @@
  * The four hard regimes of Kantamneni et al. (2025), as row selections over a dataset:
  * data scarcity (few balanced training rows), class imbalance (a chosen positive fraction),
  * label noise (a fraction of training labels flipped) and covariate shift (test on a shifted
- * set, handled by the caller), beside the standard setting (min(size - 100, 1024) balanced rows).
+ * set, handled by the caller), beside the standard setting (min(size - 100, 1024) balanced rows
+ * in the paper, whose 100 are its test rows; with a separate test set, min(size, 1024)).
  * @module
  */
 
@@ -48,12 +49,15 @@ export interface RegimeSetting {
   readonly shifted: boolean;
 }
 
-/** The settings of each regime for a dataset of `size` training rows. */
+/**
+ * The settings of each regime for a dataset of `size` rows, of which `options.testRows` (default
+ * 100, the paper's) are held out for testing; 0 when the test set is separate.
+ */
 export function regimeSettings(
   size: number,
-  options?: { quick?: boolean; hasShift?: boolean },
+  options?: { quick?: boolean; hasShift?: boolean; testRows?: number },
 ): RegimeSetting[] {
-  const standard = Math.max(2, Math.min(size - 100, 1024));
+  const standard = Math.max(2, Math.min(size - (options?.testRows ?? 100), 1024));
   const base = { n: standard, positiveFraction: 0.5, noise: 0, shifted: false };
   const out: RegimeSetting[] = [{ regime: "standard", setting: `n=${standard}`, ...base }];
   const scarce = options?.quick ? [4, 16, 64] : [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];

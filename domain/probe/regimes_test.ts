@@ -85,6 +85,9 @@ Deno.test("regimes: the settings of each regime for a dataset size", () => {
   assert.deepEqual(small.filter((s) => s.regime === "scarcity").map((s) => s.n), [2, 4, 8, 16, 32]);
   assert.ok(!small.some((s) => s.regime === "shift"));
   assert.equal(regimeSettings(10)[0].n, 2, "never fewer than 2 rows");
+  // A separate test set (probe-bench's test_x.npy): every training row may train.
+  assert.equal(regimeSettings(100, { testRows: 0 })[0].n, 100);
+  assert.equal(regimeSettings(5000, { testRows: 0 })[0].n, 1024);
 
   const quick = regimeSettings(2000, { quick: true });
   assert.deepEqual(quick.map((s) => s.setting), [
