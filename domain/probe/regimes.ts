@@ -9,7 +9,11 @@
 
 import { seededRandom, shuffled } from "../random.ts";
 
-/** `n` training rows with the given positive fraction (as close as the data allows), seeded. */
+/**
+ * Up to `n` training rows with the given positive fraction, seeded. When one class has too few
+ * rows for `n` at that fraction, fewer rows are taken so the fraction holds (a balanced 1024
+ * from 262 positives is 262 + 262, not 262 + 762).
+ */
 export function sampleRows(
   y: ArrayLike<number>,
   options: { n: number; positiveFraction?: number; seed?: number },
@@ -18,8 +22,17 @@ export function sampleRows(
   const all = Array.from({ length: y.length }, (_, i) => i);
   const pos = shuffled(all.filter((i) => y[i] === 1), rand);
   const neg = shuffled(all.filter((i) => y[i] !== 1), rand);
-  const n = Math.min(options.n, y.length);
-  let wantPos = Math.round(n * (options.positiveFraction ?? 0.5));
+  const fraction = options.positiveFraction ?? 0.5;
+  const n = Math.max(
+    2,
+    Math.min(
+      options.n,
+      y.length,
+      Math.floor(pos.length / fraction),
+      Math.floor(neg.length / (1 - fraction)),
+    ),
+  );
+  let wantPos = Math.round(n * fraction);
   wantPos = Math.max(1, Math.min(wantPos, pos.length, n - 1));
   const wantNeg = Math.min(n - wantPos, neg.length);
   return shuffled([...pos.slice(0, wantPos), ...neg.slice(0, wantNeg)], rand);

@@ -25,12 +25,18 @@ Deno.test("regimes: sampleRows takes n distinct rows with round(n * fraction) po
   assert.equal(positives(sampleRows(Y, { n: 10, positiveFraction: 0 })), 1);
 });
 
-Deno.test("regimes: sampleRows clamps to the rows and positives the data has", () => {
-  // 60 positives asked, 30 exist: all 30, then negatives fill the rest.
+Deno.test("regimes: sampleRows keeps the positive fraction within the rows the data has", () => {
+  // 60 positives asked of 90 rows, 30 exist: 30 positives and 15 negatives keep 2/3.
   const rows = sampleRows(Y, { n: 90, positiveFraction: 2 / 3 });
   assert.equal(positives(rows), 30);
-  assert.equal(rows.length, 90);
-  assert.equal(sampleRows(Y, { n: 1000 }).length, 100, "no more rows than the data");
+  assert.equal(rows.length, 45);
+  // Balanced from 30 positives and 70 negatives: 30 + 30, not 30 + 70.
+  const balanced = sampleRows(Y, { n: 1000 });
+  assert.equal(balanced.length, 60);
+  assert.equal(positives(balanced), 30);
+  // Enough of both: n rows at the fraction.
+  assert.equal(sampleRows(Y, { n: 40, positiveFraction: 0.25 }).length, 40);
+  assert.equal(positives(sampleRows(Y, { n: 40, positiveFraction: 0.25 })), 10);
 });
 
 Deno.test("regimes: sampling and flipping are seeded", () => {
