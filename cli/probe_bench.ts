@@ -176,14 +176,15 @@ async function main(): Promise<void> {
         : `no dataset folders in ${dir} (each holds ${required.join(", ")})`,
     );
   }
-  const ks = values.k.map((k) => {
+  let ks = values.k.map((k) => {
     const n = Number(k);
     if (!Number.isInteger(n) || n < 1) {
       throw new UsageError(`--k must be a comma list of positive integers, not ${values.k}`);
     }
     return n;
   });
-  if (!values.dictionary && Deno.args.some((a) => a === "--k" || a.startsWith("--k="))) {
+  const kGiven = Deno.args.some((a) => a === "--k" || a.startsWith("--k="));
+  if (!values.dictionary && kGiven) {
     throw new UsageError("--k sizes the SAE probes, which need --dictionary");
   }
   for (const name of datasets) {
@@ -216,6 +217,8 @@ async function main(): Promise<void> {
     });
     const lease = await registry.acquire(values.dictionary);
     const dSae = lease.description.dSae;
+    // The default sizes (16, 128) are cut to the dictionary; sizes the user gave are checked.
+    if (!kGiven) ks = [...new Set(ks.map((k) => Math.min(k, dSae)))];
     const over = ks.find((k) => k > dSae);
     if (over !== undefined) {
       lease.release();

@@ -194,3 +194,45 @@ Deno.test("probe-bench: --k without --dictionary, or above its d_sae, is a usage
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("probe-bench: the default SAE sizes are cut to a small dictionary's d_sae", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
+  try {
+    await Deno.mkdir(`${dir}/d`);
+    const train = dataset(60, 12, 1);
+    const test = dataset(30, 12, 2);
+    const write = (file: string, v: Float32Array, shape: number[]) =>
+      Deno.writeFileSync(`${dir}/d/${file}`, encodeNpy(v, shape));
+    write("train_x.npy", train.x, [60, 12]);
+    write("train_y.npy", train.y, [60]);
+    write("test_x.npy", test.x, [30, 12]);
+    write("test_y.npy", test.y, [30]);
+    // saelens_standard: d_in 12, d_sae 32; the defaults are 16 and 128.
+    const fixtures = new URL("../tests/fixtures/dicts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        BENCH,
+        "--data",
+        dir,
+        "--quick",
+        "--dictionary",
+        "saelens_standard",
+        "--store",
+        fixtures,
+        "--backend",
+        "reference",
+      ],
+      stderr: "piped",
+      stdout: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const csv = await Deno.readTextFile(`${dir}/results.csv`);
+    assert.match(csv, /sae_k32/);
+    assert.match(csv, /sae_k16/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
