@@ -5,7 +5,11 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { resolve } from "node:path";
+import { SAELENS_FILES } from "../domain/families/saelens.ts";
+import { SPARSIFY_FILES } from "../domain/families/sparsify.ts";
+import { SIDECAR } from "../service/loaders/store_folder.ts";
 import { openStore, type Store } from "../service/store/mod.ts";
 import { CliError } from "./run.ts";
 
@@ -33,6 +37,11 @@ export function locate(
   return { store: openStore(root, env), path: parts.join("/") };
 }
 
+/** The local path of `out` (a path or a file:// URL). */
+function localPath(out: string): string {
+  return resolve(out.replace(/^file:\/\//, ""));
+}
+
 /** A result folder: checked when opened, written once at the end. */
 export interface OutputFolder {
   /** Write `files` (name -> bytes) into the folder. */
@@ -58,7 +67,7 @@ export async function outputFolder(
       },
     };
   }
-  const dir = resolve(out.replace(/^file:\/\//, ""));
+  const dir = localPath(out);
   await Deno.mkdir(dir, { recursive: true }).catch((e) => {
     throw new CliError(`${flag} ${out}: cannot create it (${(e as Error).message})`);
   });
@@ -71,17 +80,12 @@ export async function outputFolder(
 }
 
 /** Files that make a folder a dictionary (a SAELens or sparsify folder, or saeserve's sidecar). */
-const DICTIONARY_FILES = [
-  "cfg.json",
-  "sae_weights.safetensors",
-  "sae.safetensors",
-  "saeserve.json",
-];
+const DICTIONARY_FILES = [...new Set([...SAELENS_FILES, ...SPARSIFY_FILES, SIDECAR])];
 
 /** The dictionary files local folder `out` already holds (none for a store URL or a new folder). */
 export async function dictionaryFilesIn(out: string): Promise<string[]> {
   if (isStoreUrl(out)) return [];
-  const dir = resolve(out.replace(/^file:\/\//, ""));
+  const dir = localPath(out);
   const held: string[] = [];
   for (const name of DICTIONARY_FILES) {
     if (await Deno.stat(`${dir}/${name}`).then((i) => i.isFile, () => false)) held.push(name);
@@ -99,15 +103,14 @@ export async function refreshHashes(
   files: ReadonlyMap<string, Uint8Array>,
 ): Promise<string[]> {
   if (isStoreUrl(out)) return [];
-  const path = `${resolve(out.replace(/^file:\/\//, ""))}/saeserve.json`;
+  const path = `${localPath(out)}/${SIDECAR}`;
   const sidecar = await Deno.readTextFile(path).then((t) => JSON.parse(t), () => null);
   const hashes = sidecar?.sha256;
   if (!hashes || typeof hashes !== "object") return [];
   const updated: string[] = [];
   for (const [name, bytes] of files) {
     if (!(name in hashes)) continue;
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes)));
-    hashes[name] = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    hashes[name] = createHash("sha256").update(bytes).digest("hex");
     updated.push(name);
   }
   if (updated.length) await Deno.writeTextFile(path, JSON.stringify(sidecar, null, 2) + "\n");

@@ -33,6 +33,21 @@ function dataset(
   return { x, y };
 }
 
+/** Run probe-bench with `args`; its exit code and stderr. */
+async function runBench(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", BENCH, ...args],
+    stderr: "piped",
+    stdout: "null",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** A writer of f32 .npy files into `folder`. */
+function npyWriter(folder: string): (file: string, v: Float32Array, shape: number[]) => void {
+  return (file, v, shape) => Deno.writeFileSync(`${folder}/${file}`, encodeNpy(v, shape));
+}
+
 Deno.test("probe-bench: runs every regime and writes results.csv and results.md", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saeserve-probe-bench-" });
   try {
@@ -102,18 +117,10 @@ Deno.test("probe-bench: non-finite rows or a single class are refused naming the
     await Deno.mkdir(`${dir}/d`);
     const train = dataset(40, 8, 1);
     const test = dataset(20, 8, 2);
-    const write = (file: string, v: Float32Array, shape: number[]) =>
-      Deno.writeFileSync(`${dir}/d/${file}`, encodeNpy(v, shape));
+    const write = npyWriter(`${dir}/d`);
     write("test_x.npy", test.x, [20, 8]);
     write("test_y.npy", test.y, [20]);
-    const run = async () => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", BENCH, "--data", dir, "--quick"],
-        stderr: "piped",
-        stdout: "null",
-      }).output();
-      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-    };
+    const run = () => runBench(["--data", dir, "--quick"]);
     const nan = train.x.slice();
     nan[8 * 5 + 2] = NaN;
     write("train_x.npy", nan, [40, 8]);
@@ -137,19 +144,11 @@ Deno.test("probe-bench: a dataset lacking a file, or --data naming a dataset its
     await Deno.mkdir(`${dir}/d`);
     const train = dataset(40, 8, 1);
     const test = dataset(20, 8, 2);
-    const write = (file: string, v: Float32Array, shape: number[]) =>
-      Deno.writeFileSync(`${dir}/d/${file}`, encodeNpy(v, shape));
+    const write = npyWriter(`${dir}/d`);
     write("train_x.npy", train.x, [40, 8]);
     write("test_x.npy", test.x, [20, 8]);
     write("test_y.npy", test.y, [20]);
-    const run = async (data: string) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", BENCH, "--data", data, "--quick"],
-        stderr: "piped",
-        stdout: "null",
-      }).output();
-      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-    };
+    const run = (data: string) => runBench(["--data", data, "--quick"]);
     let r = await run(dir);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^error: dataset .*\/d lacks train_y\.npy \(each dataset folder holds/);
@@ -176,14 +175,7 @@ Deno.test("probe-bench: --k without --dictionary, or above its d_sae, is a usage
     for (const f of ["train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"]) {
       await Deno.writeFile(`${dir}/d/${f}`, new Uint8Array());
     }
-    const run = async (extra: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", BENCH, "--data", dir, "--quick", ...extra],
-        stderr: "piped",
-        stdout: "null",
-      }).output();
-      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-    };
+    const run = (extra: string[]) => runBench(["--data", dir, "--quick", ...extra]);
     let r = await run(["--k", "8"]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--k sizes the SAE probes, which need --dictionary/);
@@ -201,34 +193,18 @@ Deno.test("probe-bench: the default SAE sizes are cut to a small dictionary's d_
     await Deno.mkdir(`${dir}/d`);
     const train = dataset(60, 12, 1);
     const test = dataset(30, 12, 2);
-    const write = (file: string, v: Float32Array, shape: number[]) =>
-      Deno.writeFileSync(`${dir}/d/${file}`, encodeNpy(v, shape));
+    const write = npyWriter(`${dir}/d`);
     write("train_x.npy", train.x, [60, 12]);
     write("train_y.npy", train.y, [60]);
     write("test_x.npy", test.x, [30, 12]);
     write("test_y.npy", test.y, [30]);
     // saelens_standard: d_in 12, d_sae 32; the defaults are 16 and 128.
     const fixtures = new URL("../tests/fixtures/dicts", import.meta.url).pathname;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        BENCH,
-        "--data",
-        dir,
-        "--quick",
-        "--dictionary",
-        "saelens_standard",
-        "--store",
-        fixtures,
-        "--backend",
-        "reference",
-      ],
-      stderr: "piped",
-      stdout: "null",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
+    const r = await runBench([
+      ...["--data", dir, "--quick", "--dictionary", "saelens_standard"],
+      ...["--store", fixtures, "--backend", "reference"],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
     const csv = await Deno.readTextFile(`${dir}/results.csv`);
     assert.match(csv, /sae_k32/);
     assert.match(csv, /sae_k16/);

@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
-import { SaeError } from "../domain/errors.ts";
 import { encodeNpy, parseNpyHeader } from "../domain/io/npy.ts";
 import { jsonMatrix, jsonSparse, npyMatrix } from "./body_matrix.ts";
-
-/** The SaeError kind `work` throws. */
-function kindOf(work: () => unknown): string {
-  try {
-    work();
-  } catch (e) {
-    if (e instanceof SaeError) return e.kind;
-    throw e;
-  }
-  return "none";
-}
+import { kindOf } from "../tests/sae_errors.ts";
 
 Deno.test("jsonMatrix: 400 for wrong structure, 422 for ragged, empty or non-finite", () => {
   const m = jsonMatrix([[1, 2], [3, 4]], "x");

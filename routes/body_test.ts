@@ -11,17 +11,7 @@ import {
   requestForm,
   validate,
 } from "./body.ts";
-
-/** The SaeError kind `work` throws. */
-function kindOf(work: () => unknown): string {
-  try {
-    work();
-  } catch (e) {
-    if (e instanceof SaeError) return e.kind;
-    throw e;
-  }
-  return "none";
-}
+import { kindOf } from "../tests/sae_errors.ts";
 
 /** Run `work` on a request and answer what it returned, or the kind of SaeError it threw. */
 async function onRequest(

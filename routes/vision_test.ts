@@ -88,16 +88,13 @@ Deno.test("vision: heatmap PNG has the requested size and brightness monotone in
   const { app, registry } = testApp();
   try {
     const { feature, rows } = await scaledGrid(app, 1, 8);
-    const res = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/heatmap`,
-      body: {
-        activations: rows,
-        grid: [1, 8],
-        skip_tokens: 1,
-        feature,
-        size: [80, 10],
-      },
-    });
+    // One image of 1 + 1 x 8 tokens, with `extra` options.
+    const heatmap = (extra: Record<string, unknown>) =>
+      postJson(app, {
+        path: `/v1/dictionaries/${ID}/heatmap`,
+        body: { activations: rows, grid: [1, 8], skip_tokens: 1, feature, ...extra },
+      });
+    const res = await heatmap({ size: [80, 10] });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(res.headers.get("content-type"), "image/png");
     const png = decodePng(new Uint8Array(await res.arrayBuffer()));
@@ -117,46 +114,18 @@ Deno.test("vision: heatmap PNG has the requested size and brightness monotone in
       channels: 3,
       depth: 8,
     });
-    const over = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/heatmap`,
-      body: {
-        activations: rows,
-        grid: [1, 8],
-        skip_tokens: 1,
-        feature,
-        image: btoa(String.fromCharCode(...bg)),
-      },
-    });
+    const over = await heatmap({ image: btoa(String.fromCharCode(...bg)) });
     const img = decodePng(new Uint8Array(await over.arrayBuffer()));
     assert.deepEqual([img.width, img.height], [40, 5]);
-    const bad = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/heatmap`,
-      body: {
-        activations: rows,
-        grid: [1, 8],
-        skip_tokens: 1,
-        feature,
-        image: btoa("not an image"),
-      },
-    });
+    const bad = await heatmap({ image: btoa("not an image") });
     assert.equal(bad.status, 422);
     await bad.body?.cancel();
     // Not base64 at all: 400 naming the field; a data: URL prefix is fine.
-    const garbled = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/heatmap`,
-      body: { activations: rows, grid: [1, 8], skip_tokens: 1, feature, image: "%%%not base64" },
-    });
+    const garbled = await heatmap({ image: "%%%not base64" });
     assert.equal(garbled.status, 400);
     assert.match((await garbled.json()).detail, /image must be base64/);
-    const dataUrl = await postJson(app, {
-      path: `/v1/dictionaries/${ID}/heatmap`,
-      body: {
-        activations: rows,
-        grid: [1, 8],
-        skip_tokens: 1,
-        feature,
-        image: "data:image/png;base64," + btoa(String.fromCharCode(...bg)),
-      },
+    const dataUrl = await heatmap({
+      image: "data:image/png;base64," + btoa(String.fromCharCode(...bg)),
     });
     assert.equal(dataUrl.status, 200);
     await dataUrl.body?.cancel();

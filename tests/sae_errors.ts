@@ -17,3 +17,14 @@ export async function rejection(promise: Promise<unknown>): Promise<SaeError> {
   assert.ok(error instanceof SaeError, `expected a SaeError, got ${error}`);
   return error;
 }
+
+/** The SaeError kind `work` throws ("none" when it throws nothing; other errors propagate). */
+export function kindOf(work: () => unknown): string {
+  try {
+    work();
+  } catch (e) {
+    if (e instanceof SaeError) return e.kind;
+    throw e;
+  }
+  return "none";
+}
